@@ -2,7 +2,32 @@
 //!
 //! * [`properties`] owns the `key = value` text format and value helpers;
 //!   it is independent of the rest of the host so plugins can reuse it.
+//! * [`host`] owns [`HostConfig`], the table of keys the broker understands,
+//!   and loading a file plus `--set` overrides into it.
+//!
+//! The reference for every key is `docs/configuration.md`, and the shipped
+//! defaults are in `etc/mqhost.conf`.
 
+pub mod host;
 pub mod properties;
 
+use std::path::{Path, PathBuf};
+
+pub use host::{HostConfig, LogLevel};
 pub use properties::{ConfigError, Entry, Properties};
+
+/// The config file used when `--config` is not given, relative to the
+/// current directory, if it exists there.
+pub const DEFAULT_CONFIG_PATH: &str = "etc/mqhost.conf";
+
+/// The config file to load: `explicit` if given, else [`DEFAULT_CONFIG_PATH`]
+/// if that file exists, else `None` (built-in defaults).
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let default = Path::new(DEFAULT_CONFIG_PATH);
+            default.is_file().then(|| default.to_path_buf())
+        }
+    }
+}
