@@ -1,1 +1,78 @@
-fn main() {}
+//! The `mqhost` executable: command line, configuration, logging, startup.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mqhost::cli::{self, Command};
+use mqhost::config::{self, HostConfig};
+
+/// Exit status for bad arguments or configuration.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect();
+    let command = match args {
+        Ok(args) => cli::parse_args(args),
+        Err(arg) => Err(format!("argument {arg:?} is not valid UTF-8")),
+    };
+    match command {
+        Ok(Command::Help) => {
+            print!("{}", cli::usage());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("{}", cli::version_line());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Ctl(_)) => {
+            eprintln!("mqhost: the ctl subcommand is not implemented yet");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Ok(Command::Run { config, overrides }) => run(config, &overrides),
+        Err(e) => {
+            eprintln!("mqhost: {e}");
+            eprintln!("Try 'mqhost --help' for usage.");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Loads the configuration, starts logging and the runtime, and runs the broker.
+fn run(config_arg: Option<PathBuf>, overrides: &[(String, String)]) -> ExitCode {
+    let path = config::locate(config_arg.as_deref());
+    let config = match HostConfig::load(path.as_deref(), overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mqhost: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    mqhost::logging::init(config.log.level.as_str());
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let source = match config.config_file() {
+            Some(path) => path.display().to_string(),
+            None => "built-in defaults".to_owned(),
+        };
+        tracing::info!(
+            "{} starting, node {}, config {source}",
+            cli::version_line(),
+            config.node.name
+        );
+        // TODO(broker): start
+    });
+    ExitCode::SUCCESS
+}
