@@ -1,0 +1,4 @@
+//! The broker's routing state, starting with the rules for topic names and
+//! filters.
+
+pub mod topic;
