@@ -1,4 +1,4 @@
-//! The broker's routing state, starting with the rules for topic names and
-//! filters.
+//! The broker's routing state: topic rules and the subscription tree.
 
+pub mod subscriptions;
 pub mod topic;
