@@ -1,9 +1,9 @@
 //! MQTT topic names and topic filters: validation, shared-subscription
 //! parsing and the reference matching rule.
 //!
-//! [`matches()`] is the definition of matching that the tree in
-//! [`super::subscriptions`] must agree with; it is simple rather than fast
-//! and is meant for one-off checks and tests.
+//! [`matches()`] is the definition of matching that the tree structures in
+//! [`super::subscriptions`] and [`super::retained`] must agree with; it is
+//! simple rather than fast and is meant for one-off checks and tests.
 
 use std::fmt;
 
