@@ -1,3 +1,4 @@
+pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod logging;
