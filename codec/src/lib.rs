@@ -1,1 +1,47 @@
-//! MQTT packets: see the module docs.
+//! MQTT packet codec for mqhost: MQTT 3.1 ("MQIsdp", level 3), 3.1.1 (level 4) and
+//! 5.0 (level 5), decoding and encoding every packet type in both directions.
+//!
+//! The packet model is the 5.0 one; for 3.x the 5.0-only fields stay at their
+//! defaults and reason codes are always 5.0 codes (the encoder maps them to 3.x
+//! return codes, the decoder maps 3.x return codes to them).
+//!
+//! The decoder is strict — anything the specifications call malformed or a protocol
+//! error is rejected with a [`DecodeError`] carrying the reason code to report — and is
+//! written to be fuzzed: it never panics, never allocates more than the bytes actually
+//! received, and never consumes part of a packet.
+//!
+//! # Layout
+//!
+//! - `types`: the packet model ([`Packet`] and one struct per packet and property set).
+//! - `reason`: named 5.0 reason codes ([`reason`]) and the 3.x return-code mapping.
+//! - `error`: [`DecodeError`] and [`EncodeError`].
+//! - `wire`: primitive data types (integers, Variable Byte Integers, strings, binary).
+//! - `properties`: 5.0 property sections, read into and written from the property structs.
+//! - `decode`: framing a byte stream into packets and parsing each packet type ([`decode`]).
+//! - `encode`: writing each packet type ([`encode`], [`encode_publish`] for fan-out).
+//!
+//! # Decisions worth knowing
+//!
+//! - A PUBLISH or will topic containing `+` or `#`, an empty will topic and an empty 3.x
+//!   PUBLISH topic are [`DecodeError::InvalidTopic`] (reason 0x90). An empty 5.0 topic
+//!   without a Topic Alias is a protocol error, as the specification says. Topic filter
+//!   syntax is left to the broker.
+//! - Direction is not known to the codec: every packet type decodes on every connection,
+//!   so checks such as "a client must not send Subscription Identifiers" are the broker's.
+//! - A 3.x DISCONNECT with a reason code cannot be encoded (servers do not send DISCONNECT
+//!   in 3.x; they close the connection).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod reason;
+mod types;
+
+pub use error::{DecodeError, EncodeError};
+pub use types::{
+    AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties,
+    Disconnect, DisconnectProperties, LastWill, Packet, ProtocolVersion, PubAck, Publish,
+    PublishProperties, QoS, SubAck, Subscribe, SubscribeProperties, SubscriptionOptions, UnsubAck,
+    Unsubscribe, UserProperties, WillProperties,
+};
