@@ -35,8 +35,12 @@
 #![warn(missing_docs)]
 
 mod error;
+#[allow(dead_code)] // used by the decoder and encoder, added next
+mod properties;
 pub mod reason;
 mod types;
+#[allow(dead_code)]
+mod wire;
 
 pub use error::{DecodeError, EncodeError};
 pub use types::{
