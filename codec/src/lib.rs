@@ -34,14 +34,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod decode;
+mod encode;
 mod error;
-#[allow(dead_code)] // used by the decoder and encoder, added next
 mod properties;
 pub mod reason;
 mod types;
-#[allow(dead_code)]
 mod wire;
 
+pub use decode::decode;
+pub use encode::{encode, encode_publish, encoded_len, publish_encoded_len, PublishView};
 pub use error::{DecodeError, EncodeError};
 pub use types::{
     AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties,
