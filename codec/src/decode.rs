@@ -77,6 +77,30 @@ pub fn decode(
     Ok(Some(packet))
 }
 
+/// The protocol version declared by a CONNECT at the front of `buf`, if enough of it is there
+/// to read the protocol name and level; the rest of the packet need be neither present nor valid.
+///
+/// [`decode`] consumes a packet it rejects, so a broker that wants to answer a bad CONNECT
+/// with a CONNACK in the client's own version peeks with this first, while the version is
+/// unknown.
+pub fn peek_connect_version(buf: &[u8]) -> Option<ProtocolVersion> {
+    let (&first, rest) = buf.split_first()?;
+    if first != CONNECT << 4 {
+        return None;
+    }
+    let (_, len_bytes) = parse_vbi(rest).ok()??;
+    let body = rest.get(len_bytes..)?;
+    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let name = body.get(2..2 + name_len)?;
+    let level = *body.get(2 + name_len)?;
+    match (name, level) {
+        (b"MQIsdp", 3) => Some(ProtocolVersion::V3_1),
+        (b"MQTT", 4) => Some(ProtocolVersion::V3_1_1),
+        (b"MQTT", 5) => Some(ProtocolVersion::V5),
+        _ => None,
+    }
+}
+
 fn not_connect() -> DecodeError {
     DecodeError::ProtocolError("first packet must be CONNECT")
 }

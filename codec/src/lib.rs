@@ -10,6 +10,18 @@
 //! written to be fuzzed: it never panics, never allocates more than the bytes actually
 //! received, and never consumes part of a packet.
 //!
+//! ```
+//! use bytes::BytesMut;
+//! use mqhost_codec::{decode, encode, Packet, ProtocolVersion};
+//!
+//! let mut wire = BytesMut::new();
+//! encode(&Packet::PingReq, ProtocolVersion::V5, &mut wire)?;
+//! assert_eq!(&wire[..], [0xC0, 0x00]);
+//! let packet = decode(&mut wire, Some(ProtocolVersion::V5), 1024)?;
+//! assert_eq!(packet, Some(Packet::PingReq));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layout
 //!
 //! - `types`: the packet model ([`Packet`] and one struct per packet and property set).
@@ -17,7 +29,8 @@
 //! - `error`: [`DecodeError`] and [`EncodeError`].
 //! - `wire`: primitive data types (integers, Variable Byte Integers, strings, binary).
 //! - `properties`: 5.0 property sections, read into and written from the property structs.
-//! - `decode`: framing a byte stream into packets and parsing each packet type ([`decode`]).
+//! - `decode`: framing a byte stream into packets and parsing each packet type ([`decode`],
+//!   [`peek_connect_version`]).
 //! - `encode`: writing each packet type ([`encode`], [`encode_publish`] for fan-out).
 //!
 //! # Decisions worth knowing
@@ -42,7 +55,7 @@ pub mod reason;
 mod types;
 mod wire;
 
-pub use decode::decode;
+pub use decode::{decode, peek_connect_version};
 pub use encode::{encode, encode_publish, encoded_len, publish_encoded_len, PublishView};
 pub use error::{DecodeError, EncodeError};
 pub use types::{
