@@ -43,6 +43,17 @@
 //!   so checks such as "a client must not send Subscription Identifiers" are the broker's.
 //! - A 3.x DISCONNECT with a reason code cannot be encoded (servers do not send DISCONNECT
 //!   in 3.x; they close the connection).
+//! - Malformed versus protocol error follows the 5.0 specification: bad fixed-header flags,
+//!   QoS 3, bad UTF-8, over-long or padded Variable Byte Integers, trailing or missing bytes,
+//!   reserved bits, unknown reason codes and properties not valid for the packet type are
+//!   malformed (0x81); packet identifier 0, DUP with QoS 0, repeated properties, property
+//!   values out of range, retain handling 3, SUBSCRIBE/UNSUBSCRIBE without filters and a
+//!   non-CONNECT first packet are protocol errors (0x82).
+//! - 3.1 leniencies, from its own specification: a DUP bit on PUBREL, SUBSCRIBE and
+//!   UNSUBSCRIBE is accepted (and dropped), and the CONNACK flags byte is ignored (3.1 has
+//!   no Session Present).
+//! - Decoded packets always re-encode to an equivalent packet: the decoder accepts nothing
+//!   the encoder would normalise away.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
