@@ -1,0 +1,8 @@
+//! Integration tests of the codec's public API.
+
+mod framing;
+mod golden;
+mod mini_fuzz;
+mod roundtrip;
+mod samples;
+mod validation;
