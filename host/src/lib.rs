@@ -1,4 +1,19 @@
+//! mqhost: an MQTT 3.1 / 3.1.1 / 5.0 broker whose behaviour is extended by
+//! plugins.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line.
+//! - [`config`]: the properties format and the host configuration.
+//! - [`logging`]: tracing to stderr.
+//! - [`server`]: starts the listener and `$SYS`, stops on a signal.
+//! - [`broker`]: listener, connections, sessions, routing, retained store.
+//! - [`hooks`]: hook points for extensions.
+#![forbid(unsafe_code)]
+
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod hooks;
 pub mod logging;
+pub mod server;

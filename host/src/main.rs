@@ -62,17 +62,24 @@ fn run(config_arg: Option<PathBuf>, overrides: &[(String, String)]) -> ExitCode 
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let source = match config.config_file() {
-            Some(path) => path.display().to_string(),
-            None => "built-in defaults".to_owned(),
-        };
-        tracing::info!(
-            "{} starting, node {}, config {source}",
-            cli::version_line(),
-            config.node.name
-        );
-        // TODO(broker): start
-    });
-    ExitCode::SUCCESS
+    runtime
+        .block_on(async {
+            let source = match config.config_file() {
+                Some(path) => path.display().to_string(),
+                None => "built-in defaults".to_owned(),
+            };
+            tracing::info!(
+                "{} starting, node {}, config {source}",
+                cli::version_line(),
+                config.node.name
+            );
+            mqhost::server::run(config).await
+        })
+        .map_or_else(
+            |e| {
+                tracing::error!("{e}");
+                ExitCode::FAILURE
+            },
+            |()| ExitCode::SUCCESS,
+        )
 }

@@ -1,6 +1,121 @@
-//! The broker's routing state: topic rules, the subscription tree and the
-//! retained-message store.
+//! The broker core: everything between a client's socket and another
+//! client's socket.
+//!
+//! # Layout
+//!
+//! - [`listener`]: accepts TCP connections and hands each to [`connect`].
+//! - [`connect`]: reads and checks CONNECT, then gives the connection to a
+//!   new or existing session (takeover).
+//! - [`session`]: one task per session; it owns the session's state
+//!   (subscriptions, in-flight window, queue) and, while the client is
+//!   connected, its socket.
+//! - [`router`]: the subscription tree and the retained store, shared by all
+//!   sessions; routing a message means matching it and handing each matching
+//!   session a [`session::Delivery`].
+//! - [`registry`]: client id to session, for takeover and for delivering to
+//!   one client.
+//! - [`topic`], [`subscriptions`], [`retained`]: topic syntax, the
+//!   subscription trie, the retained-message tree.
+//! - [`message`]: the routed message and its time-ordered id.
+//! - [`metrics`], [`sys`]: counters and the `$SYS` topics that publish them.
 
+pub mod connect;
+pub mod connection;
+pub mod listener;
+pub mod message;
+pub mod metrics;
+pub mod registry;
 pub mod retained;
+pub mod router;
+pub mod session;
 pub mod subscriptions;
+pub mod sys;
 pub mod topic;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::HostConfig;
+use crate::hooks::{Hooks, PublishVerdict};
+use message::{Message, MessageIdGenerator};
+use metrics::Metrics;
+use registry::Registry;
+use router::Router;
+
+/// Identifies one session for its whole life; a new session for the same
+/// client id gets a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
+
+/// The state every session and connection shares. Each part has its own
+/// owner or lock; nothing here is locked for the whole broker.
+pub struct Broker {
+    /// Settings in force (the host configuration).
+    pub config: Arc<HostConfig>,
+    /// Subscriptions and retained messages.
+    pub router: Router,
+    /// Which session holds which client id.
+    pub registry: Registry,
+    /// Counters for `$SYS` and logs.
+    pub metrics: Metrics,
+    /// Extensions told about clients, sessions and messages.
+    pub hooks: Hooks,
+    ids: MessageIdGenerator,
+    next_session: AtomicU64,
+    started: Instant,
+}
+
+impl Broker {
+    /// A broker with no sessions, configured by `config`.
+    pub fn new(config: HostConfig) -> Arc<Self> {
+        Arc::new(Self {
+            router: Router::new(&config),
+            registry: Registry::default(),
+            metrics: Metrics::default(),
+            hooks: Hooks::default(),
+            ids: MessageIdGenerator::new(&config.node.name),
+            next_session: AtomicU64::new(1),
+            started: Instant::now(),
+            config: Arc::new(config),
+        })
+    }
+
+    /// Node name, as configured.
+    pub fn node_name(&self) -> &str {
+        &self.config.node.name
+    }
+
+    /// A fresh message id.
+    pub fn next_message_id(&self) -> message::MessageId {
+        self.ids.next()
+    }
+
+    pub(crate) fn next_session_id(&self) -> SessionId {
+        SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Seconds since the broker started.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Publishes `message` as if a client had: `message.publish` hooks, the
+    /// retained store, then every matching session. Returns how many
+    /// sessions it was handed to (0 also when a hook dropped it).
+    pub fn publish(&self, message: Arc<Message>) -> usize {
+        self.metrics
+            .messages_received
+            .fetch_add(1, Ordering::Relaxed);
+        if self.hooks.message_publish(&message) == PublishVerdict::Drop {
+            self.metrics
+                .messages_dropped
+                .fetch_add(1, Ordering::Relaxed);
+            return 0;
+        }
+        if message.retain {
+            self.router.retain(&message);
+        }
+        self.router.route(&message)
+    }
+}

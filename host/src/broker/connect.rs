@@ -1,0 +1,274 @@
+//! The start of a connection: read CONNECT, check it, agree the session's
+//! terms, and hand the connection to its session (new, resumed or taken
+//! over). Refusals are answered with the CONNACK code the client's protocol
+//! version understands.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mqhost_codec::{
+    decode, encode, reason, ConnAck, ConnAckProperties, Connect, DecodeError, Packet,
+    ProtocolVersion,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use super::connection::{Connection, Reader, Writer};
+use super::session::{unix_secs, Attach, Session, SessionEvent};
+use super::topic;
+use super::Broker;
+use crate::hooks::ClientInfo;
+
+/// How long a new connection may take to send its CONNECT.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts to hand a connection to its session while other connections
+/// race for the same client id.
+const HANDOVER_ATTEMPTS: usize = 100;
+
+/// Why no session got this connection.
+enum Refusal {
+    /// Close without a word (no CONNECT, malformed, timeout).
+    Close(&'static str),
+    /// Answer CONNACK with this 5.0 reason code, in the client's version.
+    ConnAck(ProtocolVersion, u8, &'static str),
+}
+
+/// Serves one accepted TCP connection until it belongs to a session.
+pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let mut reader: Reader = Box::new(reader);
+    let mut writer: Writer = Box::new(writer);
+    let mut read_buf = BytesMut::with_capacity(4096);
+    let connect = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        read_connect(
+            &mut reader,
+            &mut read_buf,
+            broker.config.mqtt.max_packet_size,
+        ),
+    )
+    .await
+    .unwrap_or(Err(Refusal::Close("no CONNECT in time")));
+    let attach = connect.and_then(|connect| accept(&broker, *connect, peer));
+    let attach = match attach {
+        Ok(attach) => attach,
+        Err(refusal) => {
+            refuse(&mut writer, peer, refusal).await;
+            return;
+        }
+    };
+    let mut attach = Box::new(Attach {
+        conn: Connection {
+            reader,
+            writer,
+            read_buf,
+            write_buf: BytesMut::with_capacity(4096),
+            ..attach.conn
+        },
+        ..*attach
+    });
+    for _ in 0..HANDOVER_ATTEMPTS {
+        match hand_over(&broker, attach).await {
+            Ok(()) => return,
+            Err(back) => attach = back,
+        }
+    }
+    tracing::warn!(client_id = %attach.conn.info.client_id, "could not settle the session for this client id");
+    let mut conn = attach.conn;
+    refuse(
+        &mut conn.writer,
+        peer,
+        Refusal::ConnAck(conn.info.protocol, reason::SERVER_BUSY, "session busy"),
+    )
+    .await;
+}
+
+/// Reads until the first packet is complete; it must be a CONNECT.
+async fn read_connect(
+    reader: &mut Reader,
+    buf: &mut BytesMut,
+    max_packet_size: u32,
+) -> Result<Box<Connect>, Refusal> {
+    loop {
+        match decode(buf, None, max_packet_size) {
+            Ok(Some(Packet::Connect(connect))) => return Ok(connect),
+            Ok(Some(_)) => return Err(Refusal::Close("first packet is not CONNECT")),
+            Ok(None) => {}
+            Err(DecodeError::UnsupportedProtocolVersion(_)) => {
+                // Answered in 3.1.1 form: return code 1, "unacceptable
+                // protocol version", which 3.x and 5.0 clients both read.
+                return Err(Refusal::ConnAck(
+                    ProtocolVersion::V3_1_1,
+                    reason::UNSUPPORTED_PROTOCOL_VERSION,
+                    "unsupported protocol version",
+                ));
+            }
+            Err(_) => return Err(Refusal::Close("malformed CONNECT")),
+        }
+        buf.reserve(4096);
+        match reader.read_buf(buf).await {
+            Ok(0) | Err(_) => return Err(Refusal::Close("closed before CONNECT")),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Checks a CONNECT against the configuration and decides the terms of the
+/// session. The returned connection has placeholder socket halves.
+fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Attach>, Refusal> {
+    let config = &broker.config;
+    let version = connect.protocol;
+    let v5 = version.is_v5();
+    let refuse = |code, why| Err(Refusal::ConnAck(version, code, why));
+    let props = &connect.properties;
+
+    if props.authentication_method.is_some() {
+        return refuse(
+            reason::BAD_AUTHENTICATION_METHOD,
+            "enhanced authentication is not supported",
+        );
+    }
+    let mut connack = ConnAckProperties::default();
+    let client_id: Arc<str> = if connect.client_id.is_empty() {
+        // 3.1 requires an id; 3.1.1 allows none only with a clean session.
+        if version == ProtocolVersion::V3_1 || (!v5 && !connect.clean_start) {
+            return refuse(reason::CLIENT_IDENTIFIER_NOT_VALID, "empty client id");
+        }
+        let assigned = format!("mqhost-{}", broker.next_message_id().to_base62());
+        if v5 {
+            connack.assigned_client_identifier = Some(assigned.clone());
+        }
+        Arc::from(assigned)
+    } else if connect.client_id.len() > usize::from(config.mqtt.max_clientid_len) {
+        return refuse(reason::CLIENT_IDENTIFIER_NOT_VALID, "client id too long");
+    } else {
+        Arc::from(connect.client_id.as_str())
+    };
+    if let Some(will) = &connect.will {
+        if topic::validate_topic_name(&will.topic).is_err() {
+            return refuse(reason::TOPIC_NAME_INVALID, "invalid will topic");
+        }
+    }
+
+    let mut keep_alive = connect.keep_alive;
+    if let (true, Some(max)) = (v5, config.mqtt.max_keepalive) {
+        if keep_alive == 0 || keep_alive > max.get() {
+            keep_alive = max.get();
+            connack.server_keep_alive = Some(keep_alive);
+        }
+    }
+
+    let session_expiry = if v5 {
+        let asked = props.session_expiry_interval.unwrap_or(0);
+        let granted = asked.min(config.mqtt.max_session_expiry);
+        if granted != asked {
+            connack.session_expiry_interval = Some(granted);
+        }
+        granted
+    } else if connect.clean_start {
+        0
+    } else {
+        config.mqtt.max_session_expiry
+    };
+
+    if v5 {
+        connack.receive_maximum = Some(config.mqtt.receive_maximum);
+        connack.maximum_packet_size = Some(config.mqtt.max_packet_size);
+        connack.topic_alias_maximum = Some(config.mqtt.max_topic_alias);
+        connack.retain_available = Some(1);
+        connack.wildcard_subscription_available = Some(u8::from(config.mqtt.wildcard_subscription));
+        connack.shared_subscription_available = Some(u8::from(config.mqtt.shared_subscription));
+        connack.subscription_identifiers_available = Some(1);
+    }
+
+    let info = ClientInfo {
+        client_id,
+        username: connect.username,
+        peer,
+        protocol: version,
+        clean_start: connect.clean_start,
+        keep_alive,
+        connected_at: unix_secs(),
+    };
+    Ok(Box::new(Attach {
+        conn: Connection {
+            reader: Box::new(tokio::io::empty()),
+            writer: Box::new(tokio::io::sink()),
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
+            info,
+            keep_alive,
+            last_packet: Instant::now(),
+            receive_maximum: props.receive_maximum.unwrap_or(u16::MAX),
+            max_packet_size: props.maximum_packet_size.unwrap_or(u32::MAX),
+            topic_alias_maximum: if v5 {
+                props.topic_alias_maximum.unwrap_or(0)
+            } else {
+                0
+            },
+            inbound_aliases: HashMap::new(),
+            outbound_aliases: HashMap::new(),
+            will: connect.will,
+        },
+        clean_start: connect.clean_start,
+        session_expiry,
+        connack,
+    }))
+}
+
+/// One attempt to give the connection to the session of its client id.
+/// Gives the connection back when the session changed under us.
+async fn hand_over(broker: &Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<Attach>> {
+    let client_id = Arc::clone(&attach.conn.info.client_id);
+    let Some(existing) = broker.registry.get(&client_id) else {
+        return Session::start(Arc::clone(broker), attach);
+    };
+    if attach.clean_start {
+        let (done, gone) = oneshot::channel();
+        if existing.send(SessionEvent::Discard(done)).is_ok() {
+            let _ = gone.await;
+        } else {
+            broker.registry.remove_if(&client_id, existing.id());
+        }
+        return Err(attach);
+    }
+    let (reply, outcome) = oneshot::channel();
+    match existing.send(SessionEvent::Attach(attach, reply)) {
+        Ok(()) => match outcome.await {
+            Ok(None) | Err(_) => Ok(()),
+            Ok(Some(back)) => Err(back),
+        },
+        Err(SessionEvent::Attach(back, _)) => {
+            // The session's task is gone without unregistering (it cannot
+            // have ended normally, which unregisters first).
+            broker.registry.remove_if(&client_id, existing.id());
+            Err(back)
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Answers a refused connection and closes it.
+async fn refuse(writer: &mut Writer, peer: SocketAddr, refusal: Refusal) {
+    match refusal {
+        Refusal::Close(why) => tracing::debug!(%peer, why, "connection closed before CONNACK"),
+        Refusal::ConnAck(version, code, why) => {
+            tracing::info!(%peer, why, code = format_args!("{code:#04x}"), "connection refused");
+            let mut buf = BytesMut::new();
+            let connack = Packet::ConnAck(ConnAck {
+                session_present: false,
+                reason: code,
+                properties: ConnAckProperties::default(),
+            });
+            if encode(&connack, version, &mut buf).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(2), writer.write_all(&buf)).await;
+            }
+        }
+    }
+    let _ = writer.shutdown().await;
+}

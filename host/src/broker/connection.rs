@@ -1,0 +1,94 @@
+//! One client's network connection as a session holds it: the socket
+//! halves, their buffers, and what was agreed at CONNECT.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mqhost_codec::{encode, Disconnect, DisconnectProperties, LastWill, Packet, ProtocolVersion};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::hooks::ClientInfo;
+
+/// The read half of a client's stream (TCP now; TLS and WebSocket later).
+pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of a client's stream.
+pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// How long a closing connection may take to flush its last bytes.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A connected client.
+pub struct Connection {
+    pub reader: Reader,
+    pub writer: Writer,
+    /// Bytes read and not yet decoded.
+    pub read_buf: BytesMut,
+    /// Encoded packets not yet written.
+    pub write_buf: BytesMut,
+    /// Who the client is, for hooks and logs.
+    pub info: ClientInfo,
+    /// Keep alive in force, in seconds (0: none).
+    pub keep_alive: u16,
+    /// When the last packet arrived, for keep alive.
+    pub last_packet: Instant,
+    /// The client's Receive Maximum: most QoS 1/2 messages in flight to it.
+    pub receive_maximum: u16,
+    /// Largest packet the client accepts.
+    pub max_packet_size: u32,
+    /// Topic aliases the client accepts from us.
+    pub topic_alias_maximum: u16,
+    /// Aliases the client set for its publishes.
+    pub inbound_aliases: HashMap<u16, Arc<str>>,
+    /// Aliases we set for our publishes to it.
+    pub outbound_aliases: HashMap<Arc<str>, u16>,
+    /// Will message, removed by a normal DISCONNECT.
+    pub will: Option<LastWill>,
+}
+
+impl Connection {
+    /// Protocol version agreed at CONNECT.
+    pub fn version(&self) -> ProtocolVersion {
+        self.info.protocol
+    }
+
+    /// Encodes `packet` onto the write buffer. A packet the codec refuses
+    /// is a broker bug, not the client's: it is logged and skipped.
+    pub fn send(&mut self, packet: &Packet) {
+        if let Err(error) = encode(packet, self.info.protocol, &mut self.write_buf) {
+            tracing::error!(client_id = %self.info.client_id, ?error, "could not encode packet");
+        }
+    }
+
+    /// When the client must have sent something by: 1.5 times its keep alive.
+    pub fn keep_alive_deadline(&self) -> Option<Instant> {
+        (self.keep_alive > 0)
+            .then(|| self.last_packet + Duration::from_millis(u64::from(self.keep_alive) * 1500))
+    }
+
+    /// Writes what is buffered, plus a DISCONNECT with `reason` for a 5.0
+    /// client, then closes the socket. Runs on its own task so that a
+    /// client that stopped reading cannot hold up its session.
+    pub fn close(mut self, reason: Option<u8>) {
+        if let (Some(reason), true) = (reason, self.info.protocol.is_v5()) {
+            self.send(&Packet::Disconnect(Disconnect {
+                reason,
+                properties: DisconnectProperties::default(),
+            }));
+        }
+        tokio::spawn(async move {
+            let flush = async {
+                self.writer.write_all(&self.write_buf).await?;
+                self.writer.shutdown().await
+            };
+            let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
+        });
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.info.peer
+    }
+}

@@ -1,0 +1,396 @@
+//! Packets from the client: PUBLISH and its acknowledgements in both
+//! directions, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mqhost_codec::{
+    decode, reason, AckProperties, Packet, PubAck, Publish, QoS, SubAck, Subscribe,
+    SubscriptionOptions, UnsubAck, Unsubscribe,
+};
+
+use super::inflight::Stage;
+use super::{CloseReason, Delivery, Session};
+use crate::broker::message::{unix_millis, Message};
+use crate::broker::router::Subscriber;
+use crate::broker::topic;
+
+fn protocol_error(detail: &'static str) -> CloseReason {
+    CloseReason::Protocol {
+        code: reason::PROTOCOL_ERROR,
+        detail,
+    }
+}
+
+fn ack(packet_id: u16, reason: u8) -> PubAck {
+    PubAck {
+        packet_id,
+        reason,
+        properties: AckProperties::default(),
+    }
+}
+
+impl Session {
+    /// Decodes and handles every complete packet in the read buffer.
+    pub(super) fn decode_and_handle(&mut self) -> Result<(), CloseReason> {
+        let max_packet_size = self.broker.config.mqtt.max_packet_size;
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Ok(());
+            };
+            let version = conn.version();
+            let packet = match decode(&mut conn.read_buf, Some(version), max_packet_size) {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    tracing::debug!(client_id = %self.client_id, %error, "malformed packet");
+                    return Err(CloseReason::Protocol {
+                        code: error.reason_code(),
+                        detail: "malformed_packet",
+                    });
+                }
+            };
+            conn.last_packet = Instant::now();
+            self.handle_packet(packet)?;
+        }
+    }
+
+    fn send(&mut self, packet: &Packet) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.send(packet);
+        }
+    }
+
+    fn is_v5(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.version().is_v5())
+    }
+
+    fn handle_packet(&mut self, packet: Packet) -> Result<(), CloseReason> {
+        match packet {
+            Packet::Publish(publish) => self.on_publish(publish),
+            Packet::PubAck(ack) => {
+                self.on_final_ack(ack.packet_id, Stage::Published, QoS::AtLeastOnce);
+                Ok(())
+            }
+            Packet::PubRec(rec) => self.on_pubrec(rec),
+            Packet::PubRel(rel) => {
+                let known = self.incoming_qos2.remove(&rel.packet_id);
+                let code = if known || !self.is_v5() {
+                    reason::SUCCESS
+                } else {
+                    reason::PACKET_IDENTIFIER_NOT_FOUND
+                };
+                self.send(&Packet::PubComp(ack(rel.packet_id, code)));
+                Ok(())
+            }
+            Packet::PubComp(comp) => {
+                self.on_final_ack(comp.packet_id, Stage::Released, QoS::ExactlyOnce);
+                Ok(())
+            }
+            Packet::Subscribe(subscribe) => self.on_subscribe(subscribe),
+            Packet::Unsubscribe(unsubscribe) => {
+                self.on_unsubscribe(unsubscribe);
+                Ok(())
+            }
+            Packet::PingReq => {
+                self.send(&Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(disconnect) => {
+                if let Some(requested) = disconnect.properties.session_expiry_interval {
+                    // MQTT 5.0 3.14.2.2.2: a session that was to end with
+                    // the connection cannot be given a life afterwards.
+                    if self.expiry == 0 && requested != 0 {
+                        return Err(protocol_error("session_expiry_after_zero"));
+                    }
+                    self.expiry = requested.min(self.broker.config.mqtt.max_session_expiry);
+                }
+                Err(CloseReason::Disconnected {
+                    reason: disconnect.reason,
+                })
+            }
+            Packet::Connect(_) => Err(protocol_error("second_connect")),
+            Packet::Auth(_) => Err(protocol_error("unexpected_auth")),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                Err(protocol_error("server_packet_from_client"))
+            }
+        }
+    }
+
+    fn on_publish(&mut self, publish: Publish) -> Result<(), CloseReason> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(());
+        };
+        let v5 = conn.version().is_v5();
+        let Publish {
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload,
+            mut properties,
+            ..
+        } = publish;
+
+        let topic: Arc<str> = match properties.topic_alias.take() {
+            Some(alias) if alias == 0 || alias > self.broker.config.mqtt.max_topic_alias => {
+                return Err(CloseReason::Protocol {
+                    code: reason::TOPIC_ALIAS_INVALID,
+                    detail: "topic_alias_invalid",
+                });
+            }
+            Some(alias) if topic.is_empty() => match conn.inbound_aliases.get(&alias) {
+                Some(known) => Arc::clone(known),
+                None => return Err(protocol_error("unknown_topic_alias")),
+            },
+            Some(alias) => {
+                let topic: Arc<str> = Arc::from(topic);
+                conn.inbound_aliases.insert(alias, Arc::clone(&topic));
+                topic
+            }
+            None => Arc::from(topic),
+        };
+        if topic::validate_topic_name(&topic).is_err() {
+            return Err(CloseReason::Protocol {
+                code: reason::TOPIC_NAME_INVALID,
+                detail: "topic_name_invalid",
+            });
+        }
+        properties.subscription_identifiers.clear();
+        let payload_invalid = properties.payload_format_indicator == Some(1)
+            && std::str::from_utf8(&payload).is_err();
+
+        if qos == QoS::ExactlyOnce {
+            if self.incoming_qos2.contains(&packet_id) {
+                // A resent PUBLISH whose first copy was already routed.
+                self.send(&Packet::PubRec(ack(packet_id, reason::SUCCESS)));
+                return Ok(());
+            }
+            if v5
+                && self.incoming_qos2.len() >= usize::from(self.broker.config.mqtt.receive_maximum)
+            {
+                return Err(CloseReason::Protocol {
+                    code: reason::RECEIVE_MAXIMUM_EXCEEDED,
+                    detail: "receive_maximum_exceeded",
+                });
+            }
+        }
+        if payload_invalid {
+            if qos == QoS::AtMostOnce {
+                return Err(CloseReason::Protocol {
+                    code: reason::PAYLOAD_FORMAT_INVALID,
+                    detail: "payload_format_invalid",
+                });
+            }
+            let refusal = ack(packet_id, reason::PAYLOAD_FORMAT_INVALID);
+            self.send(&match qos {
+                QoS::AtLeastOnce => Packet::PubAck(refusal),
+                _ => Packet::PubRec(refusal),
+            });
+            return Ok(());
+        }
+
+        let now = Instant::now();
+        let expires_at = properties
+            .message_expiry_interval
+            .take()
+            .map(|secs| now + Duration::from_secs(u64::from(secs)));
+        let message = Arc::new(Message {
+            id: self.broker.next_message_id(),
+            topic,
+            payload,
+            qos,
+            retain,
+            properties,
+            from: Arc::clone(&self.client_id),
+            from_session: Some(self.handle.id()),
+            timestamp_ms: unix_millis(),
+            expires_at,
+        });
+        let receivers = self.broker.publish(message);
+        let code = if receivers == 0 && v5 {
+            reason::NO_MATCHING_SUBSCRIBERS
+        } else {
+            reason::SUCCESS
+        };
+        match qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.send(&Packet::PubAck(ack(packet_id, code))),
+            QoS::ExactlyOnce => {
+                self.incoming_qos2.insert(packet_id);
+                self.send(&Packet::PubRec(ack(packet_id, code)));
+            }
+        }
+        Ok(())
+    }
+
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the exchange is over.
+    fn on_final_ack(&mut self, packet_id: u16, expected: Stage, qos: QoS) {
+        let matches = self
+            .inflight
+            .get_mut(packet_id)
+            .is_some_and(|e| e.stage == expected && e.delivery.qos == qos);
+        if !matches {
+            return;
+        }
+        if let Some(entry) = self.inflight.remove(packet_id) {
+            self.broker
+                .hooks
+                .message_acked(&self.client_id, &entry.delivery.message, qos);
+        }
+    }
+
+    fn on_pubrec(&mut self, rec: PubAck) -> Result<(), CloseReason> {
+        let Some(entry) = self.inflight.get_mut(rec.packet_id) else {
+            if self.is_v5() {
+                self.send(&Packet::PubRel(ack(
+                    rec.packet_id,
+                    reason::PACKET_IDENTIFIER_NOT_FOUND,
+                )));
+            }
+            return Ok(());
+        };
+        if entry.delivery.qos != QoS::ExactlyOnce {
+            return Err(protocol_error("pubrec_for_qos1"));
+        }
+        if rec.reason >= 0x80 {
+            // The receiver refused the message: the exchange ends here.
+            self.inflight.remove(rec.packet_id);
+            return Ok(());
+        }
+        entry.stage = Stage::Released;
+        self.send(&Packet::PubRel(ack(rec.packet_id, reason::SUCCESS)));
+        Ok(())
+    }
+
+    fn on_subscribe(&mut self, subscribe: Subscribe) -> Result<(), CloseReason> {
+        let identifier = subscribe.properties.subscription_identifier;
+        let mut reasons = Vec::with_capacity(subscribe.filters.len());
+        let mut retained: Vec<Delivery> = Vec::new();
+        let mut subscribed: Vec<(String, SubscriptionOptions, bool)> = Vec::new();
+        for (filter, options) in subscribe.filters {
+            match self.subscribe_filter(&filter, options, identifier)? {
+                Ok(is_new) => {
+                    reasons.push(options.qos as u8);
+                    let shared = filter.starts_with("$share/");
+                    let send_retained = !shared
+                        && match options.retain_handling {
+                            0 => true,
+                            1 => is_new,
+                            _ => false,
+                        };
+                    if send_retained {
+                        for message in self.broker.router.retained_for(&filter) {
+                            retained.push(Delivery {
+                                qos: message.qos.min(options.qos),
+                                message,
+                                retain: true,
+                                subscription_ids: identifier.into_iter().collect(),
+                            });
+                        }
+                    }
+                    subscribed.push((filter, options, is_new));
+                }
+                Err(code) => reasons.push(code),
+            }
+        }
+        self.send(&Packet::SubAck(SubAck {
+            packet_id: subscribe.packet_id,
+            reasons,
+            properties: AckProperties::default(),
+        }));
+        for (filter, options, is_new) in &subscribed {
+            self.broker
+                .hooks
+                .session_subscribed(&self.client_id, filter, *options, *is_new);
+        }
+        for delivery in retained {
+            self.enqueue(delivery);
+        }
+        Ok(())
+    }
+
+    /// Adds one subscription. The outer error closes the connection; the
+    /// inner one is the SUBACK reason code for this filter; Ok(true) means
+    /// the subscription is new.
+    pub(super) fn subscribe_filter(
+        &mut self,
+        filter: &str,
+        mut options: SubscriptionOptions,
+        identifier: Option<u32>,
+    ) -> Result<Result<bool, u8>, CloseReason> {
+        let config = &self.broker.config;
+        let shared = match topic::parse_shared(filter) {
+            Ok(shared) => shared,
+            Err(_) => return Ok(Err(reason::TOPIC_FILTER_INVALID)),
+        };
+        let inner = shared.as_ref().map_or(filter, |s| s.filter);
+        if topic::validate_filter(inner).is_err() {
+            return Ok(Err(reason::TOPIC_FILTER_INVALID));
+        }
+        if shared.is_some() {
+            if options.no_local {
+                // MQTT 5.0 3.8.3.1: No Local on a shared subscription.
+                return Err(protocol_error("no_local_on_shared_subscription"));
+            }
+            if !config.mqtt.shared_subscription {
+                return Ok(Err(reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED));
+            }
+        }
+        if !config.mqtt.wildcard_subscription && (inner.contains('+') || inner.contains('#')) {
+            return Ok(Err(reason::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
+        }
+        if config
+            .acl
+            .deny_subscribe
+            .iter()
+            .any(|denied| topic::matches(denied, inner) || denied == filter)
+        {
+            return Ok(Err(reason::NOT_AUTHORIZED));
+        }
+        options.qos = options.qos.min(QoS::ExactlyOnce);
+        let subscriber = Subscriber {
+            session: self.handle.clone(),
+            options,
+            identifier,
+        };
+        let is_new = self.broker.router.subscribe(filter, shared, subscriber);
+        self.subscriptions.insert(filter.to_owned());
+        Ok(Ok(is_new))
+    }
+
+    fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
+        let mut reasons = Vec::with_capacity(unsubscribe.filters.len());
+        let mut removed = Vec::new();
+        for filter in unsubscribe.filters {
+            if self.unsubscribe_filter(&filter) {
+                reasons.push(reason::SUCCESS);
+                removed.push(filter);
+            } else {
+                reasons.push(reason::NO_SUBSCRIPTION_EXISTED);
+            }
+        }
+        self.send(&Packet::UnsubAck(UnsubAck {
+            packet_id: unsubscribe.packet_id,
+            reasons,
+            properties: AckProperties::default(),
+        }));
+        for filter in removed {
+            self.broker
+                .hooks
+                .session_unsubscribed(&self.client_id, &filter);
+        }
+    }
+
+    /// Removes one subscription; true when it existed.
+    pub(super) fn unsubscribe_filter(&mut self, filter: &str) -> bool {
+        if !self.subscriptions.remove(filter) {
+            return false;
+        }
+        let shared = topic::parse_shared(filter).ok().flatten();
+        self.broker
+            .router
+            .unsubscribe(filter, shared, self.handle.id());
+        true
+    }
+}

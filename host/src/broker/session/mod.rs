@@ -1,0 +1,571 @@
+//! Sessions: one tokio task per session, the only owner of that session's
+//! state.
+//!
+//! A session outlives its connections. While a client is connected the
+//! task also owns the socket, and multiplexes four things: bytes from the
+//! client, bytes to the client, events from its mailbox (messages routed to
+//! it, takeover, shutdown), and the keep alive timer. While disconnected it
+//! queues messages until the client returns or the session expires.
+//!
+//! - [`inbound`]: packets from the client.
+//! - [`outbound`]: messages to the client: queue, in-flight window, encoding.
+//! - [`inflight`]: the in-flight window and packet ids.
+
+mod inbound;
+pub mod inflight;
+mod outbound;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mqhost_codec::{ConnAck, ConnAckProperties, Packet, QoS};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::sleep_until;
+
+use super::connection::Connection;
+use super::message::{unix_millis, Message};
+use super::topic;
+use super::{Broker, SessionId};
+use crate::hooks::ClientInfo;
+use inflight::Inflight;
+
+/// A message on its way to one session, with what that session's matching
+/// subscriptions decided.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message: Arc<Message>,
+    /// QoS for this receiver: the lower of published and granted.
+    pub qos: QoS,
+    /// RETAIN flag to send.
+    pub retain: bool,
+    /// Identifiers of every matching subscription (5.0).
+    pub subscription_ids: Vec<u32>,
+}
+
+/// What a session's mailbox carries.
+pub enum SessionEvent {
+    /// A message routed to this session.
+    Deliver(Delivery),
+    /// A new connection for this session (CONNECT with Clean Start 0). The
+    /// reply is None once attached, or gives the connection back when the
+    /// session ended first, so the caller starts a new one.
+    Attach(Box<Attach>, oneshot::Sender<Option<Box<Attach>>>),
+    /// End the session now (CONNECT with Clean Start 1 for this client id);
+    /// the reply fires once it is unregistered.
+    Discard(oneshot::Sender<()>),
+    /// The broker is stopping.
+    Shutdown,
+}
+
+/// A connection that passed CONNECT, on its way to its session.
+pub struct Attach {
+    pub conn: Connection,
+    pub clean_start: bool,
+    /// Session Expiry Interval asked for, already capped (seconds;
+    /// `u32::MAX` never expires).
+    pub session_expiry: u32,
+    /// CONNACK properties decided at CONNECT; the session adds Session Present.
+    pub connack: ConnAckProperties,
+}
+
+struct Shared {
+    id: SessionId,
+    client_id: Arc<str>,
+    tx: mpsc::UnboundedSender<SessionEvent>,
+    online: AtomicBool,
+}
+
+/// A cheap, cloneable way to reach a session.
+#[derive(Clone)]
+pub struct SessionHandle {
+    shared: Arc<Shared>,
+}
+
+impl SessionHandle {
+    /// The session's id.
+    pub fn id(&self) -> SessionId {
+        self.shared.id
+    }
+
+    /// The client id it belongs to.
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    pub(crate) fn client_id_arc(&self) -> &Arc<str> {
+        &self.shared.client_id
+    }
+
+    /// Whether a client is connected to it now.
+    pub fn is_online(&self) -> bool {
+        self.shared.online.load(Ordering::Relaxed)
+    }
+
+    /// Hands a routed message to the session. A session that just ended
+    /// drops it, as if it had never subscribed.
+    pub fn deliver(&self, delivery: Delivery) {
+        let _ = self.shared.tx.send(SessionEvent::Deliver(delivery));
+    }
+
+    /// Sends an event; gives it back when the session has ended.
+    pub fn send(&self, event: SessionEvent) -> Result<(), SessionEvent> {
+        self.shared.tx.send(event).map_err(|e| e.0)
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent DISCONNECT; 0x04 asks for the will anyway.
+    Disconnected { reason: u8 },
+    /// The socket closed or failed.
+    Lost,
+    /// Nothing arrived within 1.5 times the keep alive.
+    KeepAliveTimeout,
+    /// The client broke the protocol; `code` goes into a 5.0 DISCONNECT.
+    Protocol { code: u8, detail: &'static str },
+    /// Another connection took the client id.
+    TakenOver,
+    /// The broker is stopping.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Reason code of the DISCONNECT the server sends, if it sends one.
+    fn server_disconnect(&self) -> Option<u8> {
+        use mqhost_codec::reason;
+        match self {
+            CloseReason::Disconnected { .. } | CloseReason::Lost => None,
+            CloseReason::KeepAliveTimeout => Some(reason::KEEP_ALIVE_TIMEOUT),
+            CloseReason::Protocol { code, .. } => Some(*code),
+            CloseReason::TakenOver => Some(reason::SESSION_TAKEN_OVER),
+            CloseReason::Shutdown => Some(reason::SERVER_SHUTTING_DOWN),
+        }
+    }
+
+    /// Whether the will is published (subject to will delay): always but
+    /// for a DISCONNECT with reason 0x00.
+    fn publishes_will(&self) -> bool {
+        !matches!(self, CloseReason::Disconnected { reason: 0 })
+    }
+
+    /// Short name for logs and hooks (EMQX's words where it has them).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CloseReason::Disconnected { .. } => "normal",
+            CloseReason::Lost => "closed",
+            CloseReason::KeepAliveTimeout => "keepalive_timeout",
+            CloseReason::Protocol { detail, .. } => detail,
+            CloseReason::TakenOver => "takenover",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// A will waiting for its delay to pass.
+struct PendingWill {
+    at: Instant,
+    message: Arc<Message>,
+}
+
+/// Most mailbox events handled before the socket gets another turn.
+const EVENT_BATCH: usize = 256;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The state of one session, owned by its task.
+pub struct Session {
+    broker: Arc<Broker>,
+    handle: SessionHandle,
+    rx: mpsc::UnboundedReceiver<SessionEvent>,
+    client_id: Arc<str>,
+    /// Filters subscribed, as the client wrote them (the router holds
+    /// their options).
+    subscriptions: HashSet<String>,
+    inflight: Inflight,
+    /// Messages waiting for the in-flight window or for the client to return.
+    queue: VecDeque<Delivery>,
+    /// Inbound QoS 2 packet ids between PUBREC and PUBREL.
+    incoming_qos2: HashSet<u16>,
+    /// Session Expiry Interval in seconds; `u32::MAX` never expires.
+    expiry: u32,
+    conn: Option<Connection>,
+    /// When the last connection ended, for expiry.
+    detached_at: Instant,
+    pending_will: Option<PendingWill>,
+    /// Who waits for this session to be gone (a Clean Start takeover).
+    discard_waiters: Vec<oneshot::Sender<()>>,
+}
+
+enum Wake {
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    Event(SessionEvent),
+    KeepAlive,
+    Expired,
+    WillDue,
+}
+
+impl Session {
+    /// Creates a session for the connection in `attach`, registers it, and
+    /// starts its task. Fails with the connection when the client id was
+    /// taken meanwhile.
+    pub fn start(broker: Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<Attach>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let client_id = Arc::clone(&attach.conn.info.client_id);
+        let handle = SessionHandle {
+            shared: Arc::new(Shared {
+                id: broker.next_session_id(),
+                client_id: Arc::clone(&client_id),
+                tx,
+                online: AtomicBool::new(false),
+            }),
+        };
+        if broker.registry.insert_if_absent(&handle).is_err() {
+            return Err(attach);
+        }
+        broker.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+        let mut session = Session {
+            broker,
+            handle,
+            rx,
+            client_id,
+            subscriptions: HashSet::new(),
+            inflight: Inflight::default(),
+            queue: VecDeque::new(),
+            incoming_qos2: HashSet::new(),
+            expiry: 0,
+            conn: None,
+            detached_at: Instant::now(),
+            pending_will: None,
+            discard_waiters: Vec::new(),
+        };
+        tokio::spawn(async move {
+            session.attach(attach, false);
+            session.run().await;
+        });
+        Ok(())
+    }
+
+    async fn run(mut self) {
+        loop {
+            let wake = self.wait().await;
+            let keep_going = match wake {
+                Wake::Read(result) => self.on_read(result),
+                Wake::Wrote(result) => self.on_wrote(result),
+                Wake::Event(event) => {
+                    let mut keep_going = self.on_event(event);
+                    for _ in 0..EVENT_BATCH {
+                        if !keep_going {
+                            break;
+                        }
+                        match self.rx.try_recv() {
+                            Ok(event) => keep_going = self.on_event(event),
+                            Err(_) => break,
+                        }
+                    }
+                    keep_going
+                }
+                Wake::KeepAlive => self.detach(CloseReason::KeepAliveTimeout),
+                Wake::Expired => false,
+                Wake::WillDue => {
+                    self.publish_pending_will();
+                    true
+                }
+            };
+            if !keep_going {
+                break;
+            }
+        }
+        self.end();
+    }
+
+    /// Waits for the next thing to do.
+    async fn wait(&mut self) -> Wake {
+        let will_at = self.pending_will.as_ref().map(|w| w.at);
+        match self.conn.as_mut() {
+            Some(conn) => {
+                if conn.read_buf.capacity() - conn.read_buf.len() < READ_CHUNK / 4 {
+                    conn.read_buf.reserve(READ_CHUNK);
+                }
+                let keep_alive = conn.keep_alive_deadline();
+                tokio::select! {
+                    result = conn.writer.write(&conn.write_buf), if !conn.write_buf.is_empty() => Wake::Wrote(result),
+                    result = conn.reader.read_buf(&mut conn.read_buf) => Wake::Read(result),
+                    Some(event) = self.rx.recv() => Wake::Event(event),
+                    _ = sleep_until_opt(keep_alive) => Wake::KeepAlive,
+                }
+            }
+            None => {
+                let expires_at = (self.expiry != u32::MAX)
+                    .then(|| self.detached_at + Duration::from_secs(u64::from(self.expiry)));
+                tokio::select! {
+                    Some(event) = self.rx.recv() => Wake::Event(event),
+                    _ = sleep_until_opt(expires_at) => Wake::Expired,
+                    _ = sleep_until_opt(will_at) => Wake::WillDue,
+                }
+            }
+        }
+    }
+
+    fn on_read(&mut self, result: std::io::Result<usize>) -> bool {
+        match result {
+            Ok(0) | Err(_) => self.detach(CloseReason::Lost),
+            Ok(read) => {
+                self.broker
+                    .metrics
+                    .bytes_received
+                    .fetch_add(read as u64, Ordering::Relaxed);
+                match self.decode_and_handle() {
+                    Ok(()) => {
+                        self.pump();
+                        true
+                    }
+                    Err(reason) => self.detach(reason),
+                }
+            }
+        }
+    }
+
+    fn on_wrote(&mut self, result: std::io::Result<usize>) -> bool {
+        match result {
+            Ok(0) | Err(_) => self.detach(CloseReason::Lost),
+            Ok(written) => {
+                self.broker
+                    .metrics
+                    .bytes_sent
+                    .fetch_add(written as u64, Ordering::Relaxed);
+                if let Some(conn) = self.conn.as_mut() {
+                    let _ = conn.write_buf.split_to(written);
+                }
+                // Room in the write buffer may let queued messages out.
+                self.pump();
+                true
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SessionEvent) -> bool {
+        match event {
+            SessionEvent::Deliver(delivery) => {
+                self.enqueue(delivery);
+                self.pump();
+                true
+            }
+            SessionEvent::Attach(attach, reply) => {
+                if let Some(old) = self.conn.as_mut() {
+                    // Clean Start 0 takes the session over: the old will is
+                    // sent now if it has no delay, else never, because the
+                    // session goes on (MQTT 5.0, 3.1.4).
+                    if old
+                        .will
+                        .as_ref()
+                        .is_some_and(|w| w.properties.will_delay_interval.unwrap_or(0) > 0)
+                    {
+                        old.will = None;
+                    }
+                    self.detach(CloseReason::TakenOver);
+                }
+                self.attach(attach, true);
+                let _ = reply.send(None);
+                true
+            }
+            SessionEvent::Discard(reply) => {
+                self.discard_waiters.push(reply);
+                if self.conn.is_some() {
+                    self.expiry = 0;
+                    self.detach(CloseReason::TakenOver);
+                }
+                false
+            }
+            SessionEvent::Shutdown => {
+                if self.conn.is_some() {
+                    self.detach(CloseReason::Shutdown);
+                }
+                false
+            }
+        }
+    }
+
+    /// Takes over `attach`'s connection: CONNACK, hooks, then everything
+    /// that was waiting for the client.
+    fn attach(&mut self, attach: Box<Attach>, resumed: bool) {
+        let Attach {
+            conn,
+            clean_start,
+            session_expiry,
+            connack,
+        } = *attach;
+        // A returning client cancels a will still waiting for its delay.
+        self.pending_will = None;
+        self.expiry = session_expiry;
+        let session_present = resumed && !clean_start;
+        self.conn = Some(conn);
+        self.handle.shared.online.store(true, Ordering::Relaxed);
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        conn.send(&Packet::ConnAck(ConnAck {
+            session_present,
+            reason: 0,
+            properties: connack,
+        }));
+        let info = conn.info.clone();
+        tracing::info!(
+            client_id = %info.client_id,
+            peer = %info.peer,
+            protocol = protocol_name(info.protocol),
+            keep_alive = conn.keep_alive,
+            clean_start = info.clean_start,
+            session_present,
+            "client connected"
+        );
+        self.broker.metrics.client_connected();
+        self.broker.hooks.session_created(
+            &info.client_id,
+            info.username.as_deref(),
+            session_present,
+        );
+        self.broker.hooks.client_connected(&info);
+        self.resend_inflight();
+        self.pump();
+    }
+
+    /// Ends the current connection. Returns whether the session lives on.
+    fn detach(&mut self, reason: CloseReason) -> bool {
+        let Some(mut conn) = self.conn.take() else {
+            return self.expiry != 0;
+        };
+        self.handle.shared.online.store(false, Ordering::Relaxed);
+        self.detached_at = Instant::now();
+        let will = conn.will.take();
+        let info = conn.info.clone();
+        conn.close(reason.server_disconnect());
+        match &reason {
+            CloseReason::Protocol { code, detail } => tracing::info!(
+                client_id = %info.client_id, peer = %info.peer,
+                reason = detail, code = format_args!("{code:#04x}"),
+                "client disconnected: protocol error"
+            ),
+            _ => tracing::info!(
+                client_id = %info.client_id, peer = %info.peer,
+                reason = reason.as_str(), "client disconnected"
+            ),
+        }
+        self.broker.metrics.client_disconnected();
+        self.broker
+            .hooks
+            .client_disconnected(&info, reason.as_str());
+        if let Some(will) = will.filter(|_| reason.publishes_will()) {
+            let delay = will.properties.will_delay_interval.unwrap_or(0);
+            let message = self.will_message(will);
+            if delay == 0 || self.expiry == 0 || reason == CloseReason::TakenOver {
+                self.broker.publish(message);
+            } else {
+                self.pending_will = Some(PendingWill {
+                    at: Instant::now() + Duration::from_secs(u64::from(delay.min(self.expiry))),
+                    message,
+                });
+            }
+        }
+        self.expiry != 0
+    }
+
+    fn will_message(&self, will: mqhost_codec::LastWill) -> Arc<Message> {
+        let mut properties = mqhost_codec::PublishProperties {
+            payload_format_indicator: will.properties.payload_format_indicator,
+            message_expiry_interval: will.properties.message_expiry_interval,
+            content_type: will.properties.content_type,
+            response_topic: will.properties.response_topic,
+            correlation_data: will.properties.correlation_data,
+            user_properties: will.properties.user_properties,
+            ..Default::default()
+        };
+        let expires_at = properties
+            .message_expiry_interval
+            .take()
+            .map(|secs| Instant::now() + Duration::from_secs(u64::from(secs)));
+        properties.message_expiry_interval = None;
+        Arc::new(Message {
+            id: self.broker.next_message_id(),
+            topic: Arc::from(will.topic.as_str()),
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
+            properties,
+            from: Arc::clone(&self.client_id),
+            from_session: Some(self.handle.id()),
+            timestamp_ms: unix_millis(),
+            expires_at,
+        })
+    }
+
+    fn publish_pending_will(&mut self) {
+        if let Some(will) = self.pending_will.take() {
+            self.broker.publish(will.message);
+        }
+    }
+
+    /// The session is over: its will (if still pending), subscriptions and
+    /// registration go; anyone still trying to attach is told to start anew.
+    fn end(mut self) {
+        if self.conn.is_some() {
+            self.expiry = 0;
+            self.detach(CloseReason::Shutdown);
+        }
+        self.publish_pending_will();
+        let id = self.handle.id();
+        for filter in self.subscriptions.drain() {
+            let shared = topic::parse_shared(&filter).ok().flatten();
+            self.broker.router.unsubscribe(&filter, shared, id);
+        }
+        self.broker.registry.remove_if(&self.client_id, id);
+        self.broker.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
+        self.rx.close();
+        while let Ok(event) = self.rx.try_recv() {
+            match event {
+                SessionEvent::Attach(attach, reply) => {
+                    let _ = reply.send(Some(attach));
+                }
+                SessionEvent::Discard(reply) => self.discard_waiters.push(reply),
+                SessionEvent::Deliver(_) | SessionEvent::Shutdown => {}
+            }
+        }
+        for waiter in self.discard_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        tracing::debug!(client_id = %self.client_id, "session ended");
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline.
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// "3.1", "3.1.1" or "5.0", for logs.
+pub fn protocol_name(version: mqhost_codec::ProtocolVersion) -> &'static str {
+    match version {
+        mqhost_codec::ProtocolVersion::V3_1 => "3.1",
+        mqhost_codec::ProtocolVersion::V3_1_1 => "3.1.1",
+        mqhost_codec::ProtocolVersion::V5 => "5.0",
+    }
+}
+
+/// Unix seconds now.
+pub fn unix_secs() -> u64 {
+    unix_millis() / 1000
+}
+
+impl ClientInfo {
+    /// Whether this is a 5.0 client.
+    pub fn is_v5(&self) -> bool {
+        self.protocol.is_v5()
+    }
+}
