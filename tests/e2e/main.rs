@@ -1,1 +1,15 @@
+//! End-to-end tests: each starts its own `mqhost` on a free port and
+//! drives it with real MQTT clients over TCP.
 
+mod acl;
+mod config;
+mod connect;
+mod delivery;
+mod malformed;
+mod retained;
+mod session;
+mod subscribe;
+mod sys;
+mod tools;
+mod v5;
+mod will;

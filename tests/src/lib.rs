@@ -1,1 +1,174 @@
+//! Test harness: starts the real `mqhost` binary on an ephemeral port and
+//! gives tests clients to talk to it.
+//!
+//! - [`Broker`]: a running `mqhost` process, its address and its log.
+//! - [`raw`]: a byte-level MQTT client built on the codec, for tests that
+//!   check exact packets, reason codes and protocol violations.
+//!
+//! The binary is looked up next to the test executable (`target/<profile>/
+//! mqhost`), so `cargo build` must have built it: `scripts/test` does.
 
+pub mod raw;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Path of the `mqhost` binary built alongside the tests.
+pub fn mqhost_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MQHOST_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/mqhost
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable lives in target/<profile>/deps");
+    let binary = dir.join("mqhost");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (`cargo build -p mqhost`, which scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// The log lines a broker wrote, shared with the thread that reads them.
+#[derive(Default)]
+struct Log {
+    lines: Mutex<Vec<String>>,
+    grew: Condvar,
+}
+
+/// A running `mqhost` process, killed when dropped.
+pub struct Broker {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Log>,
+}
+
+impl Broker {
+    /// Starts `mqhost` with the default configuration on a free loopback
+    /// port.
+    pub fn start() -> Broker {
+        Broker::start_with(&[])
+    }
+
+    /// Starts `mqhost` with extra `--set KEY=VALUE` overrides.
+    pub fn start_with(sets: &[(&str, &str)]) -> Broker {
+        let mut command = Command::new(mqhost_binary());
+        // A private empty config: the tests state every setting they rely on.
+        command.args(["--config", "/dev/null"]);
+        let mut all: Vec<(String, String)> = vec![
+            ("listener.tcp.default".into(), "127.0.0.1:0".into()),
+            ("log.level".into(), "debug".into()),
+        ];
+        all.extend(sets.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        for (key, value) in &all {
+            command.arg("--set").arg(format!("{key}={value}"));
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start mqhost");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::new(Log::default());
+        let writer = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("MQHOST_TEST_LOG").is_some() {
+                    eprintln!("[mqhost] {line}");
+                }
+                writer.lines.lock().unwrap().push(line);
+                writer.grew.notify_all();
+            }
+        });
+        let mut broker = Broker {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log,
+        };
+        let line = broker
+            .wait_for_log("bound to ", Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("mqhost did not start:\n{}", broker.logs().join("\n")));
+        let addr = line.rsplit("bound to ").next().unwrap().trim();
+        broker.addr = addr.parse().expect("bound address");
+        broker
+    }
+
+    /// Address the broker listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Port the broker listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Every log line so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.log.lines.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line contains `needle`; returns that line.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let mut lines = self.log.lines.lock().unwrap();
+        loop {
+            if let Some(line) = lines.iter().find(|l| l.contains(needle)) {
+                return Some(line.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            lines = self.log.grew.wait_timeout(lines, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("wait for mqhost")
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command-line tool (mosquitto_pub, mosquitto_sub) and fails the
+/// test with a clear message if it is not installed.
+pub fn tool(name: &str) -> Command {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{name} is not installed (apt-get install mosquitto-clients; .ci/run does)"
+    );
+    Command::new(name)
+}

@@ -1,0 +1,183 @@
+//! CONNECT and CONNACK: versions, client ids, keep alive, takeover.
+
+use std::time::Duration;
+
+use mqhost_codec::{reason, Packet, ProtocolVersion};
+use mqhost_tests::raw::{connect_packet, RawClient};
+use mqhost_tests::Broker;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet as RPacket, QoS};
+
+#[tokio::test]
+async fn rumqttc_v311_client_publishes_and_receives() {
+    let broker = Broker::start();
+    let mut options = MqttOptions::new("rumqttc-v4", "127.0.0.1", broker.port());
+    options.set_keep_alive(Duration::from_secs(30));
+    let (client, mut events) = AsyncClient::new(options, 10);
+    client.subscribe("greet/+", QoS::AtLeastOnce).await.unwrap();
+    let mut published = false;
+    let received = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.poll().await.expect("event loop") {
+                Event::Incoming(RPacket::SubAck(_)) if !published => {
+                    published = true;
+                    client
+                        .publish("greet/world", QoS::AtLeastOnce, false, "hello")
+                        .await
+                        .unwrap();
+                }
+                Event::Incoming(RPacket::Publish(p)) => return p,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("message within 10 s");
+    assert_eq!(received.topic, "greet/world");
+    assert_eq!(&received.payload[..], b"hello");
+    assert_eq!(received.qos, QoS::AtLeastOnce);
+}
+
+#[tokio::test]
+async fn v31_client_is_accepted() {
+    let broker = Broker::start();
+    let (_client, ack) = RawClient::connect_with(
+        broker.addr(),
+        connect_packet(ProtocolVersion::V3_1, "old-timer"),
+    )
+    .await;
+    assert_eq!(ack.reason, reason::SUCCESS);
+    assert!(!ack.session_present);
+}
+
+#[tokio::test]
+async fn unsupported_protocol_level_is_answered_with_return_code_1() {
+    let broker = Broker::start();
+    let mut client = RawClient::open(broker.addr(), ProtocolVersion::V3_1_1).await;
+    // CONNECT, protocol "MQTT" level 6, clean session, keep alive 60, id "x".
+    client
+        .send_bytes(&[
+            0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 6, 0x02, 0, 60, 0, 1, b'x',
+        ])
+        .await;
+    let seen = client.expect_closed().await;
+    match seen.as_slice() {
+        [Packet::ConnAck(ack)] => assert_eq!(ack.reason, reason::UNSUPPORTED_PROTOCOL_VERSION),
+        other => panic!("expected one CONNACK, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn v5_client_without_id_gets_one_assigned() {
+    let broker = Broker::start();
+    let (_client, ack) =
+        RawClient::connect_with(broker.addr(), connect_packet(ProtocolVersion::V5, "")).await;
+    assert_eq!(ack.reason, reason::SUCCESS);
+    let assigned = ack
+        .properties
+        .assigned_client_identifier
+        .expect("assigned id");
+    assert!(!assigned.is_empty());
+}
+
+#[tokio::test]
+async fn v311_empty_id_with_persistent_session_is_rejected() {
+    let broker = Broker::start();
+    let mut connect = connect_packet(ProtocolVersion::V3_1_1, "");
+    connect.clean_start = false;
+    let (mut client, ack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert_eq!(ack.reason, reason::CLIENT_IDENTIFIER_NOT_VALID);
+    client.expect_closed().await;
+}
+
+#[tokio::test]
+async fn v311_empty_id_with_clean_session_is_accepted() {
+    let broker = Broker::start();
+    let (_client, ack) =
+        RawClient::connect_with(broker.addr(), connect_packet(ProtocolVersion::V3_1_1, "")).await;
+    assert_eq!(ack.reason, reason::SUCCESS);
+}
+
+#[tokio::test]
+async fn silent_client_is_disconnected_after_one_and_a_half_keep_alives() {
+    let broker = Broker::start();
+    let mut connect = connect_packet(ProtocolVersion::V5, "sleepy");
+    connect.keep_alive = 1;
+    let (mut client, _) = RawClient::connect_with(broker.addr(), connect).await;
+    let started = std::time::Instant::now();
+    let seen = client.expect_closed().await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_millis(3000),
+        "closed after {waited:?}"
+    );
+    match seen.as_slice() {
+        [Packet::Disconnect(d)] => assert_eq!(d.reason, reason::KEEP_ALIVE_TIMEOUT),
+        other => panic!("expected DISCONNECT 0x8D, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pings_keep_a_client_connected() {
+    let broker = Broker::start();
+    let mut connect = connect_packet(ProtocolVersion::V3_1_1, "pinger");
+    connect.keep_alive = 1;
+    let (mut client, _) = RawClient::connect_with(broker.addr(), connect).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        client.send(Packet::PingReq).await;
+        assert_eq!(client.recv().await, Some(Packet::PingResp));
+    }
+}
+
+#[tokio::test]
+async fn max_keepalive_becomes_server_keep_alive_for_v5() {
+    let broker = Broker::start_with(&[("mqtt.max_keepalive", "60")]);
+    let mut connect = connect_packet(ProtocolVersion::V5, "lazy");
+    connect.keep_alive = 120;
+    let (_client, ack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert_eq!(ack.properties.server_keep_alive, Some(60));
+}
+
+#[tokio::test]
+async fn second_connection_with_same_id_takes_over() {
+    let broker = Broker::start();
+    let mut first = RawClient::connect(broker.addr(), ProtocolVersion::V5, "twin").await;
+    let mut second = RawClient::connect(broker.addr(), ProtocolVersion::V5, "twin").await;
+    let seen = first.expect_closed().await;
+    match seen.as_slice() {
+        [Packet::Disconnect(d)] => assert_eq!(d.reason, reason::SESSION_TAKEN_OVER),
+        other => panic!("expected DISCONNECT 0x8E, got {other:?}"),
+    }
+    second.send(Packet::PingReq).await;
+    assert_eq!(second.recv().await, Some(Packet::PingResp));
+}
+
+#[tokio::test]
+async fn first_packet_other_than_connect_closes_the_connection() {
+    let broker = Broker::start();
+    let mut client = RawClient::open(broker.addr(), ProtocolVersion::V3_1_1).await;
+    client.send(Packet::PingReq).await;
+    assert!(client.expect_closed().await.is_empty());
+}
+
+#[tokio::test]
+async fn connect_and_disconnect_are_logged_with_client_details() {
+    let broker = Broker::start();
+    let mut connect = connect_packet(ProtocolVersion::V3_1_1, "logged-client");
+    connect.keep_alive = 42;
+    let (client, _) = RawClient::connect_with(broker.addr(), connect).await;
+    let line = broker
+        .wait_for_log("client connected", Duration::from_secs(5))
+        .expect("connect line");
+    for part in ["logged-client", "127.0.0.1", "3.1.1", "keep_alive=42"] {
+        assert!(line.contains(part), "{part} missing from: {line}");
+    }
+    client.disconnect().await;
+    let line = broker
+        .wait_for_log("client disconnected", Duration::from_secs(5))
+        .expect("disconnect line");
+    assert!(
+        line.contains("logged-client") && line.contains("normal"),
+        "{line}"
+    );
+}
