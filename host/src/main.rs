@@ -52,10 +52,7 @@ fn run(config_arg: Option<PathBuf>, overrides: &[(String, String)]) -> ExitCode 
     };
     mqhost::logging::init(config.log.level.as_str());
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(config.node.worker_threads) {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
@@ -82,4 +79,20 @@ fn run(config_arg: Option<PathBuf>, overrides: &[(String, String)]) -> ExitCode 
             },
             |()| ExitCode::SUCCESS,
         )
+}
+
+/// One thread keeps packets from different connections in arrival order
+/// (a multi-thread scheduler may run a later-woken task first); more
+/// threads trade that for parallelism.
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(threads))
+            .enable_all()
+            .build()
+    }
 }

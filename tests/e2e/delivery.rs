@@ -198,3 +198,55 @@ async fn messages_from_one_publisher_arrive_in_order() {
         }
     }
 }
+
+#[tokio::test]
+async fn subscribe_sent_just_before_another_clients_publish_takes_effect_first() {
+    // The Paho suite's request/response test relies on this: SUBSCRIBE
+    // and PUBLISH written microseconds apart on two connections.
+    let broker = Broker::start();
+    let mut requester = RawClient::connect(broker.addr(), ProtocolVersion::V5, "requester").await;
+    for round in 0..30u16 {
+        let mut responder =
+            RawClient::connect(broker.addr(), ProtocolVersion::V5, "responder").await;
+        let topic = format!("race/{round}");
+        responder
+            .send(Packet::Subscribe(mqhost_codec::Subscribe {
+                packet_id: 1,
+                filters: vec![(topic.clone(), mqhost_tests::raw::options(QoS::AtMostOnce))],
+                properties: Default::default(),
+            }))
+            .await;
+        requester
+            .send(Packet::Publish(publish(
+                &topic,
+                b"request",
+                QoS::AtMostOnce,
+                0,
+            )))
+            .await;
+        assert!(matches!(responder.recv().await, Some(Packet::SubAck(_))));
+        let got = responder.recv_publish().await;
+        assert_eq!(got.topic, topic, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn exceeding_receive_maximum_gets_0x93_even_while_the_client_keeps_sending() {
+    let broker = Broker::start_with(&[("mqtt.receive_maximum", "3")]);
+    let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V5, "greedy").await;
+    for id in 1..=4u16 {
+        client
+            .send(Packet::Publish(publish("flow", b"x", QoS::ExactlyOnce, id)))
+            .await;
+    }
+    // Like the Paho client, answer each PUBREC with PUBREL before reading on.
+    let mut disconnect = None;
+    while let Some(packet) = client.recv().await {
+        match packet {
+            Packet::PubRec(rec) => client.send(Packet::PubRel(ack(rec.packet_id))).await,
+            Packet::Disconnect(d) => disconnect = Some(d.reason),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(disconnect, Some(reason::RECEIVE_MAXIMUM_EXCEEDED));
+}

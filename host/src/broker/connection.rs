@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mqhost_codec::{encode, Disconnect, DisconnectProperties, LastWill, Packet, ProtocolVersion};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::hooks::ClientInfo;
 
@@ -17,8 +17,9 @@ pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
 /// The write half of a client's stream.
 pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
-/// How long a closing connection may take to flush its last bytes.
-const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a closing connection may take to flush its last bytes and
+/// see the client close its side.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A connected client.
 pub struct Connection {
@@ -79,11 +80,18 @@ impl Connection {
             }));
         }
         tokio::spawn(async move {
-            let flush = async {
+            let close = async {
                 self.writer.write_all(&self.write_buf).await?;
-                self.writer.shutdown().await
+                self.writer.shutdown().await?;
+                // Lingering close: a client may still be sending (PUBRELs
+                // for the PUBRECs it has not read yet). Reading until it
+                // closes keeps the kernel from answering with a reset that
+                // would destroy our last packets in the client's buffer.
+                let mut sink = [0u8; 4096];
+                while self.reader.read(&mut sink).await? > 0 {}
+                Ok::<(), std::io::Error>(())
             };
-            let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, flush).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
         });
     }
 

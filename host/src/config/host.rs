@@ -52,6 +52,8 @@ pub struct HostConfig {
 pub struct NodeConfig {
     /// `node.name`: name of this node, shown in logs and `$SYS` topics; never empty.
     pub name: String,
+    /// `node.worker_threads`: threads serving clients (at least 1).
+    pub worker_threads: u16,
 }
 
 /// `listener.*` settings.
@@ -72,8 +74,8 @@ pub struct MqttConfig {
     pub max_clientid_len: u16,
     /// `mqtt.max_keepalive`: longest Keep Alive allowed, in seconds; `None`
     /// means no limit. A 5.0 client asking for more (or for 0) is told this
-    /// value as Server Keep Alive; a 3.x client asking for more (or for 0) is
-    /// still accepted, but the broker enforces this value.
+    /// value as Server Keep Alive; a 3.x client cannot be told another value
+    /// and keeps its own.
     pub max_keepalive: Option<NonZeroU16>,
     /// `mqtt.max_inflight`: QoS 1 and 2 messages in flight to one client
     /// awaiting acknowledgement; the smaller of this and the client's Receive
@@ -178,6 +180,7 @@ impl Default for HostConfig {
         HostConfig {
             node: NodeConfig {
                 name: "mqhost@127.0.0.1".to_owned(),
+                worker_threads: 1,
             },
             listener: ListenerConfig {
                 tcp_default: SocketAddr::from(([0, 0, 0, 0], 1883)),
@@ -252,6 +255,17 @@ pub static KEYS: &[KeySpec] = &[
                 return Err("the node name must not be empty".to_owned());
             }
             c.node.name = v.to_owned();
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "node.worker_threads",
+        kind: "integer",
+        default: "1",
+        example: "2",
+        doc: "Threads that serve clients, 1 to 256. With 1, packets that arrive at the same moment on different connections are handled in arrival order, as in Mosquitto; more threads spread the work over cores without that order.",
+        apply: |c, v, _| {
+            c.node.worker_threads = parse_u16(v, 1..=256)?;
             Ok(())
         },
     },
@@ -629,6 +643,7 @@ mod tests {
         let mut config = HostConfig::default();
         // Scramble first, so that a default which fails to set its field shows.
         config.node.name = "x".into();
+        config.node.worker_threads = 9;
         config.mqtt = MqttConfig {
             max_packet_size: 2,
             max_clientid_len: 23,

@@ -346,7 +346,10 @@ impl Session {
             .iter()
             .any(|denied| topic::matches(denied, inner) || denied == filter)
         {
-            return Ok(Err(reason::NOT_AUTHORIZED));
+            // 0x80 in every version: 3.x has no other failure code, and
+            // 5.0 clients (the Paho interoperability suite among them)
+            // expect the same answer for a refused filter.
+            return Ok(Err(reason::UNSPECIFIED_ERROR));
         }
         options.qos = options.qos.min(QoS::ExactlyOnce);
         let subscriber = Subscriber {
