@@ -38,6 +38,53 @@ async fn rumqttc_v311_client_publishes_and_receives() {
 }
 
 #[tokio::test]
+async fn rumqttc_v5_client_qos2_round_trip_with_user_properties() {
+    use rumqttc::v5::mqttbytes::v5::{Packet as V5Packet, PublishProperties};
+    use rumqttc::v5::mqttbytes::QoS as V5QoS;
+    use rumqttc::v5::{AsyncClient as V5Client, Event as V5Event, MqttOptions as V5Options};
+
+    let broker = Broker::start();
+    let options = V5Options::new("rumqttc-v5", "127.0.0.1", broker.port());
+    let (client, mut events) = V5Client::new(options, 10);
+    client.subscribe("v5/+", V5QoS::ExactlyOnce).await.unwrap();
+    let properties = PublishProperties {
+        user_properties: vec![("origin".into(), "test".into())],
+        content_type: Some("text/plain".into()),
+        ..Default::default()
+    };
+    let mut published = false;
+    let received = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.poll().await.expect("event loop") {
+                V5Event::Incoming(V5Packet::SubAck(_)) if !published => {
+                    published = true;
+                    client
+                        .publish_with_properties(
+                            "v5/x",
+                            V5QoS::ExactlyOnce,
+                            false,
+                            "exactly once",
+                            properties.clone(),
+                        )
+                        .await
+                        .unwrap();
+                }
+                V5Event::Incoming(V5Packet::Publish(p)) => return p,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("message within 10 s");
+    assert_eq!(&received.topic[..], b"v5/x");
+    assert_eq!(&received.payload[..], b"exactly once");
+    assert_eq!(received.qos, V5QoS::ExactlyOnce);
+    let got = received.properties.expect("properties");
+    assert_eq!(got.user_properties, properties.user_properties);
+    assert_eq!(got.content_type.as_deref(), Some("text/plain"));
+}
+
+#[tokio::test]
 async fn v31_client_is_accepted() {
     let broker = Broker::start();
     let (_client, ack) = RawClient::connect_with(

@@ -443,18 +443,21 @@ impl Session {
         self.detached_at = Instant::now();
         let will = conn.will.take();
         let info = conn.info.clone();
+        let keep_alive = conn.keep_alive;
         conn.close(reason.server_disconnect());
-        match &reason {
-            CloseReason::Protocol { code, detail } => tracing::info!(
-                client_id = %info.client_id, peer = %info.peer,
-                reason = detail, code = format_args!("{code:#04x}"),
-                "client disconnected: protocol error"
-            ),
-            _ => tracing::info!(
-                client_id = %info.client_id, peer = %info.peer,
-                reason = reason.as_str(), "client disconnected"
-            ),
-        }
+        let code = match &reason {
+            CloseReason::Protocol { code, .. } => Some(format!("{code:#04x}")),
+            _ => None,
+        };
+        tracing::info!(
+            client_id = %info.client_id,
+            peer = %info.peer,
+            protocol = protocol_name(info.protocol),
+            keep_alive,
+            reason = reason.as_str(),
+            code = code.as_deref(),
+            "client disconnected"
+        );
         self.broker.metrics.client_disconnected();
         self.broker
             .hooks
