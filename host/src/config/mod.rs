@@ -9,7 +9,7 @@
 //! defaults are in `etc/mqhost.conf`.
 
 pub mod host;
-pub mod properties;
+pub use mqhost_plugin_api::properties;
 
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,9 @@
 //! The `key = value` properties format and its value helpers.
 //!
-//! This module owns the text format of `etc/mqhost.conf` and is deliberately
-//! self-contained (it uses nothing else from the host), so that plugins can
-//! reuse it for their own configuration files.
+//! The text format of `etc/mqhost.conf` and of every
+//! `etc/plugins/NAME.conf`: the host and plugins parse with the same code,
+//! so a file means the same to both. Plain Rust; nothing here crosses the
+//! ABI.
 //!
 //! # Format
 //!

@@ -1,0 +1,178 @@
+//! What a plugin may ask of the host: [`HostApi`], callable from any thread
+//! at any time, and [`Host`], its convenient Rust face.
+#![allow(non_local_definitions)] // emitted by #[sabi_trait] on current rustc
+
+use abi_stable::sabi_trait;
+use abi_stable::std_types::{RArc, ROption, RResult, RSlice, RStr, RString, Tuple2};
+use abi_stable::StableAbi;
+
+use crate::types::{HostError, LogLevel, MessageId};
+
+/// A message a plugin hands to the host, to publish or to deliver.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy)]
+pub struct OutMessage<'a> {
+    pub topic: RStr<'a>,
+    pub payload: RSlice<'a, u8>,
+    /// 0, 1 or 2.
+    pub qos: u8,
+    pub retain: bool,
+    /// Keep this id (a stored message delivered again); None: a new one.
+    pub id: ROption<MessageId>,
+    /// Publisher client id to report in later hooks; empty: the plugin.
+    pub from: RStr<'a>,
+    /// Original publish time, Unix milliseconds; 0: now.
+    pub timestamp_ms: u64,
+    /// MQTT 5.0 user properties to send with it.
+    pub user_properties: RSlice<'a, Tuple2<RStr<'a>, RStr<'a>>>,
+}
+
+impl<'a> OutMessage<'a> {
+    /// A message with only topic, payload and QoS set.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::OutMessage;
+    ///
+    /// let message = OutMessage::new("alerts/fire", b"evacuate", 1);
+    /// assert_eq!(message.topic.as_str(), "alerts/fire");
+    /// assert!(!message.retain);
+    /// ```
+    pub fn new(topic: &'a str, payload: &'a [u8], qos: u8) -> OutMessage<'a> {
+        OutMessage {
+            topic: RStr::from_str(topic),
+            payload: RSlice::from_slice(payload),
+            qos,
+            retain: false,
+            id: ROption::RNone,
+            from: RStr::from_str(""),
+            timestamp_ms: 0,
+            user_properties: RSlice::from_slice(&[]),
+        }
+    }
+}
+
+/// The host's side of the boundary. Every method returns at once without
+/// blocking on the broker, from any thread.
+#[sabi_trait]
+pub trait HostApi: Send + Sync + Clone {
+    /// The broker node's name.
+    fn node_name(&self) -> RString;
+
+    /// Whether a client with this id is connected to this node now.
+    fn is_connected(&self, client_id: RStr<'_>) -> bool;
+
+    /// Delivers a message to one client through its session, as a matching
+    /// subscription would: QoS (at most the message's), packet ids, the
+    /// in-flight window, the offline queue, and `message.delivered` /
+    /// `message.acked` hooks as usual.
+    fn deliver(&self, client_id: RStr<'_>, message: &OutMessage<'_>) -> RResult<(), HostError>;
+
+    /// Publishes a message as a client would (hooks, retained store,
+    /// routing).
+    fn publish(&self, message: &OutMessage<'_>) -> RResult<(), HostError>;
+
+    /// Subscribes a client to a filter as a SUBSCRIBE would, without a
+    /// SUBACK; retained messages are delivered as for a SUBSCRIBE.
+    fn subscribe(&self, client_id: RStr<'_>, filter: RStr<'_>, qos: u8) -> RResult<(), HostError>;
+
+    /// Removes a client's subscription.
+    fn unsubscribe(&self, client_id: RStr<'_>, filter: RStr<'_>) -> RResult<(), HostError>;
+
+    /// Writes a line to the broker's log, tagged with the plugin's name.
+    #[sabi(last_prefix_field)]
+    fn log(&self, level: LogLevel, message: RStr<'_>);
+}
+
+/// The host handle a plugin receives: a shared, cloneable [`HostApi`]
+/// object.
+pub type HostApiBox = HostApi_TO<'static, RArc<()>>;
+
+/// [`HostApiBox`] with Rust types: what plugin code calls.
+///
+/// ```no_run
+/// # fn demo(host: mqhost_plugin_api::Host) {
+/// use mqhost_plugin_api::OutMessage;
+///
+/// host.info("plugin started");
+/// if host.is_connected("sensor-1") {
+///     let _ = host.deliver("sensor-1", &OutMessage::new("cmd/sensor-1", b"reboot", 1));
+/// }
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Host {
+    api: HostApiBox,
+}
+
+impl Host {
+    /// Wraps the handle the host passed in.
+    pub fn new(api: HostApiBox) -> Host {
+        Host { api }
+    }
+
+    /// The broker node's name.
+    pub fn node_name(&self) -> String {
+        self.api.node_name().into_string()
+    }
+
+    /// Whether `client_id` is connected to this node.
+    pub fn is_connected(&self, client_id: &str) -> bool {
+        self.api.is_connected(RStr::from_str(client_id))
+    }
+
+    /// See [`HostApi::deliver`].
+    pub fn deliver(&self, client_id: &str, message: &OutMessage<'_>) -> Result<(), HostError> {
+        self.api
+            .deliver(RStr::from_str(client_id), message)
+            .into_result()
+    }
+
+    /// See [`HostApi::publish`].
+    pub fn publish(&self, message: &OutMessage<'_>) -> Result<(), HostError> {
+        self.api.publish(message).into_result()
+    }
+
+    /// See [`HostApi::subscribe`].
+    pub fn subscribe(&self, client_id: &str, filter: &str, qos: u8) -> Result<(), HostError> {
+        self.api
+            .subscribe(RStr::from_str(client_id), RStr::from_str(filter), qos)
+            .into_result()
+    }
+
+    /// See [`HostApi::unsubscribe`].
+    pub fn unsubscribe(&self, client_id: &str, filter: &str) -> Result<(), HostError> {
+        self.api
+            .unsubscribe(RStr::from_str(client_id), RStr::from_str(filter))
+            .into_result()
+    }
+
+    /// Logs at `level`.
+    pub fn log(&self, level: LogLevel, message: &str) {
+        self.api.log(level, RStr::from_str(message));
+    }
+
+    /// Logs at error level.
+    pub fn error(&self, message: &str) {
+        self.log(LogLevel::ERROR, message);
+    }
+
+    /// Logs at warn level.
+    pub fn warn(&self, message: &str) {
+        self.log(LogLevel::WARN, message);
+    }
+
+    /// Logs at info level.
+    pub fn info(&self, message: &str) {
+        self.log(LogLevel::INFO, message);
+    }
+
+    /// Logs at debug level.
+    pub fn debug(&self, message: &str) {
+        self.log(LogLevel::DEBUG, message);
+    }
+
+    /// The raw ABI handle.
+    pub fn api(&self) -> &HostApiBox {
+        &self.api
+    }
+}

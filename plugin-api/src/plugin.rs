@@ -1,0 +1,216 @@
+//! The plugin's side of the boundary: [`Plugin`], the ABI trait the host
+//! calls, and [`MqhostPlugin`], the plain Rust trait a plugin implements.
+//! [`guard`] joins them, catching every panic on the plugin's side.
+#![allow(non_local_definitions)] // emitted by #[sabi_trait] on current rustc
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use abi_stable::sabi_trait;
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RBox, RResult, RString};
+
+use crate::events::{
+    ClientEvent, DeliveryEvent, MessageEvent, PluginConfig, SessionEvent, SubscriptionEvent,
+};
+use crate::host::Host;
+use crate::types::{ConfigError, HookSet, PluginError, Verdict};
+
+/// What a plugin does, in plain Rust. Implement the hooks you want and list
+/// them in [`hooks`](Self::hooks); the others keep their no-op defaults and
+/// are never called. Every hook runs on a broker thread and must return in
+/// microseconds: copy what you need into your own queue and do I/O on your
+/// own threads.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use mqhost_plugin_api::{ConfigError, HookSet, Host, MessageEvent, MqhostPlugin, PluginConfig, Verdict};
+///
+/// struct Counter {
+///     seen: AtomicU64,
+/// }
+///
+/// impl MqhostPlugin for Counter {
+///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+///         Ok(Counter { seen: AtomicU64::new(0) })
+///     }
+///     fn hooks(&self) -> HookSet {
+///         HookSet::MESSAGE_PUBLISH
+///     }
+///     fn on_message_publish(&self, _message: &MessageEvent<'_>) -> Verdict {
+///         self.seen.fetch_add(1, Ordering::Relaxed);
+///         Verdict::CONTINUE
+///     }
+/// }
+/// ```
+pub trait MqhostPlugin: Send + Sync + Sized + 'static {
+    /// Builds the plugin from its configuration file. An error here keeps
+    /// the plugin from loading and is shown as `file:line: key: message`.
+    fn start(host: Host, config: &PluginConfig<'_>) -> Result<Self, ConfigError>;
+
+    /// The hook points to call.
+    fn hooks(&self) -> HookSet;
+
+    /// `client.connected`.
+    fn on_client_connected(&self, _client: &ClientEvent<'_>) {}
+    /// `client.disconnected`.
+    fn on_client_disconnected(&self, _client: &ClientEvent<'_>) {}
+    /// `session.created`.
+    fn on_session_created(&self, _session: &SessionEvent<'_>) {}
+    /// `session.subscribed`.
+    fn on_session_subscribed(&self, _subscription: &SubscriptionEvent<'_>) {}
+    /// `session.unsubscribed`.
+    fn on_session_unsubscribed(&self, _subscription: &SubscriptionEvent<'_>) {}
+    /// `message.publish`: [`Verdict::DROP`] keeps the message from being
+    /// routed or stored.
+    fn on_message_publish(&self, _message: &MessageEvent<'_>) -> Verdict {
+        Verdict::CONTINUE
+    }
+    /// `message.delivered`.
+    fn on_message_delivered(&self, _delivery: &DeliveryEvent<'_>) {}
+    /// `message.acked`.
+    fn on_message_acked(&self, _delivery: &DeliveryEvent<'_>) {}
+
+    /// The configuration file changed: validate the new text and switch to
+    /// it atomically, or return the error and keep the old configuration.
+    fn reconfigure(&self, _config: &PluginConfig<'_>) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// Figures for the admin API, as a JSON object.
+    fn stats(&self) -> String {
+        "{}".to_owned()
+    }
+
+    /// The plugin is being disabled or replaced: finish queued work, then
+    /// stop. No hook is called after this.
+    fn stop(&self) {}
+}
+
+/// The ABI face of a loaded plugin, as the host sees it. Plugin authors do
+/// not implement this: [`export_plugin!`](crate::export_plugin) wraps an
+/// [`MqhostPlugin`] in it. Every method returns an error value instead of
+/// unwinding.
+#[sabi_trait]
+pub trait Plugin: Send + Sync {
+    /// See [`MqhostPlugin::hooks`].
+    fn hooks(&self) -> RResult<HookSet, PluginError>;
+    /// `client.connected`.
+    fn on_client_connected(&self, client: &ClientEvent<'_>) -> RResult<(), PluginError>;
+    /// `client.disconnected`.
+    fn on_client_disconnected(&self, client: &ClientEvent<'_>) -> RResult<(), PluginError>;
+    /// `session.created`.
+    fn on_session_created(&self, session: &SessionEvent<'_>) -> RResult<(), PluginError>;
+    /// `session.subscribed`.
+    fn on_session_subscribed(
+        &self,
+        subscription: &SubscriptionEvent<'_>,
+    ) -> RResult<(), PluginError>;
+    /// `session.unsubscribed`.
+    fn on_session_unsubscribed(
+        &self,
+        subscription: &SubscriptionEvent<'_>,
+    ) -> RResult<(), PluginError>;
+    /// `message.publish`.
+    fn on_message_publish(&self, message: &MessageEvent<'_>) -> RResult<Verdict, PluginError>;
+    /// `message.delivered`.
+    fn on_message_delivered(&self, delivery: &DeliveryEvent<'_>) -> RResult<(), PluginError>;
+    /// `message.acked`.
+    fn on_message_acked(&self, delivery: &DeliveryEvent<'_>) -> RResult<(), PluginError>;
+    /// See [`MqhostPlugin::reconfigure`]; the outer error is a panic.
+    fn reconfigure(
+        &self,
+        config: &PluginConfig<'_>,
+    ) -> RResult<RResult<(), ConfigError>, PluginError>;
+    /// See [`MqhostPlugin::stats`].
+    fn stats(&self) -> RResult<RString, PluginError>;
+    /// See [`MqhostPlugin::stop`].
+    #[sabi(last_prefix_field)]
+    fn stop(&self) -> RResult<(), PluginError>;
+}
+
+/// A loaded plugin instance, owned by the host.
+pub type PluginBox = Plugin_TO<'static, RBox<()>>;
+
+/// Runs `call`, turning a panic into a [`PluginError`] marked `panicked`.
+fn guarded<T>(call: impl FnOnce() -> T) -> RResult<T, PluginError> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(value) => RResult::ROk(value),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            RResult::RErr(PluginError {
+                message: RString::from(message),
+                panicked: true,
+            })
+        }
+    }
+}
+
+/// An [`MqhostPlugin`] behind the [`Plugin`] ABI, with every call guarded.
+struct Guarded<T>(T);
+
+impl<T: MqhostPlugin> Plugin for Guarded<T> {
+    fn hooks(&self) -> RResult<HookSet, PluginError> {
+        guarded(|| self.0.hooks())
+    }
+    fn on_client_connected(&self, client: &ClientEvent<'_>) -> RResult<(), PluginError> {
+        guarded(|| self.0.on_client_connected(client))
+    }
+    fn on_client_disconnected(&self, client: &ClientEvent<'_>) -> RResult<(), PluginError> {
+        guarded(|| self.0.on_client_disconnected(client))
+    }
+    fn on_session_created(&self, session: &SessionEvent<'_>) -> RResult<(), PluginError> {
+        guarded(|| self.0.on_session_created(session))
+    }
+    fn on_session_subscribed(
+        &self,
+        subscription: &SubscriptionEvent<'_>,
+    ) -> RResult<(), PluginError> {
+        guarded(|| self.0.on_session_subscribed(subscription))
+    }
+    fn on_session_unsubscribed(
+        &self,
+        subscription: &SubscriptionEvent<'_>,
+    ) -> RResult<(), PluginError> {
+        guarded(|| self.0.on_session_unsubscribed(subscription))
+    }
+    fn on_message_publish(&self, message: &MessageEvent<'_>) -> RResult<Verdict, PluginError> {
+        guarded(|| self.0.on_message_publish(message))
+    }
+    fn on_message_delivered(&self, delivery: &DeliveryEvent<'_>) -> RResult<(), PluginError> {
+        guarded(|| self.0.on_message_delivered(delivery))
+    }
+    fn on_message_acked(&self, delivery: &DeliveryEvent<'_>) -> RResult<(), PluginError> {
+        guarded(|| self.0.on_message_acked(delivery))
+    }
+    fn reconfigure(
+        &self,
+        config: &PluginConfig<'_>,
+    ) -> RResult<RResult<(), ConfigError>, PluginError> {
+        guarded(|| self.0.reconfigure(config).into())
+    }
+    fn stats(&self) -> RResult<RString, PluginError> {
+        guarded(|| RString::from(self.0.stats()))
+    }
+    fn stop(&self) -> RResult<(), PluginError> {
+        guarded(|| self.0.stop())
+    }
+}
+
+/// Starts an [`MqhostPlugin`] and wraps it for the host; a panic in
+/// `start` becomes an error. Called by the code
+/// [`export_plugin!`](crate::export_plugin) generates.
+pub fn guard<T: MqhostPlugin>(
+    host: crate::HostApiBox,
+    config: &PluginConfig<'_>,
+) -> RResult<PluginBox, ConfigError> {
+    let started = catch_unwind(AssertUnwindSafe(|| T::start(Host::new(host), config)));
+    match started {
+        Ok(Ok(plugin)) => RResult::ROk(Plugin_TO::from_value(Guarded(plugin), TD_Opaque)),
+        Ok(Err(error)) => RResult::RErr(error),
+        Err(_) => RResult::RErr(ConfigError::new("the plugin panicked while starting")),
+    }
+}

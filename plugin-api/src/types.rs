@@ -1,0 +1,296 @@
+//! Small values that cross the boundary: hook sets, verdicts, log levels,
+//! message ids and errors.
+
+use std::fmt;
+
+use abi_stable::std_types::RString;
+use abi_stable::StableAbi;
+
+/// A set of hook points, as bit flags. A plugin returns the set it wants
+/// from [`MqhostPlugin::hooks`](crate::MqhostPlugin::hooks); the host calls
+/// no other hook of that plugin.
+///
+/// ```
+/// use mqhost_plugin_api::HookSet;
+///
+/// let wanted = HookSet::MESSAGE_PUBLISH | HookSet::MESSAGE_ACKED;
+/// assert!(wanted.contains(HookSet::MESSAGE_ACKED));
+/// assert!(!wanted.contains(HookSet::CLIENT_CONNECTED));
+/// ```
+#[repr(transparent)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct HookSet(pub u32);
+
+impl HookSet {
+    /// No hook point.
+    pub const NONE: HookSet = HookSet(0);
+    /// `client.connected`: a client's CONNECT was accepted.
+    pub const CLIENT_CONNECTED: HookSet = HookSet(1 << 0);
+    /// `client.disconnected`: a client's connection ended.
+    pub const CLIENT_DISCONNECTED: HookSet = HookSet(1 << 1);
+    /// `session.created`: a session was created or resumed at CONNECT.
+    pub const SESSION_CREATED: HookSet = HookSet(1 << 2);
+    /// `session.subscribed`: a subscription was added.
+    pub const SESSION_SUBSCRIBED: HookSet = HookSet(1 << 3);
+    /// `session.unsubscribed`: a subscription was removed by UNSUBSCRIBE or
+    /// by [`HostApi::unsubscribe`](crate::HostApi::unsubscribe).
+    pub const SESSION_UNSUBSCRIBED: HookSet = HookSet(1 << 4);
+    /// `message.publish`: a message is about to be routed; the only hook
+    /// that may drop it.
+    pub const MESSAGE_PUBLISH: HookSet = HookSet(1 << 5);
+    /// `message.delivered`: a message was written to a subscriber.
+    pub const MESSAGE_DELIVERED: HookSet = HookSet(1 << 6);
+    /// `message.acked`: a subscriber acknowledged a QoS 1 or 2 message.
+    pub const MESSAGE_ACKED: HookSet = HookSet(1 << 7);
+    /// Every hook point this version of the interface knows.
+    pub const ALL: HookSet = HookSet((1 << 8) - 1);
+
+    /// Whether every hook point of `other` is in `self`.
+    pub const fn contains(self, other: HookSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The hook points' names, EMQX style (`message.publish`).
+    pub fn names(self) -> Vec<&'static str> {
+        HOOK_NAMES
+            .iter()
+            .filter(|(set, _)| self.contains(*set))
+            .map(|(_, name)| *name)
+            .collect()
+    }
+}
+
+const HOOK_NAMES: [(HookSet, &str); 8] = [
+    (HookSet::CLIENT_CONNECTED, "client.connected"),
+    (HookSet::CLIENT_DISCONNECTED, "client.disconnected"),
+    (HookSet::SESSION_CREATED, "session.created"),
+    (HookSet::SESSION_SUBSCRIBED, "session.subscribed"),
+    (HookSet::SESSION_UNSUBSCRIBED, "session.unsubscribed"),
+    (HookSet::MESSAGE_PUBLISH, "message.publish"),
+    (HookSet::MESSAGE_DELIVERED, "message.delivered"),
+    (HookSet::MESSAGE_ACKED, "message.acked"),
+];
+
+impl std::ops::BitOr for HookSet {
+    type Output = HookSet;
+    fn bitor(self, rhs: HookSet) -> HookSet {
+        HookSet(self.0 | rhs.0)
+    }
+}
+
+/// What a plugin says of a message at `message.publish`.
+///
+/// A transparent integer rather than an enum, so that later versions can
+/// add verdicts without breaking the ABI.
+#[repr(transparent)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict(pub u8);
+
+impl Verdict {
+    /// Route and store the message as usual.
+    pub const CONTINUE: Verdict = Verdict(0);
+    /// Neither route nor store the message.
+    pub const DROP: Verdict = Verdict(1);
+}
+
+/// Severity of a line logged through [`HostApi::log`](crate::HostApi::log).
+#[repr(transparent)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogLevel(pub u8);
+
+impl LogLevel {
+    pub const ERROR: LogLevel = LogLevel(1);
+    pub const WARN: LogLevel = LogLevel(2);
+    pub const INFO: LogLevel = LogLevel(3);
+    pub const DEBUG: LogLevel = LogLevel(4);
+    pub const TRACE: LogLevel = LogLevel(5);
+}
+
+/// The broker's 128-bit message id: publish time in microseconds in the
+/// high 64 bits, so ids sort in publish order.
+///
+/// ```
+/// use mqhost_plugin_api::MessageId;
+///
+/// let id = MessageId::from_u128(61);
+/// assert_eq!(id.to_base62(), "000000000000000000000z");
+/// assert_eq!(MessageId::from_base62(&id.to_base62()), Some(id));
+/// ```
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct MessageId {
+    /// High 64 bits (the publish time in Unix microseconds).
+    pub high: u64,
+    /// Low 64 bits (node and sequence).
+    pub low: u64,
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+impl MessageId {
+    /// The id of a 128-bit value.
+    pub const fn from_u128(value: u128) -> MessageId {
+        MessageId {
+            high: (value >> 64) as u64,
+            low: value as u64,
+        }
+    }
+
+    /// The id as a 128-bit value.
+    pub const fn as_u128(self) -> u128 {
+        ((self.high as u128) << 64) | self.low as u128
+    }
+
+    /// Exactly 22 characters of `0-9A-Za-z`, zero-padded, so that string
+    /// order is id order.
+    pub fn to_base62(self) -> String {
+        let mut digits = [b'0'; 22];
+        let mut value = self.as_u128();
+        for slot in digits.iter_mut().rev() {
+            *slot = BASE62[(value % 62) as usize];
+            value /= 62;
+        }
+        digits.iter().map(|&b| char::from(b)).collect()
+    }
+
+    /// Parses what [`to_base62`](Self::to_base62) wrote (any length up to
+    /// 22 digits); None for other text.
+    pub fn from_base62(text: &str) -> Option<MessageId> {
+        if text.is_empty() || text.len() > 22 {
+            return None;
+        }
+        let mut value: u128 = 0;
+        for byte in text.bytes() {
+            let digit = BASE62.iter().position(|&b| b == byte)? as u128;
+            value = value.checked_mul(62)?.checked_add(digit)?;
+        }
+        Some(MessageId::from_u128(value))
+    }
+
+    /// Publish time in Unix microseconds.
+    pub const fn micros(self) -> u64 {
+        self.high
+    }
+}
+
+/// A plugin failure, reported by the host in its log and admin API.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    /// One clear sentence.
+    pub message: RString,
+    /// True when the plugin panicked: the host stops calling it.
+    pub panicked: bool,
+}
+
+impl PluginError {
+    /// An error with `message`.
+    pub fn new(message: impl Into<String>) -> PluginError {
+        PluginError {
+            message: RString::from(message.into()),
+            panicked: false,
+        }
+    }
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.panicked {
+            write!(f, "plugin panicked: {}", self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+/// A configuration error: the host shows it as `file:line: key: message`.
+///
+/// ```
+/// use mqhost_plugin_api::ConfigError;
+///
+/// let error = ConfigError::at(3, "backend.redis.pool1.pool_size", "expected a whole number");
+/// assert_eq!(error.to_string(), "line 3: backend.redis.pool1.pool_size: expected a whole number");
+/// ```
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Line in the configuration file, 1-based; 0 when it concerns no line.
+    pub line: u32,
+    /// The key at fault; empty when none.
+    pub key: RString,
+    /// What is wrong, in one sentence.
+    pub message: RString,
+}
+
+impl ConfigError {
+    /// An error about the whole configuration.
+    pub fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            line: 0,
+            key: RString::new(),
+            message: RString::from(message.into()),
+        }
+    }
+
+    /// An error about `key` on `line`.
+    pub fn at(line: u32, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            line,
+            key: RString::from(key.into()),
+            message: RString::from(message.into()),
+        }
+    }
+
+    /// `file:line: key: message`, leaving out what is absent.
+    pub fn with_file(&self, file: &str) -> String {
+        let mut text = file.to_owned();
+        if self.line > 0 {
+            text.push_str(&format!(":{}", self.line));
+        }
+        if !self.key.is_empty() {
+            text.push_str(&format!(": {}", self.key));
+        }
+        text.push_str(&format!(": {}", self.message));
+        text
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}: ", self.line)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why the host refused a [`HostApi`](crate::HostApi) call.
+#[repr(transparent)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostError(pub u8);
+
+impl HostError {
+    /// No session has that client id on this node.
+    pub const NO_SUCH_CLIENT: HostError = HostError(1);
+    /// A topic or filter is not valid MQTT.
+    pub const INVALID_TOPIC: HostError = HostError(2);
+    /// QoS above 2.
+    pub const INVALID_QOS: HostError = HostError(3);
+    /// The broker is stopping.
+    pub const SHUTTING_DOWN: HostError = HostError(4);
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match *self {
+            HostError::NO_SUCH_CLIENT => "no session with that client id on this node",
+            HostError::INVALID_TOPIC => "invalid topic or topic filter",
+            HostError::INVALID_QOS => "QoS must be 0, 1 or 2",
+            HostError::SHUTTING_DOWN => "the broker is stopping",
+            _ => "unknown host error",
+        })
+    }
+}
