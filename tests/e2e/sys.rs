@@ -24,7 +24,10 @@ async fn sys_topics_report_uptime_and_clients() {
             break;
         }
     }
-    assert!(seen.iter().any(|&n| n == 1), "clients/connected values: {seen:?}");
+    assert!(
+        seen.iter().any(|&n| n == 1),
+        "clients/connected values: {seen:?}"
+    );
     client
         .subscribe("$SYS/brokers/+/uptime", QoS::AtMostOnce)
         .await;
