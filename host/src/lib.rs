@@ -9,6 +9,7 @@
 //! - [`server`]: starts the listener and `$SYS`, stops on a signal.
 //! - [`broker`]: listener, connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
+//! - [`plugins`]: loading, configuring and calling plugin libraries.
 #![forbid(unsafe_code)]
 
 pub mod broker;
@@ -16,4 +17,5 @@ pub mod cli;
 pub mod config;
 pub mod hooks;
 pub mod logging;
+pub mod plugins;
 pub mod server;

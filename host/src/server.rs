@@ -1,5 +1,5 @@
-//! Running the broker: listener, `$SYS`, and an orderly stop on SIGINT or
-//! SIGTERM.
+//! Running the broker: plugins, listener, `$SYS`, and an orderly stop on
+//! SIGINT or SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::broker::session::SessionEvent;
 use crate::broker::{listener, sys, Broker};
 use crate::config::HostConfig;
+use crate::plugins::{watch, PluginManager};
 
 /// How long connected clients get to receive their DISCONNECT at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -16,6 +17,14 @@ pub async fn run(config: HostConfig) -> std::io::Result<()> {
     let sys_interval = config.sys.interval;
     let address = config.listener.tcp_default;
     let broker = Broker::new(config);
+    let private_dir = std::env::temp_dir().join(format!("mqhost-plugins-{}", std::process::id()));
+    let plugins = PluginManager::new(Arc::clone(&broker), private_dir.clone());
+    // Plugins load before the listener opens, so they see every client.
+    {
+        let plugins = Arc::clone(&plugins);
+        let _ = tokio::task::spawn_blocking(move || plugins.reconcile()).await;
+    }
+    tokio::spawn(watch::run(Arc::clone(&plugins)));
     let tcp = listener::bind("default", address).await?;
     let accept = tokio::spawn(listener::serve(Arc::clone(&broker), tcp));
     tokio::spawn(sys::run(Arc::clone(&broker), sys_interval));
@@ -27,6 +36,9 @@ pub async fn run(config: HostConfig) -> std::io::Result<()> {
         let _ = session.send(SessionEvent::Shutdown);
     }
     tokio::time::sleep(SHUTDOWN_GRACE).await;
+    let _ = tokio::task::spawn_blocking(move || plugins.stop_all()).await;
+    // Loaded copies may go: the mappings stay valid until the process ends.
+    let _ = std::fs::remove_dir_all(&private_dir);
     Ok(())
 }
 

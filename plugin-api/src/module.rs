@@ -12,7 +12,9 @@ use crate::types::ConfigError;
 
 /// What a plugin library exports: its name and a constructor. A prefix
 /// type, so later versions of this interface can add fields after the
-/// last one without breaking plugins built against earlier versions.
+/// last prefix field without breaking plugins built against earlier
+/// versions. Fields added in a minor version are marked `@since`, and the
+/// host reads them as optional.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
@@ -25,6 +27,12 @@ pub struct PluginModule {
     /// Starts an instance with the host handle and the configuration file.
     #[sabi(last_prefix_field)]
     pub create: extern "C" fn(HostApiBox, &PluginConfig<'_>) -> RResult<PluginBox, ConfigError>,
+    // @since 1.1 begin
+    /// One line saying what the plugin does, for the admin API (since 1.1;
+    /// absent in plugins built against 1.0).
+    #[sabi(missing_field(option))]
+    pub description: extern "C" fn() -> RStr<'static>,
+    // @since 1.1 end
 }
 
 impl RootModule for PluginModuleRef {
@@ -45,10 +53,14 @@ pub const ROOT_MODULE_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
 ///
 /// ```ignore
 /// mqhost_plugin_api::export_plugin!(name: "audit", plugin: AuditLog);
+/// mqhost_plugin_api::export_plugin!(name: "audit", plugin: AuditLog, description: "Appends events to a file");
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
     (name: $name:expr, plugin: $plugin:ty $(,)?) => {
+        $crate::export_plugin!(name: $name, plugin: $plugin, description: "");
+    };
+    (name: $name:expr, plugin: $plugin:ty, description: $description:expr $(,)?) => {
         #[doc(hidden)]
         pub mod __mqhost_plugin_export {
             use super::*;
@@ -66,6 +78,12 @@ macro_rules! export_plugin {
                 RStr::from_str(env!("CARGO_PKG_VERSION"))
             }
 
+            // @since 1.1 begin
+            extern "C" fn description() -> RStr<'static> {
+                RStr::from_str($description)
+            }
+            // @since 1.1 end
+
             extern "C" fn create(
                 host: $crate::HostApiBox,
                 config: &$crate::PluginConfig<'_>,
@@ -78,6 +96,9 @@ macro_rules! export_plugin {
                     name,
                     version,
                     create,
+                    // @since 1.1 begin
+                    description,
+                    // @since 1.1 end
                 }
                 .leak_into_prefix()
             }

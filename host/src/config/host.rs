@@ -43,6 +43,10 @@ pub struct HostConfig {
     pub sys: SysConfig,
     /// `log.*`: logging.
     pub log: LogConfig,
+    /// `plugins.*`: where plugin libraries and their configuration live.
+    pub plugins: PluginsConfig,
+    /// `admin.*`: the management API.
+    pub admin: AdminConfig,
     /// The file the configuration was read from, if any.
     config_file: Option<PathBuf>,
 }
@@ -123,6 +127,23 @@ pub struct SysConfig {
     /// `sys.interval`: how often `$SYS` topics are published; `None` (0 in
     /// the file) turns them off.
     pub interval: Option<Duration>,
+}
+
+/// `plugins.*` settings. Relative paths in a file resolve against the
+/// file's directory; on the command line, against the current directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginsConfig {
+    /// `plugins.dir`: where plugin libraries are dropped.
+    pub dir: PathBuf,
+    /// `plugins.etc_dir`: where `NAME.conf` files enable and configure them.
+    pub etc_dir: PathBuf,
+}
+
+/// `admin.*` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `admin.listener`: address of the HTTP management API; `None` is off.
+    pub listener: Option<SocketAddr>,
 }
 
 /// `log.*` settings.
@@ -208,6 +229,13 @@ impl Default for HostConfig {
             },
             log: LogConfig {
                 level: LogLevel::Info,
+            },
+            plugins: PluginsConfig {
+                dir: PathBuf::from("plugins"),
+                etc_dir: PathBuf::from("etc/plugins"),
+            },
+            admin: AdminConfig {
+                listener: Some(SocketAddr::from(([127, 0, 0, 1], 8081))),
             },
             config_file: None,
         }
@@ -464,7 +492,55 @@ pub static KEYS: &[KeySpec] = &[
             Ok(())
         },
     },
+    KeySpec {
+        name: "plugins.dir",
+        kind: "path",
+        default: "plugins",
+        example: "/usr/lib/mqhost/plugins",
+        doc: "Directory of plugin libraries (lib*.so as cargo builds them); a missing directory is a warning.",
+        apply: |c, v, base| {
+            c.plugins.dir = resolve_path_value(base, v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "plugins.etc_dir",
+        kind: "path",
+        default: "etc/plugins",
+        example: "/etc/mqhost/plugins",
+        doc: "Directory of plugin configuration files: NAME.conf enables plugin NAME unless it says plugin.enable = off.",
+        apply: |c, v, base| {
+            c.plugins.etc_dir = resolve_path_value(base, v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "admin.listener",
+        kind: "address",
+        default: "127.0.0.1:8081",
+        example: "off",
+        doc: "Address of the HTTP management API (mqhost ctl uses it); off disables it. Keep it on loopback.",
+        apply: |c, v, _| {
+            c.admin.listener = if v.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(parse_socket_addr(v)?)
+            };
+            Ok(())
+        },
+    },
 ];
+
+/// Where a relative path key written in the shipped `etc/mqhost.conf`
+/// points from: that file's directory.
+pub const SHIPPED_CONFIG_DIR: &str = "etc";
+
+fn resolve_path_value(base: &Path, value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err("expected a path".to_owned());
+    }
+    Ok(resolve_against(base, value))
+}
 
 /// Rejects topic filters that could never be valid in a SUBSCRIBE, so a typo
 /// in a deny rule is reported instead of silently matching nothing.
@@ -663,6 +739,9 @@ mod tests {
         config.acl.deny_subscribe = vec!["x".into()];
         config.sys.interval = None;
         config.log.level = LogLevel::Trace;
+        config.plugins.dir = "x".into();
+        config.plugins.etc_dir = "y".into();
+        config.admin.listener = None;
         for key in KEYS {
             config
                 .set(key.name, key.default, Path::new(""))
@@ -701,26 +780,68 @@ mod tests {
             let entry = props
                 .get(key.name)
                 .unwrap_or_else(|| panic!("{} missing from etc/mqhost.conf", key.name));
-            assert_eq!(entry.value, key.default, "{} in etc/mqhost.conf", key.name);
+            if key.kind == "path" {
+                // Written relative to etc/, the default is relative to the
+                // current directory: both must name the same place.
+                assert_eq!(
+                    normalize(&Path::new(SHIPPED_CONFIG_DIR).join(&entry.value)),
+                    normalize(Path::new(key.default)),
+                    "{} in etc/mqhost.conf",
+                    key.name
+                );
+            } else {
+                assert_eq!(entry.value, key.default, "{} in etc/mqhost.conf", key.name);
+            }
             let above = lines[entry.line - 2];
             assert!(above.starts_with("##"), "no ## comment above {}", key.name);
         }
         assert_eq!(props.len(), KEYS.len(), "etc/mqhost.conf repeats a key");
     }
 
+    /// Removes `.` and `name/..` pairs, without touching the file system.
+    fn normalize(path: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for part in path.components() {
+            match part {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir if out.file_name().is_some() => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    /// The defaults with the path keys as the shipped file resolves them
+    /// from `base` (its directory).
+    fn defaults_seen_from(base: &Path) -> HostConfig {
+        let mut expected = HostConfig::default();
+        expected.plugins.dir = normalize(&base.join("../plugins"));
+        expected.plugins.etc_dir = normalize(&base.join("plugins"));
+        expected
+    }
+
     #[test]
     fn shipped_config_loads_and_equals_the_defaults() {
-        assert_eq!(from_text(SHIPPED_CONF).unwrap(), HostConfig::default());
+        let mut parsed = from_text(SHIPPED_CONF).unwrap();
+        parsed.plugins.dir = normalize(&parsed.plugins.dir);
+        parsed.plugins.etc_dir = normalize(&parsed.plugins.etc_dir);
+        assert_eq!(parsed, defaults_seen_from(Path::new("")));
 
         let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../etc/mqhost.conf"));
-        let loaded = HostConfig::load(Some(path), &[]).unwrap();
+        let mut loaded = HostConfig::load(Some(path), &[]).unwrap();
         assert_eq!(loaded.config_file(), Some(path));
+        let etc = path.parent().unwrap();
+        loaded.plugins.dir = normalize(&loaded.plugins.dir);
+        loaded.plugins.etc_dir = normalize(&loaded.plugins.etc_dir);
+        assert_eq!(loaded.plugins.etc_dir, normalize(&etc.join("plugins")));
         assert_eq!(
             HostConfig {
                 config_file: None,
                 ..loaded
             },
-            HostConfig::default()
+            defaults_seen_from(etc)
         );
     }
 

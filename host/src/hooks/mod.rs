@@ -1,14 +1,15 @@
 //! Hook points: where the broker tells extensions what happens to clients,
 //! sessions and messages, and where `message.publish` may drop a message.
 //!
-//! The broker calls [`Hooks`] on its hot paths, so a broker with no handler
-//! registered pays one relaxed atomic load per hook point.
+//! The broker calls [`Hooks`] on its hot paths, so a hook point no handler
+//! registered for costs one relaxed atomic load.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use mqhost_codec::{ProtocolVersion, QoS, SubscriptionOptions};
+pub use mqhost_plugin_api::HookSet;
 
 use crate::broker::message::Message;
 
@@ -56,50 +57,133 @@ pub trait HookHandler: Send + Sync {
     fn message_acked(&self, _client_id: &str, _message: &Arc<Message>, _qos: QoS) {}
 }
 
-/// The registered handlers, called in registration order.
+/// Identifies a registered handler, to remove or replace it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandlerId(u64);
+
+struct Registered {
+    id: HandlerId,
+    points: HookSet,
+    handler: Arc<dyn HookHandler>,
+}
+
+/// The registered handlers, called in registration order, each only at the
+/// hook points it registered for.
 #[derive(Default)]
 pub struct Hooks {
-    active: AtomicBool,
-    handlers: RwLock<Arc<Vec<Arc<dyn HookHandler>>>>,
+    /// Union of every handler's points: a hook point nobody wants costs one
+    /// relaxed load.
+    wanted: AtomicU32,
+    handlers: RwLock<Arc<Vec<Registered>>>,
+    next_id: AtomicU64,
 }
 
 impl Hooks {
-    /// Adds a handler; it sees events from now on.
-    pub fn register(&self, handler: Arc<dyn HookHandler>) {
-        let mut guard = self.handlers.write().unwrap_or_else(|e| e.into_inner());
-        let mut list = Vec::clone(&guard);
-        list.push(handler);
-        *guard = Arc::new(list);
-        self.active.store(true, Ordering::Release);
+    /// Adds a handler for `points`; it sees events from now on.
+    pub fn register(&self, points: HookSet, handler: Arc<dyn HookHandler>) -> HandlerId {
+        let id = HandlerId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.update(|list| {
+            list.push(Registered {
+                id,
+                points,
+                handler,
+            })
+        });
+        id
     }
 
-    /// The current handler list, or None when there is none (the fast path).
-    fn current(&self) -> Option<Arc<Vec<Arc<dyn HookHandler>>>> {
-        if !self.active.load(Ordering::Relaxed) {
+    /// Removes a handler; true when it was registered. Calls already under
+    /// way may still finish.
+    pub fn unregister(&self, id: HandlerId) -> bool {
+        let mut found = false;
+        self.update(|list| {
+            let before = list.len();
+            list.retain(|r| r.id != id);
+            found = list.len() != before;
+        });
+        found
+    }
+
+    /// Puts a new handler in the place of `id` in one step, so that every
+    /// event goes to exactly one of the two.
+    pub fn replace(
+        &self,
+        id: HandlerId,
+        points: HookSet,
+        handler: Arc<dyn HookHandler>,
+    ) -> Option<HandlerId> {
+        let new_id = HandlerId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut found = false;
+        self.update(|list| {
+            if let Some(slot) = list.iter_mut().find(|r| r.id == id) {
+                *slot = Registered {
+                    id: new_id,
+                    points,
+                    handler,
+                };
+                found = true;
+            }
+        });
+        found.then_some(new_id)
+    }
+
+    /// Changes the points a handler is called at.
+    pub fn set_points(&self, id: HandlerId, points: HookSet) {
+        self.update(|list| {
+            if let Some(slot) = list.iter_mut().find(|r| r.id == id) {
+                slot.points = points;
+            }
+        });
+    }
+
+    /// Copy-on-write: readers keep the list they started with.
+    fn update(&self, change: impl FnOnce(&mut Vec<Registered>)) {
+        let mut guard = self.handlers.write().unwrap_or_else(|e| e.into_inner());
+        let mut list: Vec<Registered> = guard
+            .iter()
+            .map(|r| Registered {
+                id: r.id,
+                points: r.points,
+                handler: Arc::clone(&r.handler),
+            })
+            .collect();
+        change(&mut list);
+        let wanted = list.iter().fold(0, |acc, r| acc | r.points.0);
+        *guard = Arc::new(list);
+        self.wanted.store(wanted, Ordering::Release);
+    }
+
+    /// The handler list when someone wants `point`.
+    fn current(&self, point: HookSet) -> Option<Arc<Vec<Registered>>> {
+        if self.wanted.load(Ordering::Relaxed) & point.0 == 0 {
             return None;
         }
         let guard = self.handlers.read().unwrap_or_else(|e| e.into_inner());
         Some(Arc::clone(&guard))
     }
 
-    fn each(&self, mut call: impl FnMut(&dyn HookHandler)) {
-        if let Some(list) = self.current() {
-            for handler in list.iter() {
-                call(handler.as_ref());
+    fn each(&self, point: HookSet, mut call: impl FnMut(&dyn HookHandler)) {
+        if let Some(list) = self.current(point) {
+            for registered in list.iter().filter(|r| r.points.contains(point)) {
+                call(registered.handler.as_ref());
             }
         }
     }
 
     pub fn client_connected(&self, client: &ClientInfo) {
-        self.each(|h| h.client_connected(client));
+        self.each(HookSet::CLIENT_CONNECTED, |h| h.client_connected(client));
     }
 
     pub fn client_disconnected(&self, client: &ClientInfo, reason: &str) {
-        self.each(|h| h.client_disconnected(client, reason));
+        self.each(HookSet::CLIENT_DISCONNECTED, |h| {
+            h.client_disconnected(client, reason)
+        });
     }
 
     pub fn session_created(&self, client_id: &str, username: Option<&str>, resumed: bool) {
-        self.each(|h| h.session_created(client_id, username, resumed));
+        self.each(HookSet::SESSION_CREATED, |h| {
+            h.session_created(client_id, username, resumed)
+        });
     }
 
     pub fn session_subscribed(
@@ -109,18 +193,25 @@ impl Hooks {
         options: SubscriptionOptions,
         is_new: bool,
     ) {
-        self.each(|h| h.session_subscribed(client_id, filter, options, is_new));
+        self.each(HookSet::SESSION_SUBSCRIBED, |h| {
+            h.session_subscribed(client_id, filter, options, is_new)
+        });
     }
 
     pub fn session_unsubscribed(&self, client_id: &str, filter: &str) {
-        self.each(|h| h.session_unsubscribed(client_id, filter));
+        self.each(HookSet::SESSION_UNSUBSCRIBED, |h| {
+            h.session_unsubscribed(client_id, filter)
+        });
     }
 
     /// Drop wins: the first handler that drops the message ends the call.
     pub fn message_publish(&self, message: &Arc<Message>) -> PublishVerdict {
-        if let Some(list) = self.current() {
-            for handler in list.iter() {
-                if handler.message_publish(message) == PublishVerdict::Drop {
+        if let Some(list) = self.current(HookSet::MESSAGE_PUBLISH) {
+            for registered in list
+                .iter()
+                .filter(|r| r.points.contains(HookSet::MESSAGE_PUBLISH))
+            {
+                if registered.handler.message_publish(message) == PublishVerdict::Drop {
                     return PublishVerdict::Drop;
                 }
             }
@@ -129,10 +220,14 @@ impl Hooks {
     }
 
     pub fn message_delivered(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
-        self.each(|h| h.message_delivered(client_id, message, qos));
+        self.each(HookSet::MESSAGE_DELIVERED, |h| {
+            h.message_delivered(client_id, message, qos)
+        });
     }
 
     pub fn message_acked(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
-        self.each(|h| h.message_acked(client_id, message, qos));
+        self.each(HookSet::MESSAGE_ACKED, |h| {
+            h.message_acked(client_id, message, qos)
+        });
     }
 }

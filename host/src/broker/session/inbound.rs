@@ -266,29 +266,11 @@ impl Session {
     fn on_subscribe(&mut self, subscribe: Subscribe) -> Result<(), CloseReason> {
         let identifier = subscribe.properties.subscription_identifier;
         let mut reasons = Vec::with_capacity(subscribe.filters.len());
-        let mut retained: Vec<Delivery> = Vec::new();
         let mut subscribed: Vec<(String, SubscriptionOptions, bool)> = Vec::new();
         for (filter, options) in subscribe.filters {
             match self.subscribe_filter(&filter, options, identifier)? {
                 Ok(is_new) => {
                     reasons.push(options.qos as u8);
-                    let shared = filter.starts_with("$share/");
-                    let send_retained = !shared
-                        && match options.retain_handling {
-                            0 => true,
-                            1 => is_new,
-                            _ => false,
-                        };
-                    if send_retained {
-                        for message in self.broker.router.retained_for(&filter) {
-                            retained.push(Delivery {
-                                qos: message.qos.min(options.qos),
-                                message,
-                                retain: true,
-                                subscription_ids: identifier.into_iter().collect(),
-                            });
-                        }
-                    }
                     subscribed.push((filter, options, is_new));
                 }
                 Err(code) => reasons.push(code),
@@ -299,15 +281,41 @@ impl Session {
             reasons,
             properties: AckProperties::default(),
         }));
-        for (filter, options, is_new) in &subscribed {
-            self.broker
-                .hooks
-                .session_subscribed(&self.client_id, filter, *options, *is_new);
-        }
-        for delivery in retained {
-            self.enqueue(delivery);
+        for (filter, options, is_new) in subscribed {
+            self.after_subscribe(&filter, options, identifier, is_new);
         }
         Ok(())
+    }
+
+    /// What follows a new or renewed subscription, after any SUBACK: the
+    /// `session.subscribed` hook, then the retained messages its Retain
+    /// Handling asks for (none for shared subscriptions).
+    pub(super) fn after_subscribe(
+        &mut self,
+        filter: &str,
+        options: SubscriptionOptions,
+        identifier: Option<u32>,
+        is_new: bool,
+    ) {
+        self.broker
+            .hooks
+            .session_subscribed(&self.client_id, filter, options, is_new);
+        let wanted = match options.retain_handling {
+            0 => true,
+            1 => is_new,
+            _ => false,
+        };
+        if !wanted || filter.starts_with("$share/") {
+            return;
+        }
+        for message in self.broker.router.retained_for(filter) {
+            self.enqueue(Delivery {
+                qos: message.qos.min(options.qos),
+                message,
+                retain: true,
+                subscription_ids: identifier.into_iter().collect(),
+            });
+        }
     }
 
     /// Adds one subscription. The outer error closes the connection; the

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqhost_codec::{ConnAck, ConnAckProperties, Packet, QoS};
+use mqhost_codec::{ConnAck, ConnAckProperties, Packet, QoS, SubscriptionOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
@@ -56,6 +56,10 @@ pub enum SessionEvent {
     /// End the session now (CONNECT with Clean Start 1 for this client id);
     /// the reply fires once it is unregistered.
     Discard(oneshot::Sender<()>),
+    /// Subscribe as a SUBSCRIBE would, without SUBACK (a plugin's order).
+    Subscribe { filter: String, qos: QoS },
+    /// Unsubscribe as an UNSUBSCRIBE would, without UNSUBACK.
+    Unsubscribe { filter: String },
     /// The broker is stopping.
     Shutdown,
 }
@@ -381,6 +385,32 @@ impl Session {
                 }
                 false
             }
+            SessionEvent::Subscribe { filter, qos } => {
+                let options = SubscriptionOptions {
+                    qos,
+                    no_local: false,
+                    retain_as_published: false,
+                    retain_handling: 0,
+                };
+                match self.subscribe_filter(&filter, options, None) {
+                    Ok(Ok(is_new)) => {
+                        self.after_subscribe(&filter, options, None, is_new);
+                        self.pump();
+                    }
+                    _ => {
+                        tracing::warn!(client_id = %self.client_id, %filter, "subscription refused")
+                    }
+                }
+                true
+            }
+            SessionEvent::Unsubscribe { filter } => {
+                if self.unsubscribe_filter(&filter) {
+                    self.broker
+                        .hooks
+                        .session_unsubscribed(&self.client_id, &filter);
+                }
+                true
+            }
             SessionEvent::Shutdown => {
                 if self.conn.is_some() {
                     self.detach(CloseReason::Shutdown);
@@ -534,7 +564,10 @@ impl Session {
                     let _ = reply.send(Some(attach));
                 }
                 SessionEvent::Discard(reply) => self.discard_waiters.push(reply),
-                SessionEvent::Deliver(_) | SessionEvent::Shutdown => {}
+                SessionEvent::Deliver(_)
+                | SessionEvent::Subscribe { .. }
+                | SessionEvent::Unsubscribe { .. }
+                | SessionEvent::Shutdown => {}
             }
         }
         for waiter in self.discard_waiters.drain(..) {

@@ -1,0 +1,305 @@
+//! Calling a loaded plugin: [`Instance`] guards every call (a panicking or
+//! stopped plugin is never called again) and counts events and errors;
+//! [`PluginHook`] turns the broker's hook calls into the plugin's ABI
+//! events.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use mqhost_codec::{QoS, SubscriptionOptions};
+use mqhost_plugin_api::abi_stable::std_types::{ROption, RResult, RSlice, RStr, Tuple2};
+use mqhost_plugin_api::{
+    ClientEvent, ConfigError, DeliveryEvent, HookSet, MessageEvent, MessageId, MessageProperties,
+    PluginBox, PluginConfig, PluginError, SessionEvent, SubscriptionEvent, Verdict,
+};
+
+use crate::broker::message::{unix_millis, Message};
+use crate::hooks::{ClientInfo, HookHandler, PublishVerdict};
+
+/// One running instance of a plugin.
+pub struct Instance {
+    /// The plugin's NAME.
+    pub name: Arc<str>,
+    plugin: PluginBox,
+    node: Arc<str>,
+    /// Hook calls hold it shared; [`Instance::stop`] takes it exclusively,
+    /// so no call is under way while the plugin drains, and none starts
+    /// after (the flag says stopped).
+    gate: RwLock<bool>,
+    failed: AtomicBool,
+    events: AtomicU64,
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Instance {
+    /// Wraps a freshly created plugin.
+    pub fn new(name: &str, plugin: PluginBox, node: &str) -> Arc<Instance> {
+        Arc::new(Instance {
+            name: Arc::from(name),
+            plugin,
+            node: Arc::from(node),
+            gate: RwLock::new(false),
+            failed: AtomicBool::new(false),
+            events: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// Calls the plugin unless it failed or stopped; an error is counted
+    /// and logged, and a panic marks the plugin failed for good.
+    fn call<T>(
+        &self,
+        count: bool,
+        call: impl FnOnce(&PluginBox) -> RResult<T, PluginError>,
+    ) -> Option<T> {
+        if self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let stopped = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        if *stopped {
+            return None;
+        }
+        if count {
+            self.events.fetch_add(1, Ordering::Relaxed);
+        }
+        match call(&self.plugin) {
+            RResult::ROk(value) => Some(value),
+            RResult::RErr(error) => {
+                self.record_error(&error);
+                None
+            }
+        }
+    }
+
+    fn record_error(&self, error: &PluginError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let text = error.to_string();
+        if error.panicked {
+            if !self.failed.swap(true, Ordering::Relaxed) {
+                tracing::error!(plugin = %self.name, "{text}; the plugin is marked failed and no longer called");
+            }
+        } else {
+            tracing::warn!(plugin = %self.name, "{text}");
+        }
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+    }
+
+    /// The hook points the plugin wants now.
+    pub fn hooks(&self) -> HookSet {
+        self.call(false, |p| p.hooks()).unwrap_or(HookSet::NONE)
+    }
+
+    /// Hands the plugin a new configuration. The outer None means the
+    /// plugin failed while doing so.
+    pub fn reconfigure(&self, config: &PluginConfig<'_>) -> Option<Result<(), ConfigError>> {
+        self.call(false, |p| p.reconfigure(config))
+            .map(RResult::into_result)
+    }
+
+    /// The plugin's own figures, a JSON object as text.
+    pub fn stats(&self) -> String {
+        self.call(false, |p| p.stats())
+            .map(|s| s.into_string())
+            .unwrap_or_else(|| "{}".to_owned())
+    }
+
+    /// Waits for calls under way, stops the plugin (it drains its queues),
+    /// and refuses every later call.
+    pub fn stop(&self) {
+        let mut stopped = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        if *stopped {
+            return;
+        }
+        if !self.failed.load(Ordering::Relaxed) {
+            if let RResult::RErr(error) = self.plugin.stop() {
+                self.record_error(&error);
+            }
+        }
+        *stopped = true;
+    }
+
+    /// Whether a panic put the plugin out of service.
+    pub fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Whether it was stopped.
+    pub fn is_stopped(&self) -> bool {
+        *self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hook events handed to the plugin.
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    /// Errors the plugin returned (panics included).
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// The last error, as one sentence.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The broker's hook handler for one plugin instance.
+pub struct PluginHook(pub Arc<Instance>);
+
+fn opt_str(value: Option<&str>) -> ROption<RStr<'_>> {
+    value.map(RStr::from_str).into()
+}
+
+fn client_event<'a>(
+    info: &'a ClientInfo,
+    peer: &'a str,
+    node: &'a str,
+    reason: &'a str,
+) -> ClientEvent<'a> {
+    ClientEvent {
+        client_id: RStr::from_str(&info.client_id),
+        username: opt_str(info.username.as_deref()),
+        peer: RStr::from_str(peer),
+        protocol: info.protocol.level(),
+        clean_start: info.clean_start,
+        keep_alive: info.keep_alive,
+        node: RStr::from_str(node),
+        timestamp_ms: unix_millis(),
+        reason: RStr::from_str(reason),
+    }
+}
+
+type Pairs<'a> = Vec<Tuple2<RStr<'a>, RStr<'a>>>;
+
+fn user_pairs(message: &Message) -> Pairs<'_> {
+    message
+        .properties
+        .user_properties
+        .iter()
+        .map(|(k, v)| Tuple2(RStr::from_str(k), RStr::from_str(v)))
+        .collect()
+}
+
+fn message_event<'a>(
+    message: &'a Message,
+    pairs: &'a Pairs<'a>,
+    node: &'a str,
+) -> MessageEvent<'a> {
+    let props = &message.properties;
+    MessageEvent {
+        id: MessageId::from_u128(message.id.0),
+        topic: RStr::from_str(&message.topic),
+        payload: RSlice::from_slice(&message.payload),
+        qos: message.qos as u8,
+        retain: message.retain,
+        from: RStr::from_str(&message.from),
+        timestamp_ms: message.timestamp_ms,
+        properties: MessageProperties {
+            payload_format_indicator: props.payload_format_indicator.into(),
+            message_expiry_interval: message.remaining_expiry(std::time::Instant::now()).into(),
+            content_type: opt_str(props.content_type.as_deref()),
+            response_topic: opt_str(props.response_topic.as_deref()),
+            correlation_data: props
+                .correlation_data
+                .as_deref()
+                .map(RSlice::from_slice)
+                .into(),
+            user_properties: RSlice::from_slice(pairs),
+        },
+        node: RStr::from_str(node),
+    }
+}
+
+fn subscription_event<'a>(
+    client_id: &'a str,
+    filter: &'a str,
+    options: Option<SubscriptionOptions>,
+    is_new: bool,
+    node: &'a str,
+) -> SubscriptionEvent<'a> {
+    SubscriptionEvent {
+        client_id: RStr::from_str(client_id),
+        filter: RStr::from_str(filter),
+        qos: options.map_or(0, |o| o.qos as u8),
+        no_local: options.is_some_and(|o| o.no_local),
+        retain_as_published: options.is_some_and(|o| o.retain_as_published),
+        retain_handling: options.map_or(0, |o| o.retain_handling),
+        is_new,
+        node: RStr::from_str(node),
+    }
+}
+
+impl HookHandler for PluginHook {
+    fn client_connected(&self, client: &ClientInfo) {
+        let peer = client.peer.to_string();
+        let event = client_event(client, &peer, &self.0.node, "");
+        self.0.call(true, |p| p.on_client_connected(&event));
+    }
+
+    fn client_disconnected(&self, client: &ClientInfo, reason: &str) {
+        let peer = client.peer.to_string();
+        let event = client_event(client, &peer, &self.0.node, reason);
+        self.0.call(true, |p| p.on_client_disconnected(&event));
+    }
+
+    fn session_created(&self, client_id: &str, username: Option<&str>, resumed: bool) {
+        let event = SessionEvent {
+            client_id: RStr::from_str(client_id),
+            username: opt_str(username),
+            node: RStr::from_str(&self.0.node),
+            resumed,
+        };
+        self.0.call(true, |p| p.on_session_created(&event));
+    }
+
+    fn session_subscribed(
+        &self,
+        client_id: &str,
+        filter: &str,
+        options: SubscriptionOptions,
+        is_new: bool,
+    ) {
+        let event = subscription_event(client_id, filter, Some(options), is_new, &self.0.node);
+        self.0.call(true, |p| p.on_session_subscribed(&event));
+    }
+
+    fn session_unsubscribed(&self, client_id: &str, filter: &str) {
+        let event = subscription_event(client_id, filter, None, false, &self.0.node);
+        self.0.call(true, |p| p.on_session_unsubscribed(&event));
+    }
+
+    fn message_publish(&self, message: &Arc<Message>) -> PublishVerdict {
+        let pairs = user_pairs(message);
+        let event = message_event(message, &pairs, &self.0.node);
+        match self.0.call(true, |p| p.on_message_publish(&event)) {
+            Some(Verdict::DROP) => PublishVerdict::Drop,
+            _ => PublishVerdict::Continue,
+        }
+    }
+
+    fn message_delivered(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
+        let pairs = user_pairs(message);
+        let event = DeliveryEvent {
+            client_id: RStr::from_str(client_id),
+            qos: qos as u8,
+            message: message_event(message, &pairs, &self.0.node),
+        };
+        self.0.call(true, |p| p.on_message_delivered(&event));
+    }
+
+    fn message_acked(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
+        let pairs = user_pairs(message);
+        let event = DeliveryEvent {
+            client_id: RStr::from_str(client_id),
+            qos: qos as u8,
+            message: message_event(message, &pairs, &self.0.node),
+        };
+        self.0.call(true, |p| p.on_message_acked(&event));
+    }
+}

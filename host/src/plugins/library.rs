@@ -1,0 +1,131 @@
+//! Loading plugin libraries.
+//!
+//! A library is never loaded from the plugins directory itself: it is
+//! copied to a private directory under a unique name first. A user may then
+//! overwrite or delete the file they dropped in at any time (overwriting a
+//! mapped library in place would crash the broker), and a replaced library
+//! is a new file to the dynamic loader, so the new code really loads.
+//! abi_stable never unloads a library: old copies stay mapped until exit.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use mqhost_plugin_api::PluginModuleRef;
+
+/// What identifies one version of a library file: when it changes, the
+/// library was replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    modified: Option<SystemTime>,
+    len: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of the file at `path`.
+    pub fn of(path: &Path) -> std::io::Result<Fingerprint> {
+        let meta = std::fs::metadata(path)?;
+        Ok(Fingerprint {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        })
+    }
+}
+
+/// A library loaded and checked against this host's interface version.
+#[derive(Clone)]
+pub struct Library {
+    /// The file in the plugins directory.
+    pub path: PathBuf,
+    /// Which version of that file was loaded.
+    pub fingerprint: Fingerprint,
+    /// The plugin's NAME.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// What it does, if it says (plugins built against interface 1.0 cannot).
+    pub description: Option<String>,
+    /// Its root module, for creating instances.
+    pub module: PluginModuleRef,
+}
+
+/// Whether `path` names a shared library by its extension.
+pub fn is_library(path: &Path) -> bool {
+    let suffix = std::env::consts::DLL_SUFFIX.trim_start_matches('.');
+    path.extension().is_some_and(|ext| ext == suffix)
+}
+
+/// Copies `path` to a private file and loads it, checking the interface
+/// version and the layout of every type that crosses the boundary.
+pub fn load(path: &Path, private_dir: &Path) -> Result<Library, String> {
+    let fingerprint = Fingerprint::of(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let copy = private_copy(path, private_dir)?;
+    let module = lib_header_from_path(&copy)
+        .and_then(|header| header.init_root_module::<PluginModuleRef>())
+        .map_err(|e| describe(path, e))?;
+    let name = module.name()().to_string();
+    let version = module.version()().to_string();
+    let description = module
+        .description()
+        .map(|describe| describe().to_string())
+        .filter(|d| !d.is_empty());
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "{}: plugin name {name:?} is not a word of letters, digits, '_' or '-'",
+            path.display()
+        ));
+    }
+    Ok(Library {
+        path: path.to_path_buf(),
+        fingerprint,
+        name,
+        version,
+        description,
+        module,
+    })
+}
+
+fn private_copy(path: &Path, private_dir: &Path) -> Result<PathBuf, String> {
+    static COPIES: AtomicU64 = AtomicU64::new(0);
+    std::fs::create_dir_all(private_dir)
+        .map_err(|e| format!("cannot create {}: {e}", private_dir.display()))?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin");
+    let extension = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
+    let copy = private_dir.join(format!(
+        "{stem}-{}.{extension}",
+        COPIES.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::copy(path, &copy).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+    Ok(copy)
+}
+
+/// One sentence for a load failure; a version mismatch names both versions.
+fn describe(path: &Path, error: LibraryError) -> String {
+    match error {
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => format!(
+            "{}: built against mqhost-plugin-api {actual_version}, but this broker provides \
+             {expected_version}; a plugin must use the same major version",
+            path.display()
+        ),
+        LibraryError::AbiInstability(_) => format!(
+            "{}: its mqhost-plugin-api types do not match this broker's ({} {}); rebuild it \
+             against this version",
+            path.display(),
+            PluginModuleRef::NAME,
+            mqhost_plugin_api::INTERFACE_VERSION
+        ),
+        other => format!("{}: {other}", path.display()),
+    }
+}

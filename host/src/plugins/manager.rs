@@ -1,0 +1,553 @@
+//! Which plugins run, kept in line with the two directories.
+//!
+//! [`PluginManager::reconcile`] compares what the directories say (a
+//! library declaring NAME in `plugins.dir`, `NAME.conf` in
+//! `plugins.etc_dir` not saying `plugin.enable = off`) with what runs, and
+//! closes the gap: start, stop, hand over an edited configuration, or swap
+//! in a replaced library. The watcher calls it after file changes; the
+//! admin API calls it after `load` / `unload` / `reload`. It blocks while
+//! plugins start and drain, so callers run it off the broker's threads.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mqhost_plugin_api::abi_stable::std_types::{RResult, RStr};
+use mqhost_plugin_api::{HookSet, PluginConfig};
+use serde_json::{json, Value};
+
+use super::dispatch::{Instance, PluginHook};
+use super::host_api::BrokerHost;
+use super::library::{self, Fingerprint, Library};
+use crate::broker::Broker;
+use crate::hooks::HandlerId;
+
+/// A plugin that runs.
+struct Running {
+    library: Library,
+    instance: Arc<Instance>,
+    handler: HandlerId,
+    /// The configuration text last handed to the plugin (applied or not).
+    config_text: String,
+    last_config_error: Option<String>,
+}
+
+/// A plugin that could not start, remembered so it is not retried until
+/// its library or configuration changes.
+struct Failure {
+    fingerprint: Fingerprint,
+    config_text: String,
+    error: String,
+}
+
+/// What one library file turned out to be.
+enum LibraryState {
+    Loaded(Library),
+    Refused {
+        fingerprint: Fingerprint,
+        error: String,
+    },
+}
+
+#[derive(Default)]
+struct State {
+    libraries: BTreeMap<PathBuf, LibraryState>,
+    running: BTreeMap<String, Running>,
+    failures: HashMap<String, Failure>,
+    /// `load` (true) and `unload` (false) from the admin API, which win
+    /// over the configuration file.
+    overrides: HashMap<String, bool>,
+    /// Directories already reported missing, so the warning is said once.
+    missing_reported: BTreeSet<PathBuf>,
+}
+
+/// The plugins of one broker.
+pub struct PluginManager {
+    broker: Arc<Broker>,
+    dir: PathBuf,
+    etc_dir: PathBuf,
+    private_dir: PathBuf,
+    state: Mutex<State>,
+}
+
+/// A desired configuration for one plugin.
+struct Wanted {
+    library: Library,
+    source: PathBuf,
+    text: String,
+}
+
+impl PluginManager {
+    /// A manager for `broker`'s configured directories. Loaded library
+    /// copies go to `private_dir`.
+    pub fn new(broker: Arc<Broker>, private_dir: PathBuf) -> Arc<PluginManager> {
+        let dir = broker.config.plugins.dir.clone();
+        let etc_dir = broker.config.plugins.etc_dir.clone();
+        Arc::new(PluginManager {
+            broker,
+            dir,
+            etc_dir,
+            private_dir,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// The plugins directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The plugin configuration directory.
+    pub fn etc_dir(&self) -> &Path {
+        &self.etc_dir
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings the running plugins in line with the directories.
+    pub fn reconcile(&self) {
+        let mut state = self.lock();
+        self.scan_libraries(&mut state);
+        let by_name = loaded_by_name(&state);
+        let names: BTreeSet<String> = by_name
+            .keys()
+            .cloned()
+            .chain(state.running.keys().cloned())
+            .collect();
+        for name in names {
+            let wanted = by_name
+                .get(&name)
+                .and_then(|library| self.wanted(&state, &name, library));
+            self.settle(&mut state, &name, wanted);
+        }
+    }
+
+    /// Loads (or refuses) every library file that is new or changed.
+    fn scan_libraries(&self, state: &mut State) {
+        let files = match list_files(&self.dir) {
+            Ok(files) => {
+                state.missing_reported.remove(&self.dir);
+                files
+            }
+            Err(error) => {
+                if state.missing_reported.insert(self.dir.clone()) {
+                    tracing::warn!("plugins directory {}: {error}", self.dir.display());
+                }
+                Vec::new()
+            }
+        };
+        let present: BTreeSet<PathBuf> = files
+            .into_iter()
+            .filter(|path| library::is_library(path))
+            .collect();
+        state.libraries.retain(|path, _| present.contains(path));
+        for path in present {
+            let Ok(fingerprint) = Fingerprint::of(&path) else {
+                continue;
+            };
+            let known = match state.libraries.get(&path) {
+                Some(LibraryState::Loaded(library)) => library.fingerprint == fingerprint,
+                Some(LibraryState::Refused { fingerprint: f, .. }) => *f == fingerprint,
+                None => false,
+            };
+            if known {
+                continue;
+            }
+            let loaded = match library::load(&path, &self.private_dir) {
+                Ok(library) => {
+                    tracing::info!(
+                        plugin = %library.name,
+                        version = %library.version,
+                        "found plugin library {}",
+                        path.display()
+                    );
+                    LibraryState::Loaded(library)
+                }
+                Err(error) => {
+                    tracing::error!("plugin library refused: {error}");
+                    LibraryState::Refused { fingerprint, error }
+                }
+            };
+            state.libraries.insert(path, loaded);
+        }
+    }
+
+    /// The configuration plugin `name` should run with, if it should run.
+    fn wanted(&self, state: &State, name: &str, library: &Library) -> Option<Wanted> {
+        let source = self.etc_dir.join(format!("{name}.conf"));
+        let text = std::fs::read_to_string(&source).ok();
+        let enabled = match state.overrides.get(name) {
+            Some(forced) => *forced,
+            None => text.as_deref().is_some_and(enabled_by),
+        };
+        enabled.then(|| Wanted {
+            library: library.clone(),
+            source,
+            text: text.unwrap_or_default(),
+        })
+    }
+
+    /// Starts, stops, reconfigures or replaces plugin `name`.
+    fn settle(&self, state: &mut State, name: &str, wanted: Option<Wanted>) {
+        let Some(wanted) = wanted else {
+            state.failures.remove(name);
+            if let Some(running) = state.running.remove(name) {
+                self.stop(name, running);
+            }
+            return;
+        };
+        match state.running.get_mut(name) {
+            None => {
+                if let Some(failure) = state.failures.get(name) {
+                    if failure.fingerprint == wanted.library.fingerprint
+                        && failure.config_text == wanted.text
+                    {
+                        return;
+                    }
+                }
+                match self.create(name, &wanted) {
+                    Ok(instance) => {
+                        state.failures.remove(name);
+                        let hooks = instance.hooks();
+                        let handler = self
+                            .broker
+                            .hooks
+                            .register(hooks, Arc::new(PluginHook(Arc::clone(&instance))));
+                        tracing::info!(
+                            plugin = name,
+                            version = %wanted.library.version,
+                            hooks = %hooks.names().join(","),
+                            "plugin started from {}",
+                            wanted.library.path.display()
+                        );
+                        state.running.insert(
+                            name.to_owned(),
+                            Running {
+                                library: wanted.library,
+                                instance,
+                                handler,
+                                config_text: wanted.text,
+                                last_config_error: None,
+                            },
+                        );
+                    }
+                    Err(error) => {
+                        tracing::error!(plugin = name, "plugin not started: {error}");
+                        state.failures.insert(
+                            name.to_owned(),
+                            Failure {
+                                fingerprint: wanted.library.fingerprint,
+                                config_text: wanted.text,
+                                error,
+                            },
+                        );
+                    }
+                }
+            }
+            Some(running) => {
+                if running.library.fingerprint != wanted.library.fingerprint
+                    || running.library.path != wanted.library.path
+                {
+                    self.replace(name, running, wanted);
+                } else if running.config_text != wanted.text {
+                    self.reconfigure(name, running, &wanted);
+                }
+            }
+        }
+    }
+
+    fn create(&self, name: &str, wanted: &Wanted) -> Result<Arc<Instance>, String> {
+        let source = wanted.source.display().to_string();
+        let config = PluginConfig {
+            name: RStr::from_str(name),
+            source: RStr::from_str(&source),
+            text: RStr::from_str(&wanted.text),
+        };
+        let host = BrokerHost::new_box(&self.broker, name);
+        match (wanted.library.module.create())(host, &config) {
+            RResult::ROk(plugin) => Ok(Instance::new(name, plugin, self.broker.node_name())),
+            RResult::RErr(error) => Err(error.with_file(&source)),
+        }
+    }
+
+    fn reconfigure(&self, name: &str, running: &mut Running, wanted: &Wanted) {
+        let source = wanted.source.display().to_string();
+        let config = PluginConfig {
+            name: RStr::from_str(name),
+            source: RStr::from_str(&source),
+            text: RStr::from_str(&wanted.text),
+        };
+        running.config_text = wanted.text.clone();
+        match running.instance.reconfigure(&config) {
+            Some(Ok(())) => {
+                running.last_config_error = None;
+                let hooks = running.instance.hooks();
+                self.broker.hooks.set_points(running.handler, hooks);
+                tracing::info!(plugin = name, hooks = %hooks.names().join(","), "plugin configuration reloaded from {source}");
+            }
+            Some(Err(error)) => {
+                let text = error.with_file(&source);
+                tracing::error!(
+                    plugin = name,
+                    "configuration refused, the previous one stays in force: {text}"
+                );
+                running.last_config_error = Some(text);
+            }
+            None => {}
+        }
+    }
+
+    /// Starts the new library, switches dispatch to it in one step, then
+    /// drains the old instance. The old code stays mapped.
+    fn replace(&self, name: &str, running: &mut Running, wanted: Wanted) {
+        let instance = match self.create(name, &wanted) {
+            Ok(instance) => instance,
+            Err(error) => {
+                tracing::error!(
+                    plugin = name,
+                    "replacement not started, the running instance stays: {error}"
+                );
+                running.library = wanted.library;
+                running.config_text = wanted.text;
+                return;
+            }
+        };
+        let hooks = instance.hooks();
+        let handler = self
+            .broker
+            .hooks
+            .replace(
+                running.handler,
+                hooks,
+                Arc::new(PluginHook(Arc::clone(&instance))),
+            )
+            .unwrap_or_else(|| {
+                self.broker
+                    .hooks
+                    .register(hooks, Arc::new(PluginHook(Arc::clone(&instance))))
+            });
+        let old = std::mem::replace(&mut running.instance, instance);
+        old.stop();
+        tracing::info!(
+            plugin = name,
+            version = %wanted.library.version,
+            "plugin replaced by {}; the previous instance drained (its code stays mapped until exit)",
+            wanted.library.path.display()
+        );
+        running.handler = handler;
+        running.library = wanted.library;
+        running.config_text = wanted.text;
+        running.last_config_error = None;
+    }
+
+    fn stop(&self, name: &str, running: Running) {
+        self.broker.hooks.unregister(running.handler);
+        running.instance.stop();
+        tracing::info!(plugin = name, "plugin stopped");
+    }
+
+    /// Enables `name` regardless of its configuration file, until the next
+    /// `unload`.
+    pub fn load(&self, name: &str) -> Result<(), String> {
+        self.lock().overrides.insert(name.to_owned(), true);
+        self.reconcile();
+        let state = self.lock();
+        if state.running.contains_key(name) {
+            return Ok(());
+        }
+        Err(state
+            .failures
+            .get(name)
+            .map(|f| f.error.clone())
+            .unwrap_or_else(|| format!("no plugin library named {name} in {}", self.dir.display())))
+    }
+
+    /// Disables `name` regardless of its configuration file, until the next
+    /// `load`.
+    pub fn unload(&self, name: &str) -> Result<(), String> {
+        let mut state = self.lock();
+        let known = state.running.contains_key(name) || loaded_by_name(&state).contains_key(name);
+        if !known {
+            return Err(format!("no plugin named {name}"));
+        }
+        state.overrides.insert(name.to_owned(), false);
+        drop(state);
+        self.reconcile();
+        Ok(())
+    }
+
+    /// Starts a fresh instance of `name` with its current library and
+    /// configuration, swapped in for the running one.
+    pub fn reload(&self, name: &str) -> Result<(), String> {
+        let mut state = self.lock();
+        state.failures.remove(name);
+        let Some(running) = state.running.get_mut(name) else {
+            drop(state);
+            return self.load(name);
+        };
+        let wanted = Wanted {
+            library: running.library.clone(),
+            source: self.etc_dir.join(format!("{name}.conf")),
+            text: std::fs::read_to_string(self.etc_dir.join(format!("{name}.conf")))
+                .unwrap_or_default(),
+        };
+        self.replace(name, running, wanted);
+        Ok(())
+    }
+
+    /// Stops every plugin (broker shutdown).
+    pub fn stop_all(&self) {
+        let mut state = self.lock();
+        let running = std::mem::take(&mut state.running);
+        for (name, plugin) in running {
+            self.stop(&name, plugin);
+        }
+    }
+
+    /// Every known plugin, for the admin API: name, version, state, hook
+    /// points, events, errors, last errors.
+    pub fn list(&self) -> Vec<Value> {
+        let state = self.lock();
+        let mut out = BTreeMap::new();
+        for library in loaded_by_name(&state).values() {
+            let failure = state.failures.get(&library.name);
+            out.insert(
+                library.name.clone(),
+                json!({
+                    "name": library.name,
+                    "version": library.version,
+                    "description": library.description,
+                    "library": library.path.display().to_string(),
+                    "state": if failure.is_some() { "failed" } else { "disabled" },
+                    "hooks": [],
+                    "events": 0,
+                    "errors": 0,
+                    "last_error": failure.map(|f| f.error.clone()),
+                    "last_config_error": Value::Null,
+                    "stats": {},
+                }),
+            );
+        }
+        for (name, running) in &state.running {
+            let instance = &running.instance;
+            let plugin_state = if instance.has_failed() {
+                "failed"
+            } else if instance.is_stopped() {
+                "stopped"
+            } else {
+                "running"
+            };
+            let hooks = if instance.has_failed() {
+                HookSet::NONE
+            } else {
+                instance.hooks()
+            };
+            let stats: Value = serde_json::from_str(&instance.stats()).unwrap_or(Value::Null);
+            out.insert(
+                name.clone(),
+                json!({
+                    "name": name,
+                    "version": running.library.version,
+                    "description": running.library.description,
+                    "library": running.library.path.display().to_string(),
+                    "state": plugin_state,
+                    "hooks": hooks.names(),
+                    "events": instance.events(),
+                    "errors": instance.errors(),
+                    "last_error": instance.last_error(),
+                    "last_config_error": running.last_config_error,
+                    "stats": stats,
+                }),
+            );
+        }
+        for (path, library) in &state.libraries {
+            if let LibraryState::Refused { error, .. } = library {
+                let file = path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                out.entry(file.clone()).or_insert_with(|| {
+                    json!({
+                        "name": Value::Null,
+                        "library": path.display().to_string(),
+                        "state": "refused",
+                        "last_error": error,
+                    })
+                });
+            }
+        }
+        out.into_values().collect()
+    }
+}
+
+/// Loaded libraries by plugin name; when two files declare one name, the
+/// first path wins and the other is reported.
+fn loaded_by_name(state: &State) -> BTreeMap<String, Library> {
+    let mut by_name: BTreeMap<String, Library> = BTreeMap::new();
+    for library in state.libraries.values() {
+        if let LibraryState::Loaded(library) = library {
+            if let Some(first) = by_name.get(&library.name) {
+                tracing::warn!(
+                    plugin = %library.name,
+                    "{} and {} both declare this plugin name; using the first",
+                    first.path.display(),
+                    library.path.display()
+                );
+                continue;
+            }
+            by_name.insert(library.name.clone(), library.clone());
+        }
+    }
+    by_name
+}
+
+/// Whether a plugin configuration file enables its plugin: yes unless a
+/// `plugin.enable` line says off. Only that line is read here; the plugin
+/// parses the rest.
+pub fn enabled_by(text: &str) -> bool {
+    let mut enabled = true;
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("plugin.enable") else {
+            continue;
+        };
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        enabled = !matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "off" | "false" | "no" | "disable" | "disabled" | "0"
+        );
+    }
+    enabled
+}
+
+fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enabled_by;
+
+    #[test]
+    fn a_config_file_enables_unless_it_says_off() {
+        assert!(enabled_by(""));
+        assert!(enabled_by("audit.file = x\n"));
+        assert!(enabled_by("plugin.enable = on"));
+        assert!(!enabled_by("plugin.enable = off"));
+        assert!(!enabled_by("  plugin.enable=OFF  "));
+        assert!(enabled_by("# plugin.enable = off"));
+        assert!(enabled_by("plugin.enable = off\nplugin.enable = on"));
+    }
+}

@@ -1,0 +1,17 @@
+//! Plugins: libraries built against `mqhost-plugin-api`, loaded at run time.
+//!
+//! - [`library`]: finding and loading a library file (through a private
+//!   copy), checking its interface version and layout.
+//! - [`dispatch`]: a running instance, its guarded calls and counters, and
+//!   the hook handler that feeds it the broker's events.
+//! - [`host_api`]: what a plugin may ask of the broker.
+//! - [`manager`]: which plugins run, kept in line with the directories.
+//! - [`watch`]: watching the directories and reconciling after changes.
+
+pub mod dispatch;
+pub mod host_api;
+pub mod library;
+pub mod manager;
+pub mod watch;
+
+pub use manager::PluginManager;
