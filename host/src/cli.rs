@@ -42,7 +42,9 @@ An MQTT broker whose behaviour is extended by plugins.
 
 Usage:
   mqhost [--config FILE] [--set KEY=VALUE]...
-  mqhost ctl ...          (reserved: control a running broker)
+  mqhost ctl [--admin ADDR | --config FILE] plugins list
+  mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
+  mqhost ctl [--admin ADDR | --config FILE] status
 
 Options:
   --config FILE      Read settings from FILE. Default: etc/mqhost.conf if it

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`admin`]: the management HTTP API and `mqhost ctl`.
 //! - [`cli`]: the command line.
 //! - [`config`]: the properties format and the host configuration.
 //! - [`logging`]: tracing to stderr.
@@ -10,8 +11,9 @@
 //! - [`broker`]: listener, connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
 //! - [`plugins`]: loading, configuring and calling plugin libraries.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+pub mod admin;
 pub mod broker;
 pub mod cli;
 pub mod config;

@@ -27,10 +27,16 @@ fn main() -> ExitCode {
             println!("{}", cli::version_line());
             ExitCode::SUCCESS
         }
-        Ok(Command::Ctl(_)) => {
-            eprintln!("mqhost: the ctl subcommand is not implemented yet");
-            ExitCode::from(EXIT_USAGE)
-        }
+        Ok(Command::Ctl(args)) => match mqhost::admin::ctl::run(&args) {
+            Ok(output) => {
+                print!("{output}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("mqhost ctl: {}", error.message);
+                ExitCode::from(error.status)
+            }
+        },
         Ok(Command::Run { config, overrides }) => run(config, &overrides),
         Err(e) => {
             eprintln!("mqhost: {e}");

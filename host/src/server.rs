@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::admin::api;
 use crate::broker::session::SessionEvent;
 use crate::broker::{listener, sys, Broker};
 use crate::config::HostConfig;
@@ -25,6 +26,14 @@ pub async fn run(config: HostConfig) -> std::io::Result<()> {
         let _ = tokio::task::spawn_blocking(move || plugins.reconcile()).await;
     }
     tokio::spawn(watch::run(Arc::clone(&plugins)));
+    if let Some(admin) = broker.config.admin.listener {
+        let listener = api::bind(admin).await?;
+        tokio::spawn(api::serve(
+            listener,
+            Arc::clone(&broker),
+            Arc::clone(&plugins),
+        ));
+    }
     let tcp = listener::bind("default", address).await?;
     let accept = tokio::spawn(listener::serve(Arc::clone(&broker), tcp));
     tokio::spawn(sys::run(Arc::clone(&broker), sys_interval));

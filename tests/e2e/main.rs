@@ -6,6 +6,7 @@ mod config;
 mod connect;
 mod delivery;
 mod malformed;
+mod plugins;
 mod retained;
 mod session;
 mod subscribe;

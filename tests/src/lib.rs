@@ -4,10 +4,13 @@
 //! - [`Broker`]: a running `mqhost` process, its address and its log.
 //! - [`raw`]: a byte-level MQTT client built on the codec, for tests that
 //!   check exact packets, reason codes and protocol violations.
+//! - [`plugins`]: plugin directories for a test, the plugin libraries the
+//!   workspace built, and plugins built outside the workspace.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
 
+pub mod plugins;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};
@@ -17,18 +20,22 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// The directory cargo built into: `target/<profile>`.
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
 /// Path of the `mqhost` binary built alongside the tests.
 pub fn mqhost_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("MQHOST_BIN") {
         return PathBuf::from(path);
     }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/e2e-<hash> -> target/<profile>/mqhost
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executable lives in target/<profile>/deps");
-    let binary = dir.join("mqhost");
+    let binary = build_dir().join("mqhost");
     assert!(
         binary.exists(),
         "{} is missing: build it first (`cargo build -p mqhost`, which scripts/test does)",
@@ -48,6 +55,7 @@ struct Log {
 pub struct Broker {
     child: Child,
     addr: SocketAddr,
+    admin: Option<SocketAddr>,
     log: Arc<Log>,
 }
 
@@ -65,7 +73,17 @@ impl Broker {
         command.args(["--config", "/dev/null"]);
         let mut all: Vec<(String, String)> = vec![
             ("listener.tcp.default".into(), "127.0.0.1:0".into()),
+            ("admin.listener".into(), "127.0.0.1:0".into()),
             ("log.level".into(), "debug".into()),
+            // No stray plugins from the current directory.
+            (
+                "plugins.dir".into(),
+                "/nonexistent/mqhost-test-plugins".into(),
+            ),
+            (
+                "plugins.etc_dir".into(),
+                "/nonexistent/mqhost-test-etc".into(),
+            ),
         ];
         all.extend(sets.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         for (key, value) in &all {
@@ -94,14 +112,36 @@ impl Broker {
         let mut broker = Broker {
             child,
             addr: "127.0.0.1:0".parse().unwrap(),
+            admin: None,
             log,
         };
         let line = broker
-            .wait_for_log("bound to ", Duration::from_secs(20))
+            .wait_for_log("listener tcp:default bound to ", Duration::from_secs(20))
             .unwrap_or_else(|| panic!("mqhost did not start:\n{}", broker.logs().join("\n")));
-        let addr = line.rsplit("bound to ").next().unwrap().trim();
-        broker.addr = addr.parse().expect("bound address");
+        broker.addr = bound_address(&line);
+        broker.admin = broker
+            .logs()
+            .iter()
+            .find(|l| l.contains("admin listener bound to "))
+            .map(|l| bound_address(l));
         broker
+    }
+
+    /// Starts `mqhost` with plugins from `dirs`, plus `sets`.
+    pub fn start_with_plugins(dirs: &plugins::PluginDirs, sets: &[(&str, &str)]) -> Broker {
+        let plugins = dirs.plugins.display().to_string();
+        let etc = dirs.etc.display().to_string();
+        let mut all = vec![
+            ("plugins.dir", plugins.as_str()),
+            ("plugins.etc_dir", etc.as_str()),
+        ];
+        all.extend_from_slice(sets);
+        Broker::start_with(&all)
+    }
+
+    /// Address of the admin API.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.expect("admin listener on")
     }
 
     /// Address the broker listens on.
@@ -135,6 +175,33 @@ impl Broker {
         }
     }
 
+    /// Waits until at least `count` log lines contain `needle`.
+    pub fn wait_for_logs(&self, needle: &str, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut lines = self.log.lines.lock().unwrap();
+        loop {
+            if lines.iter().filter(|l| l.contains(needle)).count() >= count {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            lines = self.log.grew.wait_timeout(lines, deadline - now).unwrap().0;
+        }
+    }
+
+    /// How many log lines contain `needle`.
+    pub fn count_logs(&self, needle: &str) -> usize {
+        self.log
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -155,6 +222,15 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn bound_address(line: &str) -> SocketAddr {
+    line.rsplit("bound to ")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("bound address")
 }
 
 /// Runs a command-line tool (mosquitto_pub, mosquitto_sub) and fails the

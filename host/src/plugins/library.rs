@@ -6,12 +6,19 @@
 //! mapped library in place would crash the broker), and a replaced library
 //! is a new file to the dynamic loader, so the new code really loads.
 //! abi_stable never unloads a library: old copies stay mapped until exit.
+//!
+//! The one `unsafe` of the host lives here: taking a library's root module
+//! after our own version and layout checks.
+#![allow(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, RootModule};
+use abi_stable::sabi_types::{VersionNumber, VersionStrings};
+use abi_stable::StableAbi;
 use mqhost_plugin_api::PluginModuleRef;
 
 /// What identifies one version of a library file: when it changes, the
@@ -61,8 +68,12 @@ pub fn is_library(path: &Path) -> bool {
 pub fn load(path: &Path, private_dir: &Path) -> Result<Library, String> {
     let fingerprint = Fingerprint::of(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let copy = private_copy(path, private_dir)?;
-    let module = lib_header_from_path(&copy)
-        .and_then(|header| header.init_root_module::<PluginModuleRef>())
+    let header = lib_header_from_path(&copy).map_err(|e| describe(path, e))?;
+    check_version(path, header.version_strings())?;
+    check_layout(path, header)?;
+    // SAFETY: check_layout compared the library's root module layout with
+    // ours, recursively, with the library as the interface (see there).
+    let module = unsafe { header.init_root_module_with_unchecked_layout::<PluginModuleRef>() }
         .map_err(|e| describe(path, e))?;
     let name = module.name()().to_string();
     let version = module.version()().to_string();
@@ -90,6 +101,50 @@ pub fn load(path: &Path, private_dir: &Path) -> Result<Library, String> {
     })
 }
 
+/// A plugin must be built against this major version of the interface,
+/// and a minor version no newer than ours: it may call only what we
+/// provide, while we treat what it lacks as absent.
+fn check_version(path: &Path, plugin: VersionStrings) -> Result<(), String> {
+    let ours = VersionNumber::new(PluginModuleRef::VERSION_STRINGS)
+        .map_err(|e| format!("this broker's interface version: {e}"))?;
+    let theirs = VersionNumber::new(plugin)
+        .map_err(|e| format!("{}: unreadable interface version: {e}", path.display()))?;
+    if theirs.major != ours.major || theirs.minor > ours.minor {
+        return Err(format!(
+            "{}: built against mqhost-plugin-api {theirs}, but this broker provides {ours}; \
+             a plugin must use the same major version and no newer minor version",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// abi_stable checks a library as the implementation of the loader's
+/// interface: a newer library may have more fields, an older one may not.
+/// Plugins are the other way round (an older plugin in a newer broker), so
+/// the check runs with the plugin's layout as the interface: every prefix
+/// type (root module, trait vtables) may have grown on our side, and we
+/// reach what a plugin lacks only through optional accessors and defaulted
+/// trait methods. Plain structs must still match exactly.
+fn check_layout(path: &Path, header: &LibHeader) -> Result<(), String> {
+    let theirs = header.layout().ok_or_else(|| {
+        format!(
+            "{}: the library carries no type layout to check",
+            path.display()
+        )
+    })?;
+    check_layout_compatibility(theirs, <PluginModuleRef as StableAbi>::LAYOUT).map_err(|details| {
+        tracing::debug!("{}: layout mismatch: {details}", path.display());
+        format!(
+            "{}: its mqhost-plugin-api types do not match this broker's ({} {}); rebuild it \
+             against this version",
+            path.display(),
+            PluginModuleRef::NAME,
+            mqhost_plugin_api::INTERFACE_VERSION
+        )
+    })
+}
+
 fn private_copy(path: &Path, private_dir: &Path) -> Result<PathBuf, String> {
     static COPIES: AtomicU64 = AtomicU64::new(0);
     std::fs::create_dir_all(private_dir)
@@ -107,25 +162,7 @@ fn private_copy(path: &Path, private_dir: &Path) -> Result<PathBuf, String> {
     Ok(copy)
 }
 
-/// One sentence for a load failure; a version mismatch names both versions.
+/// One sentence for a load failure.
 fn describe(path: &Path, error: LibraryError) -> String {
-    match error {
-        LibraryError::IncompatibleVersionNumber {
-            expected_version,
-            actual_version,
-            ..
-        } => format!(
-            "{}: built against mqhost-plugin-api {actual_version}, but this broker provides \
-             {expected_version}; a plugin must use the same major version",
-            path.display()
-        ),
-        LibraryError::AbiInstability(_) => format!(
-            "{}: its mqhost-plugin-api types do not match this broker's ({} {}); rebuild it \
-             against this version",
-            path.display(),
-            PluginModuleRef::NAME,
-            mqhost_plugin_api::INTERFACE_VERSION
-        ),
-        other => format!("{}: {other}", path.display()),
-    }
+    format!("{}: {error}", path.display())
 }

@@ -68,7 +68,10 @@ fn watch(watcher: &mut RecommendedWatcher, dir: &Path) -> bool {
         return false;
     }
     match watcher.watch(dir, RecursiveMode::NonRecursive) {
-        Ok(()) => true,
+        Ok(()) => {
+            tracing::info!("watching {} for plugin changes", dir.display());
+            true
+        }
         Err(error) => {
             tracing::warn!(%error, "cannot watch {}", dir.display());
             false

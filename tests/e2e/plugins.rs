@@ -1,0 +1,555 @@
+//! The plugin host: loading, hot reload, isolation, the admin API and
+//! `mqhost ctl`, with the `probe` test plugin.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mqhost_codec::{Packet, ProtocolVersion, QoS};
+use mqhost_tests::plugins::{workspace_library, PluginDirs};
+use mqhost_tests::raw::{publish, RawClient};
+use mqhost_tests::{mqhost_binary, Broker};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn probe_config(dirs: &PluginDirs, tag: &str, extra: &str) -> String {
+    format!(
+        "## probe\nprobe.file = {}\nprobe.tag = {tag}\n{extra}",
+        dirs.file("events.log").display()
+    )
+}
+
+/// Lines the probe wrote so far.
+fn events(dirs: &PluginDirs) -> Vec<String> {
+    std::fs::read_to_string(dirs.file("events.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until a probe line contains every part.
+async fn wait_event(dirs: &PluginDirs, parts: &[&str]) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(line) = events(dirs)
+            .into_iter()
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+        {
+            return line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no event with {parts:?} in {:#?}",
+            events(dirs)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn probe_dirs(tag: &str, extra: &str) -> PluginDirs {
+    let dirs = PluginDirs::new();
+    dirs.install(&workspace_library("mqhost-probe"));
+    dirs.write_config("probe", &probe_config(&dirs, tag, extra));
+    dirs
+}
+
+fn ctl(broker: &Broker, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(mqhost_binary())
+        .arg("ctl")
+        .arg("--admin")
+        .arg(broker.admin_addr().to_string())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn publish_one(broker: &Broker, topic: &str, payload: &str) {
+    let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "publisher").await;
+    client
+        .send(Packet::Publish(publish(
+            topic,
+            payload.as_bytes(),
+            QoS::AtLeastOnce,
+            1,
+        )))
+        .await;
+    client.recv().await;
+    client.disconnect().await;
+}
+
+#[tokio::test]
+async fn plugin_enabled_at_start_sees_every_hook_point() {
+    let dirs = probe_dirs("one", "");
+    let broker = Broker::start_with_plugins(&dirs, &[("node.name", "probe-node")]);
+    let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher").await;
+    sub.subscribe("t/#", QoS::AtLeastOnce).await;
+    publish_one(&broker, "t/1", "hello").await;
+    let got = sub.recv_publish().await;
+    sub.puback(got.packet_id).await;
+    sub.disconnect().await;
+
+    wait_event(
+        &dirs,
+        &[
+            "one client.connected watcher",
+            "protocol=5",
+            "node=probe-node",
+        ],
+    )
+    .await;
+    wait_event(&dirs, &["session.created watcher resumed=false"]).await;
+    wait_event(&dirs, &["session.subscribed watcher t/# qos=1 new=true"]).await;
+    let published = wait_event(
+        &dirs,
+        &["message.publish t/1", "from=publisher", "payload=hello"],
+    )
+    .await;
+    let id = published
+        .split("id=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 22, "base62 message id: {id}");
+    wait_event(
+        &dirs,
+        &["message.delivered watcher t/1", &format!("id={id}")],
+    )
+    .await;
+    wait_event(
+        &dirs,
+        &["message.acked watcher t/1", &format!("id={id}"), "qos=1"],
+    )
+    .await;
+    wait_event(&dirs, &["client.disconnected watcher", "reason=normal"]).await;
+}
+
+#[tokio::test]
+async fn plugin_dropped_in_while_running_loads() {
+    let dirs = PluginDirs::new();
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    publish_one(&broker, "before", "x").await;
+    dirs.install(&workspace_library("mqhost-probe"));
+    dirs.write_config("probe", &probe_config(&dirs, "late", ""));
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    publish_one(&broker, "after", "y").await;
+    wait_event(&dirs, &["late message.publish after"]).await;
+    assert!(!events(&dirs).iter().any(|l| l.contains("before")));
+}
+
+#[tokio::test]
+async fn library_without_config_file_stays_disabled() {
+    let dirs = PluginDirs::new();
+    dirs.install(&workspace_library("mqhost-probe"));
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("found plugin library", WAIT).is_some());
+    publish_one(&broker, "t", "x").await;
+    assert_eq!(broker.count_logs("plugin started"), 0);
+}
+
+#[tokio::test]
+async fn missing_plugin_directories_are_a_warning_not_an_error() {
+    let mut broker = Broker::start();
+    assert!(broker.wait_for_log("plugins directory", WAIT).is_some());
+    assert!(broker.is_running());
+}
+
+#[tokio::test]
+async fn config_edit_applies_within_a_second_without_losing_a_qos1_message() {
+    let dirs = probe_dirs("before", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "sub").await;
+    sub.subscribe("stream", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "pub").await;
+
+    let total = 300u16;
+    let mut edited_at = None;
+    let mut received = Vec::new();
+    for i in 1..=total {
+        publisher
+            .send(Packet::Publish(publish(
+                "stream",
+                &i.to_be_bytes(),
+                QoS::AtLeastOnce,
+                i,
+            )))
+            .await;
+        match publisher.recv().await {
+            Some(Packet::PubAck(ack)) => assert_eq!(ack.packet_id, i),
+            other => panic!("publisher lost: {other:?}"),
+        }
+        let got = sub.recv_publish().await;
+        sub.puback(got.packet_id).await;
+        received.push(u16::from_be_bytes([got.payload[0], got.payload[1]]));
+        if i == 100 {
+            dirs.write_config("probe", &probe_config(&dirs, "after", ""));
+            edited_at = Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        received,
+        (1..=total).collect::<Vec<_>>(),
+        "every message, in order"
+    );
+    let first_after = events(&dirs)
+        .iter()
+        .position(|l| l.starts_with("after message.publish"))
+        .expect("new configuration in force");
+    assert!(first_after > 0);
+    assert!(broker
+        .wait_for_log("plugin configuration reloaded", WAIT)
+        .is_some());
+    assert!(edited_at.unwrap().elapsed() > Duration::ZERO);
+    // Both clients are still connected.
+    publisher.send(Packet::PingReq).await;
+    assert_eq!(publisher.recv().await, Some(Packet::PingResp));
+    sub.send(Packet::PingReq).await;
+    assert_eq!(sub.recv().await, Some(Packet::PingResp));
+    assert_eq!(broker.count_logs("client disconnected"), 0);
+}
+
+#[tokio::test]
+async fn config_edit_is_seen_within_a_second() {
+    let dirs = probe_dirs("v1", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    // Past start-up: from here only the watcher can notice the edit.
+    assert!(broker.wait_for_logs("for plugin changes", 2, WAIT));
+    std::thread::sleep(Duration::from_millis(300));
+    dirs.write_config("probe", &probe_config(&dirs, "v2", ""));
+    let edited = Instant::now();
+    assert!(broker
+        .wait_for_log("plugin configuration reloaded", WAIT)
+        .is_some());
+    assert!(
+        edited.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        edited.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn broken_config_is_refused_naming_file_line_and_key_and_the_old_one_stays() {
+    let dirs = probe_dirs("good", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    dirs.write_config("probe", &probe_config(&dirs, "bad", "probe.reject = yes\n"));
+    let line = broker
+        .wait_for_log("configuration refused", WAIT)
+        .expect("refusal logged");
+    assert!(line.contains("probe.conf:4: probe.reject"), "{line}");
+    publish_one(&broker, "still", "works").await;
+    wait_event(&dirs, &["good message.publish still"]).await;
+    assert!(!events(&dirs).iter().any(|l| l.starts_with("bad ")));
+    let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+    assert!(ok);
+    assert!(
+        out.contains("last_config_error") && out.contains("probe.reject"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn disabled_plugin_stops_and_re_enabled_plugin_starts_again() {
+    let dirs = probe_dirs("on", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    dirs.write_config("probe", &probe_config(&dirs, "on", "plugin.enable = off\n"));
+    assert!(broker.wait_for_log("plugin stopped", WAIT).is_some());
+    wait_event(&dirs, &["on stopped"]).await;
+    publish_one(&broker, "while/off", "x").await;
+    dirs.write_config("probe", &probe_config(&dirs, "again", ""));
+    assert!(broker.wait_for_logs("plugin started", 2, WAIT));
+    publish_one(&broker, "while/on", "y").await;
+    wait_event(&dirs, &["again message.publish while/on"]).await;
+    assert!(!events(&dirs).iter().any(|l| l.contains("while/off")));
+}
+
+#[tokio::test]
+async fn removing_the_library_stops_the_plugin() {
+    let dirs = probe_dirs("here", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    for entry in std::fs::read_dir(&dirs.plugins).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    assert!(broker.wait_for_log("plugin stopped", WAIT).is_some());
+}
+
+#[tokio::test]
+async fn replaced_library_is_swapped_in_and_the_old_instance_drained() {
+    let dirs = probe_dirs("v", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "sub").await;
+    sub.subscribe("during", QoS::AtMostOnce).await;
+    // A newer build of the same plugin: another file, dropped over the old.
+    std::thread::sleep(Duration::from_millis(20));
+    dirs.install(&workspace_library("mqhost-probe"));
+    assert!(broker.wait_for_log("plugin replaced", WAIT).is_some());
+    wait_event(&dirs, &["v stopped"]).await;
+    publish_one(&broker, "during", "after swap").await;
+    assert_eq!(&sub.recv_publish().await.payload[..], b"after swap");
+    wait_event(&dirs, &["v message.publish during"]).await;
+    let gone = broker
+        .wait_for_log("client disconnected", WAIT)
+        .expect("publisher left");
+    assert!(gone.contains("publisher"), "{gone}");
+    sub.send(Packet::PingReq).await;
+    assert_eq!(sub.recv().await, Some(Packet::PingResp));
+    assert_eq!(
+        broker.count_logs("client disconnected"),
+        1,
+        "only the publisher left"
+    );
+}
+
+#[tokio::test]
+async fn panicking_plugin_is_marked_failed_and_the_broker_keeps_serving() {
+    let dirs = probe_dirs("p", "probe.panic_topic = boom\n");
+    let mut broker = Broker::start_with_plugins(&dirs, &[]);
+    let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "sub").await;
+    sub.subscribe("#", QoS::AtMostOnce).await;
+    publish_one(&broker, "boom", "1").await;
+    // The message still goes through: a failed plugin has no say.
+    assert_eq!(sub.recv_publish().await.topic, "boom");
+    let line = broker
+        .wait_for_log("marked failed", WAIT)
+        .expect("failure logged");
+    assert!(line.contains("asked to panic on boom"), "{line}");
+    publish_one(&broker, "after", "2").await;
+    assert_eq!(sub.recv_publish().await.topic, "after");
+    assert!(broker.is_running());
+    let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+    assert!(ok);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("probe"))
+        .expect("probe row");
+    assert!(row.contains("failed"), "{out}");
+    assert!(!events(&dirs)
+        .iter()
+        .any(|l| l.contains("message.publish after")));
+}
+
+#[tokio::test]
+async fn publish_hook_may_drop_a_message() {
+    let dirs = probe_dirs("d", "probe.drop_topic = secret\n");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "sub").await;
+    sub.subscribe("#", QoS::AtMostOnce).await;
+    publish_one(&broker, "secret", "hidden").await;
+    publish_one(&broker, "open", "seen").await;
+    assert_eq!(sub.recv_publish().await.topic, "open");
+    wait_event(&dirs, &["message.publish secret", "dropped=true"]).await;
+}
+
+#[tokio::test]
+async fn host_api_delivers_subscribes_unsubscribes_and_publishes() {
+    let dirs = probe_dirs("h", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    let mut target = RawClient::connect(broker.addr(), ProtocolVersion::V5, "target").await;
+    let mut commander = RawClient::connect(broker.addr(), ProtocolVersion::V5, "commander").await;
+    commander.subscribe("probe/answer", QoS::AtMostOnce).await;
+    let command =
+        |text: &str| Packet::Publish(publish("probe/cmd", text.as_bytes(), QoS::AtMostOnce, 0));
+
+    // deliver: to one client, QoS 1, through its session.
+    commander
+        .send(command("deliver target direct/topic hello"))
+        .await;
+    let got = target.recv_publish().await;
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..], got.qos),
+        ("direct/topic", &b"hello"[..], QoS::AtLeastOnce)
+    );
+    target.puback(got.packet_id).await;
+    wait_event(&dirs, &["message.acked target direct/topic"]).await;
+
+    // subscribe: no SUBACK, but messages flow and the hook fires.
+    commander.send(command("subscribe target pushed/# 1")).await;
+    wait_event(
+        &dirs,
+        &["session.subscribed target pushed/# qos=1 new=true"],
+    )
+    .await;
+    commander
+        .send(Packet::Publish(publish(
+            "pushed/a",
+            b"one",
+            QoS::AtMostOnce,
+            0,
+        )))
+        .await;
+    assert_eq!(target.recv_publish().await.topic, "pushed/a");
+
+    // unsubscribe.
+    commander.send(command("unsubscribe target pushed/#")).await;
+    wait_event(&dirs, &["session.unsubscribed target pushed/#"]).await;
+    commander
+        .send(Packet::Publish(publish(
+            "pushed/b",
+            b"two",
+            QoS::AtMostOnce,
+            0,
+        )))
+        .await;
+    target.expect_silence(Duration::from_millis(300)).await;
+
+    // is_connected and publish.
+    commander.send(command("connected target")).await;
+    assert_eq!(&commander.recv_publish().await.payload[..], b"yes");
+    commander.send(command("connected nobody")).await;
+    assert_eq!(&commander.recv_publish().await.payload[..], b"no");
+}
+
+#[tokio::test]
+async fn ctl_lists_unloads_loads_and_reloads_plugins() {
+    let dirs = probe_dirs("c", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    publish_one(&broker, "count", "me").await;
+
+    let (ok, out, err) = ctl(&broker, &["plugins", "list"]);
+    assert!(ok, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("probe"))
+        .expect("probe row");
+    for part in ["0.1.0", "running", "message.publish", "client.connected"] {
+        assert!(row.contains(part), "{part} missing: {row}");
+    }
+
+    let (ok, out, err) = ctl(&broker, &["plugins", "unload", "probe"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "plugin probe unloaded");
+    wait_event(&dirs, &["c stopped"]).await;
+    let (_, out, _) = ctl(&broker, &["plugins", "list"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("probe") && l.contains("disabled")),
+        "{out}"
+    );
+
+    let (ok, _, err) = ctl(&broker, &["plugins", "load", "probe"]);
+    assert!(ok, "{err}");
+    assert!(broker.wait_for_logs("plugin started", 2, WAIT));
+
+    let (ok, _, err) = ctl(&broker, &["plugins", "reload", "probe"]);
+    assert!(ok, "{err}");
+    assert!(broker.wait_for_log("plugin replaced", WAIT).is_some());
+
+    let (ok, _, err) = ctl(&broker, &["plugins", "load", "nosuch"]);
+    assert!(!ok);
+    assert!(err.contains("nosuch"), "{err}");
+}
+
+/// GET from the admin API: (status, body).
+async fn admin_get(broker: &Broker, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(broker.admin_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+#[tokio::test]
+async fn admin_api_lists_plugins_as_json() {
+    let dirs = probe_dirs("j", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    publish_one(&broker, "x", "y").await;
+    let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+    assert_eq!(status, 200, "{body}");
+    for part in [
+        "\"name\":\"probe\"",
+        "\"state\":\"running\"",
+        "\"description\":\"Test plugin\"",
+        "\"stats\":{\"tag\":\"j\"}",
+        "\"last_config_error\":null",
+    ] {
+        assert!(body.contains(part), "{part} missing: {body}");
+    }
+    assert!(body.contains("\"events\":"), "{body}");
+    let (status, _) = admin_get(&broker, "/api/v1/nothing").await;
+    assert_eq!(status, 404);
+}
+
+mod built_outside_the_workspace {
+    //! Plugins built as a third party would, against a copy of
+    //! `plugin-api` in a project outside the workspace.
+
+    use super::*;
+    use mqhost_tests::plugins::{
+        build_outside_workspace, remove_since, repo_root, set_api_version, TempDir,
+    };
+
+    #[tokio::test]
+    async fn plugin_built_against_the_previous_minor_version_still_loads() {
+        let work = TempDir::new();
+        // Interface 1.0: this version without what 1.1 added.
+        let library = build_outside_workspace(
+            work.path(),
+            &repo_root().join("tests/plugins/probe"),
+            |api| {
+                remove_since(api, "1.1");
+                set_api_version(api, "1.0.0");
+            },
+        );
+        let dirs = PluginDirs::new();
+        dirs.install(&library);
+        dirs.write_config("probe", &probe_config(&dirs, "old", ""));
+        let broker = Broker::start_with_plugins(&dirs, &[]);
+        assert!(
+            broker.wait_for_log("plugin started", WAIT).is_some(),
+            "{:#?}",
+            broker.logs()
+        );
+        publish_one(&broker, "compat", "ok").await;
+        wait_event(&dirs, &["old message.publish compat"]).await;
+        // The description, added in 1.1, reads as absent.
+        let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("\"description\":null"), "{body}");
+        assert!(body.contains("\"state\":\"running\""), "{body}");
+    }
+
+    #[tokio::test]
+    async fn plugin_built_against_another_major_version_is_refused_naming_both() {
+        let work = TempDir::new();
+        let library = build_outside_workspace(
+            work.path(),
+            &repo_root().join("tests/plugins/probe"),
+            |api| set_api_version(api, "2.0.0"),
+        );
+        let dirs = PluginDirs::new();
+        dirs.install(&library);
+        dirs.write_config("probe", &probe_config(&dirs, "new", ""));
+        let mut broker = Broker::start_with_plugins(&dirs, &[]);
+        let line = broker
+            .wait_for_log("plugin library refused", WAIT)
+            .expect("refusal logged");
+        assert!(line.contains("2.0.0") && line.contains("1.1.0"), "{line}");
+        assert_eq!(broker.count_logs("plugin started"), 0);
+        assert!(broker.is_running());
+        let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+        assert!(ok);
+        assert!(out.contains("refused"), "{out}");
+    }
+}
