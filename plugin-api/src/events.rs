@@ -10,12 +10,15 @@ use crate::types::MessageId;
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct ClientEvent<'a> {
+    /// The client's id.
     pub client_id: RStr<'a>,
+    /// User name from CONNECT, if any.
     pub username: ROption<RStr<'a>>,
     /// The client's address, `ip:port`.
     pub peer: RStr<'a>,
     /// Protocol level: 3 (MQTT 3.1), 4 (3.1.1) or 5 (5.0).
     pub protocol: u8,
+    /// Clean Start (5.0) or Clean Session (3.x) from CONNECT.
     pub clean_start: bool,
     /// Keep alive in force, seconds.
     pub keep_alive: u16,
@@ -33,8 +36,11 @@ pub struct ClientEvent<'a> {
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct SessionEvent<'a> {
+    /// The session's client id.
     pub client_id: RStr<'a>,
+    /// User name from CONNECT, if any.
     pub username: ROption<RStr<'a>>,
+    /// The node's name.
     pub node: RStr<'a>,
     /// True when an existing session was resumed (Session Present).
     pub resumed: bool,
@@ -44,16 +50,21 @@ pub struct SessionEvent<'a> {
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct SubscriptionEvent<'a> {
+    /// The subscriber's client id.
     pub client_id: RStr<'a>,
     /// The filter as subscribed, `$share/group/` prefix included.
     pub filter: RStr<'a>,
     /// Granted QoS (0 for `session.unsubscribed`).
     pub qos: u8,
+    /// No Local (5.0): the client's own messages are not delivered to it.
     pub no_local: bool,
+    /// Retain As Published (5.0).
     pub retain_as_published: bool,
+    /// Retain Handling (5.0): 0 send retained, 1 only if new, 2 never.
     pub retain_handling: u8,
     /// False when the session already had this filter.
     pub is_new: bool,
+    /// The node's name.
     pub node: RStr<'a>,
 }
 
@@ -61,12 +72,17 @@ pub struct SubscriptionEvent<'a> {
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct MessageProperties<'a> {
+    /// Payload Format Indicator: 1 means UTF-8 text.
     pub payload_format_indicator: ROption<u8>,
     /// Seconds left before the message expires.
     pub message_expiry_interval: ROption<u32>,
+    /// Content Type.
     pub content_type: ROption<RStr<'a>>,
+    /// Response Topic, for request/response.
     pub response_topic: ROption<RStr<'a>>,
+    /// Correlation Data, for request/response.
     pub correlation_data: ROption<RSlice<'a, u8>>,
+    /// User Properties, in order, names may repeat.
     pub user_properties: RSlice<'a, Tuple2<RStr<'a>, RStr<'a>>>,
 }
 
@@ -76,17 +92,22 @@ pub struct MessageProperties<'a> {
 pub struct MessageEvent<'a> {
     /// The id the message keeps from publish to ack.
     pub id: MessageId,
+    /// Topic name.
     pub topic: RStr<'a>,
+    /// Payload bytes.
     pub payload: RSlice<'a, u8>,
     /// QoS as published.
     pub qos: u8,
+    /// Retain flag as published.
     pub retain: bool,
     /// Client id of the publisher (the node name for messages the broker
     /// made, such as `$SYS`).
     pub from: RStr<'a>,
     /// Publish time, Unix milliseconds.
     pub timestamp_ms: u64,
+    /// MQTT 5.0 properties.
     pub properties: MessageProperties<'a>,
+    /// The node's name.
     pub node: RStr<'a>,
 }
 
@@ -98,6 +119,7 @@ pub struct DeliveryEvent<'a> {
     pub client_id: RStr<'a>,
     /// QoS of this delivery (the lower of published and granted).
     pub qos: u8,
+    /// The message.
     pub message: MessageEvent<'a>,
 }
 

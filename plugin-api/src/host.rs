@@ -12,10 +12,14 @@ use crate::types::{HostError, LogLevel, MessageId};
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct OutMessage<'a> {
+    /// Topic name (no wildcards).
     pub topic: RStr<'a>,
+    /// Payload bytes (copied by the host).
     pub payload: RSlice<'a, u8>,
     /// 0, 1 or 2.
     pub qos: u8,
+    /// Retain flag: for publish, store it as a retained message; for
+    /// deliver, the RETAIN flag the client sees.
     pub retain: bool,
     /// Keep this id (a stored message delivered again); None: a new one.
     pub id: ROption<MessageId>,

@@ -66,6 +66,8 @@
 //! # fn main() {}
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod events;
 pub mod host;
 pub mod module;

@@ -99,10 +99,15 @@ impl Verdict {
 pub struct LogLevel(pub u8);
 
 impl LogLevel {
+    /// Something failed.
     pub const ERROR: LogLevel = LogLevel(1);
+    /// Something is wrong but work goes on.
     pub const WARN: LogLevel = LogLevel(2);
+    /// What an operator wants to see.
     pub const INFO: LogLevel = LogLevel(3);
+    /// Detail for finding a fault.
     pub const DEBUG: LogLevel = LogLevel(4);
+    /// Everything.
     pub const TRACE: LogLevel = LogLevel(5);
 }
 

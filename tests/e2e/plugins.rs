@@ -552,4 +552,63 @@ mod built_outside_the_workspace {
         assert!(ok);
         assert!(out.contains("refused"), "{out}");
     }
+
+    #[tokio::test]
+    async fn audit_example_builds_outside_the_workspace_and_logs_json_lines() {
+        let work = TempDir::new();
+        let library =
+            build_outside_workspace(work.path(), &repo_root().join("plugins/audit"), |_| {});
+        let dirs = PluginDirs::new();
+        let broker = Broker::start_with_plugins(&dirs, &[("node.name", "audit-node")]);
+        // Dropped into a running broker, then enabled.
+        dirs.install(&library);
+        let log = dirs.file("audit.jsonl");
+        dirs.write_config(
+            "audit",
+            &format!(
+                "## the audit example\naudit.file = {}\naudit.payload = on\naudit.drop_topics = private/#\n",
+                log.display()
+            ),
+        );
+        assert!(
+            broker.wait_for_log("plugin started", WAIT).is_some(),
+            "{:#?}",
+            broker.logs()
+        );
+        let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "auditor").await;
+        sub.subscribe("#", QoS::AtLeastOnce).await;
+        publish_one(&broker, "private/diary", "secret").await;
+        publish_one(&broker, "public/news", "hello").await;
+        let got = sub.recv_publish().await;
+        assert_eq!(
+            got.topic, "public/news",
+            "the dropped message is not routed"
+        );
+        sub.puback(got.packet_id).await;
+
+        let deadline = Instant::now() + WAIT;
+        let wanted = [
+            r#""hook":"client.connected""#,
+            r#""hook":"session.subscribed""#,
+            r#""topic":"private/diary""#,
+            r#""dropped":true"#,
+            r#""payload":"hello""#,
+            r#""hook":"message.acked""#,
+        ];
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if wanted.iter().all(|w| text.contains(w)) {
+                for line in text.lines() {
+                    assert!(
+                        line.starts_with("{\"hook\":") && line.ends_with('}'),
+                        "{line}"
+                    );
+                    assert!(line.contains(r#""node":"audit-node""#), "{line}");
+                }
+                break;
+            }
+            assert!(Instant::now() < deadline, "missing lines in:\n{text}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
