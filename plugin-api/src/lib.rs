@@ -21,6 +21,8 @@
 //! - [`module`]: the root module a library exports, and [`export_plugin!`].
 //! - [`properties`]: the `key = value` configuration format, shared with
 //!   the host so a file means the same to both.
+//! - [`topic`]: MQTT topic names and filters: validation, shared
+//!   subscriptions, matching, exactly as the broker applies them.
 //!
 //! # Versioning
 //!
@@ -73,6 +75,7 @@ pub mod host;
 pub mod module;
 pub mod plugin;
 pub mod properties;
+pub mod topic;
 pub mod types;
 
 /// The `abi_stable` this interface is built on, for the code

@@ -30,7 +30,11 @@ pub mod router;
 pub mod session;
 pub mod subscriptions;
 pub mod sys;
-pub mod topic;
+#[cfg(test)]
+mod topic_gen;
+
+/// Topic names and filters: shared with plugins, from `plugin-api`.
+pub use mqhost_plugin_api::topic;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

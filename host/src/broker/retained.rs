@@ -285,7 +285,8 @@ fn collect_subtree<V: Clone>(node: &Node<V>, out: &mut Vec<V>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::topic::{self, test_support::Generator};
+    use super::super::topic;
+    use super::super::topic_gen::test_support::Generator;
     use super::*;
 
     fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {

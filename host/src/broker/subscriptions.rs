@@ -533,7 +533,8 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTree<K, V> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::topic::{self, test_support::Generator};
+    use super::super::topic;
+    use super::super::topic_gen::test_support::Generator;
     use super::*;
 
     /// Keys of plain subscriptions matching `topic`, sorted, duplicates kept.

@@ -216,6 +216,20 @@ fn message_event<'a>(
     }
 }
 
+fn delivery_event<'a>(
+    client_id: &'a str,
+    message: &'a Message,
+    qos: QoS,
+    pairs: &'a Pairs<'a>,
+    node: &'a str,
+) -> DeliveryEvent<'a> {
+    DeliveryEvent {
+        client_id: RStr::from_str(client_id),
+        qos: qos as u8,
+        message: message_event(message, pairs, node),
+    }
+}
+
 fn subscription_event<'a>(
     client_id: &'a str,
     filter: &'a str,
@@ -285,21 +299,13 @@ impl HookHandler for PluginHook {
 
     fn message_delivered(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
         let pairs = user_pairs(message);
-        let event = DeliveryEvent {
-            client_id: RStr::from_str(client_id),
-            qos: qos as u8,
-            message: message_event(message, &pairs, &self.0.node),
-        };
+        let event = delivery_event(client_id, message, qos, &pairs, &self.0.node);
         self.0.call(true, |p| p.on_message_delivered(&event));
     }
 
     fn message_acked(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
         let pairs = user_pairs(message);
-        let event = DeliveryEvent {
-            client_id: RStr::from_str(client_id),
-            qos: qos as u8,
-            message: message_event(message, &pairs, &self.0.node),
-        };
+        let event = delivery_event(client_id, message, qos, &pairs, &self.0.node);
         self.0.call(true, |p| p.on_message_acked(&event));
     }
 }

@@ -13,8 +13,6 @@ use std::path::PathBuf;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::{ConfigError, HookSet};
 
-use crate::topic;
-
 /// `audit.file`: the log file (required).
 pub const FILE: &str = "audit.file";
 /// `audit.hooks`: the hook points recorded.
@@ -123,7 +121,8 @@ pub fn parse(text: &str, source: &str) -> Result<Settings, ConfigError> {
     let mut drop_topics = Vec::new();
     if let Some(entry) = props.get(DROP_TOPICS) {
         for filter in properties::parse_list(&entry.value) {
-            topic::validate_filter(&filter).map_err(|m| error_at(entry, m))?;
+            mqhost_plugin_api::topic::validate_filter(&filter)
+                .map_err(|e| error_at(entry, format!("invalid topic filter {filter:?}: {e}")))?;
             drop_topics.push(filter);
         }
         // Without the publish hook the filters would never be consulted:
