@@ -129,6 +129,11 @@ async fn plugin_enabled_at_start_sees_every_hook_point() {
     )
     .await;
     wait_event(&dirs, &["client.disconnected watcher", "reason=normal"]).await;
+    // Lines the plugin logs through the host land in the broker's log.
+    let line = broker
+        .wait_for_log("probe writing to", WAIT)
+        .expect("plugin log line");
+    assert!(line.contains("plugin=\"probe\""), "{line}");
 }
 
 #[tokio::test]
@@ -374,8 +379,14 @@ async fn host_api_delivers_subscribes_unsubscribes_and_publishes() {
     target.puback(got.packet_id).await;
     wait_event(&dirs, &["message.acked target direct/topic"]).await;
 
-    // subscribe: no SUBACK, but messages flow and the hook fires.
+    // subscribe: no SUBACK, retained messages as for a SUBSCRIBE, then
+    // live messages, and the hook fires.
+    let mut kept = publish("pushed/kept", b"retained", QoS::AtMostOnce, 0);
+    kept.retain = true;
+    commander.send(Packet::Publish(kept)).await;
     commander.send(command("subscribe target pushed/# 1")).await;
+    let first = target.recv_publish().await;
+    assert_eq!((first.topic.as_str(), first.retain), ("pushed/kept", true));
     wait_event(
         &dirs,
         &["session.subscribed target pushed/# qos=1 new=true"],
