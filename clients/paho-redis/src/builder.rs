@@ -18,6 +18,10 @@ pub const DEFAULT_PREFIX: &str = "paho:";
 /// [`RedisPersistenceBuilder::timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How many keys' writes a store holds in memory while Redis is away,
+/// unless [`RedisPersistenceBuilder::max_held_writes`] says otherwise.
+pub const DEFAULT_MAX_HELD_WRITES: usize = 10_000;
+
 /// Where the Redis server is, as the caller last said.
 #[derive(Clone, Debug)]
 enum Address {
@@ -65,6 +69,8 @@ pub struct RedisPersistenceBuilder {
     prefix: String,
     /// Limit for connecting and for each command.
     timeout: Duration,
+    /// Most keys whose writes are held in memory while Redis is away.
+    max_held_writes: usize,
 }
 
 impl Default for RedisPersistenceBuilder {
@@ -76,6 +82,7 @@ impl Default for RedisPersistenceBuilder {
             database: None,
             prefix: DEFAULT_PREFIX.into(),
             timeout: DEFAULT_TIMEOUT,
+            max_held_writes: DEFAULT_MAX_HELD_WRITES,
         }
     }
 }
@@ -89,6 +96,7 @@ impl std::fmt::Debug for RedisPersistenceBuilder {
             .field("database", &self.database)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("max_held_writes", &self.max_held_writes)
             .finish()
     }
 }
@@ -164,6 +172,26 @@ impl RedisPersistenceBuilder {
         self
     }
 
+    /// Holds the writes of at most `keys` keys in memory while Redis cannot
+    /// take them (default [`DEFAULT_MAX_HELD_WRITES`]); they go to Redis
+    /// when it answers again. Past that, writes fail. 0 makes every write
+    /// Redis cannot take fail at once.
+    ///
+    /// Held writes exist only in the client's memory: if the client dies
+    /// before Redis is back, they are lost. And a Redis that restarts
+    /// without its own persistence (RDB, AOF) comes back empty; the client
+    /// carries on with the messages in its memory, but a crash before they
+    /// are acknowledged loses them.
+    ///
+    /// Failing is not the safer choice with paho-mqtt 0.14: when a publish
+    /// cannot be persisted, the C library keeps the message queued but
+    /// reports failure, and the Rust side frees what the C library still
+    /// refers to, which corrupts the client's memory.
+    pub fn max_held_writes(mut self, keys: usize) -> Self {
+        self.max_held_writes = keys;
+        self
+    }
+
     /// Checks the configuration and makes the store. Does not connect:
     /// Paho opens the store when the client is created.
     ///
@@ -212,6 +240,7 @@ impl RedisPersistenceBuilder {
             info.set_redis_settings(redis),
             self.prefix.clone(),
             timeout,
+            self.max_held_writes,
         ))
     }
 }

@@ -41,6 +41,16 @@ pub enum Error {
         /// What the Redis client reported.
         source: redis::RedisError,
     },
+    /// Redis has been away so long that the most writes the store may hold
+    /// in memory are held ([`max_held_writes`](crate::RedisPersistenceBuilder::max_held_writes)).
+    BacklogFull {
+        /// The hash the store works on.
+        hash: String,
+        /// The Redis server, as `host:port` or a socket path.
+        server: String,
+        /// How many keys have writes held.
+        held: usize,
+    },
     /// `HGET` found no record under the key.
     Missing {
         /// The hash the store works on.
@@ -57,6 +67,7 @@ impl Error {
     pub fn is_connection_error(&self) -> bool {
         match self {
             Error::Redis { source, .. } => is_connection_error(source),
+            Error::BacklogFull { .. } => true,
             _ => false,
         }
     }
@@ -95,6 +106,11 @@ impl fmt::Display for Error {
                 }
                 write!(f, "on hash {hash:?} at Redis {server} failed: {source}")
             }
+            Error::BacklogFull { hash, server, held } => write!(
+                f,
+                "Redis {server} is unavailable and {held} writes for hash {hash:?} are already \
+                 held in memory, the most allowed"
+            ),
             Error::Missing { hash, key } => {
                 write!(f, "no record {key:?} in Redis hash {hash:?}")
             }

@@ -46,7 +46,8 @@
 //!     .unix_socket("/run/redis/redis-server.sock")
 //!     .build()?;
 //! let client = mqtt::AsyncClient::new(
-//!     mqtt::CreateOptionsBuilder::new()
+//!     // new_v3(): created for the version it connects with (see below).
+//!     mqtt::CreateOptionsBuilder::new_v3()
 //!         .server_uri("tcp://broker.local:1883")
 //!         // Persistence needs a client id: it names the store.
 //!         .client_id("gateway-7")
@@ -55,7 +56,9 @@
 //! )?;
 //! // Keep the session (clean session off) so the broker and the store
 //! // agree on what is in flight after a restart.
-//! let options = mqtt::ConnectOptionsBuilder::new().clean_session(false).finalize();
+//! let options = mqtt::ConnectOptionsBuilder::new_v3()
+//!     .clean_session(false)
+//!     .finalize();
 //! client.connect(options).wait()?;
 //! client
 //!     .publish(mqtt::Message::new("gateway/readings", "21.5", mqtt::QOS_2))
@@ -81,21 +84,57 @@
 //!
 //! # When Redis is away
 //!
-//! Every failure becomes an error Paho understands
-//! ([`paho_mqtt::Error::PersistenceError`]), logged first with the `log`
-//! crate at `warn` with the command, hash, key and server; nothing panics.
-//! A Redis that cannot be reached when the client is created fails the
-//! creation. A Redis that goes away later fails the calls made while it is
-//! away (Paho then fails the publish that needed it), and the next call
-//! connects again: the client carries on once Redis is back. Connecting and
-//! each command give up after the [timeout](RedisPersistenceBuilder::timeout)
-//! (one second by default), because Paho holds its own lock while it calls
-//! the store.
+//! Nothing panics. Every error is logged with the `log` crate (`warn`,
+//! naming the command, hash, key and server) and reaches Paho as
+//! [`paho_mqtt::Error::PersistenceError`], which is all the C library can
+//! take. What fails depends on when:
+//!
+//! - **Client creation** opens the store and reads it back; a Redis that
+//!   cannot be reached then fails the creation, and the application may
+//!   try again.
+//! - **While the client runs**, Paho writes (`put`, `remove`) for every
+//!   QoS 1 and 2 message, and reads a queued publish back (`get`) just
+//!   before it sends it. A write Redis cannot take is held in memory,
+//!   newest per key, and the call succeeds; a read of a held key is
+//!   answered from memory. The held writes go to Redis in one transaction
+//!   when it answers again: tried by the next write at least
+//!   [`RETRY_INTERVAL`] (one second) after the last failure, by any other
+//!   read, and at `close`. So a Redis that restarts, or is killed and
+//!   restarted by its supervisor, costs the client nothing but the
+//!   durability of those writes while it is away. At most
+//!   [`max_held_writes`](RedisPersistenceBuilder::max_held_writes) keys
+//!   are held (10 000 by default); past that writes fail, and
+//!   `max_held_writes(0)` makes every write fail at once.
+//! - A broken connection (Redis restarted between two calls) is replaced
+//!   and the command sent again within the same call; every command the
+//!   store sends may be repeated without harm.
+//!
+//! Failing a write is not the safer choice with paho-mqtt 0.14: when a
+//! publish cannot be persisted, the C library keeps the message queued but
+//! reports failure, and the Rust side frees what the C library still
+//! refers to; the client's memory is corrupted (glibc aborts it later).
+//! That is why writes are held rather than failed by default.
+//!
+//! Connecting and each command give up after the
+//! [timeout](RedisPersistenceBuilder::timeout) (one second by default),
+//! because Paho holds its own lock while it calls the store; after a
+//! failure, writes skip Redis for [`RETRY_INTERVAL`], so a Redis that
+//! hangs costs at most one timeout per interval.
 //!
 //! Redis itself keeps the data only in RAM unless told otherwise: messages
-//! survive a crash of the client, not a reboot of the device. That is the
-//! trade the flash-wear argument makes; configure Redis's own persistence
-//! (RDB, AOF) if a reboot must not lose them either.
+//! survive a crash of the client, not a reboot of the device, nor a restart
+//! of Redis (after which the client carries on with what it has in its own
+//! memory). That is the trade the flash-wear argument makes; configure
+//! Redis's own persistence (RDB, AOF) if those must not lose them either.
+//!
+//! # The MQTT version
+//!
+//! Create the client for the MQTT version it connects with:
+//! `CreateOptionsBuilder::new_v3()` for 3.1.1, `new()` for 5.0. Paho
+//! encodes the messages it restores from the store for the version given at
+//! creation; `CreateOptionsBuilder::new()` says 5.0, and its encoding sent
+//! on a 3.1.1 connection puts a stray zero byte at the front of every
+//! resent payload.
 //!
 //! # Paho's `contains_key`
 //!
@@ -120,8 +159,9 @@
 //!
 //! - [`RedisPersistenceBuilder`] (`builder.rs`): address, credentials,
 //!   database, hash prefix, timeout; never touches the network.
-//! - [`RedisPersistence`] (`persistence.rs`): the store, its connection and
-//!   the `ClientPersistence` callbacks.
+//! - [`RedisPersistence`] (`persistence.rs`): the store, its connection,
+//!   the backlog of writes held through an outage, and the
+//!   `ClientPersistence` callbacks.
 //! - [`Error`] (`error.rs`): what failed, where, as one sentence.
 
 #![forbid(unsafe_code)]
@@ -131,6 +171,8 @@ mod builder;
 mod error;
 mod persistence;
 
-pub use builder::{RedisPersistenceBuilder, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
+pub use builder::{
+    RedisPersistenceBuilder, DEFAULT_MAX_HELD_WRITES, DEFAULT_PREFIX, DEFAULT_TIMEOUT,
+};
 pub use error::Error;
-pub use persistence::RedisPersistence;
+pub use persistence::{RedisPersistence, RETRY_INTERVAL};

@@ -1,13 +1,21 @@
 //! [`RedisPersistence`]: Paho's persistence callbacks as commands on one
-//! Redis hash, over one connection that is made again after it breaks.
+//! Redis hash, over one connection that is made again after it breaks, with
+//! a bounded backlog of writes that carries the client through a Redis
+//! outage.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use paho_mqtt::ClientPersistence;
-use redis::{ConnectionInfo, FromRedisValue, RedisResult};
+use redis::{ConnectionInfo, RedisResult};
 
 use crate::error::is_connection_error;
 use crate::{Error, RedisPersistenceBuilder};
+
+/// How long after a failure the store waits before it tries Redis again
+/// for writes; meanwhile writes go straight to the backlog, so a Redis
+/// that hangs costs at most one timeout per interval.
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A Paho persistence store in one Redis hash.
 ///
@@ -23,9 +31,17 @@ use crate::{Error, RedisPersistenceBuilder};
 ///
 /// The store holds one connection, made when Paho opens the store. A call
 /// that finds the connection broken (Redis restarted, say) makes a new one
-/// and tries once more; a call that cannot reach Redis fails with a
-/// persistence error, and the next call tries to connect again. No call
-/// panics, and none waits longer than the
+/// and sends its command once more. When Redis cannot take a write
+/// (`put`, `remove`, `clear`), the write is held in memory, newest per key,
+/// and the call succeeds; the held writes go to Redis in one transaction
+/// as soon as it answers again (tried by the next call at least
+/// [`RETRY_INTERVAL`] after the last failure, by any read, and at
+/// `close`). At most [`max_held_writes`](RedisPersistenceBuilder::max_held_writes)
+/// keys are held; past that, writes fail. A `get` of a held key is
+/// answered from memory (Paho reads a queued publish back just before it
+/// sends it); other reads (`get`, `keys`, `contains_key`,
+/// [`len`](Self::len)), which Paho makes when it creates a client, fail
+/// while Redis is away. No call panics, and none waits longer than the
 /// [timeout](RedisPersistenceBuilder::timeout) for any one step.
 pub struct RedisPersistence {
     /// Where and how to connect: address, user, password, database.
@@ -35,12 +51,40 @@ pub struct RedisPersistence {
     prefix: String,
     /// Limit for connecting and for each command.
     timeout: Duration,
+    /// Most keys the backlog may hold; 0 makes every failed write an error.
+    max_held: usize,
     /// The hash of the client Paho opened the store for; `None` before
     /// `open` and after `close`.
     hash: Option<String>,
     /// The connection; `None` until first needed and after an error that
     /// broke it.
     connection: Option<redis::Connection>,
+    /// Writes Redis has not taken yet.
+    backlog: Backlog,
+}
+
+/// Writes that Redis could not take when they were made, kept until it
+/// answers again.
+#[derive(Default)]
+struct Backlog {
+    /// The hash was deleted after the last write Redis took.
+    cleared: bool,
+    /// Per key, the newest write: the value to set, or `None` to delete.
+    writes: BTreeMap<String, Option<Vec<u8>>>,
+    /// When Redis last failed the store; writes wait for
+    /// [`RETRY_INTERVAL`] after it before they try Redis again.
+    failed_at: Option<Instant>,
+}
+
+impl Backlog {
+    fn is_empty(&self) -> bool {
+        !self.cleared && self.writes.is_empty()
+    }
+
+    fn retry_due(&self, now: Instant) -> bool {
+        self.failed_at
+            .is_none_or(|at| now.duration_since(at) >= RETRY_INTERVAL)
+    }
 }
 
 impl std::fmt::Debug for RedisPersistence {
@@ -50,27 +94,36 @@ impl std::fmt::Debug for RedisPersistence {
             .field("database", &self.info.redis_settings().db())
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("max_held_writes", &self.max_held)
             .field("hash", &self.hash)
             .field("connected", &self.connection.is_some())
+            .field("held_writes", &self.backlog.writes.len())
             .finish()
     }
 }
 
 impl RedisPersistence {
     /// A builder for a store: address or socket, password, database, hash
-    /// prefix, timeout. `RedisPersistence::builder().build()` is a store on
-    /// the Redis at `127.0.0.1:6379`.
+    /// prefix, timeout, backlog. `RedisPersistence::builder().build()` is a
+    /// store on the Redis at `127.0.0.1:6379`.
     pub fn builder() -> RedisPersistenceBuilder {
         RedisPersistenceBuilder::new()
     }
 
-    pub(crate) fn from_parts(info: ConnectionInfo, prefix: String, timeout: Duration) -> Self {
+    pub(crate) fn from_parts(
+        info: ConnectionInfo,
+        prefix: String,
+        timeout: Duration,
+        max_held: usize,
+    ) -> Self {
         RedisPersistence {
             info,
             prefix,
             timeout,
+            max_held,
             hash: None,
             connection: None,
+            backlog: Backlog::default(),
         }
     }
 
@@ -96,17 +149,22 @@ impl RedisPersistence {
         self.info.addr().to_string()
     }
 
+    /// How many keys have writes held in memory because Redis could not
+    /// take them (0 while Redis is well).
+    pub fn held_writes(&self) -> usize {
+        self.backlog.writes.len()
+    }
+
     /// How many records the store holds (`HLEN`): QoS 1 and 2 messages
-    /// not yet acknowledged, and Paho's bookkeeping for them.
+    /// not yet acknowledged, and Paho's bookkeeping for them. Writes held
+    /// in memory are sent first.
     ///
     /// # Errors
     ///
     /// [`Error::NotOpen`] before `open`; [`Error::Redis`] when Redis fails.
     pub fn len(&mut self) -> Result<usize, Error> {
-        self.run("HLEN", None, |hash| {
-            let mut cmd = redis::cmd("HLEN");
-            cmd.arg(hash);
-            cmd
+        self.read("HLEN", None, |conn, hash| {
+            redis::cmd("HLEN").arg(hash).query(conn)
         })
     }
 
@@ -120,38 +178,135 @@ impl RedisPersistence {
         self.len().map(|n| n == 0)
     }
 
-    /// Whether the store holds a record under `key` (`HEXISTS`).
+    /// Whether the store holds a record under `key` (`HEXISTS`). Writes
+    /// held in memory are sent first.
     ///
     /// # Errors
     ///
     /// [`Error::NotOpen`] before `open`; [`Error::Redis`] when Redis fails.
     pub fn contains(&mut self, key: &str) -> Result<bool, Error> {
-        self.run("HEXISTS", Some(key), |hash| {
-            let mut cmd = redis::cmd("HEXISTS");
-            cmd.arg(hash).arg(key);
-            cmd
+        self.read("HEXISTS", Some(key), |conn, hash| {
+            redis::cmd("HEXISTS").arg(hash).arg(key).query(conn)
         })
     }
 
-    /// Runs one command on the open hash. A connection that turns out to
-    /// be broken is replaced and the command sent once more: every command
-    /// the store sends may be repeated without harm.
-    fn run<T: FromRedisValue>(
+    /// Sends the held writes to Redis now, in one transaction. Does
+    /// nothing when none are held.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] before `open`; [`Error::Redis`] when Redis fails
+    /// (the writes stay held).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        if self.backlog.is_empty() {
+            return Ok(());
+        }
+        let cleared = self.backlog.cleared;
+        let writes = std::mem::take(&mut self.backlog.writes);
+        let result = self.run("MULTI", None, |conn, hash| {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            if cleared {
+                pipe.cmd("DEL").arg(hash).ignore();
+            }
+            for (key, value) in &writes {
+                match value {
+                    Some(value) => pipe.cmd("HSET").arg(hash).arg(key).arg(value).ignore(),
+                    None => pipe.cmd("HDEL").arg(hash).arg(key).ignore(),
+                };
+            }
+            pipe.query::<()>(conn)
+        });
+        match result {
+            Ok(()) => {
+                log::info!(
+                    "paho persistence: Redis {} answers again; wrote {} held records to hash {:?}",
+                    self.server(),
+                    writes.len(),
+                    self.hash.as_deref().unwrap_or_default()
+                );
+                self.backlog = Backlog::default();
+                Ok(())
+            }
+            Err(error) => {
+                self.backlog.writes = writes;
+                self.backlog.failed_at = Some(Instant::now());
+                Err(error)
+            }
+        }
+    }
+
+    /// A read: sends held writes first, so Redis answers for everything
+    /// Paho wrote.
+    fn read<T>(
         &mut self,
         command: &'static str,
         key: Option<&str>,
-        make: impl Fn(&str) -> redis::Cmd,
+        exec: impl Fn(&mut redis::Connection, &str) -> RedisResult<T>,
+    ) -> Result<T, Error> {
+        self.flush()?;
+        self.run(command, key, exec)
+    }
+
+    /// A write (`HSET`, `HDEL`): straight to Redis while it is well;
+    /// otherwise held in memory, newest per key, while there is room.
+    fn write(
+        &mut self,
+        command: &'static str,
+        key: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<(), Error> {
+        if self.hash.is_none() {
+            return Err(Error::NotOpen { command });
+        }
+        if self.backlog.is_empty() {
+            let result = self.run(command, Some(key), |conn, hash| match &value {
+                Some(value) => redis::cmd("HSET").arg(hash).arg(key).arg(value).query(conn),
+                None => redis::cmd("HDEL").arg(hash).arg(key).query(conn),
+            });
+            match result {
+                Err(error) if self.max_held > 0 => {
+                    log::warn!(
+                        "paho persistence: {error}; holding writes in memory until Redis answers"
+                    );
+                    self.backlog.failed_at = Some(Instant::now());
+                }
+                other => return other,
+            }
+        }
+        if self.backlog.writes.len() >= self.max_held && !self.backlog.writes.contains_key(key) {
+            return Err(Error::BacklogFull {
+                hash: self.hash.clone().unwrap_or_default(),
+                server: self.server(),
+                held: self.backlog.writes.len(),
+            });
+        }
+        self.backlog.writes.insert(key.to_owned(), value);
+        if self.backlog.retry_due(Instant::now()) {
+            // Still failing is no news: the write is held either way.
+            let _ = self.flush();
+        }
+        Ok(())
+    }
+
+    /// Runs `exec` on the open hash. A connection that turns out to be
+    /// broken is replaced and `exec` run once more: every command the
+    /// store sends may be repeated without harm.
+    fn run<T>(
+        &mut self,
+        command: &'static str,
+        key: Option<&str>,
+        exec: impl Fn(&mut redis::Connection, &str) -> RedisResult<T>,
     ) -> Result<T, Error> {
         let Some(hash) = self.hash.clone() else {
             return Err(Error::NotOpen { command });
         };
-        let cmd = make(&hash);
-        let result = match self.query(&cmd) {
+        let result = match self.attempt(&hash, &exec) {
             // A connection made before this call broke (Redis restarted or
             // closed it): connect afresh and try once more. A timeout is
             // not retried, so one call never waits twice.
             (Err(error), false) if is_connection_error(&error) && !error.is_timeout() => {
-                self.query(&cmd).0
+                self.attempt(&hash, &exec).0
             }
             (result, _) => result,
         };
@@ -164,12 +319,16 @@ impl RedisPersistence {
         })
     }
 
-    /// Sends `cmd`, connecting first if needed. Returns the result and
+    /// Runs `exec`, connecting first if needed. Returns the result and
     /// whether the connection was made for this call. Drops the connection
     /// when the error says it is unusable.
-    fn query<T: FromRedisValue>(&mut self, cmd: &redis::Cmd) -> (RedisResult<T>, bool) {
+    fn attempt<T>(
+        &mut self,
+        hash: &str,
+        exec: &impl Fn(&mut redis::Connection, &str) -> RedisResult<T>,
+    ) -> (RedisResult<T>, bool) {
         let fresh = self.connection.is_none();
-        let result = self.connection().and_then(|conn| cmd.query(conn));
+        let result = self.connection().and_then(|conn| exec(conn, hash));
         if let Err(error) = &result {
             if is_connection_error(error) {
                 self.connection = None;
@@ -192,14 +351,14 @@ impl RedisPersistence {
         };
         Ok(self.connection.insert(conn))
     }
+}
 
-    /// Logs a failed call and turns it into what Paho understands.
-    fn report<T>(&self, result: Result<T, Error>) -> paho_mqtt::Result<T> {
-        result.map_err(|error| {
-            log::warn!("paho persistence: {error}");
-            error.into()
-        })
-    }
+/// Logs a failed call and turns it into what Paho understands.
+fn report<T>(result: Result<T, Error>) -> paho_mqtt::Result<T> {
+    result.map_err(|error| {
+        log::warn!("paho persistence: {error}");
+        error.into()
+    })
 }
 
 /// What the store must answer to `contains_key` so that the Paho C library
@@ -227,55 +386,63 @@ impl ClientPersistence for RedisPersistence {
     fn open(&mut self, client_id: &str, server_uri: &str) -> paho_mqtt::Result<()> {
         self.hash = Some(self.hash_name_for(client_id, server_uri));
         self.connection = None;
-        let result = self.run::<()>("PING", None, |_| redis::cmd("PING"));
-        self.report(result)
+        self.backlog = Backlog::default();
+        report(self.run::<()>("PING", None, |conn, _| redis::cmd("PING").query(conn)))
     }
 
-    /// Drops the connection. The hash stays, so a client created later
-    /// finds the messages still in flight.
+    /// Sends any held writes, then drops the connection. The hash stays,
+    /// so a client created later finds the messages still in flight.
     fn close(&mut self) -> paho_mqtt::Result<()> {
+        let held = self.backlog.writes.len();
+        let result = self.flush();
         self.connection = None;
         self.hash = None;
-        Ok(())
+        self.backlog = Backlog::default();
+        result.map_err(|error| {
+            log::error!("paho persistence: {error}; {held} held writes are lost");
+            error.into()
+        })
     }
 
-    /// `HSET hash key value`, the buffers joined into one value.
+    /// `HSET hash key value`, the buffers joined into one value; held in
+    /// memory while Redis cannot take it.
     fn put(&mut self, key: &str, buffers: Vec<&[u8]>) -> paho_mqtt::Result<()> {
-        let value = buffers.concat();
-        let result = self.run::<()>("HSET", Some(key), |hash| {
-            let mut cmd = redis::cmd("HSET");
-            cmd.arg(hash).arg(key).arg(&value);
-            cmd
-        });
-        self.report(result)
+        report(self.write("HSET", key, Some(buffers.concat())))
     }
 
     /// `HGET hash key`; a key with no record is an error, as Paho expects.
+    /// A key with a write held in memory is answered from it: Paho reads a
+    /// queued publish back from the store just before it sends it, so
+    /// this read is on the publishing path.
     fn get(&mut self, key: &str) -> paho_mqtt::Result<Vec<u8>> {
+        let missing = |hash: &Option<String>| Error::Missing {
+            hash: hash.clone().unwrap_or_default(),
+            key: key.to_owned(),
+        };
+        if self.hash.is_some() {
+            if let Some(held) = self.backlog.writes.get(key) {
+                return report(held.clone().ok_or_else(|| missing(&self.hash)));
+            }
+            if self.backlog.cleared {
+                return report(Err(missing(&self.hash)));
+            }
+        }
         let result = self
-            .run::<Option<Vec<u8>>>("HGET", Some(key), |hash| {
-                let mut cmd = redis::cmd("HGET");
-                cmd.arg(hash).arg(key);
-                cmd
+            .run("HGET", Some(key), |conn, hash| {
+                redis::cmd("HGET")
+                    .arg(hash)
+                    .arg(key)
+                    .query::<Option<Vec<u8>>>(conn)
             })
-            .and_then(|value| {
-                value.ok_or_else(|| Error::Missing {
-                    hash: self.hash.clone().unwrap_or_default(),
-                    key: key.to_owned(),
-                })
-            });
-        self.report(result)
+            .and_then(|value| value.ok_or_else(|| missing(&self.hash)));
+        report(result)
     }
 
-    /// `HDEL hash key`. Removing a key with no record succeeds, so a
-    /// removal repeated after a lost reply is no error.
+    /// `HDEL hash key`; held in memory while Redis cannot take it.
+    /// Removing a key with no record succeeds, so a removal repeated after
+    /// a lost reply is no error.
     fn remove(&mut self, key: &str) -> paho_mqtt::Result<()> {
-        let result = self.run::<()>("HDEL", Some(key), |hash| {
-            let mut cmd = redis::cmd("HDEL");
-            cmd.arg(hash).arg(key);
-            cmd
-        });
-        self.report(result)
+        report(self.write("HDEL", key, None))
     }
 
     /// `HKEYS hash`. A field that is not UTF-8 or holds a NUL byte was not
@@ -283,10 +450,8 @@ impl ClientPersistence for RedisPersistence {
     /// keys are C strings.
     fn keys(&mut self) -> paho_mqtt::Result<Vec<String>> {
         let result = self
-            .run::<Vec<Vec<u8>>>("HKEYS", None, |hash| {
-                let mut cmd = redis::cmd("HKEYS");
-                cmd.arg(hash);
-                cmd
+            .read("HKEYS", None, |conn, hash| {
+                redis::cmd("HKEYS").arg(hash).query::<Vec<Vec<u8>>>(conn)
             })
             .map(|fields| {
                 fields
@@ -307,17 +472,28 @@ impl ClientPersistence for RedisPersistence {
                     })
                     .collect()
             });
-        self.report(result)
+        report(result)
     }
 
-    /// `DEL hash`.
+    /// `DEL hash`; held in memory while Redis cannot take it.
     fn clear(&mut self) -> paho_mqtt::Result<()> {
-        let result = self.run::<()>("DEL", None, |hash| {
-            let mut cmd = redis::cmd("DEL");
-            cmd.arg(hash);
-            cmd
-        });
-        self.report(result)
+        if self.hash.is_none() {
+            return report(Err(Error::NotOpen { command: "DEL" }));
+        }
+        self.backlog.writes.clear();
+        self.backlog.cleared = true;
+        if self.backlog.retry_due(Instant::now()) {
+            if let Err(error) = self.flush() {
+                if self.max_held == 0 {
+                    self.backlog = Backlog::default();
+                    return report(Err(error));
+                }
+                log::warn!(
+                    "paho persistence: {error}; holding writes in memory until Redis answers"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// `HEXISTS hash key`, answered the way paho-mqtt's bridge needs so
