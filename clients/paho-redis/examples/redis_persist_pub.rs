@@ -112,6 +112,25 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
     Ok(options)
 }
 
+/// Prints the store's warnings (and Paho's) on stderr: the store reports
+/// what Redis said through the `log` crate, since Paho itself only learns
+/// "persistence error". An application would use its own logger.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("{}: {}", record.level(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 /// Prints a progress line at once (the tests read them through a pipe).
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -235,5 +254,8 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> u8 {
 }
 
 fn main() -> ExitCode {
+    if log::set_logger(&StderrLog).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
     ExitCode::from(cli(std::env::args().skip(1)))
 }
