@@ -10,6 +10,7 @@ use mqhost_codec::{
 };
 
 use super::inflight::Stage;
+use super::pressure::Pause;
 use super::{CloseReason, Delivery, Session};
 use crate::broker::message::{unix_millis, Message};
 use crate::broker::router::Subscriber;
@@ -35,6 +36,10 @@ impl Session {
     pub(super) fn decode_and_handle(&mut self) -> Result<(), CloseReason> {
         let max_packet_size = self.broker.config.mqtt.max_packet_size;
         loop {
+            if self.paused.is_some() {
+                // A subscriber is congested: the rest waits in the buffer.
+                return Ok(());
+            }
             let Some(conn) = self.conn.as_mut() else {
                 return Ok(());
             };
@@ -207,8 +212,13 @@ impl Session {
             timestamp_ms: unix_millis(),
             expires_at,
         });
-        let receivers = self.broker.publish(message);
-        let code = if receivers == 0 && v5 {
+        let routed = self.broker.publish(message);
+        if let Some(congested) = routed.congested {
+            if congested.id() != self.handle.id() {
+                self.paused = Some(Pause::new(congested));
+            }
+        }
+        let code = if routed.receivers == 0 && v5 {
             reason::NO_MATCHING_SUBSCRIBERS
         } else {
             reason::SUCCESS

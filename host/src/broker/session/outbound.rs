@@ -35,6 +35,15 @@ impl Session {
             return;
         }
         self.queue.push_back(delivery);
+        self.publish_pressure();
+    }
+
+    /// Tells publishers how full this session is (see [`super::pressure`]).
+    pub(super) fn publish_pressure(&self) {
+        self.handle
+            .shared
+            .pressure
+            .update(self.queue.len(), self.progress);
     }
 
     /// Most QoS 1/2 messages in flight to the connected client.
@@ -46,6 +55,14 @@ impl Session {
     /// Moves queued messages to the client while the in-flight window and
     /// the write buffer have room.
     pub(super) fn pump(&mut self) {
+        let before = self.progress;
+        self.pump_queue();
+        if self.progress != before {
+            self.publish_pressure();
+        }
+    }
+
+    fn pump_queue(&mut self) {
         let window = self.window();
         loop {
             let Some(conn) = self.conn.as_ref() else {
@@ -63,6 +80,7 @@ impl Session {
             let Some(delivery) = self.queue.pop_front() else {
                 return;
             };
+            self.progress += 1;
             if delivery.qos == QoS::AtMostOnce {
                 self.write_publish(&delivery, 0, false);
             } else {
