@@ -46,7 +46,10 @@ impl Session {
             let version = conn.version();
             let packet = match decode(&mut conn.read_buf, Some(version), max_packet_size) {
                 Ok(Some(packet)) => packet,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    conn.after_decode();
+                    return Ok(());
+                }
                 Err(error) => {
                     tracing::debug!(client_id = %self.client_id, %error, "malformed packet");
                     return Err(CloseReason::Protocol {

@@ -207,8 +207,6 @@ struct PendingWill {
 
 /// Most mailbox events handled before the socket gets another turn.
 const EVENT_BATCH: usize = 256;
-/// Read buffer growth step.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// The state of one session, owned by its task.
 pub struct Session {
@@ -276,7 +274,7 @@ impl Session {
             return Err(attach);
         }
         broker.metrics.sessions.fetch_add(1, Ordering::Relaxed);
-        let mut session = Session {
+        let session = Session {
             broker,
             handle,
             rx,
@@ -293,14 +291,15 @@ impl Session {
             progress: 0,
             paused: None,
         };
-        tokio::spawn(async move {
-            session.attach(attach, false);
-            session.run().await;
-        });
+        tokio::spawn(session.run(attach));
         Ok(())
     }
 
-    async fn run(mut self) {
+    /// The session's task: takes its first connection, then serves until
+    /// the session ends. (One future holds the session: an idle
+    /// connection's memory is mostly this future.)
+    async fn run(mut self, first: Box<Attach>) {
+        self.attach(first, false);
         loop {
             let wake = self.wait().await;
             let keep_going = match wake {
@@ -339,9 +338,7 @@ impl Session {
         let will_at = self.pending_will.as_ref().map(|w| w.at);
         match self.conn.as_mut() {
             Some(conn) => {
-                if conn.read_buf.capacity() - conn.read_buf.len() < READ_CHUNK / 4 {
-                    conn.read_buf.reserve(READ_CHUNK);
-                }
+                conn.prepare_read();
                 // While paused the client's bytes wait in the socket: it is
                 // alive, and keep alive does not apply.
                 let paused = self.paused.as_ref();
@@ -374,6 +371,9 @@ impl Session {
                     .metrics
                     .bytes_received
                     .fetch_add(read as u64, Ordering::Relaxed);
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.after_read(read);
+                }
                 match self.decode_and_handle() {
                     Ok(()) => {
                         self.pump();
@@ -417,7 +417,7 @@ impl Session {
                     .bytes_sent
                     .fetch_add(written as u64, Ordering::Relaxed);
                 if let Some(conn) = self.conn.as_mut() {
-                    let _ = conn.write_buf.split_to(written);
+                    conn.after_write(written);
                 }
                 self.progress += 1;
                 // Room in the write buffer may let queued messages out.
@@ -574,7 +574,7 @@ impl Session {
             .client_disconnected(&info, reason.as_str());
         if let Some(will) = will.filter(|_| reason.publishes_will()) {
             let delay = will.properties.will_delay_interval.unwrap_or(0);
-            let message = self.will_message(will);
+            let message = self.will_message(*will);
             if delay == 0 || self.expiry == 0 || reason == CloseReason::TakenOver {
                 self.broker.publish(message);
             } else {
