@@ -218,6 +218,7 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
                 0
             },
             inbound_aliases: HashMap::new(),
+            last_topic: None,
             outbound_aliases: HashMap::new(),
             will: connect.will.map(Box::new),
         },

@@ -55,6 +55,10 @@ pub struct Connection {
     pub topic_alias_maximum: u16,
     /// Aliases the client set for its publishes.
     pub inbound_aliases: HashMap<u16, Arc<str>>,
+    /// The topic of the client's last PUBLISH without an alias: a client
+    /// mostly publishes to the same few topics, and the next message to
+    /// this one shares it instead of allocating it anew.
+    pub last_topic: Option<Arc<str>>,
     /// Aliases we set for our publishes to it.
     pub outbound_aliases: HashMap<Arc<str>, u16>,
     /// Will message, removed by a normal DISCONNECT (boxed: most

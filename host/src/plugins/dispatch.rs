@@ -202,7 +202,10 @@ fn message_event<'a>(
         timestamp_ms: message.timestamp_ms,
         properties: MessageProperties {
             payload_format_indicator: props.payload_format_indicator.into(),
-            message_expiry_interval: message.remaining_expiry(std::time::Instant::now()).into(),
+            message_expiry_interval: message
+                .expires_at
+                .and_then(|_| message.remaining_expiry(std::time::Instant::now()))
+                .into(),
             content_type: opt_str(props.content_type.as_deref()),
             response_topic: opt_str(props.response_topic.as_deref()),
             correlation_data: props

@@ -12,7 +12,7 @@ use mqhost_codec::{
 use super::inflight::Stage;
 use super::pressure::Pause;
 use super::{CloseReason, Delivery, Session};
-use crate::broker::message::{unix_millis, Message};
+use crate::broker::message::Message;
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
 
@@ -33,7 +33,20 @@ fn ack(packet_id: u16, reason: u8) -> PubAck {
 
 impl Session {
     /// Decodes and handles every complete packet in the read buffer.
+    /// Keep alive counts from the end of this call when any packet was
+    /// complete: one clock read per read, not per packet.
     pub(super) fn decode_and_handle(&mut self) -> Result<(), CloseReason> {
+        let mut decoded = false;
+        let result = self.decode_each(&mut decoded);
+        if decoded {
+            if let Some(conn) = self.conn.as_mut() {
+                conn.last_packet = Instant::now();
+            }
+        }
+        result
+    }
+
+    fn decode_each(&mut self, decoded: &mut bool) -> Result<(), CloseReason> {
         let max_packet_size = self.broker.config.mqtt.max_packet_size;
         loop {
             if self.paused.is_some() {
@@ -58,7 +71,7 @@ impl Session {
                     });
                 }
             };
-            conn.last_packet = Instant::now();
+            *decoded = true;
             self.handle_packet(packet)?;
         }
     }
@@ -156,7 +169,14 @@ impl Session {
                 conn.inbound_aliases.insert(alias, Arc::clone(&topic));
                 topic
             }
-            None => Arc::from(topic),
+            None => match &conn.last_topic {
+                Some(last) if **last == *topic => Arc::clone(last),
+                _ => {
+                    let topic: Arc<str> = Arc::from(topic);
+                    conn.last_topic = Some(Arc::clone(&topic));
+                    topic
+                }
+            },
         };
         if topic::validate_topic_name(&topic).is_err() {
             return Err(CloseReason::Protocol {
@@ -198,13 +218,15 @@ impl Session {
             return Ok(());
         }
 
-        let now = Instant::now();
+        // The clock is read once per message (the id); reads are costly
+        // on some virtual machines.
         let expires_at = properties
             .message_expiry_interval
             .take()
-            .map(|secs| now + Duration::from_secs(u64::from(secs)));
+            .map(|secs| Instant::now() + Duration::from_secs(u64::from(secs)));
+        let id = self.broker.next_message_id();
         let message = Arc::new(Message {
-            id: self.broker.next_message_id(),
+            id,
             topic,
             payload,
             qos,
@@ -212,7 +234,7 @@ impl Session {
             properties,
             from: Arc::clone(&self.client_id),
             from_session: Some(self.handle.id()),
-            timestamp_ms: unix_millis(),
+            timestamp_ms: id.unix_millis(),
             expires_at,
         });
         let routed = self.broker.publish(message);

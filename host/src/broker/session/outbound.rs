@@ -139,9 +139,10 @@ impl Session {
     /// Encodes one PUBLISH to the client and fires `message.delivered`.
     /// False when the message was dropped instead (expired, too large).
     fn write_publish(&mut self, delivery: &Delivery, packet_id: u16, dup: bool) -> bool {
-        let now = Instant::now();
         let message = &delivery.message;
-        if message.is_expired(now) || !self.fits(delivery) {
+        // The clock only matters to messages that expire.
+        let now = message.expires_at.map(|_| Instant::now());
+        if now.is_some_and(|now| message.is_expired(now)) || !self.fits(delivery) {
             self.broker.metrics.dropped();
             return false;
         }
@@ -162,10 +163,9 @@ impl Session {
                 topic_alias = Some(alias);
             }
         }
-        let expiry = if version.is_v5() {
-            message.remaining_expiry(now)
-        } else {
-            None
+        let expiry = match now {
+            Some(now) if version.is_v5() => message.remaining_expiry(now),
+            _ => None,
         };
         let publish = view(delivery, packet_id, dup, topic, topic_alias, expiry);
         if let Err(error) = encode_publish(&publish, version, &mut conn.write_buf) {
