@@ -37,12 +37,17 @@ use report::{Metric, Round, ScenarioResult};
 const USAGE: &str = "\
 usage: mqhost-bench [--quick | --full] [--out DIR] [--bin-dir DIR] [--mosquitto PATH]
                     [--rounds N] [--only KEY,KEY...] [--threads N] [--revision TEXT]
+       mqhost-bench --against ADDR [--only KEY,KEY...] [--quick | --full]
 
 Runs every scenario against mqhost and Mosquitto, alternating brokers
 round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
 (target/release). --only runs the scenarios named (see the keys in the
 table). --threads sets the load generator's threads (default 1).
+
+--against drives a broker already running at ADDR (host:port) with each
+message load once and prints what it measured, nothing else: for
+profiling a broker with perf or valgrind while the load runs.
 
 Environment: MQHOST_BENCH_REDIS_CONF names the configuration file given
 to the Redis backend plugin (libmqhost_redis.so in --bin-dir); without
@@ -68,6 +73,7 @@ struct Options {
     only: Option<Vec<String>>,
     threads: usize,
     revision: String,
+    against: Option<std::net::SocketAddr>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -80,6 +86,7 @@ fn parse_args() -> Result<Options, String> {
         only: None,
         threads: 1,
         revision: String::new(),
+        against: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -91,6 +98,13 @@ fn parse_args() -> Result<Options, String> {
             "--bin-dir" => options.bin_dir = value("--bin-dir")?.into(),
             "--mosquitto" => options.mosquitto = value("--mosquitto")?.into(),
             "--revision" => options.revision = value("--revision")?,
+            "--against" => {
+                options.against = Some(
+                    value("--against")?
+                        .parse()
+                        .map_err(|_| "--against needs host:port")?,
+                )
+            }
             "--rounds" => {
                 options.rounds = Some(
                     value("--rounds")?
@@ -555,6 +569,38 @@ fn utc_now() -> String {
     )
 }
 
+/// `--against`: each message load once against a running broker.
+fn drive_against(
+    runtime: &tokio::runtime::Runtime,
+    options: &Options,
+    addr: std::net::SocketAddr,
+) -> ExitCode {
+    let mut failed = false;
+    for scenario in scenarios(options) {
+        let Work::Messages(load) = &scenario.work else {
+            continue;
+        };
+        match runtime.block_on(load::run_messages(addr, load)) {
+            Ok(o) => println!(
+                "{}: {} messages in {:.3} s, {:.0} msg/s",
+                scenario.key,
+                o.delivered,
+                o.elapsed.as_secs_f64(),
+                o.rate()
+            ),
+            Err(e) => {
+                failed = true;
+                println!("{}: FAILED: {e}", scenario.key);
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(options) => options,
@@ -589,6 +635,9 @@ fn main() -> ExitCode {
             .build()
     }
     .expect("tokio runtime");
+    if let Some(addr) = options.against {
+        return drive_against(&runtime, &options, addr);
+    }
     let work_dir = std::env::temp_dir().join(format!("mqhost-bench-{}", std::process::id()));
     let started = utc_now();
     let load_before = read_trimmed("/proc/loadavg");
