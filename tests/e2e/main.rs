@@ -5,6 +5,7 @@ mod acl;
 mod config;
 mod connect;
 mod delivery;
+mod flow;
 mod malformed;
 mod plugins;
 mod retained;

@@ -83,6 +83,35 @@ impl RawClient {
         }
     }
 
+    /// Connects a clean session whose socket receive buffer is only
+    /// `bytes` long, so that TCP soon stops the broker's writes: a slow
+    /// reader without waiting for the kernel's buffers to fill.
+    pub async fn connect_with_receive_buffer(
+        addr: SocketAddr,
+        version: ProtocolVersion,
+        client_id: &str,
+        bytes: u32,
+    ) -> RawClient {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        let stream = socket.connect(addr).await.expect("connect to broker");
+        stream.set_nodelay(true).unwrap();
+        let mut client = RawClient {
+            stream,
+            version,
+            buf: BytesMut::new(),
+        };
+        client
+            .send(Packet::Connect(Box::new(connect_packet(
+                version, client_id,
+            ))))
+            .await;
+        match client.recv().await {
+            Some(Packet::ConnAck(ack)) if ack.reason == 0 => client,
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
     /// Connects with `connect` and returns the CONNACK.
     pub async fn connect_with(addr: SocketAddr, connect: Connect) -> (RawClient, ConnAck) {
         let mut client = RawClient::open(addr, connect.protocol).await;

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use super::connection::{Connection, Reader, Writer};
+use super::connection::{Connection, Reader, Writer, READ_MIN};
 use super::session::{unix_secs, Attach, Session, SessionEvent};
 use super::topic;
 use super::Broker;
@@ -62,12 +62,17 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
             return;
         }
     };
+    // An idle connection should hold little: the session sizes its reads,
+    // and the write buffer grows with what is sent.
+    if read_buf.is_empty() {
+        read_buf = BytesMut::new();
+    }
     let mut attach = Box::new(Attach {
         conn: Connection {
             reader,
             writer,
             read_buf,
-            write_buf: BytesMut::with_capacity(4096),
+            write_buf: BytesMut::new(),
             ..attach.conn
         },
         ..*attach
@@ -200,6 +205,7 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
             reader: Box::new(tokio::io::empty()),
             writer: Box::new(tokio::io::sink()),
             read_buf: BytesMut::new(),
+            read_size: READ_MIN,
             write_buf: BytesMut::new(),
             info,
             keep_alive,
@@ -212,8 +218,9 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
                 0
             },
             inbound_aliases: HashMap::new(),
+            last_topic: None,
             outbound_aliases: HashMap::new(),
-            will: connect.will,
+            will: connect.will.map(Box::new),
         },
         clean_start: connect.clean_start,
         session_expiry,

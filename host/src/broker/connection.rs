@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use mqhost_codec::{encode, Disconnect, DisconnectProperties, LastWill, Packet, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -20,6 +20,15 @@ pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 /// How long a closing connection may take to flush its last bytes and
 /// see the client close its side.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Room for the next read of an idle connection: most of what an idle
+/// connection holds.
+pub const READ_MIN: usize = 512;
+/// Room for the next read of a busy publisher: one system call brings
+/// hundreds of small packets.
+pub const READ_MAX: usize = 64 * 1024;
+/// A write buffer that grew past this is given back once written out, so
+/// a subscriber that had a burst does not hold its peak for ever.
+const WRITE_KEEP: usize = 64 * 1024;
 
 /// A connected client.
 pub struct Connection {
@@ -27,6 +36,9 @@ pub struct Connection {
     pub writer: Writer,
     /// Bytes read and not yet decoded.
     pub read_buf: BytesMut,
+    /// Room the next read gets: doubles after a read that filled it,
+    /// halves after a small one, between [`READ_MIN`] and [`READ_MAX`].
+    pub read_size: usize,
     /// Encoded packets not yet written.
     pub write_buf: BytesMut,
     /// Who the client is, for hooks and logs.
@@ -43,16 +55,54 @@ pub struct Connection {
     pub topic_alias_maximum: u16,
     /// Aliases the client set for its publishes.
     pub inbound_aliases: HashMap<u16, Arc<str>>,
+    /// The topic of the client's last PUBLISH without an alias: a client
+    /// mostly publishes to the same few topics, and the next message to
+    /// this one shares it instead of allocating it anew.
+    pub last_topic: Option<Arc<str>>,
     /// Aliases we set for our publishes to it.
     pub outbound_aliases: HashMap<Arc<str>, u16>,
-    /// Will message, removed by a normal DISCONNECT.
-    pub will: Option<LastWill>,
+    /// Will message, removed by a normal DISCONNECT (boxed: most
+    /// connections have none, and every byte here is held per connection).
+    pub will: Option<Box<LastWill>>,
 }
 
 impl Connection {
     /// Protocol version agreed at CONNECT.
     pub fn version(&self) -> ProtocolVersion {
         self.info.protocol
+    }
+
+    /// Makes room in the read buffer for the next read.
+    pub fn prepare_read(&mut self) {
+        if self.read_buf.capacity() - self.read_buf.len() < self.read_size {
+            self.read_buf.reserve(self.read_size);
+        }
+    }
+
+    /// Sizes the next read after one that brought `read` bytes.
+    pub fn after_read(&mut self, read: usize) {
+        if read >= self.read_size {
+            self.read_size = (self.read_size * 2).min(READ_MAX);
+        } else if read < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(READ_MIN);
+        }
+    }
+
+    /// After decoding: an emptied read buffer much larger than the next
+    /// read needs is given back (payloads still routed keep their part
+    /// of it alive), so an idle connection holds little.
+    pub fn after_decode(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > 2 * self.read_size {
+            self.read_buf = BytesMut::new();
+        }
+    }
+
+    /// `written` bytes of the write buffer went out.
+    pub fn after_write(&mut self, written: usize) {
+        self.write_buf.advance(written);
+        if self.write_buf.is_empty() && self.write_buf.capacity() > WRITE_KEEP {
+            self.write_buf = BytesMut::new();
+        }
     }
 
     /// Encodes `packet` onto the write buffer. A packet the codec refuses

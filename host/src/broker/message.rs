@@ -54,6 +54,11 @@ impl MessageId {
         (self.0 >> 64) as u64
     }
 
+    /// Publish time in Unix milliseconds (the message's timestamp).
+    pub fn unix_millis(self) -> u64 {
+        self.micros() / 1000
+    }
+
     /// The id as exactly 22 base62 characters (`0-9A-Za-z`), so that string
     /// order is numeric order (the form the Redis backend stores).
     pub fn to_base62(self) -> String {

@@ -105,9 +105,10 @@ impl Broker {
     }
 
     /// Publishes `message` as if a client had: `message.publish` hooks, the
-    /// retained store, then every matching session. Returns how many
-    /// sessions it was handed to (0 also when a hook dropped it).
-    pub fn publish(&self, message: Arc<Message>) -> usize {
+    /// retained store, then every matching session. Says how many sessions
+    /// it was handed to (0 also when a hook dropped it) and whether one of
+    /// them is congested.
+    pub fn publish(&self, message: Arc<Message>) -> router::Routed {
         self.metrics
             .messages_received
             .fetch_add(1, Ordering::Relaxed);
@@ -115,7 +116,7 @@ impl Broker {
             self.metrics
                 .messages_dropped
                 .fetch_add(1, Ordering::Relaxed);
-            return 0;
+            return router::Routed::default();
         }
         if message.retain {
             self.router.retain(&message);

@@ -29,6 +29,16 @@ pub struct Subscriber {
     pub identifier: Option<u32>,
 }
 
+/// What routing a message did.
+#[derive(Default)]
+pub struct Routed {
+    /// Sessions it was handed to.
+    pub receivers: usize,
+    /// An online session whose backlog is above its high-water mark: the
+    /// publisher should wait for it before routing more.
+    pub congested: Option<SessionHandle>,
+}
+
 /// Subscriptions and retained messages of the whole broker.
 pub struct Router {
     subscriptions: RwLock<SubscriptionTree<SessionId, Subscriber>>,
@@ -106,8 +116,8 @@ impl Router {
 
     /// Hands `message` to every session with a matching subscription, once
     /// per session at the highest granted QoS, with every matching
-    /// subscription identifier. Returns the number of sessions.
-    pub fn route(&self, message: &Arc<Message>) -> usize {
+    /// subscription identifier.
+    pub fn route(&self, message: &Arc<Message>) -> Routed {
         let mut matches: Vec<Match> = Vec::new();
         {
             let tree = self.subscriptions.read().unwrap_or_else(|e| e.into_inner());
@@ -131,7 +141,7 @@ impl Router {
         if matches.len() > 1 {
             matches.sort_unstable_by_key(|m| m.session);
         }
-        let mut delivered = 0;
+        let mut routed = Routed::default();
         let mut rest = matches.into_iter().peekable();
         while let Some(first) = rest.next() {
             let mut qos = first.qos;
@@ -142,15 +152,18 @@ impl Router {
                 retain_as_published |= next.retain_as_published;
                 identifiers.extend(next.identifier);
             }
-            first.handle.deliver(Delivery {
+            let congested = first.handle.deliver(Delivery {
                 message: Arc::clone(message),
                 qos: qos.min(message.qos),
                 retain: retain_as_published && message.retain,
                 subscription_ids: identifiers,
             });
-            delivered += 1;
+            if congested && routed.congested.is_none() {
+                routed.congested = Some(first.handle.clone());
+            }
+            routed.receivers += 1;
         }
-        delivered
+        routed
     }
 
     /// Applies a retained PUBLISH to the built-in store: an empty payload

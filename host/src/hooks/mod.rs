@@ -2,8 +2,12 @@
 //! sessions and messages, and where `message.publish` may drop a message.
 //!
 //! The broker calls [`Hooks`] on its hot paths, so a hook point no handler
-//! registered for costs one relaxed atomic load.
+//! registered for costs one relaxed atomic load, and one that has handlers
+//! costs no atomic read-modify-write on the broker's side: each thread
+//! keeps the handler list it last used, and takes the lock only when a
+//! generation number says the list changed.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -69,13 +73,45 @@ struct Registered {
 
 /// The registered handlers, called in registration order, each only at the
 /// hook points it registered for.
-#[derive(Default)]
 pub struct Hooks {
     /// Union of every handler's points: a hook point nobody wants costs one
     /// relaxed load.
     wanted: AtomicU32,
     handlers: RwLock<Arc<Vec<Registered>>>,
+    /// Bumped by every change of `handlers`, after it: a thread whose
+    /// cached list has this generation has the current list.
+    generation: AtomicU64,
+    /// Tells these hooks from another broker's in the same process (tests
+    /// run several), for the per-thread cache.
+    instance: u64,
     next_id: AtomicU64,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        Hooks {
+            wanted: AtomicU32::new(0),
+            handlers: RwLock::default(),
+            generation: AtomicU64::new(0),
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+            next_id: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A thread's copy of a handler list, and which list it is.
+struct Cached {
+    instance: u64,
+    generation: u64,
+    list: Arc<Vec<Registered>>,
+}
+
+thread_local! {
+    /// The handler list this thread used last. A hook call takes it out
+    /// while it runs (a nested call, from a handler that publishes, finds
+    /// none and takes the lock) and puts it back after.
+    static CACHED: Cell<Option<Cached>> = const { Cell::new(None) };
 }
 
 impl Hooks {
@@ -150,24 +186,35 @@ impl Hooks {
         change(&mut list);
         let wanted = list.iter().fold(0, |acc, r| acc | r.points.0);
         *guard = Arc::new(list);
+        self.generation.fetch_add(1, Ordering::Release);
         self.wanted.store(wanted, Ordering::Release);
     }
 
-    /// The handler list when someone wants `point`.
-    fn current(&self, point: HookSet) -> Option<Arc<Vec<Registered>>> {
+    /// Runs `call` on the current handler list when someone wants `point`.
+    fn with_list<T>(&self, point: HookSet, call: impl FnOnce(&[Registered]) -> T) -> Option<T> {
         if self.wanted.load(Ordering::Relaxed) & point.0 == 0 {
             return None;
         }
-        let guard = self.handlers.read().unwrap_or_else(|e| e.into_inner());
-        Some(Arc::clone(&guard))
+        let generation = self.generation.load(Ordering::Acquire);
+        let cached = match CACHED.with(Cell::take) {
+            Some(c) if c.instance == self.instance && c.generation == generation => c,
+            _ => Cached {
+                instance: self.instance,
+                generation,
+                list: Arc::clone(&self.handlers.read().unwrap_or_else(|e| e.into_inner())),
+            },
+        };
+        let result = call(&cached.list);
+        CACHED.with(|c| c.set(Some(cached)));
+        Some(result)
     }
 
     fn each(&self, point: HookSet, mut call: impl FnMut(&dyn HookHandler)) {
-        if let Some(list) = self.current(point) {
+        self.with_list(point, |list| {
             for registered in list.iter().filter(|r| r.points.contains(point)) {
                 call(registered.handler.as_ref());
             }
-        }
+        });
     }
 
     pub fn client_connected(&self, client: &ClientInfo) {
@@ -206,17 +253,18 @@ impl Hooks {
 
     /// Drop wins: the first handler that drops the message ends the call.
     pub fn message_publish(&self, message: &Arc<Message>) -> PublishVerdict {
-        if let Some(list) = self.current(HookSet::MESSAGE_PUBLISH) {
-            for registered in list
+        self.with_list(HookSet::MESSAGE_PUBLISH, |list| {
+            let dropped = list
                 .iter()
                 .filter(|r| r.points.contains(HookSet::MESSAGE_PUBLISH))
-            {
-                if registered.handler.message_publish(message) == PublishVerdict::Drop {
-                    return PublishVerdict::Drop;
-                }
+                .any(|r| r.handler.message_publish(message) == PublishVerdict::Drop);
+            if dropped {
+                PublishVerdict::Drop
+            } else {
+                PublishVerdict::Continue
             }
-        }
-        PublishVerdict::Continue
+        })
+        .unwrap_or(PublishVerdict::Continue)
     }
 
     pub fn message_delivered(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {

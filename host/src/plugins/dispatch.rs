@@ -4,7 +4,8 @@
 //! events.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use mqhost_codec::{QoS, SubscriptionOptions};
 use mqhost_plugin_api::abi_stable::std_types::{ROption, RResult, RSlice, RStr, Tuple2};
@@ -22,12 +23,16 @@ pub struct Instance {
     pub name: Arc<str>,
     plugin: PluginBox,
     node: Arc<str>,
-    /// Hook calls hold it shared; [`Instance::stop`] takes it exclusively,
-    /// so no call is under way while the plugin drains, and none starts
-    /// after (the flag says stopped).
-    gate: RwLock<bool>,
+    /// The gate every call passes, in one atomic so that a hook call costs
+    /// two atomic read-modify-writes (in and out) and counts its event on
+    /// the way in: calls under way (low 16 bits), [`STOPPED`], and events
+    /// counted (from [`EVENT`] up). [`Instance::stop`] closes it, waits
+    /// for the calls under way, then stops the plugin: no call is under
+    /// way while the plugin drains, and none starts after.
+    gate: AtomicU64,
+    /// Serialises [`Instance::stop`]; set once the plugin has stopped.
+    stopped: Mutex<bool>,
     failed: AtomicBool,
-    events: AtomicU64,
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
@@ -39,9 +44,9 @@ impl Instance {
             name: Arc::from(name),
             plugin,
             node: Arc::from(node),
-            gate: RwLock::new(false),
+            gate: AtomicU64::new(0),
+            stopped: Mutex::new(false),
             failed: AtomicBool::new(false),
-            events: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             last_error: Mutex::new(None),
         })
@@ -57,14 +62,14 @@ impl Instance {
         if self.failed.load(Ordering::Relaxed) {
             return None;
         }
-        let stopped = self.gate.read().unwrap_or_else(|e| e.into_inner());
-        if *stopped {
+        let enter = if count { CALL + EVENT } else { CALL };
+        if self.gate.fetch_add(enter, Ordering::Acquire) & STOPPED != 0 {
+            self.gate.fetch_sub(enter, Ordering::Release);
             return None;
         }
-        if count {
-            self.events.fetch_add(1, Ordering::Relaxed);
-        }
-        match call(&self.plugin) {
+        let result = call(&self.plugin);
+        self.gate.fetch_sub(CALL, Ordering::Release);
+        match result {
             RResult::ROk(value) => Some(value),
             RResult::RErr(error) => {
                 self.record_error(&error);
@@ -108,9 +113,14 @@ impl Instance {
     /// Waits for calls under way, stops the plugin (it drains its queues),
     /// and refuses every later call.
     pub fn stop(&self) {
-        let mut stopped = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         if *stopped {
             return;
+        }
+        self.gate.fetch_or(STOPPED, Ordering::AcqRel);
+        // Hook calls return in microseconds; this runs on a blocking thread.
+        while self.gate.load(Ordering::Acquire) & CALLS != 0 {
+            std::thread::sleep(Duration::from_micros(50));
         }
         if !self.failed.load(Ordering::Relaxed) {
             if let RResult::RErr(error) = self.plugin.stop() {
@@ -127,12 +137,12 @@ impl Instance {
 
     /// Whether it was stopped.
     pub fn is_stopped(&self) -> bool {
-        *self.gate.read().unwrap_or_else(|e| e.into_inner())
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Hook events handed to the plugin.
     pub fn events(&self) -> u64 {
-        self.events.load(Ordering::Relaxed)
+        self.gate.load(Ordering::Relaxed) / EVENT
     }
 
     /// Errors the plugin returned (panics included).
@@ -148,6 +158,15 @@ impl Instance {
             .clone()
     }
 }
+
+/// One call under way, in [`Instance::gate`].
+const CALL: u64 = 1;
+/// Mask of the calls under way (threads calling at once: far fewer).
+const CALLS: u64 = (1 << 16) - 1;
+/// The gate is closed: no call starts.
+const STOPPED: u64 = 1 << 16;
+/// One event counted; 47 bits count 10^14 events.
+const EVENT: u64 = 1 << 17;
 
 /// The broker's hook handler for one plugin instance.
 pub struct PluginHook(pub Arc<Instance>);
@@ -202,7 +221,10 @@ fn message_event<'a>(
         timestamp_ms: message.timestamp_ms,
         properties: MessageProperties {
             payload_format_indicator: props.payload_format_indicator.into(),
-            message_expiry_interval: message.remaining_expiry(std::time::Instant::now()).into(),
+            message_expiry_interval: message
+                .expires_at
+                .and_then(|_| message.remaining_expiry(std::time::Instant::now()))
+                .into(),
             content_type: opt_str(props.content_type.as_deref()),
             response_topic: opt_str(props.response_topic.as_deref()),
             correlation_data: props

@@ -10,8 +10,9 @@ use mqhost_codec::{
 };
 
 use super::inflight::Stage;
+use super::pressure::Pause;
 use super::{CloseReason, Delivery, Session};
-use crate::broker::message::{unix_millis, Message};
+use crate::broker::message::Message;
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
 
@@ -32,16 +33,36 @@ fn ack(packet_id: u16, reason: u8) -> PubAck {
 
 impl Session {
     /// Decodes and handles every complete packet in the read buffer.
+    /// Keep alive counts from the end of this call when any packet was
+    /// complete: one clock read per read, not per packet.
     pub(super) fn decode_and_handle(&mut self) -> Result<(), CloseReason> {
+        let mut decoded = false;
+        let result = self.decode_each(&mut decoded);
+        if decoded {
+            if let Some(conn) = self.conn.as_mut() {
+                conn.last_packet = Instant::now();
+            }
+        }
+        result
+    }
+
+    fn decode_each(&mut self, decoded: &mut bool) -> Result<(), CloseReason> {
         let max_packet_size = self.broker.config.mqtt.max_packet_size;
         loop {
+            if self.paused.is_some() {
+                // A subscriber is congested: the rest waits in the buffer.
+                return Ok(());
+            }
             let Some(conn) = self.conn.as_mut() else {
                 return Ok(());
             };
             let version = conn.version();
             let packet = match decode(&mut conn.read_buf, Some(version), max_packet_size) {
                 Ok(Some(packet)) => packet,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    conn.after_decode();
+                    return Ok(());
+                }
                 Err(error) => {
                     tracing::debug!(client_id = %self.client_id, %error, "malformed packet");
                     return Err(CloseReason::Protocol {
@@ -50,7 +71,7 @@ impl Session {
                     });
                 }
             };
-            conn.last_packet = Instant::now();
+            *decoded = true;
             self.handle_packet(packet)?;
         }
     }
@@ -148,7 +169,14 @@ impl Session {
                 conn.inbound_aliases.insert(alias, Arc::clone(&topic));
                 topic
             }
-            None => Arc::from(topic),
+            None => match &conn.last_topic {
+                Some(last) if **last == *topic => Arc::clone(last),
+                _ => {
+                    let topic: Arc<str> = Arc::from(topic);
+                    conn.last_topic = Some(Arc::clone(&topic));
+                    topic
+                }
+            },
         };
         if topic::validate_topic_name(&topic).is_err() {
             return Err(CloseReason::Protocol {
@@ -190,13 +218,15 @@ impl Session {
             return Ok(());
         }
 
-        let now = Instant::now();
+        // The clock is read once per message (the id); reads are costly
+        // on some virtual machines.
         let expires_at = properties
             .message_expiry_interval
             .take()
-            .map(|secs| now + Duration::from_secs(u64::from(secs)));
+            .map(|secs| Instant::now() + Duration::from_secs(u64::from(secs)));
+        let id = self.broker.next_message_id();
         let message = Arc::new(Message {
-            id: self.broker.next_message_id(),
+            id,
             topic,
             payload,
             qos,
@@ -204,11 +234,16 @@ impl Session {
             properties,
             from: Arc::clone(&self.client_id),
             from_session: Some(self.handle.id()),
-            timestamp_ms: unix_millis(),
+            timestamp_ms: id.unix_millis(),
             expires_at,
         });
-        let receivers = self.broker.publish(message);
-        let code = if receivers == 0 && v5 {
+        let routed = self.broker.publish(message);
+        if let Some(congested) = routed.congested {
+            if congested.id() != self.handle.id() {
+                self.paused = Some(Pause::new(congested));
+            }
+        }
+        let code = if routed.receivers == 0 && v5 {
             reason::NO_MATCHING_SUBSCRIBERS
         } else {
             reason::SUCCESS

@@ -10,10 +10,13 @@
 //! - [`inbound`]: packets from the client.
 //! - [`outbound`]: messages to the client: queue, in-flight window, encoding.
 //! - [`inflight`]: the in-flight window and packet ids.
+//! - [`pressure`]: flow control from a congested subscriber's session
+//!   back to the publishers' sessions that fill it.
 
 mod inbound;
 pub mod inflight;
 mod outbound;
+pub mod pressure;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +34,7 @@ use super::topic;
 use super::{Broker, SessionId};
 use crate::hooks::ClientInfo;
 use inflight::Inflight;
+use pressure::{AfterPause, Pause, Pressure};
 
 /// A message on its way to one session, with what that session's matching
 /// subscriptions decided.
@@ -80,6 +84,7 @@ struct Shared {
     client_id: Arc<str>,
     tx: mpsc::UnboundedSender<SessionEvent>,
     online: AtomicBool,
+    pressure: Pressure,
 }
 
 /// A cheap, cloneable way to reach a session.
@@ -109,14 +114,39 @@ impl SessionHandle {
     }
 
     /// Hands a routed message to the session. A session that just ended
-    /// drops it, as if it had never subscribed.
-    pub fn deliver(&self, delivery: Delivery) {
-        let _ = self.shared.tx.send(SessionEvent::Deliver(delivery));
+    /// drops it, as if it had never subscribed. Returns whether the
+    /// session is congested: online, with a backlog above its high-water
+    /// mark, so the publisher should wait before routing more to it.
+    pub fn deliver(&self, delivery: Delivery) -> bool {
+        let congested = self.shared.pressure.sent(self.is_online());
+        if self
+            .shared
+            .tx
+            .send(SessionEvent::Deliver(delivery))
+            .is_err()
+        {
+            self.shared.pressure.unsent();
+            return false;
+        }
+        congested
     }
 
     /// Sends an event; gives it back when the session has ended.
     pub fn send(&self, event: SessionEvent) -> Result<(), SessionEvent> {
-        self.shared.tx.send(event).map_err(|e| e.0)
+        let delivery = matches!(event, SessionEvent::Deliver(_));
+        if delivery {
+            self.shared.pressure.sent(false);
+        }
+        self.shared.tx.send(event).map_err(|e| {
+            if delivery {
+                self.shared.pressure.unsent();
+            }
+            e.0
+        })
+    }
+
+    fn pressure(&self) -> &Pressure {
+        &self.shared.pressure
     }
 }
 
@@ -177,8 +207,6 @@ struct PendingWill {
 
 /// Most mailbox events handled before the socket gets another turn.
 const EVENT_BATCH: usize = 256;
-/// Read buffer growth step.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// The state of one session, owned by its task.
 pub struct Session {
@@ -202,6 +230,12 @@ pub struct Session {
     pending_will: Option<PendingWill>,
     /// Who waits for this session to be gone (a Clean Start takeover).
     discard_waiters: Vec<oneshot::Sender<()>>,
+    /// Messages moved out of the queue plus writes to the client so far:
+    /// the progress publishers waiting on this session look for.
+    progress: u64,
+    /// Set while this session, as a publisher, waits for a congested
+    /// subscriber: it does not read from its client meanwhile.
+    paused: Option<Pause>,
 }
 
 enum Wake {
@@ -211,6 +245,7 @@ enum Wake {
     KeepAlive,
     Expired,
     WillDue,
+    PauseOver,
 }
 
 impl Session {
@@ -226,13 +261,20 @@ impl Session {
                 client_id: Arc::clone(&client_id),
                 tx,
                 online: AtomicBool::new(false),
+                pressure: Pressure::new(
+                    broker
+                        .config
+                        .mqtt
+                        .max_queued_messages
+                        .map(|n| n.get() as usize),
+                ),
             }),
         };
         if broker.registry.insert_if_absent(&handle).is_err() {
             return Err(attach);
         }
         broker.metrics.sessions.fetch_add(1, Ordering::Relaxed);
-        let mut session = Session {
+        let session = Session {
             broker,
             handle,
             rx,
@@ -246,15 +288,18 @@ impl Session {
             detached_at: Instant::now(),
             pending_will: None,
             discard_waiters: Vec::new(),
+            progress: 0,
+            paused: None,
         };
-        tokio::spawn(async move {
-            session.attach(attach, false);
-            session.run().await;
-        });
+        tokio::spawn(session.run(attach));
         Ok(())
     }
 
-    async fn run(mut self) {
+    /// The session's task: takes its first connection, then serves until
+    /// the session ends. (One future holds the session: an idle
+    /// connection's memory is mostly this future.)
+    async fn run(mut self, first: Box<Attach>) {
+        self.attach(first, false);
         loop {
             let wake = self.wait().await;
             let keep_going = match wake {
@@ -279,6 +324,7 @@ impl Session {
                     self.publish_pending_will();
                     true
                 }
+                Wake::PauseOver => self.on_pause_over(),
             };
             if !keep_going {
                 break;
@@ -292,13 +338,15 @@ impl Session {
         let will_at = self.pending_will.as_ref().map(|w| w.at);
         match self.conn.as_mut() {
             Some(conn) => {
-                if conn.read_buf.capacity() - conn.read_buf.len() < READ_CHUNK / 4 {
-                    conn.read_buf.reserve(READ_CHUNK);
-                }
-                let keep_alive = conn.keep_alive_deadline();
+                conn.prepare_read();
+                // While paused the client's bytes wait in the socket: it is
+                // alive, and keep alive does not apply.
+                let paused = self.paused.as_ref();
+                let keep_alive = conn.keep_alive_deadline().filter(|_| paused.is_none());
                 tokio::select! {
                     result = conn.writer.write(&conn.write_buf), if !conn.write_buf.is_empty() => Wake::Wrote(result),
-                    result = conn.reader.read_buf(&mut conn.read_buf) => Wake::Read(result),
+                    result = conn.reader.read_buf(&mut conn.read_buf), if paused.is_none() => Wake::Read(result),
+                    () = pause_wait(paused) => Wake::PauseOver,
                     Some(event) = self.rx.recv() => Wake::Event(event),
                     _ = sleep_until_opt(keep_alive) => Wake::KeepAlive,
                 }
@@ -323,6 +371,9 @@ impl Session {
                     .metrics
                     .bytes_received
                     .fetch_add(read as u64, Ordering::Relaxed);
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.after_read(read);
+                }
                 match self.decode_and_handle() {
                     Ok(()) => {
                         self.pump();
@@ -331,6 +382,29 @@ impl Session {
                     Err(reason) => self.detach(reason),
                 }
             }
+        }
+    }
+
+    /// A congested subscriber drained, made progress, or made none for too
+    /// long: go on reading, or wait some more.
+    fn on_pause_over(&mut self) -> bool {
+        let Some(pause) = self.paused.as_mut() else {
+            return true;
+        };
+        if let AfterPause::Wait = pause.check() {
+            return true;
+        }
+        self.paused = None;
+        if let Some(conn) = self.conn.as_mut() {
+            conn.last_packet = Instant::now();
+        }
+        // Packets read before the pause are still in the buffer.
+        match self.decode_and_handle() {
+            Ok(()) => {
+                self.pump();
+                true
+            }
+            Err(reason) => self.detach(reason),
         }
     }
 
@@ -343,10 +417,12 @@ impl Session {
                     .bytes_sent
                     .fetch_add(written as u64, Ordering::Relaxed);
                 if let Some(conn) = self.conn.as_mut() {
-                    let _ = conn.write_buf.split_to(written);
+                    conn.after_write(written);
                 }
+                self.progress += 1;
                 // Room in the write buffer may let queued messages out.
                 self.pump();
+                self.publish_pressure();
                 true
             }
         }
@@ -355,6 +431,7 @@ impl Session {
     fn on_event(&mut self, event: SessionEvent) -> bool {
         match event {
             SessionEvent::Deliver(delivery) => {
+                self.handle.shared.pressure.received();
                 self.enqueue(delivery);
                 self.pump();
                 true
@@ -470,6 +547,9 @@ impl Session {
             return self.expiry != 0;
         };
         self.handle.shared.online.store(false, Ordering::Relaxed);
+        // Publishers waiting for this client to read need not wait now.
+        self.handle.shared.pressure.release();
+        self.paused = None;
         self.detached_at = Instant::now();
         let will = conn.will.take();
         let info = conn.info.clone();
@@ -494,7 +574,7 @@ impl Session {
             .client_disconnected(&info, reason.as_str());
         if let Some(will) = will.filter(|_| reason.publishes_will()) {
             let delay = will.properties.will_delay_interval.unwrap_or(0);
-            let message = self.will_message(will);
+            let message = self.will_message(*will);
             if delay == 0 || self.expiry == 0 || reason == CloseReason::TakenOver {
                 self.broker.publish(message);
             } else {
@@ -558,6 +638,7 @@ impl Session {
         self.broker.registry.remove_if(&self.client_id, id);
         self.broker.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
         self.rx.close();
+        self.handle.shared.pressure.release();
         while let Ok(event) = self.rx.try_recv() {
             match event {
                 SessionEvent::Attach(attach, reply) => {
@@ -574,6 +655,14 @@ impl Session {
             let _ = waiter.send(());
         }
         tracing::debug!(client_id = %self.client_id, "session ended");
+    }
+}
+
+/// Waits out a pause, or forever when there is none.
+async fn pause_wait(pause: Option<&Pause>) {
+    match pause {
+        Some(pause) => pause.wait().await,
+        None => std::future::pending().await,
     }
 }
 

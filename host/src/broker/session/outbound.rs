@@ -35,6 +35,15 @@ impl Session {
             return;
         }
         self.queue.push_back(delivery);
+        self.publish_pressure();
+    }
+
+    /// Tells publishers how full this session is (see [`super::pressure`]).
+    pub(super) fn publish_pressure(&self) {
+        self.handle
+            .shared
+            .pressure
+            .update(self.queue.len(), self.progress);
     }
 
     /// Most QoS 1/2 messages in flight to the connected client.
@@ -46,6 +55,14 @@ impl Session {
     /// Moves queued messages to the client while the in-flight window and
     /// the write buffer have room.
     pub(super) fn pump(&mut self) {
+        let before = self.progress;
+        self.pump_queue();
+        if self.progress != before {
+            self.publish_pressure();
+        }
+    }
+
+    fn pump_queue(&mut self) {
         let window = self.window();
         loop {
             let Some(conn) = self.conn.as_ref() else {
@@ -63,6 +80,7 @@ impl Session {
             let Some(delivery) = self.queue.pop_front() else {
                 return;
             };
+            self.progress += 1;
             if delivery.qos == QoS::AtMostOnce {
                 self.write_publish(&delivery, 0, false);
             } else {
@@ -121,9 +139,10 @@ impl Session {
     /// Encodes one PUBLISH to the client and fires `message.delivered`.
     /// False when the message was dropped instead (expired, too large).
     fn write_publish(&mut self, delivery: &Delivery, packet_id: u16, dup: bool) -> bool {
-        let now = Instant::now();
         let message = &delivery.message;
-        if message.is_expired(now) || !self.fits(delivery) {
+        // The clock only matters to messages that expire.
+        let now = message.expires_at.map(|_| Instant::now());
+        if now.is_some_and(|now| message.is_expired(now)) || !self.fits(delivery) {
             self.broker.metrics.dropped();
             return false;
         }
@@ -144,10 +163,9 @@ impl Session {
                 topic_alias = Some(alias);
             }
         }
-        let expiry = if version.is_v5() {
-            message.remaining_expiry(now)
-        } else {
-            None
+        let expiry = match now {
+            Some(now) if version.is_v5() => message.remaining_expiry(now),
+            _ => None,
         };
         let publish = view(delivery, packet_id, dup, topic, topic_alias, expiry);
         if let Err(error) = encode_publish(&publish, version, &mut conn.write_buf) {

@@ -1,0 +1,251 @@
+//! The brokers under test: how each is configured and started on a free
+//! loopback port, and what the bench reads from its process (resident
+//! memory, CPU time).
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::client::Error;
+
+/// Settings both brokers get, so neither is throttled by a default the
+/// other does not have.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// QoS 1/2 messages in flight to one subscriber.
+    pub inflight: u32,
+    /// Messages mqhost queues per session beyond the window (0: no
+    /// limit); it holds publishers back before its queue is full.
+    pub mqhost_queued: u32,
+    /// The same for Mosquitto, which has no flow control towards
+    /// publishers: any bound a fast publisher outruns drops messages.
+    pub mosquitto_queued: u32,
+}
+
+/// Which broker, and how.
+#[derive(Debug, Clone)]
+pub enum Flavour {
+    /// `mqhost` with these plugin libraries enabled (configuration text
+    /// for each) and these extra `--set` overrides.
+    Mqhost {
+        plugins: Vec<(PathBuf, String)>,
+        sets: Vec<(String, String)>,
+    },
+    /// Mosquitto, `persistence false`.
+    Mosquitto,
+}
+
+/// A broker as the report names it.
+#[derive(Debug, Clone)]
+pub struct BrokerSpec {
+    /// Name in tables and JSON: `mqhost`, `mosquitto`, `mqhost+noop`.
+    pub name: String,
+    pub flavour: Flavour,
+}
+
+/// Where to find the programs.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    pub mqhost: PathBuf,
+    pub mosquitto: PathBuf,
+}
+
+/// A running broker, killed when dropped.
+pub struct Running {
+    child: Child,
+    pub addr: SocketAddr,
+    dir: PathBuf,
+}
+
+fn free_port() -> Result<u16, Error> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+impl BrokerSpec {
+    /// Starts the broker in a fresh directory under `work` and waits until
+    /// it accepts connections.
+    pub fn start(
+        &self,
+        programs: &Programs,
+        limits: Limits,
+        work: &Path,
+    ) -> Result<Running, Error> {
+        let port = free_port()?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let dir = work.join(format!("{}-{port}", self.name.replace('+', "-")));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let log = fs::File::create(dir.join("broker.log")).map_err(|e| e.to_string())?;
+        let mut command = match &self.flavour {
+            Flavour::Mqhost { plugins, sets } => {
+                let plugin_dir = dir.join("plugins");
+                let etc_dir = dir.join("etc");
+                fs::create_dir_all(&plugin_dir).map_err(|e| e.to_string())?;
+                fs::create_dir_all(&etc_dir).map_err(|e| e.to_string())?;
+                for (library, config) in plugins {
+                    let file = library.file_name().ok_or("plugin path has no file name")?;
+                    fs::copy(library, plugin_dir.join(file))
+                        .map_err(|e| format!("{}: {e}", library.display()))?;
+                    let name = plugin_name(library);
+                    fs::write(etc_dir.join(format!("{name}.conf")), config)
+                        .map_err(|e| e.to_string())?;
+                }
+                let mut all: Vec<(String, String)> = vec![
+                    ("listener.tcp.default".into(), addr.to_string()),
+                    ("admin.listener".into(), "off".into()),
+                    ("log.level".into(), "warn".into()),
+                    ("sys.interval".into(), "0".into()),
+                    ("mqtt.max_inflight".into(), limits.inflight.to_string()),
+                    ("mqtt.receive_maximum".into(), limits.inflight.to_string()),
+                    (
+                        "mqtt.max_queued_messages".into(),
+                        limits.mqhost_queued.to_string(),
+                    ),
+                    ("plugins.dir".into(), plugin_dir.display().to_string()),
+                    ("plugins.etc_dir".into(), etc_dir.display().to_string()),
+                ];
+                all.extend(sets.iter().cloned());
+                let mut command = Command::new(&programs.mqhost);
+                command.args(["--config", "/dev/null"]);
+                for (key, value) in all {
+                    command.arg("--set").arg(format!("{key}={value}"));
+                }
+                command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+                command
+            }
+            Flavour::Mosquitto => {
+                let config = dir.join("mosquitto.conf");
+                fs::write(&config, mosquitto_config(port, limits)).map_err(|e| e.to_string())?;
+                let mut command = Command::new(&programs.mosquitto);
+                command.arg("-c").arg(&config);
+                command
+            }
+        };
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.name))?;
+        let mut running = Running { child, addr, dir };
+        running.wait_ready(&self.name)?;
+        Ok(running)
+    }
+}
+
+/// A plugin's NAME from its library file: `libmqhost_noop.so` is `noop`.
+pub fn plugin_name(library: &Path) -> String {
+    let stem = library
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    stem.trim_start_matches("lib")
+        .trim_start_matches("mqhost_")
+        .to_owned()
+}
+
+/// Mosquitto's configuration: loopback only, no persistence, anonymous
+/// clients, and windows and queues as large as mqhost's.
+pub fn mosquitto_config(port: u16, limits: Limits) -> String {
+    format!(
+        "# Written by mqhost-bench.\n\
+         listener {port} 127.0.0.1\n\
+         persistence false\n\
+         allow_anonymous true\n\
+         max_inflight_messages {inflight}\n\
+         max_queued_messages {queued}\n\
+         max_queued_bytes 0\n\
+         set_tcp_nodelay true\n\
+         log_dest stderr\n\
+         log_type error\n\
+         log_type warning\n",
+        inflight = limits.inflight,
+        queued = limits.mosquitto_queued,
+    )
+}
+
+impl Running {
+    fn wait_ready(&mut self, name: &str) -> Result<(), Error> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = fs::read_to_string(self.dir.join("broker.log")).unwrap_or_default();
+                return Err(format!(
+                    "{name} exited ({status}) before accepting connections:\n{log}"
+                ));
+            }
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{name} did not listen on {} within 20 s",
+                    self.addr
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The broker's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("broker.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Resident memory of process `pid` in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> Result<u64, Error> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| format!("no VmRSS for process {pid}"))
+}
+
+/// CPU time (user + system) process `pid` has used, in seconds.
+pub fn cpu_seconds(pid: u32) -> Result<f64, Error> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat; 12 and 13 here.
+    let per_second = clock_ticks();
+    Ok((ticks(11) + ticks(12)) as f64 / per_second)
+}
+
+/// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}

@@ -1,0 +1,216 @@
+//! A lean MQTT 3.1.1 client over `mqhost-codec`: the handshakes (CONNECT,
+//! SUBSCRIBE) as plain request and answer, then a [`drive`] loop that keeps
+//! a connection's reads and writes going at once while a [`Role`] decides
+//! what to send and checks what arrives.
+//!
+//! The loop batches: a role fills the write buffer with as many packets as
+//! it may, and every read takes whatever the socket holds (up to 256 KiB),
+//! so the generator spends few system calls per message and stays out of
+//! the way of the broker it measures.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use mqhost_codec::{
+    decode, encode, Connect, ConnectProperties, Packet, ProtocolVersion, QoS, Subscribe,
+    SubscribeProperties, SubscriptionOptions,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Every client speaks 3.1.1: both brokers know it equally well, and it has
+/// no properties to encode or skip.
+pub const VERSION: ProtocolVersion = ProtocolVersion::V3_1_1;
+
+/// Largest packet accepted from a broker.
+const MAX_PACKET: u32 = 1 << 20;
+/// Read buffer growth: a read asks for at least this much room.
+const READ_CHUNK: usize = 256 * 1024;
+/// A role stops filling the write buffer at this size and lets it drain.
+pub const WRITE_BATCH: usize = 64 * 1024;
+
+/// A failed run: what went wrong, in one sentence.
+pub type Error = String;
+
+/// One connection with its buffers.
+pub struct Conn {
+    pub stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+}
+
+impl Conn {
+    /// Opens a TCP connection and completes CONNECT/CONNACK with a clean
+    /// session and the given keep alive.
+    pub async fn connect(
+        addr: SocketAddr,
+        client_id: &str,
+        keep_alive: u16,
+    ) -> Result<Conn, Error> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect to {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let mut conn = Conn {
+            stream,
+            rbuf: BytesMut::with_capacity(256),
+            wbuf: BytesMut::with_capacity(256),
+        };
+        let connect = Connect {
+            protocol: VERSION,
+            clean_start: true,
+            keep_alive,
+            client_id: client_id.to_owned(),
+            will: None,
+            username: None,
+            password: None,
+            properties: ConnectProperties::default(),
+        };
+        conn.send(&Packet::Connect(Box::new(connect))).await?;
+        match conn.recv().await? {
+            Packet::ConnAck(ack) if ack.reason == 0 => Ok(conn),
+            Packet::ConnAck(ack) => Err(format!(
+                "{client_id}: CONNACK refused with code {:#04x}",
+                ack.reason
+            )),
+            other => Err(format!(
+                "{client_id}: expected CONNACK, got {}",
+                other.name()
+            )),
+        }
+    }
+
+    /// Subscribes to `filters` at `qos` and waits for a SUBACK granting all.
+    pub async fn subscribe(&mut self, filters: &[String], qos: QoS) -> Result<(), Error> {
+        let options = SubscriptionOptions {
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: 0,
+        };
+        let subscribe = Subscribe {
+            packet_id: 1,
+            filters: filters.iter().map(|f| (f.clone(), options)).collect(),
+            properties: SubscribeProperties::default(),
+        };
+        self.send(&Packet::Subscribe(subscribe)).await?;
+        match self.recv().await? {
+            Packet::SubAck(ack) if ack.reasons.iter().all(|&r| r == qos as u8) => Ok(()),
+            Packet::SubAck(ack) => Err(format!("SUBACK {:?} for {filters:?}", ack.reasons)),
+            other => Err(format!("expected SUBACK, got {}", other.name())),
+        }
+    }
+
+    async fn send(&mut self, packet: &Packet) -> Result<(), Error> {
+        self.wbuf.clear();
+        encode(packet, VERSION, &mut self.wbuf).map_err(|e| format!("encode: {e:?}"))?;
+        self.stream
+            .write_all(&self.wbuf)
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        self.wbuf.clear();
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> Result<Packet, Error> {
+        loop {
+            if let Some(packet) = decode(&mut self.rbuf, Some(VERSION), MAX_PACKET)
+                .map_err(|e| format!("malformed packet from broker: {e}"))?
+            {
+                return Ok(packet);
+            }
+            self.rbuf.reserve(1024);
+            match self.stream.read_buf(&mut self.rbuf).await {
+                Ok(0) => return Err("broker closed the connection".to_owned()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+    }
+}
+
+/// What one end of a load does on its connection.
+pub trait Role {
+    /// Appends what may be sent now to `wbuf` (stopping near
+    /// [`WRITE_BATCH`]).
+    fn fill(&mut self, wbuf: &mut BytesMut);
+    /// Handles one packet from the broker; `now` is when the read that
+    /// brought it returned. May append answers to `wbuf`.
+    fn on_packet(&mut self, packet: Packet, now: Instant, wbuf: &mut BytesMut)
+        -> Result<(), Error>;
+    /// Whether the role has nothing left to send or wait for.
+    fn done(&self) -> bool;
+    /// When [`fill`](Self::fill) will have more to send although nothing
+    /// arrived (a paced publisher); None when only the broker's packets
+    /// open the window.
+    fn next_fill_at(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// Runs `role` on `conn` until it is done or `stop` turns true, reading
+/// and writing at once so that neither side of the connection waits for
+/// the other.
+pub async fn drive<R: Role>(
+    conn: Conn,
+    role: &mut R,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let Conn {
+        mut stream,
+        mut rbuf,
+        mut wbuf,
+    } = conn;
+    let (mut reader, mut writer) = stream.split();
+    enum Wake {
+        Wrote(std::io::Result<usize>),
+        Read(std::io::Result<usize>),
+        Tick,
+        Stop,
+    }
+    loop {
+        if wbuf.len() < WRITE_BATCH {
+            role.fill(&mut wbuf);
+        }
+        if role.done() && wbuf.is_empty() {
+            return Ok(());
+        }
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        let tick = role.next_fill_at();
+        let wake = tokio::select! {
+            biased;
+            result = reader.read_buf(&mut rbuf) => Wake::Read(result),
+            result = writer.write(&wbuf), if !wbuf.is_empty() => Wake::Wrote(result),
+            _ = sleep_until_opt(tick), if tick.is_some() => Wake::Tick,
+            _ = stop.wait_for(|stop| *stop) => Wake::Stop,
+        };
+        match wake {
+            Wake::Wrote(Ok(0)) => return Err("broker stopped accepting writes".to_owned()),
+            Wake::Wrote(Ok(n)) => wbuf.advance(n),
+            Wake::Wrote(Err(e)) => return Err(format!("write: {e}")),
+            Wake::Read(Ok(0)) => return Err("broker closed the connection".to_owned()),
+            Wake::Read(Ok(_)) => {
+                let now = Instant::now();
+                while let Some(packet) = decode(&mut rbuf, Some(VERSION), MAX_PACKET)
+                    .map_err(|e| format!("malformed packet from broker: {e}"))?
+                {
+                    role.on_packet(packet, now, &mut wbuf)?;
+                }
+            }
+            Wake::Read(Err(e)) => return Err(format!("read: {e}")),
+            Wake::Tick => {}
+            Wake::Stop => return Ok(()),
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

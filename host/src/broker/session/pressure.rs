@@ -1,0 +1,233 @@
+//! Flow control from a subscriber's session back to the publishers that
+//! fill it, so that a connected subscriber that keeps reading loses nothing
+//! however fast its publishers are.
+//!
+//! Each session publishes its backlog (deliveries in its mailbox plus its
+//! queue) in a [`Pressure`]. A delivery that leaves an online session's
+//! backlog at or above the high-water mark tells the publisher's session,
+//! which stops decoding and reading its socket, so TCP pushes back on the
+//! publishing client, until that backlog falls below the low-water mark.
+//!
+//! Waiting is patient only while the subscriber makes progress: when its
+//! session neither moves a message out of its queue nor writes to its
+//! client for [`PATIENCE`], the
+//! publisher goes on, and the subscriber is marked stalled (it no longer
+//! holds anyone back, and its bounded queue drops what does not fit, as
+//! without flow control) until its backlog falls below the low-water mark.
+//! That also breaks cycles: two sessions that publish to each other and
+//! both wait cannot wait for longer than that.
+//!
+//! Nothing here blocks a thread: a waiting publisher's task still handles
+//! its mailbox and writes to its client while it does not read.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// How long a publisher waits for a congested subscriber that makes no
+/// progress at all: long enough for a client that pauses now and then
+/// (a collection, a slow disk), short enough that a client that stopped
+/// reading costs its publishers a second once.
+pub const PATIENCE: Duration = Duration::from_secs(1);
+
+/// High-water mark when queues have no bound.
+const UNBOUNDED_HIGH_WATER: usize = 1000;
+
+/// One session's backlog, shared with every session that delivers to it.
+#[derive(Debug)]
+pub struct Pressure {
+    /// Deliveries sent to the mailbox and not yet taken out of it.
+    mailbox: AtomicUsize,
+    /// Length of the session's queue as the session last published it.
+    queued: AtomicUsize,
+    /// Messages the session has moved out of its queue plus writes to its
+    /// client, ever: progress.
+    progress: AtomicU64,
+    /// A publisher waits for the backlog to fall.
+    waiting: AtomicBool,
+    /// The session made no progress while a publisher waited for it.
+    stalled: AtomicBool,
+    /// Signalled when the backlog falls below `low` while someone waits.
+    drained: Notify,
+    high: usize,
+    low: usize,
+}
+
+impl Pressure {
+    /// Marks for a session whose queue holds at most `limit` messages
+    /// (None: no bound): high at half the queue, low at a quarter, so a
+    /// few publishers overshooting by one message each still fit.
+    pub fn new(limit: Option<usize>) -> Self {
+        let high = limit.map_or(UNBOUNDED_HIGH_WATER, |l| (l / 2).max(1));
+        Pressure {
+            mailbox: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            progress: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
+            drained: Notify::new(),
+            high,
+            low: high / 2,
+        }
+    }
+
+    /// Messages waiting in the mailbox and the queue.
+    pub fn backlog(&self) -> usize {
+        self.mailbox.load(Ordering::Relaxed) + self.queued.load(Ordering::Relaxed)
+    }
+
+    /// A delivery goes into the mailbox. Returns whether the sender should
+    /// wait before routing more (when `online`).
+    pub fn sent(&self, online: bool) -> bool {
+        let backlog =
+            self.mailbox.fetch_add(1, Ordering::Relaxed) + 1 + self.queued.load(Ordering::Relaxed);
+        online && backlog >= self.high && !self.stalled.load(Ordering::Relaxed)
+    }
+
+    /// A delivery that was counted by [`sent`](Self::sent) never reached
+    /// the mailbox (the session had ended).
+    pub fn unsent(&self) {
+        self.mailbox.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The session took a delivery out of its mailbox.
+    pub fn received(&self) {
+        self.mailbox.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The session's queue now holds `queued` messages, and its progress
+    /// counter stands at `progress`. Wakes waiting publishers once the
+    /// backlog is low.
+    pub fn update(&self, queued: usize, progress: u64) {
+        self.queued.store(queued, Ordering::Relaxed);
+        self.progress.store(progress, Ordering::Relaxed);
+        if self.backlog() < self.low {
+            if self.stalled.load(Ordering::Relaxed) {
+                self.stalled.store(false, Ordering::Relaxed);
+            }
+            if self.waiting.load(Ordering::Relaxed) {
+                self.release();
+            }
+        }
+    }
+
+    /// Wakes every waiting publisher (the session went offline or ended).
+    pub fn release(&self) {
+        self.waiting.store(false, Ordering::SeqCst);
+        self.drained.notify_waiters();
+    }
+
+    /// Progress so far, for [`Pause`].
+    fn progress(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Returns once the backlog is below the low-water mark or at `until`.
+    async fn wait_below_low(&self, until: Instant) {
+        let notified = self.drained.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        self.waiting.store(true, Ordering::SeqCst);
+        if self.backlog() < self.low {
+            return;
+        }
+        let _ = tokio::time::timeout_at(until.into(), notified).await;
+    }
+}
+
+/// A publisher's session waiting for a congested subscriber.
+pub struct Pause {
+    on: super::SessionHandle,
+    /// The subscriber's progress when last looked at.
+    progress: u64,
+    /// When to look again.
+    until: Instant,
+}
+
+/// What a waiting publisher does next.
+pub enum AfterPause {
+    /// Go on reading.
+    Resume,
+    /// The subscriber is making progress: keep waiting.
+    Wait,
+}
+
+impl Pause {
+    /// Waits for `on`, which reported congestion.
+    pub fn new(on: super::SessionHandle) -> Self {
+        let progress = on.pressure().progress();
+        Pause {
+            on,
+            progress,
+            until: Instant::now() + PATIENCE,
+        }
+    }
+
+    /// Returns when it is time to look at the subscriber again.
+    pub async fn wait(&self) {
+        self.on.pressure().wait_below_low(self.until).await
+    }
+
+    /// Decides, after [`wait`](Self::wait) returned, whether to go on.
+    pub fn check(&mut self) -> AfterPause {
+        let pressure = self.on.pressure();
+        if !self.on.is_online() || pressure.backlog() < pressure.low {
+            return AfterPause::Resume;
+        }
+        let progress = pressure.progress();
+        if progress != self.progress {
+            self.progress = progress;
+            self.until = Instant::now() + PATIENCE;
+            return AfterPause::Wait;
+        }
+        // No progress for PATIENCE: stop holding publishers back for it.
+        pressure.stalled.store(true, Ordering::Relaxed);
+        AfterPause::Resume
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_follow_the_queue_bound() {
+        let p = Pressure::new(Some(1000));
+        assert_eq!((p.high, p.low), (500, 250));
+        let p = Pressure::new(Some(1));
+        assert_eq!((p.high, p.low), (1, 0));
+        let p = Pressure::new(None);
+        assert_eq!((p.high, p.low), (1000, 500));
+    }
+
+    #[test]
+    fn congestion_is_reported_at_the_high_water_mark_of_online_sessions_only() {
+        let p = Pressure::new(Some(8));
+        assert!(!p.sent(true));
+        assert!(!p.sent(true));
+        assert!(!p.sent(true));
+        assert!(p.sent(true), "fourth message reaches high water (4)");
+        assert!(!p.sent(false), "an offline session holds nobody back");
+        p.received();
+        p.received();
+        p.received();
+        p.received();
+        p.received();
+        p.update(5, 0);
+        assert!(p.sent(true));
+    }
+
+    #[test]
+    fn a_stalled_session_holds_nobody_back_until_it_drains() {
+        let p = Pressure::new(Some(8));
+        p.update(6, 0);
+        p.stalled.store(true, Ordering::Relaxed);
+        assert!(!p.sent(true));
+        p.received();
+        p.update(1, 5);
+        assert!(!p.stalled.load(Ordering::Relaxed));
+        p.update(6, 5);
+        assert!(p.sent(true));
+    }
+}
