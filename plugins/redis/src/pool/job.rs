@@ -1,0 +1,64 @@
+//! What waits in a pool's write queue: a write function or a command list
+//! with the event it applies to. Commands are only built when the writer
+//! takes the job, on the plugin's threads, so a hook costs one copy of the
+//! event and a queue push.
+
+use std::sync::Arc;
+
+use redis::Cmd;
+
+use crate::commands::Commands;
+use crate::event::Event;
+use crate::functions::Function;
+
+/// One rule's writes for one event.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// A write function.
+    Function {
+        /// Which.
+        function: Function,
+        /// Its event.
+        event: Event,
+        /// The rule's `expired_time`.
+        ttl: u64,
+    },
+    /// Raw commands.
+    Commands {
+        /// The rule's commands.
+        commands: Arc<Commands>,
+        /// Their event.
+        event: Event,
+    },
+}
+
+impl Job {
+    /// Appends the job's commands to `out`.
+    pub fn emit(&self, out: &mut Vec<Cmd>) {
+        match self {
+            Job::Function {
+                function,
+                event,
+                ttl,
+            } => function.emit(event, *ttl, out),
+            Job::Commands { commands, event } => commands.emit(event, out),
+        }
+    }
+
+    /// Bytes it will take on the wire, roughly.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Job::Function { event, .. } | Job::Commands { event, .. } => event.size_hint(),
+        }
+    }
+}
+
+/// A job and how many commands it makes (counted against the queue's
+/// bound when it was accepted).
+#[derive(Debug)]
+pub struct Queued {
+    /// The job.
+    pub job: Job,
+    /// Its commands.
+    pub count: usize,
+}
