@@ -7,6 +7,7 @@ mod connect;
 mod delivery;
 mod malformed;
 mod plugins;
+mod redis;
 mod retained;
 mod session;
 mod subscribe;
