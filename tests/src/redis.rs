@@ -281,7 +281,7 @@ impl RedisSentinel {
     /// replica.
     pub fn start() -> RedisSentinel {
         let dir = TempDir::new();
-        let master = RedisServer::start_in(dir.path(), &[], false);
+        let master = RedisServer::start_in(dir.path(), &["--repl-diskless-sync-delay", "0"], false);
         let replica = RedisServer::start_in(
             dir.path(),
             &["--replicaof", "127.0.0.1", &master.port().to_string()],
@@ -399,7 +399,16 @@ impl RedisCluster {
             std::fs::create_dir_all(&node_dir).unwrap();
             nodes.push(RedisServer::start_in(
                 &node_dir,
-                &["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"],
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "1000",
+                    // Replicas sync at once rather than after 5 s: a
+                    // replica that never synced cannot take over.
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ],
                 true,
             ));
         }
@@ -423,6 +432,22 @@ impl RedisCluster {
             cluster.wait_ok(Duration::from_secs(30)),
             "the cluster did not reach cluster_state:ok"
         );
+        let synced = wait_until(Duration::from_secs(30), || {
+            let replicas = cluster
+                .nodes
+                .iter()
+                .filter(|node| {
+                    let mut conn = node.client();
+                    let info: String = redis::cmd("INFO")
+                        .arg("replication")
+                        .query(&mut conn)
+                        .unwrap_or_default();
+                    info.contains("master_link_status:up")
+                })
+                .count();
+            replicas == 3
+        });
+        assert!(synced, "the cluster's replicas did not sync");
         cluster
     }
 
