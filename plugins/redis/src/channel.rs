@@ -22,7 +22,7 @@ use crate::pool::connect::{self, SharedConfig};
 use crate::pool::PoolShared;
 
 /// Longest wait between connection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// An order received on the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,7 +149,7 @@ pub async fn run(shared: Arc<PoolShared>, mut settings: watch::Receiver<SharedCo
                         "pool {}: channel {}: cannot connect to {}: {error}; retrying",
                         shared.name,
                         config.channel,
-                        config.describe_servers()
+                        config.target()
                     ));
                     failing = true;
                 }

@@ -14,6 +14,7 @@ use redis::{Arg, Cmd};
 
 use crate::event::{bool_text, Event, UNDEFINED};
 use crate::functions::secs;
+use crate::resp::CommandSink;
 use crate::rules::HookPoint;
 
 /// A placeholder.
@@ -145,10 +146,10 @@ impl Commands {
         self.templates.is_empty()
     }
 
-    /// Appends the commands for `event`.
-    pub fn emit(&self, event: &Event, out: &mut Vec<Cmd>) {
+    /// Writes the commands for `event`.
+    pub fn emit(&self, event: &Event, out: &mut impl CommandSink) {
         for template in &self.templates {
-            out.push(template.expand(event));
+            template.expand(event, out);
         }
     }
 }
@@ -174,25 +175,34 @@ impl Template {
         Ok(Template { args })
     }
 
-    /// The command for `event`.
-    pub fn expand(&self, event: &Event) -> Cmd {
-        let mut cmd = Cmd::with_capacity(self.args.len() + 12, 64);
+    /// Writes the command for `event`.
+    pub fn expand(&self, event: &Event, out: &mut impl CommandSink) {
+        let message = match event {
+            Event::Message(message) => Some(message),
+            _ => None,
+        };
+        let argc = self
+            .args
+            .iter()
+            .map(|arg| match arg {
+                ArgTemplate::Message => message.map_or(0, |m| m.fields().len() * 2),
+                ArgTemplate::Parts(_) => 1,
+            })
+            .sum();
+        out.begin(argc);
         for arg in &self.args {
             match arg {
                 ArgTemplate::Message => {
-                    if let Event::Message(message) = event {
+                    if let Some(message) = message {
                         for (field, value) in message.fields() {
-                            cmd.arg(field).arg(&*value);
+                            out.arg(field.as_bytes());
+                            out.arg(&value);
                         }
                     }
                 }
                 ArgTemplate::Parts(parts) => match parts.as_slice() {
-                    [Part::Text(text)] => {
-                        cmd.arg(text.as_str());
-                    }
-                    [Part::Var(var)] => {
-                        cmd.arg(&*value(*var, event));
-                    }
+                    [Part::Text(text)] => out.arg(text.as_bytes()),
+                    [Part::Var(var)] => out.arg(&value(*var, event)),
                     parts => {
                         let mut joined = Vec::with_capacity(64);
                         for part in parts {
@@ -201,12 +211,11 @@ impl Template {
                                 Part::Var(var) => joined.extend_from_slice(&value(*var, event)),
                             }
                         }
-                        cmd.arg(joined);
+                        out.arg(&joined);
                     }
                 },
             }
         }
-        cmd
     }
 }
 
@@ -310,9 +319,9 @@ mod tests {
     }
 
     fn expand(list: &[&str], hook: HookPoint, event: &Event) -> Vec<Vec<String>> {
-        let mut out = Vec::new();
+        let mut out = crate::resp::CmdList::default();
         commands(list, hook).unwrap().emit(event, &mut out);
-        out.iter().map(words).collect()
+        out.cmds.iter().map(words).collect()
     }
 
     fn client() -> Event {

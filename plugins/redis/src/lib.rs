@@ -16,6 +16,8 @@
 //!   trigger.
 //! - [`functions`]: the spec's write functions, event → commands (pure).
 //! - [`commands`]: raw command templates and their placeholders.
+//! - [`resp`]: commands encoded straight into the protocol, and replies
+//!   scanned without building values (the write path's hot loop).
 //! - [`pool`]: a Redis deployment: connections, the ordered bounded write
 //!   queue and its pipelining writer.
 //! - [`lookup`]: reads that deliver or subscribe through the host.
@@ -38,6 +40,7 @@ pub mod event;
 pub mod functions;
 pub mod lookup;
 pub mod pool;
+pub mod resp;
 pub mod rules;
 pub mod stats;
 pub mod topic;

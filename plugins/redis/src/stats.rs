@@ -1,5 +1,5 @@
 //! Figures per pool, as relaxed atomic counters, for the admin API
-//! (`mqhost ctl plugins list` shows them under `stats`).
+//! (`GET /api/v1/plugins` shows them under the plugin's `stats`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -12,6 +12,8 @@ pub struct PoolStats {
     /// Commands accepted and not yet answered by Redis (queued or in the
     /// batch on the wire).
     pub queued: AtomicUsize,
+    /// Their size, roughly.
+    pub queued_bytes: AtomicUsize,
     /// Commands Redis answered.
     pub written: AtomicU64,
     /// Batches (pipelines) sent.
@@ -46,13 +48,15 @@ fn get(counter: &AtomicU64) -> u64 {
 
 impl PoolStats {
     /// The figures as a JSON object.
-    pub fn to_json(&self, kind: &str, servers: &str, limit: usize) -> Value {
+    pub fn to_json(&self, kind: &str, servers: &str, limit: usize, limit_bytes: usize) -> Value {
         json!({
             "type": kind,
             "server": servers,
             "connected": self.connected.load(Ordering::Relaxed),
             "queued": self.queued.load(Ordering::Relaxed),
             "max_queued_commands": limit,
+            "queued_bytes": self.queued_bytes.load(Ordering::Relaxed),
+            "max_queued_bytes": limit_bytes,
             "written": get(&self.written),
             "batches": get(&self.batches),
             "errors": get(&self.errors),

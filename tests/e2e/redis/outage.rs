@@ -219,7 +219,7 @@ async fn writes_beyond_the_bound_are_counted_logged_and_shown() {
         .await;
     }
     assert!(broker
-        .wait_for_log("write queue full (30 commands", WAIT)
+        .wait_for_log("write queue full (30 of max_queued_commands = 30", WAIT)
         .is_some());
     let stats = plugin_stats(&broker).await;
     let pool = &stats["pools"]["pool1"];

@@ -115,6 +115,8 @@ pub struct PoolConfig {
     /// `max_queued_commands`: writes waiting at most; beyond, they are
     /// dropped and counted.
     pub max_queued_commands: usize,
+    /// `max_queued_bytes`: the same bound in memory, for large payloads.
+    pub max_queued_bytes: u64,
     /// The first line that mentions the pool.
     pub line: u32,
 }
@@ -123,9 +125,13 @@ pub struct PoolConfig {
 pub const DEFAULT_POOL_SIZE: usize = 8;
 /// `channel` when not set.
 pub const DEFAULT_CHANNEL: &str = "mqtt_channel";
-/// `max_queued_commands` when not set: twice the spec's minimum, about
-/// 40 MB of small messages, several seconds of a busy broker's writes.
-pub const DEFAULT_MAX_QUEUED: usize = 200_000;
+/// `max_queued_commands` when not set: ten times the spec's minimum, so
+/// that a Redis away for a few seconds under a busy broker (50,000 QoS 1
+/// messages a second are 250,000 commands a second) loses nothing. Small
+/// messages take about 50 MB at the bound.
+pub const DEFAULT_MAX_QUEUED: usize = 1_000_000;
+/// `max_queued_bytes` when not set: 256 MiB, whatever the payload sizes.
+pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 256 << 20;
 
 impl PoolConfig {
     /// A pool with every default: `single` on 127.0.0.1:6379.
@@ -146,6 +152,7 @@ impl PoolConfig {
             ssl: false,
             tls: Tls::default(),
             max_queued_commands: DEFAULT_MAX_QUEUED,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
             line,
         }
     }
@@ -177,6 +184,20 @@ impl PoolConfig {
             })
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// What the pool connects to, for log lines: the servers, or the
+    /// master a sentinel names.
+    pub fn target(&self) -> String {
+        match self.kind {
+            PoolKind::Sentinel => format!(
+                "master {} through sentinels {}",
+                self.sentinel.as_deref().unwrap_or(""),
+                self.describe_servers()
+            ),
+            PoolKind::Cluster => format!("cluster {}", self.describe_servers()),
+            PoolKind::Single => self.describe_servers(),
+        }
     }
 
     /// Applies one `backend.redis.<pool>.<setting>` line.
@@ -214,11 +235,18 @@ impl PoolConfig {
             "max_queued_commands" => {
                 self.max_queued_commands = properties::parse_u64(value, 1..=100_000_000)? as usize
             }
+            "max_queued_bytes" => {
+                let bytes = properties::parse_size(value)?;
+                if bytes < 1 << 20 {
+                    return Err(format!("expected at least 1MB, got {value:?}"));
+                }
+                self.max_queued_bytes = bytes;
+            }
             _ => {
                 return Err(format!(
                     "unknown pool setting {setting:?}; a pool knows type, server, sentinel, \
                      pool_size, database, username, password, channel, ssl, cafile, certfile, \
-                     keyfile and max_queued_commands"
+                     keyfile, max_queued_commands and max_queued_bytes"
                 ))
             }
         }

@@ -156,6 +156,7 @@ backend.redis.pool2.username = mq
 backend.redis.pool2.password = s3cret
 backend.redis.pool2.channel = orders
 backend.redis.pool2.max_queued_commands = 500000
+backend.redis.pool2.max_queued_bytes = 64MB
 backend.redis.pool3.type = cluster
 backend.redis.pool3.server = 127.0.0.1:7000,127.0.0.1:7001
 ";
@@ -169,6 +170,7 @@ backend.redis.pool3.server = 127.0.0.1:7000,127.0.0.1:7001
     assert_eq!(pool2.password, Some(Secret("s3cret".into())));
     assert_eq!(pool2.channel, "orders");
     assert_eq!(pool2.max_queued_commands, 500_000);
+    assert_eq!(pool2.max_queued_bytes, 64 << 20);
     let pool3 = config.pool("pool3").unwrap();
     assert_eq!(pool3.describe_servers(), "127.0.0.1:7000,127.0.0.1:7001");
     assert!(!config.describe().contains("s3cret"));

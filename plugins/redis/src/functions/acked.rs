@@ -8,10 +8,9 @@
 //! DEL mqtt:latest_msg:${topic}
 //! ```
 
-use redis::{cmd, Cmd};
-
-use super::message::{latest_key, msg_key};
+use super::message::{LATEST_PREFIX, MSG_PREFIX};
 use crate::event::DeliveryData;
+use crate::resp::CommandSink;
 
 /// `mqtt:acked:${clientid}:${topic}`.
 pub fn acked_key(client_id: &str, topic: &str) -> String {
@@ -19,34 +18,36 @@ pub fn acked_key(client_id: &str, topic: &str) -> String {
 }
 
 /// `on_message_acked_for_queue`.
-pub fn for_queue(delivery: &DeliveryData, out: &mut Vec<Cmd>) {
-    let mut del = cmd("DEL");
-    del.arg(msg_key(&delivery.id));
-    out.push(del);
-    let mut zrem = cmd("ZREM");
-    zrem.arg(msg_key(&delivery.topic)).arg(&delivery.id);
-    out.push(zrem);
+pub fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
+    out.begin(2);
+    out.arg(b"DEL");
+    out.arg2(MSG_PREFIX, delivery.id.as_bytes());
+    out.begin(3);
+    out.arg(b"ZREM");
+    out.arg2(MSG_PREFIX, delivery.topic.as_bytes());
+    out.arg(delivery.id.as_bytes());
 }
 
 /// `on_message_acked_for_pubsub`.
-pub fn for_pubsub(delivery: &DeliveryData, out: &mut Vec<Cmd>) {
-    let mut set = cmd("SET");
-    set.arg(acked_key(&delivery.client_id, &delivery.topic))
-        .arg(&delivery.id);
-    out.push(set);
+pub fn for_pubsub(delivery: &DeliveryData, out: &mut impl CommandSink) {
+    out.begin(3);
+    out.arg(b"SET");
+    out.arg(acked_key(&delivery.client_id, &delivery.topic).as_bytes());
+    out.arg(delivery.id.as_bytes());
 }
 
 /// `on_message_acked_for_keep_latest`.
-pub fn for_keep_latest(delivery: &DeliveryData, out: &mut Vec<Cmd>) {
-    let mut del = cmd("DEL");
-    del.arg(latest_key(&delivery.topic));
-    out.push(del);
+pub fn for_keep_latest(delivery: &DeliveryData, out: &mut impl CommandSink) {
+    out.begin(2);
+    out.arg(b"DEL");
+    out.arg2(LATEST_PREFIX, delivery.topic.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::commands::words;
+    use crate::resp::CmdList;
 
     #[test]
     fn acks_consume_or_record() {
@@ -56,12 +57,12 @@ mod tests {
             id: "0Gm7bUq0Xk2Q0000000001".into(),
             topic: "queue/a".into(),
         };
-        let mut out = Vec::new();
+        let mut out = CmdList::default();
         for_queue(&delivery, &mut out);
         for_pubsub(&delivery, &mut out);
         for_keep_latest(&delivery, &mut out);
         assert_eq!(
-            out.iter().map(words).collect::<Vec<_>>(),
+            out.cmds.iter().map(words).collect::<Vec<_>>(),
             [
                 vec!["DEL", "mqtt:msg:0Gm7bUq0Xk2Q0000000001"],
                 vec!["ZREM", "mqtt:msg:queue/a", "0Gm7bUq0Xk2Q0000000001"],

@@ -12,73 +12,61 @@
 //! NOW is the event's time in Unix seconds, not the time the write
 //! reaches Redis: after an outage the hashes still say when it happened.
 
-use redis::{cmd, Cmd};
-
 use super::secs;
 use crate::event::{ClientData, UNDEFINED};
-
-/// `mqtt:client:${clientid}`.
-pub fn client_key(client_id: &str) -> String {
-    format!("mqtt:client:{client_id}")
-}
-
-/// `mqtt:node:${node}`.
-pub fn node_key(node: &str) -> String {
-    format!("mqtt:node:{node}")
-}
+use crate::resp::CommandSink;
 
 /// The mosquitto fork's online hash.
 pub const ONLINE_HASH: &str = "mqtt";
 
 /// `on_client_connected`.
-pub fn connected(client: &ClientData, out: &mut Vec<Cmd>) {
+pub fn connected(client: &ClientData, out: &mut impl CommandSink) {
     let now = secs(client.ts_ms);
-    let mut state = cmd("HMSET");
-    state
-        .arg(client_key(&client.client_id))
-        .arg("state")
-        .arg(1)
-        .arg("online_at")
-        .arg(now)
-        .arg("offline_at")
-        .arg(UNDEFINED);
-    out.push(state);
-    let mut node = cmd("HSET");
-    node.arg(node_key(&client.node))
-        .arg(&client.client_id)
-        .arg(now);
-    out.push(node);
+    out.begin(8);
+    out.arg(b"HMSET");
+    out.arg2(b"mqtt:client:", client.client_id.as_bytes());
+    out.arg(b"state");
+    out.arg(b"1");
+    out.arg(b"online_at");
+    out.arg_u64(now);
+    out.arg(b"offline_at");
+    out.arg(UNDEFINED.as_bytes());
+    out.begin(4);
+    out.arg(b"HSET");
+    out.arg2(b"mqtt:node:", client.node.as_bytes());
+    out.arg(client.client_id.as_bytes());
+    out.arg_u64(now);
 }
 
 /// `on_client_disconnected`.
-pub fn disconnected(client: &ClientData, out: &mut Vec<Cmd>) {
-    let mut state = cmd("HMSET");
-    state
-        .arg(client_key(&client.client_id))
-        .arg("state")
-        .arg(0)
-        .arg("offline_at")
-        .arg(secs(client.ts_ms));
-    out.push(state);
-    let mut node = cmd("HDEL");
-    node.arg(node_key(&client.node)).arg(&client.client_id);
-    out.push(node);
+pub fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
+    out.begin(6);
+    out.arg(b"HMSET");
+    out.arg2(b"mqtt:client:", client.client_id.as_bytes());
+    out.arg(b"state");
+    out.arg(b"0");
+    out.arg(b"offline_at");
+    out.arg_u64(secs(client.ts_ms));
+    out.begin(3);
+    out.arg(b"HDEL");
+    out.arg2(b"mqtt:node:", client.node.as_bytes());
+    out.arg(client.client_id.as_bytes());
 }
 
 /// `on_client_online_hash`: the field is there while the client is.
-pub fn online_hash(client: &ClientData, out: &mut Vec<Cmd>) {
-    let mut command = if client.connected {
-        let mut c = cmd("HSET");
-        c.arg(ONLINE_HASH)
-            .arg(&client.client_id)
-            .arg(secs(client.ts_ms));
-        c
+pub fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
+    if client.connected {
+        out.begin(4);
+        out.arg(b"HSET");
+        out.arg(ONLINE_HASH.as_bytes());
+        out.arg(client.client_id.as_bytes());
+        out.arg_u64(secs(client.ts_ms));
     } else {
-        let mut c = cmd("HDEL");
-        c.arg(ONLINE_HASH).arg(&client.client_id);
-        c
-    };
-    out.push(command.take());
+        out.begin(3);
+        out.arg(b"HDEL");
+        out.arg(ONLINE_HASH.as_bytes());
+        out.arg(client.client_id.as_bytes());
+    }
 }
 
 /// The mosquitto fork's log line for a client going on or off line.
@@ -91,6 +79,13 @@ pub fn online_log_line(client_id: &str, connected: bool) -> String {
 mod tests {
     use super::*;
     use crate::commands::words;
+    use crate::resp::CmdList;
+
+    fn run(f: impl FnOnce(&mut CmdList)) -> Vec<Vec<String>> {
+        let mut out = CmdList::default();
+        f(&mut out);
+        out.cmds.iter().map(words).collect()
+    }
 
     fn client(connected: bool) -> ClientData {
         ClientData {
@@ -105,10 +100,8 @@ mod tests {
 
     #[test]
     fn connected_writes_the_seed_layout() {
-        let mut out = Vec::new();
-        connected(&client(true), &mut out);
         assert_eq!(
-            out.iter().map(words).collect::<Vec<_>>(),
+            run(|out| connected(&client(true), out)),
             [
                 vec![
                     "HMSET",
@@ -127,10 +120,8 @@ mod tests {
 
     #[test]
     fn disconnected_sets_state_0_and_leaves_the_node() {
-        let mut out = Vec::new();
-        disconnected(&client(false), &mut out);
         assert_eq!(
-            out.iter().map(words).collect::<Vec<_>>(),
+            run(|out| disconnected(&client(false), out)),
             [
                 vec![
                     "HMSET",
@@ -147,11 +138,11 @@ mod tests {
 
     #[test]
     fn online_hash_adds_and_removes_the_field() {
-        let mut out = Vec::new();
-        online_hash(&client(true), &mut out);
-        online_hash(&client(false), &mut out);
         assert_eq!(
-            out.iter().map(words).collect::<Vec<_>>(),
+            run(|out| {
+                online_hash(&client(true), out);
+                online_hash(&client(false), out);
+            }),
             [
                 vec!["HSET", "mqtt", "test", "1481685802"],
                 vec!["HDEL", "mqtt", "test"],

@@ -10,10 +10,17 @@
 //! HMSET mqtt:latest_msg:${topic} ...  EXPIRE mqtt:latest_msg:${topic} ${expired_time}
 //! ```
 
-use redis::{cmd, Cmd};
-
 use super::Shape;
 use crate::event::MessageData;
+use crate::resp::CommandSink;
+
+/// What stored messages' keys start with: `mqtt:msg:${msgid}` (hash) and
+/// `mqtt:msg:${topic}` (sorted set).
+pub const MSG_PREFIX: &[u8] = b"mqtt:msg:";
+/// What retained messages' keys start with.
+pub const RETAIN_PREFIX: &str = "mqtt:retain:";
+/// What latest messages' keys start with.
+pub const LATEST_PREFIX: &[u8] = b"mqtt:latest_msg:";
 
 /// `mqtt:msg:${msgid}` (hash) or `mqtt:msg:${topic}` (sorted set).
 pub fn msg_key(id_or_topic: &str) -> String {
@@ -25,25 +32,31 @@ pub fn retain_key(topic: &str) -> String {
     format!("{RETAIN_PREFIX}{topic}")
 }
 
-/// What every retained message key starts with.
-pub const RETAIN_PREFIX: &str = "mqtt:retain:";
-
 /// `mqtt:latest_msg:${topic}`.
 pub fn latest_key(topic: &str) -> String {
     format!("mqtt:latest_msg:{topic}")
 }
 
-/// `HMSET key` with the message's seven fields, then `EXPIRE key ttl`.
-fn store_hash(key: String, message: &MessageData, ttl: u64, out: &mut Vec<Cmd>) {
-    let mut hash = Cmd::with_capacity(16, key.len() + message.payload.len() + 128);
-    hash.arg("HMSET").arg(&key);
+/// `HMSET key` with the message's seven fields, then `EXPIRE key ttl`;
+/// the key is `prefix` + `name`.
+fn store_hash(
+    prefix: &[u8],
+    name: &str,
+    message: &MessageData,
+    ttl: u64,
+    out: &mut impl CommandSink,
+) {
+    out.begin(16);
+    out.arg(b"HMSET");
+    out.arg2(prefix, name.as_bytes());
     for (field, value) in message.fields() {
-        hash.arg(field).arg(&*value);
+        out.arg(field.as_bytes());
+        out.arg(&value);
     }
-    out.push(hash);
-    let mut expire = cmd("EXPIRE");
-    expire.arg(key).arg(ttl);
-    out.push(expire);
+    out.begin(3);
+    out.arg(b"EXPIRE");
+    out.arg2(prefix, name.as_bytes());
+    out.arg_u64(ttl);
 }
 
 /// Commands of `on_message_publish` for a message of this shape: none for
@@ -63,7 +76,7 @@ pub fn publish_count(shape: Shape) -> usize {
 }
 
 /// `on_message_publish`.
-pub fn publish(message: &MessageData, ttl: u64, out: &mut Vec<Cmd>) {
+pub fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
     let shape = Shape {
         qos: message.qos,
         retain: message.retain,
@@ -72,39 +85,42 @@ pub fn publish(message: &MessageData, ttl: u64, out: &mut Vec<Cmd>) {
     if publish_count(shape) == 0 {
         return;
     }
-    store_hash(msg_key(&message.id), message, ttl, out);
+    store_hash(MSG_PREFIX, &message.id, message, ttl, out);
     if message.qos > 0 {
-        let mut zadd = cmd("ZADD");
-        zadd.arg(msg_key(&message.topic)).arg(1).arg(&message.id);
-        out.push(zadd);
+        out.begin(4);
+        out.arg(b"ZADD");
+        out.arg2(MSG_PREFIX, message.topic.as_bytes());
+        out.arg(b"1");
+        out.arg(message.id.as_bytes());
     }
 }
 
 /// `on_message_retain`: a retained message with a payload.
-pub fn retain(message: &MessageData, ttl: u64, out: &mut Vec<Cmd>) {
+pub fn retain(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
     if message.retain && !message.payload.is_empty() {
-        store_hash(retain_key(&message.topic), message, ttl, out);
+        store_hash(RETAIN_PREFIX.as_bytes(), &message.topic, message, ttl, out);
     }
 }
 
 /// `on_retain_delete`: a retained message with an empty payload.
-pub fn retain_delete(message: &MessageData, out: &mut Vec<Cmd>) {
+pub fn retain_delete(message: &MessageData, out: &mut impl CommandSink) {
     if message.retain && message.payload.is_empty() {
-        let mut del = cmd("DEL");
-        del.arg(retain_key(&message.topic));
-        out.push(del);
+        out.begin(2);
+        out.arg(b"DEL");
+        out.arg2(RETAIN_PREFIX.as_bytes(), message.topic.as_bytes());
     }
 }
 
 /// `on_message_store_keep_latest`: any message, any QoS.
-pub fn store_keep_latest(message: &MessageData, ttl: u64, out: &mut Vec<Cmd>) {
-    store_hash(latest_key(&message.topic), message, ttl, out);
+pub fn store_keep_latest(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
+    store_hash(LATEST_PREFIX, &message.topic, message, ttl, out);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::commands::words;
+    use crate::resp::CmdList;
 
     fn message(qos: u8, retain: bool, payload: &[u8]) -> MessageData {
         MessageData {
@@ -118,10 +134,10 @@ mod tests {
         }
     }
 
-    fn run(f: impl FnOnce(&mut Vec<Cmd>)) -> Vec<Vec<String>> {
-        let mut out = Vec::new();
+    fn run(f: impl FnOnce(&mut CmdList)) -> Vec<Vec<String>> {
+        let mut out = CmdList::default();
         f(&mut out);
-        out.iter().map(words).collect()
+        out.cmds.iter().map(words).collect()
     }
 
     const HASH: [&str; 14] = [

@@ -15,9 +15,8 @@ pub mod client;
 pub mod expiry;
 pub mod message;
 
-use redis::Cmd;
-
 use crate::event::Event;
+use crate::resp::CommandSink;
 use crate::rules::HookPoint;
 
 /// One of the spec's functions.
@@ -186,7 +185,7 @@ impl Function {
     /// Appends the commands of a write function for `event` to `out`;
     /// `ttl` is the rule's `expired_time`. An event of the wrong kind adds
     /// nothing (configuration checks keep that from happening).
-    pub fn emit(self, event: &Event, ttl: u64, out: &mut Vec<Cmd>) {
+    pub fn emit(self, event: &Event, ttl: u64, out: &mut impl CommandSink) {
         match (self, event) {
             (Function::ClientConnected, Event::Client(c)) => client::connected(c, out),
             (Function::ClientDisconnected, Event::Client(c)) => client::disconnected(c, out),
@@ -227,6 +226,7 @@ mod tests {
 
     use super::*;
     use crate::event::{ClientData, DeliveryData, MessageData};
+    use crate::resp::{CmdList, RespBuf};
 
     fn events() -> Vec<(Event, Shape)> {
         let mut out = Vec::new();
@@ -294,14 +294,23 @@ mod tests {
                 if !kind_fits || function.kind() != Kind::Write {
                     continue;
                 }
-                let mut out = Vec::new();
+                let mut out = CmdList::default();
                 function.emit(&event, 60, &mut out);
                 assert_eq!(
-                    out.len(),
+                    out.cmds.len(),
                     function.command_count(shape),
                     "{} with {shape:?}",
                     function.name()
                 );
+                // Encoded directly, the bytes are those of the commands.
+                let mut buf = RespBuf::new();
+                function.emit(&event, 60, &mut buf);
+                let packed: Vec<u8> = out
+                    .cmds
+                    .iter()
+                    .flat_map(|c| c.get_packed_command())
+                    .collect();
+                assert_eq!(buf.bytes(), packed, "{}", function.name());
             }
         }
     }

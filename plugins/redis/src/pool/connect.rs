@@ -109,6 +109,25 @@ async fn server_client(pool: &PoolConfig) -> RedisResult<Client> {
     }
 }
 
+/// The server the writer's own connection goes to: the single server, or
+/// the master the sentinels name now.
+pub async fn write_address(pool: &PoolConfig) -> RedisResult<(String, u16)> {
+    let lookup = async {
+        let client = server_client(pool).await?;
+        match client.get_connection_info().addr() {
+            ConnectionAddr::Tcp(host, port) => Ok((host.clone(), *port)),
+            other => Err(RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "unsupported address",
+                other.to_string(),
+            ))),
+        }
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT * 3, lookup)
+        .await
+        .unwrap_or_else(|_| Err(timeout_error()))
+}
+
 fn no_server() -> RedisError {
     RedisError::from((
         redis::ErrorKind::InvalidClientConfig,

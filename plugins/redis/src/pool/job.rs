@@ -5,11 +5,10 @@
 
 use std::sync::Arc;
 
-use redis::Cmd;
-
 use crate::commands::Commands;
 use crate::event::Event;
 use crate::functions::Function;
+use crate::resp::CommandSink;
 
 /// One rule's writes for one event.
 #[derive(Debug, Clone)]
@@ -33,8 +32,8 @@ pub enum Job {
 }
 
 impl Job {
-    /// Appends the job's commands to `out`.
-    pub fn emit(&self, out: &mut Vec<Cmd>) {
+    /// Writes the job's commands to `out`.
+    pub fn emit(&self, out: &mut impl CommandSink) {
         match self {
             Job::Function {
                 function,
@@ -53,12 +52,14 @@ impl Job {
     }
 }
 
-/// A job and how many commands it makes (counted against the queue's
-/// bound when it was accepted).
+/// A job, how many commands it makes and its size (counted against the
+/// queue's bounds when it was accepted).
 #[derive(Debug)]
 pub struct Queued {
     /// The job.
     pub job: Job,
     /// Its commands.
     pub count: usize,
+    /// Its bytes, roughly ([`Job::size_hint`]).
+    pub bytes: usize,
 }

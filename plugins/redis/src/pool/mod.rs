@@ -16,6 +16,7 @@
 
 pub mod connect;
 pub mod job;
+pub mod raw;
 pub mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -47,6 +48,8 @@ pub struct PoolShared {
     pub stats: PoolStats,
     /// `max_queued_commands`, changeable by reload.
     pub limit: AtomicUsize,
+    /// `max_queued_bytes`, changeable by reload.
+    pub limit_bytes: AtomicUsize,
     /// Lookups waiting or running.
     pub lookups_waiting: AtomicUsize,
     /// For log lines, deliveries and subscriptions.
@@ -81,6 +84,7 @@ impl PoolHandle {
             name: config.name.clone(),
             stats: PoolStats::default(),
             limit: AtomicUsize::new(config.max_queued_commands),
+            limit_bytes: AtomicUsize::new(config.max_queued_bytes as usize),
             lookups_waiting: AtomicUsize::new(0),
             host,
             overflow_logged_ms: AtomicU64::new(0),
@@ -118,6 +122,9 @@ impl PoolHandle {
         self.shared
             .limit
             .store(config.max_queued_commands, Ordering::Relaxed);
+        self.shared
+            .limit_bytes
+            .store(config.max_queued_bytes as usize, Ordering::Relaxed);
         self.settings.send_replace(Arc::new(config));
     }
 
@@ -125,20 +132,25 @@ impl PoolHandle {
     /// queue is full. Never waits.
     pub fn write(&self, job: Job, count: usize) {
         let stats = &self.shared.stats;
+        let bytes = job.size_hint();
         let limit = self.shared.limit.load(Ordering::Relaxed);
+        let limit_bytes = self.shared.limit_bytes.load(Ordering::Relaxed);
         let before = stats.queued.fetch_add(count, Ordering::Relaxed);
-        if before + count > limit {
+        let before_bytes = stats.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if before + count > limit || before_bytes + bytes > limit_bytes {
             stats.queued.fetch_sub(count, Ordering::Relaxed);
+            stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
             stats.overflow.fetch_add(count as u64, Ordering::Relaxed);
-            self.log_overflow(limit);
+            self.log_overflow(limit, limit_bytes);
             return;
         }
-        if self.writes.send(Queued { job, count }).is_err() {
+        if self.writes.send(Queued { job, count, bytes }).is_err() {
             stats.queued.fetch_sub(count, Ordering::Relaxed);
+            stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
         }
     }
 
-    fn log_overflow(&self, limit: usize) {
+    fn log_overflow(&self, limit: usize, limit_bytes: usize) {
         let now = unix_millis();
         let last = self.shared.overflow_logged_ms.load(Ordering::Relaxed);
         if now.saturating_sub(last) < OVERFLOW_LOG_INTERVAL_MS
@@ -151,9 +163,12 @@ impl PoolHandle {
             return;
         }
         self.shared.host.warn(&format!(
-            "pool {}: write queue full ({limit} commands, max_queued_commands); new writes are \
-             dropped until Redis catches up ({} commands dropped so far)",
+            "pool {}: write queue full ({} of max_queued_commands = {limit}, {} bytes of \
+             max_queued_bytes = {limit_bytes}); new writes are dropped until Redis catches up \
+             ({} commands dropped so far)",
             self.shared.name,
+            self.shared.stats.queued.load(Ordering::Relaxed),
+            self.shared.stats.queued_bytes.load(Ordering::Relaxed),
             self.shared.stats.overflow.load(Ordering::Relaxed)
         ));
     }
@@ -181,6 +196,7 @@ impl PoolHandle {
             config.kind.name(),
             &config.describe_servers(),
             self.shared.limit.load(Ordering::Relaxed),
+            self.shared.limit_bytes.load(Ordering::Relaxed),
         )
     }
 }

@@ -1,5 +1,5 @@
 //! The writer of one pool: takes jobs from the pool's queue in order,
-//! builds their commands into one pipelined batch, sends it, and only
+//! encodes their commands into one pipelined batch, sends it, and only
 //! takes the next batch once Redis has answered this one.
 //!
 //! That one ordered queue and one batch in flight is what keeps writes to
@@ -10,7 +10,9 @@
 //! after a restart) is sent again with everything after it. A slow server
 //! is waited for: there is no response timeout.
 //!
-//! On a cluster, a batch is split by slot: each slot's commands go as one
+//! Single and sentinel pools write over the writer's own connection
+//! ([`super::raw`]), commands encoded straight into one buffer. On a
+//! cluster a batch is split by slot: each slot's commands go as one
 //! pipeline to the node that owns it, all slots at once, and the batch is
 //! done when every slot is.
 
@@ -19,14 +21,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Arg, Cmd, Pipeline, RedisError, Value};
 use tokio::sync::{mpsc, watch};
 
 use super::connect::{self, is_transient, needs_new_connection, Conn, SharedConfig};
 use super::job::Queued;
+use super::raw::RawConn;
 use super::PoolShared;
 use crate::config::PoolKind;
+use crate::resp::{CmdList, RespBuf};
 
 /// Commands in one batch at most.
 pub const MAX_BATCH_COMMANDS: usize = 8192;
@@ -35,17 +40,33 @@ pub const MAX_BATCH_BYTES: usize = 8 << 20;
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest wait between connection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// At most one "Redis refused a command" line per this interval.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Commands for one destination: the whole batch (single, sentinel), or
-/// one slot's share of it (cluster).
+/// Where the writes go.
+enum Link {
+    /// The writer's own connection to the server or master.
+    Raw(RawConn),
+    /// A cluster connection (routes by slot, follows failovers).
+    Cluster(ClusterConnection),
+}
+
+/// Commands for one cluster slot (or, for commands without a key, any
+/// master).
 struct Group {
-    /// The slot's route on a cluster; None elsewhere, or for commands
-    /// without a key.
     route: Option<Route>,
     pipe: Pipeline,
+}
+
+/// The batch being sent, encoded for its link.
+enum Pending {
+    /// Nothing.
+    Empty,
+    /// For a raw link.
+    Resp(RespBuf),
+    /// For a cluster link.
+    Groups(Vec<Group>),
 }
 
 /// How sending a batch went.
@@ -65,9 +86,15 @@ pub struct Writer {
     /// Whether the pool still exists (its settings can still change).
     settings_open: bool,
     config: SharedConfig,
-    conn: Option<Conn>,
-    /// The batch being sent.
-    pending: Vec<Group>,
+    link: Option<Link>,
+    /// The current batch's jobs, kept to encode them again should the
+    /// pool's type change under them (a reload).
+    jobs: Vec<Queued>,
+    /// Commands and bytes the current batch counts against the queue's
+    /// bounds.
+    batch_count: usize,
+    batch_bytes: usize,
+    pending: Pending,
     backoff: Duration,
     /// When the connection was lost (or first refused), for log lines.
     down_since: Option<Instant>,
@@ -90,8 +117,11 @@ impl Writer {
             settings,
             settings_open: true,
             config,
-            conn: None,
-            pending: Vec::new(),
+            link: None,
+            jobs: Vec::new(),
+            batch_count: 0,
+            batch_bytes: 0,
+            pending: Pending::Empty,
             backoff: MIN_BACKOFF,
             down_since: None,
             connected_once: false,
@@ -103,7 +133,7 @@ impl Writer {
     /// Runs until the pool is gone and its queue is empty.
     pub async fn run(mut self) {
         loop {
-            if self.pending.is_empty() {
+            if matches!(self.pending, Pending::Empty) {
                 let first = tokio::select! {
                     changed = self.settings.changed(), if self.settings_open => {
                         match changed {
@@ -123,12 +153,23 @@ impl Writer {
             if self.settings_open && self.settings.has_changed().unwrap_or(false) {
                 self.apply_settings();
             }
-            let Some(mut conn) = self.conn.clone() else {
+            if self.link.is_none() {
                 self.connect().await;
                 continue;
-            };
-            match self.send(&mut conn).await {
-                Sent::Done => self.backoff = MIN_BACKOFF,
+            }
+            match self.send().await {
+                Sent::Done => {
+                    self.backoff = MIN_BACKOFF;
+                    let stats = &self.shared.stats;
+                    stats.queued.fetch_sub(self.batch_count, Ordering::Relaxed);
+                    stats
+                        .queued_bytes
+                        .fetch_sub(self.batch_bytes, Ordering::Relaxed);
+                    self.jobs.clear();
+                    self.batch_count = 0;
+                    self.batch_bytes = 0;
+                    self.pending = Pending::Empty;
+                }
                 Sent::Retry { reconnect, reason } => {
                     if reconnect {
                         self.lost(&reason);
@@ -146,12 +187,11 @@ impl Writer {
     fn apply_settings(&mut self) {
         let new = self.settings.borrow_and_update().clone();
         if !new.same_connection(&self.config) {
-            if self.conn.take().is_some() {
+            if self.link.take().is_some() {
                 self.shared.host.info(&format!(
-                    "pool {}: connection settings changed, reconnecting to {} ({})",
+                    "pool {}: connection settings changed, reconnecting to {}",
                     self.shared.name,
-                    new.describe_servers(),
-                    new.kind.name()
+                    new.target()
                 ));
             }
             self.shared.stats.connected.store(false, Ordering::Relaxed);
@@ -160,27 +200,67 @@ impl Writer {
     }
 
     /// Fills a batch: `first`, then whatever else is queued, within the
-    /// batch limits, grouped by destination.
+    /// batch limits.
     fn build_batch(&mut self, first: Queued) {
-        let mut cmds: Vec<Cmd> = Vec::with_capacity(first.count.max(16));
-        let mut bytes = first.job.size_hint();
-        first.job.emit(&mut cmds);
-        while cmds.len() < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
+        let mut commands = first.count;
+        let mut bytes = first.bytes;
+        self.jobs.push(first);
+        while commands < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
             match self.rx.try_recv() {
                 Ok(queued) => {
-                    bytes += queued.job.size_hint();
-                    queued.job.emit(&mut cmds);
+                    commands += queued.count;
+                    bytes += queued.bytes;
+                    self.jobs.push(queued);
                 }
                 Err(_) => break,
             }
         }
-        self.pending = group(cmds, self.config.kind);
+        self.batch_count = commands;
+        self.batch_bytes = bytes;
+        self.encode(self.config.kind);
+    }
+
+    /// Encodes the batch's jobs for a link to a pool of `kind`.
+    fn encode(&mut self, kind: PoolKind) {
+        self.pending = if kind == PoolKind::Cluster {
+            let mut list = CmdList::default();
+            for queued in &self.jobs {
+                queued.job.emit(&mut list);
+            }
+            Pending::Groups(group(list.cmds))
+        } else {
+            let mut buf = RespBuf::new();
+            for queued in &self.jobs {
+                queued.job.emit(&mut buf);
+            }
+            Pending::Resp(buf)
+        };
     }
 
     async fn connect(&mut self) {
         let config = self.config.clone();
-        match connect::connect(&config).await {
-            Ok((conn, peer)) => {
+        let result = match config.kind {
+            PoolKind::Cluster => connect::connect(&config)
+                .await
+                .map(|(conn, peer)| match conn {
+                    Conn::Cluster(cluster) => (Link::Cluster(cluster), peer),
+                    // `connect` makes a cluster connection for a cluster pool.
+                    Conn::Single(_) => unreachable!("a cluster pool got a single connection"),
+                })
+                .map_err(|e| e.to_string()),
+            PoolKind::Single | PoolKind::Sentinel => match connect::write_address(&config).await {
+                Ok((host, port)) => RawConn::connect(&host, port, &config)
+                    .await
+                    .map(|raw| {
+                        let peer = raw.peer.clone();
+                        (Link::Raw(raw), peer)
+                    })
+                    .map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            },
+        };
+        match result {
+            Ok((link, peer)) => {
                 let queued = self.shared.stats.queued.load(Ordering::Relaxed);
                 let message = match self.down_since.take() {
                     Some(since) => format!(
@@ -196,26 +276,26 @@ impl Writer {
                 }
                 self.connected_once = true;
                 self.shared.stats.connected.store(true, Ordering::Relaxed);
-                // Groups were made for the pool type of their time; a
+                // The batch was encoded for the pool type of its time; a
                 // reload may have changed it.
-                if self.pending.iter().any(|g| g.route.is_some())
-                    != (config.kind == PoolKind::Cluster)
-                {
-                    let cmds = take_cmds(&mut self.pending);
-                    self.pending = group(cmds, config.kind);
+                let fits = matches!(
+                    (&link, &self.pending),
+                    (Link::Raw(_), Pending::Resp(_)) | (Link::Cluster(_), Pending::Groups(_))
+                );
+                if !fits {
+                    self.encode(config.kind);
                 }
-                self.conn = Some(conn);
+                self.link = Some(link);
                 self.backoff = MIN_BACKOFF;
             }
             Err(error) => {
                 if self.down_since.is_none() {
                     self.down_since = Some(Instant::now());
                     self.shared.host.warn(&format!(
-                        "pool {}: cannot connect to {} ({}): {error}; writes wait in the queue \
+                        "pool {}: cannot connect to {}: {error}; writes wait in the queue \
                          ({} commands) and connection attempts go on",
                         self.shared.name,
-                        config.describe_servers(),
-                        config.kind.name(),
+                        config.target(),
                         self.shared.stats.queued.load(Ordering::Relaxed)
                     ));
                 }
@@ -227,7 +307,7 @@ impl Writer {
 
     /// The connection broke: log it once and connect again.
     fn lost(&mut self, reason: &str) {
-        self.conn = None;
+        self.link = None;
         self.shared.stats.connected.store(false, Ordering::Relaxed);
         if self.down_since.is_none() {
             self.down_since = Some(Instant::now());
@@ -240,81 +320,122 @@ impl Writer {
         }
     }
 
-    /// Sends the pending groups, all at once, and keeps what must be sent
-    /// again.
-    async fn send(&mut self, conn: &mut Conn) -> Sent {
-        let groups = std::mem::take(&mut self.pending);
-        let results: Vec<Result<Vec<Value>, RedisError>> = match conn {
-            Conn::Single(single) => {
-                let mut results = Vec::with_capacity(groups.len());
-                for group in &groups {
-                    results.push(
-                        single
-                            .send_packed_commands(&group.pipe, 0, group.pipe.len())
-                            .await,
-                    );
-                }
-                results
-            }
-            Conn::Cluster(cluster) => {
-                let requests = groups.iter().map(|group| {
-                    let mut cluster = cluster.clone();
-                    let route = match group.route {
-                        Some(route) => SingleNodeRoutingInfo::SpecificNode(route),
-                        None => SingleNodeRoutingInfo::RandomPrimary,
-                    };
-                    let pipe = group.pipe.clone();
-                    let count = pipe.len();
-                    async move { cluster.route_pipeline(pipe, 0, count, route).await }
-                });
-                futures_util::future::join_all(requests).await
-            }
-        };
+    /// Sends the pending batch and keeps what must be sent again.
+    async fn send(&mut self) -> Sent {
         self.shared.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let link = self.link.take();
+        let pending = std::mem::replace(&mut self.pending, Pending::Empty);
+        match (link, pending) {
+            (Some(Link::Raw(mut raw)), Pending::Resp(mut buf)) => {
+                let result = raw.send(&buf).await;
+                self.link = Some(Link::Raw(raw));
+                let sent = buf.len();
+                match result {
+                    Ok(replies) => {
+                        let mut retry_from = None;
+                        for error in &replies.errors {
+                            if is_transient(&error.code) {
+                                retry_from = Some((error.index, error.code.clone()));
+                                break;
+                            }
+                            let command = buf.command_name(error.index);
+                            self.refused(&command, &error.code, &error.detail);
+                        }
+                        let Some((index, code)) = retry_from else {
+                            self.answered(sent);
+                            return Sent::Done;
+                        };
+                        self.answered(index);
+                        self.resent(sent - index);
+                        buf.keep_from(index);
+                        self.pending = Pending::Resp(buf);
+                        Sent::Retry {
+                            reconnect: needs_new_connection(&code),
+                            reason: format!("Redis answered {code}"),
+                        }
+                    }
+                    Err(error) => {
+                        self.resent(sent);
+                        self.pending = Pending::Resp(buf);
+                        Sent::Retry {
+                            reconnect: true,
+                            reason: error.to_string(),
+                        }
+                    }
+                }
+            }
+            (Some(Link::Cluster(cluster)), Pending::Groups(groups)) => {
+                self.link = Some(Link::Cluster(cluster.clone()));
+                self.send_groups(cluster, groups).await
+            }
+            // A batch encoded for another link (`connect` re-encodes, so
+            // this does not happen); encode it again and retry.
+            (link, pending) => {
+                self.link = link;
+                self.pending = pending;
+                self.encode(self.config.kind);
+                Sent::Retry {
+                    reconnect: false,
+                    reason: "pool type changed".to_owned(),
+                }
+            }
+        }
+    }
 
+    /// A cluster batch: every slot's pipeline at once.
+    async fn send_groups(&mut self, cluster: ClusterConnection, groups: Vec<Group>) -> Sent {
+        let requests = groups.iter().map(|group| {
+            let mut cluster = cluster.clone();
+            let route = match group.route {
+                Some(route) => SingleNodeRoutingInfo::SpecificNode(route),
+                None => SingleNodeRoutingInfo::RandomPrimary,
+            };
+            let pipe = group.pipe.clone();
+            let count = pipe.len();
+            async move { cluster.route_pipeline(pipe, 0, count, route).await }
+        });
+        let results: Vec<Result<Vec<Value>, RedisError>> =
+            futures_util::future::join_all(requests).await;
         let mut outcome = Sent::Done;
+        let mut retry = Vec::new();
         for (group, result) in groups.into_iter().zip(results) {
             let sent = group.pipe.len();
             match result {
                 Ok(values) => {
-                    let retry_from = self.check_replies(&group.pipe, &values);
+                    let retry_from = self.check_values(&group.pipe, &values);
                     let done = retry_from.as_ref().map_or(sent, |(index, _)| *index);
-                    self.finished(done);
+                    self.answered(done);
                     if let Some((index, code)) = retry_from {
-                        let rest = sent - index;
-                        self.shared
-                            .stats
-                            .resent
-                            .fetch_add(rest as u64, Ordering::Relaxed);
+                        self.resent(sent - index);
                         let reconnect = needs_new_connection(&code)
                             || matches!(code.as_str(), "MOVED" | "ASK" | "CLUSTERDOWN");
                         merge(&mut outcome, reconnect, format!("Redis answered {code}"));
-                        let mut pipe = Pipeline::with_capacity(rest);
+                        let mut pipe = Pipeline::with_capacity(sent - index);
                         for cmd in group.pipe.cmd_iter().skip(index) {
                             pipe.add_command(cmd.clone());
                         }
-                        self.pending.push(Group {
+                        retry.push(Group {
                             route: group.route,
                             pipe,
                         });
                     }
                 }
                 Err(error) => {
-                    self.shared
-                        .stats
-                        .resent
-                        .fetch_add(sent as u64, Ordering::Relaxed);
+                    self.resent(sent);
                     merge(&mut outcome, true, error.to_string());
-                    self.pending.push(group);
+                    retry.push(group);
                 }
             }
+        }
+        if !retry.is_empty() {
+            self.pending = Pending::Groups(retry);
         }
         outcome
     }
 
-    /// Counts answered commands; finds the first one refused for a passing
-    /// reason (to send again from there) and logs those refused for good.
-    fn check_replies(&mut self, pipe: &Pipeline, values: &[Value]) -> Option<(usize, String)> {
+    /// Finds the first command refused for a passing reason (to send
+    /// again from there) and logs those refused for good.
+    fn check_values(&mut self, pipe: &Pipeline, values: &[Value]) -> Option<(usize, String)> {
         for (index, value) in values.iter().enumerate() {
             let Value::ServerError(error) = value else {
                 continue;
@@ -323,40 +444,49 @@ impl Writer {
             if is_transient(code) || code == "MOVED" || code == "ASK" {
                 return Some((index, code.to_owned()));
             }
-            self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
-            self.errors_since_log += 1;
-            let due = self
-                .last_error_log
-                .is_none_or(|at| at.elapsed() >= ERROR_LOG_INTERVAL);
-            if due {
-                let command = pipe
-                    .cmd_iter()
-                    .nth(index)
-                    .map(command_name)
-                    .unwrap_or_default();
-                self.shared.host.warn(&format!(
-                    "pool {}: Redis refused {command}: {} {} ({} refused commands since the \
-                     last such line)",
-                    self.shared.name,
-                    code,
-                    error.details().unwrap_or(""),
-                    self.errors_since_log
-                ));
-                self.last_error_log = Some(Instant::now());
-                self.errors_since_log = 0;
-            }
+            let command = pipe
+                .cmd_iter()
+                .nth(index)
+                .map(command_name)
+                .unwrap_or_default();
+            self.refused(&command, code, error.details().unwrap_or(""));
         }
         // A short reply (it cannot happen with a correct server) leaves the
         // missing commands unanswered: send them again.
         (values.len() < pipe.len()).then(|| (values.len(), "a short reply".to_owned()))
     }
 
-    /// `count` commands left the queue for good.
-    fn finished(&self, count: usize) {
-        self.shared.stats.queued.fetch_sub(count, Ordering::Relaxed);
+    /// A command Redis refused for good: counted, and logged now and then.
+    fn refused(&mut self, command: &str, code: &str, detail: &str) {
+        self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        self.errors_since_log += 1;
+        let due = self
+            .last_error_log
+            .is_none_or(|at| at.elapsed() >= ERROR_LOG_INTERVAL);
+        if due {
+            self.shared.host.warn(&format!(
+                "pool {}: Redis refused {command}: {code} {detail} ({} refused commands since \
+                 the last such line)",
+                self.shared.name, self.errors_since_log
+            ));
+            self.last_error_log = Some(Instant::now());
+            self.errors_since_log = 0;
+        }
+    }
+
+    /// `count` commands were answered.
+    fn answered(&self, count: usize) {
         self.shared
             .stats
             .written
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    /// `count` commands go out again.
+    fn resent(&self, count: usize) {
+        self.shared
+            .stats
+            .resent
             .fetch_add(count as u64, Ordering::Relaxed);
     }
 }
@@ -388,15 +518,8 @@ fn key_of(cmd: &Cmd) -> Option<&[u8]> {
     }
 }
 
-/// Groups commands by destination, keeping their order within each.
-fn group(cmds: Vec<Cmd>, kind: PoolKind) -> Vec<Group> {
-    if kind != PoolKind::Cluster {
-        let mut pipe = Pipeline::with_capacity(cmds.len());
-        for cmd in cmds {
-            pipe.add_command(cmd);
-        }
-        return vec![Group { route: None, pipe }];
-    }
+/// Groups a cluster batch by slot, keeping the order within each.
+fn group(cmds: Vec<Cmd>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<Option<Route>, usize> = HashMap::new();
     for cmd in cmds {
@@ -413,14 +536,6 @@ fn group(cmds: Vec<Cmd>, kind: PoolKind) -> Vec<Group> {
     groups
 }
 
-/// Every command of `groups`, in order (for regrouping).
-fn take_cmds(groups: &mut Vec<Group>) -> Vec<Cmd> {
-    groups
-        .drain(..)
-        .flat_map(|g| g.pipe.cmd_iter().cloned().collect::<Vec<_>>())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,20 +548,6 @@ mod tests {
     }
 
     #[test]
-    fn single_pools_send_one_pipeline_in_order() {
-        let groups = group(
-            vec![set("a", "1"), set("b", "2"), set("a", "3")],
-            PoolKind::Single,
-        );
-        assert_eq!(groups.len(), 1);
-        let sent: Vec<Vec<String>> = groups[0].pipe.cmd_iter().map(words).collect();
-        assert_eq!(
-            sent,
-            [["SET", "a", "1"], ["SET", "b", "2"], ["SET", "a", "3"]]
-        );
-    }
-
-    #[test]
     fn cluster_batches_keep_each_key_in_order() {
         let cmds = vec![
             set("mqtt:msg:1", "store"),
@@ -454,7 +555,7 @@ mod tests {
             set("mqtt:msg:1", "ack"),
             redis::cmd("PING"),
         ];
-        let mut groups = group(cmds, PoolKind::Cluster);
+        let groups = group(cmds);
         assert_eq!(groups.len(), 3);
         let first: Vec<Vec<String>> = groups[0].pipe.cmd_iter().map(words).collect();
         assert_eq!(
@@ -462,6 +563,6 @@ mod tests {
             [["SET", "mqtt:msg:1", "store"], ["SET", "mqtt:msg:1", "ack"]]
         );
         assert!(groups[2].route.is_none());
-        assert_eq!(take_cmds(&mut groups).len(), 4);
+        assert_eq!(command_name(&set("a", "b")), "SET");
     }
 }
