@@ -131,3 +131,63 @@ async fn a_bad_edit_is_refused_and_the_rules_in_force_stay() {
     wait_key(&mut redis, "conn:c");
     assert_eq!(redis.get::<_, String>("conn:c").unwrap(), "1");
 }
+
+#[tokio::test]
+async fn a_pool_logs_in_as_an_acl_user_and_uses_its_database() {
+    let redis_server = RedisServer::start_with(&[
+        "--user",
+        "default",
+        "off",
+        "--user",
+        "alice",
+        "on",
+        ">wonderland",
+        "~*",
+        "&*",
+        "+@all",
+    ]);
+    let config = format!(
+        "backend.redis.pool1.server = {}\n\
+         backend.redis.pool1.username = alice\n\
+         backend.redis.pool1.password = wonderland\n\
+         backend.redis.pool1.database = 2\n{}{}{}",
+        redis_server.addr(),
+        function("client.connected", 1, "on_client_connected", None),
+        function("session.created", 1, "on_subscribe_lookup", None),
+        rule(
+            "session.subscribed",
+            1,
+            r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#
+        ),
+    );
+    let (_dirs, broker) = start_broker(&config);
+    let mut redis = redis::Client::open(format!(
+        "redis://alice:wonderland@127.0.0.1:{}/2",
+        redis_server.port()
+    ))
+    .unwrap()
+    .get_connection()
+    .unwrap();
+    // The lookup reads with the same login...
+    let _: () = redis.hset("mqtt:sub:c1", "from/lookup", 1).unwrap();
+    let _c1 = client(&broker, "c1").await;
+    // ... the writer writes to database 2 ...
+    wait_field(&mut redis, "mqtt:client:c1", "state", "1");
+    wait_field(&mut redis, "sub:c1", "from/lookup", "1");
+    // ... and the channel listens with it.
+    let ok = wait_until(WAIT, || {
+        redis
+            .publish::<_, _, i64>(
+                "mqtt_channel",
+                r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
+            )
+            .unwrap()
+            > 0
+    });
+    assert!(ok, "nobody listens on the channel");
+    wait_field(&mut redis, "sub:c1", "from/channel", "0");
+    assert!(
+        !broker.logs().iter().any(|l| l.contains("wonderland")),
+        "the password appeared in the log"
+    );
+}
