@@ -8,6 +8,7 @@ mod delivery;
 mod flow;
 mod malformed;
 mod plugins;
+mod redis;
 mod retained;
 mod session;
 mod subscribe;

@@ -6,12 +6,14 @@
 //!   check exact packets, reason codes and protocol violations.
 //! - [`plugins`]: plugin directories for a test, the plugin libraries the
 //!   workspace built, and plugins built outside the workspace.
+//! - [`redis`]: private `redis-server`s, sentinel and cluster topologies.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
 
 pub mod plugins;
 pub mod raw;
+pub mod redis;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

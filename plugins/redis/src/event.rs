@@ -1,0 +1,365 @@
+//! Owned copies of hook events. A hook borrows the broker's data for one
+//! call; what a rule needs later (on a writer or lookup task) is copied
+//! once, into one of these, and shared by every rule of that event.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use mqhost_plugin_api::{
+    ClientEvent, DeliveryEvent, MessageEvent, MessageId, SessionEvent, SubscriptionEvent,
+};
+
+use crate::topic;
+
+/// What a placeholder or function writes for a missing user name,
+/// as EMQX does.
+pub const UNDEFINED: &str = "undefined";
+
+/// `client.connected` or `client.disconnected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientData {
+    /// The client's id.
+    pub client_id: String,
+    /// User name from CONNECT.
+    pub username: Option<String>,
+    /// The client's IP address, without the port.
+    pub peerhost: String,
+    /// The broker node's name.
+    pub node: String,
+    /// When it happened, Unix milliseconds.
+    pub ts_ms: u64,
+    /// True for `client.connected`.
+    pub connected: bool,
+}
+
+impl ClientData {
+    /// Copies a client event.
+    pub fn new(event: &ClientEvent<'_>, connected: bool) -> ClientData {
+        ClientData {
+            client_id: event.client_id.to_string(),
+            username: event.username.into_option().map(|u| u.to_string()),
+            peerhost: peer_host(event.peer.as_str()).to_owned(),
+            node: event.node.to_string(),
+            ts_ms: event.timestamp_ms,
+            connected,
+        }
+    }
+}
+
+/// The address part of `ip:port` or `[v6]:port`.
+pub fn peer_host(peer: &str) -> &str {
+    if let Some(rest) = peer.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match peer.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => peer,
+    }
+}
+
+/// `session.created`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionData {
+    /// The session's client id.
+    pub client_id: String,
+    /// User name from CONNECT.
+    pub username: Option<String>,
+    /// The broker node's name.
+    pub node: String,
+}
+
+impl SessionData {
+    /// Copies a session event.
+    pub fn new(event: &SessionEvent<'_>) -> SessionData {
+        SessionData {
+            client_id: event.client_id.to_string(),
+            username: event.username.into_option().map(|u| u.to_string()),
+            node: event.node.to_string(),
+        }
+    }
+}
+
+/// `session.subscribed` or `session.unsubscribed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionData {
+    /// The subscriber.
+    pub client_id: String,
+    /// The filter without any `$share/<group>/` prefix: keys are named
+    /// after the topics, not the group.
+    pub filter: String,
+    /// Whether it is a shared subscription (no retained messages).
+    pub shared: bool,
+    /// Granted QoS.
+    pub qos: u8,
+    /// False when the session already had this filter.
+    pub is_new: bool,
+    /// MQTT 5.0 Retain Handling: 0 send retained, 1 only if new, 2 never.
+    pub retain_handling: u8,
+}
+
+impl SubscriptionData {
+    /// Copies a subscription event.
+    pub fn new(event: &SubscriptionEvent<'_>) -> SubscriptionData {
+        let filter = event.filter.as_str();
+        SubscriptionData {
+            client_id: event.client_id.to_string(),
+            filter: topic::strip_share(filter).to_owned(),
+            shared: topic::is_shared(filter),
+            qos: event.qos,
+            is_new: event.is_new,
+            retain_handling: event.retain_handling,
+        }
+    }
+}
+
+/// A message at `message.publish`: everything its hash holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageData {
+    /// The id, 22 base62 characters.
+    pub id: IdText,
+    /// Publisher's client id.
+    pub from: String,
+    /// QoS as published.
+    pub qos: u8,
+    /// Topic name.
+    pub topic: String,
+    /// Retain flag.
+    pub retain: bool,
+    /// Payload bytes.
+    pub payload: Vec<u8>,
+    /// Publish time, Unix milliseconds.
+    pub ts_ms: u64,
+}
+
+impl MessageData {
+    /// Copies a message event.
+    pub fn new(event: &MessageEvent<'_>) -> MessageData {
+        MessageData {
+            id: id_text(event.id),
+            from: event.from.to_string(),
+            qos: event.qos,
+            topic: event.topic.to_string(),
+            retain: event.retain,
+            payload: event.payload.as_slice().to_vec(),
+            ts_ms: event.timestamp_ms,
+        }
+    }
+
+    /// The hash fields and values, in the order the seed shows them:
+    /// `id`, `from`, `qos`, `topic`, `retain`, `payload`, `ts`.
+    pub fn fields(&self) -> [(&'static str, Cow<'_, [u8]>); 7] {
+        [
+            ("id", Cow::Borrowed(self.id.as_bytes())),
+            ("from", Cow::Borrowed(self.from.as_bytes())),
+            ("qos", Cow::Owned(self.qos.to_string().into_bytes())),
+            ("topic", Cow::Borrowed(self.topic.as_bytes())),
+            ("retain", Cow::Borrowed(bool_text(self.retain).as_bytes())),
+            ("payload", Cow::Borrowed(&self.payload)),
+            ("ts", Cow::Owned(self.ts_ms.to_string().into_bytes())),
+        ]
+    }
+}
+
+/// A message id as text: 22 base62 characters, kept inline (no
+/// allocation on the broker's thread).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IdText([u8; 22]);
+
+impl IdText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl std::ops::Deref for IdText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for IdText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&str> for IdText {
+    /// Right-aligned in 22 places, `0`-padded: the broker's form of the
+    /// same number for base62 text.
+    fn from(text: &str) -> IdText {
+        let mut digits = [b'0'; 22];
+        let bytes = text.as_bytes();
+        let take = bytes.len().min(22);
+        digits[22 - take..].copy_from_slice(&bytes[bytes.len() - take..]);
+        if std::str::from_utf8(&digits).is_err() {
+            digits = [b'0'; 22];
+        }
+        IdText(digits)
+    }
+}
+
+/// The 22-character base62 form of a message id, exactly as
+/// [`MessageId::to_base62`] writes it, but with two 128-bit divisions
+/// instead of forty-four: it runs on the broker's thread twice per message
+/// (publish and ack).
+pub fn id_text(id: MessageId) -> IdText {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    // 62^10 fits in a u64: split the value into three runs of digits and
+    // do the rest in 64-bit arithmetic.
+    const CHUNK: u128 = 839_299_365_868_340_224;
+    fn fill(out: &mut [u8], mut value: u64) {
+        for slot in out.iter_mut().rev() {
+            *slot = DIGITS[(value % 62) as usize];
+            value /= 62;
+        }
+    }
+    let value = id.as_u128();
+    let mut digits = [b'0'; 22];
+    fill(&mut digits[12..], (value % CHUNK) as u64);
+    fill(&mut digits[2..12], ((value / CHUNK) % CHUNK) as u64);
+    // What is left is below 62^2: 62^22 exceeds 2^128.
+    fill(&mut digits[..2], (value / CHUNK / CHUNK) as u64);
+    IdText(digits)
+}
+
+/// `true` or `false`, as the seed stores the retain flag.
+pub fn bool_text(value: bool) -> &'static str {
+    if value {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// A delivery at `message.delivered` or `message.acked`: only what the
+/// functions and placeholders of those hooks use (no payload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryData {
+    /// The receiver.
+    pub client_id: String,
+    /// QoS of this delivery.
+    pub qos: u8,
+    /// The message id, 22 base62 characters.
+    pub id: IdText,
+    /// The message topic.
+    pub topic: String,
+}
+
+impl DeliveryData {
+    /// Copies a delivery event.
+    pub fn new(event: &DeliveryEvent<'_>) -> DeliveryData {
+        DeliveryData {
+            client_id: event.client_id.to_string(),
+            qos: event.qos,
+            id: id_text(event.message.id),
+            topic: event.message.topic.to_string(),
+        }
+    }
+}
+
+/// One event, shared by every rule it triggers.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// `client.connected` / `client.disconnected`.
+    Client(Arc<ClientData>),
+    /// `session.created`.
+    Session(Arc<SessionData>),
+    /// `session.subscribed` / `session.unsubscribed`.
+    Subscription(Arc<SubscriptionData>),
+    /// `message.publish`.
+    Message(Arc<MessageData>),
+    /// `message.delivered` / `message.acked`.
+    Delivery(Arc<DeliveryData>),
+}
+
+impl Event {
+    /// The client the event is about: lookups for one client run in order.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Event::Client(c) => &c.client_id,
+            Event::Session(s) => &s.client_id,
+            Event::Subscription(s) => &s.client_id,
+            Event::Message(m) => &m.from,
+            Event::Delivery(d) => &d.client_id,
+        }
+    }
+
+    /// Bytes the event carries, roughly: to bound batches by size.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Event::Message(m) => m.payload.len() + m.topic.len() + 128,
+            _ => 128,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_host_drops_the_port() {
+        assert_eq!(peer_host("127.0.0.1:51234"), "127.0.0.1");
+        assert_eq!(peer_host("[::1]:51234"), "::1");
+        assert_eq!(peer_host("10.0.2.217"), "10.0.2.217");
+        assert_eq!(peer_host("::1"), "::1");
+    }
+
+    #[test]
+    fn id_text_is_the_broker_s_base62() {
+        let mut value: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
+        let mut samples = vec![
+            0,
+            1,
+            61,
+            62,
+            u128::MAX,
+            u128::MAX - 1,
+            62u128.pow(10),
+            62u128.pow(20),
+        ];
+        for _ in 0..1000 {
+            value = value.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D);
+            samples.push(value);
+            samples.push(value >> (value % 128));
+        }
+        for sample in samples {
+            let id = MessageId::from_u128(sample);
+            assert_eq!(id_text(id).as_str(), id.to_base62(), "{sample}");
+        }
+    }
+
+    #[test]
+    fn message_fields_follow_the_seed() {
+        let message = MessageData {
+            id: "0000000000000000000001".into(),
+            from: "test".into(),
+            qos: 1,
+            topic: "topic".into(),
+            retain: true,
+            payload: b"Hello world!".to_vec(),
+            ts_ms: 1481685802123,
+        };
+        let fields: Vec<(&str, String)> = message
+            .fields()
+            .iter()
+            .map(|(k, v)| (*k, String::from_utf8(v.to_vec()).unwrap()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("id", "0000000000000000000001".to_owned()),
+                ("from", "test".to_owned()),
+                ("qos", "1".to_owned()),
+                ("topic", "topic".to_owned()),
+                ("retain", "true".to_owned()),
+                ("payload", "Hello world!".to_owned()),
+                ("ts", "1481685802123".to_owned()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! Acknowledgements: `on_message_acked_for_queue` (the first subscriber to
+//! ack consumes the message), `on_message_acked_for_pubsub` (each
+//! subscriber's position), `on_message_acked_for_keep_latest`.
+//!
+//! ```text
+//! DEL mqtt:msg:${msgid}    ZREM mqtt:msg:${topic} ${msgid}
+//! SET mqtt:acked:${clientid}:${topic} ${msgid}
+//! DEL mqtt:latest_msg:${topic}
+//! ```
+
+use super::message::{LATEST_PREFIX, MSG_PREFIX};
+use crate::event::DeliveryData;
+use crate::resp::CommandSink;
+
+/// `mqtt:acked:${clientid}:${topic}`.
+pub fn acked_key(client_id: &str, topic: &str) -> String {
+    format!("mqtt:acked:{client_id}:{topic}")
+}
+
+/// `on_message_acked_for_queue`.
+pub fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
+    out.begin(2);
+    out.arg(b"DEL");
+    out.arg2(MSG_PREFIX, delivery.id.as_bytes());
+    out.begin(3);
+    out.arg(b"ZREM");
+    out.arg2(MSG_PREFIX, delivery.topic.as_bytes());
+    out.arg(delivery.id.as_bytes());
+}
+
+/// `on_message_acked_for_pubsub`.
+pub fn for_pubsub(delivery: &DeliveryData, out: &mut impl CommandSink) {
+    out.begin(3);
+    out.arg(b"SET");
+    out.arg(acked_key(&delivery.client_id, &delivery.topic).as_bytes());
+    out.arg(delivery.id.as_bytes());
+}
+
+/// `on_message_acked_for_keep_latest`.
+pub fn for_keep_latest(delivery: &DeliveryData, out: &mut impl CommandSink) {
+    out.begin(2);
+    out.arg(b"DEL");
+    out.arg2(LATEST_PREFIX, delivery.topic.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::words;
+    use crate::resp::CmdList;
+
+    #[test]
+    fn acks_consume_or_record() {
+        let delivery = DeliveryData {
+            client_id: "c1".into(),
+            qos: 1,
+            id: "0Gm7bUq0Xk2Q0000000001".into(),
+            topic: "queue/a".into(),
+        };
+        let mut out = CmdList::default();
+        for_queue(&delivery, &mut out);
+        for_pubsub(&delivery, &mut out);
+        for_keep_latest(&delivery, &mut out);
+        assert_eq!(
+            out.cmds.iter().map(words).collect::<Vec<_>>(),
+            [
+                vec!["DEL", "mqtt:msg:0Gm7bUq0Xk2Q0000000001"],
+                vec!["ZREM", "mqtt:msg:queue/a", "0Gm7bUq0Xk2Q0000000001"],
+                vec!["SET", "mqtt:acked:c1:queue/a", "0Gm7bUq0Xk2Q0000000001"],
+                vec!["DEL", "mqtt:latest_msg:queue/a"],
+            ]
+        );
+    }
+}

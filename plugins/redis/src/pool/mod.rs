@@ -1,0 +1,209 @@
+//! A pool: one Redis deployment (single, sentinel or cluster) and the
+//! tasks that talk to it, all on the plugin's runtime:
+//!
+//! - [`writer`]: the ordered, bounded write queue, sent in pipelined
+//!   batches (see there for ordering and retries);
+//! - lookups ([`crate::lookup`]): reads that deliver or subscribe through
+//!   the host, in order per client;
+//! - the SUB/UNSUB channel ([`crate::channel`]).
+//!
+//! A [`PoolHandle`] is what hooks see: pushing a job never waits. The
+//! tasks follow the pool's settings through a watch channel, so a reload
+//! that changes them reconnects this pool and no other, and keeps its
+//! queue. When the last handle goes (the pool left the configuration, or
+//! the plugin stops), the writer finishes its queue and the other tasks
+//! end.
+
+pub mod connect;
+pub mod job;
+pub mod raw;
+pub mod writer;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mqhost_plugin_api::Host;
+use serde_json::Value;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::PoolConfig;
+use crate::lookup::{self, Lookup};
+use crate::stats::PoolStats;
+use connect::SharedConfig;
+use job::{Job, Queued};
+
+/// Lookups waiting at most per pool; beyond, they are dropped and counted.
+pub const MAX_QUEUED_LOOKUPS: usize = 100_000;
+/// At most one "queue full" line per this many milliseconds.
+const OVERFLOW_LOG_INTERVAL_MS: u64 = 5_000;
+
+/// What a pool's tasks share with its handle.
+pub struct PoolShared {
+    /// The pool's name.
+    pub name: String,
+    /// Its figures.
+    pub stats: PoolStats,
+    /// `max_queued_commands`, changeable by reload.
+    pub limit: AtomicUsize,
+    /// `max_queued_bytes`, changeable by reload.
+    pub limit_bytes: AtomicUsize,
+    /// Lookups waiting or running.
+    pub lookups_waiting: AtomicUsize,
+    /// For log lines, deliveries and subscriptions.
+    pub host: Host,
+    /// When the last "queue full" line was written (Unix ms).
+    overflow_logged_ms: AtomicU64,
+}
+
+/// The hooks' side of a pool.
+pub struct PoolHandle {
+    /// Shared with the tasks.
+    pub shared: Arc<PoolShared>,
+    writes: mpsc::UnboundedSender<Queued>,
+    lookups: mpsc::UnboundedSender<Lookup>,
+    settings: watch::Sender<SharedConfig>,
+}
+
+/// A started pool: its handle and its writer, which the plugin waits for
+/// when it stops.
+pub struct Started {
+    /// For hooks.
+    pub handle: Arc<PoolHandle>,
+    /// Ends once the pool is dropped and its queue is written.
+    pub writer: JoinHandle<()>,
+}
+
+impl PoolHandle {
+    /// Starts the pool's tasks on `runtime`. Connecting happens there; a
+    /// Redis that is not up yet only delays the writes.
+    pub fn start(config: PoolConfig, host: Host, runtime: &Handle) -> Started {
+        let shared = Arc::new(PoolShared {
+            name: config.name.clone(),
+            stats: PoolStats::default(),
+            limit: AtomicUsize::new(config.max_queued_commands),
+            limit_bytes: AtomicUsize::new(config.max_queued_bytes as usize),
+            lookups_waiting: AtomicUsize::new(0),
+            host,
+            overflow_logged_ms: AtomicU64::new(0),
+        });
+        let (settings, settings_rx) = watch::channel(Arc::new(config));
+        let (writes, writes_rx) = mpsc::unbounded_channel();
+        let (lookups, lookups_rx) = mpsc::unbounded_channel();
+        let writer = runtime
+            .spawn(writer::Writer::new(Arc::clone(&shared), writes_rx, settings_rx.clone()).run());
+        runtime.spawn(lookup::run(
+            Arc::clone(&shared),
+            lookups_rx,
+            settings_rx.clone(),
+        ));
+        runtime.spawn(crate::channel::run(Arc::clone(&shared), settings_rx));
+        Started {
+            handle: Arc::new(PoolHandle {
+                shared,
+                writes,
+                lookups,
+                settings,
+            }),
+            writer,
+        }
+    }
+
+    /// The pool's settings now.
+    pub fn config(&self) -> SharedConfig {
+        self.settings.borrow().clone()
+    }
+
+    /// Hands new settings to the pool's tasks (they reconnect if the
+    /// connection settings differ).
+    pub fn update(&self, config: PoolConfig) {
+        self.shared
+            .limit
+            .store(config.max_queued_commands, Ordering::Relaxed);
+        self.shared
+            .limit_bytes
+            .store(config.max_queued_bytes as usize, Ordering::Relaxed);
+        self.settings.send_replace(Arc::new(config));
+    }
+
+    /// Queues a job of `count` commands, or counts it as overflow when the
+    /// queue is full. Never waits.
+    pub fn write(&self, job: Job, count: usize) {
+        let stats = &self.shared.stats;
+        let bytes = job.size_hint();
+        let limit = self.shared.limit.load(Ordering::Relaxed);
+        let limit_bytes = self.shared.limit_bytes.load(Ordering::Relaxed);
+        let before = stats.queued.fetch_add(count, Ordering::Relaxed);
+        let before_bytes = stats.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if before + count > limit || before_bytes + bytes > limit_bytes {
+            stats.queued.fetch_sub(count, Ordering::Relaxed);
+            stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            stats.overflow.fetch_add(count as u64, Ordering::Relaxed);
+            self.log_overflow(limit, limit_bytes);
+            return;
+        }
+        if self.writes.send(Queued { job, count, bytes }).is_err() {
+            stats.queued.fetch_sub(count, Ordering::Relaxed);
+            stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+
+    fn log_overflow(&self, limit: usize, limit_bytes: usize) {
+        let now = unix_millis();
+        let last = self.shared.overflow_logged_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < OVERFLOW_LOG_INTERVAL_MS
+            || self
+                .shared
+                .overflow_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        self.shared.host.warn(&format!(
+            "pool {}: write queue full ({} of max_queued_commands = {limit}, {} bytes of \
+             max_queued_bytes = {limit_bytes}); new writes are dropped until Redis catches up \
+             ({} commands dropped so far)",
+            self.shared.name,
+            self.shared.stats.queued.load(Ordering::Relaxed),
+            self.shared.stats.queued_bytes.load(Ordering::Relaxed),
+            self.shared.stats.overflow.load(Ordering::Relaxed)
+        ));
+    }
+
+    /// Queues a lookup, or counts it as overflow.
+    pub fn lookup(&self, lookup: Lookup) {
+        let waiting = self.shared.lookups_waiting.fetch_add(1, Ordering::Relaxed);
+        if waiting >= MAX_QUEUED_LOOKUPS {
+            self.shared.lookups_waiting.fetch_sub(1, Ordering::Relaxed);
+            self.shared
+                .stats
+                .lookup_overflow
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.lookups.send(lookup).is_err() {
+            self.shared.lookups_waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The pool's figures.
+    pub fn stats(&self) -> Value {
+        let config = self.config();
+        self.shared.stats.to_json(
+            config.kind.name(),
+            &config.describe_servers(),
+            self.shared.limit.load(Ordering::Relaxed),
+            self.shared.limit_bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Unix milliseconds now.
+pub fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,117 @@
+//! The writer's own connection to one Redis server (a single pool's, or
+//! the master a sentinel names): a TCP stream that takes a batch of
+//! commands already encoded in RESP and reads back exactly as many replies,
+//! keeping only the errors. The `redis` crate still finds the master
+//! (sentinel), and serves lookups, the channel and clusters; this is the
+//! hot path only (see [`crate::resp`]).
+
+use std::io;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::connect::CONNECT_TIMEOUT;
+use crate::config::PoolConfig;
+use crate::resp::{CommandSink, ReplyScanner, RespBuf};
+
+/// Read buffer growth step.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A connection carrying pipelined batches.
+pub struct RawConn {
+    stream: TcpStream,
+    /// Replies read but not yet scanned.
+    input: Vec<u8>,
+    /// `host:port`, for log lines.
+    pub peer: String,
+}
+
+impl RawConn {
+    /// Connects to `host:port` and logs in as the pool says (`AUTH`,
+    /// `SELECT`).
+    pub async fn connect(host: &str, port: u16, pool: &PoolConfig) -> io::Result<RawConn> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "connection attempt timed out")
+            })??;
+        stream.set_nodelay(true)?;
+        let mut conn = RawConn {
+            stream,
+            input: Vec::with_capacity(READ_CHUNK),
+            peer: format!("{host}:{port}"),
+        };
+        let mut hello = RespBuf::new();
+        if let Some(password) = &pool.password {
+            match &pool.username {
+                Some(username) => {
+                    hello.begin(3);
+                    hello.arg(b"AUTH");
+                    hello.arg(username.as_bytes());
+                }
+                None => {
+                    hello.begin(2);
+                    hello.arg(b"AUTH");
+                }
+            }
+            hello.arg(password.0.as_bytes());
+        }
+        if pool.database != 0 {
+            hello.begin(2);
+            hello.arg(b"SELECT");
+            hello.arg_u64(u64::from(pool.database));
+        }
+        if !hello.is_empty() {
+            let replies = tokio::time::timeout(CONNECT_TIMEOUT, conn.send(&hello))
+                .await
+                .map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, "no answer to AUTH/SELECT")
+                })??;
+            if let Some(error) = replies.errors.first() {
+                // The reply never repeats the password; the command name
+                // says which step failed.
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "{} refused: {} {}",
+                        hello.command_name(error.index),
+                        error.code,
+                        error.detail
+                    ),
+                ));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Writes `batch` and reads its replies, all of them: a slow server is
+    /// waited for. An `Err` means the connection is gone; which commands
+    /// were applied is unknown.
+    pub async fn send(&mut self, batch: &RespBuf) -> io::Result<ReplyScanner> {
+        let mut scanner = ReplyScanner::default();
+        if batch.is_empty() {
+            return Ok(scanner);
+        }
+        self.stream.write_all(batch.bytes()).await?;
+        loop {
+            let used = scanner
+                .scan(&self.input)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if used == self.input.len() {
+                self.input.clear();
+            } else {
+                self.input.drain(..used);
+            }
+            if scanner.done >= batch.len() {
+                return Ok(scanner);
+            }
+            self.input.reserve(READ_CHUNK);
+            if self.stream.read_buf(&mut self.input).await? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "Redis closed the connection",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,568 @@
+//! The writer of one pool: takes jobs from the pool's queue in order,
+//! encodes their commands into one pipelined batch, sends it, and only
+//! takes the next batch once Redis has answered this one.
+//!
+//! That one ordered queue and one batch in flight is what keeps writes to
+//! the same key in order (a message's ack never overtakes its store), and
+//! what makes retries simple: a batch whose reply never came (the
+//! connection broke) is sent again, whole, after reconnecting; a command
+//! refused for a passing reason (`READONLY` after a failover, `LOADING`
+//! after a restart) is sent again with everything after it. A slow server
+//! is waited for: there is no response timeout.
+//!
+//! Single and sentinel pools write over the writer's own connection
+//! ([`super::raw`]), commands encoded straight into one buffer. On a
+//! cluster a batch is split by slot: each slot's commands go as one
+//! pipeline to the node that owns it, all slots at once, and the batch is
+//! done when every slot is.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Arg, Cmd, Pipeline, RedisError, Value};
+use tokio::sync::{mpsc, watch};
+
+use super::connect::{self, is_transient, needs_new_connection, Conn, SharedConfig};
+use super::job::Queued;
+use super::raw::RawConn;
+use super::PoolShared;
+use crate::config::PoolKind;
+use crate::resp::{CmdList, RespBuf};
+
+/// Commands in one batch at most.
+pub const MAX_BATCH_COMMANDS: usize = 8192;
+/// Bytes in one batch at most (roughly): large payloads make small batches.
+pub const MAX_BATCH_BYTES: usize = 8 << 20;
+/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+/// Longest wait between connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// At most one "Redis refused a command" line per this interval.
+const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Where the writes go.
+enum Link {
+    /// The writer's own connection to the server or master.
+    Raw(RawConn),
+    /// A cluster connection (routes by slot, follows failovers).
+    Cluster(ClusterConnection),
+}
+
+/// Commands for one cluster slot (or, for commands without a key, any
+/// master).
+struct Group {
+    route: Option<Route>,
+    pipe: Pipeline,
+}
+
+/// The batch being sent, encoded for its link.
+enum Pending {
+    /// Nothing.
+    Empty,
+    /// For a raw link.
+    Resp(RespBuf),
+    /// For a cluster link.
+    Groups(Vec<Group>),
+}
+
+/// How sending a batch went.
+enum Sent {
+    /// Everything answered (some commands may have been refused for good).
+    Done,
+    /// Some commands wait to be sent again; `reconnect` when the
+    /// connection itself is no longer right.
+    Retry { reconnect: bool, reason: String },
+}
+
+/// A pool's writer task.
+pub struct Writer {
+    shared: Arc<PoolShared>,
+    rx: mpsc::UnboundedReceiver<Queued>,
+    settings: watch::Receiver<SharedConfig>,
+    /// Whether the pool still exists (its settings can still change).
+    settings_open: bool,
+    config: SharedConfig,
+    link: Option<Link>,
+    /// The current batch's jobs, kept to encode them again should the
+    /// pool's type change under them (a reload).
+    jobs: Vec<Queued>,
+    /// Commands and bytes the current batch counts against the queue's
+    /// bounds.
+    batch_count: usize,
+    batch_bytes: usize,
+    pending: Pending,
+    backoff: Duration,
+    /// When the connection was lost (or first refused), for log lines.
+    down_since: Option<Instant>,
+    connected_once: bool,
+    last_error_log: Option<Instant>,
+    errors_since_log: u64,
+}
+
+impl Writer {
+    /// A writer for the pool, fed by `rx`.
+    pub fn new(
+        shared: Arc<PoolShared>,
+        rx: mpsc::UnboundedReceiver<Queued>,
+        settings: watch::Receiver<SharedConfig>,
+    ) -> Writer {
+        let config = settings.borrow().clone();
+        Writer {
+            shared,
+            rx,
+            settings,
+            settings_open: true,
+            config,
+            link: None,
+            jobs: Vec::new(),
+            batch_count: 0,
+            batch_bytes: 0,
+            pending: Pending::Empty,
+            backoff: MIN_BACKOFF,
+            down_since: None,
+            connected_once: false,
+            last_error_log: None,
+            errors_since_log: 0,
+        }
+    }
+
+    /// Runs until the pool is gone and its queue is empty.
+    pub async fn run(mut self) {
+        loop {
+            if matches!(self.pending, Pending::Empty) {
+                let first = tokio::select! {
+                    changed = self.settings.changed(), if self.settings_open => {
+                        match changed {
+                            Ok(()) => self.apply_settings(),
+                            Err(_) => self.settings_open = false,
+                        }
+                        continue;
+                    }
+                    job = self.rx.recv() => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                };
+                self.build_batch(first);
+                continue;
+            }
+            if self.settings_open && self.settings.has_changed().unwrap_or(false) {
+                self.apply_settings();
+            }
+            if self.link.is_none() {
+                self.connect().await;
+                continue;
+            }
+            match self.send().await {
+                Sent::Done => {
+                    self.backoff = MIN_BACKOFF;
+                    let stats = &self.shared.stats;
+                    stats.queued.fetch_sub(self.batch_count, Ordering::Relaxed);
+                    stats
+                        .queued_bytes
+                        .fetch_sub(self.batch_bytes, Ordering::Relaxed);
+                    self.jobs.clear();
+                    self.batch_count = 0;
+                    self.batch_bytes = 0;
+                    self.pending = Pending::Empty;
+                }
+                Sent::Retry { reconnect, reason } => {
+                    if reconnect {
+                        self.lost(&reason);
+                    }
+                    tokio::time::sleep(self.backoff).await;
+                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        self.shared.stats.connected.store(false, Ordering::Relaxed);
+    }
+
+    /// Takes a settings change: a pool that now connects differently
+    /// drops its connection and reconnects before the next batch.
+    fn apply_settings(&mut self) {
+        let new = self.settings.borrow_and_update().clone();
+        if !new.same_connection(&self.config) {
+            if self.link.take().is_some() {
+                self.shared.host.info(&format!(
+                    "pool {}: connection settings changed, reconnecting to {}",
+                    self.shared.name,
+                    new.target()
+                ));
+            }
+            self.shared.stats.connected.store(false, Ordering::Relaxed);
+        }
+        self.config = new;
+    }
+
+    /// Fills a batch: `first`, then whatever else is queued, within the
+    /// batch limits.
+    fn build_batch(&mut self, first: Queued) {
+        let mut commands = first.count;
+        let mut bytes = first.bytes;
+        self.jobs.push(first);
+        while commands < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
+            match self.rx.try_recv() {
+                Ok(queued) => {
+                    commands += queued.count;
+                    bytes += queued.bytes;
+                    self.jobs.push(queued);
+                }
+                Err(_) => break,
+            }
+        }
+        self.batch_count = commands;
+        self.batch_bytes = bytes;
+        self.encode(self.config.kind);
+    }
+
+    /// Encodes the batch's jobs for a link to a pool of `kind`.
+    fn encode(&mut self, kind: PoolKind) {
+        self.pending = if kind == PoolKind::Cluster {
+            let mut list = CmdList::default();
+            for queued in &self.jobs {
+                queued.job.emit(&mut list);
+            }
+            Pending::Groups(group(list.cmds))
+        } else {
+            let mut buf = RespBuf::new();
+            for queued in &self.jobs {
+                queued.job.emit(&mut buf);
+            }
+            Pending::Resp(buf)
+        };
+    }
+
+    async fn connect(&mut self) {
+        let config = self.config.clone();
+        let result = match config.kind {
+            PoolKind::Cluster => connect::connect(&config)
+                .await
+                .map(|(conn, peer)| match conn {
+                    Conn::Cluster(cluster) => (Link::Cluster(cluster), peer),
+                    // `connect` makes a cluster connection for a cluster pool.
+                    Conn::Single(_) => unreachable!("a cluster pool got a single connection"),
+                })
+                .map_err(|e| e.to_string()),
+            PoolKind::Single | PoolKind::Sentinel => match connect::write_address(&config).await {
+                Ok((host, port)) => RawConn::connect(&host, port, &config)
+                    .await
+                    .map(|raw| {
+                        let peer = raw.peer.clone();
+                        (Link::Raw(raw), peer)
+                    })
+                    .map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            },
+        };
+        match result {
+            Ok((link, peer)) => {
+                let queued = self.shared.stats.queued.load(Ordering::Relaxed);
+                let message = match self.down_since.take() {
+                    Some(since) => format!(
+                        "pool {}: connected to {peer} after {:.1}s; sending {queued} queued commands",
+                        self.shared.name,
+                        since.elapsed().as_secs_f64()
+                    ),
+                    None => format!("pool {}: connected to {peer}", self.shared.name),
+                };
+                self.shared.host.info(&message);
+                if self.connected_once {
+                    self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                self.connected_once = true;
+                self.shared.stats.connected.store(true, Ordering::Relaxed);
+                // The batch was encoded for the pool type of its time; a
+                // reload may have changed it.
+                let fits = matches!(
+                    (&link, &self.pending),
+                    (Link::Raw(_), Pending::Resp(_)) | (Link::Cluster(_), Pending::Groups(_))
+                );
+                if !fits {
+                    self.encode(config.kind);
+                }
+                self.link = Some(link);
+                self.backoff = MIN_BACKOFF;
+            }
+            Err(error) => {
+                if self.down_since.is_none() {
+                    self.down_since = Some(Instant::now());
+                    self.shared.host.warn(&format!(
+                        "pool {}: cannot connect to {}: {error}; writes wait in the queue \
+                         ({} commands) and connection attempts go on",
+                        self.shared.name,
+                        config.target(),
+                        self.shared.stats.queued.load(Ordering::Relaxed)
+                    ));
+                }
+                tokio::time::sleep(self.backoff).await;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+
+    /// The connection broke: log it once and connect again.
+    fn lost(&mut self, reason: &str) {
+        self.link = None;
+        self.shared.stats.connected.store(false, Ordering::Relaxed);
+        if self.down_since.is_none() {
+            self.down_since = Some(Instant::now());
+            self.shared.host.warn(&format!(
+                "pool {}: lost the connection to Redis ({reason}); writes wait in the queue \
+                 ({} commands) and are sent again after reconnecting",
+                self.shared.name,
+                self.shared.stats.queued.load(Ordering::Relaxed)
+            ));
+        }
+    }
+
+    /// Sends the pending batch and keeps what must be sent again.
+    async fn send(&mut self) -> Sent {
+        self.shared.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let link = self.link.take();
+        let pending = std::mem::replace(&mut self.pending, Pending::Empty);
+        match (link, pending) {
+            (Some(Link::Raw(mut raw)), Pending::Resp(mut buf)) => {
+                let result = raw.send(&buf).await;
+                self.link = Some(Link::Raw(raw));
+                let sent = buf.len();
+                match result {
+                    Ok(replies) => {
+                        let mut retry_from = None;
+                        for error in &replies.errors {
+                            if is_transient(&error.code) {
+                                retry_from = Some((error.index, error.code.clone()));
+                                break;
+                            }
+                            let command = buf.command_name(error.index);
+                            self.refused(&command, &error.code, &error.detail);
+                        }
+                        let Some((index, code)) = retry_from else {
+                            self.answered(sent);
+                            return Sent::Done;
+                        };
+                        self.answered(index);
+                        self.resent(sent - index);
+                        buf.keep_from(index);
+                        self.pending = Pending::Resp(buf);
+                        Sent::Retry {
+                            reconnect: needs_new_connection(&code),
+                            reason: format!("Redis answered {code}"),
+                        }
+                    }
+                    Err(error) => {
+                        self.resent(sent);
+                        self.pending = Pending::Resp(buf);
+                        Sent::Retry {
+                            reconnect: true,
+                            reason: error.to_string(),
+                        }
+                    }
+                }
+            }
+            (Some(Link::Cluster(cluster)), Pending::Groups(groups)) => {
+                self.link = Some(Link::Cluster(cluster.clone()));
+                self.send_groups(cluster, groups).await
+            }
+            // A batch encoded for another link (`connect` re-encodes, so
+            // this does not happen); encode it again and retry.
+            (link, pending) => {
+                self.link = link;
+                self.pending = pending;
+                self.encode(self.config.kind);
+                Sent::Retry {
+                    reconnect: false,
+                    reason: "pool type changed".to_owned(),
+                }
+            }
+        }
+    }
+
+    /// A cluster batch: every slot's pipeline at once.
+    async fn send_groups(&mut self, cluster: ClusterConnection, groups: Vec<Group>) -> Sent {
+        let requests = groups.iter().map(|group| {
+            let mut cluster = cluster.clone();
+            let route = match group.route {
+                Some(route) => SingleNodeRoutingInfo::SpecificNode(route),
+                None => SingleNodeRoutingInfo::RandomPrimary,
+            };
+            let pipe = group.pipe.clone();
+            let count = pipe.len();
+            async move { cluster.route_pipeline(pipe, 0, count, route).await }
+        });
+        let results: Vec<Result<Vec<Value>, RedisError>> =
+            futures_util::future::join_all(requests).await;
+        let mut outcome = Sent::Done;
+        let mut retry = Vec::new();
+        for (group, result) in groups.into_iter().zip(results) {
+            let sent = group.pipe.len();
+            match result {
+                Ok(values) => {
+                    let retry_from = self.check_values(&group.pipe, &values);
+                    let done = retry_from.as_ref().map_or(sent, |(index, _)| *index);
+                    self.answered(done);
+                    if let Some((index, code)) = retry_from {
+                        self.resent(sent - index);
+                        let reconnect = needs_new_connection(&code)
+                            || matches!(code.as_str(), "MOVED" | "ASK" | "CLUSTERDOWN");
+                        merge(&mut outcome, reconnect, format!("Redis answered {code}"));
+                        let mut pipe = Pipeline::with_capacity(sent - index);
+                        for cmd in group.pipe.cmd_iter().skip(index) {
+                            pipe.add_command(cmd.clone());
+                        }
+                        retry.push(Group {
+                            route: group.route,
+                            pipe,
+                        });
+                    }
+                }
+                Err(error) => {
+                    self.resent(sent);
+                    merge(&mut outcome, true, error.to_string());
+                    retry.push(group);
+                }
+            }
+        }
+        if !retry.is_empty() {
+            self.pending = Pending::Groups(retry);
+        }
+        outcome
+    }
+
+    /// Finds the first command refused for a passing reason (to send
+    /// again from there) and logs those refused for good.
+    fn check_values(&mut self, pipe: &Pipeline, values: &[Value]) -> Option<(usize, String)> {
+        for (index, value) in values.iter().enumerate() {
+            let Value::ServerError(error) = value else {
+                continue;
+            };
+            let code = error.code();
+            if is_transient(code) || code == "MOVED" || code == "ASK" {
+                return Some((index, code.to_owned()));
+            }
+            let command = pipe
+                .cmd_iter()
+                .nth(index)
+                .map(command_name)
+                .unwrap_or_default();
+            self.refused(&command, code, error.details().unwrap_or(""));
+        }
+        // A short reply (it cannot happen with a correct server) leaves the
+        // missing commands unanswered: send them again.
+        (values.len() < pipe.len()).then(|| (values.len(), "a short reply".to_owned()))
+    }
+
+    /// A command Redis refused for good: counted, and logged now and then.
+    fn refused(&mut self, command: &str, code: &str, detail: &str) {
+        self.shared.stats.errors.fetch_add(1, Ordering::Relaxed);
+        self.errors_since_log += 1;
+        let due = self
+            .last_error_log
+            .is_none_or(|at| at.elapsed() >= ERROR_LOG_INTERVAL);
+        if due {
+            self.shared.host.warn(&format!(
+                "pool {}: Redis refused {command}: {code} {detail} ({} refused commands since \
+                 the last such line)",
+                self.shared.name, self.errors_since_log
+            ));
+            self.last_error_log = Some(Instant::now());
+            self.errors_since_log = 0;
+        }
+    }
+
+    /// `count` commands were answered.
+    fn answered(&self, count: usize) {
+        self.shared
+            .stats
+            .written
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    /// `count` commands go out again.
+    fn resent(&self, count: usize) {
+        self.shared
+            .stats
+            .resent
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+}
+
+/// The first failure decides the reason logged; any failure that needs a
+/// new connection makes the whole outcome need one.
+fn merge(outcome: &mut Sent, reconnect: bool, reason: String) {
+    match outcome {
+        Sent::Done => *outcome = Sent::Retry { reconnect, reason },
+        Sent::Retry { reconnect: r, .. } => *r |= reconnect,
+    }
+}
+
+/// The command's name, for log lines (never its arguments: they may hold
+/// payloads).
+fn command_name(cmd: &Cmd) -> String {
+    match cmd.args_iter().next() {
+        Some(Arg::Simple(name)) => String::from_utf8_lossy(name).into_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The key a command touches: its first argument, which is the key for
+/// every command the functions send and for nearly every raw one.
+fn key_of(cmd: &Cmd) -> Option<&[u8]> {
+    match cmd.args_iter().nth(1) {
+        Some(Arg::Simple(key)) => Some(key),
+        _ => None,
+    }
+}
+
+/// Groups a cluster batch by slot, keeping the order within each.
+fn group(cmds: Vec<Cmd>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<Option<Route>, usize> = HashMap::new();
+    for cmd in cmds {
+        let route = key_of(&cmd).map(|key| Route::with_key(key, SlotAddr::Master));
+        let slot = *index.entry(route).or_insert_with(|| {
+            groups.push(Group {
+                route,
+                pipe: Pipeline::new(),
+            });
+            groups.len() - 1
+        });
+        groups[slot].pipe.add_command(cmd);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::words;
+
+    fn set(key: &str, value: &str) -> Cmd {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        cmd
+    }
+
+    #[test]
+    fn cluster_batches_keep_each_key_in_order() {
+        let cmds = vec![
+            set("mqtt:msg:1", "store"),
+            set("other", "x"),
+            set("mqtt:msg:1", "ack"),
+            redis::cmd("PING"),
+        ];
+        let groups = group(cmds);
+        assert_eq!(groups.len(), 3);
+        let first: Vec<Vec<String>> = groups[0].pipe.cmd_iter().map(words).collect();
+        assert_eq!(
+            first,
+            [["SET", "mqtt:msg:1", "store"], ["SET", "mqtt:msg:1", "ack"]]
+        );
+        assert!(groups[2].route.is_none());
+        assert_eq!(command_name(&set("a", "b")), "SET");
+    }
+}

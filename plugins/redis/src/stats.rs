@@ -1,0 +1,74 @@
+//! Figures per pool, as relaxed atomic counters, for the admin API
+//! (`GET /api/v1/plugins` shows them under the plugin's `stats`).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use serde_json::{json, Value};
+
+/// One pool's counters. Every field only grows, except `queued` and the
+/// two connection flags.
+#[derive(Debug, Default)]
+pub struct PoolStats {
+    /// Commands accepted and not yet answered by Redis (queued or in the
+    /// batch on the wire).
+    pub queued: AtomicUsize,
+    /// Their size, roughly.
+    pub queued_bytes: AtomicUsize,
+    /// Commands Redis answered.
+    pub written: AtomicU64,
+    /// Batches (pipelines) sent.
+    pub batches: AtomicU64,
+    /// Commands Redis refused for good (a wrong type, a bad raw command).
+    pub errors: AtomicU64,
+    /// Commands sent again after a lost connection or a failover.
+    pub resent: AtomicU64,
+    /// Commands dropped because the queue was full.
+    pub overflow: AtomicU64,
+    /// Connections made by the writer after the first.
+    pub reconnects: AtomicU64,
+    /// Whether the writer has a connection now.
+    pub connected: AtomicBool,
+    /// Lookups (fetches, retained and subscription lookups) finished.
+    pub lookups: AtomicU64,
+    /// Lookups given up on (Redis away too long, or a bad reply).
+    pub lookup_failures: AtomicU64,
+    /// Lookups dropped because too many were waiting.
+    pub lookup_overflow: AtomicU64,
+    /// Messages handed to the host by lookups.
+    pub delivered: AtomicU64,
+    /// Messages received on the SUB/UNSUB channel.
+    pub channel_messages: AtomicU64,
+    /// Whether the channel subscription is up.
+    pub channel_connected: AtomicBool,
+}
+
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+impl PoolStats {
+    /// The figures as a JSON object.
+    pub fn to_json(&self, kind: &str, servers: &str, limit: usize, limit_bytes: usize) -> Value {
+        json!({
+            "type": kind,
+            "server": servers,
+            "connected": self.connected.load(Ordering::Relaxed),
+            "queued": self.queued.load(Ordering::Relaxed),
+            "max_queued_commands": limit,
+            "queued_bytes": self.queued_bytes.load(Ordering::Relaxed),
+            "max_queued_bytes": limit_bytes,
+            "written": get(&self.written),
+            "batches": get(&self.batches),
+            "errors": get(&self.errors),
+            "resent": get(&self.resent),
+            "overflow": get(&self.overflow),
+            "reconnects": get(&self.reconnects),
+            "lookups": get(&self.lookups),
+            "lookup_failures": get(&self.lookup_failures),
+            "lookup_overflow": get(&self.lookup_overflow),
+            "delivered": get(&self.delivered),
+            "channel_connected": self.channel_connected.load(Ordering::Relaxed),
+            "channel_messages": get(&self.channel_messages),
+        })
+    }
+}

@@ -1,0 +1,520 @@
+//! Real Redis for tests: a private `redis-server` on a free loopback port
+//! without persistence, and the sentinel and cluster topologies built from
+//! such servers. Every process is killed when its value is dropped.
+//!
+//! Redis cannot listen on port 0, so a free port is found by binding a
+//! listener to `127.0.0.1:0` and releasing it; if another process takes it
+//! before `redis-server` does, the start is retried on another port.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::plugins::TempDir;
+
+/// How long a server may take to answer PING after starting.
+const READY: Duration = Duration::from_secs(10);
+
+/// Fails the test with a clear message when Redis is not installed.
+fn require(binary: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {binary}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{binary} is not installed (apt-get install redis-server; .ci/run does)"
+    );
+}
+
+/// A port nobody listens on now. With `bus`, port + 10000 (a cluster
+/// node's bus port) is free too.
+pub fn free_port(bus: bool) -> u16 {
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().unwrap().port();
+        if !bus {
+            return port;
+        }
+        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A `redis-server` process, killed when dropped.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    args: Vec<String>,
+    _temp: Option<TempDir>,
+}
+
+impl RedisServer {
+    /// A server without persistence on a free port.
+    pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// A server with extra `redis-server` arguments (`["--appendonly",
+    /// "yes"]`).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        let temp = TempDir::new();
+        let dir = temp.path().to_path_buf();
+        let mut server = RedisServer::start_in(&dir, extra, false);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// A server whose files go to `dir` (kept by the caller); `bus` asks
+    /// for a port whose cluster bus port is free too.
+    pub fn start_in(dir: &Path, extra: &[&str], bus: bool) -> RedisServer {
+        require("redis-server");
+        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for _ in 0..10 {
+            let port = free_port(bus);
+            let mut server = RedisServer {
+                child: None,
+                port,
+                dir: dir.to_path_buf(),
+                args: args.clone(),
+                _temp: None,
+            };
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("redis-server would not start; see {}", dir.display());
+    }
+
+    /// Starts the process on `self.port`; false if it did not come up
+    /// (the port was taken meanwhile).
+    fn spawn(&mut self) -> bool {
+        let port = self.port.to_string();
+        let log = self.dir.join(format!("redis-{port}.log"));
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port, "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--logfile")
+            .arg(&log)
+            .args(["--daemonize", "no", "--protected-mode", "no"])
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("start redis-server");
+        let deadline = Instant::now() + READY;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return false;
+            }
+            if self.ping() {
+                self.child = Some(child);
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(client) = redis::Client::open(self.url()) else {
+            return false;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500)) else {
+            return false;
+        };
+        match redis::cmd("PING").query::<String>(&mut conn) {
+            Ok(_) => true,
+            // Up, and asking for a password (--requirepass).
+            Err(error) => error.code() == Some("NOAUTH"),
+        }
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`, as the plugin's `server` setting wants it.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A connection to it (database 0).
+    pub fn client(&self) -> redis::Connection {
+        self.client_db(0)
+    }
+
+    /// A connection to database `db`.
+    pub fn client_db(&self, db: u32) -> redis::Connection {
+        let client = redis::Client::open(format!("{}{db}", self.url())).unwrap();
+        client
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .expect("connect to the test redis-server")
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `KILL`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} redis-server");
+    }
+
+    /// Freezes the process: connections stay open, nothing is answered.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Thaws a paused process.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    /// Kills the process (as a crash would) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, with the same arguments.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + READY;
+        while !self.spawn() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The lines of its log file.
+    pub fn log(&self) -> Vec<String> {
+        let path = self.dir.join(format!("redis-{}.log", self.port));
+        std::fs::File::open(path)
+            .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_ref() {
+            // A paused process does not die of SIGTERM; SIGKILL always works.
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(child.id().to_string())
+                .status();
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `check` every 20 ms until it is true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A master, a replica and a sentinel watching them (master name
+/// `mymaster`, down after 1 s).
+pub struct RedisSentinel {
+    /// The master at start.
+    pub master: RedisServer,
+    /// Its replica.
+    pub replica: RedisServer,
+    /// The sentinel (`redis-server --sentinel`).
+    pub sentinel: RedisServer,
+    _dir: TempDir,
+}
+
+/// The master name the sentinel topology uses.
+pub const MASTER_NAME: &str = "mymaster";
+
+impl RedisSentinel {
+    /// Starts the three processes and waits until the sentinel knows the
+    /// replica.
+    pub fn start() -> RedisSentinel {
+        let dir = TempDir::new();
+        let master = RedisServer::start_in(dir.path(), &["--repl-diskless-sync-delay", "0"], false);
+        let replica = RedisServer::start_in(
+            dir.path(),
+            &["--replicaof", "127.0.0.1", &master.port().to_string()],
+            false,
+        );
+        // Sentinel rewrites its configuration file: it must be its own.
+        let sentinel_port = free_port(false);
+        let conf = dir.path().join(format!("sentinel-{sentinel_port}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "sentinel monitor {MASTER_NAME} 127.0.0.1 {} 1\n\
+                 sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                 sentinel failover-timeout {MASTER_NAME} 3000\n\
+                 sentinel parallel-syncs {MASTER_NAME} 1\n",
+                master.port()
+            ),
+        )
+        .unwrap();
+        let sentinel = RedisServer::start_sentinel(dir.path(), &conf, sentinel_port);
+        let topology = RedisSentinel {
+            master,
+            replica,
+            sentinel,
+            _dir: dir,
+        };
+        let known = wait_until(Duration::from_secs(20), || {
+            let mut conn = topology.sentinel.client();
+            let replicas: Vec<redis::Value> = redis::cmd("SENTINEL")
+                .arg("REPLICAS")
+                .arg(MASTER_NAME)
+                .query(&mut conn)
+                .unwrap_or_default();
+            !replicas.is_empty() && topology.replica_in_sync()
+        });
+        assert!(known, "the sentinel did not discover the replica");
+        topology
+    }
+
+    /// Whether the replica's link to the master is up.
+    pub fn replica_in_sync(&self) -> bool {
+        let mut conn = self.replica.client();
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut conn)
+            .unwrap_or_default();
+        info.contains("master_link_status:up")
+    }
+
+    /// The master's port as the sentinel names it now.
+    pub fn current_master_port(&self) -> Option<u16> {
+        let mut conn = self.sentinel.client();
+        let addr: Vec<String> = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(MASTER_NAME)
+            .query(&mut conn)
+            .ok()?;
+        addr.get(1)?.parse().ok()
+    }
+}
+
+impl RedisServer {
+    /// Starts `redis-server <conf> --sentinel` on `port`.
+    fn start_sentinel(dir: &Path, conf: &Path, port: u16) -> RedisServer {
+        require("redis-server");
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir: dir.to_path_buf(),
+            args: Vec::new(),
+            _temp: None,
+        };
+        let log = dir.join(format!("redis-{port}.log"));
+        let child = Command::new("redis-server")
+            .arg(conf)
+            .arg("--sentinel")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--logfile")
+            .arg(&log)
+            .args(["--daemonize", "no", "--protected-mode", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server --sentinel");
+        server.child = Some(child);
+        assert!(
+            wait_until(READY, || server.ping()),
+            "the sentinel did not start; see {}",
+            log.display()
+        );
+        server
+    }
+}
+
+/// A Redis Cluster of three masters, each with one replica, built with
+/// `redis-cli --cluster create`. Node timeout 1 s, so a killed master is
+/// replaced within a few seconds.
+pub struct RedisCluster {
+    /// The six nodes (masters first at creation).
+    pub nodes: Vec<RedisServer>,
+    _dir: TempDir,
+}
+
+impl RedisCluster {
+    /// Starts the nodes, creates the cluster and waits until every node
+    /// says `cluster_state:ok`.
+    pub fn start() -> RedisCluster {
+        require("redis-cli");
+        let dir = TempDir::new();
+        let mut nodes = Vec::new();
+        for index in 0..6 {
+            // Each node in a directory of its own, for its nodes.conf.
+            let node_dir = dir.path().join(format!("node{index}"));
+            std::fs::create_dir_all(&node_dir).unwrap();
+            nodes.push(RedisServer::start_in(
+                &node_dir,
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "1000",
+                    // Replicas sync at once rather than after 5 s: a
+                    // replica that never synced cannot take over.
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ],
+                true,
+            ));
+        }
+        let mut command = Command::new("redis-cli");
+        command.arg("--cluster").arg("create");
+        for node in &nodes {
+            command.arg(node.addr());
+        }
+        let output = command
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster create failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let cluster = RedisCluster { nodes, _dir: dir };
+        assert!(
+            cluster.wait_ok(Duration::from_secs(30)),
+            "the cluster did not reach cluster_state:ok"
+        );
+        let synced = wait_until(Duration::from_secs(30), || {
+            let replicas = cluster
+                .nodes
+                .iter()
+                .filter(|node| {
+                    let mut conn = node.client();
+                    let info: String = redis::cmd("INFO")
+                        .arg("replication")
+                        .query(&mut conn)
+                        .unwrap_or_default();
+                    info.contains("master_link_status:up")
+                })
+                .count();
+            replicas == 3
+        });
+        assert!(synced, "the cluster's replicas did not sync");
+        cluster
+    }
+
+    /// Waits until every running node reports `cluster_state:ok` and
+    /// agrees on three masters.
+    pub fn wait_ok(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.nodes.iter().all(|node| {
+                let Ok(client) = redis::Client::open(node.url()) else {
+                    return true;
+                };
+                let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(300))
+                else {
+                    // A killed node does not count.
+                    return true;
+                };
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query(&mut conn)
+                    .unwrap_or_default();
+                info.contains("cluster_state:ok")
+            })
+        })
+    }
+
+    /// `host:port,...` of every node, for the plugin's `server` setting.
+    pub fn servers(&self) -> String {
+        self.nodes
+            .iter()
+            .map(RedisServer::addr)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// A cluster client (routes each command to the node owning its key).
+    pub fn client(&self) -> redis::cluster::ClusterConnection {
+        let urls: Vec<String> = self.nodes.iter().map(RedisServer::url).collect();
+        redis::cluster::ClusterClient::builder(urls)
+            .connection_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap()
+            .get_connection()
+            .expect("connect to the test cluster")
+    }
+
+    /// The index of the node that is master of `key`'s slot now.
+    pub fn master_of(&self, key: &str) -> usize {
+        for (index, node) in self.nodes.iter().enumerate() {
+            let Ok(client) = redis::Client::open(node.url()) else {
+                continue;
+            };
+            let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(300))
+            else {
+                continue;
+            };
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn).unwrap_or_default();
+            let is_master =
+                matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master");
+            if !is_master {
+                continue;
+            }
+            // EXISTS on the owner answers; elsewhere it is MOVED.
+            let owns: redis::RedisResult<i64> = redis::cmd("EXISTS").arg(key).query(&mut conn);
+            if owns.is_ok() {
+                return index;
+            }
+        }
+        panic!("no master owns {key}");
+    }
+}
