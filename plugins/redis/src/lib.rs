@@ -183,13 +183,9 @@ impl RedisBackend {
         if rules.is_empty() {
             return;
         }
-        let mut make = Some(make);
-        let mut event: Option<Event> = None;
-        let mut event = || -> Event {
-            event
-                .get_or_insert_with(|| (make.take().expect("made once"))())
-                .clone()
-        };
+        // Copied on first use, once, whatever the number of rules.
+        let event = std::cell::LazyCell::new(make);
+        let event = || Event::clone(&event);
         for rule in rules {
             if let Some(topic) = topic {
                 if !rule.applies_to(topic) {
