@@ -244,6 +244,12 @@ impl RawClient {
         let _ = self.stream.shutdown().await;
     }
 
+    /// The connection and the bytes read but not yet decoded, for tests
+    /// that drive the socket themselves (load loops).
+    pub fn into_parts(self) -> (TcpStream, BytesMut) {
+        (self.stream, self.buf)
+    }
+
     /// Drops the TCP connection without DISCONNECT.
     pub fn drop_connection(self) {
         drop(self.stream);

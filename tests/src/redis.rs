@@ -50,6 +50,7 @@ pub fn free_port(bus: bool) -> u16 {
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    tls_port: Option<u16>,
     dir: PathBuf,
     args: Vec<String>,
     _temp: Option<TempDir>,
@@ -81,6 +82,7 @@ impl RedisServer {
             let mut server = RedisServer {
                 child: None,
                 port,
+                tls_port: None,
                 dir: dir.to_path_buf(),
                 args: args.clone(),
                 _temp: None,
@@ -139,6 +141,34 @@ impl RedisServer {
             // Up, and asking for a password (--requirepass).
             Err(error) => error.code() == Some("NOAUTH"),
         }
+    }
+
+    /// A server that also speaks TLS, on [`RedisServer::tls_port`], with
+    /// `certs`' server certificate and requiring a client certificate
+    /// signed by their CA. The plain port stays, for the test's own
+    /// checks.
+    pub fn start_tls(certs: &TestCerts) -> RedisServer {
+        let tls_port = free_port(false).to_string();
+        let path = |p: &Path| p.display().to_string();
+        let mut server = RedisServer::start_with(&[
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &path(&certs.server_cert),
+            "--tls-key-file",
+            &path(&certs.server_key),
+            "--tls-ca-cert-file",
+            &path(&certs.ca),
+            "--tls-auth-clients",
+            "yes",
+        ]);
+        server.tls_port = tls_port.parse().ok();
+        server
+    }
+
+    /// Its TLS port, if it has one.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// Its port.
@@ -350,6 +380,7 @@ impl RedisServer {
         let mut server = RedisServer {
             child: None,
             port,
+            tls_port: None,
             dir: dir.to_path_buf(),
             args: Vec::new(),
             _temp: None,
@@ -516,5 +547,122 @@ impl RedisCluster {
             }
         }
         panic!("no master owns {key}");
+    }
+}
+
+/// Certificates for TLS tests, made with the `openssl` command: a CA, a
+/// server certificate for 127.0.0.1 and localhost, and a client
+/// certificate, all signed by the CA (P-256 keys, valid two days).
+pub struct TestCerts {
+    _dir: TempDir,
+    /// The CA certificate (PEM).
+    pub ca: PathBuf,
+    /// The server's certificate and key.
+    pub server_cert: PathBuf,
+    /// The server's key.
+    pub server_key: PathBuf,
+    /// The client's certificate.
+    pub client_cert: PathBuf,
+    /// The client's key.
+    pub client_key: PathBuf,
+}
+
+impl TestCerts {
+    /// Makes a fresh set in a temporary directory.
+    pub fn generate() -> TestCerts {
+        require("openssl");
+        let dir = TempDir::new();
+        let at = |name: &str| dir.path().join(name);
+        let run = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("run openssl");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        run(&[
+            &["req", "-x509"][..],
+            &key,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-subj",
+                "/CN=mqhost-test-ca",
+                "-days",
+                "2",
+            ],
+        ]
+        .concat());
+        // Extensions make version 3 certificates, which rustls requires.
+        std::fs::write(
+            at("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        std::fs::write(at("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        for (name, extra) in [
+            ("server", &["-extfile", "server.ext"][..]),
+            ("client", &["-extfile", "client.ext"][..]),
+        ] {
+            let (key_file, csr, crt) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.crt"),
+            );
+            run(&[
+                &["req"][..],
+                &key,
+                &[
+                    "-keyout",
+                    &key_file,
+                    "-out",
+                    &csr,
+                    "-subj",
+                    &format!("/CN=mqhost-test-{name}"),
+                ],
+            ]
+            .concat());
+            run(&[
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    &crt,
+                    "-days",
+                    "2",
+                ][..],
+                extra,
+            ]
+            .concat());
+        }
+        TestCerts {
+            ca: at("ca.crt"),
+            server_cert: at("server.crt"),
+            server_key: at("server.key"),
+            client_cert: at("client.crt"),
+            client_key: at("client.key"),
+            _dir: dir,
+        }
     }
 }

@@ -183,13 +183,9 @@ impl RedisBackend {
         if rules.is_empty() {
             return;
         }
-        let mut make = Some(make);
-        let mut event: Option<Event> = None;
-        let mut event = || -> Event {
-            event
-                .get_or_insert_with(|| (make.take().expect("made once"))())
-                .clone()
-        };
+        // Copied on first use, once, whatever the number of rules.
+        let event = std::cell::LazyCell::new(make);
+        let event = || Event::clone(&event);
         for rule in rules {
             if let Some(topic) = topic {
                 if !rule.applies_to(topic) {
@@ -274,6 +270,10 @@ impl RedisBackend {
 impl MqhostPlugin for RedisBackend {
     fn start(host: Host, plugin_config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
         let config = config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())?;
+        // The redis crate's TLS takes rustls' process-wide provider; this is
+        // the plugin's own copy of rustls, so nobody else sets it. A second
+        // start (a replaced instance) finds it set already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RUNTIME_THREADS)
             .thread_name("mqhost-redis")

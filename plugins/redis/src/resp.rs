@@ -242,6 +242,9 @@ fn element(input: &[u8]) -> Result<Step, String> {
     let Some(end) = input.windows(2).position(|w| w == b"\r\n") else {
         return Ok(Step::Incomplete);
     };
+    if end == 0 {
+        return Err("an empty line where a reply should start".to_owned());
+    }
     let line = end + 2;
     let number = || -> Result<i64, String> {
         std::str::from_utf8(&input[1..end])
@@ -373,6 +376,8 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
+        assert!(ReplyScanner::default().scan(b"\r\n").is_err());
+        assert!(ReplyScanner::default().scan(b":1\r\n\r\n").is_err());
         assert!(ReplyScanner::default().scan(b"hello\r\n").is_err());
         assert!(ReplyScanner::default().scan(b"$x\r\n").is_err());
     }

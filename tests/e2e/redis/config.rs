@@ -191,3 +191,52 @@ async fn a_pool_logs_in_as_an_acl_user_and_uses_its_database() {
         "the password appeared in the log"
     );
 }
+
+#[tokio::test]
+async fn a_tls_pool_writes_reads_and_listens_over_tls() {
+    let certs = mqhost_tests::redis::TestCerts::generate();
+    let redis_server = RedisServer::start_tls(&certs);
+    let tls_port = redis_server.tls_port().unwrap();
+    let config = format!(
+        "backend.redis.pool1.server = 127.0.0.1:{tls_port}\n\
+         backend.redis.pool1.ssl = on\n\
+         backend.redis.pool1.cafile = {}\n\
+         backend.redis.pool1.certfile = {}\n\
+         backend.redis.pool1.keyfile = {}\n{}{}{}",
+        certs.ca.display(),
+        certs.client_cert.display(),
+        certs.client_key.display(),
+        function("client.connected", 1, "on_client_connected", None),
+        function("session.created", 1, "on_subscribe_lookup", None),
+        rule(
+            "session.subscribed",
+            1,
+            r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#
+        ),
+    );
+    let (_dirs, broker) = start_broker(&config);
+    // The test looks through the plain port; the plugin has only the TLS one.
+    let mut redis = redis_server.client();
+    let _: () = redis.hset("mqtt:sub:c1", "from/lookup", 1).unwrap();
+    let _c1 = client(&broker, "c1").await;
+    wait_field(&mut redis, "mqtt:client:c1", "state", "1");
+    wait_field(&mut redis, "sub:c1", "from/lookup", "1");
+    let ok = wait_until(WAIT, || {
+        redis
+            .publish::<_, _, i64>(
+                "mqtt_channel",
+                r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
+            )
+            .unwrap()
+            > 0
+    });
+    assert!(ok, "nobody listens on the channel");
+    wait_field(&mut redis, "sub:c1", "from/channel", "0");
+    // Writer, lookups and channel: three connections, all on the TLS port.
+    let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut redis).unwrap();
+    let on_tls = clients
+        .lines()
+        .filter(|l| l.contains(&format!("laddr=127.0.0.1:{tls_port} ")))
+        .count();
+    assert_eq!(on_tls, 3, "{clients}");
+}

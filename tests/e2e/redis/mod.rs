@@ -10,6 +10,7 @@ mod compat;
 mod config;
 mod functions;
 mod outage;
+mod perf;
 mod reload;
 mod sentinel;
 

@@ -239,3 +239,35 @@ async fn writes_beyond_the_bound_are_counted_logged_and_shown() {
     assert_eq!(stats["pools"]["pool1"]["queued"], 0, "{stats}");
     assert_eq!(stats["pools"]["pool1"]["written"], 30, "{stats}");
 }
+
+#[tokio::test]
+async fn writes_queued_when_the_broker_stops_are_sent_first() {
+    let mut setup = start(&function(
+        "message.publish",
+        1,
+        "on_message_publish",
+        Some("#"),
+    ));
+    let mut redis = setup.redis.client();
+    let mut publisher = client(&setup.broker, "pub").await;
+    send(&mut publisher, "t", b"0", QoS::AtLeastOnce, false).await;
+    wait_key(&mut redis, "mqtt:msg:t");
+    setup.redis.pause();
+    for i in 1..=30u8 {
+        send(&mut publisher, "t", &[i], QoS::AtLeastOnce, false).await;
+    }
+    // Redis answers again a second into the shutdown.
+    let pid = setup.redis.pid();
+    let thaw = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        std::process::Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status()
+            .unwrap();
+    });
+    let status = setup.broker.stop();
+    thaw.join().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(redis.zcard::<_, u32>("mqtt:msg:t").unwrap(), 31);
+    assert_eq!(setup.broker.count_logs("commands not written"), 0);
+}

@@ -188,13 +188,43 @@ fn check_pool(pool: &PoolConfig) -> Result<(), ConfigError> {
             key("database"),
             "Redis Cluster has only database 0",
         )),
-        _ if pool.ssl && !crate::pool::connect::TLS_SUPPORTED => Err(ConfigError::at(
-            pool.line,
-            key("ssl"),
-            "this build of the plugin has no TLS support",
-        )),
+        _ if pool.ssl => check_tls(pool, &key),
         _ => Ok(()),
     }
+}
+
+/// TLS files must come in pairs and be readable, or the pool could never
+/// connect: say so now, with the key.
+fn check_tls(pool: &PoolConfig, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+    let tls = &pool.tls;
+    if tls.certfile.is_some() != tls.keyfile.is_some() {
+        let missing = if tls.certfile.is_some() {
+            "keyfile"
+        } else {
+            "certfile"
+        };
+        return Err(ConfigError::at(
+            pool.line,
+            key(missing),
+            "a client certificate needs both certfile and keyfile",
+        ));
+    }
+    for (setting, path) in [
+        ("cafile", &tls.cafile),
+        ("certfile", &tls.certfile),
+        ("keyfile", &tls.keyfile),
+    ] {
+        if let Some(path) = path {
+            if let Err(error) = std::fs::metadata(path) {
+                return Err(ConfigError::at(
+                    pool.line,
+                    key(setting),
+                    format!("cannot read {path}: {error}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Config {

@@ -425,3 +425,33 @@ fn syntax_errors_keep_their_line() {
     assert_eq!(error.line, 2);
     assert!(error.message.contains("key = value"), "{error}");
 }
+
+#[test]
+fn tls_files_are_checked_when_ssl_is_on() {
+    let error =
+        parse("backend.redis.pool1.ssl = on\nbackend.redis.pool1.certfile = /etc/hostname\n")
+            .unwrap_err();
+    assert_eq!(error.key.as_str(), "backend.redis.pool1.keyfile");
+    assert!(
+        error.message.contains("both certfile and keyfile"),
+        "{error}"
+    );
+    let error =
+        parse("backend.redis.pool1.ssl = on\nbackend.redis.pool1.cafile = /nonexistent/ca.pem\n")
+            .unwrap_err();
+    assert_eq!(error.key.as_str(), "backend.redis.pool1.cafile");
+    assert!(
+        error.message.contains("cannot read /nonexistent/ca.pem"),
+        "{error}"
+    );
+    // Off, the files are not looked at; the EMQX spellings are accepted.
+    let config = parse(
+        "backend.redis.pool1.ssl = off\nbackend.redis.pool1.ssl.cacertfile = /nonexistent/ca.pem\n",
+    )
+    .unwrap();
+    assert!(!config.pools[0].ssl);
+    assert_eq!(
+        config.pools[0].tls.cafile.as_deref(),
+        Some("/nonexistent/ca.pem")
+    );
+}

@@ -13,16 +13,14 @@ use redis::aio::{ConnectionLike, MultiplexedConnection, PubSub};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
 use redis::{
-    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, ConnectionInfo, IntoConnectionInfo,
-    Pipeline, RedisConnectionInfo, RedisError, RedisResult, Value,
+    AsyncConnectionConfig, Client, ClientTlsConfig, Cmd, ConnectionAddr, ConnectionInfo, ErrorKind,
+    IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError, RedisResult, TlsCertificates,
+    TlsMode, Value,
 };
 
 use crate::config::{PoolConfig, PoolKind, Server};
-
-/// Whether this build can talk TLS to Redis.
-pub const TLS_SUPPORTED: bool = false;
 
 /// How long one connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -56,12 +54,63 @@ fn redis_info(pool: &PoolConfig) -> RedisConnectionInfo {
     info
 }
 
+/// The address of `host:port` for this pool: TLS when `ssl` is on, with
+/// the host name verified against the certificate.
+fn address(pool: &PoolConfig, host: &str, port: u16) -> ConnectionAddr {
+    if pool.ssl {
+        ConnectionAddr::TcpTls {
+            host: host.to_owned(),
+            port,
+            insecure: false,
+            tls_params: None,
+        }
+    } else {
+        ConnectionAddr::Tcp(host.to_owned(), port)
+    }
+}
+
 /// Where to connect for one server of the pool.
 fn connection_info(pool: &PoolConfig, server: &Server) -> RedisResult<ConnectionInfo> {
-    let addr = ConnectionAddr::Tcp(server.host.clone(), server.port_or(pool.kind));
+    let addr = address(pool, &server.host, server.port_or(pool.kind));
     Ok(addr
         .into_connection_info()?
         .set_redis_settings(redis_info(pool)))
+}
+
+/// The pool's TLS files, read now (so that renewed certificates are used
+/// at the next connection): the CA to trust instead of the system's, and
+/// the client certificate for servers that ask for one.
+pub fn tls_certificates(pool: &PoolConfig) -> RedisResult<TlsCertificates> {
+    let read = |path: &str| {
+        std::fs::read(path).map_err(|e| {
+            RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "cannot read a TLS file",
+                format!("{path}: {e}"),
+            ))
+        })
+    };
+    let root_cert = pool.tls.cafile.as_deref().map(read).transpose()?;
+    let client_tls = match (&pool.tls.certfile, &pool.tls.keyfile) {
+        (Some(cert), Some(key)) => Some(ClientTlsConfig {
+            client_cert: read(cert)?,
+            client_key: read(key)?,
+        }),
+        _ => None,
+    };
+    Ok(TlsCertificates {
+        client_tls,
+        root_cert,
+    })
+}
+
+/// A client for one server, with the pool's TLS settings.
+fn client_for(pool: &PoolConfig, info: ConnectionInfo) -> RedisResult<Client> {
+    if pool.ssl {
+        Client::build_with_tls(info, tls_certificates(pool)?)
+    } else {
+        Client::open(info)
+    }
 }
 
 fn async_config() -> AsyncConnectionConfig {
@@ -73,7 +122,9 @@ fn async_config() -> AsyncConnectionConfig {
 /// `host:port` of a client, for logs.
 fn describe(client: &Client) -> Peer {
     match client.get_connection_info().addr() {
-        ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
+        ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+            format!("{host}:{port}")
+        }
         other => other.to_string(),
     }
 }
@@ -85,26 +136,36 @@ async fn server_client(pool: &PoolConfig) -> RedisResult<Client> {
     match pool.kind {
         PoolKind::Single | PoolKind::Cluster => {
             let server = pool.servers.first().ok_or_else(no_server)?;
-            Client::open(connection_info(pool, server)?)
+            client_for(pool, connection_info(pool, server)?)
         }
         PoolKind::Sentinel => {
-            let sentinels = pool
+            let sentinels: Vec<ConnectionAddr> = pool
                 .servers
                 .iter()
-                .map(|s| {
-                    ConnectionAddr::Tcp(s.host.clone(), s.port_or(PoolKind::Sentinel))
-                        .into_connection_info()
-                })
-                .collect::<RedisResult<Vec<_>>>()?;
-            let node =
-                SentinelNodeConnectionInfo::default().set_redis_connection_info(redis_info(pool));
-            let mut client = SentinelClient::build(
+                .map(|s| address(pool, &s.host, s.port_or(PoolKind::Sentinel)))
+                .collect();
+            let mut builder = SentinelClientBuilder::new(
                 sentinels,
                 pool.sentinel.clone().unwrap_or_default(),
-                Some(node),
                 SentinelServerType::Master,
-            )?;
-            client.async_get_client().await
+            )?
+            .set_client_to_redis_db(i64::from(pool.database));
+            if let Some(username) = &pool.username {
+                builder = builder.set_client_to_redis_username(username);
+            }
+            if let Some(password) = &pool.password {
+                builder = builder.set_client_to_redis_password(&password.0);
+            }
+            if pool.ssl {
+                // Sentinels and servers alike speak TLS in a TLS pool.
+                let certificates = tls_certificates(pool)?;
+                builder = builder
+                    .set_client_to_redis_tls_mode(TlsMode::Secure)
+                    .set_client_to_redis_certificates(certificates.clone())
+                    .set_client_to_sentinel_tls_mode(TlsMode::Secure)
+                    .set_client_to_sentinel_certificates(certificates);
+            }
+            builder.build()?.async_get_client().await
         }
     }
 }
@@ -115,9 +176,11 @@ pub async fn write_address(pool: &PoolConfig) -> RedisResult<(String, u16)> {
     let lookup = async {
         let client = server_client(pool).await?;
         match client.get_connection_info().addr() {
-            ConnectionAddr::Tcp(host, port) => Ok((host.clone(), *port)),
+            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                Ok((host.clone(), *port))
+            }
             other => Err(RedisError::from((
-                redis::ErrorKind::InvalidClientConfig,
+                ErrorKind::InvalidClientConfig,
                 "unsupported address",
                 other.to_string(),
             ))),
@@ -129,10 +192,7 @@ pub async fn write_address(pool: &PoolConfig) -> RedisResult<(String, u16)> {
 }
 
 fn no_server() -> RedisError {
-    RedisError::from((
-        redis::ErrorKind::InvalidClientConfig,
-        "no server configured",
-    ))
+    RedisError::from((ErrorKind::InvalidClientConfig, "no server configured"))
 }
 
 /// Connects for reads and writes.
@@ -161,6 +221,9 @@ pub async fn connect(pool: &PoolConfig) -> RedisResult<(Conn, Peer)> {
                 }
                 if let Some(password) = &pool.password {
                     builder = builder.password(&password.0);
+                }
+                if pool.ssl {
+                    builder = builder.tls(TlsMode::Secure).certs(tls_certificates(pool)?);
                 }
                 let conn = builder.build()?.get_async_connection().await?;
                 Ok((Conn::Cluster(conn), pool.describe_servers()))
@@ -195,7 +258,7 @@ pub async fn connect_pubsub(pool: &PoolConfig) -> RedisResult<(PubSub, Peer)> {
             PoolKind::Cluster => {
                 let mut last = no_server();
                 for server in &pool.servers {
-                    let client = Client::open(connection_info(pool, server)?)?;
+                    let client = client_for(pool, connection_info(pool, server)?)?;
                     let peer = describe(&client);
                     let result = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
                         .await

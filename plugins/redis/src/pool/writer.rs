@@ -240,14 +240,12 @@ impl Writer {
     async fn connect(&mut self) {
         let config = self.config.clone();
         let result = match config.kind {
-            PoolKind::Cluster => connect::connect(&config)
-                .await
-                .map(|(conn, peer)| match conn {
-                    Conn::Cluster(cluster) => (Link::Cluster(cluster), peer),
-                    // `connect` makes a cluster connection for a cluster pool.
-                    Conn::Single(_) => unreachable!("a cluster pool got a single connection"),
-                })
-                .map_err(|e| e.to_string()),
+            PoolKind::Cluster => match connect::connect(&config).await {
+                Ok((Conn::Cluster(cluster), peer)) => Ok((Link::Cluster(cluster), peer)),
+                // `connect` makes a cluster connection for a cluster pool.
+                Ok((Conn::Single(_), _)) => Err("not a cluster connection".to_owned()),
+                Err(error) => Err(error.to_string()),
+            },
             PoolKind::Single | PoolKind::Sentinel => match connect::write_address(&config).await {
                 Ok((host, port)) => RawConn::connect(&host, port, &config)
                     .await
