@@ -46,7 +46,7 @@ bench/results). --bin-dir holds mqhost and the plugin libraries
 table). --threads sets the load generator's threads (default 1).
 
 --against drives a broker already running at ADDR (host:port) with each
-message load once and prints what it measured, nothing else: for
+load once and prints what it measured, nothing else: for
 profiling a broker with perf or valgrind while the load runs.
 
 Environment: MQHOST_BENCH_REDIS_CONF names the configuration file given
@@ -182,7 +182,7 @@ const LATENCY: [Metric; 3] = [
         higher_is_better: false,
     },
 ];
-const CONNECTIONS: [Metric; 2] = [
+const CONNECTIONS: [Metric; 3] = [
     Metric {
         key: "bytes_per_connection",
         label: "memory per idle connection",
@@ -194,6 +194,12 @@ const CONNECTIONS: [Metric; 2] = [
         label: "connection rate",
         unit: "conn/s",
         higher_is_better: true,
+    },
+    Metric {
+        key: "cpu_us_per_connection",
+        label: "broker CPU per connection",
+        unit: "µs",
+        higher_is_better: false,
     },
 ];
 
@@ -437,13 +443,19 @@ fn run_once(
                 brokers::rss_kib(pid)
             }))
             .map(|o| {
+                let cpu = brokers::cpu_seconds(pid).unwrap_or(cpu_before) - cpu_before;
                 values.insert("bytes_per_connection", o.bytes_per_connection());
                 values.insert("connect_rate", o.rate);
+                values.insert(
+                    "cpu_us_per_connection",
+                    cpu * 1e6 / o.connections.max(1) as f64,
+                );
                 json!({
                     "connections": o.connections,
                     "rss_before_kib": o.rss_before_kib,
                     "rss_after_kib": o.rss_after_kib,
                     "connect_rate": o.rate,
+                    "broker_cpu_s": cpu,
                 })
             }),
     };
@@ -577,8 +589,18 @@ fn drive_against(
 ) -> ExitCode {
     let mut failed = false;
     for scenario in scenarios(options) {
-        let Work::Messages(load) = &scenario.work else {
-            continue;
+        let load = match &scenario.work {
+            Work::Messages(load) => load,
+            Work::Connections(count) => {
+                match runtime.block_on(load::run_connections(addr, *count, || Ok(0))) {
+                    Ok(o) => println!("{}: {:.0} connections/s", scenario.key, o.rate),
+                    Err(e) => {
+                        failed = true;
+                        println!("{}: FAILED: {e}", scenario.key);
+                    }
+                }
+                continue;
+            }
         };
         match runtime.block_on(load::run_messages(addr, load)) {
             Ok(o) => println!(
