@@ -46,7 +46,7 @@ bench/results). --bin-dir holds mqhost and the plugin libraries
 table). --threads sets the load generator's threads (default 1).
 
 --against drives a broker already running at ADDR (host:port) with each
-message load once and prints what it measured, nothing else: for
+load once and prints what it measured, nothing else: for
 profiling a broker with perf or valgrind while the load runs.
 
 Environment: MQHOST_BENCH_REDIS_CONF names the configuration file given
@@ -148,6 +148,9 @@ struct Scenario {
     reference: BrokerSpec,
     /// Why it cannot run here, if it cannot.
     skip: Option<String>,
+    /// At least this many rounds, whatever the mode says: for a
+    /// comparison that must tell a few percent apart.
+    min_rounds: usize,
 }
 
 const THROUGHPUT: Metric = Metric {
@@ -182,7 +185,7 @@ const LATENCY: [Metric; 3] = [
         higher_is_better: false,
     },
 ];
-const CONNECTIONS: [Metric; 2] = [
+const CONNECTIONS: [Metric; 3] = [
     Metric {
         key: "bytes_per_connection",
         label: "memory per idle connection",
@@ -194,6 +197,12 @@ const CONNECTIONS: [Metric; 2] = [
         label: "connection rate",
         unit: "conn/s",
         higher_is_better: true,
+    },
+    Metric {
+        key: "cpu_us_per_connection",
+        label: "broker CPU per connection",
+        unit: "µs",
+        higher_is_better: false,
     },
 ];
 
@@ -241,6 +250,7 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
         subject: plain(),
         reference: mosquitto(),
         skip: None,
+        min_rounds: 0,
     };
     let mut list = vec![
         versus(
@@ -343,10 +353,13 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
         key: "noop",
         title: "QoS 1, 1 → 1, no-op plugin".to_owned(),
         description: "mqhost with a plugin that takes every hook and does nothing, against mqhost without plugins".into(),
-        work: Work::Messages(MessageLoad::pairs(1, QoS::AtLeastOnce, size(300_000, 1_000_000), WINDOW)),
+        // mqhost against itself: runs of a second or more, and more
+        // rounds, to tell a few percent apart on a shared machine.
+        work: Work::Messages(MessageLoad::pairs(1, QoS::AtLeastOnce, size(1_000_000, 3_000_000), WINDOW)),
         subject: mqhost("mqhost+noop", vec![(noop.clone(), String::new())], &[]),
         reference: plain(),
         skip: (!noop.exists()).then(|| format!("{} is not built", noop.display())),
+        min_rounds: size(5, 7) as usize,
     });
 
     let redis = options.bin_dir.join("libmqhost_redis.so");
@@ -370,6 +383,7 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
         subject: mqhost("mqhost+redis", vec![(redis, redis_text)], &[]),
         reference: plain(),
         skip: redis_skip,
+        min_rounds: 0,
     });
 
     if full {
@@ -385,6 +399,7 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
             ),
             reference: mosquitto(),
             skip: None,
+            min_rounds: 0,
         });
     }
 
@@ -437,13 +452,19 @@ fn run_once(
                 brokers::rss_kib(pid)
             }))
             .map(|o| {
+                let cpu = brokers::cpu_seconds(pid).unwrap_or(cpu_before) - cpu_before;
                 values.insert("bytes_per_connection", o.bytes_per_connection());
                 values.insert("connect_rate", o.rate);
+                values.insert(
+                    "cpu_us_per_connection",
+                    cpu * 1e6 / o.connections.max(1) as f64,
+                );
                 json!({
                     "connections": o.connections,
                     "rss_before_kib": o.rss_before_kib,
                     "rss_after_kib": o.rss_after_kib,
                     "connect_rate": o.rate,
+                    "broker_cpu_s": cpu,
                 })
             }),
     };
@@ -482,7 +503,7 @@ fn run_scenario(
         eprintln!("{}: skipped ({why})", scenario.key);
         return result;
     }
-    for round in 0..rounds {
+    for round in 0..rounds.max(scenario.min_rounds) {
         for broker in [&scenario.subject, &scenario.reference] {
             let outcome = run_once(runtime, scenario, broker, programs, work_dir);
             let (values, details, error) = match outcome {
@@ -577,8 +598,18 @@ fn drive_against(
 ) -> ExitCode {
     let mut failed = false;
     for scenario in scenarios(options) {
-        let Work::Messages(load) = &scenario.work else {
-            continue;
+        let load = match &scenario.work {
+            Work::Messages(load) => load,
+            Work::Connections(count) => {
+                match runtime.block_on(load::run_connections(addr, *count, || Ok(0))) {
+                    Ok(o) => println!("{}: {:.0} connections/s", scenario.key, o.rate),
+                    Err(e) => {
+                        failed = true;
+                        println!("{}: FAILED: {e}", scenario.key);
+                    }
+                }
+                continue;
+            }
         };
         match runtime.block_on(load::run_messages(addr, load)) {
             Ok(o) => println!(
@@ -684,12 +715,21 @@ fn main() -> ExitCode {
     let json_path = options.out.join(format!("{stamp}-{mode}.json"));
     let md_path = options.out.join(format!("{stamp}-{mode}.md"));
     let pretty = serde_json::to_string_pretty(&document).unwrap_or_default();
+    let load_1min = load_before.split(' ').next().unwrap_or("?");
     let md = format!(
-        "mqhost-bench {mode}, {started}, {} × {}, load {load_before} at start\n\n{table}",
+        "mqhost-bench {mode}, {rounds} rounds, {started}, revision {}; nproc {}, {}, \
+         Linux {}; load average {load_1min} at start; {}\n\n{table}",
+        if options.revision.is_empty() {
+            "unknown"
+        } else {
+            &options.revision
+        },
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0),
         cpu_model(),
+        read_trimmed("/proc/sys/kernel/osrelease"),
+        mosquitto_version(&programs.mosquitto),
     );
     if let Err(e) =
         std::fs::write(&json_path, pretty + "\n").and_then(|()| std::fs::write(&md_path, &md))

@@ -10,11 +10,13 @@
 //! - [`inbound`]: packets from the client.
 //! - [`outbound`]: messages to the client: queue, in-flight window, encoding.
 //! - [`inflight`]: the in-flight window and packet ids.
+//! - [`mailbox`]: events for the session from everyone else.
 //! - [`pressure`]: flow control from a congested subscriber's session
 //!   back to the publishers' sessions that fill it.
 
 mod inbound;
 pub mod inflight;
+mod mailbox;
 mod outbound;
 pub mod pressure;
 
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use mqhost_codec::{ConnAck, ConnAckProperties, Packet, QoS, SubscriptionOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::sleep_until;
 
 use super::connection::Connection;
@@ -34,6 +36,7 @@ use super::topic;
 use super::{Broker, SessionId};
 use crate::hooks::ClientInfo;
 use inflight::Inflight;
+use mailbox::{Inbox, Mailbox};
 use pressure::{AfterPause, Pause, Pressure};
 
 /// A message on its way to one session, with what that session's matching
@@ -82,7 +85,7 @@ pub struct Attach {
 struct Shared {
     id: SessionId,
     client_id: Arc<str>,
-    tx: mpsc::UnboundedSender<SessionEvent>,
+    mailbox: Mailbox,
     online: AtomicBool,
     pressure: Pressure,
 }
@@ -121,7 +124,7 @@ impl SessionHandle {
         let congested = self.shared.pressure.sent(self.is_online());
         if self
             .shared
-            .tx
+            .mailbox
             .send(SessionEvent::Deliver(delivery))
             .is_err()
         {
@@ -137,11 +140,10 @@ impl SessionHandle {
         if delivery {
             self.shared.pressure.sent(false);
         }
-        self.shared.tx.send(event).map_err(|e| {
+        self.shared.mailbox.send(event).inspect_err(|_| {
             if delivery {
                 self.shared.pressure.unsent();
             }
-            e.0
         })
     }
 
@@ -212,7 +214,8 @@ const EVENT_BATCH: usize = 256;
 pub struct Session {
     broker: Arc<Broker>,
     handle: SessionHandle,
-    rx: mpsc::UnboundedReceiver<SessionEvent>,
+    /// Events taken from the mailbox, handled in order.
+    inbox: Inbox,
     client_id: Arc<str>,
     /// Filters subscribed, as the client wrote them (the router holds
     /// their options).
@@ -253,13 +256,12 @@ impl Session {
     /// starts its task. Fails with the connection when the client id was
     /// taken meanwhile.
     pub fn start(broker: Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<Attach>> {
-        let (tx, rx) = mpsc::unbounded_channel();
         let client_id = Arc::clone(&attach.conn.info.client_id);
         let handle = SessionHandle {
             shared: Arc::new(Shared {
                 id: broker.next_session_id(),
                 client_id: Arc::clone(&client_id),
-                tx,
+                mailbox: Mailbox::default(),
                 online: AtomicBool::new(false),
                 pressure: Pressure::new(
                     broker
@@ -277,7 +279,7 @@ impl Session {
         let session = Session {
             broker,
             handle,
-            rx,
+            inbox: Inbox::default(),
             client_id,
             subscriptions: HashSet::new(),
             inflight: Inflight::default(),
@@ -311,9 +313,9 @@ impl Session {
                         if !keep_going {
                             break;
                         }
-                        match self.rx.try_recv() {
-                            Ok(event) => keep_going = self.on_event(event),
-                            Err(_) => break,
+                        match self.inbox.try_next(&self.handle.shared.mailbox) {
+                            Some(event) => keep_going = self.on_event(event),
+                            None => break,
                         }
                     }
                     keep_going
@@ -347,7 +349,7 @@ impl Session {
                     result = conn.writer.write(&conn.write_buf), if !conn.write_buf.is_empty() => Wake::Wrote(result),
                     result = conn.reader.read_buf(&mut conn.read_buf), if paused.is_none() => Wake::Read(result),
                     () = pause_wait(paused) => Wake::PauseOver,
-                    Some(event) = self.rx.recv() => Wake::Event(event),
+                    event = self.inbox.next(&self.handle.shared.mailbox) => Wake::Event(event),
                     _ = sleep_until_opt(keep_alive) => Wake::KeepAlive,
                 }
             }
@@ -355,7 +357,7 @@ impl Session {
                 let expires_at = (self.expiry != u32::MAX)
                     .then(|| self.detached_at + Duration::from_secs(u64::from(self.expiry)));
                 tokio::select! {
-                    Some(event) = self.rx.recv() => Wake::Event(event),
+                    event = self.inbox.next(&self.handle.shared.mailbox) => Wake::Event(event),
                     _ = sleep_until_opt(expires_at) => Wake::Expired,
                     _ = sleep_until_opt(will_at) => Wake::WillDue,
                 }
@@ -637,9 +639,10 @@ impl Session {
         }
         self.broker.registry.remove_if(&self.client_id, id);
         self.broker.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
-        self.rx.close();
         self.handle.shared.pressure.release();
-        while let Ok(event) = self.rx.try_recv() {
+        let mut left = std::mem::take(&mut self.inbox).into_remaining();
+        left.extend(self.handle.shared.mailbox.close());
+        for event in left {
             match event {
                 SessionEvent::Attach(attach, reply) => {
                     let _ = reply.send(Some(attach));
