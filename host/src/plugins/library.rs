@@ -68,7 +68,12 @@ pub fn is_library(path: &Path) -> bool {
 pub fn load(path: &Path, private_dir: &Path) -> Result<Library, String> {
     let fingerprint = Fingerprint::of(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let copy = private_copy(path, private_dir)?;
-    let header = lib_header_from_path(&copy).map_err(|e| describe(path, e))?;
+    let header = lib_header_from_path(&copy);
+    // Loaded (or refused), the copy can go at once: the mapping stays valid
+    // for the life of the process, and a broker that is killed, and so
+    // never cleans its private directory, leaves no library behind.
+    let _ = std::fs::remove_file(&copy);
+    let header = header.map_err(|e| describe(path, e))?;
     check_version(path, header.version_strings())?;
     check_layout(path, header)?;
     // SAFETY: check_layout compared the library's root module layout with

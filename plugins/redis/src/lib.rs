@@ -33,6 +33,8 @@
 //! runtime is never used (its tokio is another copy with other
 //! thread-locals).
 
+#![deny(missing_docs)]
+
 pub mod channel;
 pub mod commands;
 pub mod config;

@@ -39,6 +39,9 @@ use crate::topic;
 /// up (and counted in `lookup_failures`).
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// How long one attempt at a lookup may wait for Redis.
+pub const READ_PATIENCE: Duration = Duration::from_secs(10);
+
 /// A lookup to run: the function and its event.
 #[derive(Debug, Clone)]
 pub struct Lookup {
@@ -205,7 +208,19 @@ async fn perform(
     let mut backoff = Duration::from_millis(50);
     loop {
         let (generation, result) = match read.get().await {
-            Ok((generation, mut conn)) => (Some(generation), find(&mut conn, &lookup).await),
+            Ok((generation, mut conn)) => {
+                // Reads are retried, so a request that hangs (a cluster
+                // connection during a failover) is abandoned after a while.
+                let found = tokio::time::timeout(READ_PATIENCE, find(&mut conn, &lookup))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(RedisError::from(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "no answer to a lookup",
+                        )))
+                    });
+                (Some(generation), found)
+            }
             Err(error) => (None, Err(error)),
         };
         match result {

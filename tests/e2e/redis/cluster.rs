@@ -189,10 +189,32 @@ async fn a_killed_cluster_master_is_replaced_without_losing_writes() {
         let ok = wait_until(Duration::from_secs(20), || {
             redis.zcard::<_, u32>(&key).unwrap_or(0) == count
         });
+        if !ok {
+            let stats = plugin_stats(&broker).await;
+            eprintln!("plugin stats: {stats}");
+            for node in &mut cluster.nodes {
+                if !node.is_running() {
+                    eprintln!("node {}: killed", node.port());
+                    continue;
+                }
+                let mut conn = node.client();
+                let role: Vec<redis::Value> =
+                    redis::cmd("ROLE").query(&mut conn).unwrap_or_default();
+                let card: redis::RedisResult<u32> = conn.zcard(&key);
+                eprintln!("node {}: {:?} zcard {card:?}", node.port(), role.first());
+            }
+        }
         assert!(
             ok,
-            "{key}: {} of {count} messages",
-            redis.zcard::<_, u32>(&key).unwrap_or(0)
+            "{key}: {} of {count} messages; plugin log:\n{}",
+            redis.zcard::<_, u32>(&key).unwrap_or(0),
+            broker
+                .logs()
+                .iter()
+                .filter(|l| l.contains("mqhost::plugin"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

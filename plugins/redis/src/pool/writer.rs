@@ -14,7 +14,9 @@
 //! ([`super::raw`]), commands encoded straight into one buffer. On a
 //! cluster a batch is split by slot: each slot's commands go as one
 //! pipeline to the node that owns it, all slots at once, and the batch is
-//! done when every slot is.
+//! done when every slot is. There the wait is bounded (ten seconds): a
+//! cluster connection made during a failover can keep a request pending for
+//! good, so an unanswered batch goes again on a new connection.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -41,6 +43,9 @@ pub const MAX_BATCH_BYTES: usize = 8 << 20;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest wait between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How long a cluster batch may stay unanswered before it is sent again on
+/// a new cluster connection.
+const CLUSTER_PATIENCE: Duration = Duration::from_secs(10);
 /// At most one "Redis refused a command" line per this interval.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -392,8 +397,28 @@ impl Writer {
             let count = pipe.len();
             async move { cluster.route_pipeline(pipe, 0, count, route).await }
         });
+        // A cluster connection made while a failover is under way can keep a
+        // request pending for good; past this wait the batch is sent again
+        // on a fresh connection (its writes are idempotent, raw commands
+        // aside).
         let results: Vec<Result<Vec<Value>, RedisError>> =
-            futures_util::future::join_all(requests).await;
+            match tokio::time::timeout(CLUSTER_PATIENCE, futures_util::future::join_all(requests))
+                .await
+            {
+                Ok(results) => results,
+                Err(_) => {
+                    let sent: usize = groups.iter().map(|g| g.pipe.len()).sum();
+                    self.resent(sent);
+                    self.pending = Pending::Groups(groups);
+                    return Sent::Retry {
+                        reconnect: true,
+                        reason: format!(
+                            "no answer from the cluster within {}s",
+                            CLUSTER_PATIENCE.as_secs()
+                        ),
+                    };
+                }
+            };
         let mut outcome = Sent::Done;
         let mut retry = Vec::new();
         for (group, result) in groups.into_iter().zip(results) {
