@@ -612,13 +612,29 @@ fn drive_against(
             }
         };
         match runtime.block_on(load::run_messages(addr, load)) {
-            Ok(o) => println!(
-                "{}: {} messages in {:.3} s, {:.0} msg/s",
-                scenario.key,
-                o.delivered,
-                o.elapsed.as_secs_f64(),
-                o.rate()
-            ),
+            Ok(o) => {
+                let at = |q: f64| {
+                    let i = ((o.latencies.len() as f64 * q) as usize).min(o.latencies.len() - 1);
+                    o.latencies[i] as f64 / 1000.0
+                };
+                let latency = if o.latencies.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", latency p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+                        at(0.5),
+                        at(0.99),
+                        at(1.0)
+                    )
+                };
+                println!(
+                    "{}: {} messages in {:.3} s, {:.0} msg/s{latency}",
+                    scenario.key,
+                    o.delivered,
+                    o.elapsed.as_secs_f64(),
+                    o.rate()
+                )
+            }
             Err(e) => {
                 failed = true;
                 println!("{}: FAILED: {e}", scenario.key);

@@ -239,6 +239,8 @@ pub struct Session {
     /// Set while this session, as a publisher, waits for a congested
     /// subscriber: it does not read from its client meanwhile.
     paused: Option<Pause>,
+    /// The last read routed a message to another session.
+    routed: bool,
 }
 
 enum Wake {
@@ -292,6 +294,7 @@ impl Session {
             discard_waiters: Vec::new(),
             progress: 0,
             paused: None,
+            routed: false,
         };
         tokio::spawn(session.run(attach));
         Ok(())
@@ -305,7 +308,16 @@ impl Session {
         loop {
             let wake = self.wait().await;
             let keep_going = match wake {
-                Wake::Read(result) => self.on_read(result),
+                Wake::Read(result) => {
+                    let keep_going = self.on_read(result);
+                    if std::mem::take(&mut self.routed) {
+                        // Let the receivers forward what this read routed
+                        // before this task writes the acknowledgements:
+                        // forwarding is on the latency path, acking is not.
+                        tokio::task::yield_now().await;
+                    }
+                    keep_going
+                }
                 Wake::Wrote(result) => self.on_wrote(result),
                 Wake::Event(event) => {
                     let mut keep_going = self.on_event(event);
