@@ -42,8 +42,9 @@ usage: mqhost-bench [--quick | --full] [--out DIR] [--bin-dir DIR] [--mosquitto 
 Runs every scenario against mqhost and Mosquitto, alternating brokers
 round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
-(target/release). --only runs the scenarios named (see the keys in the
-table). --threads sets the load generator's threads (default 1).
+(target/release). --only runs the scenarios named: qos0, qos1, qos2,
+fanin, fanout, pairs, latency, idle, noop, redis, and qos1-2threads (full
+mode only). --threads sets the load generator's threads (default 1).
 
 --against drives a broker already running at ADDR (host:port) with each
 load once and prints what it measured, nothing else: for
