@@ -42,8 +42,9 @@ usage: mqhost-bench [--quick | --full] [--out DIR] [--bin-dir DIR] [--mosquitto 
 Runs every scenario against mqhost and Mosquitto, alternating brokers
 round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
-(target/release). --only runs the scenarios named (see the keys in the
-table). --threads sets the load generator's threads (default 1).
+(target/release). --only runs the scenarios named: qos0, qos1, qos2,
+fanin, fanout, pairs, latency, idle, noop, redis, and qos1-2threads (full
+mode only). --threads sets the load generator's threads (default 1).
 
 --against drives a broker already running at ADDR (host:port) with each
 load once and prints what it measured, nothing else: for
@@ -612,13 +613,29 @@ fn drive_against(
             }
         };
         match runtime.block_on(load::run_messages(addr, load)) {
-            Ok(o) => println!(
-                "{}: {} messages in {:.3} s, {:.0} msg/s",
-                scenario.key,
-                o.delivered,
-                o.elapsed.as_secs_f64(),
-                o.rate()
-            ),
+            Ok(o) => {
+                let at = |q: f64| {
+                    let i = ((o.latencies.len() as f64 * q) as usize).min(o.latencies.len() - 1);
+                    o.latencies[i] as f64 / 1000.0
+                };
+                let latency = if o.latencies.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", latency p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+                        at(0.5),
+                        at(0.99),
+                        at(1.0)
+                    )
+                };
+                println!(
+                    "{}: {} messages in {:.3} s, {:.0} msg/s{latency}",
+                    scenario.key,
+                    o.delivered,
+                    o.elapsed.as_secs_f64(),
+                    o.rate()
+                )
+            }
             Err(e) => {
                 failed = true;
                 println!("{}: FAILED: {e}", scenario.key);

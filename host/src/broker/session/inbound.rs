@@ -238,6 +238,7 @@ impl Session {
             expires_at,
         });
         let routed = self.broker.publish(message);
+        self.routed += routed.receivers;
         if let Some(congested) = routed.congested {
             if congested.id() != self.handle.id() {
                 self.paused = Some(Pause::new(congested));
