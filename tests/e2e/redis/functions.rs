@@ -52,6 +52,22 @@ fn delivered_id(conn: &mut redis::Connection, client: &str, topic: &str) -> Stri
 /// Waits until every write queued before now reached Redis: the writer
 /// keeps order, so once this barrier's key is there, so is every earlier
 /// write.
+/// Publishes `payloads` at QoS 1 to `topic` and waits until the topic's
+/// index in Redis holds `expected` message ids.
+async fn store_all(
+    test: &mut mqhost_tests::raw::RawClient,
+    redis: &mut redis::Connection,
+    topic: &str,
+    payloads: &[&str],
+    expected: usize,
+) {
+    for payload in payloads {
+        send(test, topic, payload.as_bytes(), QoS::AtLeastOnce, false).await;
+    }
+    let index = format!("mqtt:msg:{topic}");
+    assert!(wait_until(WAIT, || zrange(redis, &index).len() == expected));
+}
+
 async fn barrier(setup: &Setup, conn: &mut redis::Connection, name: &str) {
     let topic = format!("barrier/{name}");
     publish_from(&setup.broker, "barrier", &topic, b"b", QoS::AtLeastOnce).await;
@@ -275,19 +291,7 @@ async fn queue_messages_are_fetched_oldest_first_and_consumed_by_the_first_ack()
     ));
     let mut redis = setup.redis.client();
     let mut test = client(&setup.broker, "test").await;
-    for payload in ["m1", "m2", "m3"] {
-        send(
-            &mut test,
-            "queue/a",
-            payload.as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-        )
-        .await;
-    }
-    assert!(wait_until(WAIT, || zrange(&mut redis, "mqtt:msg:queue/a")
-        .len()
-        == 3));
+    store_all(&mut test, &mut redis, "queue/a", &["m1", "m2", "m3"], 3).await;
     let ids = zrange(&mut redis, "mqtt:msg:queue/a");
     // An id whose hash is gone (expired) sorts first and is cleaned up.
     let _: () = redis
@@ -356,19 +360,7 @@ async fn pubsub_subscribers_get_what_they_missed_since_their_last_ack() {
     let mut redis = setup.redis.client();
     let acked = "mqtt:acked:c1:pubsub/a";
     let mut test = client(&setup.broker, "test").await;
-    for payload in ["p1", "p2"] {
-        send(
-            &mut test,
-            "pubsub/a",
-            payload.as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-        )
-        .await;
-    }
-    assert!(wait_until(WAIT, || zrange(&mut redis, "mqtt:msg:pubsub/a")
-        .len()
-        == 2));
+    store_all(&mut test, &mut redis, "pubsub/a", &["p1", "p2"], 2).await;
     let ids = zrange(&mut redis, "mqtt:msg:pubsub/a");
 
     // First subscription: start from the newest, deliver nothing.
@@ -394,19 +386,7 @@ async fn pubsub_subscribers_get_what_they_missed_since_their_last_ack() {
 
     // Away (the session ends; no unsubscribe), two messages are missed...
     c1.drop_connection();
-    for payload in ["p4", "p5"] {
-        send(
-            &mut test,
-            "pubsub/a",
-            payload.as_bytes(),
-            QoS::AtLeastOnce,
-            false,
-        )
-        .await;
-    }
-    assert!(wait_until(WAIT, || zrange(&mut redis, "mqtt:msg:pubsub/a")
-        .len()
-        == 5));
+    store_all(&mut test, &mut redis, "pubsub/a", &["p4", "p5"], 5).await;
     let all = zrange(&mut redis, "mqtt:msg:pubsub/a");
     assert_eq!(redis.get::<_, Option<String>>(acked).unwrap(), Some(p3));
 
