@@ -25,19 +25,8 @@ use std::time::{Duration, Instant};
 use mqhost_paho_redis::{RedisPersistence, RedisPersistenceBuilder};
 use paho_mqtt as mqtt;
 
-/// Polls `check` every 20 ms until it holds or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+/// Polls until a check holds, shared with the broker's end-to-end tests.
+pub use mqhost_tests::redis::wait_until;
 
 /// A private directory under the system temp dir, removed when dropped.
 pub struct TempDir(PathBuf);
