@@ -5,7 +5,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use mqhost_codec::{QoS, SubscriptionOptions};
 use mqhost_plugin_api::abi_stable::std_types::{ROption, RResult, RSlice, RStr, Tuple2};
@@ -14,6 +13,7 @@ use mqhost_plugin_api::{
     PluginBox, PluginConfig, PluginError, SessionEvent, SubscriptionEvent, Verdict,
 };
 
+use super::grace::{self, ThreadCounter};
 use crate::broker::message::{unix_millis, Message};
 use crate::hooks::{ClientInfo, HookHandler, PublishVerdict};
 
@@ -23,16 +23,14 @@ pub struct Instance {
     pub name: Arc<str>,
     plugin: PluginBox,
     node: Arc<str>,
-    /// The gate every call passes, in one atomic so that a hook call costs
-    /// two atomic read-modify-writes (in and out) and counts its event on
-    /// the way in: calls under way (low 16 bits), [`STOPPED`], and events
-    /// counted (from [`EVENT`] up). [`Instance::stop`] closes it, waits
-    /// for the calls under way, then stops the plugin: no call is under
-    /// way while the plugin drains, and none starts after.
-    gate: AtomicU64,
+    /// No call starts once this is set; [`Instance::stop`] sets it, waits
+    /// out the calls under way ([`grace`]), then stops the plugin, so no
+    /// call is under way while the plugin drains.
+    closed: AtomicBool,
     /// Serialises [`Instance::stop`]; set once the plugin has stopped.
     stopped: Mutex<bool>,
     failed: AtomicBool,
+    events: ThreadCounter,
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
@@ -40,13 +38,15 @@ pub struct Instance {
 impl Instance {
     /// Wraps a freshly created plugin.
     pub fn new(name: &str, plugin: PluginBox, node: &str) -> Arc<Instance> {
+        grace::prepare();
         Arc::new(Instance {
             name: Arc::from(name),
             plugin,
             node: Arc::from(node),
-            gate: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             stopped: Mutex::new(false),
             failed: AtomicBool::new(false),
+            events: ThreadCounter::default(),
             errors: AtomicU64::new(0),
             last_error: Mutex::new(None),
         })
@@ -54,6 +54,7 @@ impl Instance {
 
     /// Calls the plugin unless it failed or stopped; an error is counted
     /// and logged, and a panic marks the plugin failed for good.
+    #[inline]
     fn call<T>(
         &self,
         count: bool,
@@ -62,13 +63,15 @@ impl Instance {
         if self.failed.load(Ordering::Relaxed) {
             return None;
         }
-        let enter = if count { CALL + EVENT } else { CALL };
-        if self.gate.fetch_add(enter, Ordering::Acquire) & STOPPED != 0 {
-            self.gate.fetch_sub(enter, Ordering::Release);
+        let inside = grace::enter();
+        if self.closed.load(Ordering::Relaxed) {
             return None;
         }
+        if count {
+            self.events.add(&inside);
+        }
         let result = call(&self.plugin);
-        self.gate.fetch_sub(CALL, Ordering::Release);
+        drop(inside);
         match result {
             RResult::ROk(value) => Some(value),
             RResult::RErr(error) => {
@@ -78,6 +81,7 @@ impl Instance {
         }
     }
 
+    #[cold]
     fn record_error(&self, error: &PluginError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let text = error.to_string();
@@ -111,17 +115,14 @@ impl Instance {
     }
 
     /// Waits for calls under way, stops the plugin (it drains its queues),
-    /// and refuses every later call.
+    /// and refuses every later call. Blocks: run it on a blocking thread.
     pub fn stop(&self) {
         let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
         if *stopped {
             return;
         }
-        self.gate.fetch_or(STOPPED, Ordering::AcqRel);
-        // Hook calls return in microseconds; this runs on a blocking thread.
-        while self.gate.load(Ordering::Acquire) & CALLS != 0 {
-            std::thread::sleep(Duration::from_micros(50));
-        }
+        self.closed.store(true, Ordering::SeqCst);
+        grace::synchronize();
         if !self.failed.load(Ordering::Relaxed) {
             if let RResult::RErr(error) = self.plugin.stop() {
                 self.record_error(&error);
@@ -142,7 +143,7 @@ impl Instance {
 
     /// Hook events handed to the plugin.
     pub fn events(&self) -> u64 {
-        self.gate.load(Ordering::Relaxed) / EVENT
+        self.events.sum()
     }
 
     /// Errors the plugin returned (panics included).
@@ -158,15 +159,6 @@ impl Instance {
             .clone()
     }
 }
-
-/// One call under way, in [`Instance::gate`].
-const CALL: u64 = 1;
-/// Mask of the calls under way (threads calling at once: far fewer).
-const CALLS: u64 = (1 << 16) - 1;
-/// The gate is closed: no call starts.
-const STOPPED: u64 = 1 << 16;
-/// One event counted; 47 bits count 10^14 events.
-const EVENT: u64 = 1 << 17;
 
 /// The broker's hook handler for one plugin instance.
 pub struct PluginHook(pub Arc<Instance>);

@@ -4,11 +4,13 @@
 //!   copy), checking its interface version and layout.
 //! - [`dispatch`]: a running instance, its guarded calls and counters, and
 //!   the hook handler that feeds it the broker's events.
+//! - [`grace`]: knowing that no call to a plugin is under way, cheaply.
 //! - [`host_api`]: what a plugin may ask of the broker.
 //! - [`manager`]: which plugins run, kept in line with the directories.
 //! - [`watch`]: watching the directories and reconciling after changes.
 
 pub mod dispatch;
+pub mod grace;
 pub mod host_api;
 pub mod library;
 pub mod manager;
