@@ -2,7 +2,6 @@
 //! call; what a rule needs later (on a writer or lookup task) is copied
 //! once, into one of these, and shared by every rule of that event.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use mqhost_plugin_api::{
@@ -148,17 +147,57 @@ impl MessageData {
     }
 
     /// The hash fields and values, in the order the seed shows them:
-    /// `id`, `from`, `qos`, `topic`, `retain`, `payload`, `ts`.
-    pub fn fields(&self) -> [(&'static str, Cow<'_, [u8]>); 7] {
+    /// `id`, `from`, `qos`, `topic`, `retain`, `payload`, `ts`. Numbers
+    /// are written on the stack: this runs for every message stored.
+    pub fn fields(&self) -> [(&'static str, FieldValue<'_>); 7] {
         [
-            ("id", Cow::Borrowed(self.id.as_bytes())),
-            ("from", Cow::Borrowed(self.from.as_bytes())),
-            ("qos", Cow::Owned(self.qos.to_string().into_bytes())),
-            ("topic", Cow::Borrowed(self.topic.as_bytes())),
-            ("retain", Cow::Borrowed(bool_text(self.retain).as_bytes())),
-            ("payload", Cow::Borrowed(&self.payload)),
-            ("ts", Cow::Owned(self.ts_ms.to_string().into_bytes())),
+            ("id", FieldValue::Bytes(self.id.as_bytes())),
+            ("from", FieldValue::Bytes(self.from.as_bytes())),
+            ("qos", FieldValue::number(u64::from(self.qos))),
+            ("topic", FieldValue::Bytes(self.topic.as_bytes())),
+            (
+                "retain",
+                FieldValue::Bytes(bool_text(self.retain).as_bytes()),
+            ),
+            ("payload", FieldValue::Bytes(&self.payload)),
+            ("ts", FieldValue::number(self.ts_ms)),
         ]
+    }
+}
+
+/// A field's value: borrowed bytes, or a number's decimal digits.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldValue<'a> {
+    /// Borrowed.
+    Bytes(&'a [u8]),
+    /// A number's decimal digits.
+    Number {
+        /// The digits, in the tail.
+        digits: [u8; 20],
+        /// Where they start.
+        start: u8,
+    },
+}
+
+impl FieldValue<'_> {
+    fn number(n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let len = crate::resp::decimal(n, &mut digits).len();
+        FieldValue::Number {
+            digits,
+            start: (20 - len) as u8,
+        }
+    }
+}
+
+impl std::ops::Deref for FieldValue<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            FieldValue::Bytes(bytes) => bytes,
+            FieldValue::Number { digits, start } => &digits[*start as usize..],
+        }
     }
 }
 
@@ -168,6 +207,11 @@ impl MessageData {
 pub struct IdText([u8; 22]);
 
 impl IdText {
+    /// The text's bytes (base62, so ASCII), without checking them again.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("")

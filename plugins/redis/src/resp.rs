@@ -42,11 +42,13 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
 }
 
 /// Commands encoded in RESP, ready to write, with where each starts (to
-/// send again from one of them).
+/// send again from one of them) and how many queued commands each carries
+/// (more than one once coalesced).
 #[derive(Debug, Default, Clone)]
 pub struct RespBuf {
     bytes: Vec<u8>,
     starts: Vec<usize>,
+    carries: Vec<u32>,
 }
 
 impl RespBuf {
@@ -70,6 +72,25 @@ impl RespBuf {
         self.starts.is_empty()
     }
 
+    /// Makes room for `bytes` more bytes.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.bytes.reserve(bytes);
+    }
+
+    /// Queued commands carried by the first `count` commands.
+    pub fn carried(&self, count: usize) -> usize {
+        let count = count.min(self.carries.len());
+        self.carries[..count].iter().map(|&c| c as usize).sum()
+    }
+
+    /// Starts a command of `argc` arguments that carries `carries` queued
+    /// commands.
+    pub fn begin_carrying(&mut self, argc: usize, carries: u32) {
+        self.starts.push(self.bytes.len());
+        self.carries.push(carries);
+        self.header(b'*', argc);
+    }
+
     /// Drops every command but the last `len() - first`.
     pub fn keep_from(&mut self, first: usize) {
         if first == 0 {
@@ -82,6 +103,7 @@ impl RespBuf {
         let offset = self.starts[first];
         self.bytes.drain(..offset);
         self.starts.drain(..first);
+        self.carries.drain(..first);
         for start in &mut self.starts {
             *start -= offset;
         }
@@ -91,6 +113,7 @@ impl RespBuf {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.starts.clear();
+        self.carries.clear();
     }
 
     /// The name of command `index`, for log lines.
@@ -121,8 +144,7 @@ impl RespBuf {
 
 impl CommandSink for RespBuf {
     fn begin(&mut self, argc: usize) {
-        self.starts.push(self.bytes.len());
-        self.header(b'*', argc);
+        self.begin_carrying(argc, 1);
     }
 
     fn arg(&mut self, bytes: &[u8]) {

@@ -2,7 +2,8 @@
 //! tasks that talk to it, all on the plugin's runtime:
 //!
 //! - [`writer`]: the ordered, bounded write queue, sent in pipelined
-//!   batches (see there for ordering and retries);
+//!   batches (see there for ordering and retries), coalesced
+//!   ([`coalesce`]) on single and sentinel pools;
 //! - lookups ([`crate::lookup`]): reads that deliver or subscribe through
 //!   the host, in order per client;
 //! - the SUB/UNSUB channel ([`crate::channel`]).
@@ -14,6 +15,7 @@
 //! the plugin stops), the writer finishes its queue and the other tasks
 //! end.
 
+pub mod coalesce;
 pub mod connect;
 pub mod job;
 pub mod raw;

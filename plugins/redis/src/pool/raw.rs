@@ -108,11 +108,24 @@ impl RawConn {
     /// waited for. An `Err` means the connection is gone; which commands
     /// were applied is unknown.
     pub async fn send(&mut self, batch: &RespBuf) -> io::Result<ReplyScanner> {
+        self.write(batch).await?;
+        self.replies(batch).await
+    }
+
+    /// Writes `batch`; [`RawConn::replies`] reads what Redis answers.
+    pub async fn write(&mut self, batch: &RespBuf) -> io::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.stream.write_all(batch.bytes()).await
+    }
+
+    /// Reads the replies to `batch`, just written, all of them.
+    pub async fn replies(&mut self, batch: &RespBuf) -> io::Result<ReplyScanner> {
         let mut scanner = ReplyScanner::default();
         if batch.is_empty() {
             return Ok(scanner);
         }
-        self.stream.write_all(batch.bytes()).await?;
         loop {
             let used = scanner
                 .scan(&self.input)

@@ -28,6 +28,7 @@ use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Arg, Cmd, Pipeline, RedisError, Value};
 use tokio::sync::{mpsc, watch};
 
+use super::coalesce::Batch;
 use super::connect::{self, is_transient, needs_new_connection, Conn, SharedConfig};
 use super::job::Queued;
 use super::raw::RawConn;
@@ -74,6 +75,15 @@ enum Pending {
     Groups(Vec<Group>),
 }
 
+/// A batch taken from the queue and encoded ahead, with what it counts
+/// against the queue's bounds.
+struct NextBatch {
+    jobs: Vec<Queued>,
+    count: usize,
+    bytes: usize,
+    buf: RespBuf,
+}
+
 /// How sending a batch went.
 enum Sent {
     /// Everything answered (some commands may have been refused for good).
@@ -95,6 +105,12 @@ pub struct Writer {
     /// The current batch's jobs, kept to encode them again should the
     /// pool's type change under them (a reload).
     jobs: Vec<Queued>,
+    /// The current batch's commands before coalescing (kept for its
+    /// memory).
+    batch: Batch,
+    /// The batch after the current one, taken from the queue and encoded
+    /// while Redis answers the current one (raw links only).
+    next: Option<NextBatch>,
     /// Commands and bytes the current batch counts against the queue's
     /// bounds.
     batch_count: usize,
@@ -124,6 +140,8 @@ impl Writer {
             config,
             link: None,
             jobs: Vec::new(),
+            batch: Batch::default(),
+            next: None,
             batch_count: 0,
             batch_bytes: 0,
             pending: Pending::Empty,
@@ -174,6 +192,12 @@ impl Writer {
                     self.batch_count = 0;
                     self.batch_bytes = 0;
                     self.pending = Pending::Empty;
+                    if let Some(next) = self.next.take() {
+                        self.jobs = next.jobs;
+                        self.batch_count = next.count;
+                        self.batch_bytes = next.bytes;
+                        self.pending = Pending::Resp(next.buf);
+                    }
                 }
                 Sent::Retry { reconnect, reason } => {
                     if reconnect {
@@ -207,22 +231,61 @@ impl Writer {
     /// Fills a batch: `first`, then whatever else is queued, within the
     /// batch limits.
     fn build_batch(&mut self, first: Queued) {
+        let mut jobs = std::mem::take(&mut self.jobs);
+        let (count, bytes) = self.fill(&mut jobs, first);
+        self.jobs = jobs;
+        self.batch_count = count;
+        self.batch_bytes = bytes;
+        self.encode(self.config.kind);
+    }
+
+    /// Adds `first` and whatever else is queued to `jobs`, within the
+    /// batch limits; returns their commands and bytes.
+    fn fill(&mut self, jobs: &mut Vec<Queued>, first: Queued) -> (usize, usize) {
         let mut commands = first.count;
         let mut bytes = first.bytes;
-        self.jobs.push(first);
+        jobs.push(first);
         while commands < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
             match self.rx.try_recv() {
                 Ok(queued) => {
                     commands += queued.count;
                     bytes += queued.bytes;
-                    self.jobs.push(queued);
+                    jobs.push(queued);
                 }
                 Err(_) => break,
             }
         }
-        self.batch_count = commands;
-        self.batch_bytes = bytes;
-        self.encode(self.config.kind);
+        (commands, bytes)
+    }
+
+    /// Takes and encodes the batch after the one on the wire, if any job
+    /// waits, for a raw link.
+    fn prepare_next(&mut self) {
+        if self.next.is_some() {
+            return;
+        }
+        let Ok(first) = self.rx.try_recv() else {
+            return;
+        };
+        let mut jobs = Vec::new();
+        let (count, bytes) = self.fill(&mut jobs, first);
+        let mut buf = RespBuf::new();
+        self.encode_resp(&jobs, &mut buf);
+        self.next = Some(NextBatch {
+            jobs,
+            count,
+            bytes,
+            buf,
+        });
+    }
+
+    /// Encodes `jobs`, coalesced, for a raw link.
+    fn encode_resp(&mut self, jobs: &[Queued], buf: &mut RespBuf) {
+        self.batch.clear();
+        for queued in jobs {
+            queued.job.emit(&mut self.batch);
+        }
+        self.batch.encode(buf);
     }
 
     /// Encodes the batch's jobs for a link to a pool of `kind`.
@@ -234,10 +297,10 @@ impl Writer {
             }
             Pending::Groups(group(list.cmds))
         } else {
+            let jobs = std::mem::take(&mut self.jobs);
             let mut buf = RespBuf::new();
-            for queued in &self.jobs {
-                queued.job.emit(&mut buf);
-            }
+            self.encode_resp(&jobs, &mut buf);
+            self.jobs = jobs;
             Pending::Resp(buf)
         };
     }
@@ -330,7 +393,15 @@ impl Writer {
         let pending = std::mem::replace(&mut self.pending, Pending::Empty);
         match (link, pending) {
             (Some(Link::Raw(mut raw)), Pending::Resp(mut buf)) => {
-                let result = raw.send(&buf).await;
+                // Redis works through this batch while the next one is
+                // encoded; it is written once this one is answered.
+                let result = match raw.write(&buf).await {
+                    Ok(()) => {
+                        self.prepare_next();
+                        raw.replies(&buf).await
+                    }
+                    Err(error) => Err(error),
+                };
                 self.link = Some(Link::Raw(raw));
                 let sent = buf.len();
                 match result {
@@ -345,11 +416,11 @@ impl Writer {
                             self.refused(&command, &error.code, &error.detail);
                         }
                         let Some((index, code)) = retry_from else {
-                            self.answered(sent);
+                            self.answered(buf.carried(sent));
                             return Sent::Done;
                         };
-                        self.answered(index);
-                        self.resent(sent - index);
+                        self.answered(buf.carried(index));
+                        self.resent(buf.carried(sent) - buf.carried(index));
                         buf.keep_from(index);
                         self.pending = Pending::Resp(buf);
                         Sent::Retry {
@@ -358,7 +429,7 @@ impl Writer {
                         }
                     }
                     Err(error) => {
-                        self.resent(sent);
+                        self.resent(buf.carried(sent));
                         self.pending = Pending::Resp(buf);
                         Sent::Retry {
                             reconnect: true,
