@@ -59,7 +59,9 @@ pub struct Running {
     dir: PathBuf,
 }
 
-fn free_port() -> Result<u16, Error> {
+/// A loopback port nobody listens on now: bound, read and let go, for a
+/// server to take right after.
+pub fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener
         .local_addr()

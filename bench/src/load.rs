@@ -378,8 +378,11 @@ impl MessageLoad {
 }
 
 /// What a message load measured.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MessageOutcome {
+    /// When the publishers were let go: a backend's work after the load
+    /// is timed from here too.
+    pub started: Instant,
     /// Messages received, all subscribers together.
     pub delivered: u64,
     /// From the first publish to the last message received.
@@ -487,7 +490,14 @@ pub async fn run_messages(addr: SocketAddr, load: &MessageLoad) -> Result<Messag
         })
     };
 
-    let mut outcome = MessageOutcome::default();
+    let mut outcome = MessageOutcome {
+        started: start,
+        delivered: 0,
+        elapsed: Duration::ZERO,
+        duplicates: 0,
+        out_of_order: 0,
+        latencies: Vec::new(),
+    };
     let mut first_error: Option<Error> = None;
     let mut end = start;
     let mut losses = Vec::new();

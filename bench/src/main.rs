@@ -12,6 +12,9 @@
 //! - [`client`]: a lean MQTT 3.1.1 client over `mqhost-codec`.
 //! - [`load`]: publishers and subscribers that verify every message, paced
 //!   or unbounded, and idle connections.
+//! - [`redis`]: the Redis scenario's private `redis-server`, the plugin's
+//!   configuration for it, and a tiny RESP client that waits until Redis
+//!   has stored and consumed every message.
 //! - [`report`]: medians, ratios, the Markdown table, the JSON file.
 
 #![forbid(unsafe_code)]
@@ -19,6 +22,7 @@
 mod brokers;
 mod client;
 mod load;
+mod redis;
 mod report;
 
 use std::collections::BTreeMap;
@@ -50,9 +54,18 @@ mode only). --threads sets the load generator's threads (default 1).
 load once and prints what it measured, nothing else: for
 profiling a broker with perf or valgrind while the load runs.
 
-Environment: MQHOST_BENCH_REDIS_CONF names the configuration file given
-to the Redis backend plugin (libmqhost_redis.so in --bin-dir); without
-either, the Redis scenario is skipped.";
+The redis scenario starts a private redis-server (from PATH, else
+/usr/bin/redis-server) on a free loopback port, nothing saved to disk,
+for mqhost with the Redis backend plugin (libmqhost_redis.so in
+--bin-dir), and stops it afterwards; without the server or the plugin,
+the scenario is skipped. Each round runs until Redis has stored and
+deleted every message and holds no key (60 s at most, else the round
+fails): throughput counts to there, mqtt_rate to the last MQTT delivery,
+redis_cmds_per_s is Redis's commands over the time throughput counts.
+
+Environment: MQHOST_BENCH_REDIS_CONF names a configuration file for the
+Redis plugin to use instead of the bench's own; {redis_server} in it
+stands for the private server's host:port, which the rounds check.";
 
 /// The brokers' windows and queues: the same in-flight window for both;
 /// mqhost keeps its default queue bound, Mosquitto gets none, since it
@@ -152,12 +165,30 @@ struct Scenario {
     /// At least this many rounds, whatever the mode says: for a
     /// comparison that must tell a few percent apart.
     min_rounds: usize,
+    /// `redis-server` to start for the subject, whose plugin configuration
+    /// names it as `{redis_server}`: the scenario's rounds then run until
+    /// Redis has done the plugin's work.
+    redis: Option<PathBuf>,
 }
 
 const THROUGHPUT: Metric = Metric {
     key: "throughput",
     label: "throughput",
     unit: "msg/s",
+    higher_is_better: true,
+};
+/// The subject's rate on the MQTT side alone, when a backend's work is
+/// timed beyond it.
+const MQTT_RATE: Metric = Metric {
+    key: "mqtt_rate",
+    label: "MQTT rate",
+    unit: "msg/s",
+    higher_is_better: true,
+};
+const REDIS_COMMANDS: Metric = Metric {
+    key: "redis_cmds_per_s",
+    label: "Redis commands",
+    unit: "cmd/s",
     higher_is_better: true,
 };
 const CPU_PER_MESSAGE: Metric = Metric {
@@ -211,6 +242,9 @@ impl Scenario {
     fn metrics(&self) -> Vec<Metric> {
         match &self.work {
             Work::Messages(load) if load.latency => LATENCY.to_vec(),
+            Work::Messages(_) if self.redis.is_some() => {
+                vec![THROUGHPUT, MQTT_RATE, REDIS_COMMANDS, CPU_PER_MESSAGE]
+            }
             Work::Messages(_) => vec![THROUGHPUT, CPU_PER_MESSAGE],
             Work::Connections(_) => CONNECTIONS.to_vec(),
         }
@@ -237,6 +271,33 @@ fn mosquitto() -> BrokerSpec {
     }
 }
 
+/// The Redis plugin's configuration, `{redis_server}` standing for the
+/// private server: the bench's own, or the file MQHOST_BENCH_REDIS_CONF
+/// names (an error, which skips the scenario, if it cannot be read).
+fn redis_plugin_conf() -> Result<String, String> {
+    match std::env::var_os("MQHOST_BENCH_REDIS_CONF") {
+        None => Ok(redis::PLUGIN_CONF.to_owned()),
+        Some(path) => std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "MQHOST_BENCH_REDIS_CONF names {}, which cannot be read: {e}",
+                Path::new(&path).display()
+            )
+        }),
+    }
+}
+
+/// `spec` with its plugins' configurations pointed at the Redis server at
+/// `addr`, whose port is only known once the server runs.
+fn with_redis(spec: &BrokerSpec, addr: std::net::SocketAddr) -> BrokerSpec {
+    let mut spec = spec.clone();
+    if let Flavour::Mqhost { plugins, .. } = &mut spec.flavour {
+        for (_, config) in plugins.iter_mut() {
+            *config = redis::plugin_conf(config, addr);
+        }
+    }
+    spec
+}
+
 /// The suite. Message counts are the same for both brokers; quick mode
 /// sizes them so that Mosquitto's runs take two or three seconds here.
 fn scenarios(options: &Options) -> Vec<Scenario> {
@@ -252,6 +313,7 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
         reference: mosquitto(),
         skip: None,
         min_rounds: 0,
+        redis: None,
     };
     let mut list = vec![
         versus(
@@ -361,30 +423,29 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
         reference: plain(),
         skip: (!noop.exists()).then(|| format!("{} is not built", noop.display())),
         min_rounds: size(5, 7) as usize,
+        redis: None,
     });
 
     let redis = options.bin_dir.join("libmqhost_redis.so");
-    let redis_conf = std::env::var_os("MQHOST_BENCH_REDIS_CONF").map(PathBuf::from);
+    let redis_server = redis::find_server();
+    let redis_conf = redis_plugin_conf();
     let redis_skip = if !redis.exists() {
         Some(format!("{} is not built (plugins/redis)", redis.display()))
-    } else if redis_conf.is_none() {
-        Some("MQHOST_BENCH_REDIS_CONF names no configuration for the Redis plugin".to_owned())
+    } else if redis_server.is_none() {
+        Some("no redis-server on PATH or at /usr/bin/redis-server".to_owned())
     } else {
-        None
+        redis_conf.as_ref().err().cloned()
     };
-    let redis_text = redis_conf
-        .as_deref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
     list.push(Scenario {
         key: "redis",
         title: "QoS 1, 1 → 1, Redis backend".to_owned(),
-        description: "mqhost with the Redis backend storing and acking every QoS 1 message, against mqhost without plugins".into(),
+        description: "mqhost with the Redis backend storing every QoS 1 message in a private redis-server and deleting it at its ack, timed until Redis has done both for every message, against mqhost without plugins".into(),
         work: Work::Messages(MessageLoad::pairs(1, QoS::AtLeastOnce, size(50_000, 200_000), WINDOW)),
-        subject: mqhost("mqhost+redis", vec![(redis, redis_text)], &[]),
+        subject: mqhost("mqhost+redis", vec![(redis, redis_conf.unwrap_or_default())], &[]),
         reference: plain(),
         skip: redis_skip,
         min_rounds: 0,
+        redis: redis_server,
     });
 
     if full {
@@ -401,6 +462,7 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
             reference: mosquitto(),
             skip: None,
             min_rounds: 0,
+            redis: None,
         });
     }
 
@@ -410,44 +472,32 @@ fn scenarios(options: &Options) -> Vec<Scenario> {
     list
 }
 
-/// Runs one broker once under the scenario's load.
+/// Runs one broker once under the scenario's load; `redis` is the server
+/// its plugin writes to, for the subject of the Redis scenario.
 fn run_once(
     runtime: &tokio::runtime::Runtime,
     scenario: &Scenario,
     broker: &BrokerSpec,
     programs: &Programs,
     work_dir: &Path,
+    mut redis: Option<&mut redis::Server>,
 ) -> Result<(BTreeMap<&'static str, f64>, Value), Error> {
+    // Before the broker starts, so that its plugin finds an empty Redis.
+    if let Some(server) = redis.as_deref_mut() {
+        server.reset()?;
+    }
     let running = broker.start(programs, LIMITS, work_dir)?;
     let pid = running.pid();
     let addr = running.addr;
     let cpu_before = brokers::cpu_seconds(pid)?;
     let mut values = BTreeMap::new();
     let result = match &scenario.work {
-        Work::Messages(load) => runtime.block_on(load::run_messages(addr, load)).map(|o| {
-            let cpu = brokers::cpu_seconds(pid).unwrap_or(cpu_before) - cpu_before;
-            if load.latency {
-                let at = |q: f64| {
-                    let i = ((o.latencies.len() as f64 * q) as usize).min(o.latencies.len() - 1);
-                    o.latencies[i] as f64 / 1000.0
-                };
-                values.insert("p50_us", at(0.50));
-                values.insert("p99_us", at(0.99));
-                values.insert("max_us", at(1.0));
-            } else {
-                values.insert("throughput", o.rate());
-                values.insert("cpu_us_per_msg", cpu * 1e6 / o.delivered.max(1) as f64);
-            }
-            json!({
-                "delivered": o.delivered,
-                "elapsed_s": o.elapsed.as_secs_f64(),
-                "rate": o.rate(),
-                "duplicates": o.duplicates,
-                "out_of_order": o.out_of_order,
-                "broker_cpu_s": cpu,
-                "broker_rss_kib": brokers::rss_kib(pid).ok(),
+        Work::Messages(load) => {
+            run_messages(runtime, load, addr, pid, cpu_before, redis).map(|(v, details)| {
+                values = v;
+                details
             })
-        }),
+        }
         Work::Connections(count) => runtime
             .block_on(load::run_connections(addr, *count, || {
                 brokers::rss_kib(pid)
@@ -483,6 +533,86 @@ fn run_once(
     result.map(|details| (values, details))
 }
 
+/// A message load against the broker at `addr` (process `pid`, which had
+/// used `cpu_before` seconds): its figures and details. With `redis`, the
+/// round lasts until Redis has stored and consumed every message, and
+/// throughput and CPU are counted to there.
+fn run_messages(
+    runtime: &tokio::runtime::Runtime,
+    load: &MessageLoad,
+    addr: std::net::SocketAddr,
+    pid: u32,
+    cpu_before: f64,
+    redis: Option<&mut redis::Server>,
+) -> Result<(BTreeMap<&'static str, f64>, Value), Error> {
+    let backend = match redis {
+        Some(server) => {
+            let before = server.stats()?;
+            Some((server, before))
+        }
+        None => None,
+    };
+    let o = runtime.block_on(load::run_messages(addr, load))?;
+    let drained = match backend {
+        Some((server, before)) => {
+            let published = load.per_publisher * load.topics.len() as u64;
+            let drained = server.wait_drained(&before, published, o.delivered)?;
+            Some((before, drained))
+        }
+        None => None,
+    };
+    let cpu = brokers::cpu_seconds(pid).unwrap_or(cpu_before) - cpu_before;
+    let mut values = BTreeMap::new();
+    if load.latency {
+        let at = |q: f64| {
+            let i = ((o.latencies.len() as f64 * q) as usize).min(o.latencies.len() - 1);
+            o.latencies[i] as f64 / 1000.0
+        };
+        values.insert("p50_us", at(0.50));
+        values.insert("p99_us", at(0.99));
+        values.insert("max_us", at(1.0));
+    } else {
+        values.insert("throughput", o.rate());
+        values.insert("cpu_us_per_msg", cpu * 1e6 / o.delivered.max(1) as f64);
+    }
+    let mut details = json!({
+        "delivered": o.delivered,
+        "elapsed_s": o.elapsed.as_secs_f64(),
+        "rate": o.rate(),
+        "duplicates": o.duplicates,
+        "out_of_order": o.out_of_order,
+        "broker_cpu_s": cpu,
+        "broker_rss_kib": brokers::rss_kib(pid).ok(),
+    });
+    if let Some((before, drained)) = drained {
+        details["redis"] = redis_figures(&o, &before, &drained, &mut values);
+    }
+    Ok((values, details))
+}
+
+/// The figures of a round timed until Redis drained: throughput to there
+/// (replacing the MQTT-side figure, which becomes `mqtt_rate`), Redis's
+/// commands per second over the same time; and its details for the JSON.
+fn redis_figures(
+    o: &load::MessageOutcome,
+    before: &redis::Stats,
+    drained: &redis::Drained,
+    values: &mut BTreeMap<&'static str, f64>,
+) -> Value {
+    let to_drained = drained.at.duration_since(o.started).as_secs_f64().max(1e-9);
+    let commands = drained.stats.commands_since(before);
+    values.insert("throughput", o.delivered as f64 / to_drained);
+    values.insert("mqtt_rate", o.rate());
+    values.insert("redis_cmds_per_s", commands as f64 / to_drained);
+    json!({
+        "to_drained_s": to_drained,
+        "drain_s": (to_drained - o.elapsed.as_secs_f64()).max(0.0),
+        "commands": drained.stats.listed_since(before),
+        "commands_total": commands,
+        "redis_cpu_s": drained.stats.cpu_s - before.cpu_s,
+    })
+}
+
 fn run_scenario(
     runtime: &tokio::runtime::Runtime,
     scenario: &Scenario,
@@ -504,9 +634,33 @@ fn run_scenario(
         eprintln!("{}: skipped ({why})", scenario.key);
         return result;
     }
+    // One Redis for all the scenario's rounds, emptied before each.
+    let mut server = match scenario
+        .redis
+        .as_deref()
+        .map(|p| redis::Server::start(p, work_dir))
+    {
+        None => None,
+        Some(Ok(server)) => Some(server),
+        Some(Err(e)) => {
+            eprintln!("{}: FAILED: {e}", scenario.key);
+            result.rounds.push(Round {
+                round: 0,
+                broker: scenario.subject.name.clone(),
+                values: BTreeMap::new(),
+                details: Value::Null,
+                error: Some(e),
+            });
+            return result;
+        }
+    };
+    let subject = match &server {
+        Some(server) => with_redis(&scenario.subject, server.addr),
+        None => scenario.subject.clone(),
+    };
     for round in 0..rounds.max(scenario.min_rounds) {
-        for broker in [&scenario.subject, &scenario.reference] {
-            let outcome = run_once(runtime, scenario, broker, programs, work_dir);
+        for (broker, redis) in [(&subject, server.as_mut()), (&scenario.reference, None)] {
+            let outcome = run_once(runtime, scenario, broker, programs, work_dir, redis);
             let (values, details, error) = match outcome {
                 Ok((values, details)) => (values, details, None),
                 Err(e) => (BTreeMap::new(), Value::Null, Some(e)),

@@ -72,6 +72,24 @@ impl ScenarioResult {
         median(&values)
     }
 
+    /// Whether `broker` ran at least one round without failing.
+    pub fn succeeded(&self, broker: &str) -> bool {
+        self.rounds
+            .iter()
+            .any(|r| r.broker == broker && r.error.is_none())
+    }
+
+    /// The table's cell for `metric` of `broker`: its median; a dash for a
+    /// figure only the other broker has (the backend's own rates); or
+    /// "failed" when no round of it succeeded.
+    fn cell(&self, broker: &str, metric: &Metric) -> String {
+        match self.median(broker, metric.key) {
+            Some(v) => figure(v, metric.unit),
+            None if self.succeeded(broker) => "—".to_owned(),
+            None => "failed".to_owned(),
+        }
+    }
+
     /// Subject's median over the reference's, for `metric`.
     pub fn ratio(&self, metric: &str) -> Option<f64> {
         Some(self.median(&self.subject, metric)? / self.median(&self.reference, metric)?)
@@ -130,10 +148,7 @@ impl ScenarioResult {
     }
 }
 
-fn figure(value: Option<f64>, unit: &str) -> String {
-    let Some(v) = value else {
-        return "failed".to_owned();
-    };
+fn figure(v: f64, unit: &str) -> String {
     let number = if v >= 100.0 {
         group_thousands(v.round() as u64)
     } else if v >= 10.0 {
@@ -184,14 +199,14 @@ pub fn markdown(results: &[ScenarioResult]) -> String {
             .filter(|r| r.skipped.is_none() && &r.subject == subject && &r.reference == reference)
         {
             for (i, m) in r.metrics.iter().enumerate() {
-                let ratio = r.ratio(m.key).map_or("-".to_owned(), |x| format!("{x:.2}"));
+                let ratio = r.ratio(m.key).map_or("—".to_owned(), |x| format!("{x:.2}"));
                 let better = if m.higher_is_better { "↑" } else { "↓" };
                 out.push_str(&format!(
                     "| {} | {} {better} | {} | {} | {ratio} |\n",
                     if i == 0 { r.title.as_str() } else { "" },
                     m.label,
-                    figure(r.median(subject, m.key), m.unit),
-                    figure(r.median(reference, m.key), m.unit),
+                    r.cell(subject, m),
+                    r.cell(reference, m),
                 ));
             }
         }
@@ -210,4 +225,49 @@ pub fn json(header: Value, results: &[ScenarioResult]) -> Value {
     let mut doc = header;
     doc["scenarios"] = Value::Array(results.iter().map(ScenarioResult::to_json).collect());
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(broker: &str, values: &[(&'static str, f64)], error: Option<&str>) -> Round {
+        Round {
+            round: 0,
+            broker: broker.to_owned(),
+            values: values.iter().copied().collect(),
+            details: Value::Null,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_figure_only_the_subject_has_is_a_dash_without_ratio() {
+        let metric = |key| Metric {
+            key,
+            label: key,
+            unit: "msg/s",
+            higher_is_better: true,
+        };
+        let result = ScenarioResult {
+            key: "redis".into(),
+            title: "T".into(),
+            description: String::new(),
+            subject: "a".into(),
+            reference: "b".into(),
+            metrics: vec![metric("throughput"), metric("mqtt_rate")],
+            rounds: vec![
+                round("a", &[("throughput", 100.0), ("mqtt_rate", 400.0)], None),
+                round("b", &[("throughput", 200.0)], None),
+            ],
+            skipped: None,
+        };
+        let table = markdown(std::slice::from_ref(&result));
+        assert!(table.contains("| T | throughput ↑ | 100 msg/s | 200 msg/s | 0.50 |"));
+        assert!(table.contains("|  | mqtt_rate ↑ | 400 msg/s | — | — |"));
+
+        let mut failed = result;
+        failed.rounds[1] = round("b", &[], Some("lost"));
+        assert!(markdown(&[failed]).contains("| 400 msg/s | failed | — |"));
+    }
 }
