@@ -556,7 +556,7 @@ fn run_messages(
     let drained = match backend {
         Some((server, before)) => {
             let published = load.per_publisher * load.topics.len() as u64;
-            let drained = server.wait_drained(&before, published, o.delivered)?;
+            let drained = server.wait_drained(&before, published)?;
             Some((before, drained))
         }
         None => None,
