@@ -2,13 +2,16 @@
 //! halves, their buffers, and what was agreed at CONNECT.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use mqhost_codec::{encode, Disconnect, DisconnectProperties, LastWill, Packet, ProtocolVersion};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::hooks::ClientInfo;
 
@@ -72,11 +75,22 @@ impl Connection {
         self.info.protocol
     }
 
-    /// Makes room in the read buffer for the next read.
-    pub fn prepare_read(&mut self) {
+    /// Reads what the client sent. An idle connection holds no read
+    /// buffer: while the last read was small and all of it was decoded,
+    /// the next lands on the stack first and is copied.
+    pub fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        if self.read_buf.is_empty() && self.read_size == READ_MIN {
+            let mut room = [0u8; READ_MIN];
+            let mut buf = ReadBuf::new(&mut room);
+            ready!(Pin::new(&mut self.reader).poll_read(cx, &mut buf))?;
+            self.read_buf.extend_from_slice(buf.filled());
+            return Poll::Ready(Ok(buf.filled().len()));
+        }
         if self.read_buf.capacity() - self.read_buf.len() < self.read_size {
             self.read_buf.reserve(self.read_size);
         }
+        let read = self.reader.read_buf(&mut self.read_buf);
+        std::pin::pin!(read).poll(cx)
     }
 
     /// Sizes the next read after one that brought `read` bytes.
@@ -92,7 +106,8 @@ impl Connection {
     /// read needs is given back (payloads still routed keep their part
     /// of it alive), so an idle connection holds little.
     pub fn after_decode(&mut self) {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > 2 * self.read_size {
+        let idle = self.read_size == READ_MIN;
+        if self.read_buf.is_empty() && (idle || self.read_buf.capacity() > 2 * self.read_size) {
             self.read_buf = BytesMut::new();
         }
     }

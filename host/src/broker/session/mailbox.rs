@@ -80,11 +80,13 @@ impl Inbox {
     }
 
     /// Waits for the next event.
+    #[cfg(test)]
     pub async fn next(&mut self, mailbox: &Mailbox) -> SessionEvent {
         std::future::poll_fn(|cx| self.poll_next(mailbox, cx)).await
     }
 
-    fn poll_next(&mut self, mailbox: &Mailbox, cx: &mut Context<'_>) -> Poll<SessionEvent> {
+    /// The next event, or Pending with this task's waker registered.
+    pub fn poll_next(&mut self, mailbox: &Mailbox, cx: &mut Context<'_>) -> Poll<SessionEvent> {
         if let Some(event) = self.batch.pop_front() {
             return Poll::Ready(event);
         }

@@ -13,22 +13,26 @@
 //! - [`mailbox`]: events for the session from everyone else.
 //! - [`pressure`]: flow control from a congested subscriber's session
 //!   back to the publishers' sessions that fill it.
+//! - [`timer`]: the one timer of a session.
 
 mod inbound;
 pub mod inflight;
 mod mailbox;
 mod outbound;
 pub mod pressure;
+mod timer;
 
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{ConnAck, ConnAckProperties, Packet, QoS, SubscriptionOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
-use tokio::time::sleep_until;
 
 use super::connection::Connection;
 use super::message::{unix_millis, Message};
@@ -38,6 +42,7 @@ use crate::hooks::ClientInfo;
 use inflight::Inflight;
 use mailbox::{Inbox, Mailbox};
 use pressure::{AfterPause, Pause, Pressure};
+use timer::Timer;
 
 /// A message on its way to one session, with what that session's matching
 /// subscriptions decided.
@@ -247,7 +252,16 @@ pub struct Session {
     paused: Option<Pause>,
     /// Deliveries the last read made (to sessions, this one included).
     routed: usize,
+    /// Keep alive while connected; expiry and a delayed will while not.
+    timer: Timer,
+    /// Which source [`Session::wait`] looks at first, turn by turn, so
+    /// that a busy one cannot starve the others.
+    turn: u8,
 }
+
+/// The sources a connected session waits on: write, read, pause, mailbox,
+/// keep alive.
+const SOURCES: u8 = 5;
 
 enum Wake {
     Read(std::io::Result<usize>),
@@ -301,6 +315,8 @@ impl Session {
             progress: 0,
             paused: None,
             routed: 0,
+            timer: Timer::default(),
+            turn: 0,
         };
         tokio::spawn(session.run(attach));
         Ok(())
@@ -309,78 +325,140 @@ impl Session {
     /// The session's task: takes its first connection, then serves until
     /// the session ends. (One future holds the session: an idle
     /// connection's memory is mostly this future.)
-    async fn run(mut self, first: Box<Attach>) {
-        self.attach(first, false);
-        loop {
-            let wake = self.wait().await;
-            let keep_going = match wake {
-                Wake::Read(result) => {
-                    let keep_going = self.on_read(result);
-                    let routed = std::mem::take(&mut self.routed);
-                    if routed > 0 && routed <= YIELD_MAX_DELIVERIES {
-                        // Let the receivers forward what this read routed
-                        // before this task writes the acknowledgements:
-                        // forwarding is on the latency path, acking is not.
-                        tokio::task::yield_now().await;
-                    }
-                    keep_going
-                }
-                Wake::Wrote(result) => self.on_wrote(result),
-                Wake::Event(event) => {
-                    let mut keep_going = self.on_event(event);
-                    for _ in 0..EVENT_BATCH {
-                        if !keep_going {
-                            break;
+    ///
+    /// Not an `async fn`: that would copy `self` from its argument into
+    /// the body's state, holding the session twice in every task.
+    #[allow(clippy::manual_async_fn)]
+    fn run(mut self, first: Box<Attach>) -> impl Future<Output = ()> + Send {
+        async move {
+            self.attach(first, false);
+            loop {
+                let wake = self.wait().await;
+                let keep_going = match wake {
+                    Wake::Read(result) => {
+                        let keep_going = self.on_read(result);
+                        let routed = std::mem::take(&mut self.routed);
+                        if routed > 0 && routed <= YIELD_MAX_DELIVERIES {
+                            // Let the receivers forward what this read routed
+                            // before this task writes the acknowledgements:
+                            // forwarding is on the latency path, acking is not.
+                            tokio::task::yield_now().await;
                         }
-                        match self.inbox.try_next(&self.handle.shared.mailbox) {
-                            Some(event) => keep_going = self.on_event(event),
-                            None => break,
-                        }
+                        keep_going
                     }
-                    keep_going
+                    Wake::Wrote(result) => self.on_wrote(result),
+                    Wake::Event(event) => {
+                        let mut keep_going = self.on_event(event);
+                        for _ in 0..EVENT_BATCH {
+                            if !keep_going {
+                                break;
+                            }
+                            match self.inbox.try_next(&self.handle.shared.mailbox) {
+                                Some(event) => keep_going = self.on_event(event),
+                                None => break,
+                            }
+                        }
+                        keep_going
+                    }
+                    Wake::KeepAlive => self.detach(CloseReason::KeepAliveTimeout),
+                    Wake::Expired => false,
+                    Wake::WillDue => {
+                        self.publish_pending_will();
+                        true
+                    }
+                    Wake::PauseOver => self.on_pause_over(),
+                };
+                if !keep_going {
+                    break;
                 }
-                Wake::KeepAlive => self.detach(CloseReason::KeepAliveTimeout),
-                Wake::Expired => false,
-                Wake::WillDue => {
-                    self.publish_pending_will();
-                    true
-                }
-                Wake::PauseOver => self.on_pause_over(),
-            };
-            if !keep_going {
-                break;
             }
+            self.end();
         }
-        self.end();
     }
 
-    /// Waits for the next thing to do.
+    /// Waits for the next thing to do. The sources are polled by hand, not
+    /// through `select!`, which would hold a future for each in every
+    /// session's task (an idle connection's memory is mostly that task)
+    /// and arm a new keep alive timer at every wake.
     async fn wait(&mut self) -> Wake {
-        let will_at = self.pending_will.as_ref().map(|w| w.at);
+        self.turn = (self.turn + 1) % SOURCES;
+        std::future::poll_fn(|cx| self.poll_wake(cx)).await
+    }
+
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if self.conn.is_none() {
+            return self.poll_detached(cx);
+        }
+        for i in 0..SOURCES {
+            let ready = match (self.turn + i) % SOURCES {
+                0 => self.poll_write(cx),
+                1 => self.poll_read(cx),
+                2 => self.poll_pause(cx),
+                3 => self.poll_event(cx),
+                _ => self.poll_keep_alive(cx),
+            };
+            if ready.is_ready() {
+                return ready;
+            }
+        }
+        Poll::Pending
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         match self.conn.as_mut() {
-            Some(conn) => {
-                conn.prepare_read();
-                // While paused the client's bytes wait in the socket: it is
-                // alive, and keep alive does not apply.
-                let paused = self.paused.as_ref();
-                let keep_alive = conn.keep_alive_deadline().filter(|_| paused.is_none());
-                tokio::select! {
-                    result = conn.writer.write(&conn.write_buf), if !conn.write_buf.is_empty() => Wake::Wrote(result),
-                    result = conn.reader.read_buf(&mut conn.read_buf), if paused.is_none() => Wake::Read(result),
-                    () = pause_wait(paused) => Wake::PauseOver,
-                    event = self.inbox.next(&self.handle.shared.mailbox) => Wake::Event(event),
-                    _ = sleep_until_opt(keep_alive) => Wake::KeepAlive,
-                }
-            }
-            None => {
-                let expires_at = (self.expiry != u32::MAX)
-                    .then(|| self.detached_at + Duration::from_secs(u64::from(self.expiry)));
-                tokio::select! {
-                    event = self.inbox.next(&self.handle.shared.mailbox) => Wake::Event(event),
-                    _ = sleep_until_opt(expires_at) => Wake::Expired,
-                    _ = sleep_until_opt(will_at) => Wake::WillDue,
-                }
-            }
+            Some(conn) if !conn.write_buf.is_empty() => Pin::new(&mut conn.writer)
+                .poll_write(cx, &conn.write_buf)
+                .map(Wake::Wrote),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// While paused the client's bytes wait in the socket.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        match self.conn.as_mut() {
+            Some(conn) if self.paused.is_none() => conn.poll_read(cx).map(Wake::Read),
+            _ => Poll::Pending,
+        }
+    }
+
+    fn poll_pause(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        match self.paused.as_mut() {
+            Some(pause) => pause.poll_wait(cx).map(|()| Wake::PauseOver),
+            None => Poll::Pending,
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        self.inbox
+            .poll_next(&self.handle.shared.mailbox, cx)
+            .map(Wake::Event)
+    }
+
+    /// A paused client is alive: keep alive does not apply.
+    fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        let deadline = match (&self.conn, &self.paused) {
+            (Some(conn), None) => conn.keep_alive_deadline(),
+            _ => None,
+        };
+        self.timer
+            .poll_until(cx, deadline)
+            .map(|()| Wake::KeepAlive)
+    }
+
+    /// Without a connection: the mailbox, expiry and a delayed will.
+    fn poll_detached(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if let Poll::Ready(wake) = self.poll_event(cx) {
+            return Poll::Ready(wake);
+        }
+        let expires_at = (self.expiry != u32::MAX)
+            .then(|| self.detached_at + Duration::from_secs(u64::from(self.expiry)));
+        let will_at = self.pending_will.as_ref().map(|w| w.at);
+        let next = expires_at.into_iter().chain(will_at).min();
+        std::task::ready!(self.timer.poll_until(cx, next));
+        if will_at.is_some_and(|at| at <= Instant::now()) {
+            Poll::Ready(Wake::WillDue)
+        } else {
+            Poll::Ready(Wake::Expired)
         }
     }
 
@@ -681,21 +759,6 @@ impl Session {
 }
 
 /// Waits out a pause, or forever when there is none.
-async fn pause_wait(pause: Option<&Pause>) {
-    match pause {
-        Some(pause) => pause.wait().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Sleeps until `at`, or forever when there is no deadline.
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// "3.1", "3.1.1" or "5.0", for logs.
 pub fn protocol_name(version: mqhost_codec::ProtocolVersion) -> &'static str {
     match version {

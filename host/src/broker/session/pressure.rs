@@ -20,7 +20,10 @@
 //! Nothing here blocks a thread: a waiting publisher's task still handles
 //! its mailbox and writes to its client while it does not read.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -143,6 +146,9 @@ pub struct Pause {
     progress: u64,
     /// When to look again.
     until: Instant,
+    /// The wait under way, kept between polls (it holds the wake-up it
+    /// registered).
+    waiting: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// What a waiting publisher does next.
@@ -161,12 +167,19 @@ impl Pause {
             on,
             progress,
             until: Instant::now() + PATIENCE,
+            waiting: None,
         }
     }
 
-    /// Returns when it is time to look at the subscriber again.
-    pub async fn wait(&self) {
-        self.on.pressure().wait_below_low(self.until).await
+    /// Ready when it is time to look at the subscriber again.
+    pub fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let waiting = self.waiting.get_or_insert_with(|| {
+            let (on, until) = (self.on.clone(), self.until);
+            Box::pin(async move { on.pressure().wait_below_low(until).await })
+        });
+        ready!(waiting.as_mut().poll(cx));
+        self.waiting = None;
+        Poll::Ready(())
     }
 
     /// Decides, after [`wait`](Self::wait) returned, whether to go on.
