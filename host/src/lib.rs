@@ -7,6 +7,8 @@
 //! - [`cli`]: the command line.
 //! - [`config`]: the properties format and the host configuration.
 //! - [`logging`]: tracing to stderr.
+//! - [`open_files`]: the open-file limit and descriptor table, set up
+//!   before the runtime starts.
 //! - [`server`]: starts the listener and `$SYS`, stops on a signal.
 //! - [`broker`]: listener, connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
@@ -19,5 +21,6 @@ pub mod cli;
 pub mod config;
 pub mod hooks;
 pub mod logging;
+pub mod open_files;
 pub mod plugins;
 pub mod server;

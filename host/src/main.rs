@@ -57,6 +57,16 @@ fn run(config_arg: Option<PathBuf>, overrides: &[(String, String)]) -> ExitCode 
         }
     };
     mqhost::logging::init(config.log.level.as_str());
+    // Before the runtime's threads exist: see open_files.
+    match mqhost::open_files::prepare() {
+        Some(files) => tracing::debug!(
+            "open files: soft limit {} (was {}), descriptor table grown to {}",
+            files.soft,
+            files.was,
+            files.table
+        ),
+        None => tracing::debug!("open files: limits not readable, left as they are"),
+    }
 
     let runtime = match runtime(config.node.worker_threads) {
         Ok(runtime) => runtime,

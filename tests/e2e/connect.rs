@@ -228,3 +228,26 @@ async fn connect_and_disconnect_are_logged_with_client_details() {
         "{line}"
     );
 }
+
+/// A broker holds a descriptor per connection: started with a soft limit
+/// of 256 open files, it raises it to the hard limit (at most 2^20).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit() {
+    let broker = Broker::start_under(&["prlimit", "--nofile=256:"], &[]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", broker.pid())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    let (soft, hard) = (numbers[0], numbers[1]);
+    let expected = match hard.parse::<u64>() {
+        Ok(hard) => hard.min(1 << 20).to_string(),
+        Err(_) => (1u64 << 20).to_string(),
+    };
+    assert_eq!(soft, expected, "{line}");
+    assert!(broker
+        .wait_for_log("(was 256)", Duration::from_secs(5))
+        .is_some());
+}

@@ -70,7 +70,20 @@ impl Broker {
 
     /// Starts `mqhost` with extra `--set KEY=VALUE` overrides.
     pub fn start_with(sets: &[(&str, &str)]) -> Broker {
-        let mut command = Command::new(mqhost_binary());
+        Broker::start_under(&[], sets)
+    }
+
+    /// Starts `mqhost` through a launcher command (for example `prlimit`
+    /// with its options), with extra `--set KEY=VALUE` overrides.
+    pub fn start_under(launcher: &[&str], sets: &[(&str, &str)]) -> Broker {
+        let mut command = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(mqhost_binary());
+                command
+            }
+            None => Command::new(mqhost_binary()),
+        };
         // A private empty config: the tests state every setting they rely on.
         command.args(["--config", "/dev/null"]);
         let mut all: Vec<(String, String)> = vec![
