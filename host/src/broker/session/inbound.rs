@@ -238,7 +238,9 @@ impl Session {
             expires_at,
         });
         let routed = self.broker.publish(message);
-        self.routed += routed.receivers;
+        self.routed = self
+            .routed
+            .saturating_add(u32::try_from(routed.receivers).unwrap_or(u32::MAX));
         if let Some(congested) = routed.congested {
             if congested.id() != self.handle.id() {
                 self.paused = Some(Pause::new(congested));

@@ -241,7 +241,9 @@ pub struct Session {
     conn: Option<Connection>,
     /// When the last connection ended, for expiry.
     detached_at: Instant,
-    pending_will: Option<PendingWill>,
+    /// Boxed: most sessions never have one, and the session is held per
+    /// connection.
+    pending_will: Option<Box<PendingWill>>,
     /// Who waits for this session to be gone (a Clean Start takeover).
     discard_waiters: Vec<oneshot::Sender<()>>,
     /// Messages moved out of the queue plus writes to the client so far:
@@ -251,7 +253,7 @@ pub struct Session {
     /// subscriber: it does not read from its client meanwhile.
     paused: Option<Pause>,
     /// Deliveries the last read made (to sessions, this one included).
-    routed: usize,
+    routed: u32,
     /// Keep alive while connected; expiry and a delayed will while not.
     timer: Timer,
     /// Which source [`Session::wait`] looks at first, turn by turn, so
@@ -338,7 +340,7 @@ impl Session {
                     Wake::Read(result) => {
                         let keep_going = self.on_read(result);
                         let routed = std::mem::take(&mut self.routed);
-                        if routed > 0 && routed <= YIELD_MAX_DELIVERIES {
+                        if routed > 0 && routed as usize <= YIELD_MAX_DELIVERIES {
                             // Let the receivers forward what this read routed
                             // before this task writes the acknowledgements:
                             // forwarding is on the latency path, acking is not.
@@ -677,10 +679,10 @@ impl Session {
             if delay == 0 || self.expiry == 0 || reason == CloseReason::TakenOver {
                 self.broker.publish(message);
             } else {
-                self.pending_will = Some(PendingWill {
+                self.pending_will = Some(Box::new(PendingWill {
                     at: Instant::now() + Duration::from_secs(u64::from(delay.min(self.expiry))),
                     message,
-                });
+                }));
             }
         }
         self.expiry != 0
