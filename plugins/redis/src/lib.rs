@@ -135,6 +135,13 @@ impl RedisBackend {
         Arc::clone(&self.active.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// The configuration in force, borrowed for one hook call: the read
+    /// lock alone, without an `Arc` clone and drop, which on the message
+    /// path were two more atomic read-modify-writes per hook.
+    fn in_force(&self) -> std::sync::RwLockReadGuard<'_, Arc<Active>> {
+        self.active.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Starts or keeps the pools `config` names: a pool whose settings did
     /// not change keeps its connections and queue; a changed one gets the
     /// new settings (its tasks reconnect, its queue stays).
@@ -175,12 +182,12 @@ impl RedisBackend {
     /// events). `make` copies the event, once, when a rule needs it.
     fn run_rules(
         &self,
+        active: &Active,
         hook: HookPoint,
         topic: Option<&str>,
         shape: Shape,
         make: impl FnOnce() -> Event,
     ) {
-        let active = self.active();
         let rules = active.config.rules.for_hook(hook);
         if rules.is_empty() {
             return;
@@ -240,8 +247,7 @@ impl RedisBackend {
     }
 
     /// The expiry check of `message.publish` rules: whether to drop.
-    fn expired(&self, message: &MessageEvent<'_>) -> bool {
-        let active = self.active();
+    fn expired(&self, active: &Active, message: &MessageEvent<'_>) -> bool {
         let checks = active
             .config
             .rules
@@ -307,13 +313,18 @@ impl MqhostPlugin for RedisBackend {
     }
 
     fn on_client_connected(&self, client: &ClientEvent<'_>) {
-        self.run_rules(HookPoint::ClientConnected, None, Shape::default(), || {
-            Event::Client(Arc::new(ClientData::new(client, true)))
-        });
+        self.run_rules(
+            &self.in_force(),
+            HookPoint::ClientConnected,
+            None,
+            Shape::default(),
+            || Event::Client(Arc::new(ClientData::new(client, true))),
+        );
     }
 
     fn on_client_disconnected(&self, client: &ClientEvent<'_>) {
         self.run_rules(
+            &self.in_force(),
             HookPoint::ClientDisconnected,
             None,
             Shape::default(),
@@ -322,14 +333,19 @@ impl MqhostPlugin for RedisBackend {
     }
 
     fn on_session_created(&self, session: &SessionEvent<'_>) {
-        self.run_rules(HookPoint::SessionCreated, None, Shape::default(), || {
-            Event::Session(Arc::new(SessionData::new(session)))
-        });
+        self.run_rules(
+            &self.in_force(),
+            HookPoint::SessionCreated,
+            None,
+            Shape::default(),
+            || Event::Session(Arc::new(SessionData::new(session))),
+        );
     }
 
     fn on_session_subscribed(&self, subscription: &SubscriptionEvent<'_>) {
         let filter = topic::strip_share(subscription.filter.as_str());
         self.run_rules(
+            &self.in_force(),
             HookPoint::SessionSubscribed,
             Some(filter),
             Shape::default(),
@@ -340,6 +356,7 @@ impl MqhostPlugin for RedisBackend {
     fn on_session_unsubscribed(&self, subscription: &SubscriptionEvent<'_>) {
         let filter = topic::strip_share(subscription.filter.as_str());
         self.run_rules(
+            &self.in_force(),
             HookPoint::SessionUnsubscribed,
             Some(filter),
             Shape::default(),
@@ -350,7 +367,8 @@ impl MqhostPlugin for RedisBackend {
     fn on_message_publish(&self, message: &MessageEvent<'_>) -> Verdict {
         // Checked first: a message the check drops is neither routed nor
         // stored, whatever the order of the rules.
-        if self.expired(message) {
+        let active = self.in_force();
+        if self.expired(&active, message) {
             return Verdict::DROP;
         }
         let shape = Shape {
@@ -359,6 +377,7 @@ impl MqhostPlugin for RedisBackend {
             empty: message.payload.is_empty(),
         };
         self.run_rules(
+            &active,
             HookPoint::MessagePublish,
             Some(message.topic.as_str()),
             shape,
@@ -369,6 +388,7 @@ impl MqhostPlugin for RedisBackend {
 
     fn on_message_delivered(&self, delivery: &DeliveryEvent<'_>) {
         self.run_rules(
+            &self.in_force(),
             HookPoint::MessageDelivered,
             Some(delivery.message.topic.as_str()),
             Shape::default(),
@@ -378,6 +398,7 @@ impl MqhostPlugin for RedisBackend {
 
     fn on_message_acked(&self, delivery: &DeliveryEvent<'_>) {
         self.run_rules(
+            &self.in_force(),
             HookPoint::MessageAcked,
             Some(delivery.message.topic.as_str()),
             Shape::default(),
