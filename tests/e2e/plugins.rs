@@ -459,6 +459,11 @@ async fn ctl_lists_unloads_loads_and_reloads_plugins() {
     for part in ["0.1.0", "running", "message.publish", "client.connected"] {
         assert!(row.contains(part), "{part} missing: {row}");
     }
+    // The plugin's own stats() follow its row.
+    assert!(
+        out.lines().any(|l| l.trim() == r#"stats: {"tag":"c"}"#),
+        "{out}"
+    );
 
     let (ok, out, err) = ctl(&broker, &["plugins", "unload", "probe"]);
     assert!(ok, "{err}");

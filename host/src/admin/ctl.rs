@@ -142,6 +142,10 @@ fn list(admin: SocketAddr) -> Result<String, CtlError> {
                 out.push_str(&format!("  {key}: {error}\n"));
             }
         }
+        // The plugin's own figures, as it reports them.
+        if plugin["stats"].as_object().is_some_and(|s| !s.is_empty()) {
+            out.push_str(&format!("  stats: {}\n", plugin["stats"]));
+        }
     }
     Ok(out)
 }
