@@ -152,7 +152,9 @@ impl Connection {
                 // for the PUBRECs it has not read yet). Reading until it
                 // closes keeps the kernel from answering with a reset that
                 // would destroy our last packets in the client's buffer.
-                let mut sink = [0u8; 4096];
+                // A small sink: it lives in this task's future, and a
+                // broker restart closes every connection at once.
+                let mut sink = [0u8; 256];
                 while self.reader.read(&mut sink).await? > 0 {}
                 Ok::<(), std::io::Error>(())
             };
