@@ -118,7 +118,7 @@ impl RedisServer {
             if let Ok(Some(_)) = child.try_wait() {
                 return false;
             }
-            if self.ping() {
+            if self.ping(child.id()) {
                 self.child = Some(child);
                 return true;
             }
@@ -129,15 +129,18 @@ impl RedisServer {
         false
     }
 
-    fn ping(&self) -> bool {
+    /// Whether process `pid` answers on the port. Another test's server
+    /// may hold the port while this one, which could not bind it, has not
+    /// exited yet: its PING answer must not count.
+    fn ping(&self, pid: u32) -> bool {
         let Ok(client) = redis::Client::open(self.url()) else {
             return false;
         };
         let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500)) else {
             return false;
         };
-        match redis::cmd("PING").query::<String>(&mut conn) {
-            Ok(_) => true,
+        match redis::cmd("INFO").arg("server").query::<String>(&mut conn) {
+            Ok(info) => info.lines().any(|l| l == format!("process_id:{pid}")),
             // Up, and asking for a password (--requirepass).
             Err(error) => error.code() == Some("NOAUTH"),
         }
@@ -400,7 +403,7 @@ impl RedisServer {
             .expect("start redis-server --sentinel");
         server.child = Some(child);
         assert!(
-            wait_until(READY, || server.ping()),
+            wait_until(READY, || server.ping(server.pid())),
             "the sentinel did not start; see {}",
             log.display()
         );
