@@ -82,8 +82,15 @@ async fn a_cluster_pool_writes_looks_up_and_listens_across_nodes() {
         let ok = wait_until(WAIT, || redis.zcard::<_, u32>(&set).unwrap_or(0) == 1);
         assert!(ok, "{set} was not written");
         let ids: Vec<String> = redis.zrange(&set, 0, -1).unwrap();
-        let stored: HashMap<String, String> =
-            redis.hgetall(format!("mqtt:msg:{}", ids[0])).unwrap();
+        // The index and the hash are on different slots, written at once:
+        // either may show first.
+        let message = format!("mqtt:msg:{}", ids[0]);
+        let mut stored: HashMap<String, String> = HashMap::new();
+        let ok = wait_until(WAIT, || {
+            stored = redis.hgetall(&message).unwrap_or_default();
+            !stored.is_empty()
+        });
+        assert!(ok, "{message} was not written");
         assert_eq!(stored["payload"], format!("m{i}"));
         masters.insert(cluster.master_of(&set));
         let retained = format!("mqtt:retain:r/{i}");
