@@ -1,6 +1,7 @@
 //! Real Redis for tests: a private `redis-server` on a free loopback port
 //! without persistence, and the sentinel and cluster topologies built from
-//! such servers. Every process is killed when its value is dropped.
+//! such servers, each also over TLS with [`TestCerts`]. Every process is
+//! killed when its value is dropped.
 //!
 //! Redis cannot listen on port 0, so a free port is found by binding a
 //! listener to `127.0.0.1:0` and releasing it; if another process takes it
@@ -75,18 +76,42 @@ impl RedisServer {
     /// A server whose files go to `dir` (kept by the caller); `bus` asks
     /// for a port whose cluster bus port is free too.
     pub fn start_in(dir: &Path, extra: &[&str], bus: bool) -> RedisServer {
+        RedisServer::launch(dir, extra, bus, None)
+    }
+
+    /// [`RedisServer::start_in`] for a server that also speaks TLS, as
+    /// [`RedisServer::start_tls`] describes. With `bus`, the bus port of
+    /// the TLS port is the free one: under `--tls-cluster yes` the bus
+    /// follows the TLS port.
+    pub fn start_in_tls(dir: &Path, extra: &[&str], bus: bool, certs: &TestCerts) -> RedisServer {
+        RedisServer::launch(dir, extra, bus, Some(certs))
+    }
+
+    fn launch(dir: &Path, extra: &[&str], bus: bool, certs: Option<&TestCerts>) -> RedisServer {
         require("redis-server");
-        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         for _ in 0..10 {
-            let port = free_port(bus);
+            let port = free_port(bus && certs.is_none());
+            let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+            let tls_port = certs.map(|certs| {
+                let tls_port = loop {
+                    let tls_port = free_port(bus);
+                    if tls_port != port {
+                        break tls_port;
+                    }
+                };
+                args.extend(certs.server_args(tls_port));
+                tls_port
+            });
             let mut server = RedisServer {
                 child: None,
                 port,
-                tls_port: None,
+                tls_port,
                 dir: dir.to_path_buf(),
-                args: args.clone(),
+                args,
                 _temp: None,
             };
+            // A taken port (plain or TLS) makes the process exit: retry
+            // with other ones.
             if server.spawn() {
                 return server;
             }
@@ -118,7 +143,7 @@ impl RedisServer {
             if let Ok(Some(_)) = child.try_wait() {
                 return false;
             }
-            if self.ping() {
+            if self.ping(child.id()) {
                 self.child = Some(child);
                 return true;
             }
@@ -129,15 +154,18 @@ impl RedisServer {
         false
     }
 
-    fn ping(&self) -> bool {
+    /// Whether process `pid` answers on the port. Another test's server
+    /// may hold the port while this one, which could not bind it, has not
+    /// exited yet: its PING answer must not count.
+    fn ping(&self, pid: u32) -> bool {
         let Ok(client) = redis::Client::open(self.url()) else {
             return false;
         };
         let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500)) else {
             return false;
         };
-        match redis::cmd("PING").query::<String>(&mut conn) {
-            Ok(_) => true,
+        match redis::cmd("INFO").arg("server").query::<String>(&mut conn) {
+            Ok(info) => info.lines().any(|l| l == format!("process_id:{pid}")),
             // Up, and asking for a password (--requirepass).
             Err(error) => error.code() == Some("NOAUTH"),
         }
@@ -145,30 +173,26 @@ impl RedisServer {
 
     /// A server that also speaks TLS, on [`RedisServer::tls_port`], with
     /// `certs`' server certificate and requiring a client certificate
-    /// signed by their CA. The plain port stays, for the test's own
-    /// checks.
+    /// signed by their CA (see [`TestCerts::server_args`]). The plain
+    /// port stays, for the test's own checks.
     pub fn start_tls(certs: &TestCerts) -> RedisServer {
-        let tls_port = free_port(false).to_string();
-        let path = |p: &Path| p.display().to_string();
-        let mut server = RedisServer::start_with(&[
-            "--tls-port",
-            &tls_port,
-            "--tls-cert-file",
-            &path(&certs.server_cert),
-            "--tls-key-file",
-            &path(&certs.server_key),
-            "--tls-ca-cert-file",
-            &path(&certs.ca),
-            "--tls-auth-clients",
-            "yes",
-        ]);
-        server.tls_port = tls_port.parse().ok();
+        let temp = TempDir::new();
+        let mut server = RedisServer::start_in_tls(temp.path(), &[], false, certs);
+        server._temp = Some(temp);
         server
     }
 
     /// Its TLS port, if it has one.
     pub fn tls_port(&self) -> Option<u16> {
         self.tls_port
+    }
+
+    /// `127.0.0.1:<TLS port>`; panics if it has no TLS port.
+    pub fn tls_addr(&self) -> String {
+        format!(
+            "127.0.0.1:{}",
+            self.tls_port.expect("a server started with TLS")
+        )
     }
 
     /// Its port.
@@ -292,7 +316,9 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
 }
 
 /// A master, a replica and a sentinel watching them (master name
-/// `mymaster`, down after 1 s).
+/// `mymaster`, down after 1 s). Started with TLS, every process also
+/// listens on a TLS port and replication and the sentinel's links to the
+/// data nodes go over TLS: the sentinel names the TLS ports.
 pub struct RedisSentinel {
     /// The master at start.
     pub master: RedisServer,
@@ -310,28 +336,64 @@ impl RedisSentinel {
     /// Starts the three processes and waits until the sentinel knows the
     /// replica.
     pub fn start() -> RedisSentinel {
+        RedisSentinel::launch(None)
+    }
+
+    /// [`RedisSentinel::start`] over TLS with `certs`: the plain ports
+    /// stay for the test's own checks, but the sentinel monitors the
+    /// master's TLS port, the replica replicates from it, and each
+    /// announces its TLS port, so a client that asks the sentinel is sent
+    /// to TLS ports only.
+    pub fn start_tls(certs: &TestCerts) -> RedisSentinel {
+        RedisSentinel::launch(Some(certs))
+    }
+
+    fn launch(certs: Option<&TestCerts>) -> RedisSentinel {
         let dir = TempDir::new();
-        let master = RedisServer::start_in(dir.path(), &["--repl-diskless-sync-delay", "0"], false);
-        let replica = RedisServer::start_in(
-            dir.path(),
-            &["--replicaof", "127.0.0.1", &master.port().to_string()],
-            false,
-        );
+        let start = |extra: &[&str]| match certs {
+            Some(certs) => RedisServer::start_in_tls(
+                dir.path(),
+                &[extra, &["--tls-replication", "yes"]].concat(),
+                false,
+                certs,
+            ),
+            None => RedisServer::start_in(dir.path(), extra, false),
+        };
+        let master = start(&["--repl-diskless-sync-delay", "0"]);
+        // The port replication and the sentinel use: the TLS one if any.
+        let master_port = master.tls_port().unwrap_or(master.port());
+        let replica = start(&["--replicaof", "127.0.0.1", &master_port.to_string()]);
         // Sentinel rewrites its configuration file: it must be its own.
         let sentinel_port = free_port(false);
         let conf = dir.path().join(format!("sentinel-{sentinel_port}.conf"));
         std::fs::write(
             &conf,
             format!(
-                "sentinel monitor {MASTER_NAME} 127.0.0.1 {} 1\n\
+                "sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 1\n\
                  sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
                  sentinel failover-timeout {MASTER_NAME} 3000\n\
-                 sentinel parallel-syncs {MASTER_NAME} 1\n",
-                master.port()
+                 sentinel parallel-syncs {MASTER_NAME} 1\n"
             ),
         )
         .unwrap();
-        let sentinel = RedisServer::start_sentinel(dir.path(), &conf, sentinel_port);
+        let sentinel = match certs {
+            Some(certs) => {
+                let tls_port = loop {
+                    let tls_port = free_port(false);
+                    if tls_port != sentinel_port {
+                        break tls_port;
+                    }
+                };
+                let mut args = certs.server_args(tls_port);
+                // The sentinel's own links to master and replica: TLS.
+                args.extend(["--tls-replication".to_owned(), "yes".to_owned()]);
+                let mut sentinel =
+                    RedisServer::start_sentinel(dir.path(), &conf, sentinel_port, &args);
+                sentinel.tls_port = Some(tls_port);
+                sentinel
+            }
+            None => RedisServer::start_sentinel(dir.path(), &conf, sentinel_port, &[]),
+        };
         let topology = RedisSentinel {
             master,
             replica,
@@ -374,15 +436,16 @@ impl RedisSentinel {
 }
 
 impl RedisServer {
-    /// Starts `redis-server <conf> --sentinel` on `port`.
-    fn start_sentinel(dir: &Path, conf: &Path, port: u16) -> RedisServer {
+    /// Starts `redis-server <conf> --sentinel` on `port`, with `extra`
+    /// arguments.
+    fn start_sentinel(dir: &Path, conf: &Path, port: u16, extra: &[String]) -> RedisServer {
         require("redis-server");
         let mut server = RedisServer {
             child: None,
             port,
             tls_port: None,
             dir: dir.to_path_buf(),
-            args: Vec::new(),
+            args: extra.to_vec(),
             _temp: None,
         };
         let log = dir.join(format!("redis-{port}.log"));
@@ -393,6 +456,7 @@ impl RedisServer {
             .arg("--logfile")
             .arg(&log)
             .args(["--daemonize", "no", "--protected-mode", "no"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -400,7 +464,7 @@ impl RedisServer {
             .expect("start redis-server --sentinel");
         server.child = Some(child);
         assert!(
-            wait_until(READY, || server.ping()),
+            wait_until(READY, || server.ping(server.pid())),
             "the sentinel did not start; see {}",
             log.display()
         );
@@ -410,7 +474,9 @@ impl RedisServer {
 
 /// A Redis Cluster of three masters, each with one replica, built with
 /// `redis-cli --cluster create`. Node timeout 1 s, so a killed master is
-/// replaced within a few seconds.
+/// replaced within a few seconds. Started with TLS, every node also
+/// listens on a TLS port, and the cluster bus and replication go over
+/// TLS.
 pub struct RedisCluster {
     /// The six nodes (masters first at creation).
     pub nodes: Vec<RedisServer>,
@@ -421,6 +487,18 @@ impl RedisCluster {
     /// Starts the nodes, creates the cluster and waits until every node
     /// says `cluster_state:ok`.
     pub fn start() -> RedisCluster {
+        RedisCluster::launch(None)
+    }
+
+    /// [`RedisCluster::start`] over TLS with `certs` (`--tls-cluster yes`,
+    /// `--tls-replication yes`): the nodes meet on their TLS ports, and a
+    /// TLS client is told TLS ports (`CLUSTER SLOTS`, `MOVED`), a plain
+    /// client plain ones. The plain ports stay for the test's own checks.
+    pub fn start_tls(certs: &TestCerts) -> RedisCluster {
+        RedisCluster::launch(Some(certs))
+    }
+
+    fn launch(certs: Option<&TestCerts>) -> RedisCluster {
         require("redis-cli");
         let dir = TempDir::new();
         let mut nodes = Vec::new();
@@ -428,25 +506,45 @@ impl RedisCluster {
             // Each node in a directory of its own, for its nodes.conf.
             let node_dir = dir.path().join(format!("node{index}"));
             std::fs::create_dir_all(&node_dir).unwrap();
-            nodes.push(RedisServer::start_in(
-                &node_dir,
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-node-timeout",
-                    "1000",
-                    // Replicas sync at once rather than after 5 s: a
-                    // replica that never synced cannot take over.
-                    "--repl-diskless-sync-delay",
-                    "0",
-                ],
-                true,
-            ));
+            let extra = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-node-timeout",
+                "1000",
+                // Replicas sync at once rather than after 5 s: a
+                // replica that never synced cannot take over.
+                "--repl-diskless-sync-delay",
+                "0",
+            ];
+            nodes.push(match certs {
+                Some(certs) => RedisServer::start_in_tls(
+                    &node_dir,
+                    &[
+                        &extra[..],
+                        &["--tls-cluster", "yes", "--tls-replication", "yes"],
+                    ]
+                    .concat(),
+                    true,
+                    certs,
+                ),
+                None => RedisServer::start_in(&node_dir, &extra, true),
+            });
         }
         let mut command = Command::new("redis-cli");
-        command.arg("--cluster").arg("create");
-        for node in &nodes {
-            command.arg(node.addr());
+        match certs {
+            Some(certs) => {
+                command.arg("--tls").args(certs.client_args());
+                command.arg("--cluster").arg("create");
+                for node in &nodes {
+                    command.arg(node.tls_addr());
+                }
+            }
+            None => {
+                command.arg("--cluster").arg("create");
+                for node in &nodes {
+                    command.arg(node.addr());
+                }
+            }
         }
         let output = command
             .args(["--cluster-replicas", "1", "--cluster-yes"])
@@ -513,6 +611,15 @@ impl RedisCluster {
             .join(",")
     }
 
+    /// `host:port,...` of every node's TLS port.
+    pub fn tls_servers(&self) -> String {
+        self.nodes
+            .iter()
+            .map(RedisServer::tls_addr)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// A cluster client (routes each command to the node owning its key).
     pub fn client(&self) -> redis::cluster::ClusterConnection {
         let urls: Vec<String> = self.nodes.iter().map(RedisServer::url).collect();
@@ -568,6 +675,47 @@ pub struct TestCerts {
 }
 
 impl TestCerts {
+    /// `redis-server` arguments for a TLS port with these certificates:
+    /// the server certificate, the CA that client certificates must be
+    /// signed by (`--tls-auth-clients yes`), and the client certificate
+    /// for the server's own outgoing TLS links (replication, sentinel,
+    /// cluster bus), which the peer checks as a client certificate.
+    pub fn server_args(&self, tls_port: u16) -> Vec<String> {
+        let path = |p: &Path| p.display().to_string();
+        [
+            "--tls-port".to_owned(),
+            tls_port.to_string(),
+            "--tls-cert-file".to_owned(),
+            path(&self.server_cert),
+            "--tls-key-file".to_owned(),
+            path(&self.server_key),
+            "--tls-client-cert-file".to_owned(),
+            path(&self.client_cert),
+            "--tls-client-key-file".to_owned(),
+            path(&self.client_key),
+            "--tls-ca-cert-file".to_owned(),
+            path(&self.ca),
+            "--tls-auth-clients".to_owned(),
+            "yes".to_owned(),
+        ]
+        .to_vec()
+    }
+
+    /// `redis-cli` arguments to connect with these certificates (with
+    /// `--tls`).
+    pub fn client_args(&self) -> Vec<String> {
+        let path = |p: &Path| p.display().to_string();
+        [
+            "--cacert".to_owned(),
+            path(&self.ca),
+            "--cert".to_owned(),
+            path(&self.client_cert),
+            "--key".to_owned(),
+            path(&self.client_key),
+        ]
+        .to_vec()
+    }
+
     /// Makes a fresh set in a temporary directory.
     pub fn generate() -> TestCerts {
         require("openssl");

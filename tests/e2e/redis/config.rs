@@ -194,18 +194,12 @@ async fn a_pool_logs_in_as_an_acl_user_and_uses_its_database() {
 
 #[tokio::test]
 async fn a_tls_pool_writes_reads_and_listens_over_tls() {
-    let certs = mqhost_tests::redis::TestCerts::generate();
+    let certs = TestCerts::generate();
     let redis_server = RedisServer::start_tls(&certs);
     let tls_port = redis_server.tls_port().unwrap();
     let config = format!(
-        "backend.redis.pool1.server = 127.0.0.1:{tls_port}\n\
-         backend.redis.pool1.ssl = on\n\
-         backend.redis.pool1.cafile = {}\n\
-         backend.redis.pool1.certfile = {}\n\
-         backend.redis.pool1.keyfile = {}\n{}{}{}",
-        certs.ca.display(),
-        certs.client_cert.display(),
-        certs.client_key.display(),
+        "backend.redis.pool1.server = 127.0.0.1:{tls_port}\n{}{}{}{}",
+        tls_settings(&certs),
         function("client.connected", 1, "on_client_connected", None),
         function("session.created", 1, "on_subscribe_lookup", None),
         rule(

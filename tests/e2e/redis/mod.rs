@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mqhost_codec::{Packet, ProtocolVersion, Publish, QoS};
 use mqhost_tests::plugins::{workspace_library, PluginDirs};
 use mqhost_tests::raw::{publish, RawClient};
-use mqhost_tests::redis::{wait_until, RedisServer};
+use mqhost_tests::redis::{wait_until, RedisServer, TestCerts};
 use mqhost_tests::Broker;
 use redis::Commands;
 
@@ -43,6 +43,19 @@ pub fn config_for(server: &str, rules: &str) -> String {
     format!(
         "backend.redis.pool1.server = {server}\n{}",
         rules.replace("{server}", server)
+    )
+}
+
+/// `backend.redis.pool1.ssl` and the files of `certs`, as config lines.
+pub fn tls_settings(certs: &TestCerts) -> String {
+    format!(
+        "backend.redis.pool1.ssl = on\n\
+         backend.redis.pool1.cafile = {}\n\
+         backend.redis.pool1.certfile = {}\n\
+         backend.redis.pool1.keyfile = {}\n",
+        certs.ca.display(),
+        certs.client_cert.display(),
+        certs.client_key.display(),
     )
 }
 
