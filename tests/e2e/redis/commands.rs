@@ -65,6 +65,7 @@ async fn every_placeholder_of_every_hook_point_expands() {
     assert!((before..=now_secs()).contains(&ts), "{connected:?}");
     assert_eq!(redis.get::<_, String>("p1:alice-1").unwrap(), "a");
     assert_eq!(redis.get::<_, String>("p2:alice-1").unwrap(), "b");
+    wait_key(&mut redis, "session:alice-1");
     let session = hash(&mut redis, "session:alice-1");
     assert_eq!(session["username"], "alice");
     assert_eq!(session["node"], NODE);
@@ -77,7 +78,9 @@ async fn every_placeholder_of_every_hook_point_expands() {
 
     // Without a user name: "undefined", as EMQX writes it.
     let anonymous = client(&setup.broker, "anon").await;
+    // Two hooks, either may be written first.
     wait_key(&mut redis, "session:anon");
+    wait_key(&mut redis, "connected:anon");
     assert_eq!(hash(&mut redis, "session:anon")["username"], "undefined");
     assert_eq!(hash(&mut redis, "connected:anon")["username"], "undefined");
     drop(anonymous);
