@@ -41,6 +41,26 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// How long one attempt at a lookup may wait for Redis.
 pub const READ_PATIENCE: Duration = Duration::from_secs(10);
+/// On a cluster, an id in a topic's index whose message hash is missing is
+/// removed only when it is older than this: the index and the hash live in
+/// different slots, written at once, so for a moment (longer while a
+/// failover holds a slot) the index can name a message not written yet.
+pub const MISSING_GRACE: Duration = Duration::from_secs(120);
+
+/// Whether an indexed id without its message may be removed: its message
+/// expired or was consumed, rather than not written yet. Ids carry their
+/// publish time (microseconds, high 64 bits); one that does not parse is
+/// not ours and goes.
+fn stale(id: &str, now_micros: u64) -> bool {
+    MessageId::from_base62(id)
+        .is_none_or(|id| now_micros.saturating_sub(id.high) > MISSING_GRACE.as_micros() as u64)
+}
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
 
 /// A lookup to run: the function and its event.
 #[derive(Debug, Clone)]
@@ -353,10 +373,14 @@ pub async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcome> {
             )?);
             let keys: Vec<String> = ids.iter().map(|id| msg_key(id)).collect();
             let messages = read_messages(conn, &keys, sub).await?;
+            // Elsewhere a message's hash is written before its index entry,
+            // in one ordered pipeline.
+            let cluster = matches!(conn, Conn::Cluster(_));
+            let now_micros = unix_micros();
             let gone: Vec<&String> = ids
                 .iter()
                 .zip(&messages)
-                .filter(|(_, m)| m.is_none())
+                .filter(|(id, m)| m.is_none() && (!cluster || stale(id, now_micros)))
                 .map(|(id, _)| id)
                 .collect();
             if !gone.is_empty() {
@@ -528,6 +552,23 @@ pub fn stored(fields: Vec<(String, Vec<u8>)>, filter: &str) -> Option<Stored> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_old_or_foreign_ids_without_a_message_are_stale() {
+        use mqhost_plugin_api::MessageId;
+        let now = 1_800_000_000_000_000u64;
+        let id = |micros: u64| {
+            MessageId {
+                high: micros,
+                low: 7,
+            }
+            .to_base62()
+        };
+        assert!(!super::stale(&id(now - 1_000_000), now));
+        assert!(!super::stale(&id(now + 5_000_000), now));
+        assert!(super::stale(&id(now - 121_000_000), now));
+        assert!(super::stale("not-an-id", now));
+    }
+
     use super::*;
 
     fn bulk(s: &str) -> Value {
