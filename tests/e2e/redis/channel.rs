@@ -29,13 +29,6 @@ const LISTENING: &str = "listening for SUB/UNSUB orders on channel";
 
 /// Publishes an order once the plugin listens (PUBLISH returns how many
 /// subscribers got it).
-fn order(conn: &mut redis::Connection, channel: &str, json: &str) {
-    let ok = wait_until(WAIT, || {
-        conn.publish::<_, _, i64>(channel, json).unwrap() > 0
-    });
-    assert!(ok, "nobody listens on {channel}");
-}
-
 #[tokio::test]
 async fn channel_orders_subscribe_and_unsubscribe_connected_clients() {
     let setup = start(&recorders());

@@ -111,15 +111,7 @@ async fn a_cluster_pool_writes_looks_up_and_listens_across_nodes() {
     // A wildcard retained lookup scans every master.
     let mut wild = client(&broker, "wild").await;
     wild.subscribe("r/+", QoS::AtMostOnce).await;
-    let mut topics = Vec::new();
-    for _ in 0..30 {
-        let message = wild.recv_publish().await;
-        assert!(message.retain);
-        topics.push(message.topic);
-    }
-    let mut expected: Vec<String> = (0..30).map(|i| format!("r/{i}")).collect();
-    expected.sort();
-    assert_eq!(topics, expected, "every retained topic, in topic order");
+    expect_retained_topics(&mut wild, "r/", 30).await;
 
     // The channel: one node subscribed, the order published on another.
     let listening = channel_port(&broker);
@@ -338,15 +330,7 @@ async fn a_tls_cluster_pool_writes_on_the_owning_nodes_looks_up_and_listens_over
     // A wildcard retained lookup scans every master, over TLS.
     let mut wild = client(&broker, "wild").await;
     wild.subscribe("t/+", QoS::AtMostOnce).await;
-    let mut topics = Vec::new();
-    for _ in 0..12 {
-        let message = wild.recv_publish().await;
-        assert!(message.retain);
-        topics.push(message.topic);
-    }
-    let mut expected: Vec<String> = (0..12).map(|i| format!("t/{i}")).collect();
-    expected.sort();
-    assert_eq!(topics, expected, "every retained topic, in topic order");
+    expect_retained_topics(&mut wild, "t/", 12).await;
 
     // The channel: subscribed on a node's TLS port, the order published
     // on another node.

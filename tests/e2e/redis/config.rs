@@ -175,16 +175,11 @@ async fn a_pool_logs_in_as_an_acl_user_and_uses_its_database() {
     wait_field(&mut redis, "mqtt:client:c1", "state", "1");
     wait_field(&mut redis, "sub:c1", "from/lookup", "1");
     // ... and the channel listens with it.
-    let ok = wait_until(WAIT, || {
-        redis
-            .publish::<_, _, i64>(
-                "mqtt_channel",
-                r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
-            )
-            .unwrap()
-            > 0
-    });
-    assert!(ok, "nobody listens on the channel");
+    order(
+        &mut redis,
+        "mqtt_channel",
+        r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
+    );
     wait_field(&mut redis, "sub:c1", "from/channel", "0");
     assert!(
         !broker.logs().iter().any(|l| l.contains("wonderland")),
@@ -215,16 +210,11 @@ async fn a_tls_pool_writes_reads_and_listens_over_tls() {
     let _c1 = client(&broker, "c1").await;
     wait_field(&mut redis, "mqtt:client:c1", "state", "1");
     wait_field(&mut redis, "sub:c1", "from/lookup", "1");
-    let ok = wait_until(WAIT, || {
-        redis
-            .publish::<_, _, i64>(
-                "mqtt_channel",
-                r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
-            )
-            .unwrap()
-            > 0
-    });
-    assert!(ok, "nobody listens on the channel");
+    order(
+        &mut redis,
+        "mqtt_channel",
+        r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
+    );
     wait_field(&mut redis, "sub:c1", "from/channel", "0");
     // Writer, lookups and channel: three connections, all on the TLS port.
     let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut redis).unwrap();

@@ -239,3 +239,26 @@ pub async fn plugin_stats(broker: &Broker) -> serde_json::Value {
         .map(|p| p["stats"].clone())
         .unwrap_or_else(|| panic!("no redis plugin in {body}"))
 }
+
+/// Publishes `json` on `channel` until somebody listens: the plugin's
+/// channel subscription may still be starting.
+pub fn order(conn: &mut redis::Connection, channel: &str, json: &str) {
+    let ok = wait_until(WAIT, || {
+        conn.publish::<_, _, i64>(channel, json).unwrap() > 0
+    });
+    assert!(ok, "nobody listens on {channel}");
+}
+
+/// Receives `count` retained messages and checks they are `prefix0` to
+/// `prefix{count - 1}`, in topic order (a wildcard retained lookup sorts).
+pub async fn expect_retained_topics(client: &mut RawClient, prefix: &str, count: usize) {
+    let mut topics = Vec::new();
+    for _ in 0..count {
+        let message = client.recv_publish().await;
+        assert!(message.retain);
+        topics.push(message.topic);
+    }
+    let mut expected: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
+    expected.sort();
+    assert_eq!(topics, expected, "every retained topic, in topic order");
+}
