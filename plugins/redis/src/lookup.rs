@@ -32,7 +32,7 @@ use crate::functions::acked::acked_key;
 use crate::functions::message::{latest_key, msg_key, retain_key, RETAIN_PREFIX};
 use crate::functions::Function;
 use crate::pool::connect::{self, is_transient, Conn, SharedConfig};
-use crate::pool::PoolShared;
+use crate::pool::{unix_millis, PoolShared};
 use crate::topic;
 
 /// How long a lookup keeps trying while Redis is away before it is given
@@ -51,15 +51,9 @@ pub const MISSING_GRACE: Duration = Duration::from_secs(120);
 /// expired or was consumed, rather than not written yet. Ids carry their
 /// publish time (microseconds, high 64 bits); one that does not parse is
 /// not ours and goes.
-fn stale(id: &str, now_micros: u64) -> bool {
+fn stale(id: &str, now_ms: u64) -> bool {
     MessageId::from_base62(id)
-        .is_none_or(|id| now_micros.saturating_sub(id.high) > MISSING_GRACE.as_micros() as u64)
-}
-
-fn unix_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
+        .is_none_or(|id| now_ms.saturating_sub(id.high / 1000) > MISSING_GRACE.as_millis() as u64)
 }
 
 /// A lookup to run: the function and its event.
@@ -376,11 +370,11 @@ pub async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcome> {
             // Elsewhere a message's hash is written before its index entry,
             // in one ordered pipeline.
             let cluster = matches!(conn, Conn::Cluster(_));
-            let now_micros = unix_micros();
+            let now_ms = unix_millis();
             let gone: Vec<&String> = ids
                 .iter()
                 .zip(&messages)
-                .filter(|(id, m)| m.is_none() && (!cluster || stale(id, now_micros)))
+                .filter(|(id, m)| m.is_none() && (!cluster || stale(id, now_ms)))
                 .map(|(id, _)| id)
                 .collect();
             if !gone.is_empty() {
@@ -552,24 +546,23 @@ pub fn stored(fields: Vec<(String, Vec<u8>)>, filter: &str) -> Option<Stored> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn only_old_or_foreign_ids_without_a_message_are_stale() {
-        use mqhost_plugin_api::MessageId;
-        let now = 1_800_000_000_000_000u64;
-        let id = |micros: u64| {
+        let now_ms = 1_800_000_000_000u64;
+        let id = |ms: u64| {
             MessageId {
-                high: micros,
+                high: ms * 1000,
                 low: 7,
             }
             .to_base62()
         };
-        assert!(!super::stale(&id(now - 1_000_000), now));
-        assert!(!super::stale(&id(now + 5_000_000), now));
-        assert!(super::stale(&id(now - 121_000_000), now));
-        assert!(super::stale("not-an-id", now));
+        assert!(!stale(&id(now_ms - 1_000), now_ms));
+        assert!(!stale(&id(now_ms + 5_000), now_ms));
+        assert!(stale(&id(now_ms - 121_000), now_ms));
+        assert!(stale("not-an-id", now_ms));
     }
-
-    use super::*;
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())

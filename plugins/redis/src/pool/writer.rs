@@ -231,31 +231,10 @@ impl Writer {
     /// Fills a batch: `first`, then whatever else is queued, within the
     /// batch limits.
     fn build_batch(&mut self, first: Queued) {
-        let mut jobs = std::mem::take(&mut self.jobs);
-        let (count, bytes) = self.fill(&mut jobs, first);
-        self.jobs = jobs;
+        let (count, bytes) = fill(&mut self.rx, &mut self.jobs, first);
         self.batch_count = count;
         self.batch_bytes = bytes;
         self.encode(self.config.kind);
-    }
-
-    /// Adds `first` and whatever else is queued to `jobs`, within the
-    /// batch limits; returns their commands and bytes.
-    fn fill(&mut self, jobs: &mut Vec<Queued>, first: Queued) -> (usize, usize) {
-        let mut commands = first.count;
-        let mut bytes = first.bytes;
-        jobs.push(first);
-        while commands < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
-            match self.rx.try_recv() {
-                Ok(queued) => {
-                    commands += queued.count;
-                    bytes += queued.bytes;
-                    jobs.push(queued);
-                }
-                Err(_) => break,
-            }
-        }
-        (commands, bytes)
     }
 
     /// Takes and encodes the batch after the one on the wire, if any job
@@ -268,24 +247,14 @@ impl Writer {
             return;
         };
         let mut jobs = Vec::new();
-        let (count, bytes) = self.fill(&mut jobs, first);
-        let mut buf = RespBuf::new();
-        self.encode_resp(&jobs, &mut buf);
+        let (count, bytes) = fill(&mut self.rx, &mut jobs, first);
+        let buf = encode_resp(&mut self.batch, &jobs);
         self.next = Some(NextBatch {
             jobs,
             count,
             bytes,
             buf,
         });
-    }
-
-    /// Encodes `jobs`, coalesced, for a raw link.
-    fn encode_resp(&mut self, jobs: &[Queued], buf: &mut RespBuf) {
-        self.batch.clear();
-        for queued in jobs {
-            queued.job.emit(&mut self.batch);
-        }
-        self.batch.encode(buf);
     }
 
     /// Encodes the batch's jobs for a link to a pool of `kind`.
@@ -297,11 +266,7 @@ impl Writer {
             }
             Pending::Groups(group(list.cmds))
         } else {
-            let jobs = std::mem::take(&mut self.jobs);
-            let mut buf = RespBuf::new();
-            self.encode_resp(&jobs, &mut buf);
-            self.jobs = jobs;
-            Pending::Resp(buf)
+            Pending::Resp(encode_resp(&mut self.batch, &self.jobs))
         };
     }
 
@@ -583,6 +548,40 @@ impl Writer {
             .resent
             .fetch_add(count as u64, Ordering::Relaxed);
     }
+}
+
+/// Adds `first` and whatever else is queued to `jobs`, within the batch
+/// limits; returns their commands and bytes.
+fn fill(
+    rx: &mut mpsc::UnboundedReceiver<Queued>,
+    jobs: &mut Vec<Queued>,
+    first: Queued,
+) -> (usize, usize) {
+    let mut commands = first.count;
+    let mut bytes = first.bytes;
+    jobs.push(first);
+    while commands < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
+        match rx.try_recv() {
+            Ok(queued) => {
+                commands += queued.count;
+                bytes += queued.bytes;
+                jobs.push(queued);
+            }
+            Err(_) => break,
+        }
+    }
+    (commands, bytes)
+}
+
+/// Encodes `jobs`, coalesced in `scratch`, for a raw link.
+fn encode_resp(scratch: &mut Batch, jobs: &[Queued]) -> RespBuf {
+    scratch.clear();
+    for queued in jobs {
+        queued.job.emit(scratch);
+    }
+    let mut buf = RespBuf::new();
+    scratch.encode(&mut buf);
+    buf
 }
 
 /// The first failure decides the reason logged; any failure that needs a
