@@ -104,7 +104,8 @@ impl Connection {
 
     /// After decoding: an emptied read buffer much larger than the next
     /// read needs is given back (payloads still routed keep their part
-    /// of it alive), so an idle connection holds little.
+    /// of it alive), and a quiet connection's whole buffer, since its next
+    /// read lands on the stack (see [`Connection::poll_read`]).
     pub fn after_decode(&mut self) {
         let idle = self.read_size == READ_MIN;
         if self.read_buf.is_empty() && (idle || self.read_buf.capacity() > 2 * self.read_size) {

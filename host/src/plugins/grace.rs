@@ -168,6 +168,10 @@ impl Drop for Inside {
 /// before this has returned: any call that starts later reads the flag.
 /// Blocks the thread; calls return in microseconds.
 pub fn synchronize() {
+    // Once registration succeeded the expedited barrier cannot fail (its
+    // only errors are an unknown or unregistered command), so callers'
+    // compiler fences are always met by it; the fence is for the fenced
+    // mode and for form's sake.
     if FENCED.load(Ordering::SeqCst) || !membarrier::barrier() {
         fence(Ordering::SeqCst);
     }

@@ -760,7 +760,6 @@ impl Session {
     }
 }
 
-/// Waits out a pause, or forever when there is none.
 /// "3.1", "3.1.1" or "5.0", for logs.
 pub fn protocol_name(version: mqhost_codec::ProtocolVersion) -> &'static str {
     match version {

@@ -182,7 +182,8 @@ impl Pause {
         Poll::Ready(())
     }
 
-    /// Decides, after [`wait`](Self::wait) returned, whether to go on.
+    /// Decides, after [`poll_wait`](Self::poll_wait) was ready, whether to
+    /// go on.
     pub fn check(&mut self) -> AfterPause {
         let pressure = self.on.pressure();
         if !self.on.is_online() || pressure.backlog() < pressure.low {

@@ -26,12 +26,9 @@ impl Timer {
             return Poll::Pending;
         };
         let at_tokio = tokio::time::Instant::from_std(at);
-        if self.sleep.is_none() {
-            self.sleep = Some(Box::pin(tokio::time::sleep_until(at_tokio)));
-        }
-        let Some(sleep) = self.sleep.as_mut() else {
-            return Poll::Pending;
-        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at_tokio)));
         if sleep.deadline() > at_tokio {
             sleep.as_mut().reset(at_tokio);
         }
