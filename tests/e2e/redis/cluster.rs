@@ -85,12 +85,8 @@ async fn a_cluster_pool_writes_looks_up_and_listens_across_nodes() {
         // The index and the hash are on different slots, written at once:
         // either may show first.
         let message = format!("mqtt:msg:{}", ids[0]);
-        let mut stored: HashMap<String, String> = HashMap::new();
-        let ok = wait_until(WAIT, || {
-            stored = redis.hgetall(&message).unwrap_or_default();
-            !stored.is_empty()
-        });
-        assert!(ok, "{message} was not written");
+        let stored = wait_for_hash(&mut redis, &message)
+            .unwrap_or_else(|| panic!("{message} was not written"));
         assert_eq!(stored["payload"], format!("m{i}"));
         masters.insert(cluster.master_of(&set));
         let retained = format!("mqtt:retain:r/{i}");
@@ -245,14 +241,22 @@ fn clients_on(node: &RedisServer, port: u16) -> Vec<String> {
 /// `key`'s hash as `node` has it, once there: a message's commands go to
 /// their slots' masters at once, so its index may show before its hash.
 fn wait_hash(node: &RedisServer, key: &str) -> HashMap<String, String> {
-    let mut conn = node.client();
-    let mut stored = HashMap::new();
+    wait_for_hash(&mut node.client(), key)
+        .unwrap_or_else(|| panic!("{key} is not on its master, port {}", node.port()))
+}
+
+/// Waits until `key` holds a hash, read through `conn` (one node, or the
+/// whole cluster); None if it never does.
+fn wait_for_hash(
+    conn: &mut impl redis::ConnectionLike,
+    key: &str,
+) -> Option<HashMap<String, String>> {
+    let mut stored: HashMap<String, String> = HashMap::new();
     let ok = wait_until(WAIT, || {
-        stored = hash(&mut conn, key);
+        stored = conn.hgetall(key).unwrap_or_default();
         !stored.is_empty()
     });
-    assert!(ok, "{key} is not on its master, port {}", node.port());
-    stored
+    ok.then_some(stored)
 }
 
 /// Whether `node` is a master now.
