@@ -402,12 +402,17 @@ mod tests {
     static DROPS: AtomicUsize = AtomicUsize::new(0);
     static PANICKING_DROPS: AtomicUsize = AtomicUsize::new(0);
 
-    /// A plugin that counts its drops.
-    struct Counted;
+    /// A plugin that counts its drops, and panics in its Drop when its
+    /// configuration text says so.
+    struct Counted {
+        panic_on_drop: bool,
+    }
 
     impl MqhostPlugin for Counted {
-        fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
-            Ok(Counted)
+        fn start(_host: Host, config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+            Ok(Counted {
+                panic_on_drop: config.text.as_str() == "panic on drop",
+            })
         }
         fn hooks(&self) -> HookSet {
             HookSet::NONE
@@ -416,52 +421,32 @@ mod tests {
 
     impl Drop for Counted {
         fn drop(&mut self) {
+            if self.panic_on_drop {
+                PANICKING_DROPS.fetch_add(1, Ordering::SeqCst);
+                panic!("asked to panic on drop");
+            }
             DROPS.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    /// A plugin whose Drop panics.
-    struct PanicsOnDrop;
-
-    impl MqhostPlugin for PanicsOnDrop {
-        fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
-            Ok(PanicsOnDrop)
-        }
-        fn hooks(&self) -> HookSet {
-            HookSet::NONE
-        }
-    }
-
-    impl Drop for PanicsOnDrop {
-        fn drop(&mut self) {
-            PANICKING_DROPS.fetch_add(1, Ordering::SeqCst);
-            panic!("asked to panic on drop");
-        }
-    }
-
-    fn instance_of<T: MqhostPlugin>(broker: &Arc<Broker>, name: &str) -> Arc<Instance> {
-        let source = format!("{name}.conf");
+    fn counted_instance(broker: &Arc<Broker>, text: &str) -> Arc<Instance> {
         let config = PluginConfig {
-            name: RStr::from_str(name),
-            source: RStr::from_str(&source),
-            text: RStr::from_str(""),
+            name: RStr::from_str("counted"),
+            source: RStr::from_str("counted.conf"),
+            text: RStr::from_str(text),
         };
-        let host = BrokerHost::new_box(broker, name);
-        match guard::<T>(host, &config) {
-            RResult::ROk(plugin) => Instance::new(name, plugin, "node"),
+        let host = BrokerHost::new_box(broker, "counted");
+        match guard::<Counted>(host, &config) {
+            RResult::ROk(plugin) => Instance::new("counted", plugin, "node"),
             RResult::RErr(error) => panic!("{error}"),
         }
-    }
-
-    fn counted_instance(broker: &Arc<Broker>) -> Arc<Instance> {
-        instance_of::<Counted>(broker, "counted")
     }
 
     #[test]
     fn the_plugin_is_dropped_when_stopped_or_else_with_its_instance() {
         let broker = Broker::new(HostConfig::default());
 
-        let instance = counted_instance(&broker);
+        let instance = counted_instance(&broker, "");
         let cached = Arc::clone(&instance);
         instance.stop();
         // Dropped by stop, though a handler list still holds the instance.
@@ -473,7 +458,7 @@ mod tests {
         drop((instance, cached));
         assert_eq!(DROPS.load(Ordering::SeqCst), 1);
 
-        drop(counted_instance(&broker));
+        drop(counted_instance(&broker, ""));
         assert_eq!(DROPS.load(Ordering::SeqCst), 2);
     }
 
@@ -484,7 +469,7 @@ mod tests {
     #[ignore = "needs the plugin-api guard to catch a panic in the plugin's Drop"]
     fn a_panic_in_the_plugins_drop_is_contained() {
         let broker = Broker::new(HostConfig::default());
-        let instance = instance_of::<PanicsOnDrop>(&broker, "panics-on-drop");
+        let instance = counted_instance(&broker, "panic on drop");
         instance.stop();
         assert_eq!(PANICKING_DROPS.load(Ordering::SeqCst), 1);
         assert!(instance.is_stopped());
