@@ -398,6 +398,14 @@ impl MessageOutcome {
     pub fn rate(&self) -> f64 {
         self.delivered as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// The latency at quantile `q` (0 to 1), in microseconds; latency
+    /// loads only, which always have some.
+    pub fn latency_us(&self, q: f64) -> f64 {
+        let last = self.latencies.len() - 1;
+        let i = ((self.latencies.len() as f64 * q) as usize).min(last);
+        self.latencies[i] as f64 / 1000.0
+    }
 }
 
 /// Connects `count` clients named `prefix{i}`, a bounded number at a time.

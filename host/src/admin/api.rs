@@ -7,6 +7,9 @@
 //! | POST | `/api/v1/plugins/NAME/load` | enable NAME (overrides its config file until unload) |
 //! | POST | `/api/v1/plugins/NAME/unload` | disable NAME (drains it) |
 //! | POST | `/api/v1/plugins/NAME/reload` | a fresh instance of NAME with its current library and config |
+//!
+//! A plugin action on a name no library declares answers 404; one whose
+//! plugin would not start answers 409.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -17,7 +20,7 @@ use tokio::net::TcpListener;
 
 use super::http::{read_request, write_response, Request, Response};
 use crate::broker::Broker;
-use crate::plugins::PluginManager;
+use crate::plugins::{ActionError, PluginManager};
 
 /// Binds the admin listener and logs the address bound.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -53,6 +56,15 @@ fn error(status: u16, message: &str) -> Response {
     Response {
         status,
         body: json!({ "error": message }).to_string(),
+    }
+}
+
+/// An unknown plugin is not found; a known one that would not start
+/// conflicts with its library or configuration.
+fn action_error_status(error: &ActionError) -> u16 {
+    match error {
+        ActionError::UnknownPlugin { .. } => 404,
+        ActionError::NotStarted { .. } => 409,
     }
 }
 
@@ -96,7 +108,7 @@ async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) 
                     status: 200,
                     body: json!({ "ok": true }).to_string(),
                 },
-                Ok(Some(Err(message))) => error(409, &message),
+                Ok(Some(Err(e))) => error(action_error_status(&e), &e.to_string()),
                 Ok(None) => error(404, "unknown action: use load, unload or reload"),
                 Err(_) => error(500, "the plugin action failed"),
             }
@@ -106,5 +118,65 @@ async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) 
             ["api", "v1", "status"] | ["api", "v1", "plugins"] | ["api", "v1", "plugins", _, _],
         ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HostConfig;
+
+    /// A scratch directory under the system temp dir, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("mqhost-api-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_action_on_an_unknown_plugin_is_not_found() {
+        let dir = TempDir::new("unknown");
+        let mut config = HostConfig::default();
+        config.plugins.dir = dir.0.join("plugins");
+        config.plugins.etc_dir = dir.0.join("etc");
+        let broker = Broker::new(config);
+        let plugins = PluginManager::new(Arc::clone(&broker), dir.0.join("private"));
+        for action in ["load", "unload", "reload"] {
+            let request = Request {
+                method: "POST".into(),
+                path: format!("/api/v1/plugins/nosuch/{action}"),
+            };
+            let response = route(request, &broker, &plugins).await;
+            assert_eq!(response.status, 404, "{action}: {}", response.body);
+            assert!(
+                response.body.contains("no plugin library named nosuch in "),
+                "{action}: {}",
+                response.body
+            );
+        }
+    }
+
+    #[test]
+    fn a_plugin_that_would_not_start_is_a_conflict() {
+        let error = ActionError::NotStarted {
+            name: "probe".into(),
+            reason: "probe.conf:1: bad".into(),
+        };
+        assert_eq!(action_error_status(&error), 409);
+        assert_eq!(
+            error.to_string(),
+            "plugin probe did not start: probe.conf:1: bad"
+        );
     }
 }

@@ -2,13 +2,19 @@
 //!
 //! * [`properties`] owns the `key = value` text format and value helpers;
 //!   it is independent of the rest of the host so plugins can reuse it.
-//! * [`host`] owns [`HostConfig`], the table of keys the broker understands,
-//!   and loading a file plus `--set` overrides into it.
+//! * [`host`] owns [`HostConfig`] and its sections: the settings as typed values.
+//! * [`keys`] owns the table of keys the broker understands, each with its
+//!   one written default, and setting a key from its text.
+//! * [`load`] owns loading a file plus `--set` overrides into a [`HostConfig`].
+//! * `suggest` finds the known key a misspelt one was meant to be.
 //!
 //! The reference for every key is `docs/configuration.md`, and the shipped
 //! defaults are in `etc/mqhost.conf`.
 
 pub mod host;
+pub mod keys;
+pub mod load;
+mod suggest;
 pub use mqhost_plugin_api::properties;
 
 use std::path::{Path, PathBuf};

@@ -61,6 +61,31 @@ struct State {
     missing_reported: BTreeSet<PathBuf>,
 }
 
+/// Why `load`, `unload` or `reload` of a plugin failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionError {
+    /// No library in the plugins directory declares this plugin name.
+    UnknownPlugin { name: String, dir: PathBuf },
+    /// The plugin's library was found, but the plugin refused to start
+    /// (its configuration, usually); `reason` is its own message.
+    NotStarted { name: String, reason: String },
+}
+
+impl std::fmt::Display for ActionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ActionError::UnknownPlugin { name, dir } => {
+                write!(f, "no plugin library named {name} in {}", dir.display())
+            }
+            ActionError::NotStarted { name, reason } => {
+                write!(f, "plugin {name} did not start: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ActionError {}
+
 /// The plugins of one broker.
 pub struct PluginManager {
     broker: Arc<Broker>,
@@ -350,27 +375,29 @@ impl PluginManager {
 
     /// Enables `name` regardless of its configuration file, until the next
     /// `unload`.
-    pub fn load(&self, name: &str) -> Result<(), String> {
+    pub fn load(&self, name: &str) -> Result<(), ActionError> {
         self.lock().overrides.insert(name.to_owned(), true);
         self.reconcile();
         let state = self.lock();
         if state.running.contains_key(name) {
             return Ok(());
         }
-        Err(state
-            .failures
-            .get(name)
-            .map(|f| f.error.clone())
-            .unwrap_or_else(|| format!("no plugin library named {name} in {}", self.dir.display())))
+        Err(match state.failures.get(name) {
+            Some(failure) => ActionError::NotStarted {
+                name: name.to_owned(),
+                reason: failure.error.clone(),
+            },
+            None => self.unknown(name),
+        })
     }
 
     /// Disables `name` regardless of its configuration file, until the next
     /// `load`.
-    pub fn unload(&self, name: &str) -> Result<(), String> {
+    pub fn unload(&self, name: &str) -> Result<(), ActionError> {
         let mut state = self.lock();
         let known = state.running.contains_key(name) || loaded_by_name(&state).contains_key(name);
         if !known {
-            return Err(format!("no plugin named {name}"));
+            return Err(self.unknown(name));
         }
         state.overrides.insert(name.to_owned(), false);
         drop(state);
@@ -380,7 +407,7 @@ impl PluginManager {
 
     /// Starts a fresh instance of `name` with its current library and
     /// configuration, swapped in for the running one.
-    pub fn reload(&self, name: &str) -> Result<(), String> {
+    pub fn reload(&self, name: &str) -> Result<(), ActionError> {
         let mut state = self.lock();
         state.failures.remove(name);
         let Some(running) = state.running.get_mut(name) else {
@@ -395,6 +422,13 @@ impl PluginManager {
         };
         self.replace(name, running, wanted);
         Ok(())
+    }
+
+    fn unknown(&self, name: &str) -> ActionError {
+        ActionError::UnknownPlugin {
+            name: name.to_owned(),
+            dir: self.dir.clone(),
+        }
     }
 
     /// Stops every plugin (broker shutdown).

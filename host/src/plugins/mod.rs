@@ -16,4 +16,4 @@ pub mod library;
 pub mod manager;
 pub mod watch;
 
-pub use manager::PluginManager;
+pub use manager::{ActionError, PluginManager};

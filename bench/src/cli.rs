@@ -1,0 +1,101 @@
+//! The command line: [`USAGE`] (what `--help` prints) and [`Options`].
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: mqhost-bench [--quick | --full] [--out DIR] [--bin-dir DIR] [--mosquitto PATH]
+                    [--rounds N] [--only KEY,KEY...] [--threads N] [--revision TEXT]
+       mqhost-bench --against ADDR [--only KEY,KEY...] [--quick | --full]
+
+Runs every scenario against mqhost and Mosquitto, alternating brokers
+round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
+bench/results). --bin-dir holds mqhost and the plugin libraries
+(target/release). --only runs the scenarios named: qos0, qos1, qos2,
+fanin, fanout, pairs, latency, idle, noop, redis, and qos1-2threads (full
+mode only). --threads sets the load generator's threads for message loads
+(default 1); connection scenarios use one per core.
+
+--against drives a broker already running at ADDR (host:port) with each
+load once and prints what it measured, nothing else: for
+profiling a broker with perf or valgrind while the load runs.
+
+The redis scenario starts a private redis-server (from PATH, else
+/usr/bin/redis-server) on a free loopback port, nothing saved to disk,
+for mqhost with the Redis backend plugin (libmqhost_redis.so in
+--bin-dir), and stops it afterwards; without the server or the plugin,
+the scenario is skipped. Each round runs until Redis has stored and
+deleted every message and holds no key (60 s at most, else the round
+fails): throughput counts to there, mqtt_rate to the last MQTT delivery,
+redis_cmds_per_s is Redis's commands over the time throughput counts.
+
+Environment: MQHOST_BENCH_REDIS_CONF names a configuration file for the
+Redis plugin to use instead of the bench's own; {redis_server} in it
+stands for the private server's host:port, which the rounds check.";
+
+pub struct Options {
+    pub full: bool,
+    pub out: PathBuf,
+    pub bin_dir: PathBuf,
+    pub mosquitto: PathBuf,
+    pub rounds: Option<usize>,
+    pub only: Option<Vec<String>>,
+    pub threads: usize,
+    pub revision: String,
+    pub against: Option<std::net::SocketAddr>,
+}
+
+pub fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        full: false,
+        out: PathBuf::from("bench/results"),
+        bin_dir: PathBuf::from("target/release"),
+        mosquitto: PathBuf::from("/usr/sbin/mosquitto"),
+        rounds: None,
+        only: None,
+        threads: 1,
+        revision: String::new(),
+        against: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--quick" => options.full = false,
+            "--full" => options.full = true,
+            "--out" => options.out = value("--out")?.into(),
+            "--bin-dir" => options.bin_dir = value("--bin-dir")?.into(),
+            "--mosquitto" => options.mosquitto = value("--mosquitto")?.into(),
+            "--revision" => options.revision = value("--revision")?,
+            "--against" => {
+                options.against = Some(
+                    value("--against")?
+                        .parse()
+                        .map_err(|_| "--against needs host:port")?,
+                )
+            }
+            "--rounds" => {
+                options.rounds = Some(
+                    value("--rounds")?
+                        .parse()
+                        .map_err(|_| "--rounds needs a number")?,
+                )
+            }
+            "--threads" => {
+                options.threads = value("--threads")?
+                    .parse()
+                    .map_err(|_| "--threads needs a number")?
+            }
+            "--only" => {
+                options.only = Some(
+                    value("--only")?
+                        .split(',')
+                        .map(|s| s.trim().to_owned())
+                        .collect(),
+                )
+            }
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}

@@ -1,0 +1,342 @@
+//! The suite: every scenario (quick or full sizes), the figures each one
+//! reports, and the brokers it compares with the limits they share.
+
+use std::path::{Path, PathBuf};
+
+use mqhost_codec::QoS;
+
+use crate::brokers::{BrokerSpec, Flavour, Limits};
+use crate::cli::Options;
+use crate::load::MessageLoad;
+use crate::redis;
+use crate::report::Metric;
+
+/// The brokers' windows and queues: the same in-flight window for both;
+/// mqhost keeps its default queue bound, Mosquitto gets none, since it
+/// would drop what a fast publisher sends beyond it.
+pub const LIMITS: Limits = Limits {
+    inflight: 1000,
+    mqhost_queued: 1000,
+    mosquitto_queued: 0,
+};
+/// QoS 1/2 messages each publisher keeps unacknowledged.
+pub const WINDOW: usize = 1000;
+
+/// What a scenario runs.
+pub enum Work {
+    Messages(MessageLoad),
+    Connections(usize),
+}
+
+pub struct Scenario {
+    pub key: &'static str,
+    pub title: String,
+    pub description: String,
+    pub work: Work,
+    /// The broker the figures are about, then the one it is compared with.
+    pub subject: BrokerSpec,
+    pub reference: BrokerSpec,
+    /// Why it cannot run here, if it cannot.
+    pub skip: Option<String>,
+    /// At least this many rounds, whatever the mode says: for a
+    /// comparison that must tell a few percent apart.
+    pub min_rounds: usize,
+    /// `redis-server` to start for the subject, whose plugin configuration
+    /// names it as `{redis_server}`: the scenario's rounds then run until
+    /// Redis has done the plugin's work.
+    pub redis: Option<PathBuf>,
+}
+
+const THROUGHPUT: Metric = Metric {
+    key: "throughput",
+    label: "throughput",
+    unit: "msg/s",
+    higher_is_better: true,
+};
+
+/// The subject's rate on the MQTT side alone, when a backend's work is
+/// timed beyond it.
+const MQTT_RATE: Metric = Metric {
+    key: "mqtt_rate",
+    label: "MQTT rate",
+    unit: "msg/s",
+    higher_is_better: true,
+};
+
+const REDIS_COMMANDS: Metric = Metric {
+    key: "redis_cmds_per_s",
+    label: "Redis commands",
+    unit: "cmd/s",
+    higher_is_better: true,
+};
+
+const CPU_PER_MESSAGE: Metric = Metric {
+    key: "cpu_us_per_msg",
+    label: "broker CPU per message",
+    unit: "µs",
+    higher_is_better: false,
+};
+
+const LATENCY: [Metric; 3] = [
+    Metric {
+        key: "p50_us",
+        label: "latency p50",
+        unit: "µs",
+        higher_is_better: false,
+    },
+    Metric {
+        key: "p99_us",
+        label: "latency p99",
+        unit: "µs",
+        higher_is_better: false,
+    },
+    Metric {
+        key: "max_us",
+        label: "latency max",
+        unit: "µs",
+        higher_is_better: false,
+    },
+];
+
+const CONNECTIONS: [Metric; 3] = [
+    Metric {
+        key: "bytes_per_connection",
+        label: "memory per idle connection",
+        unit: "B",
+        higher_is_better: false,
+    },
+    Metric {
+        key: "connect_rate",
+        label: "connection rate",
+        unit: "conn/s",
+        higher_is_better: true,
+    },
+    Metric {
+        key: "cpu_us_per_connection",
+        label: "broker CPU per connection",
+        unit: "µs",
+        higher_is_better: false,
+    },
+];
+
+impl Scenario {
+    pub fn metrics(&self) -> Vec<Metric> {
+        match &self.work {
+            Work::Messages(load) if load.latency => LATENCY.to_vec(),
+            Work::Messages(_) if self.redis.is_some() => {
+                vec![THROUGHPUT, MQTT_RATE, REDIS_COMMANDS, CPU_PER_MESSAGE]
+            }
+            Work::Messages(_) => vec![THROUGHPUT, CPU_PER_MESSAGE],
+            Work::Connections(_) => CONNECTIONS.to_vec(),
+        }
+    }
+}
+
+fn mqhost(name: &str, plugins: Vec<(PathBuf, String)>, sets: &[(&str, &str)]) -> BrokerSpec {
+    BrokerSpec {
+        name: name.to_owned(),
+        flavour: Flavour::Mqhost {
+            plugins,
+            sets: sets
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+    }
+}
+
+fn mosquitto() -> BrokerSpec {
+    BrokerSpec {
+        name: "mosquitto".to_owned(),
+        flavour: Flavour::Mosquitto,
+    }
+}
+
+/// The Redis plugin's configuration, `{redis_server}` standing for the
+/// private server: the bench's own, or the file MQHOST_BENCH_REDIS_CONF
+/// names (an error, which skips the scenario, if it cannot be read).
+fn redis_plugin_conf() -> Result<String, String> {
+    match std::env::var_os("MQHOST_BENCH_REDIS_CONF") {
+        None => Ok(redis::PLUGIN_CONF.to_owned()),
+        Some(path) => std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "MQHOST_BENCH_REDIS_CONF names {}, which cannot be read: {e}",
+                Path::new(&path).display()
+            )
+        }),
+    }
+}
+
+/// The suite. Message counts are the same for both brokers; quick mode
+/// sizes them so that Mosquitto's runs take two or three seconds here.
+pub fn suite(options: &Options) -> Vec<Scenario> {
+    let full = options.full;
+    let size = |quick: u64, full_size: u64| if full { full_size } else { quick };
+    let plain = || mqhost("mqhost", Vec::new(), &[]);
+    let versus = |key, title: &str, description: String, work| Scenario {
+        key,
+        title: title.to_owned(),
+        description,
+        work,
+        subject: plain(),
+        reference: mosquitto(),
+        skip: None,
+        min_rounds: 0,
+        redis: None,
+    };
+    let mut list = vec![
+        versus(
+            "qos0",
+            "QoS 0, 1 → 1",
+            "one publisher, one subscriber, QoS 0, 64-byte payloads, as fast as possible".into(),
+            Work::Messages(MessageLoad::pairs(
+                1,
+                QoS::AtMostOnce,
+                size(300_000, 1_000_000),
+                WINDOW,
+            )),
+        ),
+        versus(
+            "qos1",
+            "QoS 1, 1 → 1",
+            format!(
+                "one publisher, one subscriber, QoS 1, {WINDOW} in flight, as fast as possible"
+            ),
+            Work::Messages(MessageLoad::pairs(
+                1,
+                QoS::AtLeastOnce,
+                size(150_000, 500_000),
+                WINDOW,
+            )),
+        ),
+        versus(
+            "qos2",
+            "QoS 2, 1 → 1",
+            format!(
+                "one publisher, one subscriber, QoS 2, {WINDOW} in flight, as fast as possible"
+            ),
+            Work::Messages(MessageLoad::pairs(
+                1,
+                QoS::ExactlyOnce,
+                size(60_000, 200_000),
+                WINDOW,
+            )),
+        ),
+        versus(
+            "fanin",
+            "fan-in 10 → 1, QoS 1",
+            "ten publishers on topics of their own, one subscriber to bench/in/+".into(),
+            Work::Messages(MessageLoad::fan_in(
+                10,
+                QoS::AtLeastOnce,
+                size(10_000, 50_000),
+                WINDOW,
+            )),
+        ),
+        versus(
+            "fanout",
+            "fan-out 1 → 1000, QoS 1",
+            "one publisher, 1000 subscribers to its topic; throughput counts deliveries".into(),
+            Work::Messages(MessageLoad::fan_out(
+                1000,
+                QoS::AtLeastOnce,
+                size(100, 500),
+                WINDOW,
+            )),
+        ),
+        versus(
+            "pairs",
+            "100 pairs, QoS 1",
+            "100 publishers each heard by a subscriber of its own".into(),
+            Work::Messages(MessageLoad::pairs(
+                100,
+                QoS::AtLeastOnce,
+                size(1_000, 5_000),
+                WINDOW,
+            )),
+        ),
+        {
+            let rate = 20_000.0;
+            let seconds = size(3, 10);
+            let mut load = MessageLoad::pairs(1, QoS::AtLeastOnce, rate as u64 * seconds, WINDOW);
+            load.rate = Some(rate);
+            load.latency = true;
+            versus(
+                "latency",
+                "latency at 20k msg/s, QoS 1",
+                format!(
+                    "one publisher at 20,000 msg/s for {seconds} s, one subscriber; \
+                     latency from the timestamp in the payload to the read that brought it"
+                ),
+                Work::Messages(load),
+            )
+        },
+        versus(
+            "idle",
+            "10,000 idle connections",
+            "10,000 clients connect (100 at a time, the generator on one thread per core), then stay idle; broker RSS before and after"
+                .into(),
+            Work::Connections(10_000),
+        ),
+    ];
+
+    let noop = options.bin_dir.join("libmqhost_noop.so");
+    list.push(Scenario {
+        key: "noop",
+        title: "QoS 1, 1 → 1, no-op plugin".to_owned(),
+        description: "mqhost with a plugin that takes every hook and does nothing, against mqhost without plugins".into(),
+        // mqhost against itself: runs of a second or more, and more
+        // rounds, to tell a few percent apart on a shared machine.
+        work: Work::Messages(MessageLoad::pairs(1, QoS::AtLeastOnce, size(1_000_000, 3_000_000), WINDOW)),
+        subject: mqhost("mqhost+noop", vec![(noop.clone(), String::new())], &[]),
+        reference: plain(),
+        skip: (!noop.exists()).then(|| format!("{} is not built", noop.display())),
+        min_rounds: size(5, 7) as usize,
+        redis: None,
+    });
+
+    let redis = options.bin_dir.join("libmqhost_redis.so");
+    let redis_server = redis::find_server();
+    let redis_conf = redis_plugin_conf();
+    let redis_skip = if !redis.exists() {
+        Some(format!("{} is not built (plugins/redis)", redis.display()))
+    } else if redis_server.is_none() {
+        Some("no redis-server on PATH or at /usr/bin/redis-server".to_owned())
+    } else {
+        redis_conf.as_ref().err().cloned()
+    };
+    list.push(Scenario {
+        key: "redis",
+        title: "QoS 1, 1 → 1, Redis backend".to_owned(),
+        description: "mqhost with the Redis backend storing every QoS 1 message in a private redis-server and deleting it at its ack, timed until Redis has done both for every message, against mqhost without plugins".into(),
+        work: Work::Messages(MessageLoad::pairs(1, QoS::AtLeastOnce, size(50_000, 200_000), WINDOW)),
+        subject: mqhost("mqhost+redis", vec![(redis, redis_conf.unwrap_or_default())], &[]),
+        reference: plain(),
+        skip: redis_skip,
+        min_rounds: 0,
+        redis: redis_server,
+    });
+
+    if full {
+        list.push(Scenario {
+            key: "qos1-2threads",
+            title: "QoS 1, 1 → 1, mqhost on 2 threads".to_owned(),
+            description: "as qos1, with node.worker_threads = 2 (not the default)".into(),
+            work: Work::Messages(MessageLoad::pairs(1, QoS::AtLeastOnce, 1_000_000, WINDOW)),
+            subject: mqhost(
+                "mqhost-2threads",
+                Vec::new(),
+                &[("node.worker_threads", "2")],
+            ),
+            reference: mosquitto(),
+            skip: None,
+            min_rounds: 0,
+            redis: None,
+        });
+    }
+
+    if let Some(only) = &options.only {
+        list.retain(|s| only.iter().any(|k| k == s.key));
+    }
+    list
+}

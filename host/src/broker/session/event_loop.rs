@@ -1,0 +1,332 @@
+//! The session's task: one future that waits on the session's sources
+//! (socket, mailbox, pause, timer) polled by hand, and dispatches what woke
+//! it. This is the hot path of every connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use mqhost_codec::SubscriptionOptions;
+use tokio::io::AsyncWrite;
+
+use super::pressure::AfterPause;
+use super::{Attach, CloseReason, Session, SessionEvent};
+
+/// A publisher's task yields after a read that made at most this many
+/// deliveries, so that the receivers forward before it acknowledges: that
+/// is what latency under light load is made of. A read that made more is a
+/// busy moment, where letting receivers batch more serves better.
+const YIELD_MAX_DELIVERIES: usize = 64;
+
+/// Most mailbox events handled before the socket gets another turn.
+const EVENT_BATCH: usize = 256;
+
+/// The sources a connected session waits on: write, read, pause, mailbox,
+/// keep alive.
+const SOURCES: u8 = 5;
+
+enum Wake {
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    Event(SessionEvent),
+    KeepAlive,
+    Expired,
+    WillDue,
+    PauseOver,
+}
+
+impl Session {
+    /// The session's task: takes its first connection, then serves until
+    /// the session ends. (One future holds the session: an idle
+    /// connection's memory is mostly this future.)
+    ///
+    /// Not an `async fn`: that would copy `self` from its argument into
+    /// the body's state, holding the session twice in every task.
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn run(mut self, first: Box<Attach>) -> impl Future<Output = ()> + Send {
+        async move {
+            self.attach(first, false);
+            loop {
+                let wake = self.wait().await;
+                let keep_going = match wake {
+                    Wake::Read(result) => {
+                        let keep_going = self.on_read(result);
+                        let routed = std::mem::take(&mut self.routed);
+                        if routed > 0 && routed as usize <= YIELD_MAX_DELIVERIES {
+                            // Let the receivers forward what this read routed
+                            // before this task writes the acknowledgements:
+                            // forwarding is on the latency path, acking is not.
+                            tokio::task::yield_now().await;
+                        }
+                        keep_going
+                    }
+                    Wake::Wrote(result) => self.on_wrote(result),
+                    Wake::Event(event) => {
+                        let mut keep_going = self.on_event(event);
+                        for _ in 0..EVENT_BATCH {
+                            if !keep_going {
+                                break;
+                            }
+                            match self.inbox.try_next(&self.handle.shared.mailbox) {
+                                Some(event) => keep_going = self.on_event(event),
+                                None => break,
+                            }
+                        }
+                        keep_going
+                    }
+                    Wake::KeepAlive => self.detach(CloseReason::KeepAliveTimeout),
+                    Wake::Expired => false,
+                    Wake::WillDue => {
+                        self.publish_pending_will();
+                        true
+                    }
+                    Wake::PauseOver => self.on_pause_over(),
+                };
+                if !keep_going {
+                    break;
+                }
+            }
+            self.end();
+        }
+    }
+
+    /// Waits for the next thing to do. The sources are polled by hand, not
+    /// through `select!`, which would hold a future for each in every
+    /// session's task (an idle connection's memory is mostly that task)
+    /// and arm a new keep alive timer at every wake.
+    async fn wait(&mut self) -> Wake {
+        self.turn = (self.turn + 1) % SOURCES;
+        std::future::poll_fn(|cx| self.poll_wake(cx)).await
+    }
+
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if self.conn.is_none() {
+            return self.poll_detached(cx);
+        }
+        for i in 0..SOURCES {
+            let ready = match (self.turn + i) % SOURCES {
+                0 => self.poll_write(cx),
+                1 => self.poll_read(cx),
+                2 => self.poll_pause(cx),
+                3 => self.poll_event(cx),
+                _ => self.poll_keep_alive(cx),
+            };
+            if ready.is_ready() {
+                return ready;
+            }
+        }
+        Poll::Pending
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        match self.conn.as_mut() {
+            Some(conn) if !conn.write_buf.is_empty() => Pin::new(&mut conn.writer)
+                .poll_write(cx, &conn.write_buf)
+                .map(Wake::Wrote),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// While paused the client's bytes wait in the socket.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        match self.conn.as_mut() {
+            Some(conn) if self.paused.is_none() => conn.poll_read(cx).map(Wake::Read),
+            _ => Poll::Pending,
+        }
+    }
+
+    fn poll_pause(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        match self.paused.as_mut() {
+            Some(pause) => pause.poll_wait(cx).map(|()| Wake::PauseOver),
+            None => Poll::Pending,
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        self.inbox
+            .poll_next(&self.handle.shared.mailbox, cx)
+            .map(Wake::Event)
+    }
+
+    /// A paused client is alive: keep alive does not apply.
+    fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        let deadline = match (&self.conn, &self.paused) {
+            (Some(conn), None) => conn.keep_alive_deadline(),
+            _ => None,
+        };
+        self.timer
+            .poll_until(cx, deadline)
+            .map(|()| Wake::KeepAlive)
+    }
+
+    /// Without a connection: the mailbox, expiry and a delayed will.
+    fn poll_detached(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if let Poll::Ready(wake) = self.poll_event(cx) {
+            return Poll::Ready(wake);
+        }
+        let expires_at = (self.expiry != u32::MAX)
+            .then(|| self.detached_at + Duration::from_secs(u64::from(self.expiry)));
+        let will_at = self.pending_will.as_ref().map(|w| w.at);
+        let next = expires_at.into_iter().chain(will_at).min();
+        std::task::ready!(self.timer.poll_until(cx, next));
+        if will_at.is_some_and(|at| at <= Instant::now()) {
+            Poll::Ready(Wake::WillDue)
+        } else {
+            Poll::Ready(Wake::Expired)
+        }
+    }
+
+    fn on_read(&mut self, result: std::io::Result<usize>) -> bool {
+        match result {
+            Ok(0) | Err(_) => self.detach(CloseReason::Lost),
+            Ok(read) => {
+                self.broker
+                    .metrics
+                    .bytes_received
+                    .fetch_add(read as u64, Ordering::Relaxed);
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.after_read(read);
+                }
+                match self.decode_and_handle() {
+                    Ok(()) => {
+                        self.pump();
+                        true
+                    }
+                    Err(reason) => self.detach(reason),
+                }
+            }
+        }
+    }
+
+    /// A congested subscriber drained, made progress, or made none for too
+    /// long: go on reading, or wait some more.
+    fn on_pause_over(&mut self) -> bool {
+        let Some(pause) = self.paused.as_mut() else {
+            return true;
+        };
+        if let AfterPause::Wait = pause.check() {
+            return true;
+        }
+        self.paused = None;
+        if let Some(conn) = self.conn.as_mut() {
+            conn.last_packet = Instant::now();
+        }
+        // Packets read before the pause are still in the buffer.
+        match self.decode_and_handle() {
+            Ok(()) => {
+                self.pump();
+                true
+            }
+            Err(reason) => self.detach(reason),
+        }
+    }
+
+    fn on_wrote(&mut self, result: std::io::Result<usize>) -> bool {
+        match result {
+            Ok(0) | Err(_) => self.detach(CloseReason::Lost),
+            Ok(written) => {
+                self.broker
+                    .metrics
+                    .bytes_sent
+                    .fetch_add(written as u64, Ordering::Relaxed);
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.after_write(written);
+                }
+                self.progress += 1;
+                // Room in the write buffer may let queued messages out.
+                self.pump();
+                self.publish_pressure();
+                true
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SessionEvent) -> bool {
+        match event {
+            SessionEvent::Deliver(delivery) => {
+                self.handle.shared.pressure.received();
+                self.enqueue(delivery);
+                self.pump();
+                true
+            }
+            SessionEvent::Attach(attach, reply) => {
+                if let Some(old) = self.conn.as_mut() {
+                    // Clean Start 0 takes the session over: the old will is
+                    // sent now if it has no delay, else never, because the
+                    // session goes on (MQTT 5.0, 3.1.4).
+                    if old
+                        .will
+                        .as_ref()
+                        .is_some_and(|w| w.properties.will_delay_interval.unwrap_or(0) > 0)
+                    {
+                        old.will = None;
+                    }
+                    self.detach(CloseReason::TakenOver);
+                }
+                self.attach(attach, true);
+                let _ = reply.send(None);
+                true
+            }
+            SessionEvent::Discard(reply) => {
+                self.discard_waiters.push(reply);
+                if self.conn.is_some() {
+                    self.expiry = 0;
+                    self.detach(CloseReason::TakenOver);
+                }
+                false
+            }
+            SessionEvent::Subscribe { filter, qos } => {
+                let options = SubscriptionOptions {
+                    qos,
+                    no_local: false,
+                    retain_as_published: false,
+                    retain_handling: 0,
+                };
+                match self.subscribe_filter(&filter, options, None) {
+                    Ok(Ok(is_new)) => {
+                        self.after_subscribe(&filter, options, None, is_new);
+                        self.pump();
+                    }
+                    _ => {
+                        tracing::warn!(client_id = %self.client_id, %filter, "subscription refused")
+                    }
+                }
+                true
+            }
+            SessionEvent::Unsubscribe { filter } => {
+                if self.unsubscribe_filter(&filter) {
+                    self.broker
+                        .hooks
+                        .session_unsubscribed(&self.client_id, &filter);
+                }
+                true
+            }
+            SessionEvent::Shutdown => {
+                if self.conn.is_some() {
+                    self.detach(CloseReason::Shutdown);
+                }
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn size_of_output<F: FnOnce(Session, Box<Attach>) -> R, R>(_: F) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    /// An idle connection's memory is mostly its task's future, so the
+    /// future must hold the session once, not a copy beside it.
+    #[test]
+    fn the_task_holds_the_session_once() {
+        let session = std::mem::size_of::<Session>();
+        let task = size_of_output(Session::run);
+        assert!(task < 2 * session, "task {task} bytes, session {session}");
+    }
+}

@@ -1,0 +1,245 @@
+//! A session's life: [`Session::start`], attaching a connection (CONNACK,
+//! hooks, resending), detaching it for a [`CloseReason`] (DISCONNECT, will),
+//! and ending the session (unsubscribing, unregistering, answering whoever
+//! still waits on it).
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mqhost_codec::{ConnAck, Packet};
+
+use super::handle::Shared;
+use super::inflight::Inflight;
+use super::mailbox::{Inbox, Mailbox};
+use super::pressure::Pressure;
+use super::timer::Timer;
+use super::will::PendingWill;
+use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle};
+use crate::broker::{topic, Broker};
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent DISCONNECT; 0x04 asks for the will anyway.
+    Disconnected { reason: u8 },
+    /// The socket closed or failed.
+    Lost,
+    /// Nothing arrived within 1.5 times the keep alive.
+    KeepAliveTimeout,
+    /// The client broke the protocol; `code` goes into a 5.0 DISCONNECT.
+    Protocol { code: u8, detail: &'static str },
+    /// Another connection took the client id.
+    TakenOver,
+    /// The broker is stopping.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Reason code of the DISCONNECT the server sends, if it sends one.
+    fn server_disconnect(&self) -> Option<u8> {
+        use mqhost_codec::reason;
+        match self {
+            CloseReason::Disconnected { .. } | CloseReason::Lost => None,
+            CloseReason::KeepAliveTimeout => Some(reason::KEEP_ALIVE_TIMEOUT),
+            CloseReason::Protocol { code, .. } => Some(*code),
+            CloseReason::TakenOver => Some(reason::SESSION_TAKEN_OVER),
+            CloseReason::Shutdown => Some(reason::SERVER_SHUTTING_DOWN),
+        }
+    }
+
+    /// Whether the will is published (subject to will delay): always but
+    /// for a DISCONNECT with reason 0x00.
+    fn publishes_will(&self) -> bool {
+        !matches!(self, CloseReason::Disconnected { reason: 0 })
+    }
+
+    /// Short name for logs and hooks (EMQX's words where it has them).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CloseReason::Disconnected { .. } => "normal",
+            CloseReason::Lost => "closed",
+            CloseReason::KeepAliveTimeout => "keepalive_timeout",
+            CloseReason::Protocol { detail, .. } => detail,
+            CloseReason::TakenOver => "takenover",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl Session {
+    /// Creates a session for the connection in `attach`, registers it, and
+    /// starts its task. Fails with the connection when the client id was
+    /// taken meanwhile.
+    pub fn start(broker: Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<Attach>> {
+        let client_id = Arc::clone(&attach.conn.info.client_id);
+        let handle = SessionHandle {
+            shared: Arc::new(Shared {
+                id: broker.next_session_id(),
+                client_id: Arc::clone(&client_id),
+                mailbox: Mailbox::default(),
+                online: AtomicBool::new(false),
+                pressure: Pressure::new(
+                    broker
+                        .config
+                        .mqtt
+                        .max_queued_messages
+                        .map(|n| n.get() as usize),
+                ),
+            }),
+        };
+        if broker.registry.insert_if_absent(&handle).is_err() {
+            return Err(attach);
+        }
+        broker.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+        let session = Session {
+            broker,
+            handle,
+            inbox: Inbox::default(),
+            client_id,
+            subscriptions: HashSet::new(),
+            inflight: Inflight::default(),
+            queue: VecDeque::new(),
+            incoming_qos2: HashSet::new(),
+            expiry: 0,
+            conn: None,
+            detached_at: Instant::now(),
+            pending_will: None,
+            discard_waiters: Vec::new(),
+            progress: 0,
+            paused: None,
+            routed: 0,
+            timer: Timer::default(),
+            turn: 0,
+        };
+        tokio::spawn(session.run(attach));
+        Ok(())
+    }
+
+    /// Takes over `attach`'s connection: CONNACK, hooks, then everything
+    /// that was waiting for the client.
+    pub(super) fn attach(&mut self, attach: Box<Attach>, resumed: bool) {
+        let Attach {
+            conn,
+            clean_start,
+            session_expiry,
+            connack,
+        } = *attach;
+        // A returning client cancels a will still waiting for its delay.
+        self.pending_will = None;
+        self.expiry = session_expiry;
+        let session_present = resumed && !clean_start;
+        self.conn = Some(conn);
+        self.handle.shared.online.store(true, Ordering::Relaxed);
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        conn.send(&Packet::ConnAck(ConnAck {
+            session_present,
+            reason: 0,
+            properties: connack,
+        }));
+        let info = conn.info.clone();
+        tracing::info!(
+            client_id = %info.client_id,
+            peer = %info.peer,
+            protocol = protocol_name(info.protocol),
+            keep_alive = conn.keep_alive,
+            clean_start = info.clean_start,
+            session_present,
+            "client connected"
+        );
+        self.broker.metrics.client_connected();
+        self.broker.hooks.session_created(
+            &info.client_id,
+            info.username.as_deref(),
+            session_present,
+        );
+        self.broker.hooks.client_connected(&info);
+        self.resend_inflight();
+        self.pump();
+    }
+
+    /// Ends the current connection. Returns whether the session lives on.
+    pub(super) fn detach(&mut self, reason: CloseReason) -> bool {
+        let Some(mut conn) = self.conn.take() else {
+            return self.expiry != 0;
+        };
+        self.handle.shared.online.store(false, Ordering::Relaxed);
+        // Publishers waiting for this client to read need not wait now.
+        self.handle.shared.pressure.release();
+        self.paused = None;
+        self.detached_at = Instant::now();
+        let will = conn.will.take();
+        let info = conn.info.clone();
+        let keep_alive = conn.keep_alive;
+        conn.close(reason.server_disconnect());
+        let code = match &reason {
+            CloseReason::Protocol { code, .. } => Some(format!("{code:#04x}")),
+            _ => None,
+        };
+        tracing::info!(
+            client_id = %info.client_id,
+            peer = %info.peer,
+            protocol = protocol_name(info.protocol),
+            keep_alive,
+            reason = reason.as_str(),
+            code = code.as_deref(),
+            "client disconnected"
+        );
+        self.broker.metrics.client_disconnected();
+        self.broker
+            .hooks
+            .client_disconnected(&info, reason.as_str());
+        if let Some(will) = will.filter(|_| reason.publishes_will()) {
+            let delay = will.properties.will_delay_interval.unwrap_or(0);
+            let message = self.will_message(*will);
+            if delay == 0 || self.expiry == 0 || reason == CloseReason::TakenOver {
+                self.broker.publish(message);
+            } else {
+                self.pending_will = Some(Box::new(PendingWill {
+                    at: Instant::now() + Duration::from_secs(u64::from(delay.min(self.expiry))),
+                    message,
+                }));
+            }
+        }
+        self.expiry != 0
+    }
+
+    /// The session is over: its will (if still pending), subscriptions and
+    /// registration go; anyone still trying to attach is told to start anew.
+    pub(super) fn end(mut self) {
+        if self.conn.is_some() {
+            self.expiry = 0;
+            self.detach(CloseReason::Shutdown);
+        }
+        self.publish_pending_will();
+        let id = self.handle.id();
+        for filter in self.subscriptions.drain() {
+            let shared = topic::parse_shared(&filter).ok().flatten();
+            self.broker.router.unsubscribe(&filter, shared, id);
+        }
+        self.broker.registry.remove_if(&self.client_id, id);
+        self.broker.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
+        self.handle.shared.pressure.release();
+        let mut left = std::mem::take(&mut self.inbox).into_remaining();
+        left.extend(self.handle.shared.mailbox.close());
+        for event in left {
+            match event {
+                SessionEvent::Attach(attach, reply) => {
+                    let _ = reply.send(Some(attach));
+                }
+                SessionEvent::Discard(reply) => self.discard_waiters.push(reply),
+                SessionEvent::Deliver(_)
+                | SessionEvent::Subscribe { .. }
+                | SessionEvent::Unsubscribe { .. }
+                | SessionEvent::Shutdown => {}
+            }
+        }
+        for waiter in self.discard_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        tracing::debug!(client_id = %self.client_id, "session ended");
+    }
+}

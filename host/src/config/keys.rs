@@ -1,0 +1,514 @@
+//! The table of keys the broker understands: [`KEYS`], one [`KeySpec`] per
+//! key with its name, value type, default, example, meaning and parser, and
+//! setting one key of a [`HostConfig`] from its text.
+//!
+//! Each default is written once, here: [`HostConfig::default`] is built by
+//! parsing the table's defaults. Adding a key means adding a field, one entry
+//! here, a line in `etc/mqhost.conf` and a row in `docs/configuration.md`;
+//! the tests check that all four agree.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::num::{NonZeroU16, NonZeroU32};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mqhost_plugin_api::topic;
+
+use super::host::{
+    resolve_against, AclConfig, AdminConfig, HostConfig, ListenerConfig, LogConfig, LogLevel,
+    MqttConfig, NodeConfig, PluginsConfig, SysConfig, MQTT_MAX_PACKET_SIZE,
+};
+use super::properties::{
+    check_range, parse_bool, parse_duration_secs, parse_list, parse_size, parse_socket_addr,
+    parse_u16, parse_u32,
+};
+use super::suggest::closest;
+
+/// Parses a value and stores it in the config; the path is the directory
+/// that relative paths in the value are resolved against.
+type Apply = fn(&mut HostConfig, &str, &Path) -> Result<(), String>;
+
+/// One configuration key the host understands.
+pub struct KeySpec {
+    /// The key, e.g. `mqtt.max_inflight`.
+    pub name: &'static str,
+    /// The value type, as named in `docs/configuration.md`.
+    pub kind: &'static str,
+    /// The default, written as it appears in `etc/mqhost.conf`.
+    pub default: &'static str,
+    /// An example value other than the default.
+    pub example: &'static str,
+    /// What the key means, in one line.
+    pub doc: &'static str,
+    apply: Apply,
+}
+
+impl std::fmt::Debug for KeySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySpec")
+            .field("name", &self.name)
+            .field("default", &self.default)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every key the host understands, in the order of `etc/mqhost.conf`.
+pub static KEYS: &[KeySpec] = &[
+    KeySpec {
+        name: "node.name",
+        kind: "string",
+        default: "mqhost@127.0.0.1",
+        example: "mqhost@10.0.0.5",
+        doc: "Name of this broker node, shown in logs and $SYS topics; must not be empty.",
+        apply: |c, v, _| {
+            if v.is_empty() {
+                return Err("the node name must not be empty".to_owned());
+            }
+            c.node.name = v.to_owned();
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "node.worker_threads",
+        kind: "integer",
+        default: "1",
+        example: "2",
+        doc: "Threads that serve clients, 1 to 256. With 1, packets that arrive at the same moment on different connections are handled in arrival order, as in Mosquitto; more threads spread the work over cores without that order.",
+        apply: |c, v, _| {
+            c.node.worker_threads = parse_u16(v, 1..=256)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "listener.tcp.default",
+        kind: "address",
+        default: "0.0.0.0:1883",
+        example: "127.0.0.1:1883",
+        doc: "Address the plain TCP listener binds; a bare port means 0.0.0.0:port.",
+        apply: |c, v, _| {
+            c.listener.tcp_default = parse_socket_addr(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_packet_size",
+        kind: "size",
+        default: "1MB",
+        example: "256KB",
+        doc: "Largest MQTT packet accepted or sent, 2 bytes to 268435460 (256MB).",
+        apply: |c, v, _| {
+            let n = check_range(parse_size(v)?, 2..=u64::from(MQTT_MAX_PACKET_SIZE), v)?;
+            c.mqtt.max_packet_size = n as u32;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_clientid_len",
+        kind: "integer",
+        default: "65535",
+        example: "1024",
+        doc: "Longest Client Identifier accepted, 23 to 65535.",
+        apply: |c, v, _| {
+            c.mqtt.max_clientid_len = parse_u16(v, 23..=65535)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_keepalive",
+        kind: "duration",
+        default: "0",
+        example: "5m",
+        doc: "Longest Keep Alive allowed, 0 to 65535 seconds; 0 means no limit.",
+        apply: |c, v, _| {
+            let secs = check_range(parse_duration_secs(v)?, 0..=65535, v)?;
+            c.mqtt.max_keepalive = NonZeroU16::new(secs as u16);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_inflight",
+        kind: "integer",
+        default: "32",
+        example: "128",
+        doc: "QoS 1/2 messages in flight to one client, 1 to 65535 (capped by its Receive Maximum).",
+        apply: |c, v, _| {
+            c.mqtt.max_inflight = parse_u16(v, 1..=65535)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.receive_maximum",
+        kind: "integer",
+        default: "32",
+        example: "100",
+        doc: "Receive Maximum announced to MQTT 5.0 clients (unacknowledged QoS 1/2 PUBLISHes they may send), 1 to 65535.",
+        apply: |c, v, _| {
+            c.mqtt.receive_maximum = parse_u16(v, 1..=65535)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_queued_messages",
+        kind: "integer",
+        default: "1000",
+        example: "10000",
+        doc: "Messages one session may queue for delivery (offline or beyond the in-flight window); 0 means no limit.",
+        apply: |c, v, _| {
+            c.mqtt.max_queued_messages = NonZeroU32::new(parse_u32(v, 0..=u32::MAX)?);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.queue_qos0",
+        kind: "boolean",
+        default: "on",
+        example: "off",
+        doc: "Whether QoS 0 messages are queued for offline persistent sessions.",
+        apply: |c, v, _| {
+            c.mqtt.queue_qos0 = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_topic_alias",
+        kind: "integer",
+        default: "65535",
+        example: "0",
+        doc: "Topic Alias Maximum announced to MQTT 5.0 clients, 0 to 65535; 0 means none.",
+        apply: |c, v, _| {
+            c.mqtt.max_topic_alias = parse_u16(v, 0..=65535)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_session_expiry",
+        kind: "duration",
+        default: "2h",
+        example: "7d",
+        doc: "Longest Session Expiry Interval granted, 0 to 4294967295 seconds; 4294967295 allows sessions that never expire.",
+        apply: |c, v, _| {
+            let secs = check_range(parse_duration_secs(v)?, 0..=u64::from(u32::MAX), v)?;
+            c.mqtt.max_session_expiry = secs as u32;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.retainer",
+        kind: "boolean",
+        default: "on",
+        example: "off",
+        doc: "Whether the built-in retained message store is on.",
+        apply: |c, v, _| {
+            c.mqtt.retainer = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_retained_messages",
+        kind: "integer",
+        default: "0",
+        example: "100000",
+        doc: "Retained messages stored at most; 0 means no limit.",
+        apply: |c, v, _| {
+            c.mqtt.max_retained_messages = NonZeroU32::new(parse_u32(v, 0..=u32::MAX)?);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.shared_subscription",
+        kind: "boolean",
+        default: "on",
+        example: "off",
+        doc: "Whether shared subscriptions ($share/group/filter) are allowed.",
+        apply: |c, v, _| {
+            c.mqtt.shared_subscription = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.wildcard_subscription",
+        kind: "boolean",
+        default: "on",
+        example: "off",
+        doc: "Whether topic filters containing + or # are allowed.",
+        apply: |c, v, _| {
+            c.mqtt.wildcard_subscription = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "acl.deny_subscribe",
+        kind: "list",
+        default: "",
+        example: "$SYS/#, secret/#",
+        doc: "Topic filters clients may not subscribe to; a SUBSCRIBE whose filter matches one is refused.",
+        apply: |c, v, _| {
+            let filters = parse_list(v);
+            // A typo in a deny rule is reported rather than matching nothing.
+            for filter in &filters {
+                topic::validate_filter(filter)
+                    .map_err(|e| format!("invalid topic filter {filter:?}: {e}"))?;
+            }
+            c.acl.deny_subscribe = filters;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "sys.interval",
+        kind: "duration",
+        default: "10s",
+        example: "1m",
+        doc: "How often $SYS topics are published; 0 turns them off.",
+        apply: |c, v, _| {
+            let secs = parse_duration_secs(v)?;
+            c.sys.interval = (secs > 0).then(|| Duration::from_secs(secs));
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "log.level",
+        kind: "enum",
+        default: "info",
+        example: "debug",
+        doc: "Most verbose level logged: error, warn, info, debug or trace (RUST_LOG overrides it).",
+        apply: |c, v, _| {
+            c.log.level = LogLevel::parse(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "plugins.dir",
+        kind: "path",
+        default: "plugins",
+        example: "/usr/lib/mqhost/plugins",
+        doc: "Directory of plugin libraries (lib*.so as cargo builds them); a missing directory is a warning.",
+        apply: |c, v, base| {
+            c.plugins.dir = resolve_path_value(base, v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "plugins.etc_dir",
+        kind: "path",
+        default: "etc/plugins",
+        example: "/etc/mqhost/plugins",
+        doc: "Directory of plugin configuration files: NAME.conf enables plugin NAME unless it says plugin.enable = off.",
+        apply: |c, v, base| {
+            c.plugins.etc_dir = resolve_path_value(base, v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "admin.listener",
+        kind: "address",
+        default: "127.0.0.1:8081",
+        example: "off",
+        doc: "Address of the HTTP management API (mqhost ctl uses it); off disables it. Keep it on loopback.",
+        apply: |c, v, _| {
+            c.admin.listener = if v.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(parse_socket_addr(v)?)
+            };
+            Ok(())
+        },
+    },
+];
+
+/// Where a relative path key written in the shipped `etc/mqhost.conf`
+/// points from: that file's directory.
+pub const SHIPPED_CONFIG_DIR: &str = "etc";
+
+fn resolve_path_value(base: &Path, value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err("expected a path".to_owned());
+    }
+    Ok(resolve_against(base, value))
+}
+
+/// Looks up the key table entry for `name`.
+pub fn key_spec(name: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+impl Default for HostConfig {
+    /// The built-in defaults: every key's default from [`KEYS`], identical
+    /// to the shipped `etc/mqhost.conf`.
+    fn default() -> Self {
+        let mut config = HostConfig::blank();
+        for key in KEYS {
+            if let Err(e) = config.set(key.name, key.default, Path::new("")) {
+                panic!("the built-in default of {} is invalid: {e}", key.name);
+            }
+        }
+        config
+    }
+}
+
+impl HostConfig {
+    /// A config whose every field is about to be overwritten by its key's
+    /// default; these values are placeholders, never seen outside
+    /// [`HostConfig::default`].
+    fn blank() -> Self {
+        HostConfig {
+            node: NodeConfig {
+                name: String::new(),
+                worker_threads: 0,
+            },
+            listener: ListenerConfig {
+                tcp_default: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            },
+            mqtt: MqttConfig {
+                max_packet_size: 0,
+                max_clientid_len: 0,
+                max_keepalive: None,
+                max_inflight: 0,
+                receive_maximum: 0,
+                max_queued_messages: None,
+                queue_qos0: false,
+                max_topic_alias: 0,
+                max_session_expiry: 0,
+                retainer: false,
+                max_retained_messages: None,
+                shared_subscription: false,
+                wildcard_subscription: false,
+            },
+            acl: AclConfig {
+                deny_subscribe: Vec::new(),
+            },
+            sys: SysConfig { interval: None },
+            log: LogConfig {
+                level: LogLevel::Error,
+            },
+            plugins: PluginsConfig {
+                dir: PathBuf::new(),
+                etc_dir: PathBuf::new(),
+            },
+            admin: AdminConfig { listener: None },
+            config_file: None,
+        }
+    }
+
+    /// Sets one key from its textual value; relative paths resolve against
+    /// `base`. The error is the message alone: the caller adds where the
+    /// value came from.
+    pub(super) fn set(&mut self, key: &str, value: &str, base: &Path) -> Result<(), String> {
+        match key_spec(key) {
+            Some(spec) => (spec.apply)(self, value, base),
+            None => Err(unknown_key_message(key)),
+        }
+    }
+}
+
+/// "unknown key", with a suggestion when a known key is a likely typo.
+fn unknown_key_message(key: &str) -> String {
+    match closest(key, KEYS.iter().map(|k| k.name)) {
+        Some(name) => format!("unknown key; did you mean {name}?"),
+        None => "unknown key".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::properties;
+
+    const DOCS: &str = include_str!("../../../docs/configuration.md");
+
+    #[test]
+    fn every_field_is_set_by_a_key_default() {
+        // Each value differs from its placeholder in `blank`, so a field that
+        // no key sets keeps it here but not in the defaults.
+        let mut config = HostConfig::default();
+        config.node.name = "x".into();
+        config.node.worker_threads = 9;
+        config.mqtt = MqttConfig {
+            max_packet_size: 2,
+            max_clientid_len: 23,
+            max_keepalive: NonZeroU16::new(1),
+            max_inflight: 1,
+            receive_maximum: 1,
+            max_queued_messages: NonZeroU32::new(1),
+            queue_qos0: true,
+            max_topic_alias: 1,
+            max_session_expiry: 1,
+            retainer: true,
+            max_retained_messages: NonZeroU32::new(1),
+            shared_subscription: true,
+            wildcard_subscription: true,
+        };
+        config.listener.tcp_default = "127.0.0.1:1".parse().unwrap();
+        config.acl.deny_subscribe = vec!["x".into()];
+        config.sys.interval = Some(Duration::from_secs(1));
+        config.log.level = LogLevel::Trace;
+        config.plugins.dir = "x".into();
+        config.plugins.etc_dir = "y".into();
+        config.admin.listener = None;
+        config.config_file = Some("x.conf".into());
+        for key in KEYS {
+            config
+                .set(key.name, key.default, Path::new(""))
+                .unwrap_or_else(|e| panic!("default of {}: {e}", key.name));
+        }
+        config.config_file = None;
+        assert_eq!(config, HostConfig::default());
+    }
+
+    #[test]
+    fn defaults_are_the_documented_values() {
+        let config = HostConfig::default();
+        assert_eq!(config.node.name, "mqhost@127.0.0.1");
+        assert_eq!(config.listener.tcp_default, "0.0.0.0:1883".parse().unwrap());
+        assert_eq!(config.mqtt.max_packet_size, 1 << 20);
+        assert_eq!(config.mqtt.max_queued_messages, NonZeroU32::new(1000));
+        assert_eq!(config.sys.interval, Some(Duration::from_secs(10)));
+        assert_eq!(config.plugins.etc_dir, Path::new("etc/plugins"));
+        assert_eq!(
+            config.admin.listener,
+            Some("127.0.0.1:8081".parse().unwrap())
+        );
+        assert_eq!(config.config_file(), None);
+    }
+
+    #[test]
+    fn key_table_examples_are_valid() {
+        for key in KEYS {
+            let mut config = HostConfig::default();
+            config
+                .set(key.name, key.example, Path::new(""))
+                .unwrap_or_else(|e| panic!("example of {}: {e}", key.name));
+        }
+    }
+
+    #[test]
+    fn key_names_are_unique_and_valid() {
+        for (i, key) in KEYS.iter().enumerate() {
+            assert!(properties::is_valid_key(key.name), "{}", key.name);
+            assert!(
+                KEYS[..i].iter().all(|k| k.name != key.name),
+                "{} twice",
+                key.name
+            );
+        }
+    }
+
+    #[test]
+    fn docs_list_every_key_with_its_default() {
+        for key in KEYS {
+            let row = DOCS
+                .lines()
+                .find(|l| l.starts_with('|') && l.contains(&format!("`{}`", key.name)))
+                .unwrap_or_else(|| panic!("{} missing from docs/configuration.md", key.name));
+            let default = if key.default.is_empty() {
+                "(empty)".to_owned()
+            } else {
+                format!("`{}`", key.default)
+            };
+            assert!(
+                row.contains(&default),
+                "docs row of {} lacks default {default}",
+                key.name
+            );
+        }
+    }
+}
