@@ -23,6 +23,8 @@
 //!   the host so a file means the same to both.
 //! - [`topic`]: MQTT topic names and filters: validation, shared
 //!   subscriptions, matching, exactly as the broker applies them.
+//! - [`testing`]: a recording host and event builders, for a plugin's unit
+//!   tests.
 //!
 //! # Versioning
 //!
@@ -75,6 +77,7 @@ pub mod host;
 pub mod module;
 pub mod plugin;
 pub mod properties;
+pub mod testing;
 pub mod topic;
 pub mod types;
 
