@@ -16,6 +16,14 @@ use crate::types::ConfigError;
 /// last prefix field without breaking plugins built against earlier
 /// versions. Fields added in a minor version are marked `@since`, and the
 /// host reads them as optional.
+///
+/// ```
+/// use mqhost_plugin_api::abi_stable::library::RootModule;
+/// use mqhost_plugin_api::PluginModuleRef;
+///
+/// // What the host loads a library as (it then reads name, version, create).
+/// let _load = PluginModuleRef::load_from_file;
+/// ```
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
@@ -44,11 +52,18 @@ impl RootModule for PluginModuleRef {
 }
 
 /// The symbol abi_stable looks up in a library to find its root module.
-/// [`export_plugin!`] exports it under this literal name, and a test checks
+/// [`export_plugin!`](crate::export_plugin) exports it under this literal name, and a test checks
 /// that abi_stable still uses it.
+///
+/// ```
+/// use mqhost_plugin_api::module::ROOT_MODULE_SYMBOL;
+///
+/// // The host can look for the symbol before loading a library.
+/// assert_eq!(ROOT_MODULE_SYMBOL, "_1as_0lib_1header_0root_bmodule_bloader");
+/// ```
 pub const ROOT_MODULE_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
 
-/// What [`export_plugin!`] knows of a plugin: its type and the strings its
+/// What [`export_plugin!`](crate::export_plugin) knows of a plugin: its type and the strings its
 /// root module hands out. The macro implements it; plugin code does not.
 #[doc(hidden)]
 pub trait Exported: 'static {
