@@ -7,6 +7,16 @@ use abi_stable::StableAbi;
 use crate::types::MessageId;
 
 /// `client.connected` and `client.disconnected`.
+///
+/// ```
+/// use mqhost_plugin_api::testing::client_event;
+///
+/// let event = client_event("dev-1").username("alice").build();
+/// // What a hook keeps, copied out of the borrowed event:
+/// let client_id = event.client_id.to_string();
+/// let username: Option<String> = event.username.into_option().map(|u| u.to_string());
+/// assert_eq!((client_id.as_str(), username.as_deref()), ("dev-1", Some("alice")));
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct ClientEvent<'a> {
@@ -33,6 +43,13 @@ pub struct ClientEvent<'a> {
 }
 
 /// `session.created`.
+///
+/// ```
+/// use mqhost_plugin_api::testing::session_event;
+///
+/// let event = session_event("dev-1").resumed(true).build();
+/// assert!(event.resumed);
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct SessionEvent<'a> {
@@ -47,6 +64,15 @@ pub struct SessionEvent<'a> {
 }
 
 /// `session.subscribed` and `session.unsubscribed`.
+///
+/// ```
+/// use mqhost_plugin_api::testing::subscription_event;
+/// use mqhost_plugin_api::topic::parse_shared;
+///
+/// let event = subscription_event("dev-1", "$share/workers/jobs/#").qos(1).build();
+/// let shared = parse_shared(event.filter.as_str()).unwrap().unwrap();
+/// assert_eq!((shared.group, shared.filter), ("workers", "jobs/#"));
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct SubscriptionEvent<'a> {
@@ -69,6 +95,18 @@ pub struct SubscriptionEvent<'a> {
 }
 
 /// MQTT 5.0 properties of a message, passed through from the publisher.
+///
+/// ```
+/// use mqhost_plugin_api::testing::{message_event, UserProperties};
+///
+/// let pairs = UserProperties::new(&[("unit", "C")]);
+/// let event = message_event("t").content_type("text/plain").user_properties(&pairs).build();
+/// let properties = event.properties;
+/// assert_eq!(properties.content_type.into_option().map(|c| c.as_str()), Some("text/plain"));
+/// for pair in properties.user_properties.iter() {
+///     assert_eq!((pair.0.as_str(), pair.1.as_str()), ("unit", "C"));
+/// }
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct MessageProperties<'a> {
@@ -87,6 +125,16 @@ pub struct MessageProperties<'a> {
 }
 
 /// A message at `message.publish`, `message.delivered` or `message.acked`.
+///
+/// ```
+/// use mqhost_plugin_api::testing::message_event;
+///
+/// let event = message_event("sensors/t1").payload(b"21.5").qos(1).build();
+/// let topic = event.topic.as_str();
+/// let payload: Vec<u8> = event.payload.to_vec();
+/// let key = event.id.to_base62(); // the same at publish, delivery and ack
+/// assert_eq!((topic, payload.as_slice(), key.len()), ("sensors/t1", &b"21.5"[..], 22));
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct MessageEvent<'a> {
@@ -112,6 +160,14 @@ pub struct MessageEvent<'a> {
 }
 
 /// `message.delivered` and `message.acked`: a message and its receiver.
+///
+/// ```
+/// use mqhost_plugin_api::testing::{delivery_event, message_event};
+///
+/// let event = delivery_event("sub-1", message_event("a/b").qos(2).build()).qos(1).build();
+/// // The subscriber was granted QoS 1: the delivery's QoS is the lower.
+/// assert_eq!((event.qos, event.message.qos), (1, 2));
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct DeliveryEvent<'a> {
@@ -124,6 +180,15 @@ pub struct DeliveryEvent<'a> {
 }
 
 /// A plugin's configuration file, whole, as the host read it.
+///
+/// ```
+/// use mqhost_plugin_api::properties;
+/// use mqhost_plugin_api::testing::plugin_config;
+///
+/// let config = plugin_config("welcome.text = hi\n").name("welcome").build();
+/// let props = properties::parse(config.text.as_str(), config.source.as_str()).unwrap();
+/// assert_eq!(props.value("welcome.text"), Some("hi"));
+/// ```
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct PluginConfig<'a> {

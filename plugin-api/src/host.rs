@@ -56,7 +56,18 @@ impl<'a> OutMessage<'a> {
 }
 
 /// The host's side of the boundary. Every method returns at once without
-/// blocking on the broker, from any thread.
+/// blocking on the broker, from any thread. Plugins call it through
+/// [`Host`]; the host implements it.
+///
+/// ```
+/// use mqhost_plugin_api::abi_stable::std_types::RStr;
+/// use mqhost_plugin_api::testing::TestHost;
+/// use mqhost_plugin_api::HostApi;
+///
+/// let host = TestHost::new().host();
+/// // The raw call behind Host::is_connected.
+/// assert!(!host.api().is_connected(RStr::from_str("sensor-1")));
+/// ```
 #[sabi_trait]
 pub trait HostApi: Send + Sync + Clone {
     /// The broker node's name.
@@ -89,19 +100,29 @@ pub trait HostApi: Send + Sync + Clone {
 
 /// The host handle a plugin receives: a shared, cloneable [`HostApi`]
 /// object.
+///
+/// ```
+/// use mqhost_plugin_api::testing::{TestHost, NODE};
+/// use mqhost_plugin_api::{Host, HostApiBox};
+///
+/// let api: HostApiBox = TestHost::new().host().api().clone();
+/// assert_eq!(Host::new(api).node_name(), NODE);
+/// ```
 pub type HostApiBox = HostApi_TO<'static, RArc<()>>;
 
 /// [`HostApiBox`] with Rust types: what plugin code calls.
 ///
-/// ```no_run
-/// # fn demo(host: mqhost_plugin_api::Host) {
+/// ```
+/// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+/// # test_host.set_connected("sensor-1", true);
+/// # let host = test_host.host();
 /// use mqhost_plugin_api::OutMessage;
 ///
 /// host.info("plugin started");
 /// if host.is_connected("sensor-1") {
 ///     let _ = host.deliver("sensor-1", &OutMessage::new("cmd/sensor-1", b"reboot", 1));
 /// }
-/// # }
+/// # assert_eq!(test_host.delivered().len(), 1);
 /// ```
 #[derive(Clone)]
 pub struct Host {
@@ -110,21 +131,52 @@ pub struct Host {
 
 impl Host {
     /// Wraps the handle the host passed in.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::TestHost;
+    /// use mqhost_plugin_api::Host;
+    ///
+    /// let api = TestHost::new().host().api().clone();
+    /// let host = Host::new(api);
+    /// # let _ = host;
+    /// ```
     pub fn new(api: HostApiBox) -> Host {
         Host { api }
     }
 
     /// The broker node's name.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// let node = host.node_name();
+    /// assert_eq!(node, mqhost_plugin_api::testing::NODE);
+    /// ```
     pub fn node_name(&self) -> String {
         self.api.node_name().into_string()
     }
 
     /// Whether `client_id` is connected to this node.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// assert!(!host.is_connected("sensor-1"));
+    /// ```
     pub fn is_connected(&self, client_id: &str) -> bool {
         self.api.is_connected(RStr::from_str(client_id))
     }
 
     /// See [`HostApi::deliver`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// use mqhost_plugin_api::OutMessage;
+    ///
+    /// host.deliver("sensor-1", &OutMessage::new("cmd/sensor-1", b"reboot", 1))?;
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
     pub fn deliver(&self, client_id: &str, message: &OutMessage<'_>) -> Result<(), HostError> {
         self.api
             .deliver(RStr::from_str(client_id), message)
@@ -132,11 +184,29 @@ impl Host {
     }
 
     /// See [`HostApi::publish`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// use mqhost_plugin_api::OutMessage;
+    ///
+    /// let mut message = OutMessage::new("status/plugin", b"up", 1);
+    /// message.retain = true;
+    /// host.publish(&message)?;
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
     pub fn publish(&self, message: &OutMessage<'_>) -> Result<(), HostError> {
         self.api.publish(message).into_result()
     }
 
     /// See [`HostApi::subscribe`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// host.subscribe("sensor-1", "cmd/sensor-1/#", 1)?;
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
     pub fn subscribe(&self, client_id: &str, filter: &str, qos: u8) -> Result<(), HostError> {
         self.api
             .subscribe(RStr::from_str(client_id), RStr::from_str(filter), qos)
@@ -144,6 +214,13 @@ impl Host {
     }
 
     /// See [`HostApi::unsubscribe`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// host.unsubscribe("sensor-1", "cmd/sensor-1/#")?;
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
     pub fn unsubscribe(&self, client_id: &str, filter: &str) -> Result<(), HostError> {
         self.api
             .unsubscribe(RStr::from_str(client_id), RStr::from_str(filter))
@@ -151,31 +228,70 @@ impl Host {
     }
 
     /// Logs at `level`.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// use mqhost_plugin_api::LogLevel;
+    ///
+    /// host.log(LogLevel::TRACE, "every detail");
+    /// ```
     pub fn log(&self, level: LogLevel, message: &str) {
         self.api.log(level, RStr::from_str(message));
     }
 
     /// Logs at error level.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// host.error("cannot reach the database");
+    /// ```
     pub fn error(&self, message: &str) {
         self.log(LogLevel::ERROR, message);
     }
 
     /// Logs at warn level.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// host.warn("queue full: 12 events dropped");
+    /// ```
     pub fn warn(&self, message: &str) {
         self.log(LogLevel::WARN, message);
     }
 
     /// Logs at info level.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// host.info("plugin started");
+    /// ```
     pub fn info(&self, message: &str) {
         self.log(LogLevel::INFO, message);
     }
 
     /// Logs at debug level.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// host.debug("reconnected after 2 attempts");
+    /// ```
     pub fn debug(&self, message: &str) {
         self.log(LogLevel::DEBUG, message);
     }
 
     /// The raw ABI handle.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// let raw = host.api().clone();
+    /// # let _ = raw;
+    /// ```
     pub fn api(&self) -> &HostApiBox {
         &self.api
     }

@@ -23,6 +23,8 @@
 //!   the host so a file means the same to both.
 //! - [`topic`]: MQTT topic names and filters: validation, shared
 //!   subscriptions, matching, exactly as the broker applies them.
+//! - [`testing`]: a recording host and event builders, for a plugin's unit
+//!   tests.
 //!
 //! # Versioning
 //!
@@ -75,11 +77,20 @@ pub mod host;
 pub mod module;
 pub mod plugin;
 pub mod properties;
+pub mod testing;
 pub mod topic;
 pub mod types;
 
 /// The `abi_stable` this interface is built on, for the code
 /// [`export_plugin!`] generates.
+///
+/// ```
+/// // Rarely needed in plugin code: the ABI types of an event's fields.
+/// use mqhost_plugin_api::abi_stable::std_types::RStr;
+///
+/// let name: RStr<'_> = RStr::from_str("audit");
+/// assert_eq!(name.as_str(), "audit");
+/// ```
 pub use abi_stable;
 
 pub use events::{
@@ -92,6 +103,11 @@ pub use plugin::{guard, MqhostPlugin, Plugin, PluginBox, Plugin_TO};
 pub use types::{ConfigError, HookSet, HostError, LogLevel, MessageId, PluginError, Verdict};
 
 /// The interface version plugins are built against (this crate's version).
+///
+/// ```
+/// let major = mqhost_plugin_api::INTERFACE_VERSION.split('.').next().unwrap();
+/// assert_eq!(major, "1");
+/// ```
 pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 impl From<&properties::ConfigError> for ConfigError {

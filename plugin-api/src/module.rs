@@ -1,13 +1,14 @@
 //! The root module every plugin library exports, and the macro that
 //! exports it.
 
-use abi_stable::library::RootModule;
+use abi_stable::library::{CheckTypeLayout, LibHeader, RootModule, RootModuleResult};
+use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RResult, RStr};
 use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
 use crate::events::PluginConfig;
 use crate::host::HostApiBox;
-use crate::plugin::PluginBox;
+use crate::plugin::{guard, MqhostPlugin, PluginBox};
 use crate::types::ConfigError;
 
 /// What a plugin library exports: its name and a constructor. A prefix
@@ -15,6 +16,14 @@ use crate::types::ConfigError;
 /// last prefix field without breaking plugins built against earlier
 /// versions. Fields added in a minor version are marked `@since`, and the
 /// host reads them as optional.
+///
+/// ```
+/// use mqhost_plugin_api::abi_stable::library::RootModule;
+/// use mqhost_plugin_api::PluginModuleRef;
+///
+/// // What the host loads a library as (it then reads name, version, create).
+/// let _load = PluginModuleRef::load_from_file;
+/// ```
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
@@ -43,17 +52,109 @@ impl RootModule for PluginModuleRef {
 }
 
 /// The symbol abi_stable looks up in a library to find its root module.
-/// [`export_plugin!`] exports it under this literal name, and a test checks
+/// [`export_plugin!`](crate::export_plugin) exports it under this literal name, and a test checks
 /// that abi_stable still uses it.
+///
+/// ```
+/// use mqhost_plugin_api::module::ROOT_MODULE_SYMBOL;
+///
+/// // The host can look for the symbol before loading a library.
+/// assert_eq!(ROOT_MODULE_SYMBOL, "_1as_0lib_1header_0root_bmodule_bloader");
+/// ```
 pub const ROOT_MODULE_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
 
-/// Exports an [`MqhostPlugin`](crate::MqhostPlugin) as a loadable plugin
-/// library. Put it once in a `cdylib` crate that depends on
-/// `mqhost-plugin-api` (no direct `abi_stable` dependency is needed).
+/// What [`export_plugin!`](crate::export_plugin) knows of a plugin: its type and the strings its
+/// root module hands out. The macro implements it; plugin code does not.
+#[doc(hidden)]
+pub trait Exported: 'static {
+    /// The plugin type.
+    type Plugin: MqhostPlugin;
+    /// The plugin's NAME.
+    fn name() -> &'static str;
+    /// The plugin crate's version.
+    fn version() -> &'static str;
+    // @since 1.1 begin
+    /// One line saying what the plugin does.
+    fn description() -> &'static str;
+    // @since 1.1 end
+}
+
+extern "C" fn name<E: Exported>() -> RStr<'static> {
+    RStr::from_str(E::name())
+}
+
+extern "C" fn version<E: Exported>() -> RStr<'static> {
+    RStr::from_str(E::version())
+}
+
+// @since 1.1 begin
+extern "C" fn description<E: Exported>() -> RStr<'static> {
+    RStr::from_str(E::description())
+}
+// @since 1.1 end
+
+extern "C" fn create<E: Exported>(
+    host: HostApiBox,
+    config: &PluginConfig<'_>,
+) -> RResult<PluginBox, ConfigError> {
+    guard::<E::Plugin>(host, config)
+}
+
+fn root_module<E: Exported>() -> PluginModuleRef {
+    PluginModule {
+        name: name::<E>,
+        version: version::<E>,
+        create: create::<E>,
+        // @since 1.1 begin
+        description: description::<E>,
+        // @since 1.1 end
+    }
+    .leak_into_prefix()
+}
+
+extern "C" fn load_root_module<E: Exported>() -> RootModuleResult {
+    abi_stable::library::__call_root_module_loader(root_module::<E>)
+}
+
+/// The header abi_stable looks for in a plugin library: what
+/// `#[export_root_module]` would build, here so that the plugin crate
+/// holds no `unsafe` of its own and may `#![forbid(unsafe_code)]`.
+#[doc(hidden)]
+pub const fn library_header<E: Exported>() -> LibHeader {
+    // SAFETY: `from_constructor::<M>` needs the constructor to return a
+    // module erased from a `PrefixRef` of `M`'s prefix type.
+    // `load_root_module::<E>` returns what `__call_root_module_loader`
+    // makes of `root_module::<E>`, a `PluginModuleRef`: that erases exactly
+    // `PluginModuleRef`'s prefix, and `M` is `PluginModuleRef`.
+    unsafe {
+        LibHeader::from_constructor::<PluginModuleRef>(load_root_module::<E>, CheckTypeLayout::Yes)
+    }
+}
+
+/// Exports an [`MqhostPlugin`] as a loadable plugin library. Put it once in
+/// a `cdylib` crate that depends on `mqhost-plugin-api` (no direct
+/// `abi_stable` dependency is needed). The expansion holds no `unsafe`
+/// block, so the crate may `#![forbid(unsafe_code)]`.
 ///
-/// ```ignore
-/// mqhost_plugin_api::export_plugin!(name: "audit", plugin: AuditLog);
-/// mqhost_plugin_api::export_plugin!(name: "audit", plugin: AuditLog, description: "Appends events to a file");
+/// ```
+/// #![forbid(unsafe_code)]
+/// use mqhost_plugin_api::{ConfigError, HookSet, Host, MqhostPlugin, PluginConfig};
+///
+/// pub struct Quiet;
+///
+/// impl MqhostPlugin for Quiet {
+///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+///         Ok(Quiet)
+///     }
+///     fn hooks(&self) -> HookSet {
+///         HookSet::NONE
+///     }
+/// }
+///
+/// mqhost_plugin_api::export_plugin!(name: "quiet", plugin: Quiet);
+/// // Or, with a line for the admin API:
+/// // export_plugin!(name: "quiet", plugin: Quiet, description: "Does nothing");
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
@@ -64,58 +165,30 @@ macro_rules! export_plugin {
         #[doc(hidden)]
         pub mod __mqhost_plugin_export {
             use super::*;
-            use $crate::abi_stable::library::{
-                CheckTypeLayout, IntoRootModuleResult, LibHeader, RootModuleResult,
-            };
-            use $crate::abi_stable::prefix_type::PrefixTypeTrait;
-            use $crate::abi_stable::std_types::{RResult, RStr};
 
-            extern "C" fn name() -> RStr<'static> {
-                RStr::from_str($name)
-            }
+            pub struct Export;
 
-            extern "C" fn version() -> RStr<'static> {
-                RStr::from_str(env!("CARGO_PKG_VERSION"))
-            }
-
-            // @since 1.1 begin
-            extern "C" fn description() -> RStr<'static> {
-                RStr::from_str($description)
-            }
-            // @since 1.1 end
-
-            extern "C" fn create(
-                host: $crate::HostApiBox,
-                config: &$crate::PluginConfig<'_>,
-            ) -> RResult<$crate::PluginBox, $crate::ConfigError> {
-                $crate::guard::<$plugin>(host, config)
-            }
-
-            fn root_module() -> $crate::PluginModuleRef {
-                $crate::PluginModule {
-                    name,
-                    version,
-                    create,
-                    // @since 1.1 begin
-                    description,
-                    // @since 1.1 end
+            impl $crate::module::Exported for Export {
+                type Plugin = $plugin;
+                fn name() -> &'static str {
+                    $name
                 }
-                .leak_into_prefix()
+                fn version() -> &'static str {
+                    env!("CARGO_PKG_VERSION")
+                }
+                // @since 1.1 begin
+                fn description() -> &'static str {
+                    $description
+                }
+                // @since 1.1 end
             }
 
-            extern "C" fn erased_root_module() -> RootModuleResult {
-                $crate::abi_stable::library::__call_root_module_loader(root_module)
-            }
-
-            // What abi_stable's #[export_root_module] writes, spelled out
-            // so that the plugin crate needs no abi_stable dependency.
+            // The symbol must be defined in the plugin's own crate to be
+            // exported from its library; everything unsafe about it is in
+            // `library_header`.
             #[export_name = "_1as_0lib_1header_0root_bmodule_bloader"]
-            pub static ROOT_MODULE: LibHeader = {
-                type Module = <$crate::PluginModuleRef as IntoRootModuleResult>::Module;
-                unsafe {
-                    LibHeader::from_constructor::<Module>(erased_root_module, CheckTypeLayout::Yes)
-                }
-            };
+            pub static ROOT_MODULE: $crate::abi_stable::library::LibHeader =
+                $crate::module::library_header::<Export>();
         }
     };
 }

@@ -90,6 +90,26 @@ pub trait MqhostPlugin: Send + Sync + Sized + 'static {
 /// not implement this: [`export_plugin!`](crate::export_plugin) wraps an
 /// [`MqhostPlugin`] in it. Every method returns an error value instead of
 /// unwinding.
+///
+/// ```
+/// use mqhost_plugin_api::testing::{message_event, plugin_config, TestHost};
+/// use mqhost_plugin_api::{guard, ConfigError, HookSet, Host, MqhostPlugin, PluginConfig, PluginBox, Verdict};
+///
+/// struct Open;
+///
+/// impl MqhostPlugin for Open {
+///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+///         Ok(Open)
+///     }
+///     fn hooks(&self) -> HookSet {
+///         HookSet::MESSAGE_PUBLISH
+///     }
+/// }
+///
+/// let plugin: PluginBox = guard::<Open>(TestHost::new().host().api().clone(), &plugin_config("").build()).unwrap();
+/// // What the host calls: every answer is an RResult.
+/// assert_eq!(plugin.on_message_publish(&message_event("a").build()).unwrap(), Verdict::CONTINUE);
+/// ```
 #[sabi_trait]
 pub trait Plugin: Send + Sync {
     /// See [`MqhostPlugin::hooks`].
@@ -129,6 +149,25 @@ pub trait Plugin: Send + Sync {
 }
 
 /// A loaded plugin instance, owned by the host.
+///
+/// ```
+/// use mqhost_plugin_api::testing::{plugin_config, TestHost};
+/// use mqhost_plugin_api::{guard, ConfigError, HookSet, Host, MqhostPlugin, PluginConfig, PluginBox};
+///
+/// struct Quiet;
+///
+/// impl MqhostPlugin for Quiet {
+///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+///         Ok(Quiet)
+///     }
+///     fn hooks(&self) -> HookSet {
+///         HookSet::NONE
+///     }
+/// }
+///
+/// let plugin: PluginBox = guard::<Quiet>(TestHost::new().host().api().clone(), &plugin_config("").build()).unwrap();
+/// assert_eq!(plugin.hooks().unwrap(), HookSet::NONE);
+/// ```
 pub type PluginBox = Plugin_TO<'static, RBox<()>>;
 
 /// Runs `call`, turning a panic into a [`PluginError`] marked `panicked`.
@@ -203,6 +242,29 @@ impl<T: MqhostPlugin> Plugin for Guarded<T> {
 /// Starts an [`MqhostPlugin`] and wraps it for the host; a panic in
 /// `start` becomes an error. Called by the code
 /// [`export_plugin!`](crate::export_plugin) generates.
+///
+/// ```
+/// use mqhost_plugin_api::testing::{plugin_config, TestHost};
+/// use mqhost_plugin_api::{guard, ConfigError, HookSet, Host, MqhostPlugin, PluginConfig};
+///
+/// struct Broken;
+///
+/// impl MqhostPlugin for Broken {
+///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+///         panic!("no configuration")
+///     }
+///     fn hooks(&self) -> HookSet {
+///         HookSet::NONE
+///     }
+/// }
+///
+/// let host = TestHost::new().host();
+/// let error = guard::<Broken>(host.api().clone(), &plugin_config("").build())
+///     .into_result()
+///     .err()
+///     .unwrap();
+/// assert_eq!(error.message.as_str(), "the plugin panicked while starting");
+/// ```
 pub fn guard<T: MqhostPlugin>(
     host: crate::HostApiBox,
     config: &PluginConfig<'_>,

@@ -37,6 +37,8 @@
 //! {"hook":"message.publish","ts":1767225600123,"node":"mqhost@127.0.0.1","id":"0Gm7bUq0Xk2Q0000000001","topic":"a/b","qos":1,"retain":false,"from":"sensor-1","payload_size":5,"dropped":false}
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::fs::{File, OpenOptions};
 use std::sync::atomic::Ordering;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};

@@ -1,19 +1,19 @@
-//! End-to-end tests of the plugin without a broker: events built by hand,
-//! a `Host` backed by a recording test double, and the log file read back
-//! through a small JSON reader.
+//! End-to-end tests of the plugin without a broker: events from the
+//! plugin kit's builders, its recording `TestHost`, and the log file read
+//! back through a small JSON reader.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mqhost_plugin_api::abi_stable::sabi_trait::TD_Opaque;
-use mqhost_plugin_api::abi_stable::std_types::{RArc, ROption, RResult, RSlice, RStr, RString};
+use mqhost_plugin_api::testing::{
+    client_event, delivery_event, message_event, plugin_config, session_event, subscription_event,
+    GuardedPlugin, TestHost,
+};
 use mqhost_plugin_api::{
-    guard, ClientEvent, DeliveryEvent, HookSet, Host, HostApi, HostApi_TO, HostError, LogLevel,
-    MessageEvent, MessageId, MessageProperties, MqhostPlugin, OutMessage, PluginConfig,
-    SessionEvent, SubscriptionEvent, Verdict,
+    ClientEvent, HookSet, MessageEvent, MessageId, MqhostPlugin, PluginConfig, SubscriptionEvent,
+    Verdict,
 };
 
 use crate::Audit;
@@ -48,65 +48,15 @@ impl Drop for TempFile {
     }
 }
 
-/// A host that records what the plugin logs.
-#[derive(Clone, Default)]
-struct TestHost {
-    logs: Arc<Mutex<Vec<(LogLevel, String)>>>,
-}
-
-impl HostApi for TestHost {
-    fn node_name(&self) -> RString {
-        RString::from("test@127.0.0.1")
-    }
-    fn is_connected(&self, _client_id: RStr<'_>) -> bool {
-        false
-    }
-    fn deliver(&self, _client_id: RStr<'_>, _message: &OutMessage<'_>) -> RResult<(), HostError> {
-        RResult::RErr(HostError::NO_SUCH_CLIENT)
-    }
-    fn publish(&self, _message: &OutMessage<'_>) -> RResult<(), HostError> {
-        RResult::ROk(())
-    }
-    fn subscribe(
-        &self,
-        _client_id: RStr<'_>,
-        _filter: RStr<'_>,
-        _qos: u8,
-    ) -> RResult<(), HostError> {
-        RResult::RErr(HostError::NO_SUCH_CLIENT)
-    }
-    fn unsubscribe(&self, _client_id: RStr<'_>, _filter: RStr<'_>) -> RResult<(), HostError> {
-        RResult::RErr(HostError::NO_SUCH_CLIENT)
-    }
-    fn log(&self, level: LogLevel, message: RStr<'_>) {
-        self.logs.lock().unwrap().push((level, message.to_string()));
-    }
-}
-
-impl TestHost {
-    fn host(&self) -> Host {
-        Host::new(HostApi_TO::from_ptr(RArc::new(self.clone()), TD_Opaque))
-    }
-
-    fn infos(&self) -> Vec<String> {
-        let logs = self.logs.lock().unwrap();
-        logs.iter()
-            .filter(|(level, _)| *level == LogLevel::INFO)
-            .map(|(_, message)| message.clone())
-            .collect()
-    }
-}
-
 fn config(text: &str) -> PluginConfig<'_> {
-    PluginConfig {
-        name: RStr::from_str("audit"),
-        source: RStr::from_str("etc/plugins/audit.conf"),
-        text: RStr::from_str(text),
-    }
+    plugin_config(text)
+        .name("audit")
+        .source("etc/plugins/audit.conf")
+        .build()
 }
 
 fn start(text: &str) -> (Audit, TestHost) {
-    let test_host = TestHost::default();
+    let test_host = TestHost::new();
     let audit = Audit::start(test_host.host(), &config(text)).unwrap();
     (audit, test_host)
 }
@@ -117,52 +67,35 @@ fn file_conf(file: &TempFile, rest: &str) -> String {
 
 const NODE: &str = "mqhost@test";
 
-fn client_event<'a>(client_id: &'a str, reason: &'a str) -> ClientEvent<'a> {
-    ClientEvent {
-        client_id: RStr::from_str(client_id),
-        username: ROption::RSome(RStr::from_str("alice")),
-        peer: RStr::from_str("127.0.0.1:50000"),
-        protocol: 5,
-        clean_start: true,
-        keep_alive: 60,
-        node: RStr::from_str(NODE),
-        timestamp_ms: 1_767_225_600_000,
-        reason: RStr::from_str(reason),
-    }
+fn client<'a>(client_id: &'a str, reason: &'a str) -> ClientEvent<'a> {
+    client_event(client_id)
+        .username("alice")
+        .peer("127.0.0.1:50000")
+        .protocol(5)
+        .clean_start(true)
+        .keep_alive(60)
+        .node(NODE)
+        .reason(reason)
+        .build()
 }
 
-fn subscription_event(filter: &str) -> SubscriptionEvent<'_> {
-    SubscriptionEvent {
-        client_id: RStr::from_str("sub-1"),
-        filter: RStr::from_str(filter),
-        qos: 1,
-        no_local: false,
-        retain_as_published: false,
-        retain_handling: 0,
-        is_new: true,
-        node: RStr::from_str(NODE),
-    }
+fn subscription(filter: &str) -> SubscriptionEvent<'_> {
+    subscription_event("sub-1", filter)
+        .qos(1)
+        .is_new(true)
+        .node(NODE)
+        .build()
 }
 
 fn message<'a>(topic: &'a str, payload: &'a [u8]) -> MessageEvent<'a> {
-    MessageEvent {
-        id: MessageId::from_u128(61),
-        topic: RStr::from_str(topic),
-        payload: RSlice::from_slice(payload),
-        qos: 2,
-        retain: true,
-        from: RStr::from_str("pub-1"),
-        timestamp_ms: 1_767_225_600_000,
-        properties: MessageProperties {
-            payload_format_indicator: ROption::RNone,
-            message_expiry_interval: ROption::RNone,
-            content_type: ROption::RNone,
-            response_topic: ROption::RNone,
-            correlation_data: ROption::RNone,
-            user_properties: RSlice::from_slice(&[]),
-        },
-        node: RStr::from_str(NODE),
-    }
+    message_event(topic)
+        .id(MessageId::from_u128(61))
+        .payload(payload)
+        .qos(2)
+        .retain(true)
+        .from("pub-1")
+        .node(NODE)
+        .build()
 }
 
 /// A JSON value, as read back from the log.
@@ -376,30 +309,20 @@ fn every_hook_writes_one_line_with_its_fields() {
     let (audit, host) = start(&file_conf(&file, "audit.payload = on\n"));
     assert_eq!(audit.hooks(), crate::config::all_hooks());
 
-    let connected = client_event("dev-1", "");
+    let connected = client("dev-1", "");
     audit.on_client_connected(&connected);
-    let session = SessionEvent {
-        client_id: RStr::from_str("dev-1"),
-        username: ROption::RNone,
-        node: RStr::from_str(NODE),
-        resumed: false,
-    };
-    audit.on_session_created(&session);
-    audit.on_session_subscribed(&subscription_event("a/+"));
+    audit.on_session_created(&session_event("dev-1").node(NODE).build());
+    audit.on_session_subscribed(&subscription("a/+"));
     let published = message("a/b", b"21.5");
     assert_eq!(audit.on_message_publish(&published), Verdict::CONTINUE);
-    let delivery = DeliveryEvent {
-        client_id: RStr::from_str("sub-1"),
-        qos: 1,
-        message: published,
-    };
+    let delivery = delivery_event("sub-1", published).qos(1).build();
     audit.on_message_delivered(&delivery);
     audit.on_message_acked(&delivery);
-    let mut unsubscribed = subscription_event("a/+");
+    let mut unsubscribed = subscription("a/+");
     unsubscribed.qos = 0;
     unsubscribed.is_new = false;
     audit.on_session_unsubscribed(&unsubscribed);
-    audit.on_client_disconnected(&client_event("dev-1", "keepalive_timeout"));
+    audit.on_client_disconnected(&client("dev-1", "keepalive_timeout"));
     audit.stop();
 
     let lines = read_lines(&file);
@@ -521,7 +444,7 @@ fn text_is_escaped_and_binary_payloads_are_base64() {
     let file = TempFile::new("escaping");
     let (audit, _host) = start(&file_conf(&file, "audit.payload = on\n"));
     let tricky = "quote\" back\\slash\nnew\u{1}ctl é 日本 🚀";
-    audit.on_client_connected(&client_event(tricky, ""));
+    audit.on_client_connected(&client(tricky, ""));
     audit.on_message_publish(&message("t/ü", b"\xff\x00mq"));
     audit.on_message_publish(&message("t/empty", b""));
     audit.stop();
@@ -590,12 +513,12 @@ fn only_the_configured_hooks_are_recorded() {
     let file = TempFile::new("some-hooks");
     let (audit, _host) = start(&file_conf(&file, "audit.hooks = client.disconnected\n"));
     assert_eq!(audit.hooks(), HookSet::CLIENT_DISCONNECTED);
-    audit.on_client_connected(&client_event("c", ""));
+    audit.on_client_connected(&client("c", ""));
     assert_eq!(
         audit.on_message_publish(&message("a", b"")),
         Verdict::CONTINUE
     );
-    audit.on_client_disconnected(&client_event("c", "normal"));
+    audit.on_client_disconnected(&client("c", "normal"));
     audit.stop();
     let lines = read_lines(&file);
     assert_eq!(lines.len(), 1);
@@ -606,7 +529,7 @@ fn only_the_configured_hooks_are_recorded() {
 fn lines_reach_the_file_while_running() {
     let file = TempFile::new("running");
     let (audit, _host) = start(&file_conf(&file, ""));
-    audit.on_client_connected(&client_event("c", ""));
+    audit.on_client_connected(&client("c", ""));
     let deadline = Instant::now() + Duration::from_secs(5);
     while file.read().lines().count() < 1 {
         assert!(Instant::now() < deadline, "no line within 5 s");
@@ -615,7 +538,7 @@ fn lines_reach_the_file_while_running() {
     // Appended to, never truncated: a second instance adds to the file.
     audit.stop();
     let (again, _host) = start(&file_conf(&file, ""));
-    again.on_client_connected(&client_event("d", ""));
+    again.on_client_connected(&client("d", ""));
     again.stop();
     assert_eq!(read_lines(&file).len(), 2);
 }
@@ -625,7 +548,7 @@ fn reconfigure_swaps_file_and_hooks_or_keeps_the_old_settings() {
     let first = TempFile::new("reconf-first");
     let second = TempFile::new("reconf-second");
     let (audit, host) = start(&file_conf(&first, ""));
-    audit.on_client_connected(&client_event("before", ""));
+    audit.on_client_connected(&client("before", ""));
 
     // A new file and fewer hooks.
     let conf = file_conf(&second, "audit.hooks = message.publish\n");
@@ -638,7 +561,7 @@ fn reconfigure_swaps_file_and_hooks_or_keeps_the_old_settings() {
         .unwrap()
         .contains(&second.path().display().to_string()));
     // The host asks hooks() again, but a call already on its way is skipped.
-    audit.on_client_connected(&client_event("ignored", ""));
+    audit.on_client_connected(&client("ignored", ""));
     audit.on_message_publish(&message("after", b""));
 
     // A bad file is refused whole: neither the hooks nor the file change.
@@ -672,7 +595,7 @@ fn reconfigure_swaps_file_and_hooks_or_keeps_the_old_settings() {
 
 #[test]
 fn start_refuses_a_bad_configuration() {
-    let host = TestHost::default();
+    let host = TestHost::new();
     let error = Audit::start(host.host(), &config("audit.payload = on\n"))
         .err()
         .unwrap();
@@ -691,7 +614,7 @@ fn stats_is_a_json_object_of_counts_and_file() {
     let file = TempFile::new("stats");
     let (audit, _host) = start(&file_conf(&file, ""));
     for _ in 0..3 {
-        audit.on_client_connected(&client_event("c", ""));
+        audit.on_client_connected(&client("c", ""));
     }
     audit.stop();
     let Json::Object(stats) = Reader::parse(&audit.stats()) else {
@@ -705,17 +628,16 @@ fn stats_is_a_json_object_of_counts_and_file() {
         Json::String(file.path().display().to_string())
     );
     // A hook after stop loses its line, and says so.
-    audit.on_client_connected(&client_event("late", ""));
+    audit.on_client_connected(&client("late", ""));
     assert!(audit.stats().contains("\"lines_dropped\":1"));
 }
 
 #[test]
 fn works_through_the_abi_guard() {
     let file = TempFile::new("abi");
-    let host = TestHost::default();
+    let host = TestHost::new();
     let conf = file_conf(&file, "audit.drop_topics = x/#\n");
-    let api = HostApi_TO::from_ptr(RArc::new(host.clone()), TD_Opaque);
-    let plugin = guard::<Audit>(api, &config(&conf)).unwrap();
+    let plugin = GuardedPlugin::start::<Audit>(&host, &config(&conf)).unwrap();
     assert_eq!(plugin.hooks().unwrap(), crate::config::all_hooks());
     assert_eq!(
         plugin.on_message_publish(&message("x/y", b"")).unwrap(),
@@ -731,10 +653,8 @@ fn works_through_the_abi_guard() {
     drop(plugin);
     assert_eq!(read_lines(&file).len(), 1);
 
-    let api = HostApi_TO::from_ptr(RArc::new(host), TD_Opaque);
     let conf = file_conf(&file, "audit.hooks = x\n");
-    let error = guard::<Audit>(api, &config(&conf))
-        .into_result()
+    let error = GuardedPlugin::start::<Audit>(&host, &config(&conf))
         .err()
         .unwrap();
     assert_eq!(error.key.as_str(), "audit.hooks");

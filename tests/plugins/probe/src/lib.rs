@@ -9,16 +9,20 @@
 //! - `probe.panic_topic`: a message published to this topic makes the hook panic.
 //! - `probe.reject`: any value makes the configuration invalid (line and key named).
 //! - `probe.hooks`: `all` (default) or a comma-separated list of hook names.
+//! - `probe.panic_on_drop`: `on` makes dropping the plugin panic, after
+//!   writing a `panicking in drop` line (default `off`). Read when the
+//!   plugin is dropped, so a reconfiguration can switch it.
 //!
 //! A message published to `probe/cmd` is a command for the host, run on
 //! another thread: `deliver CLIENT TOPIC PAYLOAD`, `subscribe CLIENT FILTER
 //! QOS`, `unsubscribe CLIENT FILTER`, `publish TOPIC PAYLOAD`, or
 //! `connected CLIENT` (answered by publishing `yes`/`no` to
 //! `probe/answer`).
+#![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use mqhost_plugin_api::properties;
 use mqhost_plugin_api::{
@@ -32,6 +36,7 @@ struct Settings {
     tag: String,
     drop_topic: Option<String>,
     panic_topic: Option<String>,
+    panic_on_drop: bool,
     hooks: HookSet,
 }
 
@@ -49,6 +54,10 @@ fn parse(config: &PluginConfig<'_>) -> Result<Settings, ConfigError> {
             "probe.tag" => settings.tag = value,
             "probe.drop_topic" => settings.drop_topic = Some(value),
             "probe.panic_topic" => settings.panic_topic = Some(value),
+            "probe.panic_on_drop" => {
+                settings.panic_on_drop = properties::parse_bool(&value)
+                    .map_err(|message| ConfigError::at(entry.line as u32, &entry.key, message))?
+            }
             "probe.reject" => {
                 return Err(ConfigError::at(
                     entry.line as u32,
@@ -244,6 +253,20 @@ impl MqhostPlugin for Probe {
 
     fn stop(&self) {
         self.line("stopped");
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let panic_on_drop = self
+            .settings
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .panic_on_drop;
+        if panic_on_drop {
+            self.line("panicking in drop");
+            panic!("asked to panic on drop");
+        }
     }
 }
 
