@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::properties::{
     self, check_range, parse_bool, parse_duration_secs, parse_list, parse_size, parse_socket_addr,
-    parse_u16, parse_u32, ConfigError, Properties,
+    parse_u16, parse_u32, Properties, PropertiesError as ConfigError,
 };
 
 /// The source name used in errors about `--set` overrides.
