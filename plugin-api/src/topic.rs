@@ -191,7 +191,20 @@ pub fn is_shared(filter: &str) -> bool {
 /// assert!(!has_wildcards("sensors/kitchen/temp"));
 /// ```
 pub fn has_wildcards(filter: &str) -> bool {
-    filter.split('/').any(|level| level == "+" || level == "#")
+    filter.split('/').any(is_wildcard_level)
+}
+
+/// Whether one level of a filter (text between `/`) is a wildcard, `+` or
+/// `#`: in a valid filter no other level holds one.
+///
+/// ```
+/// use mqhost_plugin_api::topic::is_wildcard_level;
+///
+/// let literal: Vec<&str> = "sensors/+/temp".split('/').take_while(|l| !is_wildcard_level(l)).collect();
+/// assert_eq!(literal, ["sensors"]);
+/// ```
+pub fn is_wildcard_level(level: &str) -> bool {
+    level == "+" || level == "#"
 }
 
 /// True iff the topic filter `filter` matches the topic name `name` under the

@@ -14,8 +14,8 @@ use redis::{Arg, Cmd};
 
 use crate::event::{bool_text, Event, UNDEFINED};
 use crate::functions::secs;
+use crate::hook::HookPoint;
 use crate::resp::CommandSink;
-use crate::rules::HookPoint;
 
 /// A placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

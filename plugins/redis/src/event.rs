@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
+use mqhost_plugin_api::types::BASE62_LEN;
 use mqhost_plugin_api::{
-    ClientEvent, DeliveryEvent, MessageEvent, MessageId, SessionEvent, SubscriptionEvent,
+    topic, ClientEvent, DeliveryEvent, MessageEvent, MessageId, SessionEvent, SubscriptionEvent,
 };
-
-use crate::topic;
 
 /// What a placeholder or function writes for a missing user name,
 /// as EMQX does.
@@ -204,7 +203,7 @@ impl std::ops::Deref for FieldValue<'_> {
 /// A message id as text: 22 base62 characters, kept inline (no
 /// allocation on the broker's thread).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IdText([u8; 22]);
+pub struct IdText([u8; BASE62_LEN]);
 
 impl IdText {
     /// The text's bytes (base62, so ASCII), without checking them again.
@@ -235,39 +234,21 @@ impl From<&str> for IdText {
     /// Right-aligned in 22 places, `0`-padded: the broker's form of the
     /// same number for base62 text.
     fn from(text: &str) -> IdText {
-        let mut digits = [b'0'; 22];
+        let mut digits = [b'0'; BASE62_LEN];
         let bytes = text.as_bytes();
-        let take = bytes.len().min(22);
-        digits[22 - take..].copy_from_slice(&bytes[bytes.len() - take..]);
+        let take = bytes.len().min(BASE62_LEN);
+        digits[BASE62_LEN - take..].copy_from_slice(&bytes[bytes.len() - take..]);
         if std::str::from_utf8(&digits).is_err() {
-            digits = [b'0'; 22];
+            digits = [b'0'; BASE62_LEN];
         }
         IdText(digits)
     }
 }
 
-/// The 22-character base62 form of a message id, exactly as
-/// [`MessageId::to_base62`] writes it, but with two 128-bit divisions
-/// instead of forty-four: it runs on the broker's thread twice per message
-/// (publish and ack).
+/// The 22-character base62 form of a message id, without allocating: it
+/// runs on the broker's thread twice per message (publish and ack).
 pub fn id_text(id: MessageId) -> IdText {
-    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    // 62^10 fits in a u64: split the value into three runs of digits and
-    // do the rest in 64-bit arithmetic.
-    const CHUNK: u128 = 839_299_365_868_340_224;
-    fn fill(out: &mut [u8], mut value: u64) {
-        for slot in out.iter_mut().rev() {
-            *slot = DIGITS[(value % 62) as usize];
-            value /= 62;
-        }
-    }
-    let value = id.as_u128();
-    let mut digits = [b'0'; 22];
-    fill(&mut digits[12..], (value % CHUNK) as u64);
-    fill(&mut digits[2..12], ((value / CHUNK) % CHUNK) as u64);
-    // What is left is below 62^2: 62^22 exceeds 2^128.
-    fill(&mut digits[..2], (value / CHUNK / CHUNK) as u64);
-    IdText(digits)
+    IdText(id.base62_digits())
 }
 
 /// `true` or `false`, as the seed stores the retain flag.
@@ -355,25 +336,10 @@ mod tests {
 
     #[test]
     fn id_text_is_the_broker_s_base62() {
-        let mut value: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
-        let mut samples = vec![
-            0,
-            1,
-            61,
-            62,
-            u128::MAX,
-            u128::MAX - 1,
-            62u128.pow(10),
-            62u128.pow(20),
-        ];
-        for _ in 0..1000 {
-            value = value.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D);
-            samples.push(value);
-            samples.push(value >> (value % 128));
-        }
-        for sample in samples {
-            let id = MessageId::from_u128(sample);
-            assert_eq!(id_text(id).as_str(), id.to_base62(), "{sample}");
+        for value in [0, 61, 62u128.pow(10), u128::MAX] {
+            let id = MessageId::from_u128(value);
+            assert_eq!(id_text(id).as_str(), id.to_base62(), "{value}");
+            assert_eq!(IdText::from(id.to_base62().as_str()), id_text(id));
         }
     }
 

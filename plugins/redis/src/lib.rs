@@ -11,7 +11,9 @@
 //! - [`config`]: the properties file → a checked [`config::Config`]
 //!   (pools, rules, legacy and compatibility keys).
 //! - [`rules`]: hook points and the ordered rules of each.
-//! - [`topic`]: topic filters.
+//! - [`hook`]: the hook points rules name.
+//! - [`scan`]: topic filters as `SCAN MATCH` patterns (every other topic
+//!   rule is `mqhost_plugin_api::topic`).
 //! - [`event`]: owned copies of hook events, shared by the rules they
 //!   trigger.
 //! - [`functions`]: the spec's write functions, event → commands (pure).
@@ -40,18 +42,19 @@ pub mod commands;
 pub mod config;
 pub mod event;
 pub mod functions;
+pub mod hook;
 pub mod lookup;
 pub mod pool;
 pub mod resp;
 pub mod rules;
+pub mod scan;
 pub mod stats;
-pub mod topic;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mqhost_plugin_api::{
-    export_plugin, ClientEvent, ConfigError, DeliveryEvent, HookSet, Host, MessageEvent,
+    export_plugin, topic, ClientEvent, ConfigError, DeliveryEvent, HookSet, Host, MessageEvent,
     MqhostPlugin, PluginConfig, SessionEvent, SubscriptionEvent, Verdict,
 };
 use serde_json::{json, Map, Value};
@@ -61,10 +64,11 @@ use tokio::task::JoinHandle;
 use config::Config;
 use event::{ClientData, DeliveryData, Event, MessageData, SessionData, SubscriptionData};
 use functions::{expiry, Function, Kind, Shape};
+use hook::HookPoint;
 use lookup::Lookup;
 use pool::job::Job;
 use pool::{PoolHandle, PoolShared};
-use rules::{Action, HookPoint, Rule};
+use rules::{Action, Rule};
 
 /// Threads of the plugin's runtime: one for the writers' formatting and
 /// replies, one so lookups and the channel never wait behind them.

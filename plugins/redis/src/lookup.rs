@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_plugin_api::abi_stable::std_types::ROption;
-use mqhost_plugin_api::{HostError, MessageId, OutMessage};
+use mqhost_plugin_api::{topic, HostError, MessageId, OutMessage};
 use redis::{cmd, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, watch, Mutex, Semaphore};
 use tokio::task::{Id, JoinSet};
@@ -33,7 +33,7 @@ use crate::functions::message::{latest_key, msg_key, retain_key, RETAIN_PREFIX};
 use crate::functions::Function;
 use crate::pool::connect::{self, is_transient, Conn, SharedConfig};
 use crate::pool::{unix_millis, PoolShared};
-use crate::topic;
+use crate::scan;
 
 /// How long a lookup keeps trying while Redis is away before it is given
 /// up (and counted in `lookup_failures`).
@@ -336,7 +336,7 @@ pub async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcome> {
                 return Ok(outcome);
             }
             let keys: Vec<String> = if topic::has_wildcards(&sub.filter) {
-                let pattern = topic::scan_pattern(RETAIN_PREFIX, &sub.filter);
+                let pattern = scan::pattern(RETAIN_PREFIX, &sub.filter);
                 let mut keys: Vec<String> = conn
                     .scan(&pattern)
                     .await?

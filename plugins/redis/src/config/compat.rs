@@ -17,7 +17,8 @@ use mqhost_plugin_api::ConfigError;
 
 use super::{error_at, line_of, uses, PoolConfig, Secret, Server};
 use crate::functions::Function;
-use crate::rules::{Action, HookPoint, Rule};
+use crate::hook::HookPoint;
+use crate::rules::{Action, Rule};
 
 /// The three keys.
 pub const KEYS: [&str; 3] = ["redis_host", "redis_port", "redis_auth"];

@@ -25,7 +25,8 @@ use mqhost_plugin_api::ConfigError;
 pub use pool::{PoolConfig, PoolKind, Secret, Server, Tls};
 
 use crate::functions::Function;
-use crate::rules::{Action, HookPoint, Rule, RuleSet};
+use crate::hook::HookPoint;
+use crate::rules::{Action, Rule, RuleSet};
 
 /// What every key of this plugin starts with.
 pub const PREFIX: &str = "backend.redis.";

@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 use super::{error_at, line_of};
 use crate::commands::Commands;
 use crate::functions::{Function, Kind};
-use crate::rules::{Action, HookPoint, Rule};
-use crate::topic;
+use crate::hook::HookPoint;
+use crate::rules::{Action, Rule};
+use mqhost_plugin_api::topic;
 
 /// Reads `<hookpoint>.<n>` (what follows `backend.redis.hook.`).
 pub fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {
@@ -79,7 +80,8 @@ pub fn parse(
     let filter = match object.get("topic") {
         None | Some(Value::Null) => None,
         Some(Value::String(filter)) => {
-            topic::validate_filter(filter).map_err(|m| err(format!("\"topic\": {m}")))?;
+            topic::validate_filter(filter)
+                .map_err(|m| err(format!("\"topic\": invalid topic filter {filter:?}: {m}")))?;
             if !hook.has_topic() {
                 warnings.push(format!(
                     "line {}: {}: \"topic\" is ignored at {}",

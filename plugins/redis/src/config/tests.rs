@@ -1,5 +1,5 @@
 use super::*;
-use crate::rules::HookPoint as H;
+use crate::hook::HookPoint as H;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     super::parse(text, "etc/plugins/redis.conf")
@@ -224,7 +224,7 @@ fn rule_errors_name_line_and_key() {
         &format!("{POOL1}{key} = {{\"topic\": \"a/#/b\", \"action\": {{\"function\": \"on_message_publish\"}}}}\n"),
         2,
         key,
-        "'#' must be the whole last level",
+        "'#' is only allowed as the whole last level",
     );
     assert_error(
         &format!("{POOL1}{key} = {{\"action\": {{\"commands\": [\"SET a ${{clinetid}}\"]}}}}\n"),

@@ -16,8 +16,8 @@ pub mod expiry;
 pub mod message;
 
 use crate::event::Event;
+use crate::hook::HookPoint;
 use crate::resp::CommandSink;
-use crate::rules::HookPoint;
 
 /// One of the spec's functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
