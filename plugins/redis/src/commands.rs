@@ -8,14 +8,11 @@
 //! `${message}`, which must stand alone and becomes the message hash's
 //! field/value pairs (`HMSET key ${message}`).
 
-use std::borrow::Cow;
-
-use redis::{Arg, Cmd};
-
 use crate::event::{bool_text, Event, UNDEFINED};
 use crate::functions::secs;
 use crate::hook::HookPoint;
 use crate::resp::CommandSink;
+use std::borrow::Cow;
 
 /// A placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,22 +293,13 @@ fn value(var: Var, event: &Event) -> Cow<'_, [u8]> {
     }
 }
 
-/// The words of a command, lossily as text: for tests and log lines.
-pub fn words(cmd: &Cmd) -> Vec<String> {
-    cmd.args_iter()
-        .map(|arg| match arg {
-            Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            _ => "0".to_owned(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::event::{ClientData, DeliveryData, MessageData, SessionData, SubscriptionData};
+    use crate::resp::{words, CmdList};
 
     fn commands(list: &[&str], hook: HookPoint) -> Result<Commands, String> {
         let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
@@ -319,7 +307,7 @@ mod tests {
     }
 
     fn expand(list: &[&str], hook: HookPoint, event: &Event) -> Vec<Vec<String>> {
-        let mut out = crate::resp::CmdList::default();
+        let mut out = CmdList::default();
         commands(list, hook).unwrap().emit(event, &mut out);
         out.cmds.iter().map(words).collect()
     }

@@ -21,9 +21,8 @@
 //! - [`resp`]: commands encoded straight into the protocol, and replies
 //!   scanned without building values (the write path's hot loop).
 //! - [`pool`]: a Redis deployment: connections, the ordered bounded write
-//!   queue and its pipelining writer.
-//! - [`lookup`]: reads that deliver or subscribe through the host.
-//! - [`channel`]: the SUB/UNSUB channel.
+//!   queue and its pipelining writer, the lookups that deliver or
+//!   subscribe through the host, and the SUB/UNSUB channel.
 //! - [`stats`]: figures for the admin API.
 //!
 //! # Threads
@@ -37,13 +36,11 @@
 
 #![deny(missing_docs)]
 
-pub mod channel;
 pub mod commands;
 pub mod config;
 pub mod event;
 pub mod functions;
 pub mod hook;
-pub mod lookup;
 pub mod pool;
 pub mod resp;
 pub mod rules;
@@ -65,9 +62,10 @@ use config::Config;
 use event::{ClientData, DeliveryData, Event, MessageData, SessionData, SubscriptionData};
 use functions::{expiry, Function, Kind, Shape};
 use hook::HookPoint;
-use lookup::Lookup;
 use pool::job::Job;
-use pool::{PoolHandle, PoolShared};
+use pool::lookup::Lookup;
+use pool::shared::PoolShared;
+use pool::PoolHandle;
 use rules::{Action, Rule};
 
 /// Threads of the plugin's runtime: one for the writers' formatting and

@@ -316,10 +316,20 @@ fn element(input: &[u8]) -> Result<Step, String> {
     Ok(step)
 }
 
+/// The words of a command, lossily as text, for tests to compare.
+#[cfg(test)]
+pub fn words(cmd: &Cmd) -> Vec<String> {
+    cmd.args_iter()
+        .map(|arg| match arg {
+            redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => "0".to_owned(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
 
     #[test]
     fn commands_are_encoded_as_resp_arrays_of_bulk_strings() {

@@ -46,8 +46,7 @@ pub fn for_keep_latest(delivery: &DeliveryData, out: &mut impl CommandSink) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
-    use crate::resp::CmdList;
+    use crate::resp::{words, CmdList};
 
     #[test]
     fn acks_consume_or_record() {

@@ -78,8 +78,7 @@ pub fn online_log_line(client_id: &str, connected: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
-    use crate::resp::CmdList;
+    use crate::resp::{words, CmdList};
 
     fn run(f: impl FnOnce(&mut CmdList)) -> Vec<Vec<String>> {
         let mut out = CmdList::default();

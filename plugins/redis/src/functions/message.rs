@@ -119,8 +119,7 @@ pub fn store_keep_latest(message: &MessageData, ttl: u64, out: &mut impl Command
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
-    use crate::resp::CmdList;
+    use crate::resp::{words, CmdList};
 
     fn message(qos: u8, retain: bool, payload: &[u8]) -> MessageData {
         MessageData {

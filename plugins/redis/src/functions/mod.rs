@@ -1,7 +1,7 @@
 //! The spec's functions (`{"action": {"function": NAME}}`): their names,
 //! the hook points they belong to, and the Redis commands the writing ones
 //! send. Pure code: an event goes in, commands come out, no I/O; the
-//! reading ones (lookups and fetches) live in [`crate::lookup`].
+//! reading ones (lookups and fetches) live in [`crate::pool::lookup`].
 //!
 //! - [`client`]: online state (`mqtt:client:*`, `mqtt:node:*`, the
 //!   mosquitto `mqtt` hash).

@@ -4,9 +4,11 @@
 //! - [`writer`]: the ordered, bounded write queue, sent in pipelined
 //!   batches (see there for ordering and retries), coalesced
 //!   ([`coalesce`]) on single and sentinel pools;
-//! - lookups ([`crate::lookup`]): reads that deliver or subscribe through
-//!   the host, in order per client;
-//! - the SUB/UNSUB channel ([`crate::channel`]).
+//! - [`lookup`]: reads that deliver or subscribe through the host, in
+//!   order per client;
+//! - [`channel`]: the SUB/UNSUB channel.
+//!
+//! What the tasks share with the handle is [`shared::PoolShared`].
 //!
 //! A [`PoolHandle`] is what hooks see: pushing a job never waits. The
 //! tasks follow the pool's settings through a watch channel, so a reload
@@ -15,15 +17,17 @@
 //! the plugin stops), the writer finishes its queue and the other tasks
 //! end.
 
+pub mod channel;
 pub mod coalesce;
 pub mod connect;
 pub mod job;
+pub mod lookup;
 pub mod raw;
+pub mod shared;
 pub mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use mqhost_plugin_api::Host;
 use serde_json::Value;
@@ -32,33 +36,16 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::PoolConfig;
-use crate::lookup::{self, Lookup};
 use crate::stats::PoolStats;
 use connect::SharedConfig;
 use job::{Job, Queued};
+use lookup::Lookup;
+use shared::{unix_millis, PoolShared};
 
 /// Lookups waiting at most per pool; beyond, they are dropped and counted.
 pub const MAX_QUEUED_LOOKUPS: usize = 100_000;
 /// At most one "queue full" line per this many milliseconds.
 const OVERFLOW_LOG_INTERVAL_MS: u64 = 5_000;
-
-/// What a pool's tasks share with its handle.
-pub struct PoolShared {
-    /// The pool's name.
-    pub name: String,
-    /// Its figures.
-    pub stats: PoolStats,
-    /// `max_queued_commands`, changeable by reload.
-    pub limit: AtomicUsize,
-    /// `max_queued_bytes`, changeable by reload.
-    pub limit_bytes: AtomicUsize,
-    /// Lookups waiting or running.
-    pub lookups_waiting: AtomicUsize,
-    /// For log lines, deliveries and subscriptions.
-    pub host: Host,
-    /// When the last "queue full" line was written (Unix ms).
-    overflow_logged_ms: AtomicU64,
-}
 
 /// The hooks' side of a pool.
 pub struct PoolHandle {
@@ -101,7 +88,7 @@ impl PoolHandle {
             lookups_rx,
             settings_rx.clone(),
         ));
-        runtime.spawn(crate::channel::run(Arc::clone(&shared), settings_rx));
+        runtime.spawn(channel::run(Arc::clone(&shared), settings_rx));
         Started {
             handle: Arc::new(PoolHandle {
                 shared,
@@ -201,11 +188,4 @@ impl PoolHandle {
             self.shared.limit_bytes.load(Ordering::Relaxed),
         )
     }
-}
-
-/// Unix milliseconds now.
-pub fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

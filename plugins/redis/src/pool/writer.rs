@@ -32,7 +32,7 @@ use super::coalesce::Batch;
 use super::connect::{self, is_transient, needs_new_connection, Conn, SharedConfig};
 use super::job::Queued;
 use super::raw::RawConn;
-use super::PoolShared;
+use super::shared::PoolShared;
 use crate::config::PoolKind;
 use crate::resp::{CmdList, RespBuf};
 
@@ -632,7 +632,7 @@ fn group(cmds: Vec<Cmd>) -> Vec<Group> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
+    use crate::resp::words;
 
     fn set(key: &str, value: &str) -> Cmd {
         let mut cmd = redis::cmd("SET");

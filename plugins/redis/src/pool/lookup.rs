@@ -27,12 +27,12 @@ use redis::{cmd, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, watch, Mutex, Semaphore};
 use tokio::task::{Id, JoinSet};
 
+use super::connect::{self, is_transient, Conn, SharedConfig};
+use super::shared::{unix_millis, PoolShared};
 use crate::event::{Event, SubscriptionData};
 use crate::functions::acked::acked_key;
 use crate::functions::message::{latest_key, msg_key, retain_key, RETAIN_PREFIX};
 use crate::functions::Function;
-use crate::pool::connect::{self, is_transient, Conn, SharedConfig};
-use crate::pool::{unix_millis, PoolShared};
 use crate::scan;
 
 /// How long a lookup keeps trying while Redis is away before it is given

@@ -18,8 +18,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::pool::connect::{self, SharedConfig};
-use crate::pool::PoolShared;
+use super::connect::{self, SharedConfig};
+use super::shared::PoolShared;
 
 /// Longest wait between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
