@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 /// A placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Var {
+pub(crate) enum Var {
     /// `${clientid}`.
     ClientId,
     /// `${username}`.
@@ -61,7 +61,7 @@ impl Var {
     }
 
     /// The placeholders offered at `hook` (spec, section 4).
-    pub fn available(hook: HookPoint) -> &'static [&'static str] {
+    pub(crate) fn available(hook: HookPoint) -> &'static [&'static str] {
         match hook {
             HookPoint::ClientConnected | HookPoint::ClientDisconnected => {
                 &["clientid", "username", "peerhost", "node", "ts"]
@@ -98,24 +98,24 @@ enum ArgTemplate {
 
 /// One command with placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
+pub(crate) struct Template {
     args: Vec<ArgTemplate>,
 }
 
 /// The `commands` of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Commands {
+pub(crate) struct Commands {
     /// The list began with `"pipeline"`. Every rule's commands already go
     /// out together, in order, in the pool's pipelined batches, so this
     /// changes nothing but is accepted.
-    pub pipeline: bool,
+    pub(crate) pipeline: bool,
     /// The commands, in order.
-    pub templates: Vec<Template>,
+    pub(crate) templates: Vec<Template>,
 }
 
 impl Commands {
     /// Reads the `commands` list of a rule at `hook`.
-    pub fn parse(list: &[String], hook: HookPoint) -> Result<Commands, String> {
+    pub(crate) fn parse(list: &[String], hook: HookPoint) -> Result<Commands, String> {
         let (pipeline, list) = match list.first() {
             Some(first) if first.eq_ignore_ascii_case("pipeline") => (true, &list[1..]),
             _ => (false, list),
@@ -134,17 +134,12 @@ impl Commands {
     }
 
     /// How many commands one event sends.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.templates.len()
     }
 
-    /// Whether there is none (never, once parsed).
-    pub fn is_empty(&self) -> bool {
-        self.templates.is_empty()
-    }
-
     /// Writes the commands for `event`.
-    pub fn emit(&self, event: &Event, out: &mut impl CommandSink) {
+    pub(crate) fn emit(&self, event: &Event, out: &mut impl CommandSink) {
         for template in &self.templates {
             template.expand(event, out);
         }
@@ -154,7 +149,7 @@ impl Commands {
 impl Template {
     /// Reads one command: words split on spaces (runs of spaces count as
     /// one), placeholders checked against those of `hook`.
-    pub fn parse(text: &str, hook: HookPoint) -> Result<Template, String> {
+    pub(crate) fn parse(text: &str, hook: HookPoint) -> Result<Template, String> {
         let mut args = Vec::new();
         for word in text.split(' ').filter(|w| !w.is_empty()) {
             args.push(parse_word(word, hook).map_err(|m| format!("in {text:?}: {m}"))?);
@@ -173,7 +168,7 @@ impl Template {
     }
 
     /// Writes the command for `event`.
-    pub fn expand(&self, event: &Event, out: &mut impl CommandSink) {
+    pub(crate) fn expand(&self, event: &Event, out: &mut impl CommandSink) {
         let message = match event {
             Event::Message(message) => Some(message),
             _ => None,

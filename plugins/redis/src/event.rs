@@ -11,28 +11,28 @@ use mqhost_plugin_api::{
 
 /// What a placeholder or function writes for a missing user name,
 /// as EMQX does.
-pub const UNDEFINED: &str = "undefined";
+pub(crate) const UNDEFINED: &str = "undefined";
 
 /// `client.connected` or `client.disconnected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientData {
+pub(crate) struct ClientData {
     /// The client's id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// User name from CONNECT.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// The client's IP address, without the port.
-    pub peerhost: String,
+    pub(crate) peerhost: String,
     /// The broker node's name.
-    pub node: String,
+    pub(crate) node: String,
     /// When it happened, Unix milliseconds.
-    pub ts_ms: u64,
+    pub(crate) ts_ms: u64,
     /// True for `client.connected`.
-    pub connected: bool,
+    pub(crate) connected: bool,
 }
 
 impl ClientData {
     /// Copies a client event.
-    pub fn new(event: &ClientEvent<'_>, connected: bool) -> ClientData {
+    pub(crate) fn new(event: &ClientEvent<'_>, connected: bool) -> ClientData {
         ClientData {
             client_id: event.client_id.to_string(),
             username: event.username.into_option().map(|u| u.to_string()),
@@ -45,7 +45,7 @@ impl ClientData {
 }
 
 /// The address part of `ip:port` or `[v6]:port`.
-pub fn peer_host(peer: &str) -> &str {
+pub(crate) fn peer_host(peer: &str) -> &str {
     if let Some(rest) = peer.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
@@ -59,18 +59,18 @@ pub fn peer_host(peer: &str) -> &str {
 
 /// `session.created`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionData {
+pub(crate) struct SessionData {
     /// The session's client id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// User name from CONNECT.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// The broker node's name.
-    pub node: String,
+    pub(crate) node: String,
 }
 
 impl SessionData {
     /// Copies a session event.
-    pub fn new(event: &SessionEvent<'_>) -> SessionData {
+    pub(crate) fn new(event: &SessionEvent<'_>) -> SessionData {
         SessionData {
             client_id: event.client_id.to_string(),
             username: event.username.into_option().map(|u| u.to_string()),
@@ -81,25 +81,25 @@ impl SessionData {
 
 /// `session.subscribed` or `session.unsubscribed`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionData {
+pub(crate) struct SubscriptionData {
     /// The subscriber.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// The filter without any `$share/<group>/` prefix: keys are named
     /// after the topics, not the group.
-    pub filter: String,
+    pub(crate) filter: String,
     /// Whether it is a shared subscription (no retained messages).
-    pub shared: bool,
+    pub(crate) shared: bool,
     /// Granted QoS.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// False when the session already had this filter.
-    pub is_new: bool,
+    pub(crate) is_new: bool,
     /// MQTT 5.0 Retain Handling: 0 send retained, 1 only if new, 2 never.
-    pub retain_handling: u8,
+    pub(crate) retain_handling: u8,
 }
 
 impl SubscriptionData {
     /// Copies a subscription event.
-    pub fn new(event: &SubscriptionEvent<'_>) -> SubscriptionData {
+    pub(crate) fn new(event: &SubscriptionEvent<'_>) -> SubscriptionData {
         let filter = event.filter.as_str();
         SubscriptionData {
             client_id: event.client_id.to_string(),
@@ -114,26 +114,26 @@ impl SubscriptionData {
 
 /// A message at `message.publish`: everything its hash holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageData {
+pub(crate) struct MessageData {
     /// The id, 22 base62 characters.
-    pub id: IdText,
+    pub(crate) id: IdText,
     /// Publisher's client id.
-    pub from: String,
+    pub(crate) from: String,
     /// QoS as published.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// Topic name.
-    pub topic: String,
+    pub(crate) topic: String,
     /// Retain flag.
-    pub retain: bool,
+    pub(crate) retain: bool,
     /// Payload bytes.
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
     /// Publish time, Unix milliseconds.
-    pub ts_ms: u64,
+    pub(crate) ts_ms: u64,
 }
 
 impl MessageData {
     /// Copies a message event.
-    pub fn new(event: &MessageEvent<'_>) -> MessageData {
+    pub(crate) fn new(event: &MessageEvent<'_>) -> MessageData {
         MessageData {
             id: id_text(event.id),
             from: event.from.to_string(),
@@ -148,7 +148,7 @@ impl MessageData {
     /// The hash fields and values, in the order the seed shows them:
     /// `id`, `from`, `qos`, `topic`, `retain`, `payload`, `ts`. Numbers
     /// are written on the stack: this runs for every message stored.
-    pub fn fields(&self) -> [(&'static str, FieldValue<'_>); 7] {
+    pub(crate) fn fields(&self) -> [(&'static str, FieldValue<'_>); 7] {
         [
             ("id", FieldValue::Bytes(self.id.as_bytes())),
             ("from", FieldValue::Bytes(self.from.as_bytes())),
@@ -166,7 +166,7 @@ impl MessageData {
 
 /// A field's value: borrowed bytes, or a number's decimal digits.
 #[derive(Debug, Clone, Copy)]
-pub enum FieldValue<'a> {
+pub(crate) enum FieldValue<'a> {
     /// Borrowed.
     Bytes(&'a [u8]),
     /// A number's decimal digits.
@@ -203,16 +203,16 @@ impl std::ops::Deref for FieldValue<'_> {
 /// A message id as text: 22 base62 characters, kept inline (no
 /// allocation on the broker's thread).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IdText([u8; BASE62_LEN]);
+pub(crate) struct IdText([u8; BASE62_LEN]);
 
 impl IdText {
     /// The text's bytes (base62, so ASCII), without checking them again.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
     /// The text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("")
     }
 }
@@ -247,12 +247,12 @@ impl From<&str> for IdText {
 
 /// The 22-character base62 form of a message id, without allocating: it
 /// runs on the broker's thread twice per message (publish and ack).
-pub fn id_text(id: MessageId) -> IdText {
+pub(crate) fn id_text(id: MessageId) -> IdText {
     IdText(id.base62_digits())
 }
 
 /// `true` or `false`, as the seed stores the retain flag.
-pub fn bool_text(value: bool) -> &'static str {
+pub(crate) fn bool_text(value: bool) -> &'static str {
     if value {
         "true"
     } else {
@@ -263,20 +263,20 @@ pub fn bool_text(value: bool) -> &'static str {
 /// A delivery at `message.delivered` or `message.acked`: only what the
 /// functions and placeholders of those hooks use (no payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryData {
+pub(crate) struct DeliveryData {
     /// The receiver.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// QoS of this delivery.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// The message id, 22 base62 characters.
-    pub id: IdText,
+    pub(crate) id: IdText,
     /// The message topic.
-    pub topic: String,
+    pub(crate) topic: String,
 }
 
 impl DeliveryData {
     /// Copies a delivery event.
-    pub fn new(event: &DeliveryEvent<'_>) -> DeliveryData {
+    pub(crate) fn new(event: &DeliveryEvent<'_>) -> DeliveryData {
         DeliveryData {
             client_id: event.client_id.to_string(),
             qos: event.qos,
@@ -288,7 +288,7 @@ impl DeliveryData {
 
 /// One event, shared by every rule it triggers.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// `client.connected` / `client.disconnected`.
     Client(Arc<ClientData>),
     /// `session.created`.
@@ -303,7 +303,7 @@ pub enum Event {
 
 impl Event {
     /// The client the event is about: lookups for one client run in order.
-    pub fn client_id(&self) -> &str {
+    pub(crate) fn client_id(&self) -> &str {
         match self {
             Event::Client(c) => &c.client_id,
             Event::Session(s) => &s.client_id,
@@ -314,7 +314,7 @@ impl Event {
     }
 
     /// Bytes the event carries, roughly: to bound batches by size.
-    pub fn size_hint(&self) -> usize {
+    pub(crate) fn size_hint(&self) -> usize {
         match self {
             Event::Message(m) => m.payload.len() + m.topic.len() + 128,
             _ => 128,

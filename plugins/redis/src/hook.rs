@@ -4,7 +4,7 @@ use mqhost_plugin_api::HookSet;
 
 /// The eight hook points a rule can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum HookPoint {
+pub(crate) enum HookPoint {
     /// `client.connected`.
     ClientConnected,
     /// `client.disconnected`.
@@ -25,7 +25,7 @@ pub enum HookPoint {
 
 impl HookPoint {
     /// Every hook point, in the order of [`HookPoint::index`].
-    pub const ALL: [HookPoint; 8] = [
+    pub(crate) const ALL: [HookPoint; 8] = [
         HookPoint::ClientConnected,
         HookPoint::ClientDisconnected,
         HookPoint::SessionCreated,
@@ -37,14 +37,14 @@ impl HookPoint {
     ];
 
     /// The EMQX name, as in `backend.redis.hook.<name>.<n>`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         // Every hook point is one of the host's, which all have names.
         self.hook_set().name().unwrap_or_default()
     }
 
     /// The hook point called `name` (`message.deliver` is accepted for
     /// `message.delivered`, as EMQX's documentation writes it).
-    pub fn from_name(name: &str) -> Option<HookPoint> {
+    pub(crate) fn from_name(name: &str) -> Option<HookPoint> {
         let name = match name {
             "message.deliver" => "message.delivered",
             name => name,
@@ -56,12 +56,12 @@ impl HookPoint {
     }
 
     /// Position in [`HookPoint::ALL`].
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 
     /// The host's flag for this hook point.
-    pub fn hook_set(self) -> HookSet {
+    pub(crate) fn hook_set(self) -> HookSet {
         match self {
             HookPoint::ClientConnected => HookSet::CLIENT_CONNECTED,
             HookPoint::ClientDisconnected => HookSet::CLIENT_DISCONNECTED,
@@ -76,7 +76,7 @@ impl HookPoint {
 
     /// Whether a rule's `topic` means something here: message hooks match
     /// the message topic, subscription hooks the filter.
-    pub fn has_topic(self) -> bool {
+    pub(crate) fn has_topic(self) -> bool {
         matches!(
             self,
             HookPoint::SessionSubscribed

@@ -36,16 +36,16 @@
 
 #![deny(missing_docs)]
 
-pub mod commands;
-pub mod config;
-pub mod event;
-pub mod functions;
-pub mod hook;
-pub mod pool;
-pub mod resp;
-pub mod rules;
-pub mod scan;
-pub mod stats;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod event;
+pub(crate) mod functions;
+pub(crate) mod hook;
+pub(crate) mod pool;
+pub(crate) mod resp;
+pub(crate) mod rules;
+pub(crate) mod scan;
+pub(crate) mod stats;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -70,9 +70,9 @@ use rules::{Action, Rule};
 
 /// Threads of the plugin's runtime: one for the writers' formatting and
 /// replies, one so lookups and the channel never wait behind them.
-pub const RUNTIME_THREADS: usize = 2;
+pub(crate) const RUNTIME_THREADS: usize = 2;
 /// How long `stop` waits for queued writes to reach Redis.
-pub const STOP_DRAIN: Duration = Duration::from_secs(5);
+pub(crate) const STOP_DRAIN: Duration = Duration::from_secs(5);
 
 /// The configuration in force and the pools it uses.
 struct Active {
@@ -106,7 +106,7 @@ struct WriterTask {
 }
 
 /// The plugin.
-pub struct RedisBackend {
+pub(crate) struct RedisBackend {
     host: Host,
     /// Taken by `stop`.
     runtime: Mutex<Option<Runtime>>,

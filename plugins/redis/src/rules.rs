@@ -13,7 +13,7 @@ use crate::hook::HookPoint;
 
 /// What a rule does.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub(crate) enum Action {
     /// One of the spec's functions.
     Function(Function),
     /// Raw Redis commands with placeholders.
@@ -22,33 +22,29 @@ pub enum Action {
 
 /// One `backend.redis.hook.<hookpoint>.<n>` line, checked.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// Where it runs.
-    pub hook: HookPoint,
+    pub(crate) hook: HookPoint,
     /// `<n>`: rules of a hook point run in this order.
-    pub order: u64,
+    pub(crate) order: u64,
     /// Topic filter; None runs the rule for every event.
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// What it does.
-    pub action: Action,
+    pub(crate) action: Action,
     /// The pool it writes to and reads from; None only for functions that
     /// need no Redis (`on_message_expiry_check`).
-    pub pool: Option<String>,
+    pub(crate) pool: Option<String>,
     /// Position of `pool` among the configuration's pools (sorted by
     /// name), so hooks reach the pool without a lookup by name.
-    pub pool_index: usize,
+    pub(crate) pool_index: usize,
     /// TTL in seconds of keys written by `message.publish` functions.
-    pub ttl: u64,
-    /// The line it came from (0 for rules the configuration implies).
-    pub line: u32,
-    /// Its key, for messages.
-    pub key: String,
+    pub(crate) ttl: u64,
 }
 
 impl Rule {
     /// Whether the rule applies to an event about `topic` (a message
     /// topic, or a subscription filter without its `$share/` prefix).
-    pub fn applies_to(&self, topic: &str) -> bool {
+    pub(crate) fn applies_to(&self, topic: &str) -> bool {
         self.filter
             .as_deref()
             .is_none_or(|filter| topic::matches(filter, topic))
@@ -57,13 +53,13 @@ impl Rule {
 
 /// Every rule, by hook point, in order.
 #[derive(Debug, Clone, Default)]
-pub struct RuleSet {
+pub(crate) struct RuleSet {
     by_hook: [Vec<Rule>; 8],
 }
 
 impl RuleSet {
     /// A rule set from rules in any order: they are sorted by `<n>`.
-    pub fn new(rules: Vec<Rule>) -> RuleSet {
+    pub(crate) fn new(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
         for rule in rules {
             set.by_hook[rule.hook.index()].push(rule);
@@ -75,27 +71,22 @@ impl RuleSet {
     }
 
     /// The rules of `hook`, in order.
-    pub fn for_hook(&self, hook: HookPoint) -> &[Rule] {
+    pub(crate) fn for_hook(&self, hook: HookPoint) -> &[Rule] {
         &self.by_hook[hook.index()]
     }
 
     /// Every rule.
-    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Rule> {
         self.by_hook.iter().flatten()
     }
 
     /// How many rules there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_hook.iter().map(Vec::len).sum()
     }
 
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The hook points some rule needs.
-    pub fn hooks(&self) -> HookSet {
+    pub(crate) fn hooks(&self) -> HookSet {
         HookPoint::ALL
             .into_iter()
             .filter(|hook| !self.for_hook(*hook).is_empty())
@@ -116,8 +107,6 @@ mod tests {
             pool: Some("pool1".into()),
             pool_index: 0,
             ttl: 7200,
-            line: 1,
-            key: String::new(),
         }
     }
 

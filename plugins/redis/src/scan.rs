@@ -8,7 +8,7 @@ use mqhost_plugin_api::topic;
 /// topic for topics matching `filter`: the literal levels before the
 /// first wildcard, glob-escaped, then `*`. Exact MQTT matching on the
 /// keys found is still needed (`a/+` also finds `a/b/c`).
-pub fn pattern(prefix: &str, filter: &str) -> String {
+pub(crate) fn pattern(prefix: &str, filter: &str) -> String {
     let mut pattern = String::with_capacity(prefix.len() + filter.len() + 1);
     push_glob_escaped(&mut pattern, prefix);
     for level in filter

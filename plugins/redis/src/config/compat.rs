@@ -21,14 +21,14 @@ use crate::hook::HookPoint;
 use crate::rules::{Action, Rule};
 
 /// The three keys.
-pub const KEYS: [&str; 3] = ["redis_host", "redis_port", "redis_auth"];
+pub(crate) const KEYS: [&str; 3] = ["redis_host", "redis_port", "redis_auth"];
 /// The pool they define.
-pub const POOL: &str = "default";
+pub(crate) const POOL: &str = "default";
 
 /// Rewrites `redis_host 127.0.0.1` (mosquitto.conf style) as
 /// `redis_host = 127.0.0.1`, line for line, so the properties parser
 /// accepts what a user pastes from the seed. Other lines are untouched.
-pub fn normalize(text: &str) -> Cow<'_, str> {
+pub(crate) fn normalize(text: &str) -> Cow<'_, str> {
     let needs = text.lines().any(|line| split_bare(line).is_some());
     if !needs {
         return Cow::Borrowed(text);
@@ -67,7 +67,7 @@ fn split_bare(line: &str) -> Option<(&str, &str)> {
 
 /// The compatibility keys found.
 #[derive(Debug, Default)]
-pub struct Keys {
+pub(crate) struct Keys {
     host: Option<(String, u32)>,
     port: Option<(u16, u32)>,
     auth: Option<String>,
@@ -76,7 +76,7 @@ pub struct Keys {
 
 impl Keys {
     /// Takes `entry` if it is one of the three keys.
-    pub fn take(&mut self, entry: &Entry) -> Result<bool, ConfigError> {
+    pub(crate) fn take(&mut self, entry: &Entry) -> Result<bool, ConfigError> {
         let value = entry.value.as_str();
         match entry.key.as_str() {
             "redis_host" => {
@@ -98,12 +98,12 @@ impl Keys {
     }
 
     /// Whether any of the keys was given.
-    pub fn present(&self) -> bool {
+    pub(crate) fn present(&self) -> bool {
         self.first_line.is_some()
     }
 
     /// The `default` pool the keys define.
-    pub fn pool(&self) -> Result<Option<PoolConfig>, ConfigError> {
+    pub(crate) fn pool(&self) -> Result<Option<PoolConfig>, ConfigError> {
         let Some(line) = self.first_line else {
             return Ok(None);
         };
@@ -128,8 +128,7 @@ impl Keys {
     /// The rules the fork implied: the online hash at connect and
     /// disconnect, and the expiry check, each unless a rule already uses
     /// the function. They run after the file's own rules.
-    pub fn implied_rules(&self, rules: &[Rule], pools: &[&str]) -> Vec<Rule> {
-        let line = self.first_line.unwrap_or(0);
+    pub(crate) fn implied_rules(&self, rules: &[Rule], pools: &[&str]) -> Vec<Rule> {
         let pool_index = pools.iter().position(|p| *p == POOL).unwrap_or(0);
         let rule = |hook: HookPoint, function: Function, pool: Option<&str>| Rule {
             hook,
@@ -139,8 +138,6 @@ impl Keys {
             pool: pool.map(str::to_owned),
             pool_index,
             ttl: super::DEFAULT_TTL,
-            line,
-            key: "redis_host".to_owned(),
         };
         let mut implied = Vec::new();
         if !uses(rules, Function::ClientOnlineHash) {

@@ -11,7 +11,7 @@ use mqhost_plugin_api::properties::Entry;
 use mqhost_plugin_api::ConfigError;
 use serde_json::{Map, Value};
 
-use super::{error_at, line_of};
+use super::error_at;
 use crate::commands::Commands;
 use crate::functions::{Function, Kind};
 use crate::hook::HookPoint;
@@ -19,7 +19,7 @@ use crate::rules::{Action, Rule};
 use mqhost_plugin_api::topic;
 
 /// Reads `<hookpoint>.<n>` (what follows `backend.redis.hook.`).
-pub fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {
+pub(crate) fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {
     let bad = || {
         format!(
             "expected backend.redis.hook.<hookpoint>.<n>, where <hookpoint> is one of {} \
@@ -42,16 +42,16 @@ pub fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {
 }
 
 /// A rule and what it is worth warning about.
-pub struct Checked {
+pub(crate) struct Checked {
     /// The rule.
-    pub rule: Rule,
+    pub(crate) rule: Rule,
     /// Harmless oddities (a topic where the hook point has none).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Reads the JSON of one rule. `pools` are every pool's name, sorted;
 /// `default_ttl` applies when `expired_time` is missing or not positive.
-pub fn parse(
+pub(crate) fn parse(
     entry: &Entry,
     hook: HookPoint,
     order: u64,
@@ -149,8 +149,6 @@ pub fn parse(
             pool,
             pool_index,
             ttl,
-            line: line_of(entry),
-            key: entry.key.clone(),
         },
         warnings,
     })

@@ -17,10 +17,10 @@ use crate::event::{ClientData, UNDEFINED};
 use crate::resp::CommandSink;
 
 /// The mosquitto fork's online hash.
-pub const ONLINE_HASH: &str = "mqtt";
+pub(crate) const ONLINE_HASH: &str = "mqtt";
 
 /// `on_client_connected`.
-pub fn connected(client: &ClientData, out: &mut impl CommandSink) {
+pub(crate) fn connected(client: &ClientData, out: &mut impl CommandSink) {
     let now = secs(client.ts_ms);
     out.begin(8);
     out.arg(b"HMSET");
@@ -39,7 +39,7 @@ pub fn connected(client: &ClientData, out: &mut impl CommandSink) {
 }
 
 /// `on_client_disconnected`.
-pub fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
+pub(crate) fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
     out.begin(6);
     out.arg(b"HMSET");
     out.arg2(b"mqtt:client:", client.client_id.as_bytes());
@@ -54,7 +54,7 @@ pub fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
 }
 
 /// `on_client_online_hash`: the field is there while the client is.
-pub fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
+pub(crate) fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
     if client.connected {
         out.begin(4);
         out.arg(b"HSET");
@@ -70,7 +70,7 @@ pub fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
 }
 
 /// The mosquitto fork's log line for a client going on or off line.
-pub fn online_log_line(client_id: &str, connected: bool) -> String {
+pub(crate) fn online_log_line(client_id: &str, connected: bool) -> String {
     let state = if connected { "online" } else { "offline" };
     format!("Updating client {client_id} to {state}")
 }

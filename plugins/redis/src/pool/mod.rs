@@ -17,14 +17,14 @@
 //! the plugin stops), the writer finishes its queue and the other tasks
 //! end.
 
-pub mod channel;
-pub mod coalesce;
-pub mod connect;
-pub mod job;
-pub mod lookup;
-pub mod raw;
-pub mod shared;
-pub mod writer;
+pub(crate) mod channel;
+pub(crate) mod coalesce;
+pub(crate) mod connect;
+pub(crate) mod job;
+pub(crate) mod lookup;
+pub(crate) mod raw;
+pub(crate) mod shared;
+pub(crate) mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,14 +43,14 @@ use lookup::Lookup;
 use shared::{unix_millis, PoolShared};
 
 /// Lookups waiting at most per pool; beyond, they are dropped and counted.
-pub const MAX_QUEUED_LOOKUPS: usize = 100_000;
+pub(crate) const MAX_QUEUED_LOOKUPS: usize = 100_000;
 /// At most one "queue full" line per this many milliseconds.
 const OVERFLOW_LOG_INTERVAL_MS: u64 = 5_000;
 
 /// The hooks' side of a pool.
-pub struct PoolHandle {
+pub(crate) struct PoolHandle {
     /// Shared with the tasks.
-    pub shared: Arc<PoolShared>,
+    pub(crate) shared: Arc<PoolShared>,
     writes: mpsc::UnboundedSender<Queued>,
     lookups: mpsc::UnboundedSender<Lookup>,
     settings: watch::Sender<SharedConfig>,
@@ -58,17 +58,17 @@ pub struct PoolHandle {
 
 /// A started pool: its handle and its writer, which the plugin waits for
 /// when it stops.
-pub struct Started {
+pub(crate) struct Started {
     /// For hooks.
-    pub handle: Arc<PoolHandle>,
+    pub(crate) handle: Arc<PoolHandle>,
     /// Ends once the pool is dropped and its queue is written.
-    pub writer: JoinHandle<()>,
+    pub(crate) writer: JoinHandle<()>,
 }
 
 impl PoolHandle {
     /// Starts the pool's tasks on `runtime`. Connecting happens there; a
     /// Redis that is not up yet only delays the writes.
-    pub fn start(config: PoolConfig, host: Host, runtime: &Handle) -> Started {
+    pub(crate) fn start(config: PoolConfig, host: Host, runtime: &Handle) -> Started {
         let shared = Arc::new(PoolShared {
             name: config.name.clone(),
             stats: PoolStats::default(),
@@ -101,13 +101,13 @@ impl PoolHandle {
     }
 
     /// The pool's settings now.
-    pub fn config(&self) -> SharedConfig {
+    pub(crate) fn config(&self) -> SharedConfig {
         self.settings.borrow().clone()
     }
 
     /// Hands new settings to the pool's tasks (they reconnect if the
     /// connection settings differ).
-    pub fn update(&self, config: PoolConfig) {
+    pub(crate) fn update(&self, config: PoolConfig) {
         self.shared
             .limit
             .store(config.max_queued_commands, Ordering::Relaxed);
@@ -119,7 +119,7 @@ impl PoolHandle {
 
     /// Queues a job of `count` commands, or counts it as overflow when the
     /// queue is full. Never waits.
-    pub fn write(&self, job: Job, count: usize) {
+    pub(crate) fn write(&self, job: Job, count: usize) {
         let stats = &self.shared.stats;
         let bytes = job.size_hint();
         let limit = self.shared.limit.load(Ordering::Relaxed);
@@ -163,7 +163,7 @@ impl PoolHandle {
     }
 
     /// Queues a lookup, or counts it as overflow.
-    pub fn lookup(&self, lookup: Lookup) {
+    pub(crate) fn lookup(&self, lookup: Lookup) {
         let waiting = self.shared.lookups_waiting.fetch_add(1, Ordering::Relaxed);
         if waiting >= MAX_QUEUED_LOOKUPS {
             self.shared.lookups_waiting.fetch_sub(1, Ordering::Relaxed);
@@ -179,7 +179,7 @@ impl PoolHandle {
     }
 
     /// The pool's figures.
-    pub fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         let config = self.config();
         self.shared.stats.to_json(
             config.kind.name(),

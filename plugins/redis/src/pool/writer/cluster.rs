@@ -19,6 +19,7 @@ use crate::resp::CmdList;
 /// How long a cluster batch may stay unanswered before it is sent again on
 /// a new cluster connection.
 const CLUSTER_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Commands for one cluster slot (or, for commands without a key, any
 /// master).
 pub(super) struct Group {

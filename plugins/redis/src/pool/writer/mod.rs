@@ -34,9 +34,9 @@ use crate::resp::RespBuf;
 use cluster::Group;
 
 /// Commands in one batch at most.
-pub const MAX_BATCH_COMMANDS: usize = 8192;
+pub(crate) const MAX_BATCH_COMMANDS: usize = 8192;
 /// Bytes in one batch at most (roughly): large payloads make small batches.
-pub const MAX_BATCH_BYTES: usize = 8 << 20;
+pub(crate) const MAX_BATCH_BYTES: usize = 8 << 20;
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest wait between connection attempts.
@@ -81,7 +81,7 @@ enum Sent {
 }
 
 /// A pool's writer task.
-pub struct Writer {
+pub(crate) struct Writer {
     shared: Arc<PoolShared>,
     rx: mpsc::UnboundedReceiver<Queued>,
     settings: watch::Receiver<SharedConfig>,
@@ -113,7 +113,7 @@ pub struct Writer {
 
 impl Writer {
     /// A writer for the pool, fed by `rx`.
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<PoolShared>,
         rx: mpsc::UnboundedReceiver<Queued>,
         settings: watch::Receiver<SharedConfig>,
@@ -141,7 +141,7 @@ impl Writer {
     }
 
     /// Runs until the pool is gone and its queue is empty.
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         loop {
             if matches!(self.pending, Pending::Empty) {
                 let first = tokio::select! {
