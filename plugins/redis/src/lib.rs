@@ -35,6 +35,7 @@
 //! thread-locals).
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub(crate) mod commands;
 pub(crate) mod config;
