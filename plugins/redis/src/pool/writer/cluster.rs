@@ -11,7 +11,6 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Arg, Cmd, Pipeline, RedisError, Value};
 
-use super::{merge, Pending, Sent, Writer};
 use crate::pool::connect::{self, is_transient, needs_new_connection, Conn, SharedConfig};
 use crate::pool::job::Queued;
 use crate::resp::CmdList;
@@ -46,104 +45,150 @@ pub(super) fn encode(jobs: &[Queued]) -> Vec<Group> {
     group(list.cmds)
 }
 
-impl Writer {
-    /// A cluster batch: every slot's pipeline at once.
-    pub(super) async fn send_groups(
-        &mut self,
-        cluster: ClusterConnection,
-        groups: Vec<Group>,
-    ) -> Sent {
-        let requests = groups.iter().map(|group| {
-            let mut cluster = cluster.clone();
-            let route = match group.route {
-                Some(route) => SingleNodeRoutingInfo::SpecificNode(route),
-                None => SingleNodeRoutingInfo::RandomPrimary,
-            };
-            let pipe = group.pipe.clone();
-            let count = pipe.len();
-            async move { cluster.route_pipeline(pipe, 0, count, route).await }
-        });
-        // A cluster connection made while a failover is under way can keep a
-        // request pending for good; past this wait the batch is sent again
-        // on a fresh connection (its writes are idempotent, raw commands
-        // aside).
-        let results: Vec<Result<Vec<Value>, RedisError>> =
-            match tokio::time::timeout(CLUSTER_PATIENCE, futures_util::future::join_all(requests))
-                .await
-            {
-                Ok(results) => results,
-                Err(_) => {
-                    let sent: usize = groups.iter().map(|g| g.pipe.len()).sum();
-                    self.resent(sent);
-                    self.pending = Pending::Groups(groups);
-                    return Sent::Retry {
-                        reconnect: true,
-                        reason: format!(
-                            "no answer from the cluster within {}s",
-                            CLUSTER_PATIENCE.as_secs()
-                        ),
-                    };
-                }
-            };
-        let mut outcome = Sent::Done;
-        let mut retry = Vec::new();
-        for (group, result) in groups.into_iter().zip(results) {
-            let sent = group.pipe.len();
-            match result {
-                Ok(values) => {
-                    let retry_from = self.check_values(&group.pipe, &values);
-                    let done = retry_from.as_ref().map_or(sent, |(index, _)| *index);
-                    self.answered(done);
-                    if let Some((index, code)) = retry_from {
-                        self.resent(sent - index);
-                        let reconnect = needs_new_connection(&code)
-                            || matches!(code.as_str(), "MOVED" | "ASK" | "CLUSTERDOWN");
-                        merge(&mut outcome, reconnect, format!("Redis answered {code}"));
-                        let mut pipe = Pipeline::with_capacity(sent - index);
-                        for cmd in group.pipe.cmd_iter().skip(index) {
-                            pipe.add_command(cmd.clone());
-                        }
-                        retry.push(Group {
-                            route: group.route,
-                            pipe,
-                        });
-                    }
-                }
-                Err(error) => {
-                    self.resent(sent);
-                    merge(&mut outcome, true, error.to_string());
-                    retry.push(group);
-                }
-            }
-        }
-        if !retry.is_empty() {
-            self.pending = Pending::Groups(retry);
-        }
-        outcome
-    }
+/// A command Redis refused for good.
+pub(super) struct Refusal {
+    /// The command's name (never its arguments).
+    pub(super) command: String,
+    /// The error code, such as `WRONGTYPE`.
+    pub(super) code: String,
+    /// The rest of the error.
+    pub(super) detail: String,
+}
 
-    /// Finds the first command refused for a passing reason (to send
-    /// again from there) and logs those refused for good.
-    fn check_values(&mut self, pipe: &Pipeline, values: &[Value]) -> Option<(usize, String)> {
-        for (index, value) in values.iter().enumerate() {
-            let Value::ServerError(error) = value else {
-                continue;
-            };
-            let code = error.code();
-            if is_transient(code) || code == "MOVED" || code == "ASK" {
-                return Some((index, code.to_owned()));
+/// What must be sent again, and why.
+pub(super) struct Retry {
+    /// Each slot's commands from the first one not done.
+    pub(super) groups: Vec<Group>,
+    /// Whether the connection itself is no longer right.
+    pub(super) reconnect: bool,
+    /// The first failure, for the log.
+    pub(super) reason: String,
+}
+
+/// How sending a cluster batch went, for the writer to count and log.
+#[derive(Default)]
+pub(super) struct Outcome {
+    /// Commands answered (refused ones included).
+    pub(super) answered: usize,
+    /// Commands that go out again.
+    pub(super) resent: usize,
+    /// Commands refused for good.
+    pub(super) refused: Vec<Refusal>,
+    /// None when every slot is done.
+    pub(super) retry: Option<Retry>,
+}
+
+impl Outcome {
+    /// `group` goes again: the first failure decides the reason logged;
+    /// any failure that needs a new connection makes the whole retry need
+    /// one.
+    fn again(&mut self, group: Group, reconnect: bool, reason: String) {
+        self.resent += group.pipe.len();
+        match &mut self.retry {
+            None => {
+                self.retry = Some(Retry {
+                    groups: vec![group],
+                    reconnect,
+                    reason,
+                })
             }
-            let command = pipe
+            Some(retry) => {
+                retry.groups.push(group);
+                retry.reconnect |= reconnect;
+            }
+        }
+    }
+}
+
+/// Sends a cluster batch: every slot's pipeline at once.
+pub(super) async fn send(cluster: ClusterConnection, groups: Vec<Group>) -> Outcome {
+    let requests = groups.iter().map(|group| {
+        let mut cluster = cluster.clone();
+        let route = match group.route {
+            Some(route) => SingleNodeRoutingInfo::SpecificNode(route),
+            None => SingleNodeRoutingInfo::RandomPrimary,
+        };
+        let pipe = group.pipe.clone();
+        let count = pipe.len();
+        async move { cluster.route_pipeline(pipe, 0, count, route).await }
+    });
+    let mut outcome = Outcome::default();
+    // A cluster connection made while a failover is under way can keep a
+    // request pending for good; past this wait the batch is sent again on
+    // a fresh connection (its writes are idempotent, raw commands aside).
+    let results: Vec<Result<Vec<Value>, RedisError>> = match tokio::time::timeout(
+        CLUSTER_PATIENCE,
+        futures_util::future::join_all(requests),
+    )
+    .await
+    {
+        Ok(results) => results,
+        Err(_) => {
+            let reason = format!(
+                "no answer from the cluster within {}s",
+                CLUSTER_PATIENCE.as_secs()
+            );
+            for group in groups {
+                outcome.again(group, true, reason.clone());
+            }
+            return outcome;
+        }
+    };
+    for (group, result) in groups.into_iter().zip(results) {
+        let sent = group.pipe.len();
+        match result {
+            Ok(values) => {
+                let retry_from = check_values(&group.pipe, &values, &mut outcome.refused);
+                let done = retry_from.as_ref().map_or(sent, |(index, _)| *index);
+                outcome.answered += done;
+                if let Some((index, code)) = retry_from {
+                    let reconnect = needs_new_connection(&code)
+                        || matches!(code.as_str(), "MOVED" | "ASK" | "CLUSTERDOWN");
+                    let mut pipe = Pipeline::with_capacity(sent - index);
+                    for cmd in group.pipe.cmd_iter().skip(index) {
+                        pipe.add_command(cmd.clone());
+                    }
+                    let rest = Group {
+                        route: group.route,
+                        pipe,
+                    };
+                    outcome.again(rest, reconnect, format!("Redis answered {code}"));
+                }
+            }
+            Err(error) => outcome.again(group, true, error.to_string()),
+        }
+    }
+    outcome
+}
+
+/// Finds the first command refused for a passing reason (to send again
+/// from there) and adds those refused for good to `refused`.
+fn check_values(
+    pipe: &Pipeline,
+    values: &[Value],
+    refused: &mut Vec<Refusal>,
+) -> Option<(usize, String)> {
+    for (index, value) in values.iter().enumerate() {
+        let Value::ServerError(error) = value else {
+            continue;
+        };
+        let code = error.code();
+        if is_transient(code) || code == "MOVED" || code == "ASK" {
+            return Some((index, code.to_owned()));
+        }
+        refused.push(Refusal {
+            command: pipe
                 .cmd_iter()
                 .nth(index)
                 .map(command_name)
-                .unwrap_or_default();
-            self.refused(&command, code, error.details().unwrap_or(""));
-        }
-        // A short reply (it cannot happen with a correct server) leaves the
-        // missing commands unanswered: send them again.
-        (values.len() < pipe.len()).then(|| (values.len(), "a short reply".to_owned()))
+                .unwrap_or_default(),
+            code: code.to_owned(),
+            detail: error.details().unwrap_or("").to_owned(),
+        });
     }
+    // A short reply (it cannot happen with a correct server) leaves the
+    // missing commands unanswered: send them again.
+    (values.len() < pipe.len()).then(|| (values.len(), "a short reply".to_owned()))
 }
 
 /// The command's name, for log lines (never its arguments: they may hold

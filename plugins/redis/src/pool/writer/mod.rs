@@ -385,7 +385,22 @@ impl Writer {
             }
             (Some(Link::Cluster(cluster)), Pending::Groups(groups)) => {
                 self.link = Some(Link::Cluster(cluster.clone()));
-                self.send_groups(cluster, groups).await
+                let outcome = cluster::send(cluster, groups).await;
+                for refusal in &outcome.refused {
+                    self.refused(&refusal.command, &refusal.code, &refusal.detail);
+                }
+                self.answered(outcome.answered);
+                self.resent(outcome.resent);
+                match outcome.retry {
+                    None => Sent::Done,
+                    Some(retry) => {
+                        self.pending = Pending::Groups(retry.groups);
+                        Sent::Retry {
+                            reconnect: retry.reconnect,
+                            reason: retry.reason,
+                        }
+                    }
+                }
             }
             // A batch encoded for another link (`connect` re-encodes, so
             // this does not happen); encode it again and retry.
@@ -468,13 +483,4 @@ fn encode_resp(scratch: &mut Batch, jobs: &[Queued]) -> RespBuf {
     let mut buf = RespBuf::new();
     scratch.encode(&mut buf);
     buf
-}
-
-/// The first failure decides the reason logged; any failure that needs a
-/// new connection makes the whole outcome need one.
-fn merge(outcome: &mut Sent, reconnect: bool, reason: String) {
-    match outcome {
-        Sent::Done => *outcome = Sent::Retry { reconnect, reason },
-        Sent::Retry { reconnect: r, .. } => *r |= reconnect,
-    }
 }
