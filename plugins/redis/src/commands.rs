@@ -9,7 +9,6 @@
 //! field/value pairs (`HMSET key ${message}`).
 
 use crate::event::{bool_text, Event, UNDEFINED};
-use crate::functions::secs;
 use crate::hook::HookPoint;
 use crate::resp::CommandSink;
 use std::borrow::Cow;
@@ -272,7 +271,7 @@ fn value(var: Var, event: &Event) -> Cow<'_, [u8]> {
         (Var::PeerHost, Event::Client(c)) => text(&c.peerhost),
         (Var::Node, Event::Client(c)) => text(&c.node),
         (Var::Node, Event::Session(s)) => text(&s.node),
-        (Var::Ts, Event::Client(c)) => number(secs(c.ts_ms)),
+        (Var::Ts, Event::Client(c)) => number(c.ts_secs()),
         (Var::Ts, Event::Message(m)) => number(m.ts_ms),
         (Var::Topic, Event::Subscription(s)) => text(&s.filter),
         (Var::Topic, Event::Message(m)) => text(&m.topic),

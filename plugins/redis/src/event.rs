@@ -42,6 +42,12 @@ impl ClientData {
             connected,
         }
     }
+
+    /// When it happened, Unix seconds: what the functions write as NOW
+    /// and `${ts}` expands to.
+    pub(crate) fn ts_secs(&self) -> u64 {
+        self.ts_ms / 1000
+    }
 }
 
 /// The address part of `ip:port` or `[v6]:port`.

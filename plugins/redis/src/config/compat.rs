@@ -15,7 +15,9 @@ use std::borrow::Cow;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-use super::{error_at, line_of, uses, PoolConfig, Secret, Server};
+use super::error::{error_at, line_of};
+use super::pool::{PoolConfig, Secret, Server};
+use super::rule::DEFAULT_TTL;
 use crate::functions::Function;
 use crate::hook::HookPoint;
 use crate::rules::{Action, Rule};
@@ -137,7 +139,7 @@ impl Keys {
             action: Action::Function(function),
             pool: pool.map(str::to_owned),
             pool_index,
-            ttl: super::DEFAULT_TTL,
+            ttl: DEFAULT_TTL,
         };
         let mut implied = Vec::new();
         if !uses(rules, Function::ClientOnlineHash) {
@@ -154,6 +156,13 @@ impl Keys {
         }
         implied
     }
+}
+
+/// Whether some rule uses `function`.
+fn uses(rules: &[Rule], function: Function) -> bool {
+    rules
+        .iter()
+        .any(|r| matches!(r.action, Action::Function(f) if f == function))
 }
 
 #[cfg(test)]

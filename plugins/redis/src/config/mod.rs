@@ -14,6 +14,7 @@
 //! - `plugin.enable`: read by the host.
 
 pub(crate) mod compat;
+pub(crate) mod error;
 pub(crate) mod pool;
 pub(crate) mod rule;
 
@@ -22,17 +23,15 @@ use std::collections::BTreeMap;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-pub(crate) use pool::{PoolConfig, PoolKind, Secret, Server};
+use error::{error_at, line_of};
+pub(crate) use pool::{PoolConfig, PoolKind, Server};
+use rule::DEFAULT_TTL;
 
-use crate::functions::Function;
 use crate::hook::HookPoint;
-use crate::rules::{Action, Rule, RuleSet};
+use crate::rules::{Action, RuleSet};
 
 /// What every key of this plugin starts with.
 pub(crate) const PREFIX: &str = "backend.redis.";
-/// The TTL of stored messages when neither the rule nor
-/// `backend.redis.msg.expired_after` gives one.
-pub(crate) const DEFAULT_TTL: u64 = 7200;
 /// The legacy default-TTL key.
 pub(crate) const EXPIRED_AFTER: &str = "backend.redis.msg.expired_after";
 
@@ -47,16 +46,6 @@ pub(crate) struct Config {
     /// unknown key outside `backend.redis.`, a rule overridden by a later
     /// line with the same key).
     pub(crate) warnings: Vec<String>,
-}
-
-/// The 1-based line of an entry, as the ABI wants it.
-pub(crate) fn line_of(entry: &Entry) -> u32 {
-    u32::try_from(entry.line).unwrap_or(u32::MAX)
-}
-
-/// An error about `entry`, naming its line and key.
-pub(crate) fn error_at(entry: &Entry, message: impl Into<String>) -> ConfigError {
-    ConfigError::at(line_of(entry), entry.key.as_str(), message)
 }
 
 /// Reads and checks the configuration text; `source` names the file.
@@ -258,13 +247,6 @@ impl Config {
             self.rules.len() - functions
         )
     }
-}
-
-/// Whether some rule uses `function`.
-pub(crate) fn uses(rules: &[Rule], function: Function) -> bool {
-    rules
-        .iter()
-        .any(|r| matches!(r.action, Action::Function(f) if f == function))
 }
 
 #[cfg(test)]

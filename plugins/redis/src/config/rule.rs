@@ -8,15 +8,18 @@
 use std::sync::Arc;
 
 use mqhost_plugin_api::properties::Entry;
-use mqhost_plugin_api::ConfigError;
+use mqhost_plugin_api::{topic, ConfigError};
 use serde_json::{Map, Value};
 
-use super::error_at;
+use super::error::error_at;
 use crate::commands::Commands;
 use crate::functions::{Function, Kind};
 use crate::hook::HookPoint;
 use crate::rules::{Action, Rule};
-use mqhost_plugin_api::topic;
+
+/// The TTL of stored messages when neither the rule nor
+/// `backend.redis.msg.expired_after` gives one.
+pub(crate) const DEFAULT_TTL: u64 = 7200;
 
 /// Reads `<hookpoint>.<n>` (what follows `backend.redis.hook.`).
 pub(crate) fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {

@@ -1,3 +1,4 @@
+use super::pool::Secret;
 use super::*;
 use crate::hook::HookPoint as H;
 

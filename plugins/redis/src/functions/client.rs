@@ -12,7 +12,6 @@
 //! NOW is the event's time in Unix seconds, not the time the write
 //! reaches Redis: after an outage the hashes still say when it happened.
 
-use super::secs;
 use crate::event::{ClientData, UNDEFINED};
 use crate::resp::CommandSink;
 
@@ -21,7 +20,7 @@ pub(crate) const ONLINE_HASH: &str = "mqtt";
 
 /// `on_client_connected`.
 pub(crate) fn connected(client: &ClientData, out: &mut impl CommandSink) {
-    let now = secs(client.ts_ms);
+    let now = client.ts_secs();
     out.begin(8);
     out.arg(b"HMSET");
     out.arg2(b"mqtt:client:", client.client_id.as_bytes());
@@ -46,7 +45,7 @@ pub(crate) fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
     out.arg(b"state");
     out.arg(b"0");
     out.arg(b"offline_at");
-    out.arg_u64(secs(client.ts_ms));
+    out.arg_u64(client.ts_secs());
     out.begin(3);
     out.arg(b"HDEL");
     out.arg2(b"mqtt:node:", client.node.as_bytes());
@@ -60,7 +59,7 @@ pub(crate) fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
         out.arg(b"HSET");
         out.arg(ONLINE_HASH.as_bytes());
         out.arg(client.client_id.as_bytes());
-        out.arg_u64(secs(client.ts_ms));
+        out.arg_u64(client.ts_secs());
     } else {
         out.begin(3);
         out.arg(b"HDEL");

@@ -10,9 +10,19 @@
 //! HMSET mqtt:latest_msg:${topic} ...  EXPIRE mqtt:latest_msg:${topic} ${expired_time}
 //! ```
 
-use super::Shape;
 use crate::event::MessageData;
 use crate::resp::CommandSink;
+
+/// What the write functions of `message.publish` look at in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Shape {
+    /// QoS as published.
+    pub(crate) qos: u8,
+    /// Retain flag.
+    pub(crate) retain: bool,
+    /// Whether the payload is empty.
+    pub(crate) empty: bool,
+}
 
 /// What stored messages' keys start with: `mqtt:msg:${msgid}` (hash) and
 /// `mqtt:msg:${topic}` (sorted set).

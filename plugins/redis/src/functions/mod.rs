@@ -15,6 +15,8 @@ pub(crate) mod client;
 pub(crate) mod expiry;
 pub(crate) mod message;
 
+pub(crate) use message::Shape;
+
 use crate::event::Event;
 use crate::hook::HookPoint;
 use crate::resp::CommandSink;
@@ -194,22 +196,6 @@ impl Function {
             _ => {}
         }
     }
-}
-
-/// What the write functions of `message.publish` look at in a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Shape {
-    /// QoS as published.
-    pub(crate) qos: u8,
-    /// Retain flag.
-    pub(crate) retain: bool,
-    /// Whether the payload is empty.
-    pub(crate) empty: bool,
-}
-
-/// Unix seconds of a millisecond time: what the functions write as "NOW".
-pub(crate) fn secs(ms: u64) -> u64 {
-    ms / 1000
 }
 
 #[cfg(test)]
