@@ -110,10 +110,10 @@ pub use types::{ConfigError, HookSet, HostError, LogLevel, MessageId, PluginErro
 /// ```
 pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-impl From<&properties::ConfigError> for ConfigError {
+impl From<&properties::PropertiesError> for ConfigError {
     /// Keeps the line and key of a properties error; the file is the
     /// host's to add.
-    fn from(error: &properties::ConfigError) -> ConfigError {
+    fn from(error: &properties::PropertiesError) -> ConfigError {
         ConfigError::at(
             error.line.unwrap_or(0) as u32,
             error.key.clone().unwrap_or_default(),

@@ -19,20 +19,23 @@
 //! # Value helpers
 //!
 //! The `parse_*` functions turn a value into a typed setting. They return a
-//! plain message on failure, which the caller wraps into a [`ConfigError`]
+//! plain message on failure, which the caller wraps into a [`PropertiesError`]
 //! naming the file, line and key (see [`Properties::error`]).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 
-/// A configuration problem, located as precisely as is known.
+/// A problem in properties text or in one of its settings, located as
+/// precisely as is known. Plain Rust, unlike the ABI's
+/// [`ConfigError`](crate::ConfigError), which a plugin makes of it with
+/// `ConfigError::from(&error)`.
 ///
 /// Displays as `source:line: key: message`, leaving out the parts that are
 /// absent, e.g. `etc/mqhost.conf:12: mqtt.max_inflight: expected a whole
 /// number, got "abc"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct PropertiesError {
     /// Where the setting came from: a file name, or `--set` for the command line.
     pub source: String,
     /// The 1-based line number within `source`, when there is one.
@@ -43,10 +46,10 @@ pub struct ConfigError {
     pub message: String,
 }
 
-impl ConfigError {
+impl PropertiesError {
     /// An error about `source` as a whole (e.g. a file that cannot be read).
     pub fn new(source: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
+        PropertiesError {
             source: source.into(),
             line: None,
             key: None,
@@ -56,7 +59,7 @@ impl ConfigError {
 
     /// An error about one line of `source`.
     pub fn at_line(source: impl Into<String>, line: usize, message: impl Into<String>) -> Self {
-        ConfigError::new(source, message).with_line(line)
+        PropertiesError::new(source, message).with_line(line)
     }
 
     /// An error about the setting `key` of `source`, on `line` if known.
@@ -66,7 +69,7 @@ impl ConfigError {
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        ConfigError {
+        PropertiesError {
             source: source.into(),
             line,
             key: Some(key.into()),
@@ -87,7 +90,7 @@ impl ConfigError {
     }
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for PropertiesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut prefix = self.source.clone();
         if let Some(line) = self.line {
@@ -106,7 +109,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for PropertiesError {}
 
 /// One `key = value` line of a properties file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,9 +192,9 @@ impl Properties {
         });
     }
 
-    /// A [`ConfigError`] about `entry`, naming this source, its line and key.
-    pub fn error(&self, entry: &Entry, message: impl Into<String>) -> ConfigError {
-        ConfigError::for_key(&*self.source, Some(entry.line), &*entry.key, message)
+    /// A [`PropertiesError`] about `entry`, naming this source, its line and key.
+    pub fn error(&self, entry: &Entry, message: impl Into<String>) -> PropertiesError {
+        PropertiesError::for_key(&*self.source, Some(entry.line), &*entry.key, message)
     }
 }
 
@@ -216,7 +219,7 @@ pub fn is_valid_key(key: &str) -> bool {
 ///
 /// A non-blank, non-comment line without `=`, or with an invalid key, is an
 /// error naming `source`, the line number and the offending text.
-pub fn parse(text: &str, source: &str) -> Result<Properties, ConfigError> {
+pub fn parse(text: &str, source: &str) -> Result<Properties, PropertiesError> {
     let mut props = Properties::new(source);
     // A byte order mark written by some editors is not part of the first key.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -227,7 +230,7 @@ pub fn parse(text: &str, source: &str) -> Result<Properties, ConfigError> {
             continue;
         }
         let Some((key, value)) = trimmed.split_once('=') else {
-            return Err(ConfigError::at_line(
+            return Err(PropertiesError::at_line(
                 source,
                 line,
                 format!("expected \"key = value\", got {trimmed:?}"),
@@ -243,7 +246,7 @@ pub fn parse(text: &str, source: &str) -> Result<Properties, ConfigError> {
                      '_', '.', '$' and '-'"
                 )
             };
-            return Err(ConfigError::at_line(source, line, message));
+            return Err(PropertiesError::at_line(source, line, message));
         }
         props.push(key, value.trim(), line);
     }
@@ -492,15 +495,19 @@ mod tests {
 
     #[test]
     fn error_display_leaves_out_absent_parts() {
-        let full = ConfigError::for_key("etc/mqhost.conf", Some(12), "mqtt.max_inflight", "bad");
+        let full =
+            PropertiesError::for_key("etc/mqhost.conf", Some(12), "mqtt.max_inflight", "bad");
         assert_eq!(
             full.to_string(),
             "etc/mqhost.conf:12: mqtt.max_inflight: bad"
         );
-        let no_line = ConfigError::for_key("--set", None, "mqtt.max_inflight", "bad");
+        let no_line = PropertiesError::for_key("--set", None, "mqtt.max_inflight", "bad");
         assert_eq!(no_line.to_string(), "--set: mqtt.max_inflight: bad");
-        assert_eq!(ConfigError::new("f.conf", "bad").to_string(), "f.conf: bad");
-        assert_eq!(ConfigError::new("", "bad").to_string(), "bad");
+        assert_eq!(
+            PropertiesError::new("f.conf", "bad").to_string(),
+            "f.conf: bad"
+        );
+        assert_eq!(PropertiesError::new("", "bad").to_string(), "bad");
     }
 
     #[test]

@@ -147,11 +147,83 @@ pub fn parse_shared(filter: &str) -> Result<Option<SharedFilter<'_>>, TopicError
     }))
 }
 
+/// The filter without a `$share/{group}/` prefix: the topics a shared
+/// subscription is about. Any other string comes back whole.
+///
+/// Lenient where [`parse_shared`] is strict: it checks neither the group
+/// nor the rest, so it suits filters the broker has already accepted.
+///
+/// ```
+/// use mqhost_plugin_api::topic::strip_share;
+///
+/// assert_eq!(strip_share("$share/workers/jobs/#"), "jobs/#");
+/// assert_eq!(strip_share("jobs/#"), "jobs/#");
+/// assert_eq!(strip_share("$share/workers"), "$share/workers");
+/// ```
+pub fn strip_share(filter: &str) -> &str {
+    filter
+        .strip_prefix(SHARE_PREFIX)
+        .and_then(|rest| rest.split_once('/'))
+        .map_or(filter, |(_, inner)| inner)
+}
+
+/// Whether `filter` has a `$share/{group}/` prefix, as [`strip_share`]
+/// sees it.
+///
+/// ```
+/// use mqhost_plugin_api::topic::is_shared;
+///
+/// assert!(is_shared("$share/workers/jobs/#"));
+/// assert!(!is_shared("$SYS/uptime"));
+/// ```
+pub fn is_shared(filter: &str) -> bool {
+    strip_share(filter).len() != filter.len()
+}
+
+/// Whether `filter` has a `+` or `#` level, so that it can match more than
+/// the one topic name spelled like it.
+///
+/// ```
+/// use mqhost_plugin_api::topic::has_wildcards;
+///
+/// assert!(has_wildcards("sensors/+/temp"));
+/// assert!(has_wildcards("#"));
+/// assert!(!has_wildcards("sensors/kitchen/temp"));
+/// ```
+pub fn has_wildcards(filter: &str) -> bool {
+    filter.split('/').any(is_wildcard_level)
+}
+
+/// Whether one level of a filter (text between `/`) is a wildcard, `+` or
+/// `#`: in a valid filter no other level holds one.
+///
+/// ```
+/// use mqhost_plugin_api::topic::is_wildcard_level;
+///
+/// let literal: Vec<&str> = "sensors/+/temp".split('/').take_while(|l| !is_wildcard_level(l)).collect();
+/// assert_eq!(literal, ["sensors"]);
+/// ```
+pub fn is_wildcard_level(level: &str) -> bool {
+    level == "+" || level == "#"
+}
+
 /// True iff the topic filter `filter` matches the topic name `name` under the
 /// MQTT rules: `+` matches exactly one level, a trailing `#` matches zero or
 /// more levels (so `a/#` matches `a`), empty levels are levels, and a name
 /// starting with `$` is not matched by a filter whose first level is a
 /// wildcard.
+///
+/// `name` is taken literally, so a subscription filter can stand in for it
+/// (EMQX's `emqx_topic:match(Filter, RuleTopic)`): its `+` and `#` are plain
+/// levels, which the filter's wildcards match and its literal levels do not.
+///
+/// ```
+/// use mqhost_plugin_api::topic::matches;
+///
+/// assert!(matches("sensors/+/temp", "sensors/kitchen/temp"));
+/// assert!(matches("queue/#", "queue/#"));
+/// assert!(!matches("queue/a", "queue/#"));
+/// ```
 ///
 /// Both arguments are expected to be valid; for invalid input the result is
 /// unspecified, but the function does not panic.
@@ -428,6 +500,43 @@ mod tests {
         assert!(matches("a/+", "a/$x"));
         assert!(matches("a/#", "a/$x/y"));
         assert!(matches("#", "a/$x"));
+    }
+
+    #[test]
+    fn subscription_filters_are_matched_literally() {
+        // A rule filter against a subscription filter, as EMQX's Redis
+        // backend matches them: "queue/#" covers subscriptions under queue/.
+        assert!(matches("queue/#", "queue/#"));
+        assert!(matches("queue/#", "queue/a"));
+        assert!(matches("queue/#", "queue/+"));
+        assert!(!matches("queue/#", "pubsub/a"));
+        // A literal '#' level is not matched by a literal rule level.
+        assert!(!matches("queue/a", "queue/#"));
+        assert!(matches("queue/+", "queue/#"));
+        assert!(matches("#", "#"));
+        assert!(!matches("$SYS/a", "+/a"));
+    }
+
+    #[test]
+    fn share_prefix_is_stripped() {
+        assert_eq!(strip_share("$share/g/a/b"), "a/b");
+        assert_eq!(strip_share("$share/g/#"), "#");
+        assert_eq!(strip_share("a/b"), "a/b");
+        assert_eq!(strip_share("$share/g"), "$share/g");
+        assert_eq!(strip_share("$sharex/g/a"), "$sharex/g/a");
+        assert!(is_shared("$share/g/x"));
+        assert!(!is_shared("$share/g"));
+        assert!(!is_shared("$SYS/x"));
+    }
+
+    #[test]
+    fn wildcards_are_whole_levels() {
+        assert!(has_wildcards("a/+"));
+        assert!(has_wildcards("+/b"));
+        assert!(has_wildcards("#"));
+        assert!(has_wildcards("a//#"));
+        assert!(!has_wildcards("a/b"));
+        assert!(!has_wildcards("/"));
     }
 
     #[test]

@@ -58,6 +58,38 @@ impl HookSet {
             .map(|(_, name)| *name)
             .collect()
     }
+
+    /// The name of a single hook point, EMQX style; None for a set of
+    /// none, of several, or of points this version does not know.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::HookSet;
+    ///
+    /// assert_eq!(HookSet::MESSAGE_ACKED.name(), Some("message.acked"));
+    /// assert_eq!((HookSet::MESSAGE_ACKED | HookSet::MESSAGE_PUBLISH).name(), None);
+    /// ```
+    pub fn name(self) -> Option<&'static str> {
+        HOOK_NAMES
+            .iter()
+            .find(|(set, _)| *set == self)
+            .map(|(_, name)| *name)
+    }
+
+    /// The single hook point called `name` (as [`name`](Self::name) spells
+    /// it); None for any other text.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::HookSet;
+    ///
+    /// assert_eq!(HookSet::from_name("session.subscribed"), Some(HookSet::SESSION_SUBSCRIBED));
+    /// assert_eq!(HookSet::from_name("message.published"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<HookSet> {
+        HOOK_NAMES
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(set, _)| *set)
+    }
 }
 
 const HOOK_NAMES: [(HookSet, &str); 8] = [
@@ -132,6 +164,9 @@ pub struct MessageId {
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// Length of a [`MessageId`] in base62: enough digits for any 128-bit value.
+pub const BASE62_LEN: usize = 22;
+
 impl MessageId {
     /// The id of a 128-bit value.
     pub const fn from_u128(value: u128) -> MessageId {
@@ -149,19 +184,46 @@ impl MessageId {
     /// Exactly 22 characters of `0-9A-Za-z`, zero-padded, so that string
     /// order is id order.
     pub fn to_base62(self) -> String {
-        let mut digits = [b'0'; 22];
-        let mut value = self.as_u128();
-        for slot in digits.iter_mut().rev() {
-            *slot = BASE62[(value % 62) as usize];
-            value /= 62;
+        self.base62_digits()
+            .iter()
+            .map(|&b| char::from(b))
+            .collect()
+    }
+
+    /// The ASCII digits of [`to_base62`](Self::to_base62), inline: for code
+    /// on the broker's threads that must not allocate, such as a plugin's
+    /// hooks.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::MessageId;
+    ///
+    /// let id = MessageId::from_u128(u128::MAX);
+    /// assert_eq!(&id.base62_digits()[..], id.to_base62().as_bytes());
+    /// ```
+    pub fn base62_digits(self) -> [u8; BASE62_LEN] {
+        // 62^10 fits in a u64: split the value into three runs of digits
+        // and do the rest in 64-bit arithmetic, two 128-bit divisions
+        // instead of forty-four.
+        const CHUNK: u128 = 62u128.pow(10);
+        fn fill(out: &mut [u8], mut value: u64) {
+            for slot in out.iter_mut().rev() {
+                *slot = BASE62[(value % 62) as usize];
+                value /= 62;
+            }
         }
-        digits.iter().map(|&b| char::from(b)).collect()
+        let value = self.as_u128();
+        let mut digits = [b'0'; BASE62_LEN];
+        fill(&mut digits[12..], (value % CHUNK) as u64);
+        fill(&mut digits[2..12], ((value / CHUNK) % CHUNK) as u64);
+        // What is left is below 62^2: 62^22 exceeds 2^128.
+        fill(&mut digits[..2], (value / CHUNK / CHUNK) as u64);
+        digits
     }
 
     /// Parses what [`to_base62`](Self::to_base62) wrote (any length up to
     /// 22 digits); None for other text.
     pub fn from_base62(text: &str) -> Option<MessageId> {
-        if text.is_empty() || text.len() > 22 {
+        if text.is_empty() || text.len() > BASE62_LEN {
             return None;
         }
         let mut value: u128 = 0;
@@ -297,5 +359,104 @@ impl fmt::Display for HostError {
             HostError::SHUTTING_DOWN => "the broker is stopping",
             _ => "unknown host error",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_hook_point_has_one_name_and_back() {
+        let mut seen = HookSet::NONE;
+        for bit in 0..8 {
+            let hook = HookSet(1 << bit);
+            let name = hook.name().expect("a known hook point");
+            assert_eq!(HookSet::from_name(name), Some(hook), "{name}");
+            assert_eq!(hook.names(), [name]);
+            seen = seen | hook;
+        }
+        assert_eq!(seen, HookSet::ALL);
+        assert_eq!(HookSet::NONE.name(), None);
+        assert_eq!(HookSet::ALL.name(), None);
+        assert_eq!(HookSet(1 << 8).name(), None);
+        assert_eq!(HookSet::from_name("message.deliver"), None);
+        assert_eq!(HookSet::from_name(""), None);
+    }
+
+    /// The definition: one digit at a time, least significant last.
+    fn base62_by_division(value: u128) -> String {
+        let mut digits = [b'0'; BASE62_LEN];
+        let mut value = value;
+        for slot in digits.iter_mut().rev() {
+            *slot = BASE62[(value % 62) as usize];
+            value /= 62;
+        }
+        digits.iter().map(|&b| char::from(b)).collect()
+    }
+
+    fn samples() -> Vec<u128> {
+        let mut value: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
+        let mut samples = vec![
+            0,
+            1,
+            61,
+            62,
+            u128::MAX,
+            u128::MAX - 1,
+            62u128.pow(10) - 1,
+            62u128.pow(10),
+            62u128.pow(20) - 1,
+            62u128.pow(20),
+        ];
+        for _ in 0..1000 {
+            value = value.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D);
+            samples.push(value);
+            samples.push(value >> (value % 128));
+        }
+        samples
+    }
+
+    #[test]
+    fn base62_is_the_zero_padded_number_in_62_digits() {
+        for sample in samples() {
+            let id = MessageId::from_u128(sample);
+            let text = id.to_base62();
+            assert_eq!(text, base62_by_division(sample), "{sample}");
+            assert_eq!(&id.base62_digits()[..], text.as_bytes(), "{sample}");
+        }
+        assert_eq!(MessageId::from_u128(0).to_base62(), "0".repeat(22));
+        assert_eq!(
+            MessageId::from_u128(u128::MAX).to_base62(),
+            "7n42DGM5Tflk9n8mt7Fhc7"
+        );
+    }
+
+    #[test]
+    fn base62_round_trips_and_sorts_as_the_ids() {
+        let mut ids: Vec<MessageId> = samples().into_iter().map(MessageId::from_u128).collect();
+        for id in &ids {
+            assert_eq!(MessageId::from_base62(&id.to_base62()), Some(*id));
+        }
+        ids.sort();
+        for pair in ids.windows(2) {
+            assert!(pair[0].to_base62() <= pair[1].to_base62());
+        }
+        // Shorter text is the same number zero-padded.
+        assert_eq!(MessageId::from_base62("z"), Some(MessageId::from_u128(61)));
+    }
+
+    #[test]
+    fn base62_parse_refuses_other_text() {
+        for text in [
+            "",
+            "-1",
+            "a b",
+            "é",
+            &"0".repeat(23),
+            "7n42DGM5Tflk9n8mt7Fhc8",
+        ] {
+            assert_eq!(MessageId::from_base62(text), None, "{text:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use super::host::HostConfig;
-use super::properties::{self, ConfigError, Properties};
+use super::properties::{self, Properties, PropertiesError};
 
 /// The source name used in errors about `--set` overrides.
 pub const OVERRIDE_SOURCE: &str = "--set";
@@ -17,12 +17,15 @@ impl HostConfig {
     ///
     /// Every key is validated; an unknown key or a bad value is an error
     /// naming the file and line (or `--set`) and the key.
-    pub fn load(path: Option<&Path>, overrides: &[(String, String)]) -> Result<Self, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, PropertiesError> {
         let mut config = HostConfig::default();
         if let Some(path) = path {
             let name = path.display().to_string();
             let text = fs::read_to_string(path)
-                .map_err(|e| ConfigError::new(&*name, format!("cannot read the file: {e}")))?;
+                .map_err(|e| PropertiesError::new(&*name, format!("cannot read the file: {e}")))?;
             let props = properties::parse(&text, &name)?;
             config.config_file = Some(path.to_path_buf());
             config.apply_properties(&props)?;
@@ -34,7 +37,7 @@ impl HostConfig {
     /// Applies every entry of `props` in order (a repeated key: the last wins).
     ///
     /// Relative paths in values resolve against the config file's directory.
-    pub fn apply_properties(&mut self, props: &Properties) -> Result<(), ConfigError> {
+    pub fn apply_properties(&mut self, props: &Properties) -> Result<(), PropertiesError> {
         let base = self.config_dir().to_path_buf();
         for entry in props {
             self.set(&entry.key, &entry.value, &base)
@@ -46,10 +49,13 @@ impl HostConfig {
     /// Applies command-line `--set KEY=VALUE` overrides in order.
     ///
     /// Relative paths in values resolve against the current directory.
-    pub fn apply_overrides(&mut self, overrides: &[(String, String)]) -> Result<(), ConfigError> {
+    pub fn apply_overrides(
+        &mut self,
+        overrides: &[(String, String)],
+    ) -> Result<(), PropertiesError> {
         for (key, value) in overrides {
             self.set(key, value.trim(), Path::new(""))
-                .map_err(|message| ConfigError::for_key(OVERRIDE_SOURCE, None, key, message))?;
+                .map_err(|message| PropertiesError::for_key(OVERRIDE_SOURCE, None, key, message))?;
         }
         Ok(())
     }
@@ -85,7 +91,7 @@ mod tests {
         }
     }
 
-    fn from_text(text: &str) -> Result<HostConfig, ConfigError> {
+    fn from_text(text: &str) -> Result<HostConfig, PropertiesError> {
         let props = properties::parse(text, "test.conf")?;
         let mut config = HostConfig::default();
         config.apply_properties(&props)?;

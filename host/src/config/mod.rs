@@ -20,7 +20,7 @@ pub use mqhost_plugin_api::properties;
 use std::path::{Path, PathBuf};
 
 pub use host::{HostConfig, LogLevel};
-pub use properties::{ConfigError, Entry, Properties};
+pub use properties::{Entry, Properties, PropertiesError};
 
 /// The config file used when `--config` is not given, relative to the
 /// current directory, if it exists there.

@@ -25,35 +25,28 @@ pub const DROP_TOPICS: &str = "audit.drop_topics";
 /// Every `audit.*` key; any other is a mistake worth reporting.
 const KEYS: [&str; 4] = [FILE, HOOKS, PAYLOAD, DROP_TOPICS];
 
-/// The hook points the audit log can record, by name. A table of its own
-/// rather than `HookSet::ALL`, so that a later interface version adding hook
-/// points does not make this plugin ask for hooks it cannot format.
-pub const HOOK_NAMES: [(&str, HookSet); 8] = [
-    ("client.connected", HookSet::CLIENT_CONNECTED),
-    ("client.disconnected", HookSet::CLIENT_DISCONNECTED),
-    ("session.created", HookSet::SESSION_CREATED),
-    ("session.subscribed", HookSet::SESSION_SUBSCRIBED),
-    ("session.unsubscribed", HookSet::SESSION_UNSUBSCRIBED),
-    ("message.publish", HookSet::MESSAGE_PUBLISH),
-    ("message.delivered", HookSet::MESSAGE_DELIVERED),
-    ("message.acked", HookSet::MESSAGE_ACKED),
-];
+/// The hook points the audit log can record. Named here rather than taken
+/// as `HookSet::ALL`, so that a later interface version adding hook points
+/// does not make this plugin ask for hooks it cannot format.
+const RECORDABLE: HookSet = HookSet(
+    HookSet::CLIENT_CONNECTED.0
+        | HookSet::CLIENT_DISCONNECTED.0
+        | HookSet::SESSION_CREATED.0
+        | HookSet::SESSION_SUBSCRIBED.0
+        | HookSet::SESSION_UNSUBSCRIBED.0
+        | HookSet::MESSAGE_PUBLISH.0
+        | HookSet::MESSAGE_DELIVERED.0
+        | HookSet::MESSAGE_ACKED.0,
+);
 
 /// The default of `audit.hooks`: all eight hook points.
 pub fn all_hooks() -> HookSet {
-    HOOK_NAMES
-        .iter()
-        .fold(HookSet::NONE, |set, (_, hook)| set | *hook)
+    RECORDABLE
 }
 
 /// The names of the hook points in `hooks`, comma-separated, for logs.
 pub fn hook_names(hooks: HookSet) -> String {
-    HOOK_NAMES
-        .iter()
-        .filter(|(_, hook)| hooks.contains(*hook))
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    hooks.names().join(", ")
 }
 
 /// What the configuration file says, checked.
@@ -155,7 +148,7 @@ fn parse_hooks(entry: &Entry) -> Result<HookSet, ConfigError> {
     }
     let mut hooks = HookSet::NONE;
     for name in &names {
-        let Some((_, hook)) = HOOK_NAMES.iter().find(|(known, _)| known == name) else {
+        let Some(hook) = HookSet::from_name(name).filter(|hook| RECORDABLE.contains(*hook)) else {
             return Err(error_at(
                 entry,
                 format!(
@@ -164,7 +157,7 @@ fn parse_hooks(entry: &Entry) -> Result<HookSet, ConfigError> {
                 ),
             ));
         };
-        hooks = hooks | *hook;
+        hooks = hooks | hook;
     }
     Ok(hooks)
 }

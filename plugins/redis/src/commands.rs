@@ -8,18 +8,14 @@
 //! `${message}`, which must stand alone and becomes the message hash's
 //! field/value pairs (`HMSET key ${message}`).
 
-use std::borrow::Cow;
-
-use redis::{Arg, Cmd};
-
 use crate::event::{bool_text, Event, UNDEFINED};
-use crate::functions::secs;
+use crate::hook::HookPoint;
 use crate::resp::CommandSink;
-use crate::rules::HookPoint;
+use std::borrow::Cow;
 
 /// A placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Var {
+pub(crate) enum Var {
     /// `${clientid}`.
     ClientId,
     /// `${username}`.
@@ -64,7 +60,7 @@ impl Var {
     }
 
     /// The placeholders offered at `hook` (spec, section 4).
-    pub fn available(hook: HookPoint) -> &'static [&'static str] {
+    pub(crate) fn available(hook: HookPoint) -> &'static [&'static str] {
         match hook {
             HookPoint::ClientConnected | HookPoint::ClientDisconnected => {
                 &["clientid", "username", "peerhost", "node", "ts"]
@@ -101,24 +97,24 @@ enum ArgTemplate {
 
 /// One command with placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
+pub(crate) struct Template {
     args: Vec<ArgTemplate>,
 }
 
 /// The `commands` of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Commands {
+pub(crate) struct Commands {
     /// The list began with `"pipeline"`. Every rule's commands already go
     /// out together, in order, in the pool's pipelined batches, so this
     /// changes nothing but is accepted.
-    pub pipeline: bool,
+    pub(crate) pipeline: bool,
     /// The commands, in order.
-    pub templates: Vec<Template>,
+    pub(crate) templates: Vec<Template>,
 }
 
 impl Commands {
     /// Reads the `commands` list of a rule at `hook`.
-    pub fn parse(list: &[String], hook: HookPoint) -> Result<Commands, String> {
+    pub(crate) fn parse(list: &[String], hook: HookPoint) -> Result<Commands, String> {
         let (pipeline, list) = match list.first() {
             Some(first) if first.eq_ignore_ascii_case("pipeline") => (true, &list[1..]),
             _ => (false, list),
@@ -137,17 +133,12 @@ impl Commands {
     }
 
     /// How many commands one event sends.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.templates.len()
     }
 
-    /// Whether there is none (never, once parsed).
-    pub fn is_empty(&self) -> bool {
-        self.templates.is_empty()
-    }
-
     /// Writes the commands for `event`.
-    pub fn emit(&self, event: &Event, out: &mut impl CommandSink) {
+    pub(crate) fn emit(&self, event: &Event, out: &mut impl CommandSink) {
         for template in &self.templates {
             template.expand(event, out);
         }
@@ -157,7 +148,7 @@ impl Commands {
 impl Template {
     /// Reads one command: words split on spaces (runs of spaces count as
     /// one), placeholders checked against those of `hook`.
-    pub fn parse(text: &str, hook: HookPoint) -> Result<Template, String> {
+    pub(crate) fn parse(text: &str, hook: HookPoint) -> Result<Template, String> {
         let mut args = Vec::new();
         for word in text.split(' ').filter(|w| !w.is_empty()) {
             args.push(parse_word(word, hook).map_err(|m| format!("in {text:?}: {m}"))?);
@@ -176,7 +167,7 @@ impl Template {
     }
 
     /// Writes the command for `event`.
-    pub fn expand(&self, event: &Event, out: &mut impl CommandSink) {
+    pub(crate) fn expand(&self, event: &Event, out: &mut impl CommandSink) {
         let message = match event {
             Event::Message(message) => Some(message),
             _ => None,
@@ -280,7 +271,7 @@ fn value(var: Var, event: &Event) -> Cow<'_, [u8]> {
         (Var::PeerHost, Event::Client(c)) => text(&c.peerhost),
         (Var::Node, Event::Client(c)) => text(&c.node),
         (Var::Node, Event::Session(s)) => text(&s.node),
-        (Var::Ts, Event::Client(c)) => number(secs(c.ts_ms)),
+        (Var::Ts, Event::Client(c)) => number(c.ts_secs()),
         (Var::Ts, Event::Message(m)) => number(m.ts_ms),
         (Var::Topic, Event::Subscription(s)) => text(&s.filter),
         (Var::Topic, Event::Message(m)) => text(&m.topic),
@@ -296,22 +287,13 @@ fn value(var: Var, event: &Event) -> Cow<'_, [u8]> {
     }
 }
 
-/// The words of a command, lossily as text: for tests and log lines.
-pub fn words(cmd: &Cmd) -> Vec<String> {
-    cmd.args_iter()
-        .map(|arg| match arg {
-            Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            _ => "0".to_owned(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::event::{ClientData, DeliveryData, MessageData, SessionData, SubscriptionData};
+    use crate::resp::{words, CmdList};
 
     fn commands(list: &[&str], hook: HookPoint) -> Result<Commands, String> {
         let list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
@@ -319,7 +301,7 @@ mod tests {
     }
 
     fn expand(list: &[&str], hook: HookPoint, event: &Event) -> Vec<Vec<String>> {
-        let mut out = crate::resp::CmdList::default();
+        let mut out = CmdList::default();
         commands(list, hook).unwrap().emit(event, &mut out);
         out.cmds.iter().map(words).collect()
     }

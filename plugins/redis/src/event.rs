@@ -4,36 +4,35 @@
 
 use std::sync::Arc;
 
+use mqhost_plugin_api::types::BASE62_LEN;
 use mqhost_plugin_api::{
-    ClientEvent, DeliveryEvent, MessageEvent, MessageId, SessionEvent, SubscriptionEvent,
+    topic, ClientEvent, DeliveryEvent, MessageEvent, MessageId, SessionEvent, SubscriptionEvent,
 };
-
-use crate::topic;
 
 /// What a placeholder or function writes for a missing user name,
 /// as EMQX does.
-pub const UNDEFINED: &str = "undefined";
+pub(crate) const UNDEFINED: &str = "undefined";
 
 /// `client.connected` or `client.disconnected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientData {
+pub(crate) struct ClientData {
     /// The client's id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// User name from CONNECT.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// The client's IP address, without the port.
-    pub peerhost: String,
+    pub(crate) peerhost: String,
     /// The broker node's name.
-    pub node: String,
+    pub(crate) node: String,
     /// When it happened, Unix milliseconds.
-    pub ts_ms: u64,
+    pub(crate) ts_ms: u64,
     /// True for `client.connected`.
-    pub connected: bool,
+    pub(crate) connected: bool,
 }
 
 impl ClientData {
     /// Copies a client event.
-    pub fn new(event: &ClientEvent<'_>, connected: bool) -> ClientData {
+    pub(crate) fn new(event: &ClientEvent<'_>, connected: bool) -> ClientData {
         ClientData {
             client_id: event.client_id.to_string(),
             username: event.username.into_option().map(|u| u.to_string()),
@@ -43,10 +42,16 @@ impl ClientData {
             connected,
         }
     }
+
+    /// When it happened, Unix seconds: what the functions write as NOW
+    /// and `${ts}` expands to.
+    pub(crate) fn ts_secs(&self) -> u64 {
+        self.ts_ms / 1000
+    }
 }
 
 /// The address part of `ip:port` or `[v6]:port`.
-pub fn peer_host(peer: &str) -> &str {
+pub(crate) fn peer_host(peer: &str) -> &str {
     if let Some(rest) = peer.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
@@ -60,18 +65,18 @@ pub fn peer_host(peer: &str) -> &str {
 
 /// `session.created`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionData {
+pub(crate) struct SessionData {
     /// The session's client id.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// User name from CONNECT.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// The broker node's name.
-    pub node: String,
+    pub(crate) node: String,
 }
 
 impl SessionData {
     /// Copies a session event.
-    pub fn new(event: &SessionEvent<'_>) -> SessionData {
+    pub(crate) fn new(event: &SessionEvent<'_>) -> SessionData {
         SessionData {
             client_id: event.client_id.to_string(),
             username: event.username.into_option().map(|u| u.to_string()),
@@ -82,25 +87,25 @@ impl SessionData {
 
 /// `session.subscribed` or `session.unsubscribed`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionData {
+pub(crate) struct SubscriptionData {
     /// The subscriber.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// The filter without any `$share/<group>/` prefix: keys are named
     /// after the topics, not the group.
-    pub filter: String,
+    pub(crate) filter: String,
     /// Whether it is a shared subscription (no retained messages).
-    pub shared: bool,
+    pub(crate) shared: bool,
     /// Granted QoS.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// False when the session already had this filter.
-    pub is_new: bool,
+    pub(crate) is_new: bool,
     /// MQTT 5.0 Retain Handling: 0 send retained, 1 only if new, 2 never.
-    pub retain_handling: u8,
+    pub(crate) retain_handling: u8,
 }
 
 impl SubscriptionData {
     /// Copies a subscription event.
-    pub fn new(event: &SubscriptionEvent<'_>) -> SubscriptionData {
+    pub(crate) fn new(event: &SubscriptionEvent<'_>) -> SubscriptionData {
         let filter = event.filter.as_str();
         SubscriptionData {
             client_id: event.client_id.to_string(),
@@ -115,26 +120,26 @@ impl SubscriptionData {
 
 /// A message at `message.publish`: everything its hash holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageData {
+pub(crate) struct MessageData {
     /// The id, 22 base62 characters.
-    pub id: IdText,
+    pub(crate) id: IdText,
     /// Publisher's client id.
-    pub from: String,
+    pub(crate) from: String,
     /// QoS as published.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// Topic name.
-    pub topic: String,
+    pub(crate) topic: String,
     /// Retain flag.
-    pub retain: bool,
+    pub(crate) retain: bool,
     /// Payload bytes.
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
     /// Publish time, Unix milliseconds.
-    pub ts_ms: u64,
+    pub(crate) ts_ms: u64,
 }
 
 impl MessageData {
     /// Copies a message event.
-    pub fn new(event: &MessageEvent<'_>) -> MessageData {
+    pub(crate) fn new(event: &MessageEvent<'_>) -> MessageData {
         MessageData {
             id: id_text(event.id),
             from: event.from.to_string(),
@@ -149,7 +154,7 @@ impl MessageData {
     /// The hash fields and values, in the order the seed shows them:
     /// `id`, `from`, `qos`, `topic`, `retain`, `payload`, `ts`. Numbers
     /// are written on the stack: this runs for every message stored.
-    pub fn fields(&self) -> [(&'static str, FieldValue<'_>); 7] {
+    pub(crate) fn fields(&self) -> [(&'static str, FieldValue<'_>); 7] {
         [
             ("id", FieldValue::Bytes(self.id.as_bytes())),
             ("from", FieldValue::Bytes(self.from.as_bytes())),
@@ -167,7 +172,7 @@ impl MessageData {
 
 /// A field's value: borrowed bytes, or a number's decimal digits.
 #[derive(Debug, Clone, Copy)]
-pub enum FieldValue<'a> {
+pub(crate) enum FieldValue<'a> {
     /// Borrowed.
     Bytes(&'a [u8]),
     /// A number's decimal digits.
@@ -204,16 +209,16 @@ impl std::ops::Deref for FieldValue<'_> {
 /// A message id as text: 22 base62 characters, kept inline (no
 /// allocation on the broker's thread).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IdText([u8; 22]);
+pub(crate) struct IdText([u8; BASE62_LEN]);
 
 impl IdText {
     /// The text's bytes (base62, so ASCII), without checking them again.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
     /// The text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("")
     }
 }
@@ -235,43 +240,25 @@ impl From<&str> for IdText {
     /// Right-aligned in 22 places, `0`-padded: the broker's form of the
     /// same number for base62 text.
     fn from(text: &str) -> IdText {
-        let mut digits = [b'0'; 22];
+        let mut digits = [b'0'; BASE62_LEN];
         let bytes = text.as_bytes();
-        let take = bytes.len().min(22);
-        digits[22 - take..].copy_from_slice(&bytes[bytes.len() - take..]);
+        let take = bytes.len().min(BASE62_LEN);
+        digits[BASE62_LEN - take..].copy_from_slice(&bytes[bytes.len() - take..]);
         if std::str::from_utf8(&digits).is_err() {
-            digits = [b'0'; 22];
+            digits = [b'0'; BASE62_LEN];
         }
         IdText(digits)
     }
 }
 
-/// The 22-character base62 form of a message id, exactly as
-/// [`MessageId::to_base62`] writes it, but with two 128-bit divisions
-/// instead of forty-four: it runs on the broker's thread twice per message
-/// (publish and ack).
-pub fn id_text(id: MessageId) -> IdText {
-    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    // 62^10 fits in a u64: split the value into three runs of digits and
-    // do the rest in 64-bit arithmetic.
-    const CHUNK: u128 = 839_299_365_868_340_224;
-    fn fill(out: &mut [u8], mut value: u64) {
-        for slot in out.iter_mut().rev() {
-            *slot = DIGITS[(value % 62) as usize];
-            value /= 62;
-        }
-    }
-    let value = id.as_u128();
-    let mut digits = [b'0'; 22];
-    fill(&mut digits[12..], (value % CHUNK) as u64);
-    fill(&mut digits[2..12], ((value / CHUNK) % CHUNK) as u64);
-    // What is left is below 62^2: 62^22 exceeds 2^128.
-    fill(&mut digits[..2], (value / CHUNK / CHUNK) as u64);
-    IdText(digits)
+/// The 22-character base62 form of a message id, without allocating: it
+/// runs on the broker's thread twice per message (publish and ack).
+pub(crate) fn id_text(id: MessageId) -> IdText {
+    IdText(id.base62_digits())
 }
 
 /// `true` or `false`, as the seed stores the retain flag.
-pub fn bool_text(value: bool) -> &'static str {
+pub(crate) fn bool_text(value: bool) -> &'static str {
     if value {
         "true"
     } else {
@@ -282,20 +269,20 @@ pub fn bool_text(value: bool) -> &'static str {
 /// A delivery at `message.delivered` or `message.acked`: only what the
 /// functions and placeholders of those hooks use (no payload).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryData {
+pub(crate) struct DeliveryData {
     /// The receiver.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// QoS of this delivery.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// The message id, 22 base62 characters.
-    pub id: IdText,
+    pub(crate) id: IdText,
     /// The message topic.
-    pub topic: String,
+    pub(crate) topic: String,
 }
 
 impl DeliveryData {
     /// Copies a delivery event.
-    pub fn new(event: &DeliveryEvent<'_>) -> DeliveryData {
+    pub(crate) fn new(event: &DeliveryEvent<'_>) -> DeliveryData {
         DeliveryData {
             client_id: event.client_id.to_string(),
             qos: event.qos,
@@ -307,7 +294,7 @@ impl DeliveryData {
 
 /// One event, shared by every rule it triggers.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// `client.connected` / `client.disconnected`.
     Client(Arc<ClientData>),
     /// `session.created`.
@@ -322,7 +309,7 @@ pub enum Event {
 
 impl Event {
     /// The client the event is about: lookups for one client run in order.
-    pub fn client_id(&self) -> &str {
+    pub(crate) fn client_id(&self) -> &str {
         match self {
             Event::Client(c) => &c.client_id,
             Event::Session(s) => &s.client_id,
@@ -333,7 +320,7 @@ impl Event {
     }
 
     /// Bytes the event carries, roughly: to bound batches by size.
-    pub fn size_hint(&self) -> usize {
+    pub(crate) fn size_hint(&self) -> usize {
         match self {
             Event::Message(m) => m.payload.len() + m.topic.len() + 128,
             _ => 128,
@@ -355,25 +342,10 @@ mod tests {
 
     #[test]
     fn id_text_is_the_broker_s_base62() {
-        let mut value: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
-        let mut samples = vec![
-            0,
-            1,
-            61,
-            62,
-            u128::MAX,
-            u128::MAX - 1,
-            62u128.pow(10),
-            62u128.pow(20),
-        ];
-        for _ in 0..1000 {
-            value = value.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D);
-            samples.push(value);
-            samples.push(value >> (value % 128));
-        }
-        for sample in samples {
-            let id = MessageId::from_u128(sample);
-            assert_eq!(id_text(id).as_str(), id.to_base62(), "{sample}");
+        for value in [0, 61, 62u128.pow(10), u128::MAX] {
+            let id = MessageId::from_u128(value);
+            assert_eq!(id_text(id).as_str(), id.to_base62(), "{value}");
+            assert_eq!(IdText::from(id.to_base62().as_str()), id_text(id));
         }
     }
 

@@ -11,7 +11,9 @@
 //! - [`config`]: the properties file → a checked [`config::Config`]
 //!   (pools, rules, legacy and compatibility keys).
 //! - [`rules`]: hook points and the ordered rules of each.
-//! - [`topic`]: topic filters.
+//! - [`hook`]: the hook points rules name.
+//! - [`scan`]: topic filters as `SCAN MATCH` patterns (every other topic
+//!   rule is `mqhost_plugin_api::topic`).
 //! - [`event`]: owned copies of hook events, shared by the rules they
 //!   trigger.
 //! - [`functions`]: the spec's write functions, event → commands (pure).
@@ -19,9 +21,8 @@
 //! - [`resp`]: commands encoded straight into the protocol, and replies
 //!   scanned without building values (the write path's hot loop).
 //! - [`pool`]: a Redis deployment: connections, the ordered bounded write
-//!   queue and its pipelining writer.
-//! - [`lookup`]: reads that deliver or subscribe through the host.
-//! - [`channel`]: the SUB/UNSUB channel.
+//!   queue and its pipelining writer, the lookups that deliver or
+//!   subscribe through the host, and the SUB/UNSUB channel.
 //! - [`stats`]: figures for the admin API.
 //!
 //! # Threads
@@ -34,24 +35,24 @@
 //! thread-locals).
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
-pub mod channel;
-pub mod commands;
-pub mod config;
-pub mod event;
-pub mod functions;
-pub mod lookup;
-pub mod pool;
-pub mod resp;
-pub mod rules;
-pub mod stats;
-pub mod topic;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod event;
+pub(crate) mod functions;
+pub(crate) mod hook;
+pub(crate) mod pool;
+pub(crate) mod resp;
+pub(crate) mod rules;
+pub(crate) mod scan;
+pub(crate) mod stats;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mqhost_plugin_api::{
-    export_plugin, ClientEvent, ConfigError, DeliveryEvent, HookSet, Host, MessageEvent,
+    export_plugin, topic, ClientEvent, ConfigError, DeliveryEvent, HookSet, Host, MessageEvent,
     MqhostPlugin, PluginConfig, SessionEvent, SubscriptionEvent, Verdict,
 };
 use serde_json::{json, Map, Value};
@@ -61,16 +62,18 @@ use tokio::task::JoinHandle;
 use config::Config;
 use event::{ClientData, DeliveryData, Event, MessageData, SessionData, SubscriptionData};
 use functions::{expiry, Function, Kind, Shape};
-use lookup::Lookup;
+use hook::HookPoint;
 use pool::job::Job;
-use pool::{PoolHandle, PoolShared};
-use rules::{Action, HookPoint, Rule};
+use pool::lookup::Lookup;
+use pool::shared::PoolShared;
+use pool::PoolHandle;
+use rules::{Action, Rule};
 
 /// Threads of the plugin's runtime: one for the writers' formatting and
 /// replies, one so lookups and the channel never wait behind them.
-pub const RUNTIME_THREADS: usize = 2;
+pub(crate) const RUNTIME_THREADS: usize = 2;
 /// How long `stop` waits for queued writes to reach Redis.
-pub const STOP_DRAIN: Duration = Duration::from_secs(5);
+pub(crate) const STOP_DRAIN: Duration = Duration::from_secs(5);
 
 /// The configuration in force and the pools it uses.
 struct Active {
@@ -103,7 +106,7 @@ struct WriterTask {
     task: JoinHandle<()>,
 }
 
-/// The plugin.
+/// The plugin, public only because `export_plugin!` names it.
 pub struct RedisBackend {
     host: Host,
     /// Taken by `stop`.

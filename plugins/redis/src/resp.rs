@@ -12,7 +12,7 @@
 use redis::Cmd;
 
 /// Receives commands argument by argument.
-pub trait CommandSink {
+pub(crate) trait CommandSink {
     /// Starts a command of `argc` arguments (its name included).
     fn begin(&mut self, argc: usize);
     /// One argument.
@@ -29,7 +29,7 @@ pub trait CommandSink {
 }
 
 /// The decimal digits of `n`, in the tail of `out`.
-pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     let mut at = out.len();
     loop {
         at -= 1;
@@ -45,7 +45,7 @@ pub fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
 /// send again from one of them) and how many queued commands each carries
 /// (more than one once coalesced).
 #[derive(Debug, Default, Clone)]
-pub struct RespBuf {
+pub(crate) struct RespBuf {
     bytes: Vec<u8>,
     starts: Vec<usize>,
     carries: Vec<u32>,
@@ -53,46 +53,46 @@ pub struct RespBuf {
 
 impl RespBuf {
     /// An empty buffer.
-    pub fn new() -> RespBuf {
+    pub(crate) fn new() -> RespBuf {
         RespBuf::default()
     }
 
     /// The encoded commands.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 
     /// How many commands it holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.starts.len()
     }
 
     /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.starts.is_empty()
     }
 
     /// Makes room for `bytes` more bytes.
-    pub fn reserve(&mut self, bytes: usize) {
+    pub(crate) fn reserve(&mut self, bytes: usize) {
         self.bytes.reserve(bytes);
     }
 
     /// Queued commands carried by the first `count` commands.
-    pub fn carried(&self, count: usize) -> usize {
+    pub(crate) fn carried(&self, count: usize) -> usize {
         let count = count.min(self.carries.len());
         self.carries[..count].iter().map(|&c| c as usize).sum()
     }
 
     /// Starts a command of `argc` arguments that carries `carries` queued
     /// commands.
-    pub fn begin_carrying(&mut self, argc: usize, carries: u32) {
+    pub(crate) fn begin_carrying(&mut self, argc: usize, carries: u32) {
         self.starts.push(self.bytes.len());
         self.carries.push(carries);
         self.header(b'*', argc);
     }
 
     /// Drops every command but the last `len() - first`.
-    pub fn keep_from(&mut self, first: usize) {
+    pub(crate) fn keep_from(&mut self, first: usize) {
         if first == 0 {
             return;
         }
@@ -110,14 +110,14 @@ impl RespBuf {
     }
 
     /// Empties it, keeping its memory.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.starts.clear();
         self.carries.clear();
     }
 
     /// The name of command `index`, for log lines.
-    pub fn command_name(&self, index: usize) -> String {
+    pub(crate) fn command_name(&self, index: usize) -> String {
         let Some(&start) = self.starts.get(index) else {
             return String::new();
         };
@@ -163,9 +163,9 @@ impl CommandSink for RespBuf {
 
 /// Commands as `redis::Cmd`s.
 #[derive(Default)]
-pub struct CmdList {
+pub(crate) struct CmdList {
     /// The commands, in order.
-    pub cmds: Vec<Cmd>,
+    pub(crate) cmds: Vec<Cmd>,
 }
 
 impl CommandSink for CmdList {
@@ -189,22 +189,22 @@ impl CommandSink for CmdList {
 
 /// An error reply: its code (`WRONGTYPE`, `READONLY`) and the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplyError {
+pub(crate) struct ReplyError {
     /// Which command of the batch.
-    pub index: usize,
+    pub(crate) index: usize,
     /// The first word.
-    pub code: String,
+    pub(crate) code: String,
     /// The rest of the line.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// Walks a stream of replies, counting them and keeping the errors.
 #[derive(Debug, Default)]
-pub struct ReplyScanner {
+pub(crate) struct ReplyScanner {
     /// Replies complete so far.
-    pub done: usize,
+    pub(crate) done: usize,
     /// Error replies among them.
-    pub errors: Vec<ReplyError>,
+    pub(crate) errors: Vec<ReplyError>,
 }
 
 /// What the next bytes hold.
@@ -219,7 +219,7 @@ impl ReplyScanner {
     /// Consumes whole replies from the front of `input`; returns how many
     /// bytes it used (a partial reply is left for the next call). An
     /// `Err` means the bytes are not RESP: the connection is unusable.
-    pub fn scan(&mut self, input: &[u8]) -> Result<usize, String> {
+    pub(crate) fn scan(&mut self, input: &[u8]) -> Result<usize, String> {
         let mut used = 0;
         loop {
             // One whole reply, however nested, or nothing.
@@ -316,10 +316,20 @@ fn element(input: &[u8]) -> Result<Step, String> {
     Ok(step)
 }
 
+/// The words of a command, lossily as text, for tests to compare.
+#[cfg(test)]
+pub(crate) fn words(cmd: &Cmd) -> Vec<String> {
+    cmd.args_iter()
+        .map(|arg| match arg {
+            redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => "0".to_owned(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
 
     #[test]
     fn commands_are_encoded_as_resp_arrays_of_bulk_strings() {

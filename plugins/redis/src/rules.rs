@@ -5,103 +5,15 @@ use std::sync::Arc;
 
 use mqhost_plugin_api::HookSet;
 
+use mqhost_plugin_api::topic;
+
 use crate::commands::Commands;
 use crate::functions::Function;
-use crate::topic;
-
-/// The eight hook points a rule can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum HookPoint {
-    /// `client.connected`.
-    ClientConnected,
-    /// `client.disconnected`.
-    ClientDisconnected,
-    /// `session.created`.
-    SessionCreated,
-    /// `session.subscribed`.
-    SessionSubscribed,
-    /// `session.unsubscribed`.
-    SessionUnsubscribed,
-    /// `message.publish`.
-    MessagePublish,
-    /// `message.delivered` (EMQX also spells it `message.deliver`).
-    MessageDelivered,
-    /// `message.acked`.
-    MessageAcked,
-}
-
-impl HookPoint {
-    /// Every hook point, in the order of [`HookPoint::index`].
-    pub const ALL: [HookPoint; 8] = [
-        HookPoint::ClientConnected,
-        HookPoint::ClientDisconnected,
-        HookPoint::SessionCreated,
-        HookPoint::SessionSubscribed,
-        HookPoint::SessionUnsubscribed,
-        HookPoint::MessagePublish,
-        HookPoint::MessageDelivered,
-        HookPoint::MessageAcked,
-    ];
-
-    /// The EMQX name, as in `backend.redis.hook.<name>.<n>`.
-    pub fn name(self) -> &'static str {
-        match self {
-            HookPoint::ClientConnected => "client.connected",
-            HookPoint::ClientDisconnected => "client.disconnected",
-            HookPoint::SessionCreated => "session.created",
-            HookPoint::SessionSubscribed => "session.subscribed",
-            HookPoint::SessionUnsubscribed => "session.unsubscribed",
-            HookPoint::MessagePublish => "message.publish",
-            HookPoint::MessageDelivered => "message.delivered",
-            HookPoint::MessageAcked => "message.acked",
-        }
-    }
-
-    /// The hook point called `name` (`message.deliver` is accepted for
-    /// `message.delivered`, as EMQX's documentation writes it).
-    pub fn from_name(name: &str) -> Option<HookPoint> {
-        if name == "message.deliver" {
-            return Some(HookPoint::MessageDelivered);
-        }
-        HookPoint::ALL.into_iter().find(|hook| hook.name() == name)
-    }
-
-    /// Position in [`HookPoint::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The host's flag for this hook point.
-    pub fn hook_set(self) -> HookSet {
-        match self {
-            HookPoint::ClientConnected => HookSet::CLIENT_CONNECTED,
-            HookPoint::ClientDisconnected => HookSet::CLIENT_DISCONNECTED,
-            HookPoint::SessionCreated => HookSet::SESSION_CREATED,
-            HookPoint::SessionSubscribed => HookSet::SESSION_SUBSCRIBED,
-            HookPoint::SessionUnsubscribed => HookSet::SESSION_UNSUBSCRIBED,
-            HookPoint::MessagePublish => HookSet::MESSAGE_PUBLISH,
-            HookPoint::MessageDelivered => HookSet::MESSAGE_DELIVERED,
-            HookPoint::MessageAcked => HookSet::MESSAGE_ACKED,
-        }
-    }
-
-    /// Whether a rule's `topic` means something here: message hooks match
-    /// the message topic, subscription hooks the filter.
-    pub fn has_topic(self) -> bool {
-        matches!(
-            self,
-            HookPoint::SessionSubscribed
-                | HookPoint::SessionUnsubscribed
-                | HookPoint::MessagePublish
-                | HookPoint::MessageDelivered
-                | HookPoint::MessageAcked
-        )
-    }
-}
+use crate::hook::HookPoint;
 
 /// What a rule does.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub(crate) enum Action {
     /// One of the spec's functions.
     Function(Function),
     /// Raw Redis commands with placeholders.
@@ -110,33 +22,29 @@ pub enum Action {
 
 /// One `backend.redis.hook.<hookpoint>.<n>` line, checked.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// Where it runs.
-    pub hook: HookPoint,
+    pub(crate) hook: HookPoint,
     /// `<n>`: rules of a hook point run in this order.
-    pub order: u64,
+    pub(crate) order: u64,
     /// Topic filter; None runs the rule for every event.
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// What it does.
-    pub action: Action,
+    pub(crate) action: Action,
     /// The pool it writes to and reads from; None only for functions that
     /// need no Redis (`on_message_expiry_check`).
-    pub pool: Option<String>,
+    pub(crate) pool: Option<String>,
     /// Position of `pool` among the configuration's pools (sorted by
     /// name), so hooks reach the pool without a lookup by name.
-    pub pool_index: usize,
+    pub(crate) pool_index: usize,
     /// TTL in seconds of keys written by `message.publish` functions.
-    pub ttl: u64,
-    /// The line it came from (0 for rules the configuration implies).
-    pub line: u32,
-    /// Its key, for messages.
-    pub key: String,
+    pub(crate) ttl: u64,
 }
 
 impl Rule {
     /// Whether the rule applies to an event about `topic` (a message
     /// topic, or a subscription filter without its `$share/` prefix).
-    pub fn applies_to(&self, topic: &str) -> bool {
+    pub(crate) fn applies_to(&self, topic: &str) -> bool {
         self.filter
             .as_deref()
             .is_none_or(|filter| topic::matches(filter, topic))
@@ -145,13 +53,13 @@ impl Rule {
 
 /// Every rule, by hook point, in order.
 #[derive(Debug, Clone, Default)]
-pub struct RuleSet {
+pub(crate) struct RuleSet {
     by_hook: [Vec<Rule>; 8],
 }
 
 impl RuleSet {
     /// A rule set from rules in any order: they are sorted by `<n>`.
-    pub fn new(rules: Vec<Rule>) -> RuleSet {
+    pub(crate) fn new(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::default();
         for rule in rules {
             set.by_hook[rule.hook.index()].push(rule);
@@ -163,27 +71,22 @@ impl RuleSet {
     }
 
     /// The rules of `hook`, in order.
-    pub fn for_hook(&self, hook: HookPoint) -> &[Rule] {
+    pub(crate) fn for_hook(&self, hook: HookPoint) -> &[Rule] {
         &self.by_hook[hook.index()]
     }
 
     /// Every rule.
-    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Rule> {
         self.by_hook.iter().flatten()
     }
 
     /// How many rules there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_hook.iter().map(Vec::len).sum()
     }
 
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The hook points some rule needs.
-    pub fn hooks(&self) -> HookSet {
+    pub(crate) fn hooks(&self) -> HookSet {
         HookPoint::ALL
             .into_iter()
             .filter(|hook| !self.for_hook(*hook).is_empty())
@@ -204,21 +107,7 @@ mod tests {
             pool: Some("pool1".into()),
             pool_index: 0,
             ttl: 7200,
-            line: 1,
-            key: String::new(),
         }
-    }
-
-    #[test]
-    fn names_round_trip_and_deliver_is_an_alias() {
-        for hook in HookPoint::ALL {
-            assert_eq!(HookPoint::from_name(hook.name()), Some(hook));
-        }
-        assert_eq!(
-            HookPoint::from_name("message.deliver"),
-            Some(HookPoint::MessageDelivered)
-        );
-        assert_eq!(HookPoint::from_name("message.published"), None);
     }
 
     #[test]

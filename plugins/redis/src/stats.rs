@@ -8,38 +8,38 @@ use serde_json::{json, Value};
 /// One pool's counters. Every field only grows, except `queued` and the
 /// two connection flags.
 #[derive(Debug, Default)]
-pub struct PoolStats {
+pub(crate) struct PoolStats {
     /// Commands accepted and not yet answered by Redis (queued or in the
     /// batch on the wire).
-    pub queued: AtomicUsize,
+    pub(crate) queued: AtomicUsize,
     /// Their size, roughly.
-    pub queued_bytes: AtomicUsize,
+    pub(crate) queued_bytes: AtomicUsize,
     /// Commands Redis answered.
-    pub written: AtomicU64,
+    pub(crate) written: AtomicU64,
     /// Batches (pipelines) sent.
-    pub batches: AtomicU64,
+    pub(crate) batches: AtomicU64,
     /// Commands Redis refused for good (a wrong type, a bad raw command).
-    pub errors: AtomicU64,
+    pub(crate) errors: AtomicU64,
     /// Commands sent again after a lost connection or a failover.
-    pub resent: AtomicU64,
+    pub(crate) resent: AtomicU64,
     /// Commands dropped because the queue was full.
-    pub overflow: AtomicU64,
+    pub(crate) overflow: AtomicU64,
     /// Connections made by the writer after the first.
-    pub reconnects: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
     /// Whether the writer has a connection now.
-    pub connected: AtomicBool,
+    pub(crate) connected: AtomicBool,
     /// Lookups (fetches, retained and subscription lookups) finished.
-    pub lookups: AtomicU64,
+    pub(crate) lookups: AtomicU64,
     /// Lookups given up on (Redis away too long, or a bad reply).
-    pub lookup_failures: AtomicU64,
+    pub(crate) lookup_failures: AtomicU64,
     /// Lookups dropped because too many were waiting.
-    pub lookup_overflow: AtomicU64,
+    pub(crate) lookup_overflow: AtomicU64,
     /// Messages handed to the host by lookups.
-    pub delivered: AtomicU64,
+    pub(crate) delivered: AtomicU64,
     /// Messages received on the SUB/UNSUB channel.
-    pub channel_messages: AtomicU64,
+    pub(crate) channel_messages: AtomicU64,
     /// Whether the channel subscription is up.
-    pub channel_connected: AtomicBool,
+    pub(crate) channel_connected: AtomicBool,
 }
 
 fn get(counter: &AtomicU64) -> u64 {
@@ -48,7 +48,13 @@ fn get(counter: &AtomicU64) -> u64 {
 
 impl PoolStats {
     /// The figures as a JSON object.
-    pub fn to_json(&self, kind: &str, servers: &str, limit: usize, limit_bytes: usize) -> Value {
+    pub(crate) fn to_json(
+        &self,
+        kind: &str,
+        servers: &str,
+        limit: usize,
+        limit_bytes: usize,
+    ) -> Value {
         json!({
             "type": kind,
             "server": servers,

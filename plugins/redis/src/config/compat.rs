@@ -15,19 +15,22 @@ use std::borrow::Cow;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-use super::{error_at, line_of, uses, PoolConfig, Secret, Server};
+use super::error::{error_at, line_of};
+use super::pool::{PoolConfig, Secret, Server};
+use super::rule::DEFAULT_TTL;
 use crate::functions::Function;
-use crate::rules::{Action, HookPoint, Rule};
+use crate::hook::HookPoint;
+use crate::rules::{Action, Rule};
 
 /// The three keys.
-pub const KEYS: [&str; 3] = ["redis_host", "redis_port", "redis_auth"];
+pub(crate) const KEYS: [&str; 3] = ["redis_host", "redis_port", "redis_auth"];
 /// The pool they define.
-pub const POOL: &str = "default";
+pub(crate) const POOL: &str = "default";
 
 /// Rewrites `redis_host 127.0.0.1` (mosquitto.conf style) as
 /// `redis_host = 127.0.0.1`, line for line, so the properties parser
 /// accepts what a user pastes from the seed. Other lines are untouched.
-pub fn normalize(text: &str) -> Cow<'_, str> {
+pub(crate) fn normalize(text: &str) -> Cow<'_, str> {
     let needs = text.lines().any(|line| split_bare(line).is_some());
     if !needs {
         return Cow::Borrowed(text);
@@ -66,7 +69,7 @@ fn split_bare(line: &str) -> Option<(&str, &str)> {
 
 /// The compatibility keys found.
 #[derive(Debug, Default)]
-pub struct Keys {
+pub(crate) struct Keys {
     host: Option<(String, u32)>,
     port: Option<(u16, u32)>,
     auth: Option<String>,
@@ -75,7 +78,7 @@ pub struct Keys {
 
 impl Keys {
     /// Takes `entry` if it is one of the three keys.
-    pub fn take(&mut self, entry: &Entry) -> Result<bool, ConfigError> {
+    pub(crate) fn take(&mut self, entry: &Entry) -> Result<bool, ConfigError> {
         let value = entry.value.as_str();
         match entry.key.as_str() {
             "redis_host" => {
@@ -97,12 +100,12 @@ impl Keys {
     }
 
     /// Whether any of the keys was given.
-    pub fn present(&self) -> bool {
+    pub(crate) fn present(&self) -> bool {
         self.first_line.is_some()
     }
 
     /// The `default` pool the keys define.
-    pub fn pool(&self) -> Result<Option<PoolConfig>, ConfigError> {
+    pub(crate) fn pool(&self) -> Result<Option<PoolConfig>, ConfigError> {
         let Some(line) = self.first_line else {
             return Ok(None);
         };
@@ -127,8 +130,7 @@ impl Keys {
     /// The rules the fork implied: the online hash at connect and
     /// disconnect, and the expiry check, each unless a rule already uses
     /// the function. They run after the file's own rules.
-    pub fn implied_rules(&self, rules: &[Rule], pools: &[&str]) -> Vec<Rule> {
-        let line = self.first_line.unwrap_or(0);
+    pub(crate) fn implied_rules(&self, rules: &[Rule], pools: &[&str]) -> Vec<Rule> {
         let pool_index = pools.iter().position(|p| *p == POOL).unwrap_or(0);
         let rule = |hook: HookPoint, function: Function, pool: Option<&str>| Rule {
             hook,
@@ -137,9 +139,7 @@ impl Keys {
             action: Action::Function(function),
             pool: pool.map(str::to_owned),
             pool_index,
-            ttl: super::DEFAULT_TTL,
-            line,
-            key: "redis_host".to_owned(),
+            ttl: DEFAULT_TTL,
         };
         let mut implied = Vec::new();
         if !uses(rules, Function::ClientOnlineHash) {
@@ -156,6 +156,13 @@ impl Keys {
         }
         implied
     }
+}
+
+/// Whether some rule uses `function`.
+fn uses(rules: &[Rule], function: Function) -> bool {
+    rules
+        .iter()
+        .any(|r| matches!(r.action, Action::Function(f) if f == function))
 }
 
 #[cfg(test)]

@@ -13,53 +13,43 @@
 //!   hash and expiry check unless rules already use those functions.
 //! - `plugin.enable`: read by the host.
 
-pub mod compat;
-pub mod pool;
-pub mod rule;
+pub(crate) mod compat;
+pub(crate) mod error;
+pub(crate) mod pool;
+pub(crate) mod rule;
 
 use std::collections::BTreeMap;
 
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-pub use pool::{PoolConfig, PoolKind, Secret, Server, Tls};
+use error::{error_at, line_of};
+pub(crate) use pool::{PoolConfig, PoolKind, Server};
+use rule::DEFAULT_TTL;
 
-use crate::functions::Function;
-use crate::rules::{Action, HookPoint, Rule, RuleSet};
+use crate::hook::HookPoint;
+use crate::rules::{Action, RuleSet};
 
 /// What every key of this plugin starts with.
-pub const PREFIX: &str = "backend.redis.";
-/// The TTL of stored messages when neither the rule nor
-/// `backend.redis.msg.expired_after` gives one.
-pub const DEFAULT_TTL: u64 = 7200;
+pub(crate) const PREFIX: &str = "backend.redis.";
 /// The legacy default-TTL key.
-pub const EXPIRED_AFTER: &str = "backend.redis.msg.expired_after";
+pub(crate) const EXPIRED_AFTER: &str = "backend.redis.msg.expired_after";
 
 /// A checked configuration.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     /// Every pool, sorted by name; a rule's `pool_index` points here.
-    pub pools: Vec<PoolConfig>,
+    pub(crate) pools: Vec<PoolConfig>,
     /// Every rule, by hook point.
-    pub rules: RuleSet,
+    pub(crate) rules: RuleSet,
     /// Things worth a warning that do not stop the configuration (an
     /// unknown key outside `backend.redis.`, a rule overridden by a later
     /// line with the same key).
-    pub warnings: Vec<String>,
-}
-
-/// The 1-based line of an entry, as the ABI wants it.
-pub fn line_of(entry: &Entry) -> u32 {
-    u32::try_from(entry.line).unwrap_or(u32::MAX)
-}
-
-/// An error about `entry`, naming its line and key.
-pub fn error_at(entry: &Entry, message: impl Into<String>) -> ConfigError {
-    ConfigError::at(line_of(entry), entry.key.as_str(), message)
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Reads and checks the configuration text; `source` names the file.
-pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
     let text = compat::normalize(text);
     let props = properties::parse(&text, source).map_err(|error| ConfigError::from(&error))?;
 
@@ -229,12 +219,12 @@ fn check_tls(pool: &PoolConfig, key: &dyn Fn(&str) -> String) -> Result<(), Conf
 
 impl Config {
     /// The pool called `name`.
-    pub fn pool(&self, name: &str) -> Option<&PoolConfig> {
+    pub(crate) fn pool(&self, name: &str) -> Option<&PoolConfig> {
         self.pools.iter().find(|p| p.name == name)
     }
 
     /// One line for the broker log: pools and rules.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let pools: Vec<String> = self
             .pools
             .iter()
@@ -257,13 +247,6 @@ impl Config {
             self.rules.len() - functions
         )
     }
-}
-
-/// Whether some rule uses `function`.
-pub fn uses(rules: &[Rule], function: Function) -> bool {
-    rules
-        .iter()
-        .any(|r| matches!(r.action, Action::Function(f) if f == function))
 }
 
 #[cfg(test)]

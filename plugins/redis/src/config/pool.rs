@@ -6,7 +6,7 @@ use mqhost_plugin_api::properties::{self, Entry};
 
 /// What kind of Redis deployment a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PoolKind {
+pub(crate) enum PoolKind {
     /// One server.
     Single,
     /// A master found through Redis Sentinel.
@@ -17,7 +17,7 @@ pub enum PoolKind {
 
 impl PoolKind {
     /// The word used in the configuration.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             PoolKind::Single => "single",
             PoolKind::Sentinel => "sentinel",
@@ -26,7 +26,7 @@ impl PoolKind {
     }
 
     /// The port a server without one listens on.
-    pub fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             PoolKind::Sentinel => 26379,
             PoolKind::Single | PoolKind::Cluster => 6379,
@@ -36,16 +36,16 @@ impl PoolKind {
 
 /// One `host[:port]` of `server`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Server {
+pub(crate) struct Server {
     /// Host name or IP address (IPv6 without brackets).
-    pub host: String,
+    pub(crate) host: String,
     /// Port; None until the pool's type decides the default.
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 }
 
 impl Server {
     /// The port, or the type's default.
-    pub fn port_or(&self, kind: PoolKind) -> u16 {
+    pub(crate) fn port_or(&self, kind: PoolKind) -> u16 {
         self.port.unwrap_or(kind.default_port())
     }
 }
@@ -67,7 +67,7 @@ impl fmt::Display for Server {
 
 /// A password: compared like a string, never printed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub(crate) struct Secret(pub(crate) String);
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,65 +77,65 @@ impl fmt::Debug for Secret {
 
 /// TLS to Redis.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Tls {
+pub(crate) struct Tls {
     /// CA certificates (PEM) to trust instead of the system's.
-    pub cafile: Option<String>,
+    pub(crate) cafile: Option<String>,
     /// Client certificate (PEM), for servers that ask for one.
-    pub certfile: Option<String>,
+    pub(crate) certfile: Option<String>,
     /// The client certificate's private key (PEM).
-    pub keyfile: Option<String>,
+    pub(crate) keyfile: Option<String>,
 }
 
 /// One pool, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolConfig {
+pub(crate) struct PoolConfig {
     /// Its name (`pool1`).
-    pub name: String,
+    pub(crate) name: String,
     /// `type`.
-    pub kind: PoolKind,
+    pub(crate) kind: PoolKind,
     /// `server`: one for single, sentinels for sentinel, seed nodes for
     /// cluster.
-    pub servers: Vec<Server>,
+    pub(crate) servers: Vec<Server>,
     /// `sentinel`: the master's name.
-    pub sentinel: Option<String>,
+    pub(crate) sentinel: Option<String>,
     /// `pool_size`: lookups run at once.
-    pub pool_size: usize,
+    pub(crate) pool_size: usize,
     /// `database`.
-    pub database: u32,
+    pub(crate) database: u32,
     /// `username`.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// `password`.
-    pub password: Option<Secret>,
+    pub(crate) password: Option<Secret>,
     /// `channel`: where SUB/UNSUB orders arrive.
-    pub channel: String,
+    pub(crate) channel: String,
     /// `ssl`: connect with TLS.
-    pub ssl: bool,
+    pub(crate) ssl: bool,
     /// `cafile`, `certfile`, `keyfile` (used when `ssl` is on).
-    pub tls: Tls,
+    pub(crate) tls: Tls,
     /// `max_queued_commands`: writes waiting at most; beyond, they are
     /// dropped and counted.
-    pub max_queued_commands: usize,
+    pub(crate) max_queued_commands: usize,
     /// `max_queued_bytes`: the same bound in memory, for large payloads.
-    pub max_queued_bytes: u64,
+    pub(crate) max_queued_bytes: u64,
     /// The first line that mentions the pool.
-    pub line: u32,
+    pub(crate) line: u32,
 }
 
 /// `pool_size` when not set.
-pub const DEFAULT_POOL_SIZE: usize = 8;
+pub(crate) const DEFAULT_POOL_SIZE: usize = 8;
 /// `channel` when not set.
-pub const DEFAULT_CHANNEL: &str = "mqtt_channel";
+pub(crate) const DEFAULT_CHANNEL: &str = "mqtt_channel";
 /// `max_queued_commands` when not set: ten times the spec's minimum, so
 /// that a Redis away for a few seconds under a busy broker (50,000 QoS 1
 /// messages a second are 250,000 commands a second) loses nothing. Small
 /// messages take about 50 MB at the bound.
-pub const DEFAULT_MAX_QUEUED: usize = 1_000_000;
+pub(crate) const DEFAULT_MAX_QUEUED: usize = 1_000_000;
 /// `max_queued_bytes` when not set: 256 MiB, whatever the payload sizes.
-pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 256 << 20;
+pub(crate) const DEFAULT_MAX_QUEUED_BYTES: u64 = 256 << 20;
 
 impl PoolConfig {
     /// A pool with every default: `single` on 127.0.0.1:6379.
-    pub fn new(name: &str, line: u32) -> PoolConfig {
+    pub(crate) fn new(name: &str, line: u32) -> PoolConfig {
         PoolConfig {
             name: name.to_owned(),
             kind: PoolKind::Single,
@@ -159,7 +159,7 @@ impl PoolConfig {
 
     /// Whether `other` connects the same way: if not, the pool reconnects
     /// on reload. The channel and the queue bound change without it.
-    pub fn same_connection(&self, other: &PoolConfig) -> bool {
+    pub(crate) fn same_connection(&self, other: &PoolConfig) -> bool {
         self.kind == other.kind
             && self.servers == other.servers
             && self.sentinel == other.sentinel
@@ -172,7 +172,7 @@ impl PoolConfig {
     }
 
     /// `host:port, ...` with the type's default ports filled in.
-    pub fn describe_servers(&self) -> String {
+    pub(crate) fn describe_servers(&self) -> String {
         self.servers
             .iter()
             .map(|s| {
@@ -188,7 +188,7 @@ impl PoolConfig {
 
     /// What the pool connects to, for log lines: the servers, or the
     /// master a sentinel names.
-    pub fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         match self.kind {
             PoolKind::Sentinel => format!(
                 "master {} through sentinels {}",
@@ -201,7 +201,7 @@ impl PoolConfig {
     }
 
     /// Applies one `backend.redis.<pool>.<setting>` line.
-    pub fn set(&mut self, setting: &str, entry: &Entry) -> Result<(), String> {
+    pub(crate) fn set(&mut self, setting: &str, entry: &Entry) -> Result<(), String> {
         let value = entry.value.as_str();
         match setting {
             "type" => {
@@ -259,7 +259,7 @@ fn non_empty(value: &str) -> Option<String> {
 }
 
 /// Parses `host[:port], ...`.
-pub fn parse_servers(value: &str) -> Result<Vec<Server>, String> {
+pub(crate) fn parse_servers(value: &str) -> Result<Vec<Server>, String> {
     let list = properties::parse_list(value);
     if list.is_empty() {
         return Err("expected host[:port], or a comma-separated list of them".to_owned());
@@ -268,7 +268,7 @@ pub fn parse_servers(value: &str) -> Result<Vec<Server>, String> {
 }
 
 /// Parses `host`, `host:port`, `[v6]:port` or a bare IPv6 address.
-pub fn parse_server(item: &str) -> Result<Server, String> {
+pub(crate) fn parse_server(item: &str) -> Result<Server, String> {
     let bad = || format!("expected host[:port] (IPv6 as [addr]:port), got {item:?}");
     let (host, port) = if let Some(rest) = item.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;

@@ -8,17 +8,21 @@
 use std::sync::Arc;
 
 use mqhost_plugin_api::properties::Entry;
-use mqhost_plugin_api::ConfigError;
+use mqhost_plugin_api::{topic, ConfigError};
 use serde_json::{Map, Value};
 
-use super::{error_at, line_of};
+use super::error::error_at;
 use crate::commands::Commands;
 use crate::functions::{Function, Kind};
-use crate::rules::{Action, HookPoint, Rule};
-use crate::topic;
+use crate::hook::HookPoint;
+use crate::rules::{Action, Rule};
+
+/// The TTL of stored messages when neither the rule nor
+/// `backend.redis.msg.expired_after` gives one.
+pub(crate) const DEFAULT_TTL: u64 = 7200;
 
 /// Reads `<hookpoint>.<n>` (what follows `backend.redis.hook.`).
-pub fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {
+pub(crate) fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {
     let bad = || {
         format!(
             "expected backend.redis.hook.<hookpoint>.<n>, where <hookpoint> is one of {} \
@@ -41,16 +45,16 @@ pub fn parse_key(key: &str) -> Result<(HookPoint, u64), String> {
 }
 
 /// A rule and what it is worth warning about.
-pub struct Checked {
+pub(crate) struct Checked {
     /// The rule.
-    pub rule: Rule,
+    pub(crate) rule: Rule,
     /// Harmless oddities (a topic where the hook point has none).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Reads the JSON of one rule. `pools` are every pool's name, sorted;
 /// `default_ttl` applies when `expired_time` is missing or not positive.
-pub fn parse(
+pub(crate) fn parse(
     entry: &Entry,
     hook: HookPoint,
     order: u64,
@@ -79,7 +83,8 @@ pub fn parse(
     let filter = match object.get("topic") {
         None | Some(Value::Null) => None,
         Some(Value::String(filter)) => {
-            topic::validate_filter(filter).map_err(|m| err(format!("\"topic\": {m}")))?;
+            topic::validate_filter(filter)
+                .map_err(|m| err(format!("\"topic\": invalid topic filter {filter:?}: {m}")))?;
             if !hook.has_topic() {
                 warnings.push(format!(
                     "line {}: {}: \"topic\" is ignored at {}",
@@ -147,8 +152,6 @@ pub fn parse(
             pool,
             pool_index,
             ttl,
-            line: line_of(entry),
-            key: entry.key.clone(),
         },
         warnings,
     })

@@ -1,5 +1,6 @@
+use super::pool::Secret;
 use super::*;
-use crate::rules::HookPoint as H;
+use crate::hook::HookPoint as H;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     super::parse(text, "etc/plugins/redis.conf")
@@ -7,7 +8,7 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 
 /// The seed's configuration lines 1 to 11, as the user's document shows
 /// them (without its line numbers).
-pub const SEED: &str = r##"backend.redis.hook.session.created.1 = {"action": {"function": "on_subscribe_lookup"}, "pool": "pool1"}
+pub(crate) const SEED: &str = r##"backend.redis.hook.session.created.1 = {"action": {"function": "on_subscribe_lookup"}, "pool": "pool1"}
 backend.redis.hook.client.disconnected.1 = {"action": {"function": "on_client_disconnected"}, "pool": "pool1"}
 backend.redis.hook.session.subscribed.1 = {"topic": "queue/#", "action": {"function": "on_message_fetch_for_queue"}, "pool": "pool1"}
 backend.redis.hook.session.subscribed.2 = {"topic": "pubsub/#", "action": {"function": "on_message_fetch_for_pubsub"}, "pool": "pool1"}
@@ -21,7 +22,7 @@ backend.redis.hook.message.acked.2 = {"topic": "pubsub/#", "action": {"function"
 "##;
 
 /// The seed's commented keep_latest variants (lines 12 to 14), uncommented.
-pub const KEEP_LATEST: &str = r##"backend.redis.hook.session.subscribed.1 = {"topic": "#", "action": {"function": "on_message_fetch_for_keep_latest"}, "pool": "pool1"}
+pub(crate) const KEEP_LATEST: &str = r##"backend.redis.hook.session.subscribed.1 = {"topic": "#", "action": {"function": "on_message_fetch_for_keep_latest"}, "pool": "pool1"}
 backend.redis.hook.message.publish.1 = {"topic": "#", "action": {"function": "on_message_store_keep_latest"}, "expired_time" : 3600, "pool": "pool1"}
 backend.redis.hook.message.acked.1 = {"topic": "#", "action": {"function": "on_message_acked_for_keep_latest"}, "pool": "pool1"}
 "##;
@@ -120,7 +121,7 @@ fn the_repository_file_is_the_seed_configuration() {
             .iter()
             .map(|r| {
                 (
-                    r.key.clone(),
+                    format!("{}.{}", r.hook.name(), r.order),
                     format!("{:?} {:?} {}", r.action, r.filter, r.ttl),
                 )
             })
@@ -224,7 +225,7 @@ fn rule_errors_name_line_and_key() {
         &format!("{POOL1}{key} = {{\"topic\": \"a/#/b\", \"action\": {{\"function\": \"on_message_publish\"}}}}\n"),
         2,
         key,
-        "'#' must be the whole last level",
+        "'#' is only allowed as the whole last level",
     );
     assert_error(
         &format!("{POOL1}{key} = {{\"action\": {{\"commands\": [\"SET a ${{clinetid}}\"]}}}}\n"),

@@ -13,12 +13,12 @@ use crate::event::DeliveryData;
 use crate::resp::CommandSink;
 
 /// `mqtt:acked:${clientid}:${topic}`.
-pub fn acked_key(client_id: &str, topic: &str) -> String {
+pub(crate) fn acked_key(client_id: &str, topic: &str) -> String {
     format!("mqtt:acked:{client_id}:{topic}")
 }
 
 /// `on_message_acked_for_queue`.
-pub fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
+pub(crate) fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
     out.begin(2);
     out.arg(b"DEL");
     out.arg2(MSG_PREFIX, delivery.id.as_bytes());
@@ -29,7 +29,7 @@ pub fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
 }
 
 /// `on_message_acked_for_pubsub`.
-pub fn for_pubsub(delivery: &DeliveryData, out: &mut impl CommandSink) {
+pub(crate) fn for_pubsub(delivery: &DeliveryData, out: &mut impl CommandSink) {
     out.begin(3);
     out.arg(b"SET");
     out.arg(acked_key(&delivery.client_id, &delivery.topic).as_bytes());
@@ -37,7 +37,7 @@ pub fn for_pubsub(delivery: &DeliveryData, out: &mut impl CommandSink) {
 }
 
 /// `on_message_acked_for_keep_latest`.
-pub fn for_keep_latest(delivery: &DeliveryData, out: &mut impl CommandSink) {
+pub(crate) fn for_keep_latest(delivery: &DeliveryData, out: &mut impl CommandSink) {
     out.begin(2);
     out.arg(b"DEL");
     out.arg2(LATEST_PREFIX, delivery.topic.as_bytes());
@@ -46,8 +46,7 @@ pub fn for_keep_latest(delivery: &DeliveryData, out: &mut impl CommandSink) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
-    use crate::resp::CmdList;
+    use crate::resp::{words, CmdList};
 
     #[test]
     fn acks_consume_or_record() {

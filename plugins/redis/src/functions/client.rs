@@ -12,16 +12,15 @@
 //! NOW is the event's time in Unix seconds, not the time the write
 //! reaches Redis: after an outage the hashes still say when it happened.
 
-use super::secs;
 use crate::event::{ClientData, UNDEFINED};
 use crate::resp::CommandSink;
 
 /// The mosquitto fork's online hash.
-pub const ONLINE_HASH: &str = "mqtt";
+pub(crate) const ONLINE_HASH: &str = "mqtt";
 
 /// `on_client_connected`.
-pub fn connected(client: &ClientData, out: &mut impl CommandSink) {
-    let now = secs(client.ts_ms);
+pub(crate) fn connected(client: &ClientData, out: &mut impl CommandSink) {
+    let now = client.ts_secs();
     out.begin(8);
     out.arg(b"HMSET");
     out.arg2(b"mqtt:client:", client.client_id.as_bytes());
@@ -39,14 +38,14 @@ pub fn connected(client: &ClientData, out: &mut impl CommandSink) {
 }
 
 /// `on_client_disconnected`.
-pub fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
+pub(crate) fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
     out.begin(6);
     out.arg(b"HMSET");
     out.arg2(b"mqtt:client:", client.client_id.as_bytes());
     out.arg(b"state");
     out.arg(b"0");
     out.arg(b"offline_at");
-    out.arg_u64(secs(client.ts_ms));
+    out.arg_u64(client.ts_secs());
     out.begin(3);
     out.arg(b"HDEL");
     out.arg2(b"mqtt:node:", client.node.as_bytes());
@@ -54,13 +53,13 @@ pub fn disconnected(client: &ClientData, out: &mut impl CommandSink) {
 }
 
 /// `on_client_online_hash`: the field is there while the client is.
-pub fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
+pub(crate) fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
     if client.connected {
         out.begin(4);
         out.arg(b"HSET");
         out.arg(ONLINE_HASH.as_bytes());
         out.arg(client.client_id.as_bytes());
-        out.arg_u64(secs(client.ts_ms));
+        out.arg_u64(client.ts_secs());
     } else {
         out.begin(3);
         out.arg(b"HDEL");
@@ -70,7 +69,7 @@ pub fn online_hash(client: &ClientData, out: &mut impl CommandSink) {
 }
 
 /// The mosquitto fork's log line for a client going on or off line.
-pub fn online_log_line(client_id: &str, connected: bool) -> String {
+pub(crate) fn online_log_line(client_id: &str, connected: bool) -> String {
     let state = if connected { "online" } else { "offline" };
     format!("Updating client {client_id} to {state}")
 }
@@ -78,8 +77,7 @@ pub fn online_log_line(client_id: &str, connected: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
-    use crate::resp::CmdList;
+    use crate::resp::{words, CmdList};
 
     fn run(f: impl FnOnce(&mut CmdList)) -> Vec<Vec<String>> {
         let mut out = CmdList::default();

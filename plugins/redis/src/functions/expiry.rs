@@ -9,12 +9,12 @@
 use serde_json::Value;
 
 /// The log line the fork writes before deciding.
-pub const EXPIRED_LINE: &str = "The message has already expired!";
+pub(crate) const EXPIRED_LINE: &str = "The message has already expired!";
 
 /// `expired_at` of a JSON object payload, if it has one: a whole number
 /// or a numeric string. Anything else (not JSON, not an object, no such
 /// field) means the message carries no expiry and goes on.
-pub fn expired_at(payload: &[u8]) -> Option<i64> {
+pub(crate) fn expired_at(payload: &[u8]) -> Option<i64> {
     // Cheap test first: most payloads are not JSON objects at all.
     let first = payload.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first != b'{' {
@@ -30,12 +30,12 @@ pub fn expired_at(payload: &[u8]) -> Option<i64> {
 
 /// Whether a message with `expired_at` has expired at `now` (Unix
 /// seconds): strictly in the past, as the fork compares.
-pub fn has_expired(expired_at: i64, now: i64) -> bool {
+pub(crate) fn has_expired(expired_at: i64, now: i64) -> bool {
     expired_at < now
 }
 
 /// `Expire at: X, Current timestamp: Y`.
-pub fn log_line(expired_at: i64, now: i64) -> String {
+pub(crate) fn log_line(expired_at: i64, now: i64) -> String {
     format!("Expire at: {expired_at}, Current timestamp: {now}")
 }
 

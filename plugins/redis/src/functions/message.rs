@@ -10,30 +10,40 @@
 //! HMSET mqtt:latest_msg:${topic} ...  EXPIRE mqtt:latest_msg:${topic} ${expired_time}
 //! ```
 
-use super::Shape;
 use crate::event::MessageData;
 use crate::resp::CommandSink;
 
+/// What the write functions of `message.publish` look at in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Shape {
+    /// QoS as published.
+    pub(crate) qos: u8,
+    /// Retain flag.
+    pub(crate) retain: bool,
+    /// Whether the payload is empty.
+    pub(crate) empty: bool,
+}
+
 /// What stored messages' keys start with: `mqtt:msg:${msgid}` (hash) and
 /// `mqtt:msg:${topic}` (sorted set).
-pub const MSG_PREFIX: &[u8] = b"mqtt:msg:";
+pub(crate) const MSG_PREFIX: &[u8] = b"mqtt:msg:";
 /// What retained messages' keys start with.
-pub const RETAIN_PREFIX: &str = "mqtt:retain:";
+pub(crate) const RETAIN_PREFIX: &str = "mqtt:retain:";
 /// What latest messages' keys start with.
-pub const LATEST_PREFIX: &[u8] = b"mqtt:latest_msg:";
+pub(crate) const LATEST_PREFIX: &[u8] = b"mqtt:latest_msg:";
 
 /// `mqtt:msg:${msgid}` (hash) or `mqtt:msg:${topic}` (sorted set).
-pub fn msg_key(id_or_topic: &str) -> String {
+pub(crate) fn msg_key(id_or_topic: &str) -> String {
     format!("mqtt:msg:{id_or_topic}")
 }
 
 /// `mqtt:retain:${topic}`.
-pub fn retain_key(topic: &str) -> String {
+pub(crate) fn retain_key(topic: &str) -> String {
     format!("{RETAIN_PREFIX}{topic}")
 }
 
 /// `mqtt:latest_msg:${topic}`.
-pub fn latest_key(topic: &str) -> String {
+pub(crate) fn latest_key(topic: &str) -> String {
     format!("mqtt:latest_msg:{topic}")
 }
 
@@ -63,7 +73,7 @@ fn store_hash(
 /// a retained message with an empty payload (a retained delete, whatever
 /// the QoS), hash and TTL for QoS 0 retained, plus the topic's sorted set
 /// for QoS 1 and 2.
-pub fn publish_count(shape: Shape) -> usize {
+pub(crate) fn publish_count(shape: Shape) -> usize {
     if shape.retain && shape.empty {
         0
     } else if shape.qos > 0 {
@@ -76,7 +86,7 @@ pub fn publish_count(shape: Shape) -> usize {
 }
 
 /// `on_message_publish`.
-pub fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
+pub(crate) fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
     let shape = Shape {
         qos: message.qos,
         retain: message.retain,
@@ -96,14 +106,14 @@ pub fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
 }
 
 /// `on_message_retain`: a retained message with a payload.
-pub fn retain(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
+pub(crate) fn retain(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
     if message.retain && !message.payload.is_empty() {
         store_hash(RETAIN_PREFIX.as_bytes(), &message.topic, message, ttl, out);
     }
 }
 
 /// `on_retain_delete`: a retained message with an empty payload.
-pub fn retain_delete(message: &MessageData, out: &mut impl CommandSink) {
+pub(crate) fn retain_delete(message: &MessageData, out: &mut impl CommandSink) {
     if message.retain && message.payload.is_empty() {
         out.begin(2);
         out.arg(b"DEL");
@@ -112,15 +122,14 @@ pub fn retain_delete(message: &MessageData, out: &mut impl CommandSink) {
 }
 
 /// `on_message_store_keep_latest`: any message, any QoS.
-pub fn store_keep_latest(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
+pub(crate) fn store_keep_latest(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
     store_hash(LATEST_PREFIX, &message.topic, message, ttl, out);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::words;
-    use crate::resp::CmdList;
+    use crate::resp::{words, CmdList};
 
     fn message(qos: u8, retain: bool, payload: &[u8]) -> MessageData {
         MessageData {

@@ -1,7 +1,7 @@
 //! The spec's functions (`{"action": {"function": NAME}}`): their names,
 //! the hook points they belong to, and the Redis commands the writing ones
 //! send. Pure code: an event goes in, commands come out, no I/O; the
-//! reading ones (lookups and fetches) live in [`crate::lookup`].
+//! reading ones (lookups and fetches) live in [`crate::pool::lookup`].
 //!
 //! - [`client`]: online state (`mqtt:client:*`, `mqtt:node:*`, the
 //!   mosquitto `mqtt` hash).
@@ -10,18 +10,20 @@
 //! - [`acked`]: what an acknowledgement consumes or records.
 //! - [`expiry`]: the mosquitto `expired_at` payload check.
 
-pub mod acked;
-pub mod client;
-pub mod expiry;
-pub mod message;
+pub(crate) mod acked;
+pub(crate) mod client;
+pub(crate) mod expiry;
+pub(crate) mod message;
+
+pub(crate) use message::Shape;
 
 use crate::event::Event;
+use crate::hook::HookPoint;
 use crate::resp::CommandSink;
-use crate::rules::HookPoint;
 
 /// One of the spec's functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
+pub(crate) enum Function {
     /// `on_client_connected`.
     ClientConnected,
     /// `on_client_disconnected`.
@@ -58,7 +60,7 @@ pub enum Function {
 
 /// How a function does its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Sends writes through the pool's ordered write queue.
     Write,
     /// Reads Redis, then delivers or subscribes through the host.
@@ -71,7 +73,7 @@ use HookPoint as H;
 
 impl Function {
     /// Every function.
-    pub const ALL: [Function; 16] = [
+    pub(crate) const ALL: [Function; 16] = [
         Function::ClientConnected,
         Function::ClientDisconnected,
         Function::SubscribeLookup,
@@ -91,7 +93,7 @@ impl Function {
     ];
 
     /// The name rules use.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Function::ClientConnected => "on_client_connected",
             Function::ClientDisconnected => "on_client_disconnected",
@@ -113,12 +115,12 @@ impl Function {
     }
 
     /// The function called `name`.
-    pub fn from_name(name: &str) -> Option<Function> {
+    pub(crate) fn from_name(name: &str) -> Option<Function> {
         Function::ALL.into_iter().find(|f| f.name() == name)
     }
 
     /// The hook points it may be used on.
-    pub fn hooks(self) -> &'static [HookPoint] {
+    pub(crate) fn hooks(self) -> &'static [HookPoint] {
         match self {
             Function::ClientConnected => &[H::ClientConnected],
             Function::ClientDisconnected => &[H::ClientDisconnected],
@@ -140,7 +142,7 @@ impl Function {
     }
 
     /// How it works.
-    pub fn kind(self) -> Kind {
+    pub(crate) fn kind(self) -> Kind {
         match self {
             Function::SubscribeLookup
             | Function::RetainLookup
@@ -152,18 +154,10 @@ impl Function {
         }
     }
 
-    /// Whether `expired_time` means something for it.
-    pub fn uses_ttl(self) -> bool {
-        matches!(
-            self,
-            Function::MessagePublish | Function::MessageRetain | Function::StoreKeepLatest
-        )
-    }
-
     /// How many commands a write function sends for a message of this
     /// shape (the shape matters only at `message.publish`); 0 means the
     /// event needs nothing, so the hook does not even copy it.
-    pub fn command_count(self, shape: Shape) -> usize {
+    pub(crate) fn command_count(self, shape: Shape) -> usize {
         match self {
             Function::ClientConnected | Function::ClientDisconnected => 2,
             Function::ClientOnlineHash => 1,
@@ -185,7 +179,7 @@ impl Function {
     /// Appends the commands of a write function for `event` to `out`;
     /// `ttl` is the rule's `expired_time`. An event of the wrong kind adds
     /// nothing (configuration checks keep that from happening).
-    pub fn emit(self, event: &Event, ttl: u64, out: &mut impl CommandSink) {
+    pub(crate) fn emit(self, event: &Event, ttl: u64, out: &mut impl CommandSink) {
         match (self, event) {
             (Function::ClientConnected, Event::Client(c)) => client::connected(c, out),
             (Function::ClientDisconnected, Event::Client(c)) => client::disconnected(c, out),
@@ -202,22 +196,6 @@ impl Function {
             _ => {}
         }
     }
-}
-
-/// What the write functions of `message.publish` look at in a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Shape {
-    /// QoS as published.
-    pub qos: u8,
-    /// Retain flag.
-    pub retain: bool,
-    /// Whether the payload is empty.
-    pub empty: bool,
-}
-
-/// Unix seconds of a millisecond time: what the functions write as "NOW".
-pub fn secs(ms: u64) -> u64 {
-    ms / 1000
 }
 
 #[cfg(test)]

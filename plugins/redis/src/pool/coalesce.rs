@@ -26,7 +26,7 @@ use crate::resp::{CommandSink, RespBuf};
 /// A batch's commands as arguments in one arena, to coalesce before
 /// encoding.
 #[derive(Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     bytes: Vec<u8>,
     /// Each argument's range in `bytes`.
     args: Vec<(u32, u32)>,
@@ -257,14 +257,14 @@ struct Out {
 
 impl Batch {
     /// Empties it, keeping its memory.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.args.clear();
         self.cmds.clear();
     }
 
     /// Encodes the batch, coalesced, into `out`.
-    pub fn encode(&mut self, out: &mut RespBuf) {
+    pub(crate) fn encode(&mut self, out: &mut RespBuf) {
         let Batch {
             bytes,
             args: ranges,

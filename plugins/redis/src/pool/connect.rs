@@ -23,12 +23,12 @@ use redis::{
 use crate::config::{PoolConfig, PoolKind, Server};
 
 /// How long one connection attempt may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connection to a pool's Redis, of any type. Cheap to clone: clones
 /// share the connection.
 #[derive(Clone)]
-pub enum Conn {
+pub(crate) enum Conn {
     /// One server (single, or the master a sentinel named).
     Single(MultiplexedConnection),
     /// A Redis Cluster.
@@ -36,7 +36,7 @@ pub enum Conn {
 }
 
 /// What a connection reached, for log lines.
-pub type Peer = String;
+pub(crate) type Peer = String;
 
 /// The handshake settings of a pool (database, user, password).
 fn redis_info(pool: &PoolConfig) -> RedisConnectionInfo {
@@ -80,7 +80,7 @@ fn connection_info(pool: &PoolConfig, server: &Server) -> RedisResult<Connection
 /// The pool's TLS files, read now (so that renewed certificates are used
 /// at the next connection): the CA to trust instead of the system's, and
 /// the client certificate for servers that ask for one.
-pub fn tls_certificates(pool: &PoolConfig) -> RedisResult<TlsCertificates> {
+pub(crate) fn tls_certificates(pool: &PoolConfig) -> RedisResult<TlsCertificates> {
     let read = |path: &str| {
         std::fs::read(path).map_err(|e| {
             RedisError::from((
@@ -172,7 +172,7 @@ async fn server_client(pool: &PoolConfig) -> RedisResult<Client> {
 
 /// The server the writer's own connection goes to: the single server, or
 /// the master the sentinels name now.
-pub async fn write_address(pool: &PoolConfig) -> RedisResult<(String, u16)> {
+pub(crate) async fn write_address(pool: &PoolConfig) -> RedisResult<(String, u16)> {
     let lookup = async {
         let client = server_client(pool).await?;
         match client.get_connection_info().addr() {
@@ -196,7 +196,7 @@ fn no_server() -> RedisError {
 }
 
 /// Connects for reads and writes.
-pub async fn connect(pool: &PoolConfig) -> RedisResult<(Conn, Peer)> {
+pub(crate) async fn connect(pool: &PoolConfig) -> RedisResult<(Conn, Peer)> {
     let attempt = async {
         match pool.kind {
             PoolKind::Single | PoolKind::Sentinel => {
@@ -247,7 +247,7 @@ fn timeout_error() -> RedisError {
 /// Connects a SUB/UNSUB listener: to the server (single), the master
 /// (sentinel), or the first cluster node that answers (a plain SUBSCRIBE
 /// on any node of a cluster receives PUBLISH sent to any other).
-pub async fn connect_pubsub(pool: &PoolConfig) -> RedisResult<(PubSub, Peer)> {
+pub(crate) async fn connect_pubsub(pool: &PoolConfig) -> RedisResult<(PubSub, Peer)> {
     let attempt = async {
         match pool.kind {
             PoolKind::Single | PoolKind::Sentinel => {
@@ -280,7 +280,7 @@ pub async fn connect_pubsub(pool: &PoolConfig) -> RedisResult<(PubSub, Peer)> {
 impl Conn {
     /// Sends one command; a server error comes back as
     /// `Value::ServerError`, a connection problem as `Err`.
-    pub async fn query(&mut self, cmd: &Cmd) -> RedisResult<Value> {
+    pub(crate) async fn query(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         match self {
             Conn::Single(conn) => conn.req_packed_command(cmd).await,
             Conn::Cluster(conn) => conn.req_packed_command(cmd).await,
@@ -290,7 +290,7 @@ impl Conn {
     /// Sends several commands and returns their replies in order:
     /// pipelined on one server, concurrently on a cluster (each routed by
     /// its key).
-    pub async fn query_many(&mut self, cmds: Vec<Cmd>) -> RedisResult<Vec<Value>> {
+    pub(crate) async fn query_many(&mut self, cmds: Vec<Cmd>) -> RedisResult<Vec<Value>> {
         match self {
             Conn::Single(conn) => {
                 if cmds.is_empty() {
@@ -317,7 +317,7 @@ impl Conn {
     }
 
     /// Every key matching a glob `pattern`, from every master.
-    pub async fn scan(&mut self, pattern: &str) -> RedisResult<Vec<Vec<u8>>> {
+    pub(crate) async fn scan(&mut self, pattern: &str) -> RedisResult<Vec<Vec<u8>>> {
         match self {
             Conn::Single(conn) => {
                 scan_one(pattern, |cmd| {
@@ -406,7 +406,7 @@ fn masters(nodes: &Value) -> Vec<(String, u16)> {
 
 /// Server errors after which the same commands succeed later, or on
 /// another server: the writer keeps them and sends them again.
-pub fn is_transient(code: &str) -> bool {
+pub(crate) fn is_transient(code: &str) -> bool {
     matches!(
         code,
         "READONLY"
@@ -424,12 +424,12 @@ pub fn is_transient(code: &str) -> bool {
 
 /// Whether a server error means this connection talks to the wrong server
 /// now (a demoted master), so the next attempt must connect afresh.
-pub fn needs_new_connection(code: &str) -> bool {
+pub(crate) fn needs_new_connection(code: &str) -> bool {
     matches!(code, "READONLY" | "MASTERDOWN" | "NOAUTH")
 }
 
 /// Shared so that a reconnect uses the settings of the moment.
-pub type SharedConfig = Arc<PoolConfig>;
+pub(crate) type SharedConfig = Arc<PoolConfig>;
 
 #[cfg(test)]
 mod tests {

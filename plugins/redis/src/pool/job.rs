@@ -12,7 +12,7 @@ use crate::resp::CommandSink;
 
 /// One rule's writes for one event.
 #[derive(Debug, Clone)]
-pub enum Job {
+pub(crate) enum Job {
     /// A write function.
     Function {
         /// Which.
@@ -33,7 +33,7 @@ pub enum Job {
 
 impl Job {
     /// Writes the job's commands to `out`.
-    pub fn emit(&self, out: &mut impl CommandSink) {
+    pub(crate) fn emit(&self, out: &mut impl CommandSink) {
         match self {
             Job::Function {
                 function,
@@ -45,7 +45,7 @@ impl Job {
     }
 
     /// Bytes it will take on the wire, roughly.
-    pub fn size_hint(&self) -> usize {
+    pub(crate) fn size_hint(&self) -> usize {
         match self {
             Job::Function { event, .. } | Job::Commands { event, .. } => event.size_hint(),
         }
@@ -55,11 +55,11 @@ impl Job {
 /// A job, how many commands it makes and its size (counted against the
 /// queue's bounds when it was accepted).
 #[derive(Debug)]
-pub struct Queued {
+pub(crate) struct Queued {
     /// The job.
-    pub job: Job,
+    pub(crate) job: Job,
     /// Its commands.
-    pub count: usize,
+    pub(crate) count: usize,
     /// Its bytes, roughly ([`Job::size_hint`]).
-    pub bytes: usize,
+    pub(crate) bytes: usize,
 }

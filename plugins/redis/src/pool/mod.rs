@@ -4,9 +4,11 @@
 //! - [`writer`]: the ordered, bounded write queue, sent in pipelined
 //!   batches (see there for ordering and retries), coalesced
 //!   ([`coalesce`]) on single and sentinel pools;
-//! - lookups ([`crate::lookup`]): reads that deliver or subscribe through
-//!   the host, in order per client;
-//! - the SUB/UNSUB channel ([`crate::channel`]).
+//! - [`lookup`]: reads that deliver or subscribe through the host, in
+//!   order per client;
+//! - [`channel`]: the SUB/UNSUB channel.
+//!
+//! What the tasks share with the handle is [`shared::PoolShared`].
 //!
 //! A [`PoolHandle`] is what hooks see: pushing a job never waits. The
 //! tasks follow the pool's settings through a watch channel, so a reload
@@ -15,15 +17,17 @@
 //! the plugin stops), the writer finishes its queue and the other tasks
 //! end.
 
-pub mod coalesce;
-pub mod connect;
-pub mod job;
-pub mod raw;
-pub mod writer;
+pub(crate) mod channel;
+pub(crate) mod coalesce;
+pub(crate) mod connect;
+pub(crate) mod job;
+pub(crate) mod lookup;
+pub(crate) mod raw;
+pub(crate) mod shared;
+pub(crate) mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use mqhost_plugin_api::Host;
 use serde_json::Value;
@@ -32,38 +36,21 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::PoolConfig;
-use crate::lookup::{self, Lookup};
 use crate::stats::PoolStats;
 use connect::SharedConfig;
 use job::{Job, Queued};
+use lookup::Lookup;
+use shared::{unix_millis, PoolShared};
 
 /// Lookups waiting at most per pool; beyond, they are dropped and counted.
-pub const MAX_QUEUED_LOOKUPS: usize = 100_000;
+pub(crate) const MAX_QUEUED_LOOKUPS: usize = 100_000;
 /// At most one "queue full" line per this many milliseconds.
 const OVERFLOW_LOG_INTERVAL_MS: u64 = 5_000;
 
-/// What a pool's tasks share with its handle.
-pub struct PoolShared {
-    /// The pool's name.
-    pub name: String,
-    /// Its figures.
-    pub stats: PoolStats,
-    /// `max_queued_commands`, changeable by reload.
-    pub limit: AtomicUsize,
-    /// `max_queued_bytes`, changeable by reload.
-    pub limit_bytes: AtomicUsize,
-    /// Lookups waiting or running.
-    pub lookups_waiting: AtomicUsize,
-    /// For log lines, deliveries and subscriptions.
-    pub host: Host,
-    /// When the last "queue full" line was written (Unix ms).
-    overflow_logged_ms: AtomicU64,
-}
-
 /// The hooks' side of a pool.
-pub struct PoolHandle {
+pub(crate) struct PoolHandle {
     /// Shared with the tasks.
-    pub shared: Arc<PoolShared>,
+    pub(crate) shared: Arc<PoolShared>,
     writes: mpsc::UnboundedSender<Queued>,
     lookups: mpsc::UnboundedSender<Lookup>,
     settings: watch::Sender<SharedConfig>,
@@ -71,17 +58,17 @@ pub struct PoolHandle {
 
 /// A started pool: its handle and its writer, which the plugin waits for
 /// when it stops.
-pub struct Started {
+pub(crate) struct Started {
     /// For hooks.
-    pub handle: Arc<PoolHandle>,
+    pub(crate) handle: Arc<PoolHandle>,
     /// Ends once the pool is dropped and its queue is written.
-    pub writer: JoinHandle<()>,
+    pub(crate) writer: JoinHandle<()>,
 }
 
 impl PoolHandle {
     /// Starts the pool's tasks on `runtime`. Connecting happens there; a
     /// Redis that is not up yet only delays the writes.
-    pub fn start(config: PoolConfig, host: Host, runtime: &Handle) -> Started {
+    pub(crate) fn start(config: PoolConfig, host: Host, runtime: &Handle) -> Started {
         let shared = Arc::new(PoolShared {
             name: config.name.clone(),
             stats: PoolStats::default(),
@@ -101,7 +88,7 @@ impl PoolHandle {
             lookups_rx,
             settings_rx.clone(),
         ));
-        runtime.spawn(crate::channel::run(Arc::clone(&shared), settings_rx));
+        runtime.spawn(channel::run(Arc::clone(&shared), settings_rx));
         Started {
             handle: Arc::new(PoolHandle {
                 shared,
@@ -114,13 +101,13 @@ impl PoolHandle {
     }
 
     /// The pool's settings now.
-    pub fn config(&self) -> SharedConfig {
+    pub(crate) fn config(&self) -> SharedConfig {
         self.settings.borrow().clone()
     }
 
     /// Hands new settings to the pool's tasks (they reconnect if the
     /// connection settings differ).
-    pub fn update(&self, config: PoolConfig) {
+    pub(crate) fn update(&self, config: PoolConfig) {
         self.shared
             .limit
             .store(config.max_queued_commands, Ordering::Relaxed);
@@ -132,7 +119,7 @@ impl PoolHandle {
 
     /// Queues a job of `count` commands, or counts it as overflow when the
     /// queue is full. Never waits.
-    pub fn write(&self, job: Job, count: usize) {
+    pub(crate) fn write(&self, job: Job, count: usize) {
         let stats = &self.shared.stats;
         let bytes = job.size_hint();
         let limit = self.shared.limit.load(Ordering::Relaxed);
@@ -176,7 +163,7 @@ impl PoolHandle {
     }
 
     /// Queues a lookup, or counts it as overflow.
-    pub fn lookup(&self, lookup: Lookup) {
+    pub(crate) fn lookup(&self, lookup: Lookup) {
         let waiting = self.shared.lookups_waiting.fetch_add(1, Ordering::Relaxed);
         if waiting >= MAX_QUEUED_LOOKUPS {
             self.shared.lookups_waiting.fetch_sub(1, Ordering::Relaxed);
@@ -192,7 +179,7 @@ impl PoolHandle {
     }
 
     /// The pool's figures.
-    pub fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         let config = self.config();
         self.shared.stats.to_json(
             config.kind.name(),
@@ -201,11 +188,4 @@ impl PoolHandle {
             self.shared.limit_bytes.load(Ordering::Relaxed),
         )
     }
-}
-
-/// Unix milliseconds now.
-pub fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

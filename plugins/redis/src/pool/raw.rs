@@ -28,18 +28,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 const READ_CHUNK: usize = 64 * 1024;
 
 /// A connection carrying pipelined batches.
-pub struct RawConn {
+pub(crate) struct RawConn {
     stream: Box<dyn Stream>,
     /// Replies read but not yet scanned.
     input: Vec<u8>,
     /// `host:port`, for log lines.
-    pub peer: String,
+    pub(crate) peer: String,
 }
 
 impl RawConn {
     /// Connects to `host:port` and logs in as the pool says (`AUTH`,
     /// `SELECT`).
-    pub async fn connect(host: &str, port: u16, pool: &PoolConfig) -> io::Result<RawConn> {
+    pub(crate) async fn connect(host: &str, port: u16, pool: &PoolConfig) -> io::Result<RawConn> {
         let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "connection attempt timed out");
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
             .await
@@ -107,13 +107,13 @@ impl RawConn {
     /// Writes `batch` and reads its replies, all of them: a slow server is
     /// waited for. An `Err` means the connection is gone; which commands
     /// were applied is unknown.
-    pub async fn send(&mut self, batch: &RespBuf) -> io::Result<ReplyScanner> {
+    pub(crate) async fn send(&mut self, batch: &RespBuf) -> io::Result<ReplyScanner> {
         self.write(batch).await?;
         self.replies(batch).await
     }
 
     /// Writes `batch`; [`RawConn::replies`] reads what Redis answers.
-    pub async fn write(&mut self, batch: &RespBuf) -> io::Result<()> {
+    pub(crate) async fn write(&mut self, batch: &RespBuf) -> io::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -121,7 +121,7 @@ impl RawConn {
     }
 
     /// Reads the replies to `batch`, just written, all of them.
-    pub async fn replies(&mut self, batch: &RespBuf) -> io::Result<ReplyScanner> {
+    pub(crate) async fn replies(&mut self, batch: &RespBuf) -> io::Result<ReplyScanner> {
         let mut scanner = ReplyScanner::default();
         if batch.is_empty() {
             return Ok(scanner);

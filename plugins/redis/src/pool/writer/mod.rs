@@ -12,41 +12,35 @@
 //!
 //! Single and sentinel pools write over the writer's own connection
 //! ([`super::raw`]), commands encoded straight into one buffer. On a
-//! cluster a batch is split by slot: each slot's commands go as one
-//! pipeline to the node that owns it, all slots at once, and the batch is
-//! done when every slot is. There the wait is bounded (ten seconds): a
-//! cluster connection made during a failover can keep a request pending for
-//! good, so an unanswered batch goes again on a new connection.
+//! cluster a batch is split by slot and sent to the nodes that own them
+//! ([`cluster`]).
 
-use std::collections::HashMap;
+mod cluster;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
-use redis::{Arg, Cmd, Pipeline, RedisError, Value};
 use tokio::sync::{mpsc, watch};
 
 use super::coalesce::Batch;
-use super::connect::{self, is_transient, needs_new_connection, Conn, SharedConfig};
+use super::connect::{self, is_transient, needs_new_connection, SharedConfig};
 use super::job::Queued;
 use super::raw::RawConn;
-use super::PoolShared;
+use super::shared::PoolShared;
 use crate::config::PoolKind;
-use crate::resp::{CmdList, RespBuf};
+use crate::resp::RespBuf;
+use cluster::Group;
 
 /// Commands in one batch at most.
-pub const MAX_BATCH_COMMANDS: usize = 8192;
+pub(crate) const MAX_BATCH_COMMANDS: usize = 8192;
 /// Bytes in one batch at most (roughly): large payloads make small batches.
-pub const MAX_BATCH_BYTES: usize = 8 << 20;
+pub(crate) const MAX_BATCH_BYTES: usize = 8 << 20;
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest wait between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// How long a cluster batch may stay unanswered before it is sent again on
-/// a new cluster connection.
-const CLUSTER_PATIENCE: Duration = Duration::from_secs(10);
 /// At most one "Redis refused a command" line per this interval.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -56,13 +50,6 @@ enum Link {
     Raw(RawConn),
     /// A cluster connection (routes by slot, follows failovers).
     Cluster(ClusterConnection),
-}
-
-/// Commands for one cluster slot (or, for commands without a key, any
-/// master).
-struct Group {
-    route: Option<Route>,
-    pipe: Pipeline,
 }
 
 /// The batch being sent, encoded for its link.
@@ -94,7 +81,7 @@ enum Sent {
 }
 
 /// A pool's writer task.
-pub struct Writer {
+pub(crate) struct Writer {
     shared: Arc<PoolShared>,
     rx: mpsc::UnboundedReceiver<Queued>,
     settings: watch::Receiver<SharedConfig>,
@@ -126,7 +113,7 @@ pub struct Writer {
 
 impl Writer {
     /// A writer for the pool, fed by `rx`.
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<PoolShared>,
         rx: mpsc::UnboundedReceiver<Queued>,
         settings: watch::Receiver<SharedConfig>,
@@ -154,7 +141,7 @@ impl Writer {
     }
 
     /// Runs until the pool is gone and its queue is empty.
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         loop {
             if matches!(self.pending, Pending::Empty) {
                 let first = tokio::select! {
@@ -260,11 +247,7 @@ impl Writer {
     /// Encodes the batch's jobs for a link to a pool of `kind`.
     fn encode(&mut self, kind: PoolKind) {
         self.pending = if kind == PoolKind::Cluster {
-            let mut list = CmdList::default();
-            for queued in &self.jobs {
-                queued.job.emit(&mut list);
-            }
-            Pending::Groups(group(list.cmds))
+            Pending::Groups(cluster::encode(&self.jobs))
         } else {
             Pending::Resp(encode_resp(&mut self.batch, &self.jobs))
         };
@@ -273,12 +256,9 @@ impl Writer {
     async fn connect(&mut self) {
         let config = self.config.clone();
         let result = match config.kind {
-            PoolKind::Cluster => match connect::connect(&config).await {
-                Ok((Conn::Cluster(cluster), peer)) => Ok((Link::Cluster(cluster), peer)),
-                // `connect` makes a cluster connection for a cluster pool.
-                Ok((Conn::Single(_), _)) => Err("not a cluster connection".to_owned()),
-                Err(error) => Err(error.to_string()),
-            },
+            PoolKind::Cluster => cluster::connect(&config)
+                .await
+                .map(|(cluster, peer)| (Link::Cluster(cluster), peer)),
             PoolKind::Single | PoolKind::Sentinel => match connect::write_address(&config).await {
                 Ok((host, port)) => RawConn::connect(&host, port, &config)
                     .await
@@ -405,7 +385,22 @@ impl Writer {
             }
             (Some(Link::Cluster(cluster)), Pending::Groups(groups)) => {
                 self.link = Some(Link::Cluster(cluster.clone()));
-                self.send_groups(cluster, groups).await
+                let outcome = cluster::send(cluster, groups).await;
+                for refusal in &outcome.refused {
+                    self.refused(&refusal.command, &refusal.code, &refusal.detail);
+                }
+                self.answered(outcome.answered);
+                self.resent(outcome.resent);
+                match outcome.retry {
+                    None => Sent::Done,
+                    Some(retry) => {
+                        self.pending = Pending::Groups(retry.groups);
+                        Sent::Retry {
+                            reconnect: retry.reconnect,
+                            reason: retry.reason,
+                        }
+                    }
+                }
             }
             // A batch encoded for another link (`connect` re-encodes, so
             // this does not happen); encode it again and retry.
@@ -419,100 +414,6 @@ impl Writer {
                 }
             }
         }
-    }
-
-    /// A cluster batch: every slot's pipeline at once.
-    async fn send_groups(&mut self, cluster: ClusterConnection, groups: Vec<Group>) -> Sent {
-        let requests = groups.iter().map(|group| {
-            let mut cluster = cluster.clone();
-            let route = match group.route {
-                Some(route) => SingleNodeRoutingInfo::SpecificNode(route),
-                None => SingleNodeRoutingInfo::RandomPrimary,
-            };
-            let pipe = group.pipe.clone();
-            let count = pipe.len();
-            async move { cluster.route_pipeline(pipe, 0, count, route).await }
-        });
-        // A cluster connection made while a failover is under way can keep a
-        // request pending for good; past this wait the batch is sent again
-        // on a fresh connection (its writes are idempotent, raw commands
-        // aside).
-        let results: Vec<Result<Vec<Value>, RedisError>> =
-            match tokio::time::timeout(CLUSTER_PATIENCE, futures_util::future::join_all(requests))
-                .await
-            {
-                Ok(results) => results,
-                Err(_) => {
-                    let sent: usize = groups.iter().map(|g| g.pipe.len()).sum();
-                    self.resent(sent);
-                    self.pending = Pending::Groups(groups);
-                    return Sent::Retry {
-                        reconnect: true,
-                        reason: format!(
-                            "no answer from the cluster within {}s",
-                            CLUSTER_PATIENCE.as_secs()
-                        ),
-                    };
-                }
-            };
-        let mut outcome = Sent::Done;
-        let mut retry = Vec::new();
-        for (group, result) in groups.into_iter().zip(results) {
-            let sent = group.pipe.len();
-            match result {
-                Ok(values) => {
-                    let retry_from = self.check_values(&group.pipe, &values);
-                    let done = retry_from.as_ref().map_or(sent, |(index, _)| *index);
-                    self.answered(done);
-                    if let Some((index, code)) = retry_from {
-                        self.resent(sent - index);
-                        let reconnect = needs_new_connection(&code)
-                            || matches!(code.as_str(), "MOVED" | "ASK" | "CLUSTERDOWN");
-                        merge(&mut outcome, reconnect, format!("Redis answered {code}"));
-                        let mut pipe = Pipeline::with_capacity(sent - index);
-                        for cmd in group.pipe.cmd_iter().skip(index) {
-                            pipe.add_command(cmd.clone());
-                        }
-                        retry.push(Group {
-                            route: group.route,
-                            pipe,
-                        });
-                    }
-                }
-                Err(error) => {
-                    self.resent(sent);
-                    merge(&mut outcome, true, error.to_string());
-                    retry.push(group);
-                }
-            }
-        }
-        if !retry.is_empty() {
-            self.pending = Pending::Groups(retry);
-        }
-        outcome
-    }
-
-    /// Finds the first command refused for a passing reason (to send
-    /// again from there) and logs those refused for good.
-    fn check_values(&mut self, pipe: &Pipeline, values: &[Value]) -> Option<(usize, String)> {
-        for (index, value) in values.iter().enumerate() {
-            let Value::ServerError(error) = value else {
-                continue;
-            };
-            let code = error.code();
-            if is_transient(code) || code == "MOVED" || code == "ASK" {
-                return Some((index, code.to_owned()));
-            }
-            let command = pipe
-                .cmd_iter()
-                .nth(index)
-                .map(command_name)
-                .unwrap_or_default();
-            self.refused(&command, code, error.details().unwrap_or(""));
-        }
-        // A short reply (it cannot happen with a correct server) leaves the
-        // missing commands unanswered: send them again.
-        (values.len() < pipe.len()).then(|| (values.len(), "a short reply".to_owned()))
     }
 
     /// A command Redis refused for good: counted, and logged now and then.
@@ -582,80 +483,4 @@ fn encode_resp(scratch: &mut Batch, jobs: &[Queued]) -> RespBuf {
     let mut buf = RespBuf::new();
     scratch.encode(&mut buf);
     buf
-}
-
-/// The first failure decides the reason logged; any failure that needs a
-/// new connection makes the whole outcome need one.
-fn merge(outcome: &mut Sent, reconnect: bool, reason: String) {
-    match outcome {
-        Sent::Done => *outcome = Sent::Retry { reconnect, reason },
-        Sent::Retry { reconnect: r, .. } => *r |= reconnect,
-    }
-}
-
-/// The command's name, for log lines (never its arguments: they may hold
-/// payloads).
-fn command_name(cmd: &Cmd) -> String {
-    match cmd.args_iter().next() {
-        Some(Arg::Simple(name)) => String::from_utf8_lossy(name).into_owned(),
-        _ => String::new(),
-    }
-}
-
-/// The key a command touches: its first argument, which is the key for
-/// every command the functions send and for nearly every raw one.
-fn key_of(cmd: &Cmd) -> Option<&[u8]> {
-    match cmd.args_iter().nth(1) {
-        Some(Arg::Simple(key)) => Some(key),
-        _ => None,
-    }
-}
-
-/// Groups a cluster batch by slot, keeping the order within each.
-fn group(cmds: Vec<Cmd>) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Option<Route>, usize> = HashMap::new();
-    for cmd in cmds {
-        let route = key_of(&cmd).map(|key| Route::with_key(key, SlotAddr::Master));
-        let slot = *index.entry(route).or_insert_with(|| {
-            groups.push(Group {
-                route,
-                pipe: Pipeline::new(),
-            });
-            groups.len() - 1
-        });
-        groups[slot].pipe.add_command(cmd);
-    }
-    groups
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::commands::words;
-
-    fn set(key: &str, value: &str) -> Cmd {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value);
-        cmd
-    }
-
-    #[test]
-    fn cluster_batches_keep_each_key_in_order() {
-        let cmds = vec![
-            set("mqtt:msg:1", "store"),
-            set("other", "x"),
-            set("mqtt:msg:1", "ack"),
-            redis::cmd("PING"),
-        ];
-        let groups = group(cmds);
-        assert_eq!(groups.len(), 3);
-        let first: Vec<Vec<String>> = groups[0].pipe.cmd_iter().map(words).collect();
-        assert_eq!(
-            first,
-            [["SET", "mqtt:msg:1", "store"], ["SET", "mqtt:msg:1", "ack"]]
-        );
-        assert!(groups[2].route.is_none());
-        assert_eq!(command_name(&set("a", "b")), "SET");
-    }
 }

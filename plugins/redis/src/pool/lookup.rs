@@ -22,30 +22,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_plugin_api::abi_stable::std_types::ROption;
-use mqhost_plugin_api::{HostError, MessageId, OutMessage};
+use mqhost_plugin_api::{topic, HostError, MessageId, OutMessage};
 use redis::{cmd, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, watch, Mutex, Semaphore};
 use tokio::task::{Id, JoinSet};
 
+use super::connect::{self, is_transient, Conn, SharedConfig};
+use super::shared::{unix_millis, PoolShared};
 use crate::event::{Event, SubscriptionData};
 use crate::functions::acked::acked_key;
 use crate::functions::message::{latest_key, msg_key, retain_key, RETAIN_PREFIX};
 use crate::functions::Function;
-use crate::pool::connect::{self, is_transient, Conn, SharedConfig};
-use crate::pool::{unix_millis, PoolShared};
-use crate::topic;
+use crate::scan;
 
 /// How long a lookup keeps trying while Redis is away before it is given
 /// up (and counted in `lookup_failures`).
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// How long one attempt at a lookup may wait for Redis.
-pub const READ_PATIENCE: Duration = Duration::from_secs(10);
+pub(crate) const READ_PATIENCE: Duration = Duration::from_secs(10);
 /// On a cluster, an id in a topic's index whose message hash is missing is
 /// removed only when it is older than this: the index and the hash live in
 /// different slots, written at once, so for a moment (longer while a
 /// failover holds a slot) the index can name a message not written yet.
-pub const MISSING_GRACE: Duration = Duration::from_secs(120);
+pub(crate) const MISSING_GRACE: Duration = Duration::from_secs(120);
 
 /// Whether an indexed id without its message may be removed: its message
 /// expired or was consumed, rather than not written yet. Ids carry their
@@ -58,39 +58,39 @@ fn stale(id: &str, now_ms: u64) -> bool {
 
 /// A lookup to run: the function and its event.
 #[derive(Debug, Clone)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     /// Which function.
-    pub function: Function,
+    pub(crate) function: Function,
     /// The event that triggered it.
-    pub event: Event,
+    pub(crate) event: Event,
 }
 
 /// A message read back from one of the message hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
+pub(crate) struct Stored {
     /// The id the broker can carry: present when the stored text is the
     /// broker's own 22-character form, so acks name the same key.
-    pub id: Option<MessageId>,
+    pub(crate) id: Option<MessageId>,
     /// Publisher.
-    pub from: String,
+    pub(crate) from: String,
     /// QoS as published.
-    pub qos: u8,
+    pub(crate) qos: u8,
     /// Topic.
-    pub topic: String,
+    pub(crate) topic: String,
     /// Payload.
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
     /// Publish time, Unix milliseconds (0: unknown).
-    pub ts_ms: u64,
+    pub(crate) ts_ms: u64,
 }
 
 /// What a lookup found, to act on once every read is done.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Messages to deliver, in order, with the QoS granted and whether to
     /// set the retain flag.
-    pub deliveries: Vec<(Stored, u8, bool)>,
+    pub(crate) deliveries: Vec<(Stored, u8, bool)>,
     /// Filters to subscribe the client to, with their QoS.
-    pub subscriptions: Vec<(String, u8)>,
+    pub(crate) subscriptions: Vec<(String, u8)>,
 }
 
 /// The pool's read connection, shared by its lookups and reconnected on
@@ -126,7 +126,7 @@ impl ReadConn {
 }
 
 /// Runs a pool's lookups until the pool is dropped.
-pub async fn run(
+pub(crate) async fn run(
     shared: Arc<PoolShared>,
     mut rx: mpsc::UnboundedReceiver<Lookup>,
     mut settings: watch::Receiver<SharedConfig>,
@@ -306,7 +306,7 @@ fn act(shared: &PoolShared, lookup: &Lookup, outcome: Outcome) {
 /// The reads (and the few writes) of a lookup. An `Err` is worth retrying
 /// (the connection failed, or Redis said to try again); a command Redis
 /// refuses for good reads as nothing.
-pub async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcome> {
+pub(crate) async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcome> {
     let mut outcome = Outcome::default();
     match (lookup.function, &lookup.event) {
         (Function::SubscribeLookup, event) => {
@@ -336,7 +336,7 @@ pub async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcome> {
                 return Ok(outcome);
             }
             let keys: Vec<String> = if topic::has_wildcards(&sub.filter) {
-                let pattern = topic::scan_pattern(RETAIN_PREFIX, &sub.filter);
+                let pattern = scan::pattern(RETAIN_PREFIX, &sub.filter);
                 let mut keys: Vec<String> = conn
                     .scan(&pattern)
                     .await?
@@ -491,7 +491,7 @@ fn strings(value: Value) -> Vec<String> {
 }
 
 /// The field/value pairs of an `HGETALL` reply (RESP2 array or RESP3 map).
-pub fn hash_fields(value: Value) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn hash_fields(value: Value) -> Vec<(String, Vec<u8>)> {
     let pairs: Vec<(Value, Value)> = match value {
         Value::Map(pairs) => pairs,
         Value::Array(items) => {
@@ -515,7 +515,7 @@ pub fn hash_fields(value: Value) -> Vec<(String, Vec<u8>)> {
 
 /// A stored message from its hash fields; None for an empty hash. A hash
 /// without a topic takes the subscription's filter when that is a topic.
-pub fn stored(fields: Vec<(String, Vec<u8>)>, filter: &str) -> Option<Stored> {
+pub(crate) fn stored(fields: Vec<(String, Vec<u8>)>, filter: &str) -> Option<Stored> {
     if fields.is_empty() {
         return None;
     }

@@ -18,28 +18,28 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::pool::connect::{self, SharedConfig};
-use crate::pool::PoolShared;
+use super::connect::{self, SharedConfig};
+use super::shared::PoolShared;
 
 /// Longest wait between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// An order received on the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Order {
+pub(crate) struct Order {
     /// Subscribe (true) or unsubscribe.
-    pub subscribe: bool,
+    pub(crate) subscribe: bool,
     /// The topic filter.
-    pub topic: String,
+    pub(crate) topic: String,
     /// The client.
-    pub client_id: String,
+    pub(crate) client_id: String,
     /// QoS for a subscription.
-    pub qos: u8,
+    pub(crate) qos: u8,
 }
 
 /// Reads an order: `type`, `topic` and `clientid` are required; `qos` is a
 /// number or a numeric string, 0 when absent.
-pub fn parse_order(payload: &[u8]) -> Result<Order, String> {
+pub(crate) fn parse_order(payload: &[u8]) -> Result<Order, String> {
     let value: Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON ({e})"))?;
     let text = |name: &str| match value.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -127,7 +127,7 @@ enum End {
 }
 
 /// Keeps the pool's channel subscribed until the pool is dropped.
-pub async fn run(shared: Arc<PoolShared>, mut settings: watch::Receiver<SharedConfig>) {
+pub(crate) async fn run(shared: Arc<PoolShared>, mut settings: watch::Receiver<SharedConfig>) {
     let mut backoff = Duration::from_millis(50);
     let mut failing = false;
     loop {
