@@ -62,8 +62,9 @@ pub enum SessionEvent {
     /// A message routed to this session.
     Deliver(Delivery),
     /// A new connection for this session (CONNECT with Clean Start 0). The
-    /// reply is None once attached, or gives the connection back when the
-    /// session ended first, so the caller starts a new one.
+    /// reply is None once attached, or gives the connection back once the
+    /// session is gone (it ended first, or ends because of this takeover),
+    /// so the caller starts a new one.
     Attach(Box<Attach>, oneshot::Sender<Option<Box<Attach>>>),
     /// End the session now (CONNECT with Clean Start 1 for this client id);
     /// the reply fires once it is unregistered.
@@ -74,6 +75,16 @@ pub enum SessionEvent {
     Unsubscribe { filter: String },
     /// The broker is stopping.
     Shutdown,
+}
+
+/// Someone waiting for a session to end and be unregistered, to start the
+/// next session of its client id.
+enum Successor {
+    /// A CONNECT with Clean Start 1; told once the session is gone.
+    Discard(oneshot::Sender<()>),
+    /// A connection that took over a session ending with its connection;
+    /// given back to start anew.
+    Attach(Box<Attach>, oneshot::Sender<Option<Box<Attach>>>),
 }
 
 /// A connection that passed CONNECT, on its way to its session.
@@ -244,8 +255,8 @@ pub struct Session {
     /// Boxed: most sessions never have one, and the session is held per
     /// connection.
     pending_will: Option<Box<PendingWill>>,
-    /// Who waits for this session to be gone (a Clean Start takeover).
-    discard_waiters: Vec<oneshot::Sender<()>>,
+    /// Who waits for this session to be gone.
+    successors: Vec<Successor>,
     /// Messages moved out of the queue plus writes to the client so far:
     /// the progress publishers waiting on this session look for.
     progress: u64,
@@ -313,7 +324,7 @@ impl Session {
             conn: None,
             detached_at: Instant::now(),
             pending_will: None,
-            discard_waiters: Vec::new(),
+            successors: Vec::new(),
             progress: 0,
             paused: None,
             routed: 0,
@@ -538,17 +549,21 @@ impl Session {
                 true
             }
             SessionEvent::Attach(attach, reply) => {
+                if self.conn.is_some() && self.expiry == 0 {
+                    // A session that was to end with its connection (3.x
+                    // clean session, 5.0 expiry 0) ends with the takeover,
+                    // will and all; the newcomer starts a new session once
+                    // this one is unregistered (3.1.2.4, 3.1.2.11.2).
+                    self.detach(CloseReason::TakenOver);
+                    self.successors.push(Successor::Attach(attach, reply));
+                    return false;
+                }
                 if let Some(old) = self.conn.as_mut() {
-                    // Clean Start 0 takes the session over: the old will is
-                    // sent now if it has no delay, else never, because the
-                    // session goes on (MQTT 5.0, 3.1.4).
-                    if old
-                        .will
-                        .as_ref()
-                        .is_some_and(|w| w.properties.will_delay_interval.unwrap_or(0) > 0)
-                    {
-                        old.will = None;
-                    }
+                    // The session goes on with a new connection made
+                    // before any will delay ran out, so the old will is
+                    // never sent (MQTT 5.0 3.1.2.5; Mosquitto agrees, also
+                    // for a will without delay and for 3.x).
+                    old.will = None;
                     self.detach(CloseReason::TakenOver);
                 }
                 self.attach(attach, true);
@@ -556,7 +571,7 @@ impl Session {
                 true
             }
             SessionEvent::Discard(reply) => {
-                self.discard_waiters.push(reply);
+                self.successors.push(Successor::Discard(reply));
                 if self.conn.is_some() {
                     self.expiry = 0;
                     self.detach(CloseReason::TakenOver);
@@ -746,15 +761,22 @@ impl Session {
                 SessionEvent::Attach(attach, reply) => {
                     let _ = reply.send(Some(attach));
                 }
-                SessionEvent::Discard(reply) => self.discard_waiters.push(reply),
+                SessionEvent::Discard(reply) => self.successors.push(Successor::Discard(reply)),
                 SessionEvent::Deliver(_)
                 | SessionEvent::Subscribe { .. }
                 | SessionEvent::Unsubscribe { .. }
                 | SessionEvent::Shutdown => {}
             }
         }
-        for waiter in self.discard_waiters.drain(..) {
-            let _ = waiter.send(());
+        for successor in self.successors.drain(..) {
+            match successor {
+                Successor::Discard(reply) => {
+                    let _ = reply.send(());
+                }
+                Successor::Attach(attach, reply) => {
+                    let _ = reply.send(Some(attach));
+                }
+            }
         }
         tracing::debug!(client_id = %self.client_id, "session ended");
     }
