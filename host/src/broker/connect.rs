@@ -34,7 +34,7 @@ const CONNACK_TOO_LARGE: &str = "CONNACK larger than the client's Maximum Packet
 /// Whether `packet` may be sent to a client that announced `limit` as its
 /// Maximum Packet Size: never a packet larger (MQTT 5.0 3.1.2.24).
 fn fits(packet: &Packet, version: ProtocolVersion, limit: Option<u32>) -> bool {
-    limit.map_or(true, |limit| encoded_len(packet, version) <= limit as usize)
+    limit.is_none_or(|limit| encoded_len(packet, version) <= limit as usize)
 }
 
 /// Why no session got this connection.
