@@ -318,6 +318,22 @@ async fn connack_larger_than_the_clients_maximum_packet_size_is_not_sent() {
     .await;
 }
 
+#[tokio::test]
+async fn connack_within_a_small_maximum_packet_size_is_sent() {
+    on_both(|addr, who| async move {
+        let mut connect = connect_packet(V5, "small");
+        connect.properties.maximum_packet_size = Some(20);
+        let (_client, connack) = RawClient::connect_with(addr, connect).await;
+        assert_eq!(connack.reason, 0, "{who}");
+        let size = wire(&Packet::ConnAck(connack), V5).len();
+        assert!(
+            size <= 20,
+            "{who}: a {size}-byte CONNACK for a 20-byte limit"
+        );
+    })
+    .await;
+}
+
 // === Malformed filters and topics ===
 
 async fn malformed_subscribe(version: ProtocolVersion, filter: &'static str) {
