@@ -20,7 +20,8 @@ pub enum DecodeError {
     /// A CONNECT names a known protocol ("MQTT" or "MQIsdp") with a level this codec does not
     /// support; carries that level so the broker can refuse it with the right CONNACK.
     UnsupportedProtocolVersion(u8),
-    /// A topic name (PUBLISH or will topic) contains a wildcard or is empty where that is not allowed.
+    /// A topic name (PUBLISH or will topic) contains a wildcard or is empty where that is not allowed:
+    /// a malformed packet (MQTT 5.0 4.7.3), reported with reason 0x81.
     InvalidTopic,
 }
 
@@ -32,7 +33,7 @@ impl DecodeError {
             DecodeError::ProtocolError(_) => reason::PROTOCOL_ERROR,
             DecodeError::PacketTooLarge => reason::PACKET_TOO_LARGE,
             DecodeError::UnsupportedProtocolVersion(_) => reason::UNSUPPORTED_PROTOCOL_VERSION,
-            DecodeError::InvalidTopic => reason::TOPIC_NAME_INVALID,
+            DecodeError::InvalidTopic => reason::MALFORMED_PACKET,
         }
     }
 }

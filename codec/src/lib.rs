@@ -36,7 +36,8 @@
 //! # Decisions worth knowing
 //!
 //! - A PUBLISH or will topic containing `+` or `#`, an empty will topic and an empty 3.x
-//!   PUBLISH topic are [`DecodeError::InvalidTopic`] (reason 0x90). An empty 5.0 topic
+//!   PUBLISH topic are [`DecodeError::InvalidTopic`], a malformed packet (reason 0x81;
+//!   0x90 is for well-formed names a server does not accept). An empty 5.0 topic
 //!   without a Topic Alias is a protocol error, as the specification says. Topic filter
 //!   syntax is left to the broker.
 //! - Direction is not known to the codec: every packet type decodes on every connection,

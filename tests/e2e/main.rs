@@ -3,6 +3,7 @@
 
 mod acl;
 mod config;
+mod conformance;
 mod connect;
 mod delivery;
 mod flow;

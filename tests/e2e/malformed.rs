@@ -42,23 +42,6 @@ async fn v5_malformed_packet_gets_disconnect_0x81() {
 }
 
 #[tokio::test]
-async fn wildcard_in_published_topic_closes_the_connection() {
-    let broker = Broker::start();
-    let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V5, "wild").await;
-    client
-        .send(Packet::Publish(publish("a/+/b", b"x", QoS::AtMostOnce, 0)))
-        .await;
-    match client.expect_closed().await.as_slice() {
-        [Packet::Disconnect(d)] => assert!(
-            d.reason == reason::TOPIC_NAME_INVALID || d.reason == reason::PROTOCOL_ERROR,
-            "reason {:#x}",
-            d.reason
-        ),
-        other => panic!("expected DISCONNECT, got {other:?}"),
-    }
-}
-
-#[tokio::test]
 async fn second_connect_is_a_protocol_error() {
     let broker = Broker::start();
     let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V5, "again").await;

@@ -7,10 +7,12 @@
 //! - [`plugins`]: plugin directories for a test, the plugin libraries the
 //!   workspace built, and plugins built outside the workspace.
 //! - [`redis`]: private `redis-server`s, sentinel and cluster topologies.
+//! - [`mosquitto`]: a private Mosquitto, the peer some tests compare with.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
 
+pub mod mosquitto;
 pub mod plugins;
 pub mod raw;
 pub mod redis;

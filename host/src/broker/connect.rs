@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mqhost_codec::{
-    decode, encode, reason, ConnAck, ConnAckProperties, Connect, DecodeError, Packet,
+    decode, encode, encoded_len, reason, ConnAck, ConnAckProperties, Connect, DecodeError, Packet,
     ProtocolVersion,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,11 +29,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// race for the same client id.
 const HANDOVER_ATTEMPTS: usize = 100;
 
+const CONNACK_TOO_LARGE: &str = "CONNACK larger than the client's Maximum Packet Size";
+
+/// Whether `packet` may be sent to a client that announced `limit` as its
+/// Maximum Packet Size: never a packet larger (MQTT 5.0 3.1.2.24).
+fn fits(packet: &Packet, version: ProtocolVersion, limit: Option<u32>) -> bool {
+    limit.is_none_or(|limit| encoded_len(packet, version) <= limit as usize)
+}
+
 /// Why no session got this connection.
 enum Refusal {
     /// Close without a word (no CONNECT, malformed, timeout).
     Close(&'static str),
-    /// Answer CONNACK with this 5.0 reason code, in the client's version.
+    /// Answer CONNACK with this 5.0 reason code, in the client's version,
+    /// if it fits the client's Maximum Packet Size.
     ConnAck(ProtocolVersion, u8, &'static str),
 }
 
@@ -54,11 +63,15 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     )
     .await
     .unwrap_or(Err(Refusal::Close("no CONNECT in time")));
+    let limit = connect
+        .as_ref()
+        .ok()
+        .and_then(|connect| connect.properties.maximum_packet_size);
     let attach = connect.and_then(|connect| accept(&broker, *connect, peer));
     let attach = match attach {
         Ok(attach) => attach,
         Err(refusal) => {
-            refuse(&mut writer, peer, refusal).await;
+            refuse(&mut writer, peer, refusal, limit).await;
             return;
         }
     };
@@ -89,6 +102,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
         &mut conn.writer,
         peer,
         Refusal::ConnAck(conn.info.protocol, reason::SERVER_BUSY, "session busy"),
+        limit,
     )
     .await;
 }
@@ -182,13 +196,22 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
     };
 
     if v5 {
+        // Only what differs from the specification's defaults (retain,
+        // wildcards, shared subscriptions and subscription identifiers
+        // all available): a client's Maximum Packet Size covers CONNACK.
         connack.receive_maximum = Some(config.mqtt.receive_maximum);
         connack.maximum_packet_size = Some(config.mqtt.max_packet_size);
         connack.topic_alias_maximum = Some(config.mqtt.max_topic_alias);
-        connack.retain_available = Some(1);
-        connack.wildcard_subscription_available = Some(u8::from(config.mqtt.wildcard_subscription));
-        connack.shared_subscription_available = Some(u8::from(config.mqtt.shared_subscription));
-        connack.subscription_identifiers_available = Some(1);
+        connack.wildcard_subscription_available = (!config.mqtt.wildcard_subscription).then_some(0);
+        connack.shared_subscription_available = (!config.mqtt.shared_subscription).then_some(0);
+        let success = Packet::ConnAck(ConnAck {
+            session_present: false,
+            reason: reason::SUCCESS,
+            properties: connack.clone(),
+        });
+        if !fits(&success, version, props.maximum_packet_size) {
+            return Err(Refusal::Close(CONNACK_TOO_LARGE));
+        }
     }
 
     let info = ClientInfo {
@@ -261,7 +284,7 @@ async fn hand_over(broker: &Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<
 }
 
 /// Answers a refused connection and closes it.
-async fn refuse(writer: &mut Writer, peer: SocketAddr, refusal: Refusal) {
+async fn refuse(writer: &mut Writer, peer: SocketAddr, refusal: Refusal, limit: Option<u32>) {
     match refusal {
         Refusal::Close(why) => tracing::debug!(%peer, why, "connection closed before CONNACK"),
         Refusal::ConnAck(version, code, why) => {
@@ -272,7 +295,9 @@ async fn refuse(writer: &mut Writer, peer: SocketAddr, refusal: Refusal) {
                 reason: code,
                 properties: ConnAckProperties::default(),
             });
-            if encode(&connack, version, &mut buf).is_ok() {
+            if !fits(&connack, version, limit) {
+                tracing::debug!(%peer, why = CONNACK_TOO_LARGE, "connection closed before CONNACK");
+            } else if encode(&connack, version, &mut buf).is_ok() {
                 let _ = tokio::time::timeout(Duration::from_secs(2), writer.write_all(&buf)).await;
             }
         }

@@ -12,7 +12,7 @@ use mqhost_codec::SubscriptionOptions;
 use tokio::io::AsyncWrite;
 
 use super::pressure::AfterPause;
-use super::{Attach, CloseReason, Session, SessionEvent};
+use super::{Attach, CloseReason, Session, SessionEvent, Successor};
 
 /// A publisher's task yields after a read that made at most this many
 /// deliveries, so that the receivers forward before it acknowledges: that
@@ -252,17 +252,21 @@ impl Session {
                 true
             }
             SessionEvent::Attach(attach, reply) => {
+                if self.conn.is_some() && self.expiry == 0 {
+                    // A session that was to end with its connection (3.x
+                    // clean session, 5.0 expiry 0) ends with the takeover,
+                    // will and all; the newcomer starts a new session once
+                    // this one is unregistered (3.1.2.4, 3.1.2.11.2).
+                    self.detach(CloseReason::TakenOver);
+                    self.successors.push(Successor::Attach(attach, reply));
+                    return false;
+                }
                 if let Some(old) = self.conn.as_mut() {
-                    // Clean Start 0 takes the session over: the old will is
-                    // sent now if it has no delay, else never, because the
-                    // session goes on (MQTT 5.0, 3.1.4).
-                    if old
-                        .will
-                        .as_ref()
-                        .is_some_and(|w| w.properties.will_delay_interval.unwrap_or(0) > 0)
-                    {
-                        old.will = None;
-                    }
+                    // The session goes on with a new connection made
+                    // before any will delay ran out, so the old will is
+                    // never sent (MQTT 5.0 3.1.2.5; Mosquitto agrees, also
+                    // for a will without delay and for 3.x).
+                    old.will = None;
                     self.detach(CloseReason::TakenOver);
                 }
                 self.attach(attach, true);
@@ -270,7 +274,7 @@ impl Session {
                 true
             }
             SessionEvent::Discard(reply) => {
-                self.discard_waiters.push(reply);
+                self.successors.push(Successor::Discard(reply));
                 if self.conn.is_some() {
                     self.expiry = 0;
                     self.detach(CloseReason::TakenOver);

@@ -23,6 +23,17 @@ fn protocol_error(detail: &'static str) -> CloseReason {
     }
 }
 
+/// A topic filter that breaks the syntax rules (empty, a wildcard that is
+/// not a whole level, `#` before the last level) makes its packet
+/// malformed (MQTT 5.0 4.7.1 and 4.7.3): the connection closes. Refusals
+/// of well-formed filters are per filter, in the SUBACK.
+fn malformed_filter() -> CloseReason {
+    CloseReason::Protocol {
+        code: reason::MALFORMED_PACKET,
+        detail: "malformed_topic_filter",
+    }
+}
+
 fn ack(packet_id: u16, reason: u8) -> PubAck {
     PubAck {
         packet_id,
@@ -90,8 +101,7 @@ impl Session {
         match packet {
             Packet::Publish(publish) => self.on_publish(publish),
             Packet::PubAck(ack) => {
-                self.on_final_ack(ack.packet_id, Stage::Published, QoS::AtLeastOnce);
-                Ok(())
+                self.on_final_ack(ack.packet_id, Stage::Published, QoS::AtLeastOnce)
             }
             Packet::PubRec(rec) => self.on_pubrec(rec),
             Packet::PubRel(rel) => {
@@ -105,14 +115,10 @@ impl Session {
                 Ok(())
             }
             Packet::PubComp(comp) => {
-                self.on_final_ack(comp.packet_id, Stage::Released, QoS::ExactlyOnce);
-                Ok(())
+                self.on_final_ack(comp.packet_id, Stage::Released, QoS::ExactlyOnce)
             }
             Packet::Subscribe(subscribe) => self.on_subscribe(subscribe),
-            Packet::Unsubscribe(unsubscribe) => {
-                self.on_unsubscribe(unsubscribe);
-                Ok(())
-            }
+            Packet::Unsubscribe(unsubscribe) => self.on_unsubscribe(unsubscribe),
             Packet::PingReq => {
                 self.send(&Packet::PingResp);
                 Ok(())
@@ -179,8 +185,10 @@ impl Session {
             },
         };
         if topic::validate_topic_name(&topic).is_err() {
+            // Wildcards, U+0000 or an empty name: malformed, not merely
+            // refused (0x90 is for names the server does not accept).
             return Err(CloseReason::Protocol {
-                code: reason::TOPIC_NAME_INVALID,
+                code: reason::MALFORMED_PACKET,
                 detail: "topic_name_invalid",
             });
         }
@@ -262,20 +270,32 @@ impl Session {
         Ok(())
     }
 
-    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the exchange is over.
-    fn on_final_ack(&mut self, packet_id: u16, expected: Stage, qos: QoS) {
-        let matches = self
-            .inflight
-            .get_mut(packet_id)
-            .is_some_and(|e| e.stage == expected && e.delivery.qos == qos);
-        if !matches {
-            return;
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2): the exchange is over. An
+    /// acknowledgement for a packet id not in flight is ignored (it may
+    /// answer a message resent before a reconnect), but one of the wrong
+    /// kind for the exchange under way breaks its flow (MQTT 4.3.2,
+    /// 4.3.3): a protocol error.
+    fn on_final_ack(
+        &mut self,
+        packet_id: u16,
+        expected: Stage,
+        qos: QoS,
+    ) -> Result<(), CloseReason> {
+        let Some(entry) = self.inflight.get_mut(packet_id) else {
+            return Ok(());
+        };
+        if entry.stage != expected || entry.delivery.qos != qos {
+            return Err(protocol_error(match qos {
+                QoS::AtLeastOnce => "puback_out_of_flow",
+                _ => "pubcomp_out_of_flow",
+            }));
         }
         if let Some(entry) = self.inflight.remove(packet_id) {
             self.broker
                 .hooks
                 .message_acked(&self.client_id, &entry.delivery.message, qos);
         }
+        Ok(())
     }
 
     fn on_pubrec(&mut self, rec: PubAck) -> Result<(), CloseReason> {
@@ -366,6 +386,9 @@ impl Session {
         identifier: Option<u32>,
     ) -> Result<Result<bool, u8>, CloseReason> {
         let config = &self.broker.config;
+        if topic::validate_filter(filter).is_err() {
+            return Err(malformed_filter());
+        }
         let shared = match topic::parse_shared(filter) {
             Ok(shared) => shared,
             Err(_) => return Ok(Err(reason::TOPIC_FILTER_INVALID)),
@@ -408,7 +431,14 @@ impl Session {
         Ok(Ok(is_new))
     }
 
-    fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
+    fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Result<(), CloseReason> {
+        if unsubscribe
+            .filters
+            .iter()
+            .any(|filter| topic::validate_filter(filter).is_err())
+        {
+            return Err(malformed_filter());
+        }
         let mut reasons = Vec::with_capacity(unsubscribe.filters.len());
         let mut removed = Vec::new();
         for filter in unsubscribe.filters {
@@ -429,6 +459,7 @@ impl Session {
                 .hooks
                 .session_unsubscribed(&self.client_id, &filter);
         }
+        Ok(())
     }
 
     /// Removes one subscription; true when it existed.

@@ -16,7 +16,7 @@ use super::mailbox::{Inbox, Mailbox};
 use super::pressure::Pressure;
 use super::timer::Timer;
 use super::will::PendingWill;
-use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle};
+use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle, Successor};
 use crate::broker::{topic, Broker};
 
 /// Why a connection ended.
@@ -106,7 +106,7 @@ impl Session {
             conn: None,
             detached_at: Instant::now(),
             pending_will: None,
-            discard_waiters: Vec::new(),
+            successors: Vec::new(),
             progress: 0,
             paused: None,
             routed: 0,
@@ -230,15 +230,22 @@ impl Session {
                 SessionEvent::Attach(attach, reply) => {
                     let _ = reply.send(Some(attach));
                 }
-                SessionEvent::Discard(reply) => self.discard_waiters.push(reply),
+                SessionEvent::Discard(reply) => self.successors.push(Successor::Discard(reply)),
                 SessionEvent::Deliver(_)
                 | SessionEvent::Subscribe { .. }
                 | SessionEvent::Unsubscribe { .. }
                 | SessionEvent::Shutdown => {}
             }
         }
-        for waiter in self.discard_waiters.drain(..) {
-            let _ = waiter.send(());
+        for successor in self.successors.drain(..) {
+            match successor {
+                Successor::Discard(reply) => {
+                    let _ = reply.send(());
+                }
+                Successor::Attach(attach, reply) => {
+                    let _ = reply.send(Some(attach));
+                }
+            }
         }
         tracing::debug!(client_id = %self.client_id, "session ended");
     }

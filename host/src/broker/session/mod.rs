@@ -69,8 +69,9 @@ pub enum SessionEvent {
     /// A message routed to this session.
     Deliver(Delivery),
     /// A new connection for this session (CONNECT with Clean Start 0). The
-    /// reply is None once attached, or gives the connection back when the
-    /// session ended first, so the caller starts a new one.
+    /// reply is None once attached, or gives the connection back once the
+    /// session is gone (it ended first, or ends because of this takeover),
+    /// so the caller starts a new one.
     Attach(Box<Attach>, oneshot::Sender<Option<Box<Attach>>>),
     /// End the session now (CONNECT with Clean Start 1 for this client id);
     /// the reply fires once it is unregistered.
@@ -81,6 +82,16 @@ pub enum SessionEvent {
     Unsubscribe { filter: String },
     /// The broker is stopping.
     Shutdown,
+}
+
+/// Someone waiting for a session to end and be unregistered, to start the
+/// next session of its client id.
+enum Successor {
+    /// A CONNECT with Clean Start 1; told once the session is gone.
+    Discard(oneshot::Sender<()>),
+    /// A connection that took over a session ending with its connection;
+    /// given back to start anew.
+    Attach(Box<Attach>, oneshot::Sender<Option<Box<Attach>>>),
 }
 
 /// A connection that passed CONNECT, on its way to its session.
@@ -117,8 +128,8 @@ pub struct Session {
     /// Boxed: most sessions never have one, and the session is held per
     /// connection.
     pending_will: Option<Box<PendingWill>>,
-    /// Who waits for this session to be gone (a Clean Start takeover).
-    discard_waiters: Vec<oneshot::Sender<()>>,
+    /// Who waits for this session to be gone.
+    successors: Vec<Successor>,
     /// Messages moved out of the queue plus writes to the client so far:
     /// the progress publishers waiting on this session look for.
     progress: u64,
