@@ -188,54 +188,79 @@ fn guarded<T>(call: impl FnOnce() -> T) -> RResult<T, PluginError> {
     }
 }
 
-/// An [`MqhostPlugin`] behind the [`Plugin`] ABI, with every call guarded.
-struct Guarded<T>(T);
+/// An [`MqhostPlugin`] behind the [`Plugin`] ABI, with every call guarded,
+/// its drop included: a panic there would otherwise unwind into
+/// abi_stable's destructor, which aborts the broker.
+struct Guarded<T> {
+    /// Always `Some` until dropped, so the drop can run inside [`guarded`].
+    plugin: Option<T>,
+    /// To report a panic in the plugin's drop.
+    host: Host,
+}
+
+impl<T> Guarded<T> {
+    fn plugin(&self) -> &T {
+        match &self.plugin {
+            Some(plugin) => plugin,
+            None => unreachable!("a plugin is only taken when dropped"),
+        }
+    }
+}
+
+impl<T> Drop for Guarded<T> {
+    fn drop(&mut self) {
+        let plugin = self.plugin.take();
+        if let RResult::RErr(error) = guarded(move || drop(plugin)) {
+            self.host.error(&format!("{error} while being dropped"));
+        }
+    }
+}
 
 impl<T: MqhostPlugin> Plugin for Guarded<T> {
     fn hooks(&self) -> RResult<HookSet, PluginError> {
-        guarded(|| self.0.hooks())
+        guarded(|| self.plugin().hooks())
     }
     fn on_client_connected(&self, client: &ClientEvent<'_>) -> RResult<(), PluginError> {
-        guarded(|| self.0.on_client_connected(client))
+        guarded(|| self.plugin().on_client_connected(client))
     }
     fn on_client_disconnected(&self, client: &ClientEvent<'_>) -> RResult<(), PluginError> {
-        guarded(|| self.0.on_client_disconnected(client))
+        guarded(|| self.plugin().on_client_disconnected(client))
     }
     fn on_session_created(&self, session: &SessionEvent<'_>) -> RResult<(), PluginError> {
-        guarded(|| self.0.on_session_created(session))
+        guarded(|| self.plugin().on_session_created(session))
     }
     fn on_session_subscribed(
         &self,
         subscription: &SubscriptionEvent<'_>,
     ) -> RResult<(), PluginError> {
-        guarded(|| self.0.on_session_subscribed(subscription))
+        guarded(|| self.plugin().on_session_subscribed(subscription))
     }
     fn on_session_unsubscribed(
         &self,
         subscription: &SubscriptionEvent<'_>,
     ) -> RResult<(), PluginError> {
-        guarded(|| self.0.on_session_unsubscribed(subscription))
+        guarded(|| self.plugin().on_session_unsubscribed(subscription))
     }
     fn on_message_publish(&self, message: &MessageEvent<'_>) -> RResult<Verdict, PluginError> {
-        guarded(|| self.0.on_message_publish(message))
+        guarded(|| self.plugin().on_message_publish(message))
     }
     fn on_message_delivered(&self, delivery: &DeliveryEvent<'_>) -> RResult<(), PluginError> {
-        guarded(|| self.0.on_message_delivered(delivery))
+        guarded(|| self.plugin().on_message_delivered(delivery))
     }
     fn on_message_acked(&self, delivery: &DeliveryEvent<'_>) -> RResult<(), PluginError> {
-        guarded(|| self.0.on_message_acked(delivery))
+        guarded(|| self.plugin().on_message_acked(delivery))
     }
     fn reconfigure(
         &self,
         config: &PluginConfig<'_>,
     ) -> RResult<RResult<(), ConfigError>, PluginError> {
-        guarded(|| self.0.reconfigure(config).into())
+        guarded(|| self.plugin().reconfigure(config).into())
     }
     fn stats(&self) -> RResult<RString, PluginError> {
-        guarded(|| RString::from(self.0.stats()))
+        guarded(|| RString::from(self.plugin().stats()))
     }
     fn stop(&self) -> RResult<(), PluginError> {
-        guarded(|| self.0.stop())
+        guarded(|| self.plugin().stop())
     }
 }
 
@@ -269,9 +294,16 @@ pub fn guard<T: MqhostPlugin>(
     host: crate::HostApiBox,
     config: &PluginConfig<'_>,
 ) -> RResult<PluginBox, ConfigError> {
-    let started = catch_unwind(AssertUnwindSafe(|| T::start(Host::new(host), config)));
+    let host = Host::new(host);
+    let started = catch_unwind(AssertUnwindSafe(|| T::start(host.clone(), config)));
     match started {
-        Ok(Ok(plugin)) => RResult::ROk(Plugin_TO::from_value(Guarded(plugin), TD_Opaque)),
+        Ok(Ok(plugin)) => RResult::ROk(Plugin_TO::from_value(
+            Guarded {
+                plugin: Some(plugin),
+                host,
+            },
+            TD_Opaque,
+        )),
         Ok(Err(error)) => RResult::RErr(error),
         Err(_) => RResult::RErr(ConfigError::new("the plugin panicked while starting")),
     }

@@ -367,6 +367,33 @@ async fn panicking_plugin_is_marked_failed_and_the_broker_keeps_serving() {
 }
 
 #[tokio::test]
+async fn a_panic_in_the_plugins_drop_is_contained() {
+    let dirs = probe_dirs("d", "probe.panic_on_drop = on\n");
+    let mut broker = Broker::start_with_plugins(&dirs, &[]);
+    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
+    let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "sub").await;
+    sub.subscribe("after", QoS::AtMostOnce).await;
+
+    let (ok, _, err) = ctl(&broker, &["plugins", "unload", "probe"]);
+    assert!(ok, "{err}");
+    wait_event(&dirs, &["panicking in drop"]).await;
+    let line = broker
+        .wait_for_log("while being dropped", WAIT)
+        .expect("the panic is logged");
+    assert!(line.contains("asked to panic on drop"), "{line}");
+
+    assert!(broker.is_running());
+    publish_one(&broker, "after", "still serving").await;
+    assert_eq!(&sub.recv_publish().await.payload[..], b"still serving");
+    let (_, out, _) = ctl(&broker, &["plugins", "list"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("probe") && l.contains("disabled")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
 async fn publish_hook_may_drop_a_message() {
     let dirs = probe_dirs("d", "probe.drop_topic = secret\n");
     let broker = Broker::start_with_plugins(&dirs, &[]);

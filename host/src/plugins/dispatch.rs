@@ -462,11 +462,10 @@ mod tests {
         assert_eq!(DROPS.load(Ordering::SeqCst), 2);
     }
 
-    /// Today a panic in a plugin's Drop reaches abi_stable's destructor,
-    /// which aborts the process; the plugin-api's guard must catch it there,
-    /// as it does for every other call.
+    /// A panic in a plugin's Drop would reach abi_stable's destructor,
+    /// which aborts the process; plugin-api's guard catches it there, as it
+    /// does for every other call.
     #[test]
-    #[ignore = "needs the plugin-api guard to catch a panic in the plugin's Drop"]
     fn a_panic_in_the_plugins_drop_is_contained() {
         let broker = Broker::new(HostConfig::default());
         let instance = counted_instance(&broker, "panic on drop");
