@@ -37,6 +37,16 @@ fn main() -> ExitCode {
                 ExitCode::from(error.status)
             }
         },
+        Ok(Command::Passwd(args)) => match mqhost::access::passwd_command::run(&args) {
+            Ok(output) => {
+                print!("{output}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("mqhost passwd: {}", error.message);
+                ExitCode::from(error.status)
+            }
+        },
         Ok(Command::Run { config, overrides }) => run(config, &overrides),
         Err(e) => {
             eprintln!("mqhost: {e}");
