@@ -113,15 +113,9 @@ impl PasswordHash {
             .split('$');
         let scheme = match parts.next() {
             Some("6") => Scheme::Sha512,
-            Some("7") => {
-                let iterations = parts.next().unwrap_or("");
-                match iterations.parse::<u32>() {
-                    Ok(n @ 1..=0x7fff_ffff) => Scheme::Pbkdf2Sha512 { iterations: n },
-                    _ => return Err(format!(
-                        "the iteration count {iterations:?} is not a number from 1 to 2147483647"
-                    )),
-                }
-            }
+            Some("7") => Scheme::Pbkdf2Sha512 {
+                iterations: parse_iterations(parts.next().unwrap_or(""))?,
+            },
             Some(kind) => return Err(format!("unknown hash type ${kind}$ (expected $7$ or $6$)")),
             None => unreachable!("split yields at least one part"),
         };
@@ -183,6 +177,16 @@ fn digest(scheme: Scheme, salt: &[u8; SALT_LEN], password: &[u8]) -> [u8; DIGEST
         }
     }
     out
+}
+
+/// Mosquitto reads the count into a C `int`.
+fn parse_iterations(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n @ 1..=0x7fff_ffff) => Ok(n),
+        _ => Err(format!(
+            "the iteration count {text:?} is not a number from 1 to 2147483647"
+        )),
+    }
 }
 
 fn decode<const N: usize>(part: Option<&str>, what: &str) -> Result<[u8; N], String> {
