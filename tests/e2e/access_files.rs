@@ -194,55 +194,110 @@ async fn files_made_by_mqhost_passwd_are_accepted_by_mosquitto() {
 
 /// What a row of the ACL comparison does.
 #[derive(Debug, Clone, Copy)]
-enum Action {
+enum Action<'a> {
     /// Publish to the topic: does a privileged watcher receive it?
     Publish,
     /// Subscribe to `filter`, then have a privileged client publish to the
     /// topic (a `$SYS` topic is the broker's retained message): received?
-    Receive { filter: &'static str },
+    Receive { filter: &'a str },
 }
 
 /// One probe: a client (user name or anonymous, client id) and an action
-/// on a topic, with the outcome this file's rules call for.
+/// on a topic, with the outcome the ACL's rules call for.
 #[derive(Debug)]
-struct Row {
-    user: Option<&'static str>,
-    client: &'static str,
-    action: Action,
-    topic: &'static str,
+struct Row<'a> {
+    user: Option<&'a str>,
+    client: &'a str,
+    action: Action<'a>,
+    topic: &'a str,
     expected: bool,
 }
 
-const fn publish_row(
-    user: Option<&'static str>,
-    client: &'static str,
-    topic: &'static str,
-    expected: bool,
-) -> Row {
-    Row {
-        user,
-        client,
-        action: Action::Publish,
-        topic,
-        expected,
-    }
+/// The rows of [`ROWS`].
+fn rows() -> Vec<Row<'static>> {
+    ROWS.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with("//"))
+        .map(|line| {
+            let [user, client, action, topic, expected] =
+                line.split_whitespace().collect::<Vec<_>>()[..]
+            else {
+                panic!("a row has five columns: {line:?}")
+            };
+            Row {
+                user: (user != "-").then_some(user),
+                client,
+                action: match action.strip_prefix("receive:") {
+                    Some(filter) => Action::Receive { filter },
+                    None if action == "publish" => Action::Publish,
+                    None => panic!("unknown action in {line:?}"),
+                },
+                topic,
+                expected: match expected {
+                    "yes" => true,
+                    "no" => false,
+                    _ => panic!("expected yes or no in {line:?}"),
+                },
+            }
+        })
+        .collect()
 }
 
-const fn receive_row(
-    user: Option<&'static str>,
-    client: &'static str,
-    filter: &'static str,
-    topic: &'static str,
-    expected: bool,
-) -> Row {
-    Row {
-        user,
-        client,
-        action: Action::Receive { filter },
-        topic,
-        expected,
-    }
-}
+/// The probes: user name (`-`: anonymous), client id, action (`publish`,
+/// or `receive:FILTER`), topic, and whether the ACL allows it.
+const ROWS: &str = "
+// Anonymous lines: read, write, deny.
+-      w1    publish                       anon/in                         yes
+-      w2    publish                       public/news                     no
+-      w3    publish                       public/secret                   no
+-      r1    receive:public/#              public/news                     yes
+-      r2    receive:public/#              public/secret                   no
+-      r3    receive:#                     anon/in                         no
+// A user's lines: wildcards in rules, deny before grants.
+alice  w4    publish                       sensors/alice/temp              yes
+alice  w5    publish                       sensors/bob/temp                no
+alice  w6    publish                       shared/x/y                      yes
+alice  w7    publish                       anon/in                         no
+alice  r4    receive:sensors/#             sensors/kitchen/temp            yes
+alice  r5    receive:sensors/#             sensors/secret/temp             no
+alice  r6    receive:sensors/#             sensors/kitchen/humidity        no
+alice  r7    receive:public/#              public/news                     no
+bob    w8    publish                       bob/out                         yes
+bob    w9    publish                       public/news                     no
+bob    r8    receive:#                     anything/at/all                 yes
+bob    r9    receive:users/#               users/alice/private             yes
+// A user's own deny stops the patterns; with no own line they decide.
+alice  r10   receive:users/#               users/alice/private             no
+alice  r11   receive:users/#               users/alice/notes               yes
+// Patterns: %c and %u, for named and anonymous clients.
+alice  d1    publish                       dev/d1/cmd/alice                yes
+alice  d1    publish                       dev/d2/cmd/alice                no
+alice  d1    publish                       dev/d1/cmd/blocked              no
+carol  c1    publish                       users/carol/x                   yes
+carol  c1    publish                       users/alice/x                   no
+-      d3    publish                       dev/d3/cmd/x                    no
+carol  c1    receive:dev/c1/status         dev/c1/status                   yes
+carol  c1    receive:dev/+/status          dev/c2/status                   no
+carol  c1    receive:users/carol/#         users/carol/a/b                 yes
+-      x1    receive:dev/x1/status         dev/x1/status                   yes
+-      x2    receive:users/#               users/x2/y                      no
+// CVE-2017-7650: a + or # in a user name or client id gets nothing from
+// patterns, but keeps its own lines.
++      p1    publish                       users/alice/x                   no
+carol  c#    publish                       users/carol/x                   no
+a+b    ab1   publish                       ab/own                          yes
+a+b    ab1   receive:ab/own                ab/own                          yes
+a+b    ab1   receive:dev/ab1/status        dev/ab1/status                  no
+-      +     receive:dev/+/status          dev/q/status                    no
+-      q+    receive:public/#              public/news                     yes
+// $SYS: never writable by clients (but for bridge state topics), and read
+// only through rules that start with $.
+admin  w10   publish                       $SYS/test                       no
+alice  w11   publish                       $SYS/test                       no
+admin  w12   publish                       $SYS/broker/connection/x/state  yes
+alice  r12   receive:$SYS/broker/version   $SYS/broker/version             yes
+bob    r13   receive:$SYS/#                $SYS/broker/version             no
+-      r14   receive:$SYS/broker/version   $SYS/broker/version             no
+";
 
 /// Every client that receives can read `done/<client id>` (by its own lines
 /// or the `done/%c` pattern): the marker proving an absence arrives there.
@@ -281,81 +336,6 @@ topic read done/#
 ";
 
 const USERS: [&str; 6] = ["admin", "alice", "bob", "carol", "a+b", "+"];
-
-const ANON: Option<&str> = None;
-const ALICE: Option<&str> = Some("alice");
-const BOB: Option<&str> = Some("bob");
-const CAROL: Option<&str> = Some("carol");
-const ADMIN: Option<&str> = Some("admin");
-const A_PLUS_B: Option<&str> = Some("a+b");
-const PLUS: Option<&str> = Some("+");
-
-const ROWS: &[Row] = &[
-    // Anonymous lines: read, write, deny.
-    publish_row(ANON, "w1", "anon/in", true),
-    publish_row(ANON, "w2", "public/news", false),
-    publish_row(ANON, "w3", "public/secret", false),
-    receive_row(ANON, "r1", "public/#", "public/news", true),
-    receive_row(ANON, "r2", "public/#", "public/secret", false),
-    receive_row(ANON, "r3", "#", "anon/in", false),
-    // A user's lines: wildcards in rules, deny before grants.
-    publish_row(ALICE, "w4", "sensors/alice/temp", true),
-    publish_row(ALICE, "w5", "sensors/bob/temp", false),
-    publish_row(ALICE, "w6", "shared/x/y", true),
-    publish_row(ALICE, "w7", "anon/in", false),
-    receive_row(ALICE, "r4", "sensors/#", "sensors/kitchen/temp", true),
-    receive_row(ALICE, "r5", "sensors/#", "sensors/secret/temp", false),
-    receive_row(ALICE, "r6", "sensors/#", "sensors/kitchen/humidity", false),
-    receive_row(ALICE, "r7", "public/#", "public/news", false),
-    publish_row(BOB, "w8", "bob/out", true),
-    publish_row(BOB, "w9", "public/news", false),
-    receive_row(BOB, "r8", "#", "anything/at/all", true),
-    receive_row(BOB, "r9", "users/#", "users/alice/private", true),
-    // A user's deny stops patterns; its grant is not undone by one.
-    receive_row(ALICE, "r10", "users/#", "users/alice/private", false),
-    receive_row(ALICE, "r11", "users/#", "users/alice/notes", true),
-    // Patterns: %c and %u, for named and anonymous clients.
-    publish_row(ALICE, "d1", "dev/d1/cmd/alice", true),
-    publish_row(ALICE, "d1", "dev/d2/cmd/alice", false),
-    publish_row(ALICE, "d1", "dev/d1/cmd/blocked", false),
-    publish_row(CAROL, "c1", "users/carol/x", true),
-    publish_row(CAROL, "c1", "users/alice/x", false),
-    publish_row(ANON, "d3", "dev/d3/cmd/x", false),
-    receive_row(CAROL, "c1", "dev/c1/status", "dev/c1/status", true),
-    receive_row(CAROL, "c1", "dev/+/status", "dev/c2/status", false),
-    receive_row(CAROL, "c1", "users/carol/#", "users/carol/a/b", true),
-    receive_row(ANON, "x1", "dev/x1/status", "dev/x1/status", true),
-    receive_row(ANON, "x2", "users/#", "users/x2/y", false),
-    // CVE-2017-7650: a + in a user name or client id gets nothing from
-    // patterns, but keeps its own lines.
-    publish_row(PLUS, "p1", "users/alice/x", false),
-    publish_row(CAROL, "c#", "users/carol/x", false),
-    publish_row(A_PLUS_B, "ab1", "ab/own", true),
-    receive_row(A_PLUS_B, "ab1", "ab/own", "ab/own", true),
-    receive_row(A_PLUS_B, "ab1", "dev/ab1/status", "dev/ab1/status", false),
-    receive_row(ANON, "+", "dev/+/status", "dev/q/status", false),
-    receive_row(ANON, "q+", "public/#", "public/news", true),
-    // $SYS: never writable by clients (but for bridge state topics), and
-    // read only through rules that start with $.
-    publish_row(ADMIN, "w10", "$SYS/test", false),
-    publish_row(ALICE, "w11", "$SYS/test", false),
-    publish_row(ADMIN, "w12", "$SYS/broker/connection/x/state", true),
-    receive_row(
-        ALICE,
-        "r12",
-        "$SYS/broker/version",
-        "$SYS/broker/version",
-        true,
-    ),
-    receive_row(BOB, "r13", "$SYS/#", "$SYS/broker/version", false),
-    receive_row(
-        ANON,
-        "r14",
-        "$SYS/broker/version",
-        "$SYS/broker/version",
-        false,
-    ),
-];
 
 fn password_of(user: &str) -> String {
     format!("{user}-password")
@@ -415,7 +395,7 @@ async fn mosquitto_decision(
     admin: &mut RawClient,
     watcher: &mut RawClient,
     index: usize,
-    row: &Row,
+    row: &Row<'_>,
 ) -> bool {
     let payload = format!("row {index}").into_bytes();
     let mut prober = client(broker, row.client, row.user).await;
@@ -472,7 +452,7 @@ async fn mosquitto_decision(
 
 /// `AclFile`'s decision for `row`, with the broker-wide `$` rule first as
 /// Mosquitto applies it.
-fn acl_file_decision(acl: &AclFile, row: &Row) -> bool {
+fn acl_file_decision(acl: &AclFile, row: &Row<'_>) -> bool {
     let allowed = |topic, access| {
         !dollar_topic_denied(topic, access) && acl.check(row.client, row.user, topic, access)
     };
@@ -504,12 +484,12 @@ async fn acl_file_decides_as_mosquitto_does() {
         &format!("password_file {p}"),
         &format!("acl_file {}", path_str(&acl_path)),
     ]);
-    let mut admin = client(&broker, "admin-publisher", ADMIN).await;
-    let mut watcher = client(&broker, "admin-watcher", ADMIN).await;
+    let mut admin = client(&broker, "admin-publisher", Some("admin")).await;
+    let mut watcher = client(&broker, "admin-watcher", Some("admin")).await;
     assert_eq!(subscribe(&mut watcher, &["#", "$SYS/#"]).await, [0, 0]);
 
     let mut disagreements = Vec::new();
-    for (index, row) in ROWS.iter().enumerate() {
+    for (index, row) in rows().iter().enumerate() {
         let mosquitto = mosquitto_decision(&broker, &mut admin, &mut watcher, index, row).await;
         let ours = acl_file_decision(&acl, row);
         if mosquitto != ours || mosquitto != row.expected {

@@ -153,6 +153,22 @@ pub fn dollar_topic_denied(topic: &str, access: Access) -> bool {
     }
 }
 
+/// Asserts that `result` is a refusal of file `f` at `line` whose reason
+/// contains `reason`.
+#[cfg(test)]
+fn assert_refused<T: fmt::Debug>(result: Result<T, FileError>, line: usize, reason: &str) {
+    let error = result.expect_err(reason);
+    assert_eq!(
+        (error.file.as_str(), error.line),
+        ("f", Some(line)),
+        "{error}"
+    );
+    assert!(
+        error.reason.contains(reason),
+        "{error} (expected {reason:?})"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -322,6 +322,7 @@ fn decoy() -> &'static PasswordHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::assert_refused;
 
     const SALT: [u8; SALT_LEN] = *b"0123456789ab";
 
@@ -333,13 +334,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<PasswordFile, FileError> {
-        PasswordFile::parse(text, "pwfile")
-    }
-
-    fn error_at(text: &str) -> (Option<usize>, String) {
-        let error = parse(text).unwrap_err();
-        assert_eq!(error.file, "pwfile");
-        (error.line, error.reason)
+        PasswordFile::parse(text, "f")
     }
 
     #[test]
@@ -490,16 +485,13 @@ mod tests {
             (format!("{}:{good}", "n".repeat(65536)), "longer than 65535"),
         ];
         for (line, reason) in cases {
-            let text = format!("# header\nok:{good}\n{line}\n");
-            let (number, message) = error_at(&text);
-            assert_eq!(number, Some(3), "{line:.40}");
-            assert!(message.contains(reason), "{line:.40}: {message}");
+            assert_refused(parse(&format!("# header\nok:{good}\n{line}\n")), 3, reason);
         }
     }
 
     #[test]
     fn a_hash_error_names_the_user() {
-        let (_, message) = error_at("alice:$9$x$y");
+        let message = parse("alice:$9$x$y").unwrap_err().reason;
         assert_eq!(
             message,
             "user \"alice\": unknown hash type $9$ (expected $7$ or $6$)"
@@ -509,16 +501,13 @@ mod tests {
     #[test]
     fn a_user_given_twice_is_an_error_naming_both_lines() {
         let text = format!("a:{0}\nb:{0}\n a :{0}\n", pbkdf2("x"));
-        assert_eq!(
-            error_at(&text),
-            (Some(3), "user \"a\" already has a line (line 1)".to_owned())
-        );
+        assert_refused(parse(&text), 3, "user \"a\" already has a line (line 1)");
     }
 
     #[test]
     fn a_comment_must_start_the_line() {
         // Mosquitto skips only a line whose first character is '#'.
-        assert_eq!(error_at("  # note").0, Some(1));
+        assert_refused(parse("  # note"), 1, "no ':'");
     }
 
     #[test]
