@@ -3,6 +3,7 @@
 //! ```text
 //! mqhost [--config FILE] [--set KEY=VALUE]...   run the broker
 //! mqhost ctl ...                                 control a running broker (reserved)
+//! mqhost passwd ...                              maintain a password file
 //! mqhost --help | --version
 //! ```
 //!
@@ -26,6 +27,8 @@ pub enum Command {
     Version,
     /// `mqhost ctl ...`: the arguments after `ctl` (not implemented yet).
     Ctl(Vec<String>),
+    /// `mqhost passwd ...`: the arguments after `passwd`.
+    Passwd(Vec<String>),
 }
 
 /// The `mqhost <version>` line printed by `--version`.
@@ -45,6 +48,7 @@ Usage:
   mqhost ctl [--admin ADDR | --config FILE] plugins list
   mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
   mqhost ctl [--admin ADDR | --config FILE] status
+  mqhost passwd [-c | -D] FILE USER
 
 Options:
   --config FILE      Read settings from FILE. Default: etc/mqhost.conf if it
@@ -75,6 +79,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
     while let Some(arg) = args.next() {
         if first && arg == "ctl" {
             return Ok(Command::Ctl(args.collect()));
+        }
+        if first && arg == "passwd" {
+            return Ok(Command::Passwd(args.collect()));
         }
         first = false;
 
@@ -267,6 +274,14 @@ mod tests {
             ]))
         );
         assert_eq!(parse(&["ctl"]), Ok(Command::Ctl(vec![])));
+    }
+
+    #[test]
+    fn passwd_subcommand_collects_the_remaining_arguments() {
+        let args = ["passwd", "-c", "pw", "--help"];
+        let rest = args[1..].iter().map(|s| s.to_string()).collect();
+        assert_eq!(parse(&args), Ok(Command::Passwd(rest)));
+        assert!(usage().contains("mqhost passwd"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`access`]: password and ACL files, and `mqhost passwd`.
 //! - [`admin`]: the management HTTP API and `mqhost ctl`.
 //! - [`cli`]: the command line.
 //! - [`config`]: the properties format and the host configuration.
@@ -15,6 +16,7 @@
 //! - [`plugins`]: loading, configuring and calling plugin libraries.
 #![deny(unsafe_code)]
 
+pub mod access;
 pub mod admin;
 pub mod broker;
 pub mod cli;

@@ -27,21 +27,34 @@ fn main() -> ExitCode {
             println!("{}", cli::version_line());
             ExitCode::SUCCESS
         }
-        Ok(Command::Ctl(args)) => match mqhost::admin::ctl::run(&args) {
-            Ok(output) => {
-                print!("{output}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("mqhost ctl: {}", error.message);
-                ExitCode::from(error.status)
-            }
-        },
+        Ok(Command::Ctl(args)) => finish(
+            "ctl",
+            mqhost::admin::ctl::run(&args).map_err(|e| (e.message, e.status)),
+        ),
+        Ok(Command::Passwd(args)) => finish(
+            "passwd",
+            mqhost::access::passwd_command::run(&args).map_err(|e| (e.message, e.status)),
+        ),
         Ok(Command::Run { config, overrides }) => run(config, &overrides),
         Err(e) => {
             eprintln!("mqhost: {e}");
             eprintln!("Try 'mqhost --help' for usage.");
             ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Prints what subcommand `name` output, or its error message, and exits
+/// with its status.
+fn finish(name: &str, result: Result<String, (String, u8)>) -> ExitCode {
+    match result {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err((message, status)) => {
+            eprintln!("mqhost {name}: {message}");
+            ExitCode::from(status)
         }
     }
 }
