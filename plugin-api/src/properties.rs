@@ -122,6 +122,19 @@ pub struct Entry {
     pub line: usize,
 }
 
+impl Entry {
+    /// The line number as [`ConfigError`](crate::ConfigError) carries it
+    /// (a file of more than 4 billion lines says `u32::MAX`).
+    ///
+    /// ```
+    /// let props = mqhost_plugin_api::properties::parse("\nkey = 1\n", "x.conf").unwrap();
+    /// assert_eq!(props.get("key").unwrap().line_number(), 2);
+    /// ```
+    pub fn line_number(&self) -> u32 {
+        u32::try_from(self.line).unwrap_or(u32::MAX)
+    }
+}
+
 /// The entries of one properties file, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Properties {

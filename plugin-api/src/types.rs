@@ -308,6 +308,21 @@ impl ConfigError {
         }
     }
 
+    /// An error about one entry of a properties file, naming its line and
+    /// key.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::{properties, ConfigError};
+    ///
+    /// let props = properties::parse("a = 1\nretries = many\n", "my.conf").unwrap();
+    /// let entry = props.get("retries").unwrap();
+    /// let error = ConfigError::at_entry(entry, "expected a number");
+    /// assert_eq!(error.with_file("my.conf"), "my.conf:2: retries: expected a number");
+    /// ```
+    pub fn at_entry(entry: &crate::properties::Entry, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(entry.line_number(), entry.key.as_str(), message)
+    }
+
     /// `file:line: key: message`, leaving out what is absent.
     pub fn with_file(&self, file: &str) -> String {
         let mut text = file.to_owned();

@@ -62,15 +62,7 @@ impl MessageId {
     /// The id as exactly 22 base62 characters (`0-9A-Za-z`), so that string
     /// order is numeric order (the form the Redis backend stores).
     pub fn to_base62(self) -> String {
-        const ALPHABET: &[u8; 62] =
-            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let mut digits = [b'0'; 22];
-        let mut value = self.0;
-        for slot in digits.iter_mut().rev() {
-            *slot = ALPHABET[(value % 62) as usize];
-            value /= 62;
-        }
-        digits.iter().map(|&b| b as char).collect()
+        mqhost_plugin_api::MessageId::from_u128(self.0).to_base62()
     }
 }
 

@@ -65,16 +65,6 @@ pub struct Settings {
     pub drop_topics: Vec<String>,
 }
 
-/// The 1-based line of `entry` as the ABI's `ConfigError` wants it.
-fn line_of(entry: &Entry) -> u32 {
-    u32::try_from(entry.line).unwrap_or(u32::MAX)
-}
-
-/// An error about `entry`, naming its line and key.
-fn error_at(entry: &Entry, message: impl Into<String>) -> ConfigError {
-    ConfigError::at(line_of(entry), entry.key.as_str(), message)
-}
-
 /// Reads and checks the configuration text; `source` names the file in
 /// parse errors.
 ///
@@ -88,7 +78,7 @@ pub fn parse(text: &str, source: &str) -> Result<Settings, ConfigError> {
         .iter()
         .find(|e| e.key.starts_with("audit.") && !KEYS.contains(&e.key.as_str()))
     {
-        return Err(error_at(
+        return Err(ConfigError::at_entry(
             entry,
             format!("unknown key; the audit plugin knows {}", KEYS.join(", ")),
         ));
@@ -98,7 +88,10 @@ pub fn parse(text: &str, source: &str) -> Result<Settings, ConfigError> {
         ConfigError::at(0, FILE, "missing: name the file to append the audit log to")
     })?;
     if file.value.is_empty() {
-        return Err(error_at(file, "expected the path of the log file"));
+        return Err(ConfigError::at_entry(
+            file,
+            "expected the path of the log file",
+        ));
     }
 
     let hooks = match props.get(HOOKS) {
@@ -107,21 +100,24 @@ pub fn parse(text: &str, source: &str) -> Result<Settings, ConfigError> {
     };
 
     let payload = match props.get(PAYLOAD) {
-        Some(entry) => properties::parse_bool(&entry.value).map_err(|m| error_at(entry, m))?,
+        Some(entry) => {
+            properties::parse_bool(&entry.value).map_err(|m| ConfigError::at_entry(entry, m))?
+        }
         None => false,
     };
 
     let mut drop_topics = Vec::new();
     if let Some(entry) = props.get(DROP_TOPICS) {
         for filter in properties::parse_list(&entry.value) {
-            mqhost_plugin_api::topic::validate_filter(&filter)
-                .map_err(|e| error_at(entry, format!("invalid topic filter {filter:?}: {e}")))?;
+            mqhost_plugin_api::topic::validate_filter(&filter).map_err(|e| {
+                ConfigError::at_entry(entry, format!("invalid topic filter {filter:?}: {e}"))
+            })?;
             drop_topics.push(filter);
         }
         // Without the publish hook the filters would never be consulted:
         // refuse rather than let the setting look as if it worked.
         if !drop_topics.is_empty() && !hooks.contains(HookSet::MESSAGE_PUBLISH) {
-            return Err(error_at(
+            return Err(ConfigError::at_entry(
                 entry,
                 format!("dropping messages needs message.publish in {HOOKS}"),
             ));
@@ -130,7 +126,7 @@ pub fn parse(text: &str, source: &str) -> Result<Settings, ConfigError> {
 
     Ok(Settings {
         file: PathBuf::from(&file.value),
-        file_line: line_of(file),
+        file_line: file.line_number(),
         hooks,
         payload,
         drop_topics,
@@ -141,7 +137,7 @@ pub fn parse(text: &str, source: &str) -> Result<Settings, ConfigError> {
 fn parse_hooks(entry: &Entry) -> Result<HookSet, ConfigError> {
     let names = properties::parse_list(&entry.value);
     if names.is_empty() {
-        return Err(error_at(
+        return Err(ConfigError::at_entry(
             entry,
             "expected at least one hook point (leave the key out to record all eight)",
         ));
@@ -149,7 +145,7 @@ fn parse_hooks(entry: &Entry) -> Result<HookSet, ConfigError> {
     let mut hooks = HookSet::NONE;
     for name in &names {
         let Some(hook) = HookSet::from_name(name).filter(|hook| RECORDABLE.contains(*hook)) else {
-            return Err(error_at(
+            return Err(ConfigError::at_entry(
                 entry,
                 format!(
                     "unknown hook point {name:?}; expected some of {}",

@@ -122,6 +122,17 @@ pub struct RedisBackend {
     reconfiguring: Mutex<()>,
 }
 
+impl Drop for RedisBackend {
+    /// A plugin that failed is dropped without `stop`, possibly on a broker
+    /// thread: dropping a tokio runtime as is would wait there for its
+    /// workers, so the runtime is let go in the background instead.
+    fn drop(&mut self) {
+        if let Some(runtime) = lock(&self.runtime).take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

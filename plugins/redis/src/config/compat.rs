@@ -15,7 +15,6 @@ use std::borrow::Cow;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-use super::error::{error_at, line_of};
 use super::pool::{PoolConfig, Secret, Server};
 use super::rule::DEFAULT_TTL;
 use crate::functions::Function;
@@ -83,19 +82,22 @@ impl Keys {
         match entry.key.as_str() {
             "redis_host" => {
                 if value.is_empty() || value.contains(char::is_whitespace) {
-                    return Err(error_at(entry, "expected a host name or address"));
+                    return Err(ConfigError::at_entry(
+                        entry,
+                        "expected a host name or address",
+                    ));
                 }
-                self.host = Some((value.to_owned(), line_of(entry)));
+                self.host = Some((value.to_owned(), entry.line_number()));
             }
             "redis_port" => {
-                let port =
-                    properties::parse_u16(value, 1..=65535).map_err(|m| error_at(entry, m))?;
-                self.port = Some((port, line_of(entry)));
+                let port = properties::parse_u16(value, 1..=65535)
+                    .map_err(|m| ConfigError::at_entry(entry, m))?;
+                self.port = Some((port, entry.line_number()));
             }
             "redis_auth" => self.auth = (!value.is_empty()).then(|| value.to_owned()),
             _ => return Ok(false),
         }
-        self.first_line.get_or_insert(line_of(entry));
+        self.first_line.get_or_insert(entry.line_number());
         Ok(true)
     }
 

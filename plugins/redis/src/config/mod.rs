@@ -14,7 +14,6 @@
 //! - `plugin.enable`: read by the host.
 
 pub(crate) mod compat;
-pub(crate) mod error;
 pub(crate) mod pool;
 pub(crate) mod rule;
 
@@ -23,7 +22,6 @@ use std::collections::BTreeMap;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-use error::{error_at, line_of};
 pub(crate) use pool::{PoolConfig, PoolKind, Server};
 use rule::DEFAULT_TTL;
 
@@ -76,7 +74,8 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
             continue;
         };
         if let Some(hook_key) = rest.strip_prefix("hook.") {
-            let (hook, order) = rule::parse_key(hook_key).map_err(|m| error_at(entry, m))?;
+            let (hook, order) =
+                rule::parse_key(hook_key).map_err(|m| ConfigError::at_entry(entry, m))?;
             if let Some(previous) = rule_entries.insert((hook, order), entry) {
                 warnings.push(format!(
                     "line {}: {key} replaces the rule of line {}",
@@ -86,13 +85,13 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
             continue;
         }
         if key == EXPIRED_AFTER {
-            let secs =
-                properties::parse_duration_secs(&entry.value).map_err(|m| error_at(entry, m))?;
+            let secs = properties::parse_duration_secs(&entry.value)
+                .map_err(|m| ConfigError::at_entry(entry, m))?;
             expired_after = Some(secs);
             continue;
         }
         let Some((name, setting)) = rest.split_once('.') else {
-            return Err(error_at(
+            return Err(ConfigError::at_entry(
                 entry,
                 format!(
                     "unknown key; expected {PREFIX}<pool>.<setting>, {PREFIX}hook.<hookpoint>.<n> \
@@ -100,11 +99,12 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
                 ),
             ));
         };
-        check_pool_name(name).map_err(|m| error_at(entry, m))?;
+        check_pool_name(name).map_err(|m| ConfigError::at_entry(entry, m))?;
         let pool = pools
             .entry(name.to_owned())
-            .or_insert_with(|| PoolConfig::new(name, line_of(entry)));
-        pool.set(setting, entry).map_err(|m| error_at(entry, m))?;
+            .or_insert_with(|| PoolConfig::new(name, entry.line_number()));
+        pool.set(setting, entry)
+            .map_err(|m| ConfigError::at_entry(entry, m))?;
     }
 
     if let Some(default) = compat.pool()? {

@@ -11,7 +11,6 @@ use mqhost_plugin_api::properties::Entry;
 use mqhost_plugin_api::{topic, ConfigError};
 use serde_json::{Map, Value};
 
-use super::error::error_at;
 use crate::commands::Commands;
 use crate::functions::{Function, Kind};
 use crate::hook::HookPoint;
@@ -61,7 +60,7 @@ pub(crate) fn parse(
     pools: &[&str],
     default_ttl: u64,
 ) -> Result<Checked, ConfigError> {
-    let err = |message: String| error_at(entry, message);
+    let err = |message: String| ConfigError::at_entry(entry, message);
     let value: Value =
         serde_json::from_str(&entry.value).map_err(|e| err(format!("invalid JSON: {e}")))?;
     let Value::Object(object) = value else {

@@ -56,25 +56,15 @@ fn parse(config: &PluginConfig<'_>) -> Result<Settings, ConfigError> {
             "probe.panic_topic" => settings.panic_topic = Some(value),
             "probe.panic_on_drop" => {
                 settings.panic_on_drop = properties::parse_bool(&value)
-                    .map_err(|message| ConfigError::at(entry.line as u32, &entry.key, message))?
+                    .map_err(|message| ConfigError::at_entry(entry, message))?
             }
-            "probe.reject" => {
-                return Err(ConfigError::at(
-                    entry.line as u32,
-                    &entry.key,
-                    "rejected on request",
-                ))
-            }
+            "probe.reject" => return Err(ConfigError::at_entry(entry, "rejected on request")),
             "probe.hooks" if value == "all" => settings.hooks = HookSet::ALL,
             "probe.hooks" => {
                 settings.hooks = HookSet::NONE;
                 for name in value.split(',').map(str::trim) {
                     let Some(set) = hook_named(name) else {
-                        return Err(ConfigError::at(
-                            entry.line as u32,
-                            &entry.key,
-                            format!("unknown hook {name}"),
-                        ));
+                        return Err(ConfigError::at_entry(entry, format!("unknown hook {name}")));
                     };
                     settings.hooks = settings.hooks | set;
                 }
