@@ -11,11 +11,7 @@ use super::*;
 /// Records subscriptions and unsubscriptions, whoever made them.
 fn recorders() -> String {
     [
-        rule(
-            "session.subscribed",
-            1,
-            r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#,
-        ),
+        subscription_recorder(1),
         rule(
             "session.unsubscribed",
             1,
