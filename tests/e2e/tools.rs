@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use mqhost_tests::{tool, Broker};
+use mqhost_tests::{require, tool, Broker};
 
 /// `mosquitto_pub` or `mosquitto_sub` pointed at `broker`, with `args`
 /// written as one string (no argument here contains a space).
@@ -26,7 +26,8 @@ fn mosquitto_sub_receives_what_mosquitto_pub_sends() {
         &broker,
         "-t cli/test -q 1 -C 2 -W 10 -V mqttv5 -d",
     );
-    let mut sub = tool("stdbuf")
+    require("stdbuf", "coreutils");
+    let mut sub = Command::new("stdbuf")
         .args(["-oL", "mosquitto_sub"])
         .args(sub.get_args())
         .stdout(Stdio::piped())

@@ -260,17 +260,23 @@ fn bound_address(line: &str) -> SocketAddr {
 /// Runs a command-line tool (mosquitto_pub, mosquitto_sub) and fails the
 /// test with a clear message if it is not installed.
 pub fn tool(name: &str) -> Command {
+    require(name, "mosquitto-clients");
+    Command::new(name)
+}
+
+/// Fails the test with a clear message when `binary` is not installed;
+/// the Debian `package` has it.
+pub fn require(binary: &str, package: &str) {
     let found = Command::new("sh")
         .arg("-c")
-        .arg(format!("command -v {name}"))
+        .arg(format!("command -v {binary}"))
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     assert!(
         found,
-        "{name} is not installed (apt-get install mosquitto-clients; .ci/run does)"
+        "{binary} is not installed (apt-get install {package}; .ci/run does)"
     );
-    Command::new(name)
 }
 
 /// When the broker wrote a log line, from the line's own timestamp

@@ -18,18 +18,10 @@ use crate::plugins::TempDir;
 /// How long a server may take to answer PING after starting.
 const READY: Duration = Duration::from_secs(10);
 
-/// Fails the test with a clear message when Redis is not installed.
+/// Fails the test with a clear message when a Redis program is not
+/// installed.
 fn require(binary: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {binary}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{binary} is not installed (apt-get install redis-server; .ci/run does)"
-    );
+    crate::require(binary, "redis-server redis-tools");
 }
 
 /// A port nobody listens on now. With `bus`, port + 10000 (a cluster
@@ -753,7 +745,7 @@ impl TestCerts {
 
     /// Makes a fresh set in a temporary directory.
     pub fn generate() -> TestCerts {
-        require("openssl");
+        crate::require("openssl", "openssl");
         let dir = TempDir::new();
         let at = |name: &str| dir.path().join(name);
         let run = |args: &[&str]| {

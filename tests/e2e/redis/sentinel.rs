@@ -11,22 +11,28 @@ use redis::Commands;
 
 use super::*;
 
+/// A sentinel pool on the sentinel at `sentinel`, then `rules`. A
+/// sentinel that is not there comes first: the list is tried in turn.
+fn sentinel_config(sentinel: &str, rules: &str) -> String {
+    format!(
+        "backend.redis.pool1.type = sentinel\n\
+         backend.redis.pool1.server = 127.0.0.1:{},{sentinel}\n\
+         backend.redis.pool1.sentinel = {MASTER_NAME}\n\
+         {rules}",
+        free_port(false),
+    )
+}
+
 #[tokio::test]
 async fn a_sentinel_pool_writes_to_the_master_and_follows_a_failover() {
     let mut topology = RedisSentinel::start();
-    // A sentinel that is not there comes first: the list is tried in turn.
-    let sentinels = format!(
-        "127.0.0.1:{},{}",
-        free_port(false),
-        topology.sentinel.addr()
-    );
-    let config = format!(
-        "backend.redis.pool1.type = sentinel\n\
-         backend.redis.pool1.server = {sentinels}\n\
-         backend.redis.pool1.sentinel = {MASTER_NAME}\n\
-         {}{}",
-        function("message.publish", 1, "on_message_publish", Some("#")),
-        subscription_recorder(1),
+    let config = sentinel_config(
+        &topology.sentinel.addr(),
+        &[
+            function("message.publish", 1, "on_message_publish", Some("#")),
+            subscription_recorder(1),
+        ]
+        .concat(),
     );
     let (_dirs, broker) = start_broker(&config);
     let master_port = topology.master.port();
@@ -155,21 +161,15 @@ async fn a_tls_sentinel_pool_writes_reads_and_listens_over_tls_and_follows_a_fai
     let replica_tls = topology.replica.tls_port().unwrap();
     // The sentinel names the TLS ports, the only ones the plugin may use.
     assert_eq!(topology.current_master_port(), Some(master_tls));
-    // The plugin knows the sentinel by its TLS port only; a sentinel that
-    // is not there comes first.
-    let sentinels = format!(
-        "127.0.0.1:{},{}",
-        free_port(false),
-        topology.sentinel.tls_addr()
-    );
-    let config = format!(
-        "backend.redis.pool1.type = sentinel\n\
-         backend.redis.pool1.server = {sentinels}\n\
-         backend.redis.pool1.sentinel = {MASTER_NAME}\n\
-         {}{}{}",
-        tls_settings(&certs),
-        function("message.publish", 1, "on_message_publish", Some("#")),
-        every_role(),
+    // The plugin knows the sentinel by its TLS port only.
+    let config = sentinel_config(
+        &topology.sentinel.tls_addr(),
+        &[
+            tls_settings(&certs),
+            function("message.publish", 1, "on_message_publish", Some("#")),
+            every_role(),
+        ]
+        .concat(),
     );
     let (_dirs, broker) = start_broker(&config);
     assert!(broker
