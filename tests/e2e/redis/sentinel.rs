@@ -62,12 +62,11 @@ async fn a_sentinel_pool_writes_to_the_master_and_follows_a_failover() {
         == 20));
     // The channel works through the sentinel's master.
     let _watcher = client(&broker, "watcher").await;
-    let _: i64 = master
-        .publish(
-            "mqtt_channel",
-            r#"{"type": "subscribe", "topic": "before", "clientid": "watcher"}"#,
-        )
-        .unwrap();
+    order(
+        &mut master,
+        "mqtt_channel",
+        r#"{"type": "subscribe", "topic": "before", "clientid": "watcher"}"#,
+    );
     wait_field(&mut master, "sub:watcher", "before", "0");
     // What the old master acknowledged is on the replica before it dies.
     let mut replica = topology.replica.client();
@@ -120,12 +119,11 @@ async fn a_sentinel_pool_writes_to_the_master_and_follows_a_failover() {
             Duration::from_secs(10)
         )
         .is_some());
-    let _: i64 = replica
-        .publish(
-            "mqtt_channel",
-            r#"{"type": "subscribe", "topic": "after", "clientid": "watcher"}"#,
-        )
-        .unwrap();
+    order(
+        &mut replica,
+        "mqtt_channel",
+        r#"{"type": "subscribe", "topic": "after", "clientid": "watcher"}"#,
+    );
     wait_field(&mut replica, "sub:watcher", "after", "0");
 }
 
