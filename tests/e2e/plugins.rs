@@ -258,9 +258,7 @@ async fn config_edit_is_seen_within_a_second() {
     // The file's time is when it was written; the line's, when the broker
     // reloaded it. Both are the system clock, whatever the test's own
     // scheduling.
-    let edited = std::fs::metadata(dirs.etc.join("probe.conf"))
-        .and_then(|meta| meta.modified())
-        .unwrap();
+    let edited = dirs.config_written_at("probe");
     assert!(broker.wait_for_logs("plugin configuration reloaded", 2, WAIT));
     let reloaded = broker
         .logs()

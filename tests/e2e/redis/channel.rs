@@ -99,7 +99,10 @@ async fn channel_orders_subscribe_and_unsubscribe_connected_clients() {
         .is_some());
     assert!(!redis.exists::<_, bool>("sub:nobody").unwrap());
     assert_eq!(hash(&mut redis, "sub:test").len(), 2);
-    let stats = plugin_stats(&setup.broker).await;
+    let stats = settled_stats(&setup.broker, |s| {
+        s["pools"]["pool1"]["channel_messages"] == 6
+    })
+    .await;
     assert_eq!(stats["pools"]["pool1"]["channel_messages"], 6, "{stats}");
     assert_eq!(
         stats["pools"]["pool1"]["channel_connected"], true,

@@ -281,6 +281,24 @@ pub async fn plugin_stats(broker: &Broker) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no redis plugin in {body}"))
 }
 
+/// The plugin's stats once `settled` holds for them, or the last ones
+/// read after [`WAIT`]: counters move when Redis answers, which may be
+/// after the keys a test waited for are visible. The caller's assertions
+/// then say what is wrong.
+pub async fn settled_stats(
+    broker: &Broker,
+    settled: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let stats = plugin_stats(broker).await;
+        if settled(&stats) || std::time::Instant::now() >= deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Publishes `json` on `channel` until somebody listens: the plugin's
 /// channel subscription may still be starting.
 pub fn order(conn: &mut redis::Connection, channel: &str, json: &str) {
