@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mqhost_codec::{reason, Packet, ProtocolVersion};
 use mqhost_tests::raw::{connect_packet, RawClient};
-use mqhost_tests::Broker;
+use mqhost_tests::{logged_at, Broker};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet as RPacket, QoS};
 
 #[tokio::test]
@@ -150,9 +150,17 @@ async fn silent_client_is_disconnected_after_one_and_a_half_keep_alives() {
     let mut connect = connect_packet(ProtocolVersion::V5, "sleepy");
     connect.keep_alive = 1;
     let (mut client, _) = RawClient::connect_with(broker.addr(), connect).await;
-    let started = std::time::Instant::now();
     let seen = client.expect_closed().await;
-    let waited = started.elapsed();
+    // Timed by the broker's own log, from CONNECT to the disconnection:
+    // the test's scheduling does not count.
+    let line = |what: &str| {
+        broker
+            .wait_for_log(&format!("{what} client_id=sleepy"), Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("no {what} line for sleepy"))
+    };
+    let waited = logged_at(&line("client disconnected"))
+        .duration_since(logged_at(&line("client connected")))
+        .unwrap();
     assert!(
         waited >= Duration::from_millis(1400) && waited < Duration::from_millis(3000),
         "closed after {waited:?}"

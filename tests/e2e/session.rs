@@ -29,6 +29,16 @@ async fn connect_persistent(
     (client, ack.session_present)
 }
 
+/// Waits until the broker has ended `id`'s session (it logs that once the
+/// session is gone from the registry).
+fn wait_session_ended(broker: &Broker, id: &str) {
+    let ended = broker.wait_for_log(
+        &format!("session ended client_id={id}"),
+        Duration::from_secs(10),
+    );
+    assert!(ended.is_some(), "{id}'s session did not end");
+}
+
 async fn publish_from(broker: &Broker, topic: &str, payloads: &[&str], qos: QoS) {
     let mut publisher =
         RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "publisher").await;
@@ -159,7 +169,7 @@ async fn v5_session_expires_after_its_interval() {
     let (mut sub, _) = connect_persistent(&broker, ProtocolVersion::V5, "mayfly", Some(1)).await;
     sub.subscribe("late", QoS::AtLeastOnce).await;
     sub.disconnect().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_session_ended(&broker, "mayfly");
     publish_from(&broker, "late", &["gone"], QoS::AtLeastOnce).await;
     let (mut sub, present) =
         connect_persistent(&broker, ProtocolVersion::V5, "mayfly", Some(1)).await;
@@ -173,7 +183,7 @@ async fn v5_session_with_expiry_zero_ends_at_disconnect() {
     let (mut sub, _) = connect_persistent(&broker, ProtocolVersion::V5, "brief", None).await;
     sub.subscribe("x", QoS::AtLeastOnce).await;
     sub.disconnect().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_session_ended(&broker, "brief");
     let (_sub, present) = connect_persistent(&broker, ProtocolVersion::V5, "brief", None).await;
     assert!(!present);
 }

@@ -91,11 +91,19 @@ async fn reconnecting_within_will_delay_cancels_the_will() {
     connect_with_will(&broker, ProtocolVersion::V5, Some(2))
         .await
         .drop_connection();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Back once the broker has seen the connection go and the will is
+    // pending.
+    assert!(broker
+        .wait_for_log(
+            "client disconnected client_id=mortal",
+            Duration::from_secs(10)
+        )
+        .is_some());
     let mut connect = connect_packet(ProtocolVersion::V5, "mortal");
     connect.clean_start = false;
     connect.properties.session_expiry_interval = Some(60);
     let (_back, ack) = RawClient::connect_with(broker.addr(), connect).await;
     assert!(ack.session_present);
+    // Past the 2 s will delay: the will would have come by now.
     watcher.expect_silence(Duration::from_millis(2500)).await;
 }

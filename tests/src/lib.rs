@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The directory cargo built into: `target/<profile>`.
 pub fn build_dir() -> PathBuf {
@@ -108,6 +108,10 @@ impl Broker {
         }
         command
             .env_remove("RUST_LOG")
+            // A plugin's panic hook would symbolise a backtrace on the
+            // broker thread that called the plugin, holding up that
+            // client's session for seconds on a busy machine.
+            .env_remove("RUST_BACKTRACE")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -258,15 +262,72 @@ fn bound_address(line: &str) -> SocketAddr {
 /// Runs a command-line tool (mosquitto_pub, mosquitto_sub) and fails the
 /// test with a clear message if it is not installed.
 pub fn tool(name: &str) -> Command {
+    require(name, "mosquitto-clients");
+    Command::new(name)
+}
+
+/// Fails the test with a clear message when `binary` is not installed;
+/// the Debian `package` has it.
+pub fn require(binary: &str, package: &str) {
     let found = Command::new("sh")
         .arg("-c")
-        .arg(format!("command -v {name}"))
+        .arg(format!("command -v {binary}"))
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     assert!(
         found,
-        "{name} is not installed (apt-get install mosquitto-clients; .ci/run does)"
+        "{binary} is not installed (apt-get install {package}; .ci/run does)"
     );
-    Command::new(name)
+}
+
+/// When the broker wrote a log line, from the line's own timestamp
+/// (`2026-01-31T12:34:56.123456Z`, UTC, as its logger writes it): for
+/// timings measured by the broker's clock rather than by when the test
+/// got to read the line.
+pub fn logged_at(line: &str) -> SystemTime {
+    parse_timestamp(line).unwrap_or_else(|| panic!("no timestamp at the start of {line:?}"))
+}
+
+fn parse_timestamp(line: &str) -> Option<SystemTime> {
+    let stamp = line.split_whitespace().next()?.strip_suffix('Z')?;
+    let (date, time) = stamp.split_once('T')?;
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let numbers = |text: &str, separator| -> Option<Vec<i64>> {
+        text.split(separator).map(|n| n.parse().ok()).collect()
+    };
+    let (date, clock) = (numbers(date, '-')?, numbers(clock, ':')?);
+    let (&[year, month, day], &[hour, minute, second]) = (&date[..], &clock[..]) else {
+        return None;
+    };
+    let nanos: u32 = format!("{fraction:0<9}").get(..9)?.parse().ok()?;
+    // Days since 1970-01-01 in the proleptic Gregorian calendar (Howard
+    // Hinnant's days_from_civil).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second;
+    Some(UNIX_EPOCH + Duration::new(u64::try_from(seconds).ok()?, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_timestamp_is_read_to_the_microsecond() {
+        let line = "2026-12-03T09:47:36.285449Z  INFO mqhost::plugins::manager: plugin started";
+        assert_eq!(
+            logged_at(line),
+            UNIX_EPOCH + Duration::new(1_796_291_256, 285_449_000)
+        );
+        assert_eq!(
+            logged_at("2024-02-29T23:59:59.5Z DEBUG x"),
+            UNIX_EPOCH + Duration::new(1_709_251_199, 500_000_000)
+        );
+        assert!(parse_timestamp("[mqhost] no time").is_none());
+    }
 }

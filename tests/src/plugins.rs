@@ -86,6 +86,14 @@ impl PluginDirs {
         std::fs::rename(&partial, self.etc.join(format!("{name}.conf"))).unwrap();
     }
 
+    /// When `etc/NAME.conf` was last written, by the file system's clock
+    /// (the system clock, which the broker's log timestamps use too).
+    pub fn config_written_at(&self, name: &str) -> std::time::SystemTime {
+        std::fs::metadata(self.etc.join(format!("{name}.conf")))
+            .and_then(|meta| meta.modified())
+            .expect("the configuration file's modification time")
+    }
+
     /// A file path inside the test's directory.
     pub fn file(&self, name: &str) -> PathBuf {
         self.root.path().join(name)

@@ -18,18 +18,10 @@ use crate::plugins::TempDir;
 /// How long a server may take to answer PING after starting.
 const READY: Duration = Duration::from_secs(10);
 
-/// Fails the test with a clear message when Redis is not installed.
+/// Fails the test with a clear message when a Redis program is not
+/// installed.
 fn require(binary: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {binary}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{binary} is not installed (apt-get install redis-server; .ci/run does)"
-    );
+    crate::require(binary, "redis-server redis-tools");
 }
 
 /// A port nobody listens on now. With `bus`, port + 10000 (a cluster
@@ -472,9 +464,25 @@ impl RedisServer {
     }
 }
 
+/// The cluster node timeout once a test cluster stands: a killed master
+/// is replaced within a few seconds.
+const FAILOVER_NODE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Waits up to `timeout` for `child` to exit and returns what it wrote;
+/// None (the child killed) if it is still running then.
+fn wait_for_output(mut child: Child, timeout: Duration) -> Option<std::process::Output> {
+    let exited = wait_until(timeout, || !matches!(child.try_wait(), Ok(None)));
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    child.wait_with_output().ok()
+}
+
 /// A Redis Cluster of three masters, each with one replica, built with
-/// `redis-cli --cluster create`. Node timeout 1 s, so a killed master is
-/// replaced within a few seconds. Started with TLS, every node also
+/// `redis-cli --cluster create`. Node timeout 1 s once built, so a killed
+/// master is replaced within a few seconds. Started with TLS, every node also
 /// listens on a TLS port, and the cluster bus and replication go over
 /// TLS.
 pub struct RedisCluster {
@@ -509,8 +517,14 @@ impl RedisCluster {
             let extra = [
                 "--cluster-enabled",
                 "yes",
+                // Lowered to FAILOVER_NODE_TIMEOUT once the cluster
+                // stands: a handshake must finish within the node timeout,
+                // and a busy machine can take more than 1 s for it. A
+                // handshake that times out is dropped for good and
+                // `redis-cli --cluster create` waits forever for the
+                // nodes to join.
                 "--cluster-node-timeout",
-                "1000",
+                "10000",
                 // Replicas sync at once rather than after 5 s: a
                 // replica that never synced cannot take over.
                 "--repl-diskless-sync-delay",
@@ -548,8 +562,13 @@ impl RedisCluster {
         }
         let output = command
             .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .output()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run redis-cli --cluster create");
+        let output = wait_for_output(output, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("redis-cli --cluster create still waits after 60 s"));
         assert!(
             output.status.success(),
             "redis-cli --cluster create failed:\n{}\n{}",
@@ -577,6 +596,14 @@ impl RedisCluster {
             replicas == 3
         });
         assert!(synced, "the cluster's replicas did not sync");
+        for node in &cluster.nodes {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("cluster-node-timeout")
+                .arg(FAILOVER_NODE_TIMEOUT.as_millis() as u64)
+                .query(&mut node.client())
+                .expect("lower the cluster node timeout");
+        }
         cluster
     }
 
@@ -718,7 +745,7 @@ impl TestCerts {
 
     /// Makes a fresh set in a temporary directory.
     pub fn generate() -> TestCerts {
-        require("openssl");
+        crate::require("openssl", "openssl");
         let dir = TempDir::new();
         let at = |name: &str| dir.path().join(name);
         let run = |args: &[&str]| {

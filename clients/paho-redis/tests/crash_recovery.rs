@@ -33,6 +33,10 @@ enum Mqtt {
 const QOS1: usize = 5;
 const QOS2: usize = 5;
 const TOPIC: &str = "gateway/readings";
+/// How long a blackholed link is watched for a message slipping through.
+const LEAK_WINDOW: Duration = Duration::from_millis(200);
+/// How long after the last expected message a duplicate may still come.
+const DUPLICATE_WINDOW: Duration = Duration::from_millis(500);
 
 fn payloads(qos: u8, count: usize) -> Vec<String> {
     (1..=count).map(|n| format!("qos{qos}-{n}")).collect()
@@ -87,8 +91,8 @@ fn crash_and_recover(
     );
     if stall == Stall::Blackhole {
         // Nothing got through: whatever the subscriber gets later came
-        // out of Redis.
-        std::thread::sleep(Duration::from_millis(200));
+        // out of Redis. (A negative check: it can only wait a while.)
+        std::thread::sleep(LEAK_WINDOW);
         assert!(subscriber.received().is_empty(), "the link leaked");
     }
     first.kill();
@@ -109,8 +113,8 @@ fn crash_and_recover(
         "messages missing; the subscriber got {:?}",
         subscriber.received()
     );
-    // Room for a late duplicate to show up.
-    std::thread::sleep(Duration::from_millis(500));
+    // Room for a late duplicate to show up (a negative check).
+    std::thread::sleep(DUPLICATE_WINDOW);
     let hlen: usize = redis.query(redis::cmd("HLEN").arg(&hash));
     assert_eq!(hlen, 0, "records left in {hash}: {:?}", redis.fields(&hash));
     subscriber.received()

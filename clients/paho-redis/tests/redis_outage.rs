@@ -133,6 +133,7 @@ fn a_frozen_redis_costs_one_timeout_per_retry_interval() {
     );
 
     redis.resume();
+    // The store's own timer: Redis is tried again once this has passed.
     std::thread::sleep(mqhost_paho_redis::RETRY_INTERVAL);
     // The next write is due to try Redis again, and takes the held ones
     // along.
@@ -176,6 +177,7 @@ fn a_paho_client_keeps_publishing_through_a_redis_outage() {
     publish("during-2", mqtt::QOS_2);
     redis.restart();
     publish("after-1", mqtt::QOS_1);
+    // The store's own timer: Redis is tried again once this has passed.
     std::thread::sleep(mqhost_paho_redis::RETRY_INTERVAL);
     publish("after-2", mqtt::QOS_2);
 

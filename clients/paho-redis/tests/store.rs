@@ -216,7 +216,7 @@ fn a_store_used_before_open_fails_cleanly() {
 
 #[test]
 fn an_unreachable_redis_fails_open_with_the_address_in_the_error() {
-    let port = support::free_port();
+    let port = mqhost_tests::redis::free_port(false);
     let mut store = RedisPersistence::builder()
         .tcp("127.0.0.1", port)
         .build()

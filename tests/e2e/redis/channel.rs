@@ -11,11 +11,7 @@ use super::*;
 /// Records subscriptions and unsubscriptions, whoever made them.
 fn recorders() -> String {
     [
-        rule(
-            "session.subscribed",
-            1,
-            r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#,
-        ),
+        subscription_recorder(1),
         rule(
             "session.unsubscribed",
             1,
@@ -103,7 +99,10 @@ async fn channel_orders_subscribe_and_unsubscribe_connected_clients() {
         .is_some());
     assert!(!redis.exists::<_, bool>("sub:nobody").unwrap());
     assert_eq!(hash(&mut redis, "sub:test").len(), 2);
-    let stats = plugin_stats(&setup.broker).await;
+    let stats = settled_stats(&setup.broker, |s| {
+        s["pools"]["pool1"]["channel_messages"] == 6
+    })
+    .await;
     assert_eq!(stats["pools"]["pool1"]["channel_messages"], 6, "{stats}");
     assert_eq!(
         stats["pools"]["pool1"]["channel_connected"], true,

@@ -1,13 +1,13 @@
 //! A cluster pool: writes routed by slot, lookups across nodes (retained
 //! lookups scan every master), the channel receiving a PUBLISH sent to any
-//! node, and a killed master replaced without losing writes; writes,
-//! lookups and the channel over TLS.
+//! node, and a killed master replaced without losing writes; the same
+//! writes, lookups and channel over TLS.
 
 use std::time::Duration;
 
 use mqhost_codec::{Packet, ProtocolVersion, QoS};
 use mqhost_tests::raw::{publish, RawClient};
-use mqhost_tests::redis::{RedisCluster, RedisServer};
+use mqhost_tests::redis::{RedisCluster, RedisServer, TestCerts};
 use redis::Commands;
 
 use super::*;
@@ -36,25 +36,58 @@ fn channel_port(broker: &Broker) -> u16 {
 
 #[tokio::test]
 async fn a_cluster_pool_writes_looks_up_and_listens_across_nodes() {
-    let cluster = RedisCluster::start();
-    let config = cluster_config(
-        &cluster,
-        &[
+    writes_looks_up_and_listens_on_the_owning_nodes(None).await;
+}
+
+#[tokio::test]
+async fn a_tls_cluster_pool_writes_on_the_owning_nodes_looks_up_and_listens_over_tls() {
+    writes_looks_up_and_listens_on_the_owning_nodes(Some(TestCerts::generate())).await;
+}
+
+/// Writes go to the master that owns their slot, a queue fetch and its
+/// acks read and consume across nodes, a wildcard retained lookup scans
+/// every master, and the channel hears an order published on any node.
+/// With `certs`, the plugin knows the nodes' TLS ports only and uses no
+/// plain one; the test reads each node through its plain port.
+async fn writes_looks_up_and_listens_on_the_owning_nodes(certs: Option<TestCerts>) {
+    let (cluster, servers, tls) = match &certs {
+        Some(certs) => {
+            let cluster = RedisCluster::start_tls(certs);
+            let servers = cluster.tls_servers();
+            (cluster, servers, tls_settings(certs))
+        }
+        None => {
+            let cluster = RedisCluster::start();
+            let servers = cluster.servers();
+            (cluster, servers, String::new())
+        }
+    };
+    let config = format!(
+        "backend.redis.pool1.type = cluster\nbackend.redis.pool1.server = {servers}\n{tls}{}",
+        [
             function("message.publish", 1, "on_message_publish", Some("#")),
             function("message.publish", 2, "on_message_retain", Some("#")),
-            function("session.subscribed", 1, "on_message_fetch_for_queue", Some("queue/#")),
-            function("session.subscribed", 2, "on_retain_lookup", None),
-            function("message.acked", 1, "on_message_acked_for_queue", Some("queue/#")),
-            rule(
+            function(
                 "session.subscribed",
-                3,
-                r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#,
+                1,
+                "on_message_fetch_for_queue",
+                Some("queue/#")
             ),
+            function("session.subscribed", 2, "on_retain_lookup", None),
+            function(
+                "message.acked",
+                1,
+                "on_message_acked_for_queue",
+                Some("queue/#")
+            ),
+            subscription_recorder(3),
         ]
         .concat(),
     );
     let (_dirs, broker) = start_broker(&config);
-    let mut redis = cluster.client();
+    // Each key straight from the master that owns its slot, without
+    // redirections.
+    let owner = |key: &str| cluster.nodes[cluster.master_of(key)].client();
 
     // Messages on many topics: their keys spread over every master.
     let mut test = client(&broker, "test").await;
@@ -79,19 +112,23 @@ async fn a_cluster_pool_writes_looks_up_and_listens_across_nodes() {
     let mut masters = std::collections::HashSet::new();
     for i in 0..30 {
         let set = format!("mqtt:msg:queue/{i}");
-        let ok = wait_until(WAIT, || redis.zcard::<_, u32>(&set).unwrap_or(0) == 1);
-        assert!(ok, "{set} was not written");
-        let ids: Vec<String> = redis.zrange(&set, 0, -1).unwrap();
+        masters.insert(cluster.master_of(&set));
+        let mut node = owner(&set);
+        let ok = wait_until(WAIT, || node.zcard::<_, u32>(&set).unwrap_or(0) == 1);
+        assert!(ok, "{set} is not on its master");
+        let ids: Vec<String> = node.zrange(&set, 0, -1).unwrap();
         // The index and the hash are on different slots, written at once:
         // either may show first.
         let message = format!("mqtt:msg:{}", ids[0]);
-        let stored = wait_for_hash(&mut redis, &message)
-            .unwrap_or_else(|| panic!("{message} was not written"));
-        assert_eq!(stored["payload"], format!("m{i}"));
-        masters.insert(cluster.master_of(&set));
+        let stored = wait_for_hash(&mut owner(&message), &message)
+            .unwrap_or_else(|| panic!("{message} is not on its master"));
+        assert_eq!(stored["payload"], format!("m{i}"), "{message}");
+        assert_eq!(stored["topic"], format!("queue/{i}"), "{message}");
+        assert_eq!(stored["from"], "test", "{message}");
         let retained = format!("mqtt:retain:r/{i}");
-        let ok = wait_until(WAIT, || redis.exists::<_, bool>(&retained).unwrap_or(false));
-        assert!(ok, "{retained} was not written");
+        let stored = wait_for_hash(&mut owner(&retained), &retained)
+            .unwrap_or_else(|| panic!("{retained} is not on its master"));
+        assert_eq!(stored["payload"], format!("r{i}"), "{retained}");
     }
     assert_eq!(masters.len(), 3, "the keys did not spread over the masters");
 
@@ -99,30 +136,42 @@ async fn a_cluster_pool_writes_looks_up_and_listens_across_nodes() {
     let mut sub = client(&broker, "sub").await;
     sub.subscribe("queue/7", QoS::AtLeastOnce).await;
     assert_eq!(receive(&mut sub).await.payload.as_ref(), b"m7");
-    assert!(wait_until(WAIT, || redis
-        .zcard::<_, u32>("mqtt:msg:queue/7")
-        .unwrap_or(1)
-        == 0));
+    let consumed = wait_until(WAIT, || {
+        owner("mqtt:msg:queue/7")
+            .zcard::<_, u32>("mqtt:msg:queue/7")
+            .unwrap_or(1)
+            == 0
+    });
+    assert!(consumed, "the ack did not consume mqtt:msg:queue/7");
 
     // A wildcard retained lookup scans every master.
     let mut wild = client(&broker, "wild").await;
     wild.subscribe("r/+", QoS::AtMostOnce).await;
     expect_retained_topics(&mut wild, "r/", 30).await;
 
-    // The channel: one node subscribed, the order published on another.
+    // The channel: one node subscribed (on a TLS port if the plugin has
+    // TLS), the order published on another.
     let listening = channel_port(&broker);
+    let subscribed = cluster
+        .nodes
+        .iter()
+        .find(|n| match certs {
+            Some(_) => n.tls_port() == Some(listening),
+            None => n.port() == listening,
+        })
+        .unwrap_or_else(|| panic!("the channel listens on {listening}, no port it was told"));
     let other = cluster
         .nodes
         .iter()
-        .find(|n| n.port() != listening)
+        .find(|n| n.port() != subscribed.port())
         .unwrap();
-    let mut other_conn = other.client();
     let _watcher = client(&broker, "watcher").await;
     let order = r#"{"type": "subscribe", "topic": "via/cluster", "clientid": "watcher", "qos": 1}"#;
-    let _: i64 = other_conn.publish("mqtt_channel", order).unwrap();
+    let _: i64 = other.client().publish("mqtt_channel", order).unwrap();
+    let key = "sub:watcher";
     let ok = wait_until(WAIT, || {
-        redis
-            .hget::<_, _, Option<String>>("sub:watcher", "via/cluster")
+        owner(key)
+            .hget::<_, _, Option<String>>(key, "via/cluster")
             .unwrap_or(None)
             .as_deref()
             == Some("1")
@@ -132,7 +181,38 @@ async fn a_cluster_pool_writes_looks_up_and_listens_across_nodes() {
         "the order published on port {} did not arrive",
         other.port()
     );
+
+    if certs.is_some() {
+        // The plugin's connections: on every master's TLS port (its
+        // cluster connection), none on a plain port.
+        for node in &cluster.nodes {
+            let mut last = Vec::new();
+            let tls_port = node.tls_port().unwrap();
+            if is_master(node) {
+                let ok = wait_until(WAIT, || {
+                    last = clients_on(node, tls_port);
+                    !last.is_empty()
+                });
+                assert!(ok, "no plugin connection on TLS port {tls_port}");
+            }
+            // The test's own connections are closed; the server may take
+            // a moment to see it.
+            let ok = wait_until(WAIT, || {
+                last = clients_on(node, node.port());
+                last.is_empty()
+            });
+            assert!(
+                ok,
+                "connections on plain port {}:\n{}",
+                node.port(),
+                last.join("\n")
+            );
+        }
+    }
 }
+
+/// The pause between publishing rounds while a master is down.
+const PACE: Duration = Duration::from_millis(50);
 
 #[tokio::test]
 async fn a_killed_cluster_master_is_replaced_without_losing_writes() {
@@ -164,16 +244,24 @@ async fn a_killed_cluster_master_is_replaced_without_losing_writes() {
         .unwrap_or(0)
         == 5));
 
-    // Kill the master of k/0's index once its replica has everything.
+    // Kill the master of k/0's index once its replica has everything
+    // (WAIT answers how many replicas acknowledged every write so far).
     let victim = cluster.master_of("mqtt:msg:k/0");
-    std::thread::sleep(Duration::from_millis(300));
+    let synced: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(WAIT.as_millis() as u64)
+        .query(&mut cluster.nodes[victim].client())
+        .unwrap();
+    assert_eq!(synced, 1, "the victim's replica did not catch up");
     cluster.nodes[victim].kill();
     for _ in 0..60 {
         for packet in publish_round(&mut count) {
             publisher.send(packet).await;
             assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Publishing goes on, paced, for a few seconds: through the
+        // failover, not only after it.
+        tokio::time::sleep(PACE).await;
     }
     assert!(
         cluster.wait_ok(Duration::from_secs(20)),
@@ -238,13 +326,6 @@ fn clients_on(node: &RedisServer, port: u16) -> Vec<String> {
         .collect()
 }
 
-/// `key`'s hash as `node` has it, once there: a message's commands go to
-/// their slots' masters at once, so its index may show before its hash.
-fn wait_hash(node: &RedisServer, key: &str) -> HashMap<String, String> {
-    wait_for_hash(&mut node.client(), key)
-        .unwrap_or_else(|| panic!("{key} is not on its master, port {}", node.port()))
-}
-
 /// Waits until `key` holds a hash, read through `conn` (one node, or the
 /// whole cluster); None if it never does.
 fn wait_for_hash(
@@ -264,133 +345,4 @@ fn is_master(node: &RedisServer) -> bool {
     let mut conn = node.client();
     let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn).unwrap_or_default();
     matches!(role.first(), Some(redis::Value::BulkString(b)) if b == b"master")
-}
-
-#[tokio::test]
-async fn a_tls_cluster_pool_writes_on_the_owning_nodes_looks_up_and_listens_over_tls() {
-    let certs = TestCerts::generate();
-    let cluster = RedisCluster::start_tls(&certs);
-    // The plugin knows the TLS ports only.
-    let config = format!(
-        "backend.redis.pool1.type = cluster\nbackend.redis.pool1.server = {}\n{}{}",
-        cluster.tls_servers(),
-        tls_settings(&certs),
-        [
-            function("message.publish", 1, "on_message_publish", Some("#")),
-            function("message.publish", 2, "on_message_retain", Some("#")),
-            function("session.subscribed", 1, "on_retain_lookup", None),
-            rule(
-                "session.subscribed",
-                2,
-                r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#,
-            ),
-        ]
-        .concat(),
-    );
-    let (_dirs, broker) = start_broker(&config);
-
-    // Retained QoS 1 messages on topics whose keys spread over every
-    // master.
-    let mut test = client(&broker, "test").await;
-    for i in 0..12 {
-        let payload = format!("m{i}");
-        send(
-            &mut test,
-            &format!("t/{i}"),
-            payload.as_bytes(),
-            QoS::AtLeastOnce,
-            true,
-        )
-        .await;
-    }
-    // Each key is on the master that owns its slot: the test reads each
-    // node through its plain port, without redirections.
-    let mut masters = std::collections::HashSet::new();
-    for i in 0..12 {
-        let set = format!("mqtt:msg:t/{i}");
-        let owner = cluster.master_of(&set);
-        masters.insert(owner);
-        let mut node = cluster.nodes[owner].client();
-        let ok = wait_until(WAIT, || node.zcard::<_, u32>(&set).unwrap_or(0) == 1);
-        assert!(
-            ok,
-            "{set} is not on its master, port {}",
-            cluster.nodes[owner].port()
-        );
-        let ids: Vec<String> = node.zrange(&set, 0, -1).unwrap();
-        let message = format!("mqtt:msg:{}", ids[0]);
-        let owner = cluster.master_of(&message);
-        let stored = wait_hash(&cluster.nodes[owner], &message);
-        assert_eq!(stored["payload"], format!("m{i}"), "{message}");
-        assert_eq!(stored["topic"], format!("t/{i}"), "{message}");
-        assert_eq!(stored["from"], "test", "{message}");
-        let retained = format!("mqtt:retain:t/{i}");
-        let owner = cluster.master_of(&retained);
-        let stored = wait_hash(&cluster.nodes[owner], &retained);
-        assert_eq!(stored["payload"], format!("m{i}"), "{retained}");
-    }
-    assert_eq!(masters.len(), 3, "the keys did not spread over the masters");
-
-    // A wildcard retained lookup scans every master, over TLS.
-    let mut wild = client(&broker, "wild").await;
-    wild.subscribe("t/+", QoS::AtMostOnce).await;
-    expect_retained_topics(&mut wild, "t/", 12).await;
-
-    // The channel: subscribed on a node's TLS port, the order published
-    // on another node.
-    let listening = channel_port(&broker);
-    let subscribed = cluster
-        .nodes
-        .iter()
-        .find(|n| n.tls_port() == Some(listening))
-        .unwrap_or_else(|| panic!("the channel listens on {listening}, not a TLS port"));
-    let other = cluster
-        .nodes
-        .iter()
-        .find(|n| n.port() != subscribed.port())
-        .unwrap();
-    let _watcher = client(&broker, "watcher").await;
-    let order = r#"{"type": "subscribe", "topic": "via/cluster", "clientid": "watcher", "qos": 1}"#;
-    let _: i64 = other.client().publish("mqtt_channel", order).unwrap();
-    let key = "sub:watcher";
-    let ok = wait_until(WAIT, || {
-        let owner = cluster.master_of(key);
-        cluster.nodes[owner]
-            .client()
-            .hget::<_, _, Option<String>>(key, "via/cluster")
-            .unwrap_or(None)
-            .as_deref()
-            == Some("1")
-    });
-    assert!(
-        ok,
-        "the order published on port {} did not arrive",
-        other.port()
-    );
-
-    // The plugin's connections: on every master's TLS port (its cluster
-    // connection), none on a plain port.
-    for node in &cluster.nodes {
-        let mut last = Vec::new();
-        let tls_port = node.tls_port().unwrap();
-        if is_master(node) {
-            let ok = wait_until(WAIT, || {
-                last = clients_on(node, tls_port);
-                !last.is_empty()
-            });
-            assert!(ok, "no plugin connection on TLS port {tls_port}");
-        }
-        // The test's own connections are closed; the server may take a
-        // moment to see it.
-        let ok = wait_until(WAIT, || {
-            last = clients_on(node, node.port());
-            last.is_empty()
-        });
-        assert!(
-            ok,
-            "connections on plain port {}:\n{}",
-            node.port(),
-            last.join("\n")
-        );
-    }
 }

@@ -157,6 +157,6 @@ async fn a_failing_raw_command_is_counted_and_does_not_stop_the_others() {
         .broker
         .wait_for_log("Redis refused HSET: WRONGTYPE", WAIT)
         .is_some());
-    let stats = plugin_stats(&setup.broker).await;
+    let stats = settled_stats(&setup.broker, |s| s["pools"]["pool1"]["errors"] == 1).await;
     assert_eq!(stats["pools"]["pool1"]["errors"], 1, "{stats}");
 }

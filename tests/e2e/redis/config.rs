@@ -150,15 +150,9 @@ async fn a_pool_logs_in_as_an_acl_user_and_uses_its_database() {
         "backend.redis.pool1.server = {}\n\
          backend.redis.pool1.username = alice\n\
          backend.redis.pool1.password = wonderland\n\
-         backend.redis.pool1.database = 2\n{}{}{}",
+         backend.redis.pool1.database = 2\n{}",
         redis_server.addr(),
-        function("client.connected", 1, "on_client_connected", None),
-        function("session.created", 1, "on_subscribe_lookup", None),
-        rule(
-            "session.subscribed",
-            1,
-            r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#
-        ),
+        every_role(),
     );
     let (_dirs, broker) = start_broker(&config);
     let mut redis = redis::Client::open(format!(
@@ -168,19 +162,9 @@ async fn a_pool_logs_in_as_an_acl_user_and_uses_its_database() {
     .unwrap()
     .get_connection()
     .unwrap();
-    // The lookup reads with the same login...
-    let _: () = redis.hset("mqtt:sub:c1", "from/lookup", 1).unwrap();
-    let _c1 = client(&broker, "c1").await;
-    // ... the writer writes to database 2 ...
-    wait_field(&mut redis, "mqtt:client:c1", "state", "1");
-    wait_field(&mut redis, "sub:c1", "from/lookup", "1");
-    // ... and the channel listens with it.
-    order(
-        &mut redis,
-        "mqtt_channel",
-        r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
-    );
-    wait_field(&mut redis, "sub:c1", "from/channel", "0");
+    // The lookup reads, the writer writes and the channel listens with
+    // that login, in database 2.
+    let _c1 = check_every_role(&broker, &mut redis).await;
     assert!(
         !broker.logs().iter().any(|l| l.contains("wonderland")),
         "the password appeared in the log"
@@ -193,29 +177,14 @@ async fn a_tls_pool_writes_reads_and_listens_over_tls() {
     let redis_server = RedisServer::start_tls(&certs);
     let tls_port = redis_server.tls_port().unwrap();
     let config = format!(
-        "backend.redis.pool1.server = 127.0.0.1:{tls_port}\n{}{}{}{}",
+        "backend.redis.pool1.server = 127.0.0.1:{tls_port}\n{}{}",
         tls_settings(&certs),
-        function("client.connected", 1, "on_client_connected", None),
-        function("session.created", 1, "on_subscribe_lookup", None),
-        rule(
-            "session.subscribed",
-            1,
-            r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#
-        ),
+        every_role(),
     );
     let (_dirs, broker) = start_broker(&config);
     // The test looks through the plain port; the plugin has only the TLS one.
     let mut redis = redis_server.client();
-    let _: () = redis.hset("mqtt:sub:c1", "from/lookup", 1).unwrap();
-    let _c1 = client(&broker, "c1").await;
-    wait_field(&mut redis, "mqtt:client:c1", "state", "1");
-    wait_field(&mut redis, "sub:c1", "from/lookup", "1");
-    order(
-        &mut redis,
-        "mqtt_channel",
-        r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
-    );
-    wait_field(&mut redis, "sub:c1", "from/channel", "0");
+    let _c1 = check_every_role(&broker, &mut redis).await;
     // Writer, lookups and channel: three connections, all on the TLS port.
     let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut redis).unwrap();
     let on_tls = clients

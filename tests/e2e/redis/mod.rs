@@ -104,6 +104,47 @@ pub fn function(hook: &str, n: u32, name: &str, topic: Option<&str>) -> String {
     )
 }
 
+/// The rule that records each subscription, whoever made it, in
+/// `sub:<clientid>` (topic to QoS): how a test sees a channel order or a
+/// lookup take effect.
+pub fn subscription_recorder(n: u32) -> String {
+    rule(
+        "session.subscribed",
+        n,
+        r#"{"action": {"commands": ["HSET sub:${clientid} ${topic} ${qos}"]}, "pool": "pool1"}"#,
+    )
+}
+
+/// Rules that use pool1 in each of its roles: the writer (the client's
+/// state at connect), a lookup (subscriptions from `mqtt:sub:<clientid>`
+/// at session start) and the channel, all seen through
+/// [`subscription_recorder`]. [`check_every_role`] checks them.
+pub fn every_role() -> String {
+    [
+        function("client.connected", 1, "on_client_connected", None),
+        function("session.created", 1, "on_subscribe_lookup", None),
+        subscription_recorder(1),
+    ]
+    .concat()
+}
+
+/// Checks, looking through `conn`, that a pool with [`every_role`] looks
+/// up, writes and listens on its channel: connects client `c1`, which the
+/// caller keeps connected.
+pub async fn check_every_role(broker: &Broker, conn: &mut redis::Connection) -> RawClient {
+    let _: () = conn.hset("mqtt:sub:c1", "from/lookup", 1).unwrap();
+    let c1 = client(broker, "c1").await;
+    wait_field(conn, "mqtt:client:c1", "state", "1");
+    wait_field(conn, "sub:c1", "from/lookup", "1");
+    order(
+        conn,
+        "mqtt_channel",
+        r#"{"type": "subscribe", "topic": "from/channel", "clientid": "c1"}"#,
+    );
+    wait_field(conn, "sub:c1", "from/channel", "0");
+    c1
+}
+
 /// Unix seconds now.
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -238,6 +279,24 @@ pub async fn plugin_stats(broker: &Broker) -> serde_json::Value {
         .and_then(|l| l.iter().find(|p| p["name"] == "redis"))
         .map(|p| p["stats"].clone())
         .unwrap_or_else(|| panic!("no redis plugin in {body}"))
+}
+
+/// The plugin's stats once `settled` holds for them, or the last ones
+/// read after [`WAIT`]: counters move when Redis answers, which may be
+/// after the keys a test waited for are visible. The caller's assertions
+/// then say what is wrong.
+pub async fn settled_stats(
+    broker: &Broker,
+    settled: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let stats = plugin_stats(broker).await;
+        if settled(&stats) || std::time::Instant::now() >= deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Publishes `json` on `channel` until somebody listens: the plugin's

@@ -189,7 +189,7 @@ async fn a_redis_restart_under_load_loses_no_write() {
         line.contains("pool pool1: connected to") && line.contains(" after "),
         "{line}"
     );
-    let stats = plugin_stats(&broker).await;
+    let stats = settled_stats(&broker, |s| s["pools"]["pool1"]["queued"] == 0).await;
     let pool = &stats["pools"]["pool1"];
     assert_eq!(pool["queued"], 0, "{stats}");
     assert_eq!(pool["overflow"], 0, "{stats}");
@@ -235,7 +235,7 @@ async fn writes_beyond_the_bound_are_counted_logged_and_shown() {
         .zcard::<_, u32>("mqtt:msg:t")
         .unwrap_or(0)
         == 10));
-    let stats = plugin_stats(&broker).await;
+    let stats = settled_stats(&broker, |s| s["pools"]["pool1"]["queued"] == 0).await;
     assert_eq!(stats["pools"]["pool1"]["queued"], 0, "{stats}");
     assert_eq!(stats["pools"]["pool1"]["written"], 30, "{stats}");
 }

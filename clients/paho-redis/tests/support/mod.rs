@@ -15,206 +15,122 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mqhost_paho_redis::{RedisPersistence, RedisPersistenceBuilder};
+use mqhost_tests::plugins::TempDir;
 use paho_mqtt as mqtt;
 
 /// Polls until a check holds, shared with the broker's end-to-end tests.
 pub use mqhost_tests::redis::wait_until;
 
-/// A private directory under the system temp dir, removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(what: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "paho-redis-{what}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A free loopback TCP port (bound, then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
-
-/// How a [`RedisServer`] listens.
-#[derive(Clone, Debug)]
-pub enum Listen {
-    Tcp(u16),
-    Unix(PathBuf),
-}
-
-/// A private `redis-server`: no RDB, no AOF, its own directory; killed
-/// when dropped.
+/// A private `redis-server` from the broker's test harness (no RDB, no
+/// AOF, its own directory, killed when dropped), reached by the store over
+/// TCP or, for [`RedisServer::unix`], over a UNIX socket in that
+/// directory.
 pub struct RedisServer {
-    child: Option<Child>,
-    listen: Listen,
+    server: mqhost_tests::redis::RedisServer,
+    socket: Option<PathBuf>,
     password: Option<String>,
-    dir: TempDir,
+    _dir: TempDir,
 }
 
 impl RedisServer {
     /// A server on a free loopback TCP port.
     pub fn tcp() -> RedisServer {
-        RedisServer::start(|_| Listen::Tcp(free_port()), None)
+        RedisServer::start(false, None)
     }
 
-    /// A server on a UNIX socket only (`--port 0`).
+    /// A server the store reaches over a UNIX socket. It has a TCP port
+    /// too, which the store is never told about.
     pub fn unix() -> RedisServer {
-        RedisServer::start(|dir| Listen::Unix(dir.join("redis.sock")), None)
+        RedisServer::start(true, None)
     }
 
     /// A TCP server that wants `password` (`requirepass`).
     pub fn tcp_with_password(password: &str) -> RedisServer {
-        RedisServer::start(|_| Listen::Tcp(free_port()), Some(password.into()))
+        RedisServer::start(false, Some(password))
     }
 
-    fn start(listen: impl FnOnce(&Path) -> Listen, password: Option<String>) -> RedisServer {
-        let dir = TempDir::new("redis");
-        let mut server = RedisServer {
-            child: None,
-            listen: listen(dir.path()),
-            password,
-            dir,
-        };
-        server.restart();
-        server
+    fn start(unix: bool, password: Option<&str>) -> RedisServer {
+        let dir = TempDir::new();
+        let socket = unix.then(|| dir.path().join("redis.sock"));
+        let mut extra: Vec<String> = Vec::new();
+        if let Some(socket) = &socket {
+            extra.extend([
+                "--unixsocketperm".into(),
+                "700".into(),
+                "--unixsocket".into(),
+            ]);
+            extra.push(socket.display().to_string());
+        }
+        if let Some(password) = password {
+            extra.extend(["--requirepass".into(), password.into()]);
+        }
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        RedisServer {
+            server: mqhost_tests::redis::RedisServer::start_in(dir.path(), &extra, false),
+            socket,
+            password: password.map(str::to_owned),
+            _dir: dir,
+        }
     }
 
-    /// Starts the server (again), on the same port or socket.
+    /// Starts the server again, on the same port and socket.
     pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "redis-server is already running");
-        let found = Command::new("sh")
-            .args(["-c", "command -v redis-server"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            found,
-            "redis-server is not installed (apt-get install redis-server; .ci/run does)"
-        );
-        let mut command = Command::new("redis-server");
-        command
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args(["--bind", "127.0.0.1"]);
-        match &self.listen {
-            Listen::Tcp(port) => {
-                command.args(["--port", &port.to_string()]);
-            }
-            Listen::Unix(path) => {
-                command.args(["--port", "0", "--unixsocketperm", "700"]);
-                command.arg("--unixsocket").arg(path);
-            }
-        }
-        if let Some(password) = &self.password {
-            command.args(["--requirepass", password]);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        self.child = Some(child);
-        let ready = wait_until(Duration::from_secs(10), || self.ping());
-        assert!(ready, "redis-server did not answer PING within 10 s");
+        self.server.restart();
     }
 
     /// Kills the server (SIGKILL, as a crash would) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.server.kill();
     }
 
     /// Freezes the server (SIGSTOP): connections stay open, nothing is
     /// answered.
     pub fn pause(&self) {
-        self.signal("-STOP");
+        self.server.pause();
     }
 
     /// Lets a [paused](Self::pause) server go on (SIGCONT).
     pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let child = self.child.as_ref().expect("redis-server is running");
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} redis-server failed");
+        self.server.resume();
     }
 
     /// The URL a store should use (TCP or `redis+unix://`), with the
     /// password if there is one.
     pub fn url(&self) -> String {
-        let auth = self
-            .password
-            .as_ref()
-            .map(|p| format!(":{p}@"))
-            .unwrap_or_default();
-        match &self.listen {
-            Listen::Tcp(port) => format!("redis://{auth}127.0.0.1:{port}/"),
-            Listen::Unix(path) => match &self.password {
-                Some(p) => format!("redis+unix://{}?pass={p}", path.display()),
-                None => format!("redis+unix://{}", path.display()),
-            },
+        match (&self.socket, &self.password) {
+            (None, None) => self.server.url(),
+            (None, Some(p)) => format!("redis://:{p}@{}/", self.server.addr()),
+            (Some(path), None) => format!("redis+unix://{}", path.display()),
+            (Some(path), Some(p)) => format!("redis+unix://{}?pass={p}", path.display()),
         }
     }
 
-    /// The TCP port, for a server that has one.
+    /// The TCP port, for a server the store reaches over TCP.
     pub fn port(&self) -> Option<u16> {
-        match self.listen {
-            Listen::Tcp(port) => Some(port),
-            Listen::Unix(_) => None,
-        }
+        self.socket.is_none().then(|| self.server.port())
     }
 
     /// A builder pointed at this server (no password set).
     pub fn builder(&self) -> RedisPersistenceBuilder {
-        match &self.listen {
-            Listen::Tcp(port) => RedisPersistence::builder().tcp("127.0.0.1", *port),
-            Listen::Unix(path) => RedisPersistence::builder().unix_socket(path),
+        match &self.socket {
+            None => RedisPersistence::builder().tcp("127.0.0.1", self.server.port()),
+            Some(path) => RedisPersistence::builder().unix_socket(path),
         }
     }
 
     /// Arguments for the example to use this server.
     pub fn example_args(&self) -> Vec<String> {
-        match &self.listen {
-            Listen::Tcp(_) => vec!["--redis".into(), self.url()],
-            Listen::Unix(path) => vec!["--unix".into(), path.display().to_string()],
+        match &self.socket {
+            None => vec!["--redis".into(), self.url()],
+            Some(path) => vec!["--unix".into(), path.display().to_string()],
         }
     }
 
@@ -222,12 +138,6 @@ impl RedisServer {
     pub fn connection(&self) -> redis::RedisResult<redis::Connection> {
         redis::Client::open(self.url().as_str())?
             .get_connection_with_timeout(Duration::from_secs(2))
-    }
-
-    fn ping(&self) -> bool {
-        self.connection()
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_ok()
     }
 
     /// Runs one command on database 0 and returns its reply.
@@ -241,12 +151,6 @@ impl RedisServer {
         let mut fields: Vec<String> = self.query(redis::cmd("HKEYS").arg(hash));
         fields.sort();
         fields
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
