@@ -207,6 +207,38 @@ impl RedisServer {
         self.client_db(0)
     }
 
+    /// Waits until every replica of this master has acknowledged all it
+    /// was sent: each `slaveN:...,offset=` of `INFO replication` reaches
+    /// `master_repl_offset`. (`WAIT` cannot say so for writes made over
+    /// other connections: it counts only the asking client's own writes.)
+    pub fn wait_replicas_synced(&self, timeout: Duration) -> bool {
+        let mut conn = self.client();
+        wait_until(timeout, || {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query(&mut conn)
+                .unwrap_or_default();
+            let Some(master) = info.lines().find_map(|l| {
+                l.strip_prefix("master_repl_offset:")?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            }) else {
+                return false;
+            };
+            // slave0:ip=127.0.0.1,port=7001,state=online,offset=1234,lag=0
+            let replicas: Vec<u64> = info
+                .lines()
+                .filter(|l| l.starts_with("slave"))
+                .filter_map(|l| {
+                    l.split(',')
+                        .find_map(|p| p.strip_prefix("offset=")?.parse().ok())
+                })
+                .collect();
+            !replicas.is_empty() && replicas.iter().all(|&offset| offset >= master)
+        })
+    }
+
     /// A connection to database `db`.
     pub fn client_db(&self, db: u32) -> redis::Connection {
         let client = redis::Client::open(format!("{}{db}", self.url())).unwrap();
