@@ -12,6 +12,7 @@ use mqhost_codec::{
 use super::inflight::Stage;
 use super::pressure::Pause;
 use super::{CloseReason, Delivery, Session};
+use crate::access::Access;
 use crate::broker::message::Message;
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
@@ -192,6 +193,9 @@ impl Session {
                 detail: "topic_name_invalid",
             });
         }
+        if !self.may(&topic, Access::Write) {
+            return self.refuse_publish(v5, qos, packet_id, &topic);
+        }
         properties.subscription_identifiers.clear();
         let payload_invalid = properties.payload_format_indicator == Some(1)
             && std::str::from_utf8(&payload).is_err();
@@ -264,6 +268,43 @@ impl Session {
             QoS::AtLeastOnce => self.send(&Packet::PubAck(ack(packet_id, code))),
             QoS::ExactlyOnce => {
                 self.incoming_qos2.insert(packet_id);
+                self.send(&Packet::PubRec(ack(packet_id, code)));
+            }
+        }
+        Ok(())
+    }
+
+    /// A PUBLISH the client may not make: dropped, answered as Mosquitto
+    /// does (5.0: 0x87; 3.x, which has no refusal, acknowledged as if
+    /// delivered), or the connection closes with `acl.deny_action =
+    /// disconnect`.
+    fn refuse_publish(
+        &mut self,
+        v5: bool,
+        qos: QoS,
+        packet_id: u16,
+        topic: &str,
+    ) -> Result<(), CloseReason> {
+        tracing::debug!(client_id = %self.client_id, topic, "PUBLISH refused: the client may not write the topic");
+        if self.broker.access.disconnects_on_deny() {
+            return Err(CloseReason::Protocol {
+                code: reason::NOT_AUTHORIZED,
+                detail: "not_authorized",
+            });
+        }
+        let code = if v5 {
+            reason::NOT_AUTHORIZED
+        } else {
+            reason::SUCCESS
+        };
+        match qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.send(&Packet::PubAck(ack(packet_id, code))),
+            QoS::ExactlyOnce => {
+                if !v5 {
+                    // The client goes on with PUBREL and expects PUBCOMP.
+                    self.incoming_qos2.insert(packet_id);
+                }
                 self.send(&Packet::PubRec(ack(packet_id, code)));
             }
         }
@@ -409,16 +450,14 @@ impl Session {
         if !config.mqtt.wildcard_subscription && (inner.contains('+') || inner.contains('#')) {
             return Ok(Err(reason::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
         }
-        if config
-            .acl
-            .deny_subscribe
-            .iter()
-            .any(|denied| topic::matches(denied, inner) || denied == filter)
-        {
-            // 0x80 in every version: 3.x has no other failure code, and
-            // 5.0 clients (the Paho interoperability suite among them)
-            // expect the same answer for a refused filter.
-            return Ok(Err(reason::UNSPECIFIED_ERROR));
+        if !self.may(filter, Access::Subscribe) {
+            // 3.x has no other failure code than 0x80.
+            let v5 = self.is_v5();
+            return Ok(Err(if v5 {
+                reason::NOT_AUTHORIZED
+            } else {
+                reason::UNSPECIFIED_ERROR
+            }));
         }
         options.qos = options.qos.min(QoS::ExactlyOnce);
         let subscriber = Subscriber {
