@@ -244,6 +244,26 @@ fn acl_broker(dir: &TempDir, sets: &[(&str, &str)]) -> (Broker, String) {
     (Broker::start_with(&all), acl)
 }
 
+/// PUBLISH to `topic` at QoS 1 or 2; the reason code of its PUBACK or
+/// PUBREC.
+async fn answer(client: &mut RawClient, topic: &str, qos: QoS, id: u16) -> u8 {
+    client
+        .send(Packet::Publish(publish(topic, b"", qos, id)))
+        .await;
+    match (qos, client.recv().await) {
+        (QoS::AtLeastOnce, Some(Packet::PubAck(a)))
+        | (QoS::ExactlyOnce, Some(Packet::PubRec(a))) => a.reason,
+        (_, other) => panic!("expected the answer to a QoS {qos:?} PUBLISH, got {other:?}"),
+    }
+}
+
+/// PUBLISH to `topic` at QoS 0 (a marker, or a message that gets no answer).
+async fn send_qos0(client: &mut RawClient, topic: &str) {
+    client
+        .send(Packet::Publish(publish(topic, b"", QoS::AtMostOnce, 0)))
+        .await;
+}
+
 fn pubrel(packet_id: u16) -> Packet {
     Packet::PubRel(PubAck {
         packet_id,
@@ -261,76 +281,36 @@ async fn refused_publishes_are_answered_as_each_version_allows() {
     assert_eq!(watcher.subscribe("#", QoS::AtMostOnce).await, [0]);
     assert_eq!(watcher.subscribe("$SYS/test", QoS::AtMostOnce).await, [0]);
 
+    let refused = reason::NOT_AUTHORIZED;
     let mut v5 = connected(addr, ProtocolVersion::V5, "v5", "alice").await;
-    v5.send(Packet::Publish(publish(
-        "public/x",
-        b"",
-        QoS::AtLeastOnce,
-        1,
-    )))
-    .await;
-    assert!(
-        matches!(v5.recv().await, Some(Packet::PubAck(a)) if a.reason == reason::NOT_AUTHORIZED)
+    assert_eq!(
+        answer(&mut v5, "public/x", QoS::AtLeastOnce, 1).await,
+        refused
     );
-    v5.send(Packet::Publish(publish(
-        "public/y",
-        b"",
-        QoS::ExactlyOnce,
-        2,
-    )))
-    .await;
-    assert!(
-        matches!(v5.recv().await, Some(Packet::PubRec(a)) if a.reason == reason::NOT_AUTHORIZED)
+    assert_eq!(
+        answer(&mut v5, "public/y", QoS::ExactlyOnce, 2).await,
+        refused
     );
-    v5.send(Packet::Publish(publish(
-        "public/z",
-        b"",
-        QoS::AtMostOnce,
-        0,
-    )))
-    .await;
+    send_qos0(&mut v5, "public/z").await;
 
     let mut v3 = connected(addr, ProtocolVersion::V3_1_1, "v3", "alice").await;
-    v3.send(Packet::Publish(publish(
-        "public/x3",
-        b"",
-        QoS::AtLeastOnce,
-        1,
-    )))
-    .await;
-    assert!(matches!(v3.recv().await, Some(Packet::PubAck(a)) if a.reason == 0));
-    v3.send(Packet::Publish(publish(
-        "public/y3",
-        b"",
-        QoS::ExactlyOnce,
-        2,
-    )))
-    .await;
-    assert!(matches!(v3.recv().await, Some(Packet::PubRec(a)) if a.reason == 0));
+    assert_eq!(answer(&mut v3, "public/x3", QoS::AtLeastOnce, 1).await, 0);
+    assert_eq!(answer(&mut v3, "public/y3", QoS::ExactlyOnce, 2).await, 0);
     v3.send(pubrel(2)).await;
     assert!(matches!(v3.recv().await, Some(Packet::PubComp(_))));
 
     // $SYS: refused whatever the file grants (admin has readwrite $SYS/#).
     let mut admin = connected(addr, ProtocolVersion::V5, "adm", "admin").await;
-    admin
-        .send(Packet::Publish(publish(
-            "$SYS/test",
-            b"",
-            QoS::AtLeastOnce,
-            1,
-        )))
-        .await;
-    assert!(
-        matches!(admin.recv().await, Some(Packet::PubAck(a)) if a.reason == reason::NOT_AUTHORIZED)
+    assert_eq!(
+        answer(&mut admin, "$SYS/test", QoS::AtLeastOnce, 1).await,
+        refused
     );
 
     // Granted ones go through; the marker proves the refused ones did not.
     v5.send(Packet::Publish(publish("a/ok", b"", QoS::AtLeastOnce, 3)))
         .await;
     assert!(matches!(v5.recv().await, Some(Packet::PubAck(a)) if a.reason == 0));
-    admin
-        .send(Packet::Publish(publish("marker", b"", QoS::AtMostOnce, 0)))
-        .await;
+    send_qos0(&mut admin, "marker").await;
     assert_eq!(topics_before(&mut watcher, "marker").await, ["a/ok"]);
 }
 
@@ -352,13 +332,7 @@ async fn deny_action_disconnect_closes_the_connection() {
         "{seen:?}"
     );
     let mut v3 = connected(broker.addr(), ProtocolVersion::V3_1_1, "v3", "alice").await;
-    v3.send(Packet::Publish(publish(
-        "public/x",
-        b"",
-        QoS::AtMostOnce,
-        0,
-    )))
-    .await;
+    send_qos0(&mut v3, "public/x").await;
     assert!(v3.expect_closed().await.is_empty());
 }
 
@@ -409,14 +383,7 @@ async fn a_wildcard_subscriber_never_receives_a_denied_topic() {
     };
     let (mut away, _) = RawClient::connect_with(addr, connect.clone()).await;
     assert_eq!(away.subscribe("#", QoS::AtLeastOnce).await, [1]);
-    publisher
-        .send(Packet::Publish(publish(
-            "marker/1",
-            b"",
-            QoS::AtMostOnce,
-            0,
-        )))
-        .await;
+    send_qos0(&mut publisher, "marker/1").await;
     let retained = topics_before(&mut away, "marker/1").await;
     assert_eq!(retained, ["public/r"]);
     away.disconnect().await;
@@ -429,14 +396,7 @@ async fn a_wildcard_subscriber_never_receives_a_denied_topic() {
         publisher.send(send(topic, false)).await;
         assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
     }
-    publisher
-        .send(Packet::Publish(publish(
-            "marker/2",
-            b"",
-            QoS::AtMostOnce,
-            0,
-        )))
-        .await;
+    send_qos0(&mut publisher, "marker/2").await;
     // 3.1.1 gets retained messages on subscribing too.
     assert_eq!(
         topics_before(&mut live, "marker/2").await,
@@ -449,14 +409,7 @@ async fn a_wildcard_subscriber_never_receives_a_denied_topic() {
 
     let (mut back, ack) = RawClient::connect_with(addr, connect).await;
     assert!(ack.session_present);
-    publisher
-        .send(Packet::Publish(publish(
-            "marker/3",
-            b"",
-            QoS::AtMostOnce,
-            0,
-        )))
-        .await;
+    send_qos0(&mut publisher, "marker/3").await;
     // Queued while it was away: what it may read, and the marker before.
     assert_eq!(
         topics_before(&mut back, "marker/3").await,
@@ -475,9 +428,7 @@ async fn the_acl_file_decides_every_delivery() {
     let mut alice = connected(addr, ProtocolVersion::V5, "alice", "alice").await;
     assert_eq!(alice.subscribe("#", QoS::AtMostOnce).await, [0]);
     for topic in ["private/x", "public/x", "done/1"] {
-        admin
-            .send(Packet::Publish(publish(topic, b"", QoS::AtMostOnce, 0)))
-            .await;
+        send_qos0(&mut admin, topic).await;
     }
     assert_eq!(topics_before(&mut alice, "done/1").await, ["public/x"]);
 }
@@ -498,21 +449,13 @@ async fn a_will_the_client_may_not_write_is_dropped_and_the_client_connects() {
     }
     assert!(broker.wait_for_logs("client disconnected", 2, LOG_WAIT));
     let mut admin = connected(addr, ProtocolVersion::V5, "adm", "admin").await;
-    admin
-        .send(Packet::Publish(publish("marker", b"", QoS::AtMostOnce, 0)))
-        .await;
+    send_qos0(&mut admin, "marker").await;
     assert_eq!(topics_before(&mut watcher, "marker").await, ["a/will"]);
 }
 
 /// PUBLISH QoS 1 to `a/x`; the PUBACK's reason code.
 async fn publish_code(client: &mut RawClient, id: u16) -> u8 {
-    client
-        .send(Packet::Publish(publish("a/x", b"", QoS::AtLeastOnce, id)))
-        .await;
-    match client.recv().await {
-        Some(Packet::PubAck(a)) => a.reason,
-        other => panic!("expected PUBACK, got {other:?}"),
-    }
+    answer(client, "a/x", QoS::AtLeastOnce, id).await
 }
 
 #[tokio::test]

@@ -164,11 +164,9 @@ impl Decider {
     pub fn reload(&self) {
         let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
         let Files { password, acl } = &mut *files;
-        let changed = reload_one(password, PasswordFile::parse, "password file")
-            | reload_one(acl, AclFile::parse, "ACL file");
-        if changed {
-            self.generation.fetch_add(1, Ordering::Relaxed);
-        }
+        let generation = &self.generation;
+        reload_one(password, PasswordFile::parse, "password file", generation);
+        reload_one(acl, AclFile::parse, "ACL file", generation);
     }
 
     /// Says at start what anonymous clients get on a listener at `bound`.
@@ -273,7 +271,7 @@ impl Decider {
         let Some((max, ttl)) = self.cache else {
             return self.authorize(client, topic, access);
         };
-        let generation = self.generation.load(Ordering::Relaxed);
+        let generation = self.generation.load(Ordering::Acquire);
         if cache.generation != generation {
             cache.entries.clear();
             cache.generation = generation;
@@ -362,36 +360,38 @@ fn acl_decision(
     }
 }
 
-/// Reads `slot`'s file again; true if its rules were replaced.
+/// Reads `slot`'s file again; when its rules are replaced, moves
+/// `generation` on (before saying so: whoever reads the log line finds
+/// every cached decision gone).
 fn reload_one<T>(
     slot: &mut Option<Loaded<T>>,
     parse: fn(&str, &str) -> Result<T, FileError>,
     what: &str,
-) -> bool {
+    generation: &AtomicU64,
+) {
     let Some(current) = slot.as_mut() else {
-        return false;
+        return;
     };
     let name = current.path.display().to_string();
     let text = match read_file(&current.path) {
         Ok(text) => text,
         Err(error) => {
             tracing::error!(file = %name, "{what} not reloaded, the old rules stay: {error}");
-            return false;
+            return;
         }
     };
     if text == current.text {
-        return false;
+        return;
     }
     match parse(&text, &name) {
         Ok(rules) => {
             current.rules = Arc::new(rules);
             current.text = text;
+            generation.fetch_add(1, Ordering::Release);
             tracing::info!(file = %name, "{what} reloaded");
-            true
         }
         Err(error) => {
             tracing::error!(file = %name, line = error.line, "{what} not reloaded, the old rules stay: {error}");
-            false
         }
     }
 }

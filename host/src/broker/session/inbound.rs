@@ -222,11 +222,7 @@ impl Session {
                     detail: "payload_format_invalid",
                 });
             }
-            let refusal = ack(packet_id, reason::PAYLOAD_FORMAT_INVALID);
-            self.send(&match qos {
-                QoS::AtLeastOnce => Packet::PubAck(refusal),
-                _ => Packet::PubRec(refusal),
-            });
+            self.acknowledge(qos, packet_id, reason::PAYLOAD_FORMAT_INVALID);
             return Ok(());
         }
 
@@ -263,15 +259,23 @@ impl Session {
         } else {
             reason::SUCCESS
         };
+        self.acknowledge(qos, packet_id, code);
+        Ok(())
+    }
+
+    /// Answers a PUBLISH of `qos` with `code`: PUBACK for QoS 1, PUBREC
+    /// for QoS 2 (whose exchange goes on to PUBREL unless `code` refuses).
+    fn acknowledge(&mut self, qos: QoS, packet_id: u16, code: u8) {
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => self.send(&Packet::PubAck(ack(packet_id, code))),
             QoS::ExactlyOnce => {
-                self.incoming_qos2.insert(packet_id);
+                if code < 0x80 {
+                    self.incoming_qos2.insert(packet_id);
+                }
                 self.send(&Packet::PubRec(ack(packet_id, code)));
             }
         }
-        Ok(())
     }
 
     /// A PUBLISH the client may not make: dropped, answered as Mosquitto
@@ -292,22 +296,14 @@ impl Session {
                 detail: "not_authorized",
             });
         }
+        // 3.x has no refusal: acknowledged as if delivered, as Mosquitto
+        // does, and the client goes on with PUBREL for QoS 2.
         let code = if v5 {
             reason::NOT_AUTHORIZED
         } else {
             reason::SUCCESS
         };
-        match qos {
-            QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.send(&Packet::PubAck(ack(packet_id, code))),
-            QoS::ExactlyOnce => {
-                if !v5 {
-                    // The client goes on with PUBREL and expects PUBCOMP.
-                    self.incoming_qos2.insert(packet_id);
-                }
-                self.send(&Packet::PubRec(ack(packet_id, code)));
-            }
-        }
+        self.acknowledge(qos, packet_id, code);
         Ok(())
     }
 
