@@ -70,6 +70,13 @@ fn run(config_arg: Option<PathBuf>, overrides: &[(String, String)]) -> ExitCode 
         }
     };
     mqhost::logging::init(config.log.level.as_str());
+    let access = match mqhost::access::decider::Decider::load(&config) {
+        Ok(access) => access,
+        Err(e) => {
+            eprintln!("mqhost: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     // Before the runtime's threads exist: see open_files.
     match mqhost::open_files::prepare() {
         Some(files) => tracing::debug!(
@@ -99,7 +106,7 @@ fn run(config_arg: Option<PathBuf>, overrides: &[(String, String)]) -> ExitCode 
                 cli::version_line(),
                 config.node.name
             );
-            mqhost::server::run(config).await
+            mqhost::server::run(config, access).await
         })
         .map_or_else(
             |e| {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::access::decider::Decider;
 use crate::admin::api;
 use crate::broker::session::SessionEvent;
 use crate::broker::{listener, sys, Broker};
@@ -13,11 +14,13 @@ use crate::plugins::{watch, PluginManager};
 /// How long connected clients get to receive their DISCONNECT at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-/// Runs the broker until a stop signal arrives.
-pub async fn run(config: HostConfig) -> std::io::Result<()> {
+/// Runs the broker, deciding access with `access` (its files read), until
+/// a stop signal arrives.
+pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     let sys_interval = config.sys.interval;
     let address = config.listener.tcp_default;
-    let broker = Broker::new(config);
+    let broker = Broker::with_access(config, access);
+    tokio::spawn(crate::access::watch::run(Arc::clone(&broker)));
     let private_dir = std::env::temp_dir().join(format!("mqhost-plugins-{}", std::process::id()));
     let plugins = PluginManager::new(Arc::clone(&broker), private_dir.clone());
     // Plugins load before the listener opens, so they see every client.
@@ -35,6 +38,7 @@ pub async fn run(config: HostConfig) -> std::io::Result<()> {
         ));
     }
     let tcp = listener::bind("default", address).await?;
+    broker.access.log_anonymous_policy(tcp.local_addr()?);
     let accept = tokio::spawn(listener::serve(Arc::clone(&broker), tcp));
     tokio::spawn(sys::run(Arc::clone(&broker), sys_interval));
 

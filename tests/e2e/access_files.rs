@@ -1,10 +1,12 @@
 //! The built-in access sources (`mqhost::access`) held to Mosquitto, the
 //! peer: password files made by `mosquitto_passwd` are read and checked by
 //! `PasswordFile`, files made by `mqhost passwd` are accepted by Mosquitto,
-//! and for one ACL file Mosquitto's decisions, probed over the network, and
-//! `AclFile::check`'s agree row by row.
+//! and for one ACL file Mosquitto's decisions, probed over the network,
+//! `AclFile::check`'s and mqhost's own (the same files, probed the same
+//! way) agree row by row.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -16,7 +18,7 @@ use mqhost_codec::{Packet, ProtocolVersion, QoS, Subscribe, SubscribeProperties}
 use mqhost_tests::mosquitto::Mosquitto;
 use mqhost_tests::plugins::TempDir;
 use mqhost_tests::raw::{connect_packet, options, publish, RawClient};
-use mqhost_tests::{mqhost_binary, tool};
+use mqhost_tests::{mqhost_binary, tool, Broker};
 
 /// Mosquitto drops root privileges to its own user unless told not to,
 /// and could then not read a private (0600) password file.
@@ -62,7 +64,7 @@ fn path_str(path: &Path) -> &str {
 /// CONNECT (3.1.1) with these credentials; the CONNACK return code and
 /// the connection.
 async fn connect_as(
-    broker: &Mosquitto,
+    addr: SocketAddr,
     client_id: &str,
     user: Option<&str>,
     password: Option<&str>,
@@ -70,7 +72,7 @@ async fn connect_as(
     let mut connect = connect_packet(ProtocolVersion::V3_1_1, client_id);
     connect.username = user.map(str::to_owned);
     connect.password = password.map(|p| p.as_bytes().to_vec().into());
-    let (client, ack) = RawClient::connect_with(broker.addr(), connect).await;
+    let (client, ack) = RawClient::connect_with(addr, connect).await;
     (client, ack.reason)
 }
 
@@ -175,7 +177,7 @@ async fn files_made_by_mqhost_passwd_are_accepted_by_mosquitto() {
         (None, None, false),
     ];
     for (user, password, accepted) in rows {
-        let (_client, code) = connect_as(&broker, "", user, password).await;
+        let (_client, code) = connect_as(broker.addr(), "", user, password).await;
         assert_eq!(
             code == 0,
             accepted,
@@ -342,9 +344,9 @@ fn password_of(user: &str) -> String {
 }
 
 /// Connects as `user` (with its password) or anonymously; asserts success.
-async fn client(broker: &Mosquitto, client_id: &str, user: Option<&str>) -> RawClient {
+async fn client(addr: SocketAddr, client_id: &str, user: Option<&str>) -> RawClient {
     let password = user.map(password_of);
-    let (client, code) = connect_as(broker, client_id, user, password.as_deref()).await;
+    let (client, code) = connect_as(addr, client_id, user, password.as_deref()).await;
     assert_eq!(code, 0, "CONNACK for {client_id} as {user:?}");
     client
 }
@@ -388,17 +390,18 @@ async fn seen_before(
     }
 }
 
-/// Mosquitto's decision for `row`, probed over the network; `admin` may
-/// publish anywhere, `watcher` (admin too) is subscribed to everything.
-async fn mosquitto_decision(
-    broker: &Mosquitto,
+/// A broker's decision for `row`, probed over the network at `addr`;
+/// `admin` may publish anywhere, `watcher` (admin too) is subscribed to
+/// everything.
+async fn probed_decision(
+    addr: SocketAddr,
     admin: &mut RawClient,
     watcher: &mut RawClient,
     index: usize,
     row: &Row<'_>,
 ) -> bool {
     let payload = format!("row {index}").into_bytes();
-    let mut prober = client(broker, row.client, row.user).await;
+    let mut prober = client(addr, row.client, row.user).await;
     let seen = match row.action {
         Action::Publish => {
             // QoS 1: Mosquitto has routed the message (or refused it) when
@@ -484,17 +487,29 @@ async fn acl_file_decides_as_mosquitto_does() {
         &format!("password_file {p}"),
         &format!("acl_file {}", path_str(&acl_path)),
     ]);
-    let mut admin = client(&broker, "admin-publisher", Some("admin")).await;
-    let mut watcher = client(&broker, "admin-watcher", Some("admin")).await;
-    assert_eq!(subscribe(&mut watcher, &["#", "$SYS/#"]).await, [0, 0]);
+    let rows = rows();
+    let mosquitto = probe_all(broker.addr(), &rows, |_| true).await;
+    drop(broker);
+
+    // The same files, consulted by mqhost. Its own figures are under
+    // $SYS/brokers/<node>/, not Mosquitto's $SYS/broker/: reading those
+    // rows is left to the comparison with AclFile.
+    let mqhost =
+        Broker::start_with(&[("auth.password_file", p), ("acl.file", path_str(&acl_path))]);
+    let ours = probe_all(mqhost.addr(), &rows, |row| {
+        !(matches!(row.action, Action::Receive { .. }) && row.topic.starts_with("$SYS"))
+    })
+    .await;
 
     let mut disagreements = Vec::new();
-    for (index, row) in rows().iter().enumerate() {
-        let mosquitto = mosquitto_decision(&broker, &mut admin, &mut watcher, index, row).await;
-        let ours = acl_file_decision(&acl, row);
-        if mosquitto != ours || mosquitto != row.expected {
+    for (index, row) in rows.iter().enumerate() {
+        let file = acl_file_decision(&acl, row);
+        let mosquitto = mosquitto[index].expect("every row is probed on Mosquitto");
+        let mqhost = ours[index].unwrap_or(mosquitto);
+        if mosquitto != file || mosquitto != row.expected || mqhost != mosquitto {
             disagreements.push(format!(
-                "row {index} {row:?}: Mosquitto {mosquitto}, AclFile {ours}"
+                "row {index} {row:?}: Mosquitto {mosquitto}, AclFile {file}, mqhost {:?}",
+                ours[index]
             ));
         }
     }
@@ -503,4 +518,25 @@ async fn acl_file_decides_as_mosquitto_does() {
         "decisions differ:\n{}",
         disagreements.join("\n")
     );
+}
+
+/// Every row's decision on the broker at `addr` (`None` where `probed`
+/// says the row is not probed there).
+async fn probe_all(
+    addr: SocketAddr,
+    rows: &[Row<'_>],
+    probed: impl Fn(&Row<'_>) -> bool,
+) -> Vec<Option<bool>> {
+    let mut admin = client(addr, "admin-publisher", Some("admin")).await;
+    let mut watcher = client(addr, "admin-watcher", Some("admin")).await;
+    assert_eq!(subscribe(&mut watcher, &["#", "$SYS/#"]).await, [0, 0]);
+    let mut decisions = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        decisions.push(if probed(row) {
+            Some(probed_decision(addr, &mut admin, &mut watcher, index, row).await)
+        } else {
+            None
+        });
+    }
+    decisions
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts its own `mqhost` on a free port and
 //! drives it with real MQTT clients over TCP.
 
+mod access;
 mod access_files;
 mod acl;
 mod config;

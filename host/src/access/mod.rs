@@ -3,7 +3,8 @@
 //! ACL file, [`acl_file`]), plus `mqhost passwd` ([`passwd_command`]), which
 //! maintains password files.
 //!
-//! These modules only decide; the broker asks them. Both files are read in
+//! These modules only decide; the broker asks them through
+//! [`decider::Decider`], which chains them and reloads their files. Both files are read in
 //! Mosquitto's formats so that a Mosquitto installation's files work
 //! unchanged. Where a parser here is stricter than Mosquitto (a line
 //! Mosquitto would skip is an error here), its module says so.
@@ -15,8 +16,10 @@
 //! Mosquitto applies before consulting any source.
 
 pub mod acl_file;
+pub mod decider;
 pub mod passwd_command;
 pub mod password_file;
+pub mod watch;
 
 use std::fmt;
 use std::io::Read;

@@ -21,6 +21,8 @@ use super::connection::{Connection, Reader, Writer, READ_MIN};
 use super::session::{unix_secs, Attach, Session, SessionEvent};
 use super::topic;
 use super::Broker;
+use crate::access::decider::Login;
+use crate::access::{self, Access};
 use crate::hooks::ClientInfo;
 
 /// How long a new connection may take to send its CONNECT.
@@ -173,6 +175,35 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
             return refuse(reason::TOPIC_NAME_INVALID, "invalid will topic");
         }
     }
+    // Before any session is touched: a refused client neither creates nor
+    // takes over one.
+    let loopback = config.listener.tcp_default.ip().is_loopback();
+    match broker.access.authenticate(
+        connect.username.as_deref(),
+        connect.password.as_deref(),
+        loopback,
+    ) {
+        Login::Accepted => {}
+        Login::BadCredentials => {
+            return refuse(
+                reason::BAD_USER_NAME_OR_PASSWORD,
+                "bad user name or password",
+            )
+        }
+        Login::NotAuthorized => return refuse(reason::NOT_AUTHORIZED, "not authorized"),
+    }
+    let mut will = connect.will;
+    if let Some(topic) = will.as_ref().map(|w| w.topic.as_str()) {
+        let client = access::decider::Client {
+            client_id: &client_id,
+            username: connect.username.as_deref(),
+        };
+        if !broker.access.authorize(client, topic, Access::Write) {
+            // As Mosquitto: the client connects, without its will.
+            tracing::info!(%client_id, topic, "will dropped: the client may not publish to its topic");
+            will = None;
+        }
+    }
 
     let mut keep_alive = connect.keep_alive;
     if let (true, Some(max)) = (v5, config.mqtt.max_keepalive) {
@@ -243,7 +274,7 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
             inbound_aliases: HashMap::new(),
             last_topic: None,
             outbound_aliases: HashMap::new(),
-            will: connect.will.map(Box::new),
+            will: will.map(Box::new),
         },
         clean_start: connect.clean_start,
         session_expiry,

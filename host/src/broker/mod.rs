@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::access::decider::Decider;
 use crate::config::HostConfig;
 use crate::hooks::{Hooks, PublishVerdict};
 use message::{Message, MessageIdGenerator};
@@ -65,15 +66,26 @@ pub struct Broker {
     pub metrics: Metrics,
     /// Extensions told about clients, sessions and messages.
     pub hooks: Hooks,
+    /// Who may connect and which topics each client may use.
+    pub access: Decider,
     ids: MessageIdGenerator,
     next_session: AtomicU64,
     started: Instant,
 }
 
 impl Broker {
-    /// A broker with no sessions, configured by `config`.
+    /// A broker with no sessions, configured by `config`, without reading
+    /// its access files (see [`Broker::with_access`]).
     pub fn new(config: HostConfig) -> Arc<Self> {
+        let access = Decider::without_files(&config);
+        Broker::with_access(config, access)
+    }
+
+    /// A broker with no sessions, configured by `config`, deciding access
+    /// with `access` (its files already read).
+    pub fn with_access(config: HostConfig, access: Decider) -> Arc<Self> {
         Arc::new(Self {
+            access,
             router: Router::new(&config),
             registry: Registry::default(),
             metrics: Metrics::default(),

@@ -26,6 +26,8 @@ pub struct HostConfig {
     pub listener: ListenerConfig,
     /// `mqtt.*`: protocol limits and features.
     pub mqtt: MqttConfig,
+    /// `auth.*`: who may connect.
+    pub auth: AuthConfig,
     /// `acl.*`: built-in access rules.
     pub acl: AclConfig,
     /// `sys.*`: `$SYS` topic publishing.
@@ -99,6 +101,37 @@ pub struct MqttConfig {
     pub shared_subscription: bool,
     /// `mqtt.wildcard_subscription`: whether filters with `+` or `#` are allowed.
     pub wildcard_subscription: bool,
+    /// `mqtt.allow_anonymous`: whether a client no source authenticated
+    /// (one without a user name, or with one while no source knows users)
+    /// may connect. `None` (not written down): only on a listener bound to
+    /// a loopback address.
+    pub allow_anonymous: Option<bool>,
+}
+
+/// `auth.*` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `auth.password_file`: a Mosquitto password file; `None` is none.
+    pub password_file: Option<PathBuf>,
+}
+
+/// `acl.nomatch`: the answer when no access source answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoMatch {
+    /// `allow`.
+    Allow,
+    /// `deny`.
+    Deny,
+}
+
+/// `acl.deny_action`: what a refused PUBLISH does to its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyAction {
+    /// `ignore`: the message is dropped (acknowledged as the protocol
+    /// version allows), the connection stays.
+    Ignore,
+    /// `disconnect`: the connection closes (5.0: DISCONNECT 0x87).
+    Disconnect,
 }
 
 /// `acl.*` settings.
@@ -108,6 +141,19 @@ pub struct AclConfig {
     /// SUBSCRIBE is refused when the requested filter, read as a topic name,
     /// matches one of these (so `$SYS/#` refuses `$SYS/broker/uptime` too).
     pub deny_subscribe: Vec<String>,
+    /// `acl.file`: a Mosquitto ACL file; `None` is none.
+    pub file: Option<PathBuf>,
+    /// `acl.nomatch`: the answer when no source answered (no ACL file,
+    /// topic not in the deny list).
+    pub nomatch: NoMatch,
+    /// `acl.deny_action`: what a refused PUBLISH does.
+    pub deny_action: DenyAction,
+    /// `acl.cache`: whether each client keeps its recent decisions.
+    pub cache: bool,
+    /// `acl.cache_max_size`: decisions kept per client (at least 1).
+    pub cache_max_size: u32,
+    /// `acl.cache_ttl`: how long a kept decision holds.
+    pub cache_ttl: Duration,
 }
 
 /// `sys.*` settings.

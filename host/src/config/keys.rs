@@ -15,8 +15,9 @@ use std::time::Duration;
 use mqhost_plugin_api::topic;
 
 use super::host::{
-    resolve_against, AclConfig, AdminConfig, HostConfig, ListenerConfig, LogConfig, LogLevel,
-    MqttConfig, NodeConfig, PluginsConfig, SysConfig, MQTT_MAX_PACKET_SIZE,
+    resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, HostConfig, ListenerConfig,
+    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig,
+    MQTT_MAX_PACKET_SIZE,
 };
 use super::properties::{
     check_range, parse_bool, parse_duration_secs, parse_list, parse_size, parse_socket_addr,
@@ -237,6 +238,32 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "mqtt.allow_anonymous",
+        kind: "boolean",
+        default: "",
+        example: "on",
+        doc: "Whether clients no source authenticates (no user name) may connect; not written down: only on a listener bound to a loopback address.",
+        apply: |c, v, _| {
+            c.mqtt.allow_anonymous = if v.is_empty() {
+                None
+            } else {
+                Some(parse_bool(v)?)
+            };
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "auth.password_file",
+        kind: "path",
+        default: "",
+        example: "passwd",
+        doc: "Mosquitto password file (made by mosquitto_passwd or mqhost passwd); a client with a user name must be in it with its password. Empty: none. Reloaded when edited.",
+        apply: |c, v, base| {
+            c.auth.password_file = optional_path_value(base, v);
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "acl.deny_subscribe",
         kind: "list",
         default: "",
@@ -250,6 +277,81 @@ pub static KEYS: &[KeySpec] = &[
                     .map_err(|e| format!("invalid topic filter {filter:?}: {e}"))?;
             }
             c.acl.deny_subscribe = filters;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "acl.file",
+        kind: "path",
+        default: "",
+        example: "acl",
+        doc: "Mosquitto ACL file: write is checked at PUBLISH, read at each delivery. Empty: none. Reloaded when edited.",
+        apply: |c, v, base| {
+            c.acl.file = optional_path_value(base, v);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "acl.nomatch",
+        kind: "enum",
+        default: "allow",
+        example: "deny",
+        doc: "allow or deny: the answer when no source answered (no ACL file and the topic not in acl.deny_subscribe).",
+        apply: |c, v, _| {
+            c.acl.nomatch = match v.to_ascii_lowercase().as_str() {
+                "allow" => NoMatch::Allow,
+                "deny" => NoMatch::Deny,
+                _ => return Err(format!("expected allow or deny, got {v:?}")),
+            };
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "acl.deny_action",
+        kind: "enum",
+        default: "ignore",
+        example: "disconnect",
+        doc: "ignore or disconnect: what a refused PUBLISH does (ignore drops it; disconnect closes the connection).",
+        apply: |c, v, _| {
+            c.acl.deny_action = match v.to_ascii_lowercase().as_str() {
+                "ignore" => DenyAction::Ignore,
+                "disconnect" => DenyAction::Disconnect,
+                _ => return Err(format!("expected ignore or disconnect, got {v:?}")),
+            };
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "acl.cache",
+        kind: "boolean",
+        default: "on",
+        example: "off",
+        doc: "Whether each client keeps its recent access decisions (cleared for everyone when a file changes).",
+        apply: |c, v, _| {
+            c.acl.cache = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "acl.cache_max_size",
+        kind: "integer",
+        default: "32",
+        example: "64",
+        doc: "Decisions kept per client, 1 to 65535; the oldest goes first.",
+        apply: |c, v, _| {
+            c.acl.cache_max_size = parse_u32(v, 1..=65535)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "acl.cache_ttl",
+        kind: "duration",
+        default: "1m",
+        example: "5m",
+        doc: "How long a kept decision holds, 1 second or more.",
+        apply: |c, v, _| {
+            let secs = check_range(parse_duration_secs(v)?, 1..=u64::from(u32::MAX), v)?;
+            c.acl.cache_ttl = Duration::from_secs(secs);
             Ok(())
         },
     },
@@ -326,6 +428,11 @@ fn resolve_path_value(base: &Path, value: &str) -> Result<PathBuf, String> {
     Ok(resolve_against(base, value))
 }
 
+/// A path key whose empty value means "none".
+fn optional_path_value(base: &Path, value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| resolve_against(base, value))
+}
+
 /// Looks up the key table entry for `name`.
 pub fn key_spec(name: &str) -> Option<&'static KeySpec> {
     KEYS.iter().find(|k| k.name == name)
@@ -372,9 +479,19 @@ impl HostConfig {
                 max_retained_messages: None,
                 shared_subscription: false,
                 wildcard_subscription: false,
+                allow_anonymous: Some(false),
+            },
+            auth: AuthConfig {
+                password_file: Some(PathBuf::new()),
             },
             acl: AclConfig {
                 deny_subscribe: Vec::new(),
+                file: Some(PathBuf::new()),
+                nomatch: NoMatch::Deny,
+                deny_action: DenyAction::Disconnect,
+                cache: false,
+                cache_max_size: 0,
+                cache_ttl: Duration::ZERO,
             },
             sys: SysConfig { interval: None },
             log: LogConfig {
@@ -436,9 +553,19 @@ mod tests {
             max_retained_messages: NonZeroU32::new(1),
             shared_subscription: true,
             wildcard_subscription: true,
+            allow_anonymous: Some(true),
+        };
+        config.auth.password_file = Some("x".into());
+        config.acl = AclConfig {
+            deny_subscribe: vec!["x".into()],
+            file: Some("x".into()),
+            nomatch: NoMatch::Deny,
+            deny_action: DenyAction::Disconnect,
+            cache: false,
+            cache_max_size: 1,
+            cache_ttl: Duration::from_secs(1),
         };
         config.listener.tcp_default = "127.0.0.1:1".parse().unwrap();
-        config.acl.deny_subscribe = vec!["x".into()];
         config.sys.interval = Some(Duration::from_secs(1));
         config.log.level = LogLevel::Trace;
         config.plugins.dir = "x".into();

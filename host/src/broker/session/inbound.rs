@@ -12,6 +12,7 @@ use mqhost_codec::{
 use super::inflight::Stage;
 use super::pressure::Pause;
 use super::{CloseReason, Delivery, Session};
+use crate::access::Access;
 use crate::broker::message::Message;
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
@@ -192,6 +193,9 @@ impl Session {
                 detail: "topic_name_invalid",
             });
         }
+        if !self.may(&topic, Access::Write) {
+            return self.refuse_publish(v5, qos, packet_id, &topic);
+        }
         properties.subscription_identifiers.clear();
         let payload_invalid = properties.payload_format_indicator == Some(1)
             && std::str::from_utf8(&payload).is_err();
@@ -218,11 +222,7 @@ impl Session {
                     detail: "payload_format_invalid",
                 });
             }
-            let refusal = ack(packet_id, reason::PAYLOAD_FORMAT_INVALID);
-            self.send(&match qos {
-                QoS::AtLeastOnce => Packet::PubAck(refusal),
-                _ => Packet::PubRec(refusal),
-            });
+            self.acknowledge(qos, packet_id, reason::PAYLOAD_FORMAT_INVALID);
             return Ok(());
         }
 
@@ -259,14 +259,51 @@ impl Session {
         } else {
             reason::SUCCESS
         };
+        self.acknowledge(qos, packet_id, code);
+        Ok(())
+    }
+
+    /// Answers a PUBLISH of `qos` with `code`: PUBACK for QoS 1, PUBREC
+    /// for QoS 2 (whose exchange goes on to PUBREL unless `code` refuses).
+    fn acknowledge(&mut self, qos: QoS, packet_id: u16, code: u8) {
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => self.send(&Packet::PubAck(ack(packet_id, code))),
             QoS::ExactlyOnce => {
-                self.incoming_qos2.insert(packet_id);
+                if code < 0x80 {
+                    self.incoming_qos2.insert(packet_id);
+                }
                 self.send(&Packet::PubRec(ack(packet_id, code)));
             }
         }
+    }
+
+    /// A PUBLISH the client may not make: dropped, answered as Mosquitto
+    /// does (5.0: 0x87; 3.x, which has no refusal, acknowledged as if
+    /// delivered), or the connection closes with `acl.deny_action =
+    /// disconnect`.
+    fn refuse_publish(
+        &mut self,
+        v5: bool,
+        qos: QoS,
+        packet_id: u16,
+        topic: &str,
+    ) -> Result<(), CloseReason> {
+        tracing::debug!(client_id = %self.client_id, topic, "PUBLISH refused: the client may not write the topic");
+        if self.broker.access.disconnects_on_deny() {
+            return Err(CloseReason::Protocol {
+                code: reason::NOT_AUTHORIZED,
+                detail: "not_authorized",
+            });
+        }
+        // 3.x has no refusal: acknowledged as if delivered, as Mosquitto
+        // does, and the client goes on with PUBREL for QoS 2.
+        let code = if v5 {
+            reason::NOT_AUTHORIZED
+        } else {
+            reason::SUCCESS
+        };
+        self.acknowledge(qos, packet_id, code);
         Ok(())
     }
 
@@ -409,16 +446,14 @@ impl Session {
         if !config.mqtt.wildcard_subscription && (inner.contains('+') || inner.contains('#')) {
             return Ok(Err(reason::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
         }
-        if config
-            .acl
-            .deny_subscribe
-            .iter()
-            .any(|denied| topic::matches(denied, inner) || denied == filter)
-        {
-            // 0x80 in every version: 3.x has no other failure code, and
-            // 5.0 clients (the Paho interoperability suite among them)
-            // expect the same answer for a refused filter.
-            return Ok(Err(reason::UNSPECIFIED_ERROR));
+        if !self.may(filter, Access::Subscribe) {
+            // 3.x has no other failure code than 0x80.
+            let v5 = self.is_v5();
+            return Ok(Err(if v5 {
+                reason::NOT_AUTHORIZED
+            } else {
+                reason::UNSPECIFIED_ERROR
+            }));
         }
         options.qos = options.qos.min(QoS::ExactlyOnce);
         let subscriber = Subscriber {

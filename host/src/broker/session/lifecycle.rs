@@ -17,6 +17,8 @@ use super::pressure::Pressure;
 use super::timer::Timer;
 use super::will::PendingWill;
 use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle, Successor};
+use crate::access::decider::AccessCache;
+use crate::access::Access;
 use crate::broker::{topic, Broker};
 
 /// Why a connection ended.
@@ -98,6 +100,8 @@ impl Session {
             handle,
             inbox: Inbox::default(),
             client_id,
+            username: None,
+            access_cache: AccessCache::default(),
             subscriptions: HashSet::new(),
             inflight: Inflight::default(),
             queue: VecDeque::new(),
@@ -130,6 +134,17 @@ impl Session {
         self.pending_will = None;
         self.expiry = session_expiry;
         let session_present = resumed && !clean_start;
+        if conn.info.username != self.username {
+            self.username = conn.info.username.clone();
+            self.broker.access.forget(&mut self.access_cache);
+        }
+        if self.broker.access.checks_reads() {
+            // What waited for the client was checked for whoever it was
+            // then, against the rules of then.
+            let mut queue = std::mem::take(&mut self.queue);
+            queue.retain(|delivery| self.may(&delivery.message.topic, Access::Read));
+            self.queue = queue;
+        }
         self.conn = Some(conn);
         self.handle.shared.online.store(true, Ordering::Relaxed);
         let Some(conn) = self.conn.as_mut() else {

@@ -42,6 +42,8 @@ use tokio::sync::oneshot;
 use super::connection::Connection;
 use super::message::{unix_millis, Message};
 use super::Broker;
+use crate::access::decider::{AccessCache, Client};
+use crate::access::Access;
 use crate::hooks::ClientInfo;
 pub use handle::SessionHandle;
 use inflight::Inflight;
@@ -112,6 +114,11 @@ pub struct Session {
     /// Events taken from the mailbox, handled in order.
     inbox: Inbox,
     client_id: Arc<str>,
+    /// The user name of the last connection: topic decisions depend on it,
+    /// also while the client is away.
+    username: Option<String>,
+    /// Recent topic decisions for this client.
+    access_cache: AccessCache,
     /// Filters subscribed, as the client wrote them (the router holds
     /// their options).
     subscriptions: HashSet<String>,
@@ -143,6 +150,19 @@ pub struct Session {
     /// Which source [`Session::wait`] looks at first, turn by turn, so
     /// that a busy one cannot starve the others.
     turn: u8,
+}
+
+impl Session {
+    /// Whether this session's client may have `access` to `topic`.
+    fn may(&mut self, topic: &str, access: Access) -> bool {
+        let client = Client {
+            client_id: &self.client_id,
+            username: self.username.as_deref(),
+        };
+        self.broker
+            .access
+            .allowed(&mut self.access_cache, client, topic, access)
+    }
 }
 
 /// "3.1", "3.1.1" or "5.0", for logs.

@@ -1,0 +1,501 @@
+//! The broker's one place to ask "may this client connect?" and "may this
+//! client use this topic?": [`Decider`].
+//!
+//! Each question goes down a chain of sources; the first that answers
+//! [`Decision::Allow`] or [`Decision::Deny`] decides, and
+//! [`Decision::Ignore`] passes to the next. Today the chains are:
+//!
+//! - connecting: the password file (`auth.password_file`); a client no
+//!   source answered for is anonymous, let in by `mqtt.allow_anonymous`
+//!   (unset: only on a loopback listener);
+//! - topics: the broker-wide `$` rule ([`super::dollar_topic_denied`],
+//!   before any source), `acl.deny_subscribe` (for SUBSCRIBE and for
+//!   reading: its filters are never delivered either), then the ACL file
+//!   (`acl.file`); no answer: `acl.nomatch`.
+//!
+//! The deny list comes before the file because the file grants every
+//! SUBSCRIBE, as Mosquitto's does. Sources are swapped in place when their
+//! file changes ([`Decider::reload`]); the generation then moves on, which
+//! empties every client's [`AccessCache`].
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use mqhost_plugin_api::topic::matches;
+
+use super::acl_file::AclFile;
+use super::password_file::PasswordFile;
+use super::{dollar_topic_denied, read_file, Access, FileError};
+use crate::config::host::{DenyAction, NoMatch};
+use crate::config::HostConfig;
+
+/// One source's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Granted; later sources are not asked.
+    Allow,
+    /// Refused; later sources are not asked.
+    Deny,
+    /// This source has no say; the next one is asked.
+    Ignore,
+}
+
+/// The first answer of a chain of sources, `Ignore` if none answered.
+fn first_answer(answers: impl IntoIterator<Item = Decision>) -> Decision {
+    answers
+        .into_iter()
+        .find(|d| *d != Decision::Ignore)
+        .unwrap_or(Decision::Ignore)
+}
+
+/// The outcome of [`Decider::authenticate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// The client may connect.
+    Accepted,
+    /// A source refused the user name or password (CONNACK 0x86).
+    BadCredentials,
+    /// No source let the client in and anonymous clients may not connect
+    /// here (CONNACK 0x87).
+    NotAuthorized,
+}
+
+/// Who is asking: what a topic decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub client_id: &'a str,
+    pub username: Option<&'a str>,
+}
+
+/// A file-backed source: its rules and the text they came from (a reload
+/// that reads the same text changes nothing).
+struct Loaded<T> {
+    path: PathBuf,
+    text: String,
+    rules: Arc<T>,
+}
+
+impl<T> Loaded<T> {
+    fn load(
+        path: &Path,
+        parse: fn(&str, &str) -> Result<T, FileError>,
+    ) -> Result<Loaded<T>, FileError> {
+        let text = read_file(path)?;
+        let rules = parse(&text, &path.display().to_string())?;
+        Ok(Loaded {
+            path: path.to_path_buf(),
+            text,
+            rules: Arc::new(rules),
+        })
+    }
+}
+
+#[derive(Default)]
+struct Files {
+    password: Option<Loaded<PasswordFile>>,
+    acl: Option<Loaded<AclFile>>,
+}
+
+/// Decides connections and topic uses for the whole broker.
+pub struct Decider {
+    allow_anonymous: Option<bool>,
+    nomatch: NoMatch,
+    deny_action: DenyAction,
+    deny_subscribe: Vec<String>,
+    /// False when no source and no setting can refuse anything but the
+    /// `$` rule: deliveries then skip the check entirely.
+    checks_reads: bool,
+    cache: Option<(usize, Duration)>,
+    files: RwLock<Files>,
+    generation: AtomicU64,
+}
+
+impl Decider {
+    /// The decider `config` describes, its files read now. A file that
+    /// cannot be read or parsed is an error naming it (and its line).
+    pub fn load(config: &HostConfig) -> Result<Decider, FileError> {
+        let decider = Decider::without_files(config);
+        {
+            let mut files = decider.files.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(path) = &config.auth.password_file {
+                files.password = Some(Loaded::load(path, PasswordFile::parse)?);
+            }
+            if let Some(path) = &config.acl.file {
+                files.acl = Some(Loaded::load(path, AclFile::parse)?);
+            }
+        }
+        Ok(decider)
+    }
+
+    /// The decider `config` describes, with no file read yet (tests, and
+    /// brokers built without files).
+    pub fn without_files(config: &HostConfig) -> Decider {
+        let acl = &config.acl;
+        Decider {
+            allow_anonymous: config.mqtt.allow_anonymous,
+            nomatch: acl.nomatch,
+            deny_action: acl.deny_action,
+            deny_subscribe: acl.deny_subscribe.clone(),
+            checks_reads: acl.file.is_some()
+                || !acl.deny_subscribe.is_empty()
+                || acl.nomatch == NoMatch::Deny,
+            cache: acl
+                .cache
+                .then_some((acl.cache_max_size as usize, acl.cache_ttl)),
+            files: RwLock::new(Files::default()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The files this decider reads, for the watcher.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        let password = files.password.as_ref().map(|f| f.path.clone());
+        let acl = files.acl.as_ref().map(|f| f.path.clone());
+        password.into_iter().chain(acl).collect()
+    }
+
+    /// Reads every file again. A file whose text changed and parses
+    /// replaces its rules (and every client's cached decisions go); one
+    /// that cannot be used is logged with its line and reason, and its old
+    /// rules stay.
+    pub fn reload(&self) {
+        let mut files = self.files.write().unwrap_or_else(|e| e.into_inner());
+        let Files { password, acl } = &mut *files;
+        let generation = &self.generation;
+        reload_one(password, PasswordFile::parse, "password file", generation);
+        reload_one(acl, AclFile::parse, "ACL file", generation);
+    }
+
+    /// Says at start what anonymous clients get on a listener at `bound`.
+    pub fn log_anonymous_policy(&self, bound: std::net::SocketAddr) {
+        match self.allow_anonymous {
+            Some(true) => tracing::info!("anonymous clients are allowed (mqtt.allow_anonymous = on)"),
+            Some(false) => tracing::info!("anonymous clients are refused (mqtt.allow_anonymous = off)"),
+            None if bound.ip().is_loopback() => tracing::info!(
+                "anonymous clients are allowed: listener {bound} is loopback and mqtt.allow_anonymous is not set"
+            ),
+            None => tracing::warn!(
+                "anonymous clients are refused: listener {bound} is not loopback and mqtt.allow_anonymous is not set"
+            ),
+        }
+    }
+
+    /// Decides a CONNECT from `username` with `password` on a listener
+    /// bound to a loopback address or not.
+    pub fn authenticate(
+        &self,
+        username: Option<&str>,
+        password: Option<&[u8]>,
+        loopback_listener: bool,
+    ) -> Login {
+        let password_file = self.password_file();
+        let answer = first_answer([password_decision(
+            password_file.as_deref(),
+            username,
+            password,
+        )]);
+        match answer {
+            Decision::Allow => Login::Accepted,
+            Decision::Deny => Login::BadCredentials,
+            Decision::Ignore if self.allow_anonymous.unwrap_or(loopback_listener) => {
+                Login::Accepted
+            }
+            Decision::Ignore => Login::NotAuthorized,
+        }
+    }
+
+    fn password_file(&self) -> Option<Arc<PasswordFile>> {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        files.password.as_ref().map(|f| Arc::clone(&f.rules))
+    }
+
+    /// Whether `client` may have `access` to `topic` (a filter for
+    /// [`Access::Subscribe`]), asked of every source without a cache.
+    pub fn authorize(&self, client: Client<'_>, topic: &str, access: Access) -> bool {
+        if dollar_topic_denied(topic, access) {
+            return false;
+        }
+        let acl = {
+            let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+            files.acl.as_ref().map(|f| Arc::clone(&f.rules))
+        };
+        let answer = first_answer([
+            self.deny_list_decision(topic, access),
+            acl_decision(acl.as_deref(), client, topic, access),
+        ]);
+        match answer {
+            Decision::Allow => true,
+            Decision::Deny => false,
+            Decision::Ignore => self.nomatch == NoMatch::Allow,
+        }
+    }
+
+    /// `acl.deny_subscribe`: a filter refused at SUBSCRIBE when, read as
+    /// a topic, it matches a listed one (or is one); a message never
+    /// delivered when its topic matches one.
+    fn deny_list_decision(&self, topic: &str, access: Access) -> Decision {
+        let denied = match access {
+            Access::Write => false,
+            Access::Subscribe => {
+                let inner = topic_filter_of(topic);
+                self.deny_subscribe
+                    .iter()
+                    .any(|denied| matches(denied, inner) || denied == topic)
+            }
+            Access::Read => self.deny_subscribe.iter().any(|d| matches(d, topic)),
+        };
+        if denied {
+            Decision::Deny
+        } else {
+            Decision::Ignore
+        }
+    }
+
+    /// [`Decider::authorize`] through `cache`. The `$` rule and the write
+    /// check of a client's own publishes go through here as well.
+    pub fn allowed(
+        &self,
+        cache: &mut AccessCache,
+        client: Client<'_>,
+        topic: &str,
+        access: Access,
+    ) -> bool {
+        if !self.checks_reads {
+            // No rules, no deny list, nomatch allow: only the `$` rule can
+            // refuse, and it needs no cache (nor a clock read).
+            return !dollar_topic_denied(topic, access);
+        }
+        let Some((max, ttl)) = self.cache else {
+            return self.authorize(client, topic, access);
+        };
+        let generation = self.generation.load(Ordering::Acquire);
+        if cache.generation != generation {
+            cache.entries.clear();
+            cache.generation = generation;
+        }
+        let now = Instant::now();
+        if let Some(entry) = cache
+            .entries
+            .iter()
+            .find(|e| e.access == access && *e.topic == *topic)
+        {
+            if now < entry.until {
+                return entry.allowed;
+            }
+        }
+        let allowed = self.authorize(client, topic, access);
+        cache
+            .entries
+            .retain(|e| now < e.until && !(e.access == access && *e.topic == *topic));
+        if cache.entries.len() >= max {
+            // Entries are kept in insertion order: the oldest goes.
+            cache.entries.remove(0);
+        }
+        cache.entries.push(CacheEntry {
+            access,
+            topic: topic.into(),
+            allowed,
+            until: now + ttl,
+        });
+        allowed
+    }
+
+    /// False when no source or setting can refuse a read: deliveries need
+    /// not ask.
+    pub fn checks_reads(&self) -> bool {
+        self.checks_reads
+    }
+
+    /// Whether a refused PUBLISH closes its connection.
+    pub fn disconnects_on_deny(&self) -> bool {
+        self.deny_action == DenyAction::Disconnect
+    }
+
+    /// Forgets a client's cached decisions (its user name changed).
+    pub fn forget(&self, cache: &mut AccessCache) {
+        cache.entries.clear();
+    }
+}
+
+/// `$share/GROUP/FILTER` read as its FILTER; any other filter as itself.
+fn topic_filter_of(filter: &str) -> &str {
+    filter
+        .strip_prefix("$share/")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or(filter, |(_, inner)| inner)
+}
+
+/// The password file's answer: none for a client without a user name
+/// (anonymous); otherwise the user must be in the file with the password.
+fn password_decision(
+    file: Option<&PasswordFile>,
+    username: Option<&str>,
+    password: Option<&[u8]>,
+) -> Decision {
+    match (file, username) {
+        (Some(file), Some(username)) if file.check(username, password).is_accepted() => {
+            Decision::Allow
+        }
+        (Some(_), Some(_)) => Decision::Deny,
+        _ => Decision::Ignore,
+    }
+}
+
+/// The ACL file's answer: it answers every question when there is one.
+fn acl_decision(
+    file: Option<&AclFile>,
+    client: Client<'_>,
+    topic: &str,
+    access: Access,
+) -> Decision {
+    match file {
+        Some(file) if file.check(client.client_id, client.username, topic, access) => {
+            Decision::Allow
+        }
+        Some(_) => Decision::Deny,
+        None => Decision::Ignore,
+    }
+}
+
+/// Reads `slot`'s file again; when its rules are replaced, moves
+/// `generation` on (before saying so: whoever reads the log line finds
+/// every cached decision gone).
+fn reload_one<T>(
+    slot: &mut Option<Loaded<T>>,
+    parse: fn(&str, &str) -> Result<T, FileError>,
+    what: &str,
+    generation: &AtomicU64,
+) {
+    let Some(current) = slot.as_mut() else {
+        return;
+    };
+    let name = current.path.display().to_string();
+    let text = match read_file(&current.path) {
+        Ok(text) => text,
+        Err(error) => {
+            tracing::error!(file = %name, "{what} not reloaded, the old rules stay: {error}");
+            return;
+        }
+    };
+    if text == current.text {
+        return;
+    }
+    match parse(&text, &name) {
+        Ok(rules) => {
+            current.rules = Arc::new(rules);
+            current.text = text;
+            generation.fetch_add(1, Ordering::Release);
+            tracing::info!(file = %name, "{what} reloaded");
+        }
+        Err(error) => {
+            tracing::error!(file = %name, line = error.line, "{what} not reloaded, the old rules stay: {error}");
+        }
+    }
+}
+
+/// One client's recent topic decisions (`acl.cache`).
+#[derive(Debug, Default)]
+pub struct AccessCache {
+    generation: u64,
+    entries: Vec<CacheEntry>,
+}
+
+#[derive(Debug)]
+struct CacheEntry {
+    access: Access,
+    topic: Box<str>,
+    allowed: bool,
+    until: Instant,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(sets: &[(&str, &str)]) -> HostConfig {
+        let overrides: Vec<(String, String)> = sets
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        HostConfig::load(None, &overrides).unwrap()
+    }
+
+    fn client(username: Option<&str>) -> Client<'_> {
+        Client {
+            client_id: "c",
+            username,
+        }
+    }
+
+    #[test]
+    fn the_first_answer_decides() {
+        use Decision::*;
+        assert_eq!(first_answer([Ignore, Deny, Allow]), Deny);
+        assert_eq!(first_answer([Ignore, Allow, Deny]), Allow);
+        assert_eq!(first_answer([Ignore, Ignore]), Ignore);
+    }
+
+    #[test]
+    fn anonymous_clients_follow_the_setting_or_the_listener() {
+        let unset = Decider::without_files(&config(&[]));
+        assert_eq!(unset.authenticate(None, None, true), Login::Accepted);
+        assert_eq!(unset.authenticate(None, None, false), Login::NotAuthorized);
+        // Without a password file a user name authenticates nothing.
+        assert_eq!(
+            unset.authenticate(Some("u"), Some(b"p"), false),
+            Login::NotAuthorized
+        );
+        let on = Decider::without_files(&config(&[("mqtt.allow_anonymous", "on")]));
+        assert_eq!(on.authenticate(None, None, false), Login::Accepted);
+        let off = Decider::without_files(&config(&[("mqtt.allow_anonymous", "off")]));
+        assert_eq!(off.authenticate(None, None, true), Login::NotAuthorized);
+    }
+
+    #[test]
+    fn a_password_file_refuses_unknown_users_even_when_anonymous_is_allowed() {
+        let file = PasswordFile::parse("", "pw").unwrap();
+        assert_eq!(
+            password_decision(Some(&file), Some("u"), Some(b"p")),
+            Decision::Deny
+        );
+        assert_eq!(password_decision(Some(&file), None, None), Decision::Ignore);
+        assert_eq!(password_decision(None, Some("u"), None), Decision::Ignore);
+    }
+
+    #[test]
+    fn the_deny_list_refuses_subscriptions_and_reads_and_nomatch_decides_the_rest() {
+        let decider = Decider::without_files(&config(&[("acl.deny_subscribe", "secret/#")]));
+        assert!(decider.checks_reads());
+        let c = client(None);
+        assert!(!decider.authorize(c, "secret/x", Access::Read));
+        assert!(!decider.authorize(c, "secret/#", Access::Subscribe));
+        assert!(!decider.authorize(c, "$share/g/secret/x", Access::Subscribe));
+        assert!(decider.authorize(c, "#", Access::Subscribe));
+        assert!(decider.authorize(c, "public", Access::Read));
+        assert!(decider.authorize(c, "secret/x", Access::Write));
+        assert!(!decider.authorize(c, "$SYS/x", Access::Write));
+        let deny = Decider::without_files(&config(&[("acl.nomatch", "deny")]));
+        assert!(!deny.authorize(c, "a", Access::Read));
+        assert!(!deny.authorize(c, "a", Access::Subscribe));
+        assert!(!Decider::without_files(&config(&[])).checks_reads());
+    }
+
+    #[test]
+    fn the_cache_keeps_decisions_until_the_generation_moves() {
+        let decider = Decider::without_files(&config(&[
+            ("acl.cache_max_size", "2"),
+            ("acl.deny_subscribe", "secret/#"),
+        ]));
+        let mut cache = AccessCache::default();
+        for topic in ["a", "b", "c", "a"] {
+            assert!(decider.allowed(&mut cache, client(None), topic, Access::Read));
+        }
+        assert_eq!(cache.entries.len(), 2);
+        decider.generation.fetch_add(1, Ordering::Relaxed);
+        assert!(decider.allowed(&mut cache, client(None), "x", Access::Read));
+        assert_eq!(cache.entries.len(), 1);
+    }
+}
