@@ -14,6 +14,9 @@
 //! # Layout
 //!
 //! - [`types`]: hook sets, verdicts, log levels, message ids, errors.
+//! - [`decision`]: the access decision hooks (`client.authenticate`,
+//!   `client.authorize`), their events, and [`Reply`] for answers that
+//!   come later.
 //! - [`events`]: the data of each hook point, borrowed for one call.
 //! - [`host`]: [`HostApi`], what the host offers, and [`Host`], its Rust face.
 //! - [`plugin`]: [`MqhostPlugin`], what a plugin implements, and [`Plugin`],
@@ -72,6 +75,9 @@
 
 #![deny(missing_docs)]
 
+// @since 1.2 begin
+pub mod decision;
+// @since 1.2 end
 pub mod events;
 pub mod host;
 pub mod module;
@@ -101,6 +107,12 @@ pub use host::{Host, HostApi, HostApiBox, HostApi_TO, OutMessage};
 pub use module::{PluginModule, PluginModuleRef};
 pub use plugin::{guard, MqhostPlugin, Plugin, PluginBox, Plugin_TO};
 pub use types::{ConfigError, HookSet, HostError, LogLevel, MessageId, PluginError, Verdict};
+// @since 1.2 begin
+pub use decision::{
+    Action, AuthenticateEvent, AuthorizeEvent, Decision, Reply, ReplySink, ReplySinkBox,
+    ReplySink_TO,
+};
+// @since 1.2 end
 
 /// The interface version plugins are built against (this crate's version).
 ///

@@ -14,6 +14,9 @@ use crate::events::{
 };
 use crate::host::Host;
 use crate::types::{ConfigError, HookSet, PluginError, Verdict};
+// @since 1.2 begin
+use crate::decision::{AuthenticateEvent, AuthorizeEvent, Decision, Reply, ReplySinkBox};
+// @since 1.2 end
 
 /// What a plugin does, in plain Rust. Implement the hooks you want and list
 /// them in [`hooks`](Self::hooks); the others keep their no-op defaults and
@@ -84,6 +87,26 @@ pub trait MqhostPlugin: Send + Sync + Sized + 'static {
     /// The plugin is being disabled or replaced: finish queued work, then
     /// stop. No hook is called after this.
     fn stop(&self) {}
+
+    // @since 1.2 begin
+    /// `client.authenticate` (since 1.2): may this client connect? Answer
+    /// at once, or return [`Decision::PENDING`] and answer through `reply`
+    /// later (see [`decision`](crate::decision)). Asked only when
+    /// [`hooks`](Self::hooks) includes
+    /// [`HookSet::CLIENT_AUTHENTICATE`].
+    fn on_client_authenticate(&self, _request: &AuthenticateEvent<'_>, _reply: Reply) -> Decision {
+        Decision::IGNORE
+    }
+
+    /// `client.authorize` (since 1.2): may this client publish to,
+    /// subscribe to, or (with [`HookSet::CLIENT_AUTHORIZE_READ`]) receive
+    /// from this topic? Answered as
+    /// [`on_client_authenticate`](Self::on_client_authenticate) is.
+    /// Answers are cached per client by the host (`acl.cache`).
+    fn on_client_authorize(&self, _request: &AuthorizeEvent<'_>, _reply: Reply) -> Decision {
+        Decision::IGNORE
+    }
+    // @since 1.2 end
 }
 
 /// The ABI face of a loaded plugin, as the host sees it. Plugin authors do
@@ -146,6 +169,28 @@ pub trait Plugin: Send + Sync {
     /// See [`MqhostPlugin::stop`].
     #[sabi(last_prefix_field)]
     fn stop(&self) -> RResult<(), PluginError>;
+
+    // @since 1.2 begin
+    /// See [`MqhostPlugin::on_client_authenticate`]. A plugin built
+    /// against an older interface lacks it: abi_stable then runs this
+    /// default, which ignores.
+    fn on_client_authenticate(
+        &self,
+        _request: &AuthenticateEvent<'_>,
+        _reply: ReplySinkBox,
+    ) -> RResult<Decision, PluginError> {
+        RResult::ROk(Decision::IGNORE)
+    }
+    /// See [`MqhostPlugin::on_client_authorize`]; defaults as
+    /// `on_client_authenticate` does.
+    fn on_client_authorize(
+        &self,
+        _request: &AuthorizeEvent<'_>,
+        _reply: ReplySinkBox,
+    ) -> RResult<Decision, PluginError> {
+        RResult::ROk(Decision::IGNORE)
+    }
+    // @since 1.2 end
 }
 
 /// A loaded plugin instance, owned by the host.
@@ -262,6 +307,28 @@ impl<T: MqhostPlugin> Plugin for Guarded<T> {
     fn stop(&self) -> RResult<(), PluginError> {
         guarded(|| self.plugin().stop())
     }
+    // @since 1.2 begin
+    fn on_client_authenticate(
+        &self,
+        request: &AuthenticateEvent<'_>,
+        reply: ReplySinkBox,
+    ) -> RResult<Decision, PluginError> {
+        guarded(|| {
+            self.plugin()
+                .on_client_authenticate(request, Reply::new(reply))
+        })
+    }
+    fn on_client_authorize(
+        &self,
+        request: &AuthorizeEvent<'_>,
+        reply: ReplySinkBox,
+    ) -> RResult<Decision, PluginError> {
+        guarded(|| {
+            self.plugin()
+                .on_client_authorize(request, Reply::new(reply))
+        })
+    }
+    // @since 1.2 end
 }
 
 /// Starts an [`MqhostPlugin`] and wraps it for the host; a panic in

@@ -51,6 +51,15 @@ use crate::host::{Host, HostApi, HostApiBox, HostApi_TO, OutMessage};
 use crate::plugin::{guard, MqhostPlugin, PluginBox};
 use crate::types::{ConfigError, HookSet, HostError, LogLevel, MessageId, PluginError, Verdict};
 
+// @since 1.2 begin
+use crate::decision::{AuthenticateEvent, AuthorizeEvent, Decision, Reply};
+mod decisions;
+pub use decisions::{
+    authenticate_event, authorize_event, AuthenticateEventBuilder, AuthorizeEventBuilder,
+    ReplyProbe,
+};
+// @since 1.2 end
+
 /// The node name events and [`TestHost`] use unless told otherwise.
 ///
 /// ```
@@ -780,6 +789,77 @@ impl GuardedPlugin {
     pub fn on_message_acked(&self, delivery: &DeliveryEvent<'_>) -> Result<(), PluginError> {
         self.plugin.on_message_acked(delivery).into_result()
     }
+
+    // @since 1.2 begin
+    /// `client.authenticate`, with `reply` for a pending answer.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{authenticate_event, plugin_config, GuardedPlugin, ReplyProbe, TestHost};
+    /// use mqhost_plugin_api::{AuthenticateEvent, ConfigError, Decision, HookSet, Host, MqhostPlugin, PluginConfig, Reply};
+    ///
+    /// struct Broken;
+    ///
+    /// impl MqhostPlugin for Broken {
+    ///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+    ///         Ok(Broken)
+    ///     }
+    ///     fn hooks(&self) -> HookSet {
+    ///         HookSet::CLIENT_AUTHENTICATE
+    ///     }
+    ///     fn on_client_authenticate(&self, _request: &AuthenticateEvent<'_>, _reply: Reply) -> Decision {
+    ///         panic!("no database")
+    ///     }
+    /// }
+    ///
+    /// let plugin = GuardedPlugin::start::<Broken>(&TestHost::new(), &plugin_config("").build()).unwrap();
+    /// let (reply, answer) = ReplyProbe::new();
+    /// let error = plugin.on_client_authenticate(&authenticate_event("c").build(), reply).unwrap_err();
+    /// assert!(error.panicked);
+    /// // The reply went with the panic: the host reads that as "ignore".
+    /// assert!(answer.was_dropped());
+    /// ```
+    pub fn on_client_authenticate(
+        &self,
+        request: &AuthenticateEvent<'_>,
+        reply: Reply,
+    ) -> Result<Decision, PluginError> {
+        self.plugin
+            .on_client_authenticate(request, reply.into_sink())
+            .into_result()
+    }
+
+    /// `client.authorize`, with `reply` for a pending answer.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{authorize_event, plugin_config, GuardedPlugin, ReplyProbe, TestHost};
+    /// use mqhost_plugin_api::{Action, ConfigError, Decision, HookSet, Host, MqhostPlugin, PluginConfig};
+    ///
+    /// struct Silent;
+    ///
+    /// impl MqhostPlugin for Silent {
+    ///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+    ///         Ok(Silent)
+    ///     }
+    ///     fn hooks(&self) -> HookSet {
+    ///         HookSet::NONE
+    ///     }
+    /// }
+    ///
+    /// let plugin = GuardedPlugin::start::<Silent>(&TestHost::new(), &plugin_config("").build()).unwrap();
+    /// let (reply, _answer) = ReplyProbe::new();
+    /// let event = authorize_event("c", Action::PUBLISH, "a").build();
+    /// assert_eq!(plugin.on_client_authorize(&event, reply).unwrap(), Decision::IGNORE);
+    /// ```
+    pub fn on_client_authorize(
+        &self,
+        request: &AuthorizeEvent<'_>,
+        reply: Reply,
+    ) -> Result<Decision, PluginError> {
+        self.plugin
+            .on_client_authorize(request, reply.into_sink())
+            .into_result()
+    }
+    // @since 1.2 end
 
     /// A new configuration: the outer error is a panic, the inner one the
     /// plugin's refusal.

@@ -42,8 +42,21 @@ impl HookSet {
     pub const MESSAGE_DELIVERED: HookSet = HookSet(1 << 6);
     /// `message.acked`: a subscriber acknowledged a QoS 1 or 2 message.
     pub const MESSAGE_ACKED: HookSet = HookSet(1 << 7);
+    // @since 1.2 begin
+    /// `client.authenticate` (since 1.2): decide whether a client may
+    /// connect.
+    pub const CLIENT_AUTHENTICATE: HookSet = HookSet(1 << 8);
+    /// `client.authorize` (since 1.2): decide whether a client may
+    /// publish to a topic or subscribe to a filter.
+    pub const CLIENT_AUTHORIZE: HookSet = HookSet(1 << 9);
+    /// `client.authorize.read` (since 1.2): also decide, at
+    /// `client.authorize` with [`Action::READ`](crate::Action::READ),
+    /// whether a client may receive a message on a topic. Opt-in because
+    /// it asks once per topic a client receives (answers are cached).
+    pub const CLIENT_AUTHORIZE_READ: HookSet = HookSet(1 << 10);
+    // @since 1.2 end
     /// Every hook point this version of the interface knows.
-    pub const ALL: HookSet = HookSet((1 << 8) - 1);
+    pub const ALL: HookSet = all_hooks();
 
     /// Whether every hook point of `other` is in `self`.
     pub const fn contains(self, other: HookSet) -> bool {
@@ -92,7 +105,7 @@ impl HookSet {
     }
 }
 
-const HOOK_NAMES: [(HookSet, &str); 8] = [
+const HOOK_NAMES: &[(HookSet, &str)] = &[
     (HookSet::CLIENT_CONNECTED, "client.connected"),
     (HookSet::CLIENT_DISCONNECTED, "client.disconnected"),
     (HookSet::SESSION_CREATED, "session.created"),
@@ -101,7 +114,23 @@ const HOOK_NAMES: [(HookSet, &str); 8] = [
     (HookSet::MESSAGE_PUBLISH, "message.publish"),
     (HookSet::MESSAGE_DELIVERED, "message.delivered"),
     (HookSet::MESSAGE_ACKED, "message.acked"),
+    // @since 1.2 begin
+    (HookSet::CLIENT_AUTHENTICATE, "client.authenticate"),
+    (HookSet::CLIENT_AUTHORIZE, "client.authorize"),
+    (HookSet::CLIENT_AUTHORIZE_READ, "client.authorize.read"),
+    // @since 1.2 end
 ];
+
+/// The union of the named hook points: [`HookSet::ALL`] follows the table.
+const fn all_hooks() -> HookSet {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < HOOK_NAMES.len() {
+        bits |= HOOK_NAMES[i].0 .0;
+        i += 1;
+    }
+    HookSet(bits)
+}
 
 impl std::ops::BitOr for HookSet {
     type Output = HookSet;
@@ -384,7 +413,7 @@ mod tests {
     #[test]
     fn each_hook_point_has_one_name_and_back() {
         let mut seen = HookSet::NONE;
-        for bit in 0..8 {
+        for bit in 0..HOOK_NAMES.len() {
             let hook = HookSet(1 << bit);
             let name = hook.name().expect("a known hook point");
             assert_eq!(HookSet::from_name(name), Some(hook), "{name}");
@@ -394,7 +423,7 @@ mod tests {
         assert_eq!(seen, HookSet::ALL);
         assert_eq!(HookSet::NONE.name(), None);
         assert_eq!(HookSet::ALL.name(), None);
-        assert_eq!(HookSet(1 << 8).name(), None);
+        assert_eq!(HookSet(1 << HOOK_NAMES.len()).name(), None);
         assert_eq!(HookSet::from_name("message.deliver"), None);
         assert_eq!(HookSet::from_name(""), None);
     }

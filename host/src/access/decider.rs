@@ -3,58 +3,50 @@
 //!
 //! Each question goes down a chain of sources; the first that answers
 //! [`Decision::Allow`] or [`Decision::Deny`] decides, and
-//! [`Decision::Ignore`] passes to the next. Today the chains are:
+//! [`Decision::Ignore`] passes to the next. The chains are:
 //!
-//! - connecting: the password file (`auth.password_file`); a client no
-//!   source answered for is anonymous, let in by `mqtt.allow_anonymous`
-//!   (unset: only on a loopback listener);
+//! - connecting: plugins (`client.authenticate`, in rank order), then the
+//!   password file (`auth.password_file`); a client no source answered
+//!   for is anonymous, let in by `mqtt.allow_anonymous` (unset: only on a
+//!   loopback listener);
 //! - topics: the broker-wide `$` rule ([`super::dollar_topic_denied`],
-//!   before any source), `acl.deny_subscribe` (for SUBSCRIBE and for
-//!   reading: its filters are never delivered either), then the ACL file
-//!   (`acl.file`); no answer: `acl.nomatch`.
+//!   before any source, superusers included), then nothing more for a
+//!   superuser; `acl.deny_subscribe` (for SUBSCRIBE and for reading: its
+//!   filters are never delivered either); plugins (`client.authorize`;
+//!   reads only to those that opted in); the ACL file (`acl.file`); no
+//!   answer: `acl.nomatch`.
 //!
-//! The deny list comes before the file because the file grants every
-//! SUBSCRIBE, as Mosquitto's does. Sources are swapped in place when their
-//! file changes ([`Decider::reload`]); the generation then moves on, which
+//! The deny list is the operator's and no source overrides it; it comes
+//! before the file because the file grants every SUBSCRIBE, as
+//! Mosquitto's does. Plugins may answer later: the plugins' part of a
+//! chain is then a future ([`crate::hooks::decide`]) the caller awaits,
+//! and the built-in part concludes once it resolves. Sources are swapped
+//! in place when their file changes ([`Decider::reload`]) or a plugin
+//! comes, goes or is reconfigured; either moves a generation on, which
 //! empties every client's [`AccessCache`].
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use mqhost_codec::QoS;
 use mqhost_plugin_api::topic::matches;
 
 use super::acl_file::AclFile;
 use super::password_file::PasswordFile;
 use super::{dollar_topic_denied, read_file, Access, FileError};
-use crate::config::host::{DenyAction, NoMatch};
+use crate::config::host::{DenyAction, NoMatch, TimeoutAction};
 use crate::config::HostConfig;
+use crate::hooks::decide::{point_for, AuthorizeRequest, Decision, Patience, Pending, Step};
+use crate::hooks::Hooks;
 
-/// One source's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Granted; later sources are not asked.
-    Allow,
-    /// Refused; later sources are not asked.
-    Deny,
-    /// This source has no say; the next one is asked.
-    Ignore,
-}
-
-/// The first answer of a chain of sources, `Ignore` if none answered.
-fn first_answer(answers: impl IntoIterator<Item = Decision>) -> Decision {
-    answers
-        .into_iter()
-        .find(|d| *d != Decision::Ignore)
-        .unwrap_or(Decision::Ignore)
-}
-
-/// The outcome of [`Decider::authenticate`].
+/// The outcome of a CONNECT's authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Login {
-    /// The client may connect.
-    Accepted,
+    /// The client may connect; a superuser is asked no topic question.
+    Accepted { superuser: bool },
     /// A source refused the user name or password (CONNACK 0x86).
     BadCredentials,
     /// No source let the client in and anonymous clients may not connect
@@ -65,8 +57,36 @@ pub enum Login {
 /// Who is asking: what a topic decision depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct Client<'a> {
-    pub client_id: &'a str,
+    pub client_id: &'a Arc<str>,
     pub username: Option<&'a str>,
+    pub peer: SocketAddr,
+    /// Authenticated as a superuser: only the `$` rule applies.
+    pub superuser: bool,
+}
+
+/// A topic question: one use of one topic.
+#[derive(Debug, Clone, Copy)]
+pub struct Question<'a> {
+    pub topic: &'a str,
+    pub access: Access,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+/// The answer to a topic question: known now, or waiting for a plugin.
+pub enum Check {
+    Ready(bool),
+    Waiting(Waiting),
+}
+
+/// A topic question whose plugins' answer is still to come: await
+/// [`Waiting::answer`], then hand the result to [`Decider::settle`].
+pub struct Waiting {
+    pub answer: Pending,
+    topic: Box<str>,
+    access: Access,
+    /// The cache generation the question was asked under.
+    generation: u64,
 }
 
 /// A file-backed source: its rules and the text they came from (a reload
@@ -104,9 +124,10 @@ pub struct Decider {
     nomatch: NoMatch,
     deny_action: DenyAction,
     deny_subscribe: Vec<String>,
-    /// False when no source and no setting can refuse anything but the
-    /// `$` rule: deliveries then skip the check entirely.
-    checks_reads: bool,
+    /// False when no file and no setting can refuse anything but the `$`
+    /// rule: without plugins, checks then end at once.
+    has_rules: bool,
+    patience: Patience,
     cache: Option<(usize, Duration)>,
     files: RwLock<Files>,
     generation: AtomicU64,
@@ -138,9 +159,16 @@ impl Decider {
             nomatch: acl.nomatch,
             deny_action: acl.deny_action,
             deny_subscribe: acl.deny_subscribe.clone(),
-            checks_reads: acl.file.is_some()
+            has_rules: acl.file.is_some()
                 || !acl.deny_subscribe.is_empty()
                 || acl.nomatch == NoMatch::Deny,
+            patience: Patience {
+                timeout: config.auth.timeout,
+                late: match config.auth.timeout_action {
+                    TimeoutAction::Deny => Decision::Deny,
+                    TimeoutAction::Ignore => Decision::Ignore,
+                },
+            },
             cache: acl
                 .cache
                 .then_some((acl.cache_max_size as usize, acl.cache_ttl)),
@@ -183,25 +211,32 @@ impl Decider {
         }
     }
 
-    /// Decides a CONNECT from `username` with `password` on a listener
-    /// bound to a loopback address or not.
-    pub fn authenticate(
+    /// How long plugins' pending answers are waited for, and what a late
+    /// one counts as.
+    pub fn patience(&self) -> Patience {
+        self.patience
+    }
+
+    /// Concludes a CONNECT from `username` with `password` on a listener
+    /// bound to a loopback address or not, given the plugins' answer.
+    pub fn conclude_login(
         &self,
+        plugins: Decision,
         username: Option<&str>,
         password: Option<&[u8]>,
         loopback_listener: bool,
     ) -> Login {
-        let password_file = self.password_file();
-        let answer = first_answer([password_decision(
-            password_file.as_deref(),
-            username,
-            password,
-        )]);
+        let answer = if plugins.is_final() {
+            plugins
+        } else {
+            password_decision(self.password_file().as_deref(), username, password)
+        };
         match answer {
-            Decision::Allow => Login::Accepted,
+            Decision::Allow => Login::Accepted { superuser: false },
+            Decision::AllowSuperuser => Login::Accepted { superuser: true },
             Decision::Deny => Login::BadCredentials,
             Decision::Ignore if self.allow_anonymous.unwrap_or(loopback_listener) => {
-                Login::Accepted
+                Login::Accepted { superuser: false }
             }
             Decision::Ignore => Login::NotAuthorized,
         }
@@ -213,21 +248,65 @@ impl Decider {
     }
 
     /// Whether `client` may have `access` to `topic` (a filter for
-    /// [`Access::Subscribe`]), asked of every source without a cache.
+    /// [`Access::Subscribe`]), asked of every source but plugins, without
+    /// a cache.
     pub fn authorize(&self, client: Client<'_>, topic: &str, access: Access) -> bool {
         if dollar_topic_denied(topic, access) {
             return false;
         }
-        let acl = {
-            let files = self.files.read().unwrap_or_else(|e| e.into_inner());
-            files.acl.as_ref().map(|f| Arc::clone(&f.rules))
+        if client.superuser {
+            return true;
+        }
+        match self.deny_list_decision(topic, access) {
+            Decision::Deny => false,
+            _ => self.conclude_topic(Decision::Ignore, client, topic, access),
+        }
+    }
+
+    /// [`Decider::authorize`] with the plugins asked as well, waiting for
+    /// them as long as they take (within `auth.timeout`): for a CONNECT's
+    /// will, decided before the client has a session.
+    pub async fn authorize_with_plugins(
+        &self,
+        hooks: &Hooks,
+        client: Client<'_>,
+        question: Question<'_>,
+    ) -> bool {
+        let Question { topic, access, .. } = question;
+        if !self.authorize(client, topic, access) {
+            return false;
+        }
+        if client.superuser || !hooks.wants(point_for(access)) {
+            return true;
+        }
+        let decision = match hooks.authorize(request(client, question), self.patience) {
+            Step::Ready(decision) => decision,
+            Step::Pending(answer) => answer.await,
         };
-        let answer = first_answer([
-            self.deny_list_decision(topic, access),
-            acl_decision(acl.as_deref(), client, topic, access),
-        ]);
+        self.conclude_topic(decision, client, topic, access)
+    }
+
+    /// The end of a topic chain, after the `$` rule, the deny list and the
+    /// plugins (whose answer is `plugins`): the ACL file, then
+    /// `acl.nomatch`.
+    fn conclude_topic(
+        &self,
+        plugins: Decision,
+        client: Client<'_>,
+        topic: &str,
+        access: Access,
+    ) -> bool {
+        let answer = if plugins.is_final() {
+            plugins
+        } else {
+            let acl = {
+                let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+                files.acl.as_ref().map(|f| Arc::clone(&f.rules))
+            };
+            acl_decision(acl.as_deref(), client, topic, access)
+        };
         match answer {
-            Decision::Allow => true,
+            Decision::Allow | Decision::AllowSuperuser => true,
             Decision::Deny => false,
             Decision::Ignore => self.nomatch == NoMatch::Allow,
         }
@@ -254,39 +333,109 @@ impl Decider {
         }
     }
 
-    /// [`Decider::authorize`] through `cache`. The `$` rule and the write
-    /// check of a client's own publishes go through here as well.
-    pub fn allowed(
+    /// Decides `question` for `client` through its `cache`: at once when
+    /// every source answers at once, else [`Check::Waiting`].
+    pub fn check(
         &self,
+        hooks: &Hooks,
         cache: &mut AccessCache,
         client: Client<'_>,
+        question: Question<'_>,
+    ) -> Check {
+        let Question { topic, access, .. } = question;
+        if dollar_topic_denied(topic, access) {
+            return Check::Ready(false);
+        }
+        if client.superuser {
+            return Check::Ready(true);
+        }
+        let plugins = hooks.wants(point_for(access));
+        if !self.has_rules && !plugins {
+            // No rules, no deny list, nomatch allow, no plugin: nothing
+            // can refuse, and nothing needs a cache (nor a clock read).
+            return Check::Ready(true);
+        }
+        let generation = self.generation.load(Ordering::Acquire) + hooks.generation();
+        if let Some(allowed) = self.cached(cache, generation, topic, access) {
+            return Check::Ready(allowed);
+        }
+        let allowed = if self.deny_list_decision(topic, access) == Decision::Deny {
+            false
+        } else if !plugins {
+            self.conclude_topic(Decision::Ignore, client, topic, access)
+        } else {
+            match hooks.authorize(request(client, question), self.patience) {
+                Step::Ready(decision) => self.conclude_topic(decision, client, topic, access),
+                Step::Pending(answer) => {
+                    return Check::Waiting(Waiting {
+                        answer,
+                        topic: topic.into(),
+                        access,
+                        generation,
+                    })
+                }
+            }
+        };
+        self.remember(cache, generation, topic, access, allowed);
+        Check::Ready(allowed)
+    }
+
+    /// Concludes a [`Check::Waiting`] question once its plugins answered,
+    /// and caches the result (unless a source changed meanwhile).
+    pub fn settle(
+        &self,
+        hooks: &Hooks,
+        cache: &mut AccessCache,
+        client: Client<'_>,
+        waiting: &Waiting,
+        plugins: Decision,
+    ) -> bool {
+        let allowed = self.conclude_topic(plugins, client, &waiting.topic, waiting.access);
+        let now = self.generation.load(Ordering::Acquire) + hooks.generation();
+        if now == waiting.generation {
+            self.remember(cache, now, &waiting.topic, waiting.access, allowed);
+        }
+        allowed
+    }
+
+    /// The cached decision, if one holds; a cache of an older generation
+    /// is emptied first.
+    fn cached(
+        &self,
+        cache: &mut AccessCache,
+        generation: u64,
         topic: &str,
         access: Access,
-    ) -> bool {
-        if !self.checks_reads {
-            // No rules, no deny list, nomatch allow: only the `$` rule can
-            // refuse, and it needs no cache (nor a clock read).
-            return !dollar_topic_denied(topic, access);
-        }
-        let Some((max, ttl)) = self.cache else {
-            return self.authorize(client, topic, access);
-        };
-        let generation = self.generation.load(Ordering::Acquire);
+    ) -> Option<bool> {
+        self.cache?;
         if cache.generation != generation {
             cache.entries.clear();
             cache.generation = generation;
         }
         let now = Instant::now();
-        if let Some(entry) = cache
+        cache
             .entries
             .iter()
-            .find(|e| e.access == access && *e.topic == *topic)
-        {
-            if now < entry.until {
-                return entry.allowed;
-            }
+            .find(|e| e.access == access && *e.topic == *topic && now < e.until)
+            .map(|e| e.allowed)
+    }
+
+    fn remember(
+        &self,
+        cache: &mut AccessCache,
+        generation: u64,
+        topic: &str,
+        access: Access,
+        allowed: bool,
+    ) {
+        let Some((max, ttl)) = self.cache else {
+            return;
+        };
+        if cache.generation != generation {
+            cache.entries.clear();
+            cache.generation = generation;
         }
-        let allowed = self.authorize(client, topic, access);
+        let now = Instant::now();
         cache
             .entries
             .retain(|e| now < e.until && !(e.access == access && *e.topic == *topic));
@@ -300,13 +449,6 @@ impl Decider {
             allowed,
             until: now + ttl,
         });
-        allowed
-    }
-
-    /// False when no source or setting can refuse a read: deliveries need
-    /// not ask.
-    pub fn checks_reads(&self) -> bool {
-        self.checks_reads
     }
 
     /// Whether a refused PUBLISH closes its connection.
@@ -317,6 +459,19 @@ impl Decider {
     /// Forgets a client's cached decisions (its user name changed).
     pub fn forget(&self, cache: &mut AccessCache) {
         cache.entries.clear();
+    }
+}
+
+/// The plugins' view of a topic question.
+fn request(client: Client<'_>, question: Question<'_>) -> AuthorizeRequest {
+    AuthorizeRequest {
+        client_id: Arc::clone(client.client_id),
+        username: client.username.map(str::to_owned),
+        peer: client.peer,
+        access: question.access,
+        topic: question.topic.into(),
+        qos: question.qos,
+        retain: question.retain,
     }
 }
 
@@ -423,35 +578,70 @@ mod tests {
         HostConfig::load(None, &overrides).unwrap()
     }
 
+    static CLIENT_ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("c"));
+
     fn client(username: Option<&str>) -> Client<'_> {
         Client {
-            client_id: "c",
+            client_id: &CLIENT_ID,
             username,
+            peer: "127.0.0.1:1".parse().unwrap(),
+            superuser: false,
         }
     }
 
-    #[test]
-    fn the_first_answer_decides() {
-        use Decision::*;
-        assert_eq!(first_answer([Ignore, Deny, Allow]), Deny);
-        assert_eq!(first_answer([Ignore, Allow, Deny]), Allow);
-        assert_eq!(first_answer([Ignore, Ignore]), Ignore);
-    }
+    const ACCEPTED: Login = Login::Accepted { superuser: false };
 
     #[test]
     fn anonymous_clients_follow_the_setting_or_the_listener() {
         let unset = Decider::without_files(&config(&[]));
-        assert_eq!(unset.authenticate(None, None, true), Login::Accepted);
-        assert_eq!(unset.authenticate(None, None, false), Login::NotAuthorized);
+        let ignored = Decision::Ignore;
+        assert_eq!(unset.conclude_login(ignored, None, None, true), ACCEPTED);
+        assert_eq!(
+            unset.conclude_login(ignored, None, None, false),
+            Login::NotAuthorized
+        );
         // Without a password file a user name authenticates nothing.
         assert_eq!(
-            unset.authenticate(Some("u"), Some(b"p"), false),
+            unset.conclude_login(ignored, Some("u"), Some(b"p"), false),
             Login::NotAuthorized
         );
         let on = Decider::without_files(&config(&[("mqtt.allow_anonymous", "on")]));
-        assert_eq!(on.authenticate(None, None, false), Login::Accepted);
+        assert_eq!(on.conclude_login(ignored, None, None, false), ACCEPTED);
         let off = Decider::without_files(&config(&[("mqtt.allow_anonymous", "off")]));
-        assert_eq!(off.authenticate(None, None, true), Login::NotAuthorized);
+        assert_eq!(
+            off.conclude_login(ignored, None, None, true),
+            Login::NotAuthorized
+        );
+    }
+
+    #[test]
+    fn a_plugins_final_answer_comes_before_the_files_and_anonymous_access() {
+        let off = Decider::without_files(&config(&[("mqtt.allow_anonymous", "off")]));
+        assert_eq!(
+            off.conclude_login(Decision::Allow, None, None, false),
+            ACCEPTED
+        );
+        assert_eq!(
+            off.conclude_login(Decision::AllowSuperuser, None, None, false),
+            Login::Accepted { superuser: true }
+        );
+        let on = Decider::without_files(&config(&[("mqtt.allow_anonymous", "on")]));
+        assert_eq!(
+            on.conclude_login(Decision::Deny, None, None, true),
+            Login::BadCredentials
+        );
+    }
+
+    #[test]
+    fn a_superuser_skips_every_rule_but_the_dollar_one() {
+        let decider = Decider::without_files(&config(&[("acl.nomatch", "deny")]));
+        let superuser = Client {
+            superuser: true,
+            ..client(None)
+        };
+        assert!(decider.authorize(superuser, "a", Access::Write));
+        assert!(!decider.authorize(superuser, "$SYS/x", Access::Write));
+        assert!(!decider.authorize(client(None), "a", Access::Write));
     }
 
     #[test]
@@ -468,7 +658,7 @@ mod tests {
     #[test]
     fn the_deny_list_refuses_subscriptions_and_reads_and_nomatch_decides_the_rest() {
         let decider = Decider::without_files(&config(&[("acl.deny_subscribe", "secret/#")]));
-        assert!(decider.checks_reads());
+        assert!(decider.has_rules);
         let c = client(None);
         assert!(!decider.authorize(c, "secret/x", Access::Read));
         assert!(!decider.authorize(c, "secret/#", Access::Subscribe));
@@ -480,7 +670,7 @@ mod tests {
         let deny = Decider::without_files(&config(&[("acl.nomatch", "deny")]));
         assert!(!deny.authorize(c, "a", Access::Read));
         assert!(!deny.authorize(c, "a", Access::Subscribe));
-        assert!(!Decider::without_files(&config(&[])).checks_reads());
+        assert!(!Decider::without_files(&config(&[])).has_rules);
     }
 
     #[test]
@@ -489,13 +679,24 @@ mod tests {
             ("acl.cache_max_size", "2"),
             ("acl.deny_subscribe", "secret/#"),
         ]));
+        let hooks = Hooks::default();
         let mut cache = AccessCache::default();
-        for topic in ["a", "b", "c", "a"] {
-            assert!(decider.allowed(&mut cache, client(None), topic, Access::Read));
+        let read = |topic| Question {
+            topic,
+            access: Access::Read,
+            qos: QoS::AtMostOnce,
+            retain: false,
+        };
+        for topic in ["a", "b", "c", "a", "secret/x"] {
+            let check = decider.check(&hooks, &mut cache, client(None), read(topic));
+            assert!(
+                matches!(check, Check::Ready(allowed) if allowed == (topic == "a" || topic == "b" || topic == "c"))
+            );
         }
         assert_eq!(cache.entries.len(), 2);
         decider.generation.fetch_add(1, Ordering::Relaxed);
-        assert!(decider.allowed(&mut cache, client(None), "x", Access::Read));
+        let check = decider.check(&hooks, &mut cache, client(None), read("x"));
+        assert!(matches!(check, Check::Ready(true)));
         assert_eq!(cache.entries.len(), 1);
     }
 }

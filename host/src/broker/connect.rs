@@ -21,9 +21,13 @@ use super::connection::{Connection, Reader, Writer, READ_MIN};
 use super::session::{unix_secs, Attach, Session, SessionEvent};
 use super::topic;
 use super::Broker;
-use crate::access::decider::Login;
+use crate::access::decider::{Login, Question};
 use crate::access::{self, Access};
+use crate::hooks::decide::{AuthenticateRequest, Step};
 use crate::hooks::ClientInfo;
+
+/// The one listener's name, as its configuration key says.
+const LISTENER: &str = "tcp.default";
 
 /// How long a new connection may take to send its CONNECT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,7 +73,10 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
         .as_ref()
         .ok()
         .and_then(|connect| connect.properties.maximum_packet_size);
-    let attach = connect.and_then(|connect| accept(&broker, *connect, peer));
+    let attach = match connect {
+        Ok(connect) => accept(&broker, *connect, peer).await,
+        Err(refusal) => Err(refusal),
+    };
     let attach = match attach {
         Ok(attach) => attach,
         Err(refusal) => {
@@ -139,9 +146,14 @@ async fn read_connect(
     }
 }
 
-/// Checks a CONNECT against the configuration and decides the terms of the
-/// session. The returned connection has placeholder socket halves.
-fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Attach>, Refusal> {
+/// Checks a CONNECT against the configuration and the access sources, and
+/// decides the terms of the session. The returned connection has
+/// placeholder socket halves. Waits only when a plugin answers later.
+async fn accept(
+    broker: &Broker,
+    connect: Connect,
+    peer: SocketAddr,
+) -> Result<Box<Attach>, Refusal> {
     let config = &broker.config;
     let version = connect.protocol;
     let v5 = version.is_v5();
@@ -178,12 +190,25 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
     // Before any session is touched: a refused client neither creates nor
     // takes over one.
     let loopback = config.listener.tcp_default.ip().is_loopback();
-    match broker.access.authenticate(
+    let request = AuthenticateRequest {
+        client_id: Arc::clone(&client_id),
+        username: connect.username.clone(),
+        password: connect.password.as_deref().map(<[u8]>::to_vec),
+        peer,
+        protocol: version,
+        listener: LISTENER,
+    };
+    let plugins = match broker.hooks.authenticate(request, broker.access.patience()) {
+        Step::Ready(decision) => decision,
+        Step::Pending(answer) => answer.await,
+    };
+    let superuser = match broker.access.conclude_login(
+        plugins,
         connect.username.as_deref(),
         connect.password.as_deref(),
         loopback,
     ) {
-        Login::Accepted => {}
+        Login::Accepted { superuser } => superuser,
         Login::BadCredentials => {
             return refuse(
                 reason::BAD_USER_NAME_OR_PASSWORD,
@@ -191,14 +216,27 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
             )
         }
         Login::NotAuthorized => return refuse(reason::NOT_AUTHORIZED, "not authorized"),
-    }
+    };
     let mut will = connect.will;
-    if let Some(topic) = will.as_ref().map(|w| w.topic.as_str()) {
+    if let Some(will_message) = will.as_ref() {
         let client = access::decider::Client {
             client_id: &client_id,
             username: connect.username.as_deref(),
+            peer,
+            superuser,
         };
-        if !broker.access.authorize(client, topic, Access::Write) {
+        let topic = will_message.topic.as_str();
+        let question = Question {
+            topic,
+            access: Access::Write,
+            qos: will_message.qos,
+            retain: will_message.retain,
+        };
+        if !broker
+            .access
+            .authorize_with_plugins(&broker.hooks, client, question)
+            .await
+        {
             // As Mosquitto: the client connects, without its will.
             tracing::info!(%client_id, topic, "will dropped: the client may not publish to its topic");
             will = None;
@@ -279,6 +317,7 @@ fn accept(broker: &Broker, connect: Connect, peer: SocketAddr) -> Result<Box<Att
         clean_start: connect.clean_start,
         session_expiry,
         connack,
+        superuser,
     }))
 }
 

@@ -113,6 +113,20 @@ pub struct MqttConfig {
 pub struct AuthConfig {
     /// `auth.password_file`: a Mosquitto password file; `None` is none.
     pub password_file: Option<PathBuf>,
+    /// `auth.timeout`: how long a plugin's pending answer is waited for.
+    pub timeout: Duration,
+    /// `auth.timeout_action`: what an answer that did not come in time
+    /// counts as.
+    pub timeout_action: TimeoutAction,
+}
+
+/// `auth.timeout_action`: what a plugin's late answer counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutAction {
+    /// `deny`: the question is refused.
+    Deny,
+    /// `ignore`: the next source is asked.
+    Ignore,
 }
 
 /// `acl.nomatch`: the answer when no access source answered.

@@ -16,7 +16,7 @@ use mqhost_plugin_api::topic;
 
 use super::host::{
     resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, HostConfig, ListenerConfig,
-    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig,
+    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig, TimeoutAction,
     MQTT_MAX_PACKET_SIZE,
 };
 use super::properties::{
@@ -264,6 +264,33 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "auth.timeout",
+        kind: "duration",
+        default: "5s",
+        example: "2s",
+        doc: "How long a plugin's pending access answer is waited for (only that client waits), 1 second or more.",
+        apply: |c, v, _| {
+            let secs = check_range(parse_duration_secs(v)?, 1..=3600, v)?;
+            c.auth.timeout = Duration::from_secs(secs);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "auth.timeout_action",
+        kind: "enum",
+        default: "deny",
+        example: "ignore",
+        doc: "deny or ignore: what a plugin's answer that did not come within auth.timeout counts as (ignore asks the next source).",
+        apply: |c, v, _| {
+            c.auth.timeout_action = match v.to_ascii_lowercase().as_str() {
+                "deny" => TimeoutAction::Deny,
+                "ignore" => TimeoutAction::Ignore,
+                _ => return Err(format!("expected deny or ignore, got {v:?}")),
+            };
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "acl.deny_subscribe",
         kind: "list",
         default: "",
@@ -483,6 +510,8 @@ impl HostConfig {
             },
             auth: AuthConfig {
                 password_file: Some(PathBuf::new()),
+                timeout: Duration::ZERO,
+                timeout_action: TimeoutAction::Ignore,
             },
             acl: AclConfig {
                 deny_subscribe: Vec::new(),

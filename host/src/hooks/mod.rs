@@ -1,5 +1,10 @@
 //! Hook points: where the broker tells extensions what happens to clients,
-//! sessions and messages, and where `message.publish` may drop a message.
+//! sessions and messages, where `message.publish` may drop a message, and
+//! where `client.authenticate` and `client.authorize` decide access
+//! ([`decide`]).
+//!
+//! Handlers are called in rank order: higher `plugin.priority` first, ties
+//! by name.
 //!
 //! The broker calls [`Hooks`] on its hot paths, so a hook point no handler
 //! registered for costs one relaxed atomic load, and one that has handlers
@@ -16,6 +21,10 @@ use mqhost_codec::{ProtocolVersion, QoS, SubscriptionOptions};
 pub use mqhost_plugin_api::HookSet;
 
 use crate::broker::message::Message;
+
+pub mod decide;
+
+use decide::{Answer, AuthenticateRequest, AuthorizeRequest, Decision};
 
 /// `client.connected`: a client's CONNECT was accepted.
 #[derive(Debug, Clone)]
@@ -59,6 +68,23 @@ pub trait HookHandler: Send + Sync {
     }
     fn message_delivered(&self, _client_id: &str, _message: &Arc<Message>, _qos: QoS) {}
     fn message_acked(&self, _client_id: &str, _message: &Arc<Message>, _qos: QoS) {}
+    /// `client.authenticate`: answer now, or later through the channel.
+    fn authenticate(&self, _request: &AuthenticateRequest) -> Answer {
+        Answer::Now(Decision::Ignore)
+    }
+    /// `client.authorize` (and, for handlers that opted in, reads).
+    fn authorize(&self, _request: &AuthorizeRequest) -> Answer {
+        Answer::Now(Decision::Ignore)
+    }
+}
+
+/// Where a handler stands among the others: higher priority first, ties
+/// by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rank {
+    pub priority: i64,
+    /// The handler's name, for the order and for logs.
+    pub name: Arc<str>,
 }
 
 /// Identifies a registered handler, to remove or replace it.
@@ -68,11 +94,12 @@ pub struct HandlerId(u64);
 struct Registered {
     id: HandlerId,
     points: HookSet,
+    rank: Rank,
     handler: Arc<dyn HookHandler>,
 }
 
-/// The registered handlers, called in registration order, each only at the
-/// hook points it registered for.
+/// The registered handlers, called in rank order, each only at the hook
+/// points it registered for.
 pub struct Hooks {
     /// Union of every handler's points: a hook point nobody wants costs one
     /// relaxed load.
@@ -116,12 +143,18 @@ thread_local! {
 
 impl Hooks {
     /// Adds a handler for `points`; it sees events from now on.
-    pub fn register(&self, points: HookSet, handler: Arc<dyn HookHandler>) -> HandlerId {
+    pub fn register(
+        &self,
+        points: HookSet,
+        rank: Rank,
+        handler: Arc<dyn HookHandler>,
+    ) -> HandlerId {
         let id = HandlerId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.update(|list| {
             list.push(Registered {
                 id,
                 points,
+                rank,
                 handler,
             })
         });
@@ -146,6 +179,7 @@ impl Hooks {
         &self,
         id: HandlerId,
         points: HookSet,
+        rank: Rank,
         handler: Arc<dyn HookHandler>,
     ) -> Option<HandlerId> {
         let new_id = HandlerId(self.next_id.fetch_add(1, Ordering::Relaxed));
@@ -155,6 +189,7 @@ impl Hooks {
                 *slot = Registered {
                     id: new_id,
                     points,
+                    rank,
                     handler,
                 };
                 found = true;
@@ -163,13 +198,20 @@ impl Hooks {
         found.then_some(new_id)
     }
 
-    /// Changes the points a handler is called at.
-    pub fn set_points(&self, id: HandlerId, points: HookSet) {
+    /// Changes the points a handler is called at, and its rank.
+    pub fn set_points(&self, id: HandlerId, points: HookSet, rank: Rank) {
         self.update(|list| {
             if let Some(slot) = list.iter_mut().find(|r| r.id == id) {
                 slot.points = points;
+                slot.rank = rank;
             }
         });
+    }
+
+    /// Moves on whenever the handler list changes: decisions cached under
+    /// an older generation are stale.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Copy-on-write: readers keep the list they started with.
@@ -180,10 +222,18 @@ impl Hooks {
             .map(|r| Registered {
                 id: r.id,
                 points: r.points,
+                rank: r.rank.clone(),
                 handler: Arc::clone(&r.handler),
             })
             .collect();
         change(&mut list);
+        // Stable: equal ranks keep their registration order.
+        list.sort_by(|a, b| {
+            b.rank
+                .priority
+                .cmp(&a.rank.priority)
+                .then_with(|| a.rank.name.cmp(&b.rank.name))
+        });
         let wanted = list.iter().fold(0, |acc, r| acc | r.points.0);
         *guard = Arc::new(list);
         self.generation.fetch_add(1, Ordering::Release);
@@ -191,7 +241,11 @@ impl Hooks {
     }
 
     /// Runs `call` on the current handler list when someone wants `point`.
-    fn with_list<T>(&self, point: HookSet, call: impl FnOnce(&[Registered]) -> T) -> Option<T> {
+    fn with_list<T>(
+        &self,
+        point: HookSet,
+        call: impl FnOnce(&Arc<Vec<Registered>>) -> T,
+    ) -> Option<T> {
         if self.wanted.load(Ordering::Relaxed) & point.0 == 0 {
             return None;
         }

@@ -20,8 +20,16 @@ use mqhost_plugin_api::{
     PluginBox, PluginConfig, PluginError, SessionEvent, SubscriptionEvent, Verdict,
 };
 
+use mqhost_plugin_api::abi_stable::sabi_trait::TD_Opaque;
+use mqhost_plugin_api::{
+    Action, AuthenticateEvent, AuthorizeEvent, Decision as PluginDecision, ReplySink, ReplySink_TO,
+};
+use tokio::sync::oneshot;
+
 use super::grace::{self, ThreadCounter};
+use crate::access::Access;
 use crate::broker::message::{unix_millis, Message};
+use crate::hooks::decide::{Answer, AuthenticateRequest, AuthorizeRequest, Decision};
 use crate::hooks::{ClientInfo, HookHandler, PublishVerdict};
 
 /// One running instance of a plugin.
@@ -327,7 +335,91 @@ fn subscription_event<'a>(
     }
 }
 
+/// The host's end of a plugin's [`mqhost_plugin_api::Reply`]: the answer
+/// goes to whoever waits on the channel; dropping it unanswered closes the
+/// channel, which the waiter reads as "ignore".
+struct ReplyTo(oneshot::Sender<Decision>);
+
+impl ReplySink for ReplyTo {
+    fn send(self, decision: PluginDecision) {
+        // The waiter may be gone (timed out, client left): nothing to do.
+        let _ = self.0.send(host_decision(decision));
+    }
+}
+
+/// A plugin's answer in the host's terms; one this host does not know,
+/// and `PENDING` sent as an answer, count as ignore.
+fn host_decision(decision: PluginDecision) -> Decision {
+    match decision {
+        PluginDecision::ALLOW => Decision::Allow,
+        PluginDecision::ALLOW_SUPERUSER => Decision::AllowSuperuser,
+        PluginDecision::DENY => Decision::Deny,
+        _ => Decision::Ignore,
+    }
+}
+
+impl PluginHook {
+    /// Calls a decision hook with a fresh reply: the answer now, or, when
+    /// the plugin says pending, the channel its reply will answer on. A
+    /// failed or stopped plugin ignores.
+    fn decide(
+        &self,
+        call: impl FnOnce(
+            &PluginBox,
+            mqhost_plugin_api::ReplySinkBox,
+        ) -> RResult<PluginDecision, PluginError>,
+    ) -> Answer {
+        let (tx, rx) = oneshot::channel();
+        let sink = ReplySink_TO::from_value(ReplyTo(tx), TD_Opaque);
+        match self.0.call(true, |p| call(p, sink)) {
+            Some(PluginDecision::PENDING) => Answer::Later(rx),
+            Some(decision) => Answer::Now(host_decision(decision)),
+            None => Answer::Now(Decision::Ignore),
+        }
+    }
+}
+
+fn action(access: Access) -> Action {
+    match access {
+        Access::Write => Action::PUBLISH,
+        Access::Subscribe => Action::SUBSCRIBE,
+        Access::Read => Action::READ,
+    }
+}
+
 impl HookHandler for PluginHook {
+    fn authenticate(&self, request: &AuthenticateRequest) -> Answer {
+        let peer = request.peer.to_string();
+        let event = AuthenticateEvent {
+            client_id: RStr::from_str(&request.client_id),
+            username: opt_str(request.username.as_deref()),
+            password: request.password.as_deref().map(RSlice::from_slice).into(),
+            peer: RStr::from_str(&peer),
+            protocol: request.protocol.level(),
+            listener: RStr::from_str(request.listener),
+            // No TLS listener yet: no client certificate to describe.
+            cert_common_name: ROption::RNone,
+            cert_subject: ROption::RNone,
+            node: RStr::from_str(&self.0.node),
+        };
+        self.decide(|p, reply| p.on_client_authenticate(&event, reply))
+    }
+
+    fn authorize(&self, request: &AuthorizeRequest) -> Answer {
+        let peer = request.peer.to_string();
+        let event = AuthorizeEvent {
+            client_id: RStr::from_str(&request.client_id),
+            username: opt_str(request.username.as_deref()),
+            peer: RStr::from_str(&peer),
+            action: action(request.access),
+            topic: RStr::from_str(&request.topic),
+            qos: request.qos as u8,
+            retain: request.retain,
+            node: RStr::from_str(&self.0.node),
+        };
+        self.decide(|p, reply| p.on_client_authorize(&event, reply))
+    }
+
     fn client_connected(&self, client: &ClientInfo) {
         let peer = client.peer.to_string();
         let event = client_event(client, &peer, &self.0.node, "");

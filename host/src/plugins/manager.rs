@@ -20,7 +20,7 @@ use super::dispatch::{Instance, PluginHook};
 use super::host_api::BrokerHost;
 use super::library::{self, Fingerprint, Library};
 use crate::broker::Broker;
-use crate::hooks::HandlerId;
+use crate::hooks::{HandlerId, Rank};
 
 /// A plugin that runs.
 struct Running {
@@ -236,10 +236,11 @@ impl PluginManager {
                     Ok(instance) => {
                         state.failures.remove(name);
                         let hooks = instance.hooks();
-                        let handler = self
-                            .broker
-                            .hooks
-                            .register(hooks, Arc::new(PluginHook(Arc::clone(&instance))));
+                        let handler = self.broker.hooks.register(
+                            hooks,
+                            rank(name, &wanted.text),
+                            Arc::new(PluginHook(Arc::clone(&instance))),
+                        );
                         tracing::info!(
                             plugin = name,
                             version = %wanted.library.version,
@@ -309,7 +310,9 @@ impl PluginManager {
             Some(Ok(())) => {
                 running.last_config_error = None;
                 let hooks = running.instance.hooks();
-                self.broker.hooks.set_points(running.handler, hooks);
+                self.broker
+                    .hooks
+                    .set_points(running.handler, hooks, rank(name, &wanted.text));
                 tracing::info!(plugin = name, hooks = %hooks.names().join(","), "plugin configuration reloaded from {source}");
             }
             Some(Err(error)) => {
@@ -340,18 +343,20 @@ impl PluginManager {
             }
         };
         let hooks = instance.hooks();
+        let rank = rank(name, &wanted.text);
         let handler = self
             .broker
             .hooks
             .replace(
                 running.handler,
                 hooks,
+                rank.clone(),
                 Arc::new(PluginHook(Arc::clone(&instance))),
             )
             .unwrap_or_else(|| {
                 self.broker
                     .hooks
-                    .register(hooks, Arc::new(PluginHook(Arc::clone(&instance))))
+                    .register(hooks, rank, Arc::new(PluginHook(Arc::clone(&instance))))
             });
         let old = std::mem::replace(&mut running.instance, instance);
         old.stop();
@@ -537,25 +542,52 @@ fn loaded_by_name(state: &State) -> BTreeMap<String, Library> {
     by_name
 }
 
-/// Whether a plugin configuration file enables its plugin: yes unless a
-/// `plugin.enable` line says off. Only that line is read here; the plugin
-/// parses the rest.
-pub fn enabled_by(text: &str) -> bool {
-    let mut enabled = true;
+/// The value of the last `key = value` line of a plugin configuration
+/// file: the host reads its own `plugin.*` keys this way and leaves the
+/// rest to the plugin.
+fn host_key<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut found = None;
     for line in text.lines() {
-        let line = line.trim();
-        let Some(rest) = line.strip_prefix("plugin.enable") else {
+        let Some(rest) = line.trim().strip_prefix(key) else {
             continue;
         };
-        let Some(value) = rest.trim_start().strip_prefix('=') else {
-            continue;
-        };
-        enabled = !matches!(
-            value.trim().to_ascii_lowercase().as_str(),
-            "off" | "false" | "no" | "disable" | "disabled" | "0"
-        );
+        if let Some(value) = rest.trim_start().strip_prefix('=') {
+            found = Some(value.trim());
+        }
     }
-    enabled
+    found
+}
+
+/// Whether a plugin configuration file enables its plugin: yes unless a
+/// `plugin.enable` line says off.
+pub fn enabled_by(text: &str) -> bool {
+    !host_key(text, "plugin.enable").is_some_and(|value| {
+        matches!(
+            value.to_ascii_lowercase().as_str(),
+            "off" | "false" | "no" | "disable" | "disabled" | "0"
+        )
+    })
+}
+
+/// `plugin.priority`: where the plugin's handlers stand among the others
+/// (higher first, ties by name); 0 when absent. A value that is not a
+/// whole number is logged and read as 0, as the plugin's other keys are
+/// its own to refuse.
+fn rank(name: &str, text: &str) -> Rank {
+    let priority = match host_key(text, "plugin.priority") {
+        None => 0,
+        Some(value) => value.parse::<i64>().unwrap_or_else(|_| {
+            tracing::warn!(
+                plugin = name,
+                "plugin.priority = {value:?} is not a whole number; 0 is used"
+            );
+            0
+        }),
+    };
+    Rank {
+        priority,
+        name: Arc::from(name),
+    }
 }
 
 fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -572,7 +604,19 @@ fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
-    use super::enabled_by;
+    use super::{enabled_by, rank};
+
+    #[test]
+    fn priority_is_the_last_whole_number_given_else_zero() {
+        assert_eq!(rank("p", "").priority, 0);
+        assert_eq!(rank("p", "plugin.priority = 10\n").priority, 10);
+        assert_eq!(
+            rank("p", "plugin.priority=-3\nplugin.priority = 7").priority,
+            7
+        );
+        assert_eq!(rank("p", "plugin.priority = high").priority, 0);
+        assert_eq!(&*rank("p", "").name, "p");
+    }
 
     #[test]
     fn a_config_file_enables_unless_it_says_off() {

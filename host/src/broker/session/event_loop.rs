@@ -13,6 +13,8 @@ use tokio::io::AsyncWrite;
 
 use super::pressure::AfterPause;
 use super::{Attach, CloseReason, Session, SessionEvent, Successor};
+use crate::access::Access;
+use crate::hooks::decide::Decision;
 
 /// A publisher's task yields after a read that made at most this many
 /// deliveries, so that the receivers forward before it acknowledges: that
@@ -28,6 +30,7 @@ const EVENT_BATCH: usize = 256;
 const SOURCES: u8 = 5;
 
 enum Wake {
+    Decided(Decision),
     Read(std::io::Result<usize>),
     Wrote(std::io::Result<usize>),
     Event(SessionEvent),
@@ -51,6 +54,10 @@ impl Session {
             loop {
                 let wake = self.wait().await;
                 let keep_going = match wake {
+                    Wake::Decided(decision) => match self.on_decided(decision) {
+                        Ok(()) => true,
+                        Err(reason) => self.detach(reason),
+                    },
                     Wake::Read(result) => {
                         let keep_going = self.on_read(result);
                         let routed = std::mem::take(&mut self.routed);
@@ -102,6 +109,18 @@ impl Session {
     }
 
     fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if let Some(awaiting) = self.awaiting.as_mut() {
+            if let Poll::Ready(decision) = awaiting.waiting.answer.as_mut().poll(cx) {
+                return Poll::Ready(Wake::Decided(decision));
+            }
+            // Only writes go on meanwhile: the client's next packets and
+            // the mailbox wait their turn, and keep alive does not run
+            // out on a client that is waiting for the broker.
+            return match self.conn {
+                Some(_) => self.poll_write(cx),
+                None => Poll::Pending,
+            };
+        }
         if self.conn.is_none() {
             return self.poll_detached(cx);
         }
@@ -288,7 +307,11 @@ impl Session {
                     retain_as_published: false,
                     retain_handling: 0,
                 };
-                match self.subscribe_filter(&filter, options, None) {
+                // An order from a plugin or the operator: only the
+                // built-in rules apply, as they do to everyone.
+                let (broker, client, _) = self.asking();
+                let allowed = broker.access.authorize(client, &filter, Access::Subscribe);
+                match self.subscribe_filter(&filter, options, None, allowed) {
                     Ok(Ok(is_new)) => {
                         self.after_subscribe(&filter, options, None, is_new);
                         self.pump();

@@ -9,9 +9,11 @@ use mqhost_codec::{
     SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
+use super::decision::Resume;
 use super::inflight::Stage;
 use super::pressure::Pause;
 use super::{CloseReason, Delivery, Session};
+use crate::access::decider::{Check, Question};
 use crate::access::Access;
 use crate::broker::message::Message;
 use crate::broker::router::Subscriber;
@@ -61,8 +63,9 @@ impl Session {
     fn decode_each(&mut self, decoded: &mut bool) -> Result<(), CloseReason> {
         let max_packet_size = self.broker.config.mqtt.max_packet_size;
         loop {
-            if self.paused.is_some() {
-                // A subscriber is congested: the rest waits in the buffer.
+            if self.paused.is_some() || self.awaiting.is_some() {
+                // A subscriber is congested, or a plugin is deciding: the
+                // rest waits in the buffer.
                 return Ok(());
             }
             let Some(conn) = self.conn.as_mut() else {
@@ -149,7 +152,6 @@ impl Session {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let v5 = conn.version().is_v5();
         let Publish {
             qos,
             retain,
@@ -157,8 +159,18 @@ impl Session {
             packet_id,
             payload,
             mut properties,
-            ..
+            dup,
         } = publish;
+        // What the rest needs once decided; the topic is the resolved one.
+        let publish_shell = Publish {
+            dup,
+            qos,
+            retain,
+            topic: String::new(),
+            packet_id,
+            payload: Default::default(),
+            properties: Default::default(),
+        };
 
         let topic: Arc<str> = match properties.topic_alias.take() {
             Some(alias) if alias == 0 || alias > self.broker.config.mqtt.max_topic_alias => {
@@ -193,7 +205,59 @@ impl Session {
                 detail: "topic_name_invalid",
             });
         }
-        if !self.may(&topic, Access::Write) {
+        let question = Question {
+            topic: &topic,
+            access: Access::Write,
+            qos,
+            retain,
+        };
+        let allowed = match self.may(question) {
+            Check::Ready(allowed) => allowed,
+            Check::Waiting(waiting) => {
+                let publish = Publish {
+                    qos,
+                    retain,
+                    packet_id,
+                    payload,
+                    properties,
+                    ..publish_shell
+                };
+                self.wait_for(waiting, Resume::Publish { publish, topic });
+                return Ok(());
+            }
+        };
+        let publish = Publish {
+            qos,
+            retain,
+            packet_id,
+            payload,
+            properties,
+            ..publish_shell
+        };
+        self.publish_decided(publish, topic, allowed)
+    }
+
+    /// The rest of a PUBLISH once it is known whether the client may make
+    /// it; `publish.topic` is not read (`topic` is the resolved one).
+    pub(super) fn publish_decided(
+        &mut self,
+        publish: Publish,
+        topic: Arc<str>,
+        allowed: bool,
+    ) -> Result<(), CloseReason> {
+        let Some(conn) = self.conn.as_ref() else {
+            return Ok(());
+        };
+        let v5 = conn.version().is_v5();
+        let Publish {
+            qos,
+            retain,
+            packet_id,
+            payload,
+            mut properties,
+            ..
+        } = publish;
+        if !allowed {
             return self.refuse_publish(v5, qos, packet_id, &topic);
         }
         properties.subscription_identifiers.clear();
@@ -359,11 +423,54 @@ impl Session {
     }
 
     fn on_subscribe(&mut self, subscribe: Subscribe) -> Result<(), CloseReason> {
+        let decided = Vec::with_capacity(subscribe.filters.len());
+        self.decide_filters(subscribe, decided)
+    }
+
+    /// Decides the filters of `subscribe` from `decided.len()` on, in
+    /// order; once all are, answers the SUBSCRIBE. Waits (and comes back
+    /// here) when a plugin answers later. A filter that is not valid is
+    /// asked of no one: it is refused or closes the connection anyway.
+    pub(super) fn decide_filters(
+        &mut self,
+        subscribe: Subscribe,
+        mut decided: Vec<bool>,
+    ) -> Result<(), CloseReason> {
+        while let Some((filter, options)) = subscribe.filters.get(decided.len()) {
+            if topic::validate_filter(filter).is_err() {
+                decided.push(false);
+                continue;
+            }
+            let question = Question {
+                topic: filter,
+                access: Access::Subscribe,
+                qos: options.qos,
+                retain: false,
+            };
+            match self.may(question) {
+                Check::Ready(allowed) => decided.push(allowed),
+                Check::Waiting(waiting) => {
+                    self.wait_for(waiting, Resume::Subscribe { subscribe, decided });
+                    return Ok(());
+                }
+            }
+        }
+        self.subscribe_decided(subscribe, decided)
+    }
+
+    fn subscribe_decided(
+        &mut self,
+        subscribe: Subscribe,
+        decided: Vec<bool>,
+    ) -> Result<(), CloseReason> {
+        if self.conn.is_none() {
+            return Ok(());
+        }
         let identifier = subscribe.properties.subscription_identifier;
         let mut reasons = Vec::with_capacity(subscribe.filters.len());
         let mut subscribed: Vec<(String, SubscriptionOptions, bool)> = Vec::new();
-        for (filter, options) in subscribe.filters {
-            match self.subscribe_filter(&filter, options, identifier)? {
+        for ((filter, options), allowed) in subscribe.filters.into_iter().zip(decided) {
+            match self.subscribe_filter(&filter, options, identifier, allowed)? {
                 Ok(is_new) => {
                     reasons.push(options.qos as u8);
                     subscribed.push((filter, options, is_new));
@@ -421,6 +528,7 @@ impl Session {
         filter: &str,
         mut options: SubscriptionOptions,
         identifier: Option<u32>,
+        allowed: bool,
     ) -> Result<Result<bool, u8>, CloseReason> {
         let config = &self.broker.config;
         if topic::validate_filter(filter).is_err() {
@@ -446,7 +554,7 @@ impl Session {
         if !config.mqtt.wildcard_subscription && (inner.contains('+') || inner.contains('#')) {
             return Ok(Err(reason::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
         }
-        if !self.may(filter, Access::Subscribe) {
+        if !allowed {
             // 0x80 in every version for now: 3.x has no other failure
             // code, and the Paho interoperability suite expects 0x80 from
             // a 5.0 broker too (0x87 would say "not authorized" better;

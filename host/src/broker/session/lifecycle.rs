@@ -18,7 +18,6 @@ use super::timer::Timer;
 use super::will::PendingWill;
 use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle, Successor};
 use crate::access::decider::AccessCache;
-use crate::access::Access;
 use crate::broker::{topic, Broker};
 
 /// Why a connection ended.
@@ -102,6 +101,10 @@ impl Session {
             client_id,
             username: None,
             access_cache: AccessCache::default(),
+            peer: attach.conn.info.peer,
+            superuser: false,
+            awaiting: None,
+            held: VecDeque::new(),
             subscriptions: HashSet::new(),
             inflight: Inflight::default(),
             queue: VecDeque::new(),
@@ -129,23 +132,24 @@ impl Session {
             clean_start,
             session_expiry,
             connack,
+            superuser,
         } = *attach;
         // A returning client cancels a will still waiting for its delay.
         self.pending_will = None;
         self.expiry = session_expiry;
         let session_present = resumed && !clean_start;
-        if conn.info.username != self.username {
+        if conn.info.username != self.username || superuser != self.superuser {
             self.username = conn.info.username.clone();
+            self.superuser = superuser;
             self.broker.access.forget(&mut self.access_cache);
         }
-        if self.broker.access.checks_reads() {
-            // What waited for the client was checked for whoever it was
-            // then, against the rules of then.
-            let mut queue = std::mem::take(&mut self.queue);
-            queue.retain(|delivery| self.may(&delivery.message.topic, Access::Read));
-            self.queue = queue;
-        }
+        self.peer = conn.info.peer;
         self.conn = Some(conn);
+        // What waited for the client was checked for whoever it was then,
+        // against the rules of then: it is checked again, in order, after
+        // CONNACK (a plugin may take its time to answer).
+        let queued = std::mem::take(&mut self.queue);
+        self.held.extend(queued);
         self.handle.shared.online.store(true, Ordering::Relaxed);
         let Some(conn) = self.conn.as_mut() else {
             return;
@@ -173,6 +177,7 @@ impl Session {
         );
         self.broker.hooks.client_connected(&info);
         self.resend_inflight();
+        self.drain_held();
         self.pump();
     }
 

@@ -14,6 +14,8 @@
 //! - [`handle`]: how everyone else reaches a session.
 //! - [`will`]: wills, published at once or after their delay.
 //! - [`inbound`]: packets from the client.
+//! - [`decision`]: waiting for a plugin's access answer without holding
+//!   anyone else, packets and deliveries kept in order meanwhile.
 //! - [`outbound`]: messages to the client: queue, in-flight window, encoding.
 //! - [`inflight`]: the in-flight window and packet ids.
 //! - [`mailbox`]: events for the session from everyone else.
@@ -21,6 +23,7 @@
 //!   back to the publishers' sessions that fill it.
 //! - [`timer`]: the one timer of a session.
 
+mod decision;
 mod event_loop;
 mod handle;
 mod inbound;
@@ -33,6 +36,7 @@ mod timer;
 mod will;
 
 use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,9 +46,10 @@ use tokio::sync::oneshot;
 use super::connection::Connection;
 use super::message::{unix_millis, Message};
 use super::Broker;
-use crate::access::decider::{AccessCache, Client};
-use crate::access::Access;
+use crate::access::decider::{AccessCache, Check, Client, Question, Waiting};
+use crate::hooks::decide::Decision;
 use crate::hooks::ClientInfo;
+use decision::Awaiting;
 pub use handle::SessionHandle;
 use inflight::Inflight;
 pub use lifecycle::CloseReason;
@@ -105,6 +110,8 @@ pub struct Attach {
     pub session_expiry: u32,
     /// CONNACK properties decided at CONNECT; the session adds Session Present.
     pub connack: ConnAckProperties,
+    /// Authenticated as a superuser: no topic question is asked.
+    pub superuser: bool,
 }
 
 /// The state of one session, owned by its task.
@@ -119,6 +126,17 @@ pub struct Session {
     username: Option<String>,
     /// Recent topic decisions for this client.
     access_cache: AccessCache,
+    /// The address of the last connection, for plugins' decisions.
+    peer: SocketAddr,
+    /// The last connection authenticated as a superuser.
+    superuser: bool,
+    /// A packet or delivery waiting for a plugin's access answer; while
+    /// set, the client's next packets stay in the socket and the mailbox
+    /// waits. Boxed: most sessions never have one.
+    awaiting: Option<Box<Awaiting>>,
+    /// Deliveries that came while one was waiting for an answer, in
+    /// order, to be checked after it.
+    held: VecDeque<Delivery>,
     /// Filters subscribed, as the client wrote them (the router holds
     /// their options).
     subscriptions: HashSet<String>,
@@ -153,15 +171,30 @@ pub struct Session {
 }
 
 impl Session {
-    /// Whether this session's client may have `access` to `topic`.
-    fn may(&mut self, topic: &str, access: Access) -> bool {
+    /// Whether this session's client may use a topic: at once, or
+    /// [`Check::Waiting`] for a plugin.
+    fn may(&mut self, question: Question<'_>) -> Check {
+        let (broker, client, cache) = self.asking();
+        broker.access.check(&broker.hooks, cache, client, question)
+    }
+
+    /// Concludes a question a plugin answered later (see [`Session::may`]).
+    fn settle(&mut self, waiting: &Waiting, plugins: Decision) -> bool {
+        let (broker, client, cache) = self.asking();
+        broker
+            .access
+            .settle(&broker.hooks, cache, client, waiting, plugins)
+    }
+
+    /// The broker, the client and its decision cache, borrowed apart.
+    fn asking(&mut self) -> (&Broker, Client<'_>, &mut AccessCache) {
         let client = Client {
             client_id: &self.client_id,
             username: self.username.as_deref(),
+            peer: self.peer,
+            superuser: self.superuser,
         };
-        self.broker
-            .access
-            .allowed(&mut self.access_cache, client, topic, access)
+        (&self.broker, client, &mut self.access_cache)
     }
 }
 

@@ -9,7 +9,6 @@ use mqhost_codec::{encode_publish, publish_encoded_len, Packet, PubAck, PublishV
 
 use super::inflight::Stage;
 use super::{Delivery, Session};
-use crate::access::Access;
 
 /// Above this many unwritten bytes the session stops encoding more
 /// messages: the client is not keeping up, and the queue, which has a
@@ -17,16 +16,10 @@ use crate::access::Access;
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 
 impl Session {
-    /// Puts a routed message in the queue, or drops it when the queue is
-    /// full or it is QoS 0 for a disconnected client that does not queue
-    /// QoS 0.
-    pub(super) fn enqueue(&mut self, delivery: Delivery) {
-        // Every delivery passes here once: whatever filter matched, a
-        // client that may not read the topic never gets the message.
-        if self.broker.access.checks_reads() && !self.may(&delivery.message.topic, Access::Read) {
-            tracing::debug!(client_id = %self.client_id, topic = %delivery.message.topic, "not delivered: the client may not read the topic");
-            return;
-        }
+    /// Puts a message the client may read in the queue, or drops it when
+    /// the queue is full or it is QoS 0 for a disconnected client that
+    /// does not queue QoS 0.
+    pub(super) fn enqueue_allowed(&mut self, delivery: Delivery) {
         let config = &self.broker.config;
         if self.conn.is_none() && delivery.qos == QoS::AtMostOnce && !config.mqtt.queue_qos0 {
             self.broker.metrics.dropped();
