@@ -6,11 +6,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-use mqhost_codec::{reason, Connect, ConnectProperties, Packet, ProtocolVersion, PubAck, QoS};
+use mqhost_codec::{reason, ConnectProperties, Packet, ProtocolVersion, PubAck, QoS};
 use mqhost_tests::plugins::TempDir;
-use mqhost_tests::raw::{connect_packet, publish, will, RawClient};
+use mqhost_tests::raw::{connack_code, connect_packet, login, publish, will, RawClient};
 use mqhost_tests::{mqhost_binary, tool, Broker};
-use tokio::io::AsyncReadExt;
 
 const LOG_WAIT: Duration = Duration::from_secs(20);
 
@@ -52,43 +51,6 @@ fn write_file(dir: &TempDir, name: &str, text: &str) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_owned()
-}
-
-fn login(
-    version: ProtocolVersion,
-    id: &str,
-    user: Option<&str>,
-    password: Option<&str>,
-) -> Connect {
-    let mut connect = connect_packet(version, id);
-    connect.username = user.map(str::to_owned);
-    connect.password = password.map(|p| p.as_bytes().to_vec().into());
-    connect
-}
-
-/// The CONNACK code, raw: the 5.0 reason code, or the 3.1.1 return code
-/// as it is on the wire (the codec would map it to a 5.0 code).
-async fn connack_code(addr: std::net::SocketAddr, connect: Connect) -> u8 {
-    let version = connect.protocol;
-    let mut client = RawClient::open(addr, version).await;
-    client.send(Packet::Connect(Box::new(connect))).await;
-    if version.is_v5() {
-        return match client.recv().await {
-            Some(Packet::ConnAck(ack)) => ack.reason,
-            other => panic!("expected CONNACK, got {other:?}"),
-        };
-    }
-    let (mut stream, _) = client.into_parts();
-    let mut bytes = [0u8; 4];
-    stream.read_exact(&mut bytes).await.expect("CONNACK");
-    assert_eq!(bytes[..2], [0x20, 0x02], "a 3.1.1 CONNACK");
-    // A refused client's connection closes.
-    if bytes[3] != 0 {
-        let mut rest = Vec::new();
-        let read = tokio::time::timeout(LOG_WAIT, stream.read_to_end(&mut rest)).await;
-        assert!(matches!(read, Ok(Ok(0))), "connection left open: {read:?}");
-    }
-    bytes[3]
 }
 
 async fn connected(

@@ -3,6 +3,7 @@
 
 mod access;
 mod access_files;
+mod access_plugins;
 mod acl;
 mod config;
 mod conformance;

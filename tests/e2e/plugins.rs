@@ -582,6 +582,7 @@ mod built_outside_the_workspace {
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api| {
+                remove_since(api, "1.2");
                 remove_since(api, "1.1");
                 set_api_version(api, "1.0.0");
             },
@@ -605,6 +606,35 @@ mod built_outside_the_workspace {
     }
 
     #[tokio::test]
+    async fn plugin_built_against_interface_1_1_still_loads_and_runs() {
+        let work = TempDir::new();
+        let library = build_outside_workspace(
+            work.path(),
+            &repo_root().join("tests/plugins/probe"),
+            |api| {
+                remove_since(api, "1.2");
+                set_api_version(api, "1.1.0");
+            },
+        );
+        let dirs = PluginDirs::new();
+        dirs.install(&library);
+        dirs.write_config("probe", &probe_config(&dirs, "v11", ""));
+        // Decisions on: the host asks every plugin with the decision
+        // hooks, and this one has none in its vtable.
+        let broker = Broker::start_with_plugins(&dirs, &[("acl.nomatch", "allow")]);
+        assert!(
+            broker.wait_for_log("plugin started", WAIT).is_some(),
+            "{:#?}",
+            broker.logs()
+        );
+        publish_one(&broker, "compat", "ok").await;
+        wait_event(&dirs, &["v11 message.publish compat"]).await;
+        let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("\"description\":\"Test plugin\""), "{body}");
+    }
+
+    #[tokio::test]
     async fn plugin_built_against_another_major_version_is_refused_naming_both() {
         let work = TempDir::new();
         let library = build_outside_workspace(
@@ -619,7 +649,8 @@ mod built_outside_the_workspace {
         let line = broker
             .wait_for_log("plugin library refused", WAIT)
             .expect("refusal logged");
-        assert!(line.contains("2.0.0") && line.contains("1.1.0"), "{line}");
+        let ours = mqhost_plugin_api::INTERFACE_VERSION;
+        assert!(line.contains("2.0.0") && line.contains(ours), "{line}");
         assert_eq!(broker.count_logs("plugin started"), 0);
         assert!(broker.is_running());
         let (ok, out, _) = ctl(&broker, &["plugins", "list"]);

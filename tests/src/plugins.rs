@@ -236,10 +236,18 @@ pub fn set_api_version(api: &Path, version: &str) {
 /// Removes what a minor version added: every line between
 /// `// @since X begin` and `// @since X end` in the copied sources.
 pub fn remove_since(api: &Path, version: &str) {
+    remove_since_in(&api.join("src"), version);
+}
+
+fn remove_since_in(dir: &Path, version: &str) {
     let begin = format!("// @since {version} begin");
     let end = format!("// @since {version} end");
-    for entry in std::fs::read_dir(api.join("src")).unwrap() {
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            remove_since_in(&path, version);
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let mut keep = true;
         let mut out = String::new();

@@ -242,6 +242,12 @@ impl Decider {
         }
     }
 
+    /// Whether a password file is in force (checking against it costs a
+    /// hash computation).
+    pub fn has_password_file(&self) -> bool {
+        self.password_file().is_some()
+    }
+
     fn password_file(&self) -> Option<Arc<PasswordFile>> {
         let files = self.files.read().unwrap_or_else(|e| e.into_inner());
         files.password.as_ref().map(|f| Arc::clone(&f.rules))

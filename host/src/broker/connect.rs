@@ -150,7 +150,7 @@ async fn read_connect(
 /// decides the terms of the session. The returned connection has
 /// placeholder socket halves. Waits only when a plugin answers later.
 async fn accept(
-    broker: &Broker,
+    broker: &Arc<Broker>,
     connect: Connect,
     peer: SocketAddr,
 ) -> Result<Box<Attach>, Refusal> {
@@ -202,12 +202,32 @@ async fn accept(
         Step::Ready(decision) => decision,
         Step::Pending(answer) => answer.await,
     };
-    let superuser = match broker.access.conclude_login(
-        plugins,
-        connect.username.as_deref(),
-        connect.password.as_deref(),
-        loopback,
-    ) {
+    // A password hash costs what its file line asks for (PBKDF2 rounds):
+    // computed off the threads that serve clients.
+    let login =
+        if plugins.is_final() || connect.username.is_none() || !broker.access.has_password_file() {
+            broker.access.conclude_login(
+                plugins,
+                connect.username.as_deref(),
+                connect.password.as_deref(),
+                loopback,
+            )
+        } else {
+            let broker = Arc::clone(broker);
+            let username = connect.username.clone();
+            let password = connect.password.clone();
+            tokio::task::spawn_blocking(move || {
+                broker.access.conclude_login(
+                    plugins,
+                    username.as_deref(),
+                    password.as_deref(),
+                    loopback,
+                )
+            })
+            .await
+            .unwrap_or(Login::NotAuthorized)
+        };
+    let superuser = match login {
         Login::Accepted { superuser } => superuser,
         Login::BadCredentials => {
             return refuse(
