@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::access;
 use crate::client::Error;
 
 /// Settings both brokers get, so neither is throttled by a default the
@@ -43,6 +44,10 @@ pub struct BrokerSpec {
     /// Name in tables and JSON: `mqhost`, `mosquitto`, `mqhost+noop`.
     pub name: String,
     pub flavour: Flavour,
+    /// With the bench's password and ACL files ([`access`]) and anonymous
+    /// clients refused; without, anonymous clients are let in and nothing
+    /// is checked.
+    pub access: bool,
 }
 
 /// Where to find the programs.
@@ -84,6 +89,11 @@ impl BrokerSpec {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let log = fs::File::create(dir.join("broker.log")).map_err(|e| e.to_string())?;
+        let files = if self.access {
+            Some(access::write_files(&dir, &programs.mqhost)?)
+        } else {
+            None
+        };
         let mut command = match &self.flavour {
             Flavour::Mqhost { plugins, sets } => {
                 let plugin_dir = dir.join("plugins");
@@ -112,6 +122,16 @@ impl BrokerSpec {
                     ("plugins.dir".into(), plugin_dir.display().to_string()),
                     ("plugins.etc_dir".into(), etc_dir.display().to_string()),
                 ];
+                if let Some(files) = &files {
+                    all.extend([
+                        (
+                            "auth.password_file".into(),
+                            files.password_file.display().to_string(),
+                        ),
+                        ("acl.file".into(), files.acl_file.display().to_string()),
+                        ("mqtt.allow_anonymous".into(), "off".into()),
+                    ]);
+                }
                 all.extend(sets.iter().cloned());
                 let mut command = Command::new(&programs.mqhost);
                 command.args(["--config", "/dev/null"]);
@@ -123,7 +143,8 @@ impl BrokerSpec {
             }
             Flavour::Mosquitto => {
                 let config = dir.join("mosquitto.conf");
-                fs::write(&config, mosquitto_config(port, limits)).map_err(|e| e.to_string())?;
+                fs::write(&config, mosquitto_config(port, limits, files.as_ref()))
+                    .map_err(|e| e.to_string())?;
                 let mut command = Command::new(&programs.mosquitto);
                 command.arg("-c").arg(&config);
                 command
@@ -152,14 +173,25 @@ pub fn plugin_name(library: &Path) -> String {
         .to_owned()
 }
 
-/// Mosquitto's configuration: loopback only, no persistence, anonymous
-/// clients, and windows and queues as large as mqhost's.
-pub fn mosquitto_config(port: u16, limits: Limits) -> String {
+/// Mosquitto's configuration: loopback only, no persistence, windows and
+/// queues as large as mqhost's; anonymous clients, or, with `files`, those
+/// files and anonymous clients refused.
+pub fn mosquitto_config(port: u16, limits: Limits, files: Option<&access::Files>) -> String {
+    let access = match files {
+        None => "allow_anonymous true\n".to_owned(),
+        Some(files) => format!(
+            "allow_anonymous false\n\
+             password_file {}\n\
+             acl_file {}\n",
+            files.password_file.display(),
+            files.acl_file.display()
+        ),
+    };
     format!(
         "# Written by mqhost-bench.\n\
          listener {port} 127.0.0.1\n\
          persistence false\n\
-         allow_anonymous true\n\
+         {access}\
          max_inflight_messages {inflight}\n\
          max_queued_messages {queued}\n\
          max_queued_bytes 0\n\

@@ -11,9 +11,22 @@ Runs every scenario against mqhost and Mosquitto, alternating brokers
 round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
 (target/release). --only runs the scenarios named: qos0, qos1, qos2,
-fanin, fanout, pairs, latency, idle, noop, redis, and qos1-2threads (full
-mode only). --threads sets the load generator's threads for message loads
-(default 1); connection scenarios use one per core.
+fanin, fanout, pairs, latency, idle, auth, noop, access, redis, and
+qos1-2threads (full mode only). --threads sets the load generator's
+threads for message loads (default 1); connection scenarios use one per
+core.
+
+access and auth run with access control: a password file holding the
+bench's user (written by `mqhost passwd`, read by both brokers), an ACL
+file of 1,000 rules in which that user has one of the later blocks, and
+anonymous clients refused (mqhost: auth.password_file, acl.file,
+mqtt.allow_anonymous off; Mosquitto: password_file, acl_file,
+allow_anonymous false). Every client sends user name and password, and a
+refused CONNECT fails the round; before each round the broker must refuse
+a wrong password. access is the qos1 load on mqhost with access control
+against mqhost without (which gets the same CONNECTs), as long and as
+many rounds as noop; auth is the idle scenario's 10,000 connections with
+access control on both mqhost and Mosquitto.
 
 --against drives a broker already running at ADDR (host:port) with each
 load once and prints what it measured, nothing else: for

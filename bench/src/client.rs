@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use mqhost_codec::{
     decode, encode, Connect, ConnectProperties, Packet, ProtocolVersion, QoS, Subscribe,
     SubscribeProperties, SubscriptionOptions,
@@ -34,6 +34,9 @@ pub const WRITE_BATCH: usize = 64 * 1024;
 /// A failed run: what went wrong, in one sentence.
 pub type Error = String;
 
+/// The error of a read that found the connection closed.
+const CLOSED: &str = "broker closed the connection";
+
 /// One connection with its buffers.
 pub struct Conn {
     pub stream: TcpStream,
@@ -41,14 +44,53 @@ pub struct Conn {
     wbuf: BytesMut,
 }
 
+/// A user name and password, sent in every CONNECT of a load that has one.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
 impl Conn {
     /// Opens a TCP connection and completes CONNECT/CONNACK with a clean
-    /// session and the given keep alive.
+    /// session, the given keep alive and `login`; a refused CONNECT is an
+    /// error, so that a load never measures refusals.
     pub async fn connect(
         addr: SocketAddr,
         client_id: &str,
         keep_alive: u16,
+        login: Option<&Login>,
     ) -> Result<Conn, Error> {
+        match Conn::handshake(addr, client_id, keep_alive, login).await? {
+            (conn, 0) => Ok(conn),
+            (_, code) => Err(format!(
+                "{client_id}: CONNACK refused with code {code:#04x}"
+            )),
+        }
+    }
+
+    /// Fails unless the broker refuses a CONNECT with `login`: proof that
+    /// it checks passwords before a load counts on it.
+    pub async fn expect_refused(addr: SocketAddr, login: &Login) -> Result<(), Error> {
+        match Conn::handshake(addr, "bench-refused", 60, Some(login)).await {
+            Ok((_, 0)) => Err(format!(
+                "the broker accepted user {:?} with a wrong password: access control is not in force",
+                login.username
+            )),
+            Ok(_) => Ok(()),
+            // Refused by closing at once, as a 3.1.1 broker may.
+            Err(e) if e == CLOSED => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// CONNECT, then the CONNACK's return code (0: accepted).
+    async fn handshake(
+        addr: SocketAddr,
+        client_id: &str,
+        keep_alive: u16,
+        login: Option<&Login>,
+    ) -> Result<(Conn, u8), Error> {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect to {addr}: {e}"))?;
@@ -64,17 +106,13 @@ impl Conn {
             keep_alive,
             client_id: client_id.to_owned(),
             will: None,
-            username: None,
-            password: None,
+            username: login.map(|l| l.username.clone()),
+            password: login.map(|l| Bytes::copy_from_slice(l.password.as_bytes())),
             properties: ConnectProperties::default(),
         };
         conn.send(&Packet::Connect(Box::new(connect))).await?;
         match conn.recv().await? {
-            Packet::ConnAck(ack) if ack.reason == 0 => Ok(conn),
-            Packet::ConnAck(ack) => Err(format!(
-                "{client_id}: CONNACK refused with code {:#04x}",
-                ack.reason
-            )),
+            Packet::ConnAck(ack) => Ok((conn, ack.reason)),
             other => Err(format!(
                 "{client_id}: expected CONNACK, got {}",
                 other.name()
@@ -123,7 +161,7 @@ impl Conn {
             }
             self.rbuf.reserve(1024);
             match self.stream.read_buf(&mut self.rbuf).await {
-                Ok(0) => return Err("broker closed the connection".to_owned()),
+                Ok(0) => return Err(CLOSED.to_owned()),
                 Ok(_) => {}
                 Err(e) => return Err(format!("read: {e}")),
             }
@@ -192,7 +230,7 @@ pub async fn drive<R: Role>(
             Wake::Wrote(Ok(0)) => return Err("broker stopped accepting writes".to_owned()),
             Wake::Wrote(Ok(n)) => wbuf.advance(n),
             Wake::Wrote(Err(e)) => return Err(format!("write: {e}")),
-            Wake::Read(Ok(0)) => return Err("broker closed the connection".to_owned()),
+            Wake::Read(Ok(0)) => return Err(CLOSED.to_owned()),
             Wake::Read(Ok(_)) => {
                 let now = Instant::now();
                 while let Some(packet) = decode(&mut rbuf, Some(VERSION), MAX_PACKET)

@@ -16,7 +16,7 @@ use mqhost_codec::{encode, encode_publish, Packet, PubAck, PublishProperties, Pu
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::client::{drive, Conn, Error, Role, VERSION, WRITE_BATCH};
+use crate::client::{drive, Conn, Error, Login, Role, VERSION, WRITE_BATCH};
 
 /// Bytes of every payload: index (4), sequence (8), timestamp (8), filler.
 pub const PAYLOAD_LEN: usize = 64;
@@ -408,12 +408,14 @@ impl MessageOutcome {
     }
 }
 
-/// Connects `count` clients named `prefix{i}`, a bounded number at a time.
+/// Connects `count` clients named `prefix{i}`, a bounded number at a time,
+/// each with `login` if there is one.
 async fn connect_all(
     addr: SocketAddr,
     prefix: &str,
     count: usize,
     keep_alive: u16,
+    login: Option<&Login>,
 ) -> Result<Vec<Conn>, Error> {
     let mut conns: Vec<Option<Conn>> = (0..count).map(|_| None).collect();
     let mut next = 0;
@@ -422,7 +424,13 @@ async fn connect_all(
         while next < count && tasks.len() < SETUP_CONCURRENCY {
             let id = format!("{prefix}{next}");
             let i = next;
-            tasks.spawn(async move { (i, Conn::connect(addr, &id, keep_alive).await) });
+            let login = login.cloned();
+            tasks.spawn(async move {
+                (
+                    i,
+                    Conn::connect(addr, &id, keep_alive, login.as_ref()).await,
+                )
+            });
             next += 1;
         }
         if let Some(joined) = tasks.join_next().await {
@@ -434,13 +442,18 @@ async fn connect_all(
 }
 
 /// Runs a message load against the broker at `addr`: subscribers first,
-/// then publishers, then everything at once; fails if a message is lost.
-pub async fn run_messages(addr: SocketAddr, load: &MessageLoad) -> Result<MessageOutcome, Error> {
-    let mut subscribers = connect_all(addr, "bench-sub-", load.filters.len(), 300).await?;
+/// then publishers, then everything at once, every client with `login`;
+/// fails if a message is lost.
+pub async fn run_messages(
+    addr: SocketAddr,
+    load: &MessageLoad,
+    login: Option<&Login>,
+) -> Result<MessageOutcome, Error> {
+    let mut subscribers = connect_all(addr, "bench-sub-", load.filters.len(), 300, login).await?;
     for (conn, filters) in subscribers.iter_mut().zip(&load.filters) {
         conn.subscribe(filters, load.qos).await?;
     }
-    let publishers = connect_all(addr, "bench-pub-", load.topics.len(), 300).await?;
+    let publishers = connect_all(addr, "bench-pub-", load.topics.len(), 300, login).await?;
 
     let progress = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -584,17 +597,19 @@ impl ConnectOutcome {
     }
 }
 
-/// Opens `count` connections (CONNECT, CONNACK, then nothing) and measures
-/// the rate and the broker's memory growth (`rss` reads it in KiB).
+/// Opens `count` connections (CONNECT with `login`, CONNACK, then nothing)
+/// and measures the rate and the broker's memory growth (`rss` reads it in
+/// KiB).
 pub async fn run_connections(
     addr: SocketAddr,
     count: usize,
+    login: Option<&Login>,
     rss: impl Fn() -> Result<u64, Error>,
 ) -> Result<ConnectOutcome, Error> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before_kib = rss()?;
     let start = Instant::now();
-    let conns = connect_all(addr, "bench-idle-", count, 600).await?;
+    let conns = connect_all(addr, "bench-idle-", count, 600, login).await?;
     let elapsed = start.elapsed();
     // Let the broker finish what each CONNECT set off.
     tokio::time::sleep(Duration::from_millis(1000)).await;

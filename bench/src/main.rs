@@ -12,8 +12,11 @@
 //!   broker in turn (A B A B), a fresh broker process for every run; and
 //!   `--against`.
 //! - [`machine`]: what the results say about the machine and the run.
+//! - [`access`]: the access-control scenarios' password and ACL files,
+//!   the same for both brokers, and the login their clients send.
 //! - [`brokers`]: starting mqhost (with plugins) and Mosquitto on free
-//!   loopback ports with the same limits; their memory and CPU time.
+//!   loopback ports with the same limits (and, with access control, the
+//!   same files); their memory and CPU time.
 //! - [`client`]: a lean MQTT 3.1.1 client over `mqhost-codec`.
 //! - [`load`]: publishers and subscribers that verify every message, paced
 //!   or unbounded, and idle connections.
@@ -24,6 +27,7 @@
 
 #![forbid(unsafe_code)]
 
+mod access;
 mod brokers;
 mod cli;
 mod client;

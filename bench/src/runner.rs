@@ -8,9 +8,10 @@ use std::process::ExitCode;
 
 use serde_json::{json, Value};
 
+use crate::access;
 use crate::brokers::{self, BrokerSpec, Flavour, Programs};
 use crate::cli::Options;
-use crate::client::Error;
+use crate::client::{Conn, Error, Login};
 use crate::load::{self, MessageLoad};
 use crate::redis;
 use crate::report::{Round, ScenarioResult};
@@ -45,18 +46,23 @@ fn run_once(
     let running = broker.start(programs, LIMITS, work_dir)?;
     let pid = running.pid();
     let addr = running.addr;
+    // A broker that let anyone in would measure nothing of what the
+    // access scenarios are about.
+    if broker.access {
+        runtime.block_on(Conn::expect_refused(addr, &access::wrong_login()))?;
+    }
+    let login = scenario.login.as_ref();
     let cpu_before = brokers::cpu_seconds(pid)?;
     let mut values = BTreeMap::new();
     let result = match &scenario.work {
-        Work::Messages(load) => {
-            run_messages(runtime, load, addr, pid, cpu_before, redis).map(|(v, details)| {
+        Work::Messages(load) => run_messages(runtime, load, login, addr, pid, cpu_before, redis)
+            .map(|(v, details)| {
                 values = v;
                 details
-            })
-        }
+            }),
         Work::Connections(count) => connections_runtime()
             .and_then(|runtime| {
-                runtime.block_on(load::run_connections(addr, *count, || {
+                runtime.block_on(load::run_connections(addr, *count, login, || {
                     brokers::rss_kib(pid)
                 }))
             })
@@ -91,13 +97,15 @@ fn run_once(
     result.map(|details| (values, details))
 }
 
-/// A message load against the broker at `addr` (process `pid`, which had
-/// used `cpu_before` seconds): its figures and details. With `redis`, the
-/// round lasts until Redis has stored and consumed every message, and
-/// throughput and CPU are counted to there.
+/// A message load, every client sending `login`, against the broker at
+/// `addr` (process `pid`, which had used `cpu_before` seconds): its
+/// figures and details. With `redis`, the round lasts until Redis has
+/// stored and consumed every message, and throughput and CPU are counted
+/// to there.
 fn run_messages(
     runtime: &tokio::runtime::Runtime,
     load: &MessageLoad,
+    login: Option<&Login>,
     addr: std::net::SocketAddr,
     pid: u32,
     cpu_before: f64,
@@ -110,7 +118,7 @@ fn run_messages(
         }
         None => None,
     };
-    let o = runtime.block_on(load::run_messages(addr, load))?;
+    let o = runtime.block_on(load::run_messages(addr, load, login))?;
     let drained = match backend {
         Some((server, before)) => {
             let published = load.per_publisher * load.topics.len() as u64;
@@ -273,7 +281,12 @@ pub fn drive_against(
             Work::Messages(load) => load,
             Work::Connections(count) => {
                 let outcome = connections_runtime().and_then(|runtime| {
-                    runtime.block_on(load::run_connections(addr, *count, || Ok(0)))
+                    runtime.block_on(load::run_connections(
+                        addr,
+                        *count,
+                        scenario.login.as_ref(),
+                        || Ok(0),
+                    ))
                 });
                 match outcome {
                     Ok(o) => println!("{}: {:.0} connections/s", scenario.key, o.rate),
@@ -285,7 +298,7 @@ pub fn drive_against(
                 continue;
             }
         };
-        match runtime.block_on(load::run_messages(addr, load)) {
+        match runtime.block_on(load::run_messages(addr, load, scenario.login.as_ref())) {
             Ok(o) => {
                 let latency = if o.latencies.is_empty() {
                     String::new()

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use mqhost_codec::QoS;
 
+use crate::access;
 use crate::brokers::{BrokerSpec, Flavour, Limits};
 use crate::cli::Options;
+use crate::client::Login;
 use crate::load::MessageLoad;
 use crate::redis;
 use crate::report::Metric;
@@ -45,6 +47,8 @@ pub struct Scenario {
     /// names it as `{redis_server}`: the scenario's rounds then run until
     /// Redis has done the plugin's work.
     pub redis: Option<PathBuf>,
+    /// What every client sends in CONNECT, to both brokers alike.
+    pub login: Option<Login>,
 }
 
 const THROUGHPUT: Metric = Metric {
@@ -142,6 +146,7 @@ fn mqhost(name: &str, plugins: Vec<(PathBuf, String)>, sets: &[(&str, &str)]) ->
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         },
+        access: false,
     }
 }
 
@@ -149,6 +154,16 @@ fn mosquitto() -> BrokerSpec {
     BrokerSpec {
         name: "mosquitto".to_owned(),
         flavour: Flavour::Mosquitto,
+        access: false,
+    }
+}
+
+/// `broker` with the bench's password and ACL files, anonymous clients
+/// refused.
+fn with_access(broker: BrokerSpec) -> BrokerSpec {
+    BrokerSpec {
+        access: true,
+        ..broker
     }
 }
 
@@ -183,6 +198,27 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
         skip: None,
         min_rounds: 0,
         redis: None,
+        login: None,
+    };
+    // mqhost against itself under the qos1 load: runs of a second or
+    // more, and more rounds, to tell a few percent apart on a shared
+    // machine.
+    let against_plain = |key, title: &str, description: String, subject, skip, login| Scenario {
+        key,
+        title: title.to_owned(),
+        description,
+        work: Work::Messages(MessageLoad::pairs(
+            1,
+            QoS::AtLeastOnce,
+            size(1_000_000, 3_000_000),
+            WINDOW,
+        )),
+        subject,
+        reference: plain(),
+        skip,
+        min_rounds: size(5, 7) as usize,
+        redis: None,
+        login,
     };
     let mut list = vec![
         versus(
@@ -278,22 +314,47 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
                 .into(),
             Work::Connections(10_000),
         ),
+        // PBKDF2 is slow on purpose: what it costs each connection.
+        Scenario {
+            subject: with_access(plain()),
+            reference: with_access(mosquitto()),
+            login: Some(access::login()),
+            ..versus(
+                "auth",
+                "10,000 connections with user and password",
+                "as idle, each client with user name and password, checked against a \
+                 password file of $7$ (PBKDF2-SHA512) lines written by mqhost passwd; \
+                 the ACL file of the access scenario; anonymous clients refused"
+                    .into(),
+                Work::Connections(10_000),
+            )
+        },
     ];
 
     let noop = options.bin_dir.join("libmqhost_noop.so");
-    list.push(Scenario {
-        key: "noop",
-        title: "QoS 1, 1 → 1, no-op plugin".to_owned(),
-        description: "mqhost with a plugin that takes every hook and does nothing, against mqhost without plugins".into(),
-        // mqhost against itself: runs of a second or more, and more
-        // rounds, to tell a few percent apart on a shared machine.
-        work: Work::Messages(MessageLoad::pairs(1, QoS::AtLeastOnce, size(1_000_000, 3_000_000), WINDOW)),
-        subject: mqhost("mqhost+noop", vec![(noop.clone(), String::new())], &[]),
-        reference: plain(),
-        skip: (!noop.exists()).then(|| format!("{} is not built", noop.display())),
-        min_rounds: size(5, 7) as usize,
-        redis: None,
-    });
+    list.push(against_plain(
+        "noop",
+        "QoS 1, 1 → 1, no-op plugin",
+        "mqhost with a plugin that takes every hook and does nothing, against mqhost without plugins".into(),
+        mqhost("mqhost+noop", vec![(noop.clone(), String::new())], &[]),
+        (!noop.exists()).then(|| format!("{} is not built", noop.display())),
+        None,
+    ));
+
+    list.push(against_plain(
+        "access",
+        "QoS 1, 1 → 1, access control",
+        format!(
+            "mqhost with a password file and an ACL file of {} rules (the bench's user \
+             one of the later blocks, its grant last in it), every client connecting \
+             with user and password, against mqhost without access control given the \
+             same CONNECTs",
+            access::ACL_RULES
+        ),
+        with_access(mqhost("mqhost+access", Vec::new(), &[])),
+        None,
+        Some(access::login()),
+    ));
 
     let redis = options.bin_dir.join("libmqhost_redis.so");
     let redis_server = redis::find_server();
@@ -315,6 +376,7 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
         skip: redis_skip,
         min_rounds: 0,
         redis: redis_server,
+        login: None,
     });
 
     if full {
@@ -332,6 +394,7 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
             skip: None,
             min_rounds: 0,
             redis: None,
+            login: None,
         });
     }
 
