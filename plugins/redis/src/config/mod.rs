@@ -59,7 +59,8 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
 
     for entry in &props {
         let key = entry.key.as_str();
-        if key == "plugin.enable" {
+        if key.starts_with("plugin.") {
+            // The host's keys (plugin.enable, plugin.priority).
             continue;
         }
         if compat.take(entry)? {

@@ -358,9 +358,12 @@ fn expired_after_is_the_default_ttl() {
 
 #[test]
 fn unknown_keys_elsewhere_are_warnings() {
-    let config = parse(&format!("plugin.enable = on\naudit.file = x\n{POOL1}")).unwrap();
+    let config = parse(&format!(
+        "plugin.enable = on\nplugin.priority = 5\naudit.file = x\n{POOL1}"
+    ))
+    .unwrap();
     assert_eq!(config.warnings.len(), 1);
-    assert!(config.warnings[0].starts_with("line 2: audit.file: unknown key"));
+    assert!(config.warnings[0].starts_with("line 3: audit.file: unknown key"));
 }
 
 #[test]
