@@ -1,13 +1,12 @@
 //! The plugin host: loading, hot reload, isolation, the admin API and
 //! `mqhost ctl`, with the `probe` test plugin.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{Packet, ProtocolVersion, QoS};
 use mqhost_tests::plugins::{workspace_library, PluginDirs};
 use mqhost_tests::raw::{publish, RawClient};
-use mqhost_tests::{logged_at, mqhost_binary, Broker};
+use mqhost_tests::{logged_at, Broker};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -51,21 +50,6 @@ fn probe_dirs(tag: &str, extra: &str) -> PluginDirs {
     dirs.install(&workspace_library("mqhost-probe"));
     dirs.write_config("probe", &probe_config(&dirs, tag, extra));
     dirs
-}
-
-fn ctl(broker: &Broker, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(mqhost_binary())
-        .arg("ctl")
-        .arg("--admin")
-        .arg(broker.admin_addr().to_string())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 async fn publish_one(broker: &Broker, topic: &str, payload: &str) {
@@ -285,7 +269,7 @@ async fn broken_config_is_refused_naming_file_line_and_key_and_the_old_one_stays
     publish_one(&broker, "still", "works").await;
     wait_event(&dirs, &["good message.publish still"]).await;
     assert!(!events(&dirs).iter().any(|l| l.starts_with("bad ")));
-    let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (ok, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(ok);
     assert!(
         out.contains("last_config_error") && out.contains("probe.reject"),
@@ -364,7 +348,7 @@ async fn panicking_plugin_is_marked_failed_and_the_broker_keeps_serving() {
     publish_one(&broker, "after", "2").await;
     assert_eq!(sub.recv_publish().await.topic, "after");
     assert!(broker.is_running());
-    let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (ok, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(ok);
     let row = out
         .lines()
@@ -384,7 +368,7 @@ async fn a_panic_in_the_plugins_drop_is_contained() {
     let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "sub").await;
     sub.subscribe("after", QoS::AtMostOnce).await;
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "unload", "probe"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "unload", "probe"]);
     assert!(ok, "{err}");
     wait_event(&dirs, &["panicking in drop"]).await;
     let line = broker
@@ -395,7 +379,7 @@ async fn a_panic_in_the_plugins_drop_is_contained() {
     assert!(broker.is_running());
     publish_one(&broker, "after", "still serving").await;
     assert_eq!(&sub.recv_publish().await.payload[..], b"still serving");
-    let (_, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (_, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("probe") && l.contains("disabled")),
@@ -487,7 +471,7 @@ async fn ctl_lists_unloads_loads_and_reloads_plugins() {
     assert!(broker.wait_for_log("plugin started", WAIT).is_some());
     publish_one(&broker, "count", "me").await;
 
-    let (ok, out, err) = ctl(&broker, &["plugins", "list"]);
+    let (ok, out, err) = broker.ctl(&["plugins", "list"]);
     assert!(ok, "{err}");
     let row = out
         .lines()
@@ -502,45 +486,28 @@ async fn ctl_lists_unloads_loads_and_reloads_plugins() {
         "{out}"
     );
 
-    let (ok, out, err) = ctl(&broker, &["plugins", "unload", "probe"]);
+    let (ok, out, err) = broker.ctl(&["plugins", "unload", "probe"]);
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "plugin probe unloaded");
     wait_event(&dirs, &["c stopped"]).await;
-    let (_, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (_, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("probe") && l.contains("disabled")),
         "{out}"
     );
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "load", "probe"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "load", "probe"]);
     assert!(ok, "{err}");
     assert!(broker.wait_for_logs("plugin started", 2, WAIT));
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "reload", "probe"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "reload", "probe"]);
     assert!(ok, "{err}");
     assert!(broker.wait_for_log("plugin replaced", WAIT).is_some());
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "load", "nosuch"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "load", "nosuch"]);
     assert!(!ok);
     assert!(err.contains("nosuch"), "{err}");
-}
-
-/// GET from the admin API: (status, body).
-async fn admin_get(broker: &Broker, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(broker.admin_addr())
-        .await
-        .unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
 }
 
 #[tokio::test]
@@ -549,7 +516,7 @@ async fn admin_api_lists_plugins_as_json() {
     let broker = Broker::start_with_plugins(&dirs, &[]);
     assert!(broker.wait_for_log("plugin started", WAIT).is_some());
     publish_one(&broker, "x", "y").await;
-    let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+    let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
     assert_eq!(status, 200, "{body}");
     for part in [
         "\"name\":\"probe\"",
@@ -561,7 +528,7 @@ async fn admin_api_lists_plugins_as_json() {
         assert!(body.contains(part), "{part} missing: {body}");
     }
     assert!(body.contains("\"events\":"), "{body}");
-    let (status, _) = admin_get(&broker, "/api/v1/nothing").await;
+    let (status, _) = broker.admin_request("GET", "/api/v1/nothing").await;
     assert_eq!(status, 404);
 }
 
@@ -603,7 +570,7 @@ mod built_outside_the_workspace {
         publish_one(&broker, "compat", "ok").await;
         wait_event(&dirs, &["old message.publish compat"]).await;
         // The description, added in 1.1, reads as absent.
-        let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+        let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
         assert_eq!(status, 200);
         assert!(body.contains("\"description\":null"), "{body}");
         assert!(body.contains("\"state\":\"running\""), "{body}");
@@ -627,7 +594,7 @@ mod built_outside_the_workspace {
         assert!(line.contains("2.0.0") && line.contains("1.2.0"), "{line}");
         assert_eq!(broker.count_logs("plugin started"), 0);
         assert!(broker.is_running());
-        let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+        let (ok, out, _) = broker.ctl(&["plugins", "list"]);
         assert!(ok);
         assert!(out.contains("refused"), "{out}");
     }
