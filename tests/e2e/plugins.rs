@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use mqhost_codec::{Packet, ProtocolVersion, QoS};
+use mqhost_codec::{Disconnect, Packet, ProtocolVersion, QoS};
 use mqhost_tests::plugins::{workspace_library, PluginDirs};
-use mqhost_tests::raw::{publish, RawClient};
+use mqhost_tests::raw::{connect_packet, publish, RawClient};
 use mqhost_tests::{logged_at, Broker};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -464,6 +464,72 @@ async fn host_api_delivers_subscribes_unsubscribes_and_publishes() {
     assert_eq!(&commander.recv_publish().await.payload[..], b"no");
 }
 
+fn disconnect_packet(reason: u8) -> Packet {
+    Packet::Disconnect(Disconnect {
+        reason,
+        properties: Default::default(),
+    })
+}
+
+#[tokio::test]
+async fn host_api_disconnects_a_client_with_the_reason_code_given() {
+    let dirs = probe_dirs("k", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    let mut target = RawClient::connect(broker.addr(), ProtocolVersion::V5, "target").await;
+    let mut commander = RawClient::connect(broker.addr(), ProtocolVersion::V5, "commander").await;
+    let command =
+        |text: &str| Packet::Publish(publish("probe/cmd", text.as_bytes(), QoS::AtMostOnce, 0));
+
+    // 0x04 is a client's reason code; nobody is not connected. Both are
+    // refused, and the probe logs the refusal.
+    commander.send(command("disconnect target 0x04")).await;
+    let line = broker
+        .wait_for_log("command \"disconnect target 0x04\" failed", WAIT)
+        .expect("refusal logged");
+    assert!(
+        line.contains("not a reason code a server may send"),
+        "{line}"
+    );
+    commander.send(command("disconnect nobody 0x87")).await;
+    let line = broker
+        .wait_for_log("command \"disconnect nobody 0x87\" failed", WAIT)
+        .expect("refusal logged");
+    assert!(line.contains("no session with that client id"), "{line}");
+    target.send(Packet::PingReq).await;
+    assert_eq!(target.recv().await, Some(Packet::PingResp));
+
+    // 0x87, Not authorized: DISCONNECT with it, then the socket closes.
+    commander.send(command("disconnect target 0x87")).await;
+    assert_eq!(target.expect_closed().await, [disconnect_packet(0x87)]);
+    wait_event(&dirs, &["client.disconnected target", "reason=kicked"]).await;
+    let line = broker
+        .wait_for_log("reason=\"kicked\"", WAIT)
+        .expect("disconnection logged");
+    assert!(line.contains("target") && line.contains("0x87"), "{line}");
+    commander.send(Packet::PingReq).await;
+    assert_eq!(commander.recv().await, Some(Packet::PingResp));
+}
+
+#[tokio::test]
+async fn a_hook_on_the_broker_thread_may_disconnect_its_own_client() {
+    // The client.connected hook runs on the connecting client's session
+    // task and asks the host to disconnect that very client: the call
+    // must not wait for the session it is called from.
+    let dirs = probe_dirs("h", "probe.disconnect_on_connect = intruder 0x87\n");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    let (mut intruder, ack) = RawClient::connect_with(
+        broker.addr(),
+        connect_packet(ProtocolVersion::V5, "intruder"),
+    )
+    .await;
+    assert_eq!(ack.reason, 0);
+    assert_eq!(intruder.expect_closed().await, [disconnect_packet(0x87)]);
+    wait_event(&dirs, &["client.disconnected intruder", "reason=kicked"]).await;
+    let mut other = RawClient::connect(broker.addr(), ProtocolVersion::V5, "other").await;
+    other.send(Packet::PingReq).await;
+    assert_eq!(other.recv().await, Some(Packet::PingResp));
+}
+
 #[tokio::test]
 async fn ctl_lists_unloads_loads_and_reloads_plugins() {
     let dirs = probe_dirs("c", "");
@@ -545,13 +611,15 @@ mod built_outside_the_workspace {
     async fn plugin_built_against_an_older_minor_version_still_loads() {
         let work = TempDir::new();
         // Interface 1.0: this version without what 1.1 and 1.2 added (the
-        // root module's description, the host's disconnect).
+        // root module's description, the host's disconnect), and the probe
+        // without its use of them.
         let library = build_outside_workspace(
             work.path(),
             &repo_root().join("tests/plugins/probe"),
-            |api| {
+            |api, plugin| {
                 for version in ["1.1", "1.2"] {
                     remove_since(api, version);
+                    remove_since(plugin, version);
                 }
                 set_api_version(api, "1.0.0");
             },
@@ -582,7 +650,7 @@ mod built_outside_the_workspace {
         let library = build_outside_workspace(
             work.path(),
             &repo_root().join("tests/plugins/probe"),
-            |api| set_api_version(api, "2.0.0"),
+            |api, _| set_api_version(api, "2.0.0"),
         );
         let dirs = PluginDirs::new();
         dirs.install(&library);
@@ -603,7 +671,7 @@ mod built_outside_the_workspace {
     async fn audit_example_builds_outside_the_workspace_and_logs_json_lines() {
         let work = TempDir::new();
         let library =
-            build_outside_workspace(work.path(), &repo_root().join("plugins/audit"), |_| {});
+            build_outside_workspace(work.path(), &repo_root().join("plugins/audit"), |_, _| {});
         let dirs = PluginDirs::new();
         let broker = Broker::start_with_plugins(&dirs, &[("node.name", "audit-node")]);
         // Dropped into a running broker, then enabled.
