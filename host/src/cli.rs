@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! mqhost [--config FILE] [--set KEY=VALUE]...   run the broker
-//! mqhost ctl ...                                 control a running broker (reserved)
+//! mqhost ctl ...                                 control a running broker
 //! mqhost passwd ...                              maintain a password file
 //! mqhost --help | --version
 //! ```
@@ -25,7 +25,7 @@ pub enum Command {
     Help,
     /// Print [`version_line`] and exit.
     Version,
-    /// `mqhost ctl ...`: the arguments after `ctl` (not implemented yet).
+    /// `mqhost ctl ...`: the arguments after `ctl`.
     Ctl(Vec<String>),
     /// `mqhost passwd ...`: the arguments after `passwd`.
     Passwd(Vec<String>),
@@ -48,6 +48,7 @@ Usage:
   mqhost ctl [--admin ADDR | --config FILE] plugins list
   mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
   mqhost ctl [--admin ADDR | --config FILE] status
+  mqhost ctl [--admin ADDR | --config FILE] clients kick ID
   mqhost passwd [-c | -D] FILE USER
 
 Options:

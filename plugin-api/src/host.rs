@@ -96,7 +96,70 @@ pub trait HostApi: Send + Sync + Clone {
     /// Writes a line to the broker's log, tagged with the plugin's name.
     #[sabi(last_prefix_field)]
     fn log(&self, level: LogLevel, message: RStr<'_>);
+
+    // @since 1.2 begin
+    /// Ends the connection of the client connected with this id, as an
+    /// administrator would (since 1.2). A 5.0 client first gets DISCONNECT
+    /// with `reason`; a 3.x client, to which a server cannot send
+    /// DISCONNECT, is just closed. The session then follows its usual
+    /// rules: a persistent one stays for the client's return, and the will
+    /// is published (subject to its delay), since only the client's own
+    /// DISCONNECT 0x00 removes it. `client.disconnected` reports the
+    /// reason `kicked`.
+    ///
+    /// The call only queues the order: the session ends the connection it
+    /// has when it handles it, right after. So it never waits, and may be
+    /// made from a hook, on the broker's thread of that very client.
+    /// Errors: [`HostError::INVALID_REASON`] when
+    /// [`is_server_disconnect_reason`] refuses `reason`,
+    /// [`HostError::NO_SUCH_CLIENT`] when no client with that id is
+    /// connected (an offline session is left alone).
+    ///
+    /// A host built against 1.1 or older lacks this method; calling it
+    /// there returns [`HostError::UNSUPPORTED`] (this default).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::abi_stable::std_types::RStr;
+    /// use mqhost_plugin_api::testing::TestHost;
+    /// use mqhost_plugin_api::HostApi;
+    ///
+    /// let test_host = TestHost::new();
+    /// let raw = test_host.host().api().clone();
+    /// // The raw call behind Host::disconnect: 0x98, Administrative action.
+    /// assert!(raw.disconnect(RStr::from_str("sensor-1"), 0x98).is_ok());
+    /// assert_eq!(test_host.disconnected(), [("sensor-1".to_owned(), 0x98)]);
+    /// ```
+    fn disconnect(&self, client_id: RStr<'_>, reason: u8) -> RResult<(), HostError> {
+        let _ = (client_id, reason);
+        RResult::RErr(HostError::UNSUPPORTED)
+    }
+    // @since 1.2 end
 }
+
+// @since 1.2 begin
+/// Whether a server may send `code` as the reason code of DISCONNECT: the
+/// codes MQTT 5.0 (table 3.14.2.1) lists for DISCONNECT, but for 0x04
+/// (Disconnect with Will Message), which only a client sends. 0x00 (Normal
+/// disconnection) is one of them. [`Host::disconnect`] refuses any other
+/// code with [`HostError::INVALID_REASON`] rather than map it to one that
+/// may not mean what the caller meant.
+///
+/// ```
+/// use mqhost_plugin_api::host::is_server_disconnect_reason;
+///
+/// assert!(is_server_disconnect_reason(0x98)); // Administrative action
+/// assert!(is_server_disconnect_reason(0x87)); // Not authorized
+/// assert!(is_server_disconnect_reason(0x00)); // Normal disconnection
+/// assert!(!is_server_disconnect_reason(0x04)); // a client's code
+/// assert!(!is_server_disconnect_reason(0x86)); // a CONNACK code
+/// ```
+pub fn is_server_disconnect_reason(code: u8) -> bool {
+    matches!(
+        code,
+        0x00 | 0x80..=0x83 | 0x87 | 0x89 | 0x8B | 0x8D..=0x90 | 0x93..=0xA2
+    )
+}
+// @since 1.2 end
 
 /// The host handle a plugin receives: a shared, cloneable [`HostApi`]
 /// object.
@@ -227,6 +290,27 @@ impl Host {
             .into_result()
     }
 
+    // @since 1.2 begin
+    /// See [`HostApi::disconnect`]: ends `client_id`'s connection, with
+    /// `reason` in the DISCONNECT a 5.0 client gets (since 1.2).
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// use mqhost_plugin_api::HostError;
+    ///
+    /// host.disconnect("sensor-1", 0x87)?; // Not authorized
+    /// assert_eq!(host.disconnect("sensor-1", 0x04), Err(HostError::INVALID_REASON));
+    /// # assert_eq!(test_host.disconnected().len(), 2);
+    /// # Ok::<(), HostError>(())
+    /// ```
+    pub fn disconnect(&self, client_id: &str, reason: u8) -> Result<(), HostError> {
+        self.api
+            .disconnect(RStr::from_str(client_id), reason)
+            .into_result()
+    }
+    // @since 1.2 end
+
     /// Logs at `level`.
     ///
     /// ```
@@ -296,3 +380,47 @@ impl Host {
         &self.api
     }
 }
+
+// @since 1.2 begin
+#[cfg(test)]
+mod tests {
+    use abi_stable::sabi_trait::TD_Opaque;
+
+    use super::*;
+
+    /// A host as one built against 1.1 would be: without `disconnect`.
+    #[derive(Clone)]
+    struct Older;
+
+    impl HostApi for Older {
+        fn node_name(&self) -> RString {
+            RString::new()
+        }
+        fn is_connected(&self, _: RStr<'_>) -> bool {
+            true
+        }
+        fn deliver(&self, _: RStr<'_>, _: &OutMessage<'_>) -> RResult<(), HostError> {
+            RResult::ROk(())
+        }
+        fn publish(&self, _: &OutMessage<'_>) -> RResult<(), HostError> {
+            RResult::ROk(())
+        }
+        fn subscribe(&self, _: RStr<'_>, _: RStr<'_>, _: u8) -> RResult<(), HostError> {
+            RResult::ROk(())
+        }
+        fn unsubscribe(&self, _: RStr<'_>, _: RStr<'_>) -> RResult<(), HostError> {
+            RResult::ROk(())
+        }
+        fn log(&self, _: LogLevel, _: RStr<'_>) {}
+    }
+
+    #[test]
+    fn a_host_without_disconnect_says_it_does_not_offer_it() {
+        let host = Host::new(HostApi_TO::from_ptr(RArc::new(Older), TD_Opaque));
+        assert_eq!(
+            host.disconnect("sensor-1", 0x98),
+            Err(HostError::UNSUPPORTED)
+        );
+    }
+}
+// @since 1.2 end

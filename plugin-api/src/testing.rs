@@ -48,6 +48,9 @@ use crate::events::{
     SubscriptionEvent,
 };
 use crate::host::{Host, HostApi, HostApiBox, HostApi_TO, OutMessage};
+// @since 1.2 begin
+use crate::host::is_server_disconnect_reason;
+// @since 1.2 end
 use crate::plugin::{guard, MqhostPlugin, PluginBox};
 use crate::types::{ConfigError, HookSet, HostError, LogLevel, MessageId, PluginError, Verdict};
 
@@ -205,6 +208,15 @@ pub enum HostCall {
         /// The line.
         message: String,
     },
+    // @since 1.2 begin
+    /// [`Host::disconnect`] (since 1.2).
+    Disconnect {
+        /// The client whose connection ends.
+        client_id: String,
+        /// The reason code for its DISCONNECT.
+        reason: u8,
+    },
+    // @since 1.2 end
 }
 
 /// A [`Host`] call that can fail, to choose its answer with
@@ -228,13 +240,21 @@ pub enum Operation {
     Subscribe,
     /// [`Host::unsubscribe`].
     Unsubscribe,
+    // @since 1.2 begin
+    /// [`Host::disconnect`] (since 1.2).
+    Disconnect,
+    // @since 1.2 end
 }
+
+/// How many [`Operation`]s there are: one answer each (a copy of this
+/// crate without a later version's operations just has spare answers).
+const OPERATIONS: usize = 5;
 
 struct State {
     calls: Vec<HostCall>,
     node_name: String,
     connected: BTreeSet<String>,
-    answers: [Result<(), HostError>; 4],
+    answers: [Result<(), HostError>; OPERATIONS],
 }
 
 struct Shared {
@@ -270,7 +290,8 @@ struct Recorder(Arc<Shared>);
 /// `start`, call its hooks, then read back what it asked of the host.
 ///
 /// It records every call. By default the node is [`NODE`], no client is
-/// connected, and deliver, publish, subscribe and unsubscribe succeed;
+/// connected, and deliver, publish, subscribe, unsubscribe and disconnect
+/// succeed (disconnect with a reason code a server may send);
 /// [`set_node_name`](Self::set_node_name),
 /// [`set_connected`](Self::set_connected) and
 /// [`set_answer`](Self::set_answer) change that. Clones share one record,
@@ -317,7 +338,7 @@ impl TestHost {
                     calls: Vec::new(),
                     node_name: NODE.to_owned(),
                     connected: BTreeSet::new(),
-                    answers: [Ok(()); 4],
+                    answers: [Ok(()); OPERATIONS],
                 }),
                 recorded: Condvar::new(),
             }),
@@ -651,7 +672,60 @@ impl HostApi for Recorder {
             message: message.to_string(),
         }));
     }
+
+    // @since 1.2 begin
+    /// Refuses what the broker refuses, whatever the answer set: a reason
+    /// code a server may not send is the plugin's bug, to be found here.
+    fn disconnect(&self, client_id: RStr<'_>, reason: u8) -> RResult<(), HostError> {
+        let call = HostCall::Disconnect {
+            client_id: client_id.to_string(),
+            reason,
+        };
+        let answer = self.0.answer(call, Operation::Disconnect);
+        if is_server_disconnect_reason(reason) {
+            answer
+        } else {
+            RResult::RErr(HostError::INVALID_REASON)
+        }
+    }
+    // @since 1.2 end
 }
+
+// @since 1.2 begin
+impl TestHost {
+    /// Every [`Host::disconnect`] call: client and reason code, refused
+    /// ones included. A reason code a server may not send (see
+    /// [`is_server_disconnect_reason`]) is refused with
+    /// [`HostError::INVALID_REASON`] as the broker would; any other call
+    /// gets the answer set for [`Operation::Disconnect`].
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{Operation, TestHost};
+    /// use mqhost_plugin_api::HostError;
+    ///
+    /// let test_host = TestHost::new();
+    /// let host = test_host.host();
+    /// host.disconnect("dev-1", 0x98).unwrap();
+    /// assert_eq!(host.disconnect("dev-2", 0x04), Err(HostError::INVALID_REASON));
+    /// test_host.set_answer(Operation::Disconnect, Err(HostError::NO_SUCH_CLIENT));
+    /// assert_eq!(host.disconnect("gone", 0x87), Err(HostError::NO_SUCH_CLIENT));
+    /// assert_eq!(
+    ///     test_host.disconnected(),
+    ///     [("dev-1".to_owned(), 0x98), ("dev-2".to_owned(), 0x04), ("gone".to_owned(), 0x87)]
+    /// );
+    /// ```
+    pub fn disconnected(&self) -> Vec<(String, u8)> {
+        self.state()
+            .calls
+            .iter()
+            .filter_map(|call| match call {
+                HostCall::Disconnect { client_id, reason } => Some((client_id.clone(), *reason)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+// @since 1.2 end
 
 /// A plugin started and called the way the host does it: through the
 /// wrapper [`export_plugin!`](crate::export_plugin) puts around it, which

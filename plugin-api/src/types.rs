@@ -392,6 +392,14 @@ impl HostError {
     pub const INVALID_QOS: HostError = HostError(3);
     /// The broker is stopping.
     pub const SHUTTING_DOWN: HostError = HostError(4);
+    // @since 1.2 begin
+    /// A reason code a server may not send in DISCONNECT (see
+    /// [`is_server_disconnect_reason`](crate::host::is_server_disconnect_reason)).
+    pub const INVALID_REASON: HostError = HostError(5);
+    /// The host does not offer this call: it was built against an older
+    /// minor version of this interface.
+    pub const UNSUPPORTED: HostError = HostError(6);
+    // @since 1.2 end
 }
 
 impl fmt::Display for HostError {
@@ -401,6 +409,10 @@ impl fmt::Display for HostError {
             HostError::INVALID_TOPIC => "invalid topic or topic filter",
             HostError::INVALID_QOS => "QoS must be 0, 1 or 2",
             HostError::SHUTTING_DOWN => "the broker is stopping",
+            // @since 1.2 begin
+            HostError::INVALID_REASON => "not a reason code a server may send in DISCONNECT",
+            HostError::UNSUPPORTED => "the host does not offer this call",
+            // @since 1.2 end
             _ => "unknown host error",
         })
     }

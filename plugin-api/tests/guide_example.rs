@@ -46,7 +46,7 @@ fn guide_example_builds_outside_the_workspace_and_its_tests_pass() {
     let source = work.path().join("guide-example");
     write(&source.join("Cargo.toml"), &manifest);
     write(&source.join("src/lib.rs"), &format!("{plugin}\n{tests}"));
-    let library = build_outside_workspace(work.path(), &source, |_| {});
+    let library = build_outside_workspace(work.path(), &source, |_, _| {});
     assert!(library.exists());
 
     // The project and target directory build_outside_workspace used: run

@@ -10,6 +10,7 @@ mod conformance;
 mod connect;
 mod delivery;
 mod flow;
+mod kick;
 mod malformed;
 mod plugins;
 mod redis;

@@ -1,13 +1,12 @@
 //! The plugin host: loading, hot reload, isolation, the admin API and
 //! `mqhost ctl`, with the `probe` test plugin.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mqhost_codec::{Packet, ProtocolVersion, QoS};
+use mqhost_codec::{Disconnect, Packet, ProtocolVersion, QoS};
 use mqhost_tests::plugins::{workspace_library, PluginDirs};
-use mqhost_tests::raw::{publish, RawClient};
-use mqhost_tests::{logged_at, mqhost_binary, Broker};
+use mqhost_tests::raw::{connect_packet, publish, RawClient};
+use mqhost_tests::{logged_at, Broker};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -51,21 +50,6 @@ fn probe_dirs(tag: &str, extra: &str) -> PluginDirs {
     dirs.install(&workspace_library("mqhost-probe"));
     dirs.write_config("probe", &probe_config(&dirs, tag, extra));
     dirs
-}
-
-fn ctl(broker: &Broker, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(mqhost_binary())
-        .arg("ctl")
-        .arg("--admin")
-        .arg(broker.admin_addr().to_string())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 async fn publish_one(broker: &Broker, topic: &str, payload: &str) {
@@ -285,7 +269,7 @@ async fn broken_config_is_refused_naming_file_line_and_key_and_the_old_one_stays
     publish_one(&broker, "still", "works").await;
     wait_event(&dirs, &["good message.publish still"]).await;
     assert!(!events(&dirs).iter().any(|l| l.starts_with("bad ")));
-    let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (ok, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(ok);
     assert!(
         out.contains("last_config_error") && out.contains("probe.reject"),
@@ -364,7 +348,7 @@ async fn panicking_plugin_is_marked_failed_and_the_broker_keeps_serving() {
     publish_one(&broker, "after", "2").await;
     assert_eq!(sub.recv_publish().await.topic, "after");
     assert!(broker.is_running());
-    let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (ok, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(ok);
     let row = out
         .lines()
@@ -384,7 +368,7 @@ async fn a_panic_in_the_plugins_drop_is_contained() {
     let mut sub = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "sub").await;
     sub.subscribe("after", QoS::AtMostOnce).await;
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "unload", "probe"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "unload", "probe"]);
     assert!(ok, "{err}");
     wait_event(&dirs, &["panicking in drop"]).await;
     let line = broker
@@ -395,7 +379,7 @@ async fn a_panic_in_the_plugins_drop_is_contained() {
     assert!(broker.is_running());
     publish_one(&broker, "after", "still serving").await;
     assert_eq!(&sub.recv_publish().await.payload[..], b"still serving");
-    let (_, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (_, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("probe") && l.contains("disabled")),
@@ -480,6 +464,72 @@ async fn host_api_delivers_subscribes_unsubscribes_and_publishes() {
     assert_eq!(&commander.recv_publish().await.payload[..], b"no");
 }
 
+fn disconnect_packet(reason: u8) -> Packet {
+    Packet::Disconnect(Disconnect {
+        reason,
+        properties: Default::default(),
+    })
+}
+
+#[tokio::test]
+async fn host_api_disconnects_a_client_with_the_reason_code_given() {
+    let dirs = probe_dirs("k", "");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    let mut target = RawClient::connect(broker.addr(), ProtocolVersion::V5, "target").await;
+    let mut commander = RawClient::connect(broker.addr(), ProtocolVersion::V5, "commander").await;
+    let command =
+        |text: &str| Packet::Publish(publish("probe/cmd", text.as_bytes(), QoS::AtMostOnce, 0));
+
+    // 0x04 is a client's reason code; nobody is not connected. Both are
+    // refused, and the probe logs the refusal.
+    commander.send(command("disconnect target 0x04")).await;
+    let line = broker
+        .wait_for_log("command \"disconnect target 0x04\" failed", WAIT)
+        .expect("refusal logged");
+    assert!(
+        line.contains("not a reason code a server may send"),
+        "{line}"
+    );
+    commander.send(command("disconnect nobody 0x87")).await;
+    let line = broker
+        .wait_for_log("command \"disconnect nobody 0x87\" failed", WAIT)
+        .expect("refusal logged");
+    assert!(line.contains("no session with that client id"), "{line}");
+    target.send(Packet::PingReq).await;
+    assert_eq!(target.recv().await, Some(Packet::PingResp));
+
+    // 0x87, Not authorized: DISCONNECT with it, then the socket closes.
+    commander.send(command("disconnect target 0x87")).await;
+    assert_eq!(target.expect_closed().await, [disconnect_packet(0x87)]);
+    wait_event(&dirs, &["client.disconnected target", "reason=kicked"]).await;
+    let line = broker
+        .wait_for_log("reason=\"kicked\"", WAIT)
+        .expect("disconnection logged");
+    assert!(line.contains("target") && line.contains("0x87"), "{line}");
+    commander.send(Packet::PingReq).await;
+    assert_eq!(commander.recv().await, Some(Packet::PingResp));
+}
+
+#[tokio::test]
+async fn a_hook_on_the_broker_thread_may_disconnect_its_own_client() {
+    // The client.connected hook runs on the connecting client's session
+    // task and asks the host to disconnect that very client: the call
+    // must not wait for the session it is called from.
+    let dirs = probe_dirs("h", "probe.disconnect_on_connect = intruder 0x87\n");
+    let broker = Broker::start_with_plugins(&dirs, &[]);
+    let (mut intruder, ack) = RawClient::connect_with(
+        broker.addr(),
+        connect_packet(ProtocolVersion::V5, "intruder"),
+    )
+    .await;
+    assert_eq!(ack.reason, 0);
+    assert_eq!(intruder.expect_closed().await, [disconnect_packet(0x87)]);
+    wait_event(&dirs, &["client.disconnected intruder", "reason=kicked"]).await;
+    let mut other = RawClient::connect(broker.addr(), ProtocolVersion::V5, "other").await;
+    other.send(Packet::PingReq).await;
+    assert_eq!(other.recv().await, Some(Packet::PingResp));
+}
+
 #[tokio::test]
 async fn ctl_lists_unloads_loads_and_reloads_plugins() {
     let dirs = probe_dirs("c", "");
@@ -487,7 +537,7 @@ async fn ctl_lists_unloads_loads_and_reloads_plugins() {
     assert!(broker.wait_for_log("plugin started", WAIT).is_some());
     publish_one(&broker, "count", "me").await;
 
-    let (ok, out, err) = ctl(&broker, &["plugins", "list"]);
+    let (ok, out, err) = broker.ctl(&["plugins", "list"]);
     assert!(ok, "{err}");
     let row = out
         .lines()
@@ -502,45 +552,28 @@ async fn ctl_lists_unloads_loads_and_reloads_plugins() {
         "{out}"
     );
 
-    let (ok, out, err) = ctl(&broker, &["plugins", "unload", "probe"]);
+    let (ok, out, err) = broker.ctl(&["plugins", "unload", "probe"]);
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "plugin probe unloaded");
     wait_event(&dirs, &["c stopped"]).await;
-    let (_, out, _) = ctl(&broker, &["plugins", "list"]);
+    let (_, out, _) = broker.ctl(&["plugins", "list"]);
     assert!(
         out.lines()
             .any(|l| l.starts_with("probe") && l.contains("disabled")),
         "{out}"
     );
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "load", "probe"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "load", "probe"]);
     assert!(ok, "{err}");
     assert!(broker.wait_for_logs("plugin started", 2, WAIT));
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "reload", "probe"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "reload", "probe"]);
     assert!(ok, "{err}");
     assert!(broker.wait_for_log("plugin replaced", WAIT).is_some());
 
-    let (ok, _, err) = ctl(&broker, &["plugins", "load", "nosuch"]);
+    let (ok, _, err) = broker.ctl(&["plugins", "load", "nosuch"]);
     assert!(!ok);
     assert!(err.contains("nosuch"), "{err}");
-}
-
-/// GET from the admin API: (status, body).
-async fn admin_get(broker: &Broker, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(broker.admin_addr())
-        .await
-        .unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
 }
 
 #[tokio::test]
@@ -549,7 +582,7 @@ async fn admin_api_lists_plugins_as_json() {
     let broker = Broker::start_with_plugins(&dirs, &[]);
     assert!(broker.wait_for_log("plugin started", WAIT).is_some());
     publish_one(&broker, "x", "y").await;
-    let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+    let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
     assert_eq!(status, 200, "{body}");
     for part in [
         "\"name\":\"probe\"",
@@ -561,7 +594,7 @@ async fn admin_api_lists_plugins_as_json() {
         assert!(body.contains(part), "{part} missing: {body}");
     }
     assert!(body.contains("\"events\":"), "{body}");
-    let (status, _) = admin_get(&broker, "/api/v1/nothing").await;
+    let (status, _) = broker.admin_request("GET", "/api/v1/nothing").await;
     assert_eq!(status, 404);
 }
 
@@ -575,15 +608,19 @@ mod built_outside_the_workspace {
     };
 
     #[tokio::test]
-    async fn plugin_built_against_the_previous_minor_version_still_loads() {
+    async fn plugin_built_against_an_older_minor_version_still_loads() {
         let work = TempDir::new();
-        // Interface 1.0: this version without what 1.1 added.
+        // Interface 1.0: this version without what 1.1 and 1.2 added (the
+        // root module's description, the host's disconnect), and the probe
+        // without its use of them.
         let library = build_outside_workspace(
             work.path(),
             &repo_root().join("tests/plugins/probe"),
-            |api| {
-                remove_since(api, "1.2");
-                remove_since(api, "1.1");
+            |api, plugin| {
+                for version in ["1.1", "1.2"] {
+                    remove_since(api, version);
+                    remove_since(plugin, version);
+                }
                 set_api_version(api, "1.0.0");
             },
         );
@@ -596,10 +633,12 @@ mod built_outside_the_workspace {
             "{:#?}",
             broker.logs()
         );
+        // It calls the host, whose table of calls has grown since 1.0.
+        assert!(broker.wait_for_log("probe writing to", WAIT).is_some());
         publish_one(&broker, "compat", "ok").await;
         wait_event(&dirs, &["old message.publish compat"]).await;
         // The description, added in 1.1, reads as absent.
-        let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+        let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
         assert_eq!(status, 200);
         assert!(body.contains("\"description\":null"), "{body}");
         assert!(body.contains("\"state\":\"running\""), "{body}");
@@ -611,8 +650,9 @@ mod built_outside_the_workspace {
         let library = build_outside_workspace(
             work.path(),
             &repo_root().join("tests/plugins/probe"),
-            |api| {
+            |api, plugin| {
                 remove_since(api, "1.2");
+                remove_since(plugin, "1.2");
                 set_api_version(api, "1.1.0");
             },
         );
@@ -629,7 +669,7 @@ mod built_outside_the_workspace {
         );
         publish_one(&broker, "compat", "ok").await;
         wait_event(&dirs, &["v11 message.publish compat"]).await;
-        let (status, body) = admin_get(&broker, "/api/v1/plugins").await;
+        let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
         assert_eq!(status, 200);
         assert!(body.contains("\"description\":\"Test plugin\""), "{body}");
     }
@@ -640,7 +680,7 @@ mod built_outside_the_workspace {
         let library = build_outside_workspace(
             work.path(),
             &repo_root().join("tests/plugins/probe"),
-            |api| set_api_version(api, "2.0.0"),
+            |api, _| set_api_version(api, "2.0.0"),
         );
         let dirs = PluginDirs::new();
         dirs.install(&library);
@@ -653,7 +693,7 @@ mod built_outside_the_workspace {
         assert!(line.contains("2.0.0") && line.contains(ours), "{line}");
         assert_eq!(broker.count_logs("plugin started"), 0);
         assert!(broker.is_running());
-        let (ok, out, _) = ctl(&broker, &["plugins", "list"]);
+        let (ok, out, _) = broker.ctl(&["plugins", "list"]);
         assert!(ok);
         assert!(out.contains("refused"), "{out}");
     }
@@ -662,7 +702,7 @@ mod built_outside_the_workspace {
     async fn audit_example_builds_outside_the_workspace_and_logs_json_lines() {
         let work = TempDir::new();
         let library =
-            build_outside_workspace(work.path(), &repo_root().join("plugins/audit"), |_| {});
+            build_outside_workspace(work.path(), &repo_root().join("plugins/audit"), |_, _| {});
         let dirs = PluginDirs::new();
         let broker = Broker::start_with_plugins(&dirs, &[("node.name", "audit-node")]);
         // Dropped into a running broker, then enabled.

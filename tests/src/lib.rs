@@ -223,6 +223,50 @@ impl Broker {
             .count()
     }
 
+    /// Runs `mqhost ctl --admin ADDR ARGS...` against this broker:
+    /// whether it succeeded, its standard output and its standard error.
+    pub fn ctl(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(mqhost_binary())
+            .arg("ctl")
+            .arg("--admin")
+            .arg(self.admin_addr().to_string())
+            .args(args)
+            .output()
+            .expect("run mqhost ctl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// One request to the admin API, `path` sent as it is: the status and
+    /// the body.
+    pub async fn admin_request(&self, method: &str, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.admin_addr())
+            .await
+            .expect("connect to the admin API");
+        stream
+            .write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .expect("send the request");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .expect("read the response");
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("malformed response {response:?}"));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("malformed status line in {head:?}"));
+        (status, body.to_owned())
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -144,20 +144,20 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 /// Builds a plugin the way a third party would: `plugin_dir` (a crate
 /// depending on `mqhost-plugin-api` by a `path = "../../plugin-api"`-style
-/// dependency) and a copy of `plugin-api`, changed by `edit_api`, are put in
-/// a temporary project outside the workspace and built there. Returns the
-/// library. Builds share one target directory, so only the first compiles
-/// abi_stable.
+/// dependency) and a copy of `plugin-api` are put in a temporary project
+/// outside the workspace, changed by `edit` (given the API's copy, then
+/// the plugin's), and built there. Returns the library. Builds share one
+/// target directory, so only the first compiles abi_stable.
 pub fn build_outside_workspace(
     work: &Path,
     plugin_dir: &Path,
-    edit_api: impl FnOnce(&Path),
+    edit: impl FnOnce(&Path, &Path),
 ) -> PathBuf {
     let api = work.join("mqhost-plugin-api");
     copy_tree(&repo_root().join("plugin-api"), &api);
-    edit_api(&api);
     let crate_dir = work.join("plugin");
     copy_tree(plugin_dir, &crate_dir);
+    edit(&api, &crate_dir);
     let manifest = crate_dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     let mut rewritten = String::new();
@@ -234,9 +234,10 @@ pub fn set_api_version(api: &Path, version: &str) {
 }
 
 /// Removes what a minor version added: every line between
-/// `// @since X begin` and `// @since X end` in the copied sources.
-pub fn remove_since(api: &Path, version: &str) {
-    remove_since_in(&api.join("src"), version);
+/// `// @since X begin` and `// @since X end` in the sources of a copied
+/// crate (the API, or a plugin that uses what X added).
+pub fn remove_since(crate_dir: &Path, version: &str) {
+    remove_since_in(&crate_dir.join("src"), version);
 }
 
 fn remove_since_in(dir: &Path, version: &str) {

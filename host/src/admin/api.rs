@@ -7,9 +7,12 @@
 //! | POST | `/api/v1/plugins/NAME/load` | enable NAME (overrides its config file until unload) |
 //! | POST | `/api/v1/plugins/NAME/unload` | disable NAME (drains it) |
 //! | POST | `/api/v1/plugins/NAME/reload` | a fresh instance of NAME with its current library and config |
+//! | DELETE | `/api/v1/clients/ID` | kick client ID: 5.0 DISCONNECT 0x98 (Administrative action), then close |
 //!
 //! A plugin action on a name no library declares answers 404; one whose
-//! plugin would not start answers 409.
+//! plugin would not start answers 409. Kicking answers 204, or 404 when no
+//! client with that id is connected; ID is percent-encoded (EMQX's path
+//! and answers).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -18,8 +21,8 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::http::{read_request, write_response, Request, Response};
-use crate::broker::Broker;
+use super::http::{percent_decode, read_request, write_response, Request, Response};
+use crate::broker::{Broker, KickError};
 use crate::plugins::{ActionError, PluginManager};
 
 /// Binds the admin listener and logs the address bound.
@@ -68,8 +71,33 @@ fn action_error_status(error: &ActionError) -> u16 {
     }
 }
 
+/// Ends a client's connection as an administrator: 5.0 clients are told
+/// 0x98, Administrative action.
+fn kick(broker: &Broker, encoded_id: &str) -> Response {
+    let Some(client_id) = percent_decode(encoded_id) else {
+        return error(400, "the client id is not valid percent-encoded UTF-8");
+    };
+    match broker.kick(&client_id, mqhost_codec::reason::ADMINISTRATIVE_ACTION) {
+        Ok(()) => {
+            tracing::info!(client_id, "client kicked through the admin API");
+            Response {
+                status: 204,
+                body: String::new(),
+            }
+        }
+        Err(KickError::NotConnected) => {
+            error(404, &format!("no client connected with id {client_id:?}"))
+        }
+        // 0x98 is a server's reason code; this cannot happen.
+        Err(KickError::InvalidReason) => error(500, "refused reason code"),
+    }
+}
+
 async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) -> Response {
-    let parts: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    // The query, if any, is not part of the path (none of the routes
+    // takes one).
+    let path = request.path.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (request.method.as_str(), parts.as_slice()) {
         ("GET", ["api", "v1", "status"]) => Response {
             status: 200,
@@ -113,9 +141,13 @@ async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) 
                 Err(_) => error(500, "the plugin action failed"),
             }
         }
+        ("DELETE", ["api", "v1", "clients", client_id]) => kick(broker, client_id),
         (
             _,
-            ["api", "v1", "status"] | ["api", "v1", "plugins"] | ["api", "v1", "plugins", _, _],
+            ["api", "v1", "status"]
+            | ["api", "v1", "plugins"]
+            | ["api", "v1", "plugins", _, _]
+            | ["api", "v1", "clients", _],
         ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
     }
@@ -144,14 +176,21 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn an_action_on_an_unknown_plugin_is_not_found() {
-        let dir = TempDir::new("unknown");
+    /// A broker without clients and a plugin manager without plugins,
+    /// their directories in `dir`.
+    fn empty_host(dir: &TempDir) -> (Arc<Broker>, Arc<PluginManager>) {
         let mut config = HostConfig::default();
         config.plugins.dir = dir.0.join("plugins");
         config.plugins.etc_dir = dir.0.join("etc");
         let broker = Broker::new(config);
         let plugins = PluginManager::new(Arc::clone(&broker), dir.0.join("private"));
+        (broker, plugins)
+    }
+
+    #[tokio::test]
+    async fn an_action_on_an_unknown_plugin_is_not_found() {
+        let dir = TempDir::new("unknown");
+        let (broker, plugins) = empty_host(&dir);
         for action in ["load", "unload", "reload"] {
             let request = Request {
                 method: "POST".into(),
@@ -165,6 +204,32 @@ mod tests {
                 response.body
             );
         }
+    }
+
+    #[tokio::test]
+    async fn kicking_an_unknown_or_badly_encoded_client_is_refused() {
+        let dir = TempDir::new("kick");
+        let (broker, plugins) = empty_host(&dir);
+        let answer = |method: &str, path: &str| {
+            let request = Request {
+                method: method.into(),
+                path: path.into(),
+            };
+            route(request, &broker, &plugins)
+        };
+        let response = answer("DELETE", "/api/v1/clients/a%2Fb%20c").await;
+        assert_eq!(response.status, 404, "{}", response.body);
+        assert!(
+            response
+                .body
+                .contains(r#"no client connected with id \"a/b c\""#),
+            "{}",
+            response.body
+        );
+        let response = answer("DELETE", "/api/v1/clients/a%zz").await;
+        assert_eq!(response.status, 400, "{}", response.body);
+        let response = answer("GET", "/api/v1/clients/a").await;
+        assert_eq!(response.status, 405, "{}", response.body);
     }
 
     #[test]

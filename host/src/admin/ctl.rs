@@ -4,6 +4,7 @@
 //! mqhost ctl [--admin ADDR | --config FILE] plugins list
 //! mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
 //! mqhost ctl [--admin ADDR | --config FILE] status
+//! mqhost ctl [--admin ADDR | --config FILE] clients kick ID
 //! ```
 //!
 //! The admin address is `--admin`, else `admin.listener` of `--config`
@@ -44,6 +45,7 @@ Usage:
   mqhost ctl [--admin ADDR | --config FILE] plugins list
   mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
   mqhost ctl [--admin ADDR | --config FILE] status
+  mqhost ctl [--admin ADDR | --config FILE] clients kick ID
 ";
 
 /// Runs `mqhost ctl ARGS`; returns what to print.
@@ -79,6 +81,11 @@ pub fn run(args: &[String]) -> Result<String, CtlError> {
             let body = request(admin, "GET", "/api/v1/status")?;
             Ok(format!("{body}\n"))
         }
+        ["clients", "kick", client_id] => {
+            let path = format!("/api/v1/clients/{}", http::percent_encode(client_id));
+            request(admin, "DELETE", &path)?;
+            Ok(format!("client {client_id} kicked\n"))
+        }
         _ => Err(usage(format!("unknown command\n{USAGE}"))),
     }
 }
@@ -102,6 +109,9 @@ fn request(admin: SocketAddr, method: &str, path: &str) -> Result<Value, CtlErro
             "cannot reach the broker's admin API at {admin}: {e}"
         ))
     })?;
+    if status == 204 {
+        return Ok(Value::Null);
+    }
     let value: Value = serde_json::from_str(&body).map_err(|_| {
         failure(format!(
             "the admin API answered {status} with a body that is not JSON"

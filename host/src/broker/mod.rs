@@ -53,6 +53,15 @@ use router::Router;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(pub u64);
 
+/// Why [`Broker::kick`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickError {
+    /// Not a reason code a server may send in DISCONNECT.
+    InvalidReason,
+    /// No client with that id is connected.
+    NotConnected,
+}
+
 /// The state every session and connection shares. Each part has its own
 /// owner or lock; nothing here is locked for the whole broker.
 pub struct Broker {
@@ -116,6 +125,25 @@ impl Broker {
         self.started.elapsed().as_secs()
     }
 
+    /// Ends the connection of the client connected as `client_id`, with
+    /// `reason` in the DISCONNECT a 5.0 client gets; the session lives on
+    /// by its usual rules. Returns at once: the order goes into the
+    /// session's mailbox, so any thread may call it, a broker thread in a
+    /// hook included.
+    pub fn kick(&self, client_id: &str, reason: u8) -> Result<(), KickError> {
+        if !mqhost_plugin_api::host::is_server_disconnect_reason(reason) {
+            return Err(KickError::InvalidReason);
+        }
+        let session = self
+            .registry
+            .get(client_id)
+            .filter(|session| session.is_online())
+            .ok_or(KickError::NotConnected)?;
+        session
+            .send(session::SessionEvent::Disconnect { reason })
+            .map_err(|_| KickError::NotConnected)
+    }
+
     /// Publishes `message` as if a client had: `message.publish` hooks, the
     /// retained store, then every matching session. Says how many sessions
     /// it was handed to (0 also when a hook dropped it) and whether one of
@@ -134,5 +162,43 @@ impl Broker {
             self.router.retain(&message);
         }
         self.router.route(&message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use mqhost_codec::{decode, encode, Disconnect, Packet, ProtocolVersion};
+    use mqhost_plugin_api::host::is_server_disconnect_reason;
+
+    use super::*;
+
+    /// The codes `kick` accepts are the codec's DISCONNECT codes but the
+    /// client's 0x04: every one of them goes out and reads back as sent.
+    #[test]
+    fn kick_accepts_the_disconnect_codes_a_server_may_send() {
+        for code in 0..=u8::MAX {
+            let packet = Packet::Disconnect(Disconnect {
+                reason: code,
+                properties: Default::default(),
+            });
+            let mut buf = BytesMut::new();
+            encode(&packet, ProtocolVersion::V5, &mut buf).unwrap();
+            let read_back = decode(&mut buf, Some(ProtocolVersion::V5), u32::MAX);
+            let disconnect_code = matches!(read_back, Ok(Some(p)) if p == packet);
+            assert_eq!(
+                is_server_disconnect_reason(code),
+                disconnect_code && code != mqhost_codec::reason::DISCONNECT_WITH_WILL,
+                "{code:#04x}"
+            );
+        }
+    }
+
+    #[test]
+    fn kick_refuses_a_bad_code_before_looking_for_the_client() {
+        let broker = Broker::new(HostConfig::default());
+        assert_eq!(broker.kick("nobody", 0x04), Err(KickError::InvalidReason));
+        assert_eq!(broker.kick("nobody", 0x86), Err(KickError::InvalidReason));
+        assert_eq!(broker.kick("nobody", 0x98), Err(KickError::NotConnected));
     }
 }

@@ -16,7 +16,7 @@ use mqhost_plugin_api::{HostApi, HostApiBox, HostApi_TO, HostError, LogLevel, Ou
 
 use crate::broker::message::{unix_millis, Message, MessageId};
 use crate::broker::session::{Delivery, SessionEvent};
-use crate::broker::{topic, Broker};
+use crate::broker::{topic, Broker, KickError};
 
 /// One plugin's handle on the broker. It holds the broker weakly: the
 /// broker holds the plugin, and a plugin outliving the broker gets
@@ -165,6 +165,18 @@ impl HostApi for BrokerHost {
             LogLevel::DEBUG => tracing::debug!(target: "mqhost::plugin", plugin, "{message}"),
             _ => tracing::trace!(target: "mqhost::plugin", plugin, "{message}"),
         }
+    }
+
+    fn disconnect(&self, client_id: RStr<'_>, reason: u8) -> RResult<(), HostError> {
+        let result = self.broker().and_then(|broker| {
+            broker
+                .kick(client_id.as_str(), reason)
+                .map_err(|error| match error {
+                    KickError::InvalidReason => HostError::INVALID_REASON,
+                    KickError::NotConnected => HostError::NO_SUCH_CLIENT,
+                })
+        });
+        result.into()
     }
 }
 

@@ -330,6 +330,13 @@ impl Session {
                 }
                 true
             }
+            SessionEvent::Disconnect { reason } => {
+                if self.conn.is_none() {
+                    // The client left before the order arrived.
+                    return true;
+                }
+                self.detach(CloseReason::Kicked { code: reason })
+            }
             SessionEvent::Shutdown => {
                 if self.conn.is_some() {
                     self.detach(CloseReason::Shutdown);

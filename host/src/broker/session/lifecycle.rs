@@ -33,6 +33,9 @@ pub enum CloseReason {
     Protocol { code: u8, detail: &'static str },
     /// Another connection took the client id.
     TakenOver,
+    /// An administrator or a plugin ended the connection; `code` goes into
+    /// a 5.0 DISCONNECT.
+    Kicked { code: u8 },
     /// The broker is stopping.
     Shutdown,
 }
@@ -46,12 +49,15 @@ impl CloseReason {
             CloseReason::KeepAliveTimeout => Some(reason::KEEP_ALIVE_TIMEOUT),
             CloseReason::Protocol { code, .. } => Some(*code),
             CloseReason::TakenOver => Some(reason::SESSION_TAKEN_OVER),
+            CloseReason::Kicked { code } => Some(*code),
             CloseReason::Shutdown => Some(reason::SERVER_SHUTTING_DOWN),
         }
     }
 
     /// Whether the will is published (subject to will delay): always but
-    /// for a DISCONNECT with reason 0x00.
+    /// for a DISCONNECT with reason 0x00 from the client. A DISCONNECT the
+    /// server sends, whatever its code, leaves the will in force (MQTT 5.0
+    /// 3.1.2.5).
     fn publishes_will(&self) -> bool {
         !matches!(self, CloseReason::Disconnected { reason: 0 })
     }
@@ -64,6 +70,7 @@ impl CloseReason {
             CloseReason::KeepAliveTimeout => "keepalive_timeout",
             CloseReason::Protocol { detail, .. } => detail,
             CloseReason::TakenOver => "takenover",
+            CloseReason::Kicked { .. } => "kicked",
             CloseReason::Shutdown => "shutdown",
         }
     }
@@ -196,7 +203,9 @@ impl Session {
         let keep_alive = conn.keep_alive;
         conn.close(reason.server_disconnect());
         let code = match &reason {
-            CloseReason::Protocol { code, .. } => Some(format!("{code:#04x}")),
+            CloseReason::Protocol { code, .. } | CloseReason::Kicked { code } => {
+                Some(format!("{code:#04x}"))
+            }
             _ => None,
         };
         tracing::info!(
@@ -254,6 +263,7 @@ impl Session {
                 SessionEvent::Deliver(_)
                 | SessionEvent::Subscribe { .. }
                 | SessionEvent::Unsubscribe { .. }
+                | SessionEvent::Disconnect { .. }
                 | SessionEvent::Shutdown => {}
             }
         }
@@ -268,5 +278,21 @@ impl Session {
             }
         }
         tracing::debug!(client_id = %self.client_id, "session ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kicked_client_gets_the_code_given_and_keeps_its_will() {
+        let kicked = CloseReason::Kicked { code: 0x98 };
+        assert_eq!(kicked.server_disconnect(), Some(0x98));
+        assert_eq!(kicked.as_str(), "kicked");
+        // Even with 0x00: only the client's own normal DISCONNECT removes
+        // the will.
+        assert!(CloseReason::Kicked { code: 0x00 }.publishes_will());
+        assert!(!CloseReason::Disconnected { reason: 0x00 }.publishes_will());
     }
 }

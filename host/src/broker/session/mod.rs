@@ -87,6 +87,10 @@ pub enum SessionEvent {
     Subscribe { filter: String, qos: QoS },
     /// Unsubscribe as an UNSUBSCRIBE would, without UNSUBACK.
     Unsubscribe { filter: String },
+    /// End the current connection, with `reason` in a 5.0 DISCONNECT (an
+    /// administrator's or a plugin's order); the session lives on by its
+    /// usual rules.
+    Disconnect { reason: u8 },
     /// The broker is stopping.
     Shutdown,
 }

@@ -12,12 +12,19 @@
 //! - `probe.panic_on_drop`: `on` makes dropping the plugin panic, after
 //!   writing a `panicking in drop` line (default `off`). Read when the
 //!   plugin is dropped, so a reconfiguration can switch it.
+//! - `probe.disconnect_on_connect = CLIENT REASON`: when CLIENT connects,
+//!   the `client.connected` hook itself (on the broker's thread) asks the
+//!   host to disconnect it with REASON (`0x87` or `135`).
 //!
 //! A message published to `probe/cmd` is a command for the host, run on
 //! another thread: `deliver CLIENT TOPIC PAYLOAD`, `subscribe CLIENT FILTER
-//! QOS`, `unsubscribe CLIENT FILTER`, `publish TOPIC PAYLOAD`, or
-//! `connected CLIENT` (answered by publishing `yes`/`no` to
-//! `probe/answer`).
+//! QOS`, `unsubscribe CLIENT FILTER`, `publish TOPIC PAYLOAD`,
+//! `disconnect CLIENT REASON`, or `connected CLIENT` (answered by
+//! publishing `yes`/`no` to `probe/answer`). A command the host refuses is
+//! logged as a warning: `command "..." failed: ...`.
+//!
+//! What interface 1.2 added is marked `@since 1.2`, so the tests can build
+//! this plugin against an older interface.
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
@@ -38,6 +45,9 @@ struct Settings {
     panic_topic: Option<String>,
     panic_on_drop: bool,
     hooks: HookSet,
+    // @since 1.2 begin
+    disconnect_on_connect: Option<(String, u8)>,
+    // @since 1.2 end
 }
 
 fn parse(config: &PluginConfig<'_>) -> Result<Settings, ConfigError> {
@@ -59,6 +69,17 @@ fn parse(config: &PluginConfig<'_>) -> Result<Settings, ConfigError> {
                     .map_err(|message| ConfigError::at_entry(entry, message))?
             }
             "probe.reject" => return Err(ConfigError::at_entry(entry, "rejected on request")),
+            // @since 1.2 begin
+            "probe.disconnect_on_connect" => {
+                let parsed = value
+                    .split_once(' ')
+                    .and_then(|(client, code)| Some((client.to_owned(), reason_code(code)?)));
+                let Some(parsed) = parsed else {
+                    return Err(ConfigError::at_entry(entry, "expected CLIENT REASON"));
+                };
+                settings.disconnect_on_connect = Some(parsed);
+            }
+            // @since 1.2 end
             "probe.hooks" if value == "all" => settings.hooks = HookSet::ALL,
             "probe.hooks" => {
                 settings.hooks = HookSet::NONE;
@@ -77,6 +98,16 @@ fn parse(config: &PluginConfig<'_>) -> Result<Settings, ConfigError> {
     }
     Ok(settings)
 }
+
+// @since 1.2 begin
+/// A reason code written `0x87` or `135`.
+fn reason_code(text: &str) -> Option<u8> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u8::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+// @since 1.2 end
 
 fn hook_named(name: &str) -> Option<HookSet> {
     (0..8)
@@ -116,6 +147,12 @@ impl Probe {
                     host.subscribe(client, filter, qos.parse().unwrap_or(0))
                 }
                 ["unsubscribe", client, filter] => host.unsubscribe(client, filter),
+                // @since 1.2 begin
+                ["disconnect", client, reason] => match reason_code(reason) {
+                    Some(reason) => host.disconnect(client, reason),
+                    None => Ok(()),
+                },
+                // @since 1.2 end
                 ["publish", topic, payload] => {
                     host.publish(&OutMessage::new(topic, payload.as_bytes(), 0))
                 }
@@ -167,6 +204,16 @@ impl MqhostPlugin for Probe {
 
     fn on_client_connected(&self, e: &ClientEvent<'_>) {
         self.line(&client_line("client.connected", e));
+        // @since 1.2 begin
+        let order = self.settings.read().unwrap().disconnect_on_connect.clone();
+        if let Some((client, reason)) = order.filter(|(client, _)| client == e.client_id.as_str()) {
+            if let Err(error) = self.host.disconnect(&client, reason) {
+                self.host.warn(&format!(
+                    "disconnect on connect of {client} failed: {error}"
+                ));
+            }
+        }
+        // @since 1.2 end
     }
 
     fn on_client_disconnected(&self, e: &ClientEvent<'_>) {
