@@ -173,7 +173,7 @@ pub static KEYS: &[KeySpec] = &[
     KeySpec {
         name: "mqtt.max_topic_alias",
         kind: "integer",
-        default: "65535",
+        default: "64",
         example: "0",
         doc: "Topic Alias Maximum announced to MQTT 5.0 clients, 0 to 65535; 0 means none.",
         apply: |c, v, _| {
