@@ -193,6 +193,30 @@ async fn max_keepalive_becomes_server_keep_alive_for_v5() {
     assert_eq!(ack.properties.server_keep_alive, Some(60));
 }
 
+/// A 3.x client cannot be told a Server Keep Alive, but is held to
+/// `mqtt.max_keepalive` all the same: asking for none, or for more, it is
+/// disconnected when silent for longer than the limit allows.
+#[tokio::test]
+async fn max_keepalive_holds_v311_clients_too() {
+    let broker = Broker::start_with(&[("mqtt.max_keepalive", "1")]);
+    for (id, asked) in [("none-asked", 0), ("too-long", 120)] {
+        let mut connect = connect_packet(ProtocolVersion::V3_1_1, id);
+        connect.keep_alive = asked;
+        let (mut client, _) = RawClient::connect_with(broker.addr(), connect).await;
+        assert!(client.expect_closed().await.is_empty());
+        let line = broker
+            .wait_for_log(
+                &format!("client disconnected client_id={id} "),
+                Duration::from_secs(5),
+            )
+            .expect("disconnect line");
+        assert!(
+            line.contains("keep_alive=1 ") && line.contains("keepalive_timeout"),
+            "{line}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn second_connection_with_same_id_takes_over() {
     let broker = Broker::start();

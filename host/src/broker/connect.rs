@@ -263,11 +263,17 @@ async fn accept(
         }
     }
 
+    // A client asking for more than the limit (or for none) gets the
+    // limit. A 5.0 client is told so as Server Keep Alive; a 3.x client
+    // cannot be told and is held to it all the same, as EMQX does, so
+    // that a silent 3.x connection cannot outlive the limit.
     let mut keep_alive = connect.keep_alive;
-    if let (true, Some(max)) = (v5, config.mqtt.max_keepalive) {
+    if let Some(max) = config.mqtt.max_keepalive {
         if keep_alive == 0 || keep_alive > max.get() {
             keep_alive = max.get();
-            connack.server_keep_alive = Some(keep_alive);
+            if v5 {
+                connack.server_keep_alive = Some(keep_alive);
+            }
         }
     }
 

@@ -68,9 +68,9 @@ pub struct MqttConfig {
     /// `mqtt.max_clientid_len`: longest Client Identifier accepted (at least 23).
     pub max_clientid_len: u16,
     /// `mqtt.max_keepalive`: longest Keep Alive allowed, in seconds; `None`
-    /// means no limit. A 5.0 client asking for more (or for 0) is told this
-    /// value as Server Keep Alive; a 3.x client cannot be told another value
-    /// and keeps its own.
+    /// means no limit. A client asking for more (or for 0) gets this value:
+    /// a 5.0 client is told it as Server Keep Alive; a 3.x client cannot be
+    /// told and is held to it all the same.
     pub max_keepalive: Option<NonZeroU16>,
     /// `mqtt.max_inflight`: QoS 1 and 2 messages in flight to one client
     /// awaiting acknowledgement; the smaller of this and the client's Receive
