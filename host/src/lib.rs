@@ -7,6 +7,7 @@
 //! - [`admin`]: the management HTTP API and `mqhost ctl`.
 //! - [`cli`]: the command line.
 //! - [`config`]: the properties format and the host configuration.
+//! - [`escape`]: client-controlled text made safe for log lines.
 //! - [`logging`]: tracing to stderr.
 //! - [`open_files`]: the open-file limit and descriptor table, set up
 //!   before the runtime starts.
@@ -21,6 +22,7 @@ pub mod admin;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod escape;
 pub mod hooks;
 pub mod logging;
 pub mod open_files;

@@ -11,6 +11,7 @@ mod connect;
 mod delivery;
 mod flow;
 mod kick;
+mod limits;
 mod malformed;
 mod plugins;
 mod redis;

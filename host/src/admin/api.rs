@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 
 use super::http::{percent_decode, read_request, write_response, Request, Response};
 use crate::broker::{Broker, KickError};
+use crate::escape::escaped;
 use crate::plugins::{ActionError, PluginManager};
 
 /// Binds the admin listener and logs the address bound.
@@ -79,7 +80,7 @@ fn kick(broker: &Broker, encoded_id: &str) -> Response {
     };
     match broker.kick(&client_id, mqhost_codec::reason::ADMINISTRATIVE_ACTION) {
         Ok(()) => {
-            tracing::info!(client_id, "client kicked through the admin API");
+            tracing::info!(client_id = %escaped(&client_id), "client kicked through the admin API");
             Response {
                 status: 204,
                 body: String::new(),

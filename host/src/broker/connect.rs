@@ -23,6 +23,7 @@ use super::topic;
 use super::Broker;
 use crate::access::decider::{Login, Question};
 use crate::access::{self, Access};
+use crate::escape::escaped;
 use crate::hooks::decide::{AuthenticateRequest, Step};
 use crate::hooks::ClientInfo;
 
@@ -105,7 +106,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
             Err(back) => attach = back,
         }
     }
-    tracing::warn!(client_id = %attach.conn.info.client_id, "could not settle the session for this client id");
+    tracing::warn!(client_id = %escaped(&attach.conn.info.client_id), "could not settle the session for this client id");
     let mut conn = attach.conn;
     refuse(
         &mut conn.writer,
@@ -258,7 +259,7 @@ async fn accept(
             .await
         {
             // As Mosquitto: the client connects, without its will.
-            tracing::info!(%client_id, topic, "will dropped: the client may not publish to its topic");
+            tracing::info!(client_id = %escaped(&client_id), topic = %escaped(topic), "will dropped: the client may not publish to its topic");
             will = None;
         }
     }

@@ -13,6 +13,7 @@ use bytes::{Buf, BytesMut};
 use mqhost_codec::{encode, Disconnect, DisconnectProperties, LastWill, Packet, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::escape::escaped;
 use crate::hooks::ClientInfo;
 
 /// The read half of a client's stream (TCP now; TLS and WebSocket later).
@@ -125,7 +126,7 @@ impl Connection {
     /// is a broker bug, not the client's: it is logged and skipped.
     pub fn send(&mut self, packet: &Packet) {
         if let Err(error) = encode(packet, self.info.protocol, &mut self.write_buf) {
-            tracing::error!(client_id = %self.info.client_id, ?error, "could not encode packet");
+            tracing::error!(client_id = %escaped(&self.info.client_id), ?error, "could not encode packet");
         }
     }
 

@@ -17,6 +17,7 @@ use super::subscriptions::SubscriptionTree;
 use super::topic::SharedFilter;
 use super::SessionId;
 use crate::config::HostConfig;
+use crate::escape::escaped;
 
 /// One session's subscription to one filter, as the tree stores it.
 #[derive(Clone)]
@@ -181,7 +182,7 @@ impl Router {
         if !replaces && self.max_retained > 0 && store.len() >= self.max_retained {
             // The store is full: a new topic is refused rather than evicting
             // another publisher's message.
-            tracing::warn!(topic = %message.topic, "retained store full, message not retained");
+            tracing::warn!(topic = %escaped(&message.topic), "retained store full, message not retained");
             return;
         }
         store.insert(&message.topic, Arc::clone(message));

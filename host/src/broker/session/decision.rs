@@ -14,6 +14,7 @@ use mqhost_codec::{Publish, Subscribe};
 use super::{CloseReason, Delivery, Session};
 use crate::access::decider::{Check, Question, Waiting};
 use crate::access::Access;
+use crate::escape::escaped;
 use crate::hooks::decide::Decision;
 
 /// What to do once the answer is in.
@@ -114,7 +115,7 @@ impl Session {
         if allowed {
             self.enqueue_allowed(delivery);
         } else {
-            tracing::debug!(client_id = %self.client_id, topic = %delivery.message.topic, "not delivered: the client may not read the topic");
+            tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(&delivery.message.topic), "not delivered: the client may not read the topic");
         }
     }
 }

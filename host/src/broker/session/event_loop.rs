@@ -14,6 +14,7 @@ use tokio::io::AsyncWrite;
 use super::pressure::AfterPause;
 use super::{Attach, CloseReason, Session, SessionEvent, Successor};
 use crate::access::Access;
+use crate::escape::escaped;
 use crate::hooks::decide::Decision;
 
 /// A publisher's task yields after a read that made at most this many
@@ -317,7 +318,7 @@ impl Session {
                         self.pump();
                     }
                     _ => {
-                        tracing::warn!(client_id = %self.client_id, %filter, "subscription refused")
+                        tracing::warn!(client_id = %escaped(&self.client_id), filter = %escaped(&filter), "subscription refused")
                     }
                 }
                 true

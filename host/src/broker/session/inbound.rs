@@ -18,6 +18,7 @@ use crate::access::Access;
 use crate::broker::message::Message;
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
+use crate::escape::escaped;
 
 fn protocol_error(detail: &'static str) -> CloseReason {
     CloseReason::Protocol {
@@ -79,7 +80,7 @@ impl Session {
                     return Ok(());
                 }
                 Err(error) => {
-                    tracing::debug!(client_id = %self.client_id, %error, "malformed packet");
+                    tracing::debug!(client_id = %escaped(&self.client_id), %error, "malformed packet");
                     return Err(CloseReason::Protocol {
                         code: error.reason_code(),
                         detail: "malformed_packet",
@@ -353,7 +354,7 @@ impl Session {
         packet_id: u16,
         topic: &str,
     ) -> Result<(), CloseReason> {
-        tracing::debug!(client_id = %self.client_id, topic, "PUBLISH refused: the client may not write the topic");
+        tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(topic), "PUBLISH refused: the client may not write the topic");
         if self.broker.access.disconnects_on_deny() {
             return Err(CloseReason::Protocol {
                 code: reason::NOT_AUTHORIZED,

@@ -19,6 +19,7 @@ use super::will::PendingWill;
 use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle, Successor};
 use crate::access::decider::AccessCache;
 use crate::broker::{topic, Broker};
+use crate::escape::escaped;
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +169,7 @@ impl Session {
         }));
         let info = conn.info.clone();
         tracing::info!(
-            client_id = %info.client_id,
+            client_id = %escaped(&info.client_id),
             peer = %info.peer,
             protocol = protocol_name(info.protocol),
             keep_alive = conn.keep_alive,
@@ -209,7 +210,7 @@ impl Session {
             _ => None,
         };
         tracing::info!(
-            client_id = %info.client_id,
+            client_id = %escaped(&info.client_id),
             peer = %info.peer,
             protocol = protocol_name(info.protocol),
             keep_alive,
@@ -277,7 +278,7 @@ impl Session {
                 }
             }
         }
-        tracing::debug!(client_id = %self.client_id, "session ended");
+        tracing::debug!(client_id = %escaped(&self.client_id), "session ended");
     }
 }
 

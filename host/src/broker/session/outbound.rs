@@ -9,6 +9,7 @@ use mqhost_codec::{encode_publish, publish_encoded_len, Packet, PubAck, PublishV
 
 use super::inflight::Stage;
 use super::{Delivery, Session};
+use crate::escape::escaped;
 
 /// Above this many unwritten bytes the session stops encoding more
 /// messages: the client is not keeping up, and the queue, which has a
@@ -31,7 +32,7 @@ impl Session {
             .map_or(usize::MAX, |n| n.get() as usize);
         if self.queue.len() >= limit {
             self.broker.metrics.dropped();
-            tracing::debug!(client_id = %self.client_id, topic = %delivery.message.topic, "queue full, message dropped");
+            tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(&delivery.message.topic), "queue full, message dropped");
             return;
         }
         self.queue.push_back(delivery);
@@ -169,7 +170,7 @@ impl Session {
         };
         let publish = view(delivery, packet_id, dup, topic, topic_alias, expiry);
         if let Err(error) = encode_publish(&publish, version, &mut conn.write_buf) {
-            tracing::error!(client_id = %self.client_id, ?error, "could not encode PUBLISH");
+            tracing::error!(client_id = %escaped(&self.client_id), ?error, "could not encode PUBLISH");
             return false;
         }
         self.broker
