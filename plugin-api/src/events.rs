@@ -37,8 +37,8 @@ pub struct ClientEvent<'a> {
     /// When it happened, Unix milliseconds.
     pub timestamp_ms: u64,
     /// Why the connection ended (`normal`, `closed`, `keepalive_timeout`,
-    /// `takenover`, `shutdown`, or a protocol error); empty for
-    /// `client.connected`.
+    /// `packet_timeout`, `takenover`, `shutdown`, or a protocol error);
+    /// empty for `client.connected`.
     pub reason: RStr<'a>,
 }
 

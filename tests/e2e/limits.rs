@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use mqhost_codec::ProtocolVersion;
-use mqhost_tests::raw::RawClient;
+use bytes::BytesMut;
+use mqhost_codec::{encode, Packet, ProtocolVersion, QoS};
+use mqhost_tests::raw::{connect_packet, publish, RawClient};
 use mqhost_tests::Broker;
 
 /// A client id holding a newline and a terminal escape shows up escaped
@@ -44,4 +45,32 @@ async fn a_long_client_id_is_cut_in_the_log() {
     );
     assert!(!line.contains("ab"), "{line}");
     client.disconnect().await;
+}
+
+/// A client without keep alive that starts a PUBLISH and never finishes
+/// it loses its connection after `mqtt.packet_timeout`, in every version
+/// (5.0 without a DISCONNECT: it has no reason code for this).
+#[tokio::test]
+async fn a_half_sent_packet_closes_the_connection() {
+    let broker = Broker::start_with(&[("mqtt.packet_timeout", "1s")]);
+    for (version, id) in [
+        (ProtocolVersion::V3_1_1, "half-v311"),
+        (ProtocolVersion::V5, "half-v5"),
+    ] {
+        let mut connect = connect_packet(version, id);
+        connect.keep_alive = 0;
+        let (mut client, _) = RawClient::connect_with(broker.addr(), connect).await;
+        let mut bytes = BytesMut::new();
+        let packet = Packet::Publish(publish("slow/topic", &[7; 100], QoS::AtMostOnce, 0));
+        encode(&packet, version, &mut bytes).unwrap();
+        client.send_bytes(&bytes[..bytes.len() / 2]).await;
+        assert!(client.expect_closed().await.is_empty());
+        let line = broker
+            .wait_for_log(
+                &format!("client disconnected client_id={id} "),
+                Duration::from_secs(5),
+            )
+            .expect("disconnect line");
+        assert!(line.contains("reason=\"packet_timeout\""), "{line}");
+    }
 }

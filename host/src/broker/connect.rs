@@ -329,6 +329,7 @@ async fn accept(
             info,
             keep_alive,
             last_packet: Instant::now(),
+            partial_since: None,
             receive_maximum: props.receive_maximum.unwrap_or(u16::MAX),
             max_packet_size: props.maximum_packet_size.unwrap_or(u32::MAX),
             topic_alias_maximum: if v5 {

@@ -51,6 +51,10 @@ pub struct Connection {
     pub keep_alive: u16,
     /// When the last packet arrived, for keep alive.
     pub last_packet: Instant,
+    /// When the first bytes of a packet not yet whole arrived, for
+    /// `mqtt.packet_timeout`; `None` while the read buffer holds no part
+    /// of a packet.
+    pub partial_since: Option<Instant>,
     /// The client's Receive Maximum: most QoS 1/2 messages in flight to it.
     pub receive_maximum: u16,
     /// Largest packet the client accepts.
@@ -103,11 +107,21 @@ impl Connection {
         }
     }
 
-    /// After decoding: an emptied read buffer much larger than the next
-    /// read needs is given back (payloads still routed keep their part
-    /// of it alive), and a quiet connection's whole buffer, since its next
-    /// read lands on the stack (see [`Connection::poll_read`]).
-    pub fn after_decode(&mut self) {
+    /// After decoding stopped for want of bytes (`decoded`: whether it
+    /// decoded packets first). What is left in the read buffer is the
+    /// start of a packet: it began arriving now if packets were decoded
+    /// before it, and when it was first seen otherwise.
+    ///
+    /// An emptied read buffer much larger than the next read needs is
+    /// given back (payloads still routed keep their part of it alive), and
+    /// a quiet connection's whole buffer, since its next read lands on the
+    /// stack (see [`Connection::poll_read`]).
+    pub fn after_decode(&mut self, decoded: bool) {
+        self.partial_since = match (self.read_buf.is_empty(), self.partial_since) {
+            (true, _) => None,
+            (false, Some(since)) if !decoded => Some(since),
+            (false, _) => Some(Instant::now()),
+        };
         let idle = self.read_size == READ_MIN;
         if self.read_buf.is_empty() && (idle || self.read_buf.capacity() > 2 * self.read_size) {
             self.read_buf = BytesMut::new();
@@ -134,6 +148,12 @@ impl Connection {
     pub fn keep_alive_deadline(&self) -> Option<Instant> {
         (self.keep_alive > 0)
             .then(|| self.last_packet + Duration::from_millis(u64::from(self.keep_alive) * 1500))
+    }
+
+    /// When the packet the client began must be whole by: `timeout` after
+    /// its first bytes, whatever the keep alive.
+    pub fn packet_deadline(&self, timeout: Duration) -> Option<Instant> {
+        self.partial_since.map(|since| since + timeout)
     }
 
     /// Writes what is buffered, plus a DISCONNECT with `reason` for a 5.0
@@ -167,5 +187,64 @@ impl Connection {
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
         self.info.peer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> Connection {
+        Connection {
+            reader: Box::new(tokio::io::empty()),
+            writer: Box::new(tokio::io::sink()),
+            read_buf: BytesMut::new(),
+            read_size: READ_MIN,
+            write_buf: BytesMut::new(),
+            info: ClientInfo {
+                client_id: Arc::from("c"),
+                username: None,
+                peer: "127.0.0.1:1".parse().unwrap(),
+                protocol: ProtocolVersion::V3_1_1,
+                clean_start: true,
+                keep_alive: 0,
+                connected_at: 0,
+            },
+            keep_alive: 0,
+            last_packet: Instant::now(),
+            partial_since: None,
+            receive_maximum: u16::MAX,
+            max_packet_size: u32::MAX,
+            topic_alias_maximum: 0,
+            inbound_aliases: HashMap::new(),
+            last_topic: None,
+            outbound_aliases: HashMap::new(),
+            will: None,
+        }
+    }
+
+    #[test]
+    fn a_packet_begun_has_a_deadline_until_it_is_whole() {
+        let timeout = Duration::from_secs(30);
+        let mut conn = connection();
+        conn.after_decode(false);
+        assert_eq!(conn.packet_deadline(timeout), None);
+
+        // The first bytes of a packet: its deadline starts.
+        conn.read_buf.extend_from_slice(&[0x30, 0x10]);
+        conn.after_decode(false);
+        let first = conn.packet_deadline(timeout).expect("deadline");
+        // More bytes of the same packet do not move it.
+        conn.read_buf.extend_from_slice(&[0, 1]);
+        conn.after_decode(false);
+        assert_eq!(conn.packet_deadline(timeout), Some(first));
+
+        // A packet decoded, and the next one begun: a new deadline.
+        conn.after_decode(true);
+        assert!(conn.packet_deadline(timeout).is_some_and(|at| at >= first));
+        // Nothing left over: none.
+        conn.read_buf.clear();
+        conn.after_decode(true);
+        assert_eq!(conn.packet_deadline(timeout), None);
     }
 }

@@ -72,6 +72,11 @@ pub struct MqttConfig {
     /// a 5.0 client is told it as Server Keep Alive; a 3.x client cannot be
     /// told and is held to it all the same.
     pub max_keepalive: Option<NonZeroU16>,
+    /// `mqtt.packet_timeout`: how long a packet may take to arrive whole
+    /// once its first byte is in, whatever the keep alive (0 included), so
+    /// that a client cannot hold a connection and its read buffer open by
+    /// sending a packet slowly or never finishing it.
+    pub packet_timeout: Duration,
     /// `mqtt.max_inflight`: QoS 1 and 2 messages in flight to one client
     /// awaiting acknowledgement; the smaller of this and the client's Receive
     /// Maximum applies.

@@ -127,6 +127,18 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "mqtt.packet_timeout",
+        kind: "duration",
+        default: "30s",
+        example: "10s",
+        doc: "How long a packet may take to arrive whole once its first byte is in, whatever the keep alive, 1 to 3600 seconds; then the connection closes.",
+        apply: |c, v, _| {
+            let secs = check_range(parse_duration_secs(v)?, 1..=3600, v)?;
+            c.mqtt.packet_timeout = Duration::from_secs(secs);
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "mqtt.max_inflight",
         kind: "integer",
         default: "32",
@@ -496,6 +508,7 @@ impl HostConfig {
                 max_packet_size: 0,
                 max_clientid_len: 0,
                 max_keepalive: None,
+                packet_timeout: Duration::ZERO,
                 max_inflight: 0,
                 receive_maximum: 0,
                 max_queued_messages: None,
@@ -572,6 +585,7 @@ mod tests {
             max_packet_size: 2,
             max_clientid_len: 23,
             max_keepalive: NonZeroU16::new(1),
+            packet_timeout: Duration::from_secs(1),
             max_inflight: 1,
             receive_maximum: 1,
             max_queued_messages: NonZeroU32::new(1),

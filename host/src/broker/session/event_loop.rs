@@ -84,7 +84,10 @@ impl Session {
                         }
                         keep_going
                     }
-                    Wake::KeepAlive => self.detach(CloseReason::KeepAliveTimeout),
+                    Wake::KeepAlive => {
+                        let reason = self.overdue();
+                        self.detach(reason)
+                    }
                     Wake::Expired => false,
                     Wake::WillDue => {
                         self.publish_pending_will();
@@ -170,15 +173,37 @@ impl Session {
             .map(Wake::Event)
     }
 
-    /// A paused client is alive: keep alive does not apply.
+    /// The earlier of the keep alive deadline and the packet timeout of a
+    /// packet begun. A paused client is alive and its bytes wait in the
+    /// socket: neither applies.
     fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        let timeout = self.broker.config.mqtt.packet_timeout;
         let deadline = match (&self.conn, &self.paused) {
-            (Some(conn), None) => conn.keep_alive_deadline(),
+            (Some(conn), None) => conn
+                .keep_alive_deadline()
+                .into_iter()
+                .chain(conn.packet_deadline(timeout))
+                .min(),
             _ => None,
         };
         self.timer
             .poll_until(cx, deadline)
             .map(|()| Wake::KeepAlive)
+    }
+
+    /// Which deadline ran out: a packet left unfinished, or keep alive.
+    fn overdue(&self) -> CloseReason {
+        let timeout = self.broker.config.mqtt.packet_timeout;
+        let unfinished = self
+            .conn
+            .as_ref()
+            .and_then(|conn| conn.packet_deadline(timeout))
+            .is_some_and(|at| at <= Instant::now());
+        if unfinished {
+            CloseReason::PacketTimeout
+        } else {
+            CloseReason::KeepAliveTimeout
+        }
     }
 
     /// Without a connection: the mailbox, expiry and a delayed will.

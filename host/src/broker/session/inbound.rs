@@ -76,7 +76,7 @@ impl Session {
             let packet = match decode(&mut conn.read_buf, Some(version), max_packet_size) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => {
-                    conn.after_decode();
+                    conn.after_decode(*decoded);
                     return Ok(());
                 }
                 Err(error) => {

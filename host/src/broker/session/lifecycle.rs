@@ -30,6 +30,11 @@ pub enum CloseReason {
     Lost,
     /// Nothing arrived within 1.5 times the keep alive.
     KeepAliveTimeout,
+    /// A packet begun was not whole within `mqtt.packet_timeout`. Closed
+    /// without a DISCONNECT: 5.0 has no reason code for it (0x8D says keep
+    /// alive, which may be off), and a client stalled mid-packet is most
+    /// likely gone.
+    PacketTimeout,
     /// The client broke the protocol; `code` goes into a 5.0 DISCONNECT.
     Protocol { code: u8, detail: &'static str },
     /// Another connection took the client id.
@@ -46,7 +51,9 @@ impl CloseReason {
     fn server_disconnect(&self) -> Option<u8> {
         use mqhost_codec::reason;
         match self {
-            CloseReason::Disconnected { .. } | CloseReason::Lost => None,
+            CloseReason::Disconnected { .. } | CloseReason::Lost | CloseReason::PacketTimeout => {
+                None
+            }
             CloseReason::KeepAliveTimeout => Some(reason::KEEP_ALIVE_TIMEOUT),
             CloseReason::Protocol { code, .. } => Some(*code),
             CloseReason::TakenOver => Some(reason::SESSION_TAKEN_OVER),
@@ -69,6 +76,7 @@ impl CloseReason {
             CloseReason::Disconnected { .. } => "normal",
             CloseReason::Lost => "closed",
             CloseReason::KeepAliveTimeout => "keepalive_timeout",
+            CloseReason::PacketTimeout => "packet_timeout",
             CloseReason::Protocol { detail, .. } => detail,
             CloseReason::TakenOver => "takenover",
             CloseReason::Kicked { .. } => "kicked",

@@ -1,5 +1,6 @@
 //! One timer per session, for whichever of its deadlines comes next (keep
-//! alive while connected; expiry or a delayed will while not).
+//! alive or a packet's timeout while connected; expiry or a delayed will
+//! while not).
 //!
 //! The keep alive deadline moves with every packet. Re-arming a tokio
 //! timer takes the timer wheel's lock, so the timer is only moved when it
