@@ -66,7 +66,12 @@ impl Session {
         loop {
             if self.paused.is_some() || self.awaiting.is_some() {
                 // A subscriber is congested, or a plugin is deciding: the
-                // rest waits in the buffer.
+                // rest waits in the buffer, and the client's next bytes in
+                // the socket. A packet begun is not the client's to finish
+                // meanwhile: its time starts again once reading resumes.
+                if let Some(conn) = self.conn.as_mut() {
+                    conn.partial_since = None;
+                }
                 return Ok(());
             }
             let Some(conn) = self.conn.as_mut() else {
