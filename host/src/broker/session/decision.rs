@@ -68,6 +68,11 @@ impl Session {
             Resume::Deliver(delivery) => self.enqueue_decided(delivery, allowed),
         }
         self.drain_held();
+        if let Some(conn) = self.conn.as_mut() {
+            // The client waited for the broker, not the other way round:
+            // its keep alive counts from now, as after a pause.
+            conn.last_packet = std::time::Instant::now();
+        }
         if self.awaiting.is_none() {
             // Packets read before the wait are still in the buffer.
             self.decode_and_handle()?;
