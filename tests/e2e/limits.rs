@@ -1,11 +1,14 @@
 //! Limits on what a client can make the broker do: what its chosen strings
-//! do to the log, and how long a half-sent packet may hold a connection.
+//! do to the log, how long a half-sent packet may hold a connection, and
+//! how much state it can make the broker keep.
 
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mqhost_codec::{encode, Packet, ProtocolVersion, QoS};
-use mqhost_tests::raw::{connect_packet, publish, RawClient};
+use mqhost_codec::{
+    encode, reason, Packet, ProtocolVersion, QoS, Subscribe, SubscribeProperties, Unsubscribe,
+};
+use mqhost_tests::raw::{connect_packet, options, publish, RawClient};
 use mqhost_tests::Broker;
 
 /// A client id holding a newline and a terminal escape shows up escaped
@@ -73,4 +76,68 @@ async fn a_half_sent_packet_closes_the_connection() {
             .expect("disconnect line");
         assert!(line.contains("reason=\"packet_timeout\""), "{line}");
     }
+}
+
+/// Sends one SUBSCRIBE with every filter at QoS 1 and returns the SUBACK
+/// reason codes.
+async fn subscribe_all(client: &mut RawClient, filters: &[&str]) -> Vec<u8> {
+    client
+        .send(Packet::Subscribe(Subscribe {
+            packet_id: 7,
+            filters: filters
+                .iter()
+                .map(|f| ((*f).to_owned(), options(QoS::AtLeastOnce)))
+                .collect(),
+            properties: SubscribeProperties::default(),
+        }))
+        .await;
+    match client.recv().await {
+        Some(Packet::SubAck(ack)) => ack.reasons,
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+}
+
+/// The admin API's status, as JSON.
+async fn status(broker: &Broker) -> serde_json::Value {
+    let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).expect("status is JSON")
+}
+
+/// With `mqtt.max_subscriptions = 2` a third filter is refused (5.0:
+/// 0x97, 3.x: 0x80) while renewing a filter the client has is granted,
+/// and a filter given up makes room again. Refusals are counted.
+#[tokio::test]
+async fn subscriptions_beyond_the_limit_are_refused() {
+    let broker = Broker::start_with(&[("mqtt.max_subscriptions", "2")]);
+    for (version, id, refused) in [
+        (ProtocolVersion::V5, "subs-v5", reason::QUOTA_EXCEEDED),
+        (
+            ProtocolVersion::V3_1_1,
+            "subs-v311",
+            reason::UNSPECIFIED_ERROR,
+        ),
+    ] {
+        let mut client = RawClient::connect(broker.addr(), version, id).await;
+        assert_eq!(subscribe_all(&mut client, &["a/1", "a/+"]).await, [1, 1]);
+        // The same filters again, with a new one between them.
+        assert_eq!(
+            subscribe_all(&mut client, &["a/1", "a/2", "a/+"]).await,
+            [1, refused, 1]
+        );
+        client
+            .send(Packet::Unsubscribe(Unsubscribe {
+                packet_id: 8,
+                filters: vec!["a/1".to_owned()],
+                user_properties: Vec::new(),
+            }))
+            .await;
+        assert!(matches!(client.recv().await, Some(Packet::UnsubAck(_))));
+        assert_eq!(
+            subscribe_all(&mut client, &["a/2", "a/3"]).await,
+            [1, refused]
+        );
+        client.disconnect().await;
+    }
+    assert_eq!(status(&broker).await["subscriptions_quota_exceeded"], 4);
 }

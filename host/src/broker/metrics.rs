@@ -19,6 +19,9 @@ pub struct Metrics {
     /// Messages discarded: queue full, expired, too large for the receiver,
     /// or dropped by a hook.
     pub messages_dropped: AtomicU64,
+    /// Topic filters refused because their client had
+    /// `mqtt.max_subscriptions` already.
+    pub subscriptions_quota_exceeded: AtomicU64,
     /// Bytes read from clients.
     pub bytes_received: AtomicU64,
     /// Bytes written to clients.

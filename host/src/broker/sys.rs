@@ -41,6 +41,10 @@ fn figures(broker: &Broker) -> Vec<(&'static str, String)> {
             "subscriptions/count",
             broker.router.subscription_count().to_string(),
         ),
+        (
+            "subscriptions/quota_exceeded",
+            load(&m.subscriptions_quota_exceeded),
+        ),
         ("retained/count", broker.router.retained_count().to_string()),
         ("messages/received", load(&m.messages_received)),
         ("messages/sent", load(&m.messages_sent)),

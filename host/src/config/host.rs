@@ -106,6 +106,10 @@ pub struct MqttConfig {
     pub shared_subscription: bool,
     /// `mqtt.wildcard_subscription`: whether filters with `+` or `#` are allowed.
     pub wildcard_subscription: bool,
+    /// `mqtt.max_subscriptions`: topic filters one client may have
+    /// subscribed at once, so that one client cannot grow the subscription
+    /// tree without bound; `None` means no limit.
+    pub max_subscriptions: Option<NonZeroU32>,
     /// `mqtt.allow_anonymous`: whether a client no source authenticated
     /// (one without a user name, or with one while no source knows users)
     /// may connect. `None` (not written down): only on a listener bound to

@@ -250,6 +250,17 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "mqtt.max_subscriptions",
+        kind: "integer",
+        default: "0",
+        example: "100",
+        doc: "Topic filters one client may have subscribed at once; 0 means no limit. A new filter beyond it is refused (SUBACK 0x97 in 5.0, 0x80 in 3.x).",
+        apply: |c, v, _| {
+            c.mqtt.max_subscriptions = NonZeroU32::new(parse_u32(v, 0..=u32::MAX)?);
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "mqtt.allow_anonymous",
         kind: "boolean",
         default: "",
@@ -519,6 +530,7 @@ impl HostConfig {
                 max_retained_messages: None,
                 shared_subscription: false,
                 wildcard_subscription: false,
+                max_subscriptions: NonZeroU32::new(1),
                 allow_anonymous: Some(false),
             },
             auth: AuthConfig {
@@ -596,6 +608,7 @@ mod tests {
             max_retained_messages: NonZeroU32::new(1),
             shared_subscription: true,
             wildcard_subscription: true,
+            max_subscriptions: NonZeroU32::new(7),
             allow_anonymous: Some(true),
         };
         config.auth.password_file = Some("x".into());

@@ -1,6 +1,7 @@
 //! Packets from the client: PUBLISH and its acknowledgements in both
 //! directions, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -567,6 +568,19 @@ impl Session {
             // to be settled with that suite).
             return Ok(Err(reason::UNSPECIFIED_ERROR));
         }
+        if self.over_subscription_quota(filter) {
+            self.broker
+                .metrics
+                .subscriptions_quota_exceeded
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(client_id = %escaped(&self.client_id), filter = %escaped(filter), "subscription refused: mqtt.max_subscriptions reached");
+            // 3.x has no other failure code than 0x80.
+            return Ok(Err(if self.is_v5() {
+                reason::QUOTA_EXCEEDED
+            } else {
+                reason::UNSPECIFIED_ERROR
+            }));
+        }
         options.qos = options.qos.min(QoS::ExactlyOnce);
         let subscriber = Subscriber {
             session: self.handle.clone(),
@@ -576,6 +590,20 @@ impl Session {
         let is_new = self.broker.router.subscribe(filter, shared, subscriber);
         self.subscriptions.insert(filter.to_owned());
         Ok(Ok(is_new))
+    }
+
+    /// Whether `filter` would be one subscription more than
+    /// `mqtt.max_subscriptions` allows; renewing a filter the client has
+    /// is not one more.
+    fn over_subscription_quota(&self, filter: &str) -> bool {
+        self.broker
+            .config
+            .mqtt
+            .max_subscriptions
+            .is_some_and(|max| {
+                self.subscriptions.len() >= max.get() as usize
+                    && !self.subscriptions.contains(filter)
+            })
     }
 
     fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Result<(), CloseReason> {
