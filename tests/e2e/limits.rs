@@ -141,3 +141,59 @@ async fn subscriptions_beyond_the_limit_are_refused() {
     }
     assert_eq!(status(&broker).await["subscriptions_quota_exceeded"], 4);
 }
+
+/// Retained messages beyond `mqtt.max_retained_payload_size` or
+/// `mqtt.max_retained_bytes` are delivered but not stored, and one that
+/// cannot replace its topic's message leaves none behind. Counted.
+#[tokio::test]
+async fn retained_messages_beyond_the_limits_are_not_stored() {
+    let broker = Broker::start_with(&[
+        // The broker's own figures are outside the limits; off, they
+        // are not in the store at all.
+        ("sys.interval", "0"),
+        ("mqtt.max_retained_payload_size", "100"),
+        // Topic and payload: the sentinel (9) and three of r/N (93 each).
+        ("mqtt.max_retained_bytes", "300"),
+    ]);
+    let mut live = RawClient::connect(broker.addr(), ProtocolVersion::V5, "live").await;
+    live.subscribe("r/#", QoS::AtMostOnce).await;
+    let mut publisher =
+        RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "publisher").await;
+    let sent: [(&str, usize); 7] = [
+        ("sentinel", 1),
+        ("r/big", 101),
+        ("r/1", 90),
+        ("r/2", 90),
+        ("r/3", 90),
+        ("r/4", 90),
+        ("r/1", 200),
+    ];
+    for (topic, size) in sent {
+        let mut packet = publish(topic, &vec![b'x'; size], QoS::AtMostOnce, 0);
+        packet.retain = true;
+        publisher.send(Packet::Publish(packet)).await;
+    }
+    // Every one is delivered; once the last is, all were handled.
+    for (topic, size) in &sent[1..] {
+        let got = live.recv_publish().await;
+        assert_eq!((got.topic.as_str(), got.payload.len()), (*topic, *size));
+    }
+    // A new subscriber gets what was stored, then the sentinel's message,
+    // subscribed after r/# and so queued behind its messages.
+    let mut late = RawClient::connect(broker.addr(), ProtocolVersion::V5, "late").await;
+    assert_eq!(subscribe_all(&mut late, &["r/#", "sentinel"]).await, [1, 1]);
+    let mut stored = Vec::new();
+    loop {
+        let got = late.recv_publish().await;
+        if got.topic == "sentinel" {
+            break;
+        }
+        stored.push(got.topic);
+    }
+    stored.sort();
+    assert_eq!(stored, ["r/2", "r/3"]);
+    assert_eq!(status(&broker).await["retained_not_stored"], 3);
+    broker
+        .wait_for_log("retained message not stored", Duration::from_secs(5))
+        .expect("a line about it");
+}

@@ -109,6 +109,7 @@ async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) 
                 "clients_connected": broker.metrics.clients_connected.load(Ordering::Relaxed),
                 "sessions": broker.metrics.sessions.load(Ordering::Relaxed),
                 "subscriptions_quota_exceeded": broker.metrics.subscriptions_quota_exceeded.load(Ordering::Relaxed),
+                "retained_not_stored": broker.metrics.retained_not_stored.load(Ordering::Relaxed),
             })
             .to_string(),
         },

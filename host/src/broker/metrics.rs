@@ -22,6 +22,9 @@ pub struct Metrics {
     /// Topic filters refused because their client had
     /// `mqtt.max_subscriptions` already.
     pub subscriptions_quota_exceeded: AtomicU64,
+    /// Retained messages a `mqtt.max_retained_*` limit kept out of the
+    /// store (they were delivered all the same).
+    pub retained_not_stored: AtomicU64,
     /// Bytes read from clients.
     pub bytes_received: AtomicU64,
     /// Bytes written to clients.

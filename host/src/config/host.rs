@@ -5,7 +5,7 @@
 //! [`super::keys`]; reading a file and `--set` overrides is in [`super::load`].
 
 use std::net::SocketAddr;
-use std::num::{NonZeroU16, NonZeroU32};
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -102,6 +102,13 @@ pub struct MqttConfig {
     /// `mqtt.max_retained_messages`: retained messages stored at most;
     /// `None` means no limit.
     pub max_retained_messages: Option<NonZeroU32>,
+    /// `mqtt.max_retained_bytes`: topic and payload bytes of all retained
+    /// messages stored at most, so that publishers cannot fill memory
+    /// with retained messages; `None` means no limit.
+    pub max_retained_bytes: Option<NonZeroU64>,
+    /// `mqtt.max_retained_payload_size`: the largest payload of a retained
+    /// message that is stored; `None` means no limit.
+    pub max_retained_payload_size: Option<NonZeroU64>,
     /// `mqtt.shared_subscription`: whether `$share/...` subscriptions are allowed.
     pub shared_subscription: bool,
     /// `mqtt.wildcard_subscription`: whether filters with `+` or `#` are allowed.

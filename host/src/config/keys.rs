@@ -8,7 +8,7 @@
 //! the tests check that all four agree.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::num::{NonZeroU16, NonZeroU32};
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -224,6 +224,28 @@ pub static KEYS: &[KeySpec] = &[
         doc: "Retained messages stored at most; 0 means no limit.",
         apply: |c, v, _| {
             c.mqtt.max_retained_messages = NonZeroU32::new(parse_u32(v, 0..=u32::MAX)?);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_retained_bytes",
+        kind: "size",
+        default: "256MB",
+        example: "1GB",
+        doc: "Topic and payload bytes of all retained messages stored at most; 0 means no limit. A retained message beyond it is delivered but not stored.",
+        apply: |c, v, _| {
+            c.mqtt.max_retained_bytes = NonZeroU64::new(parse_size(v)?);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_retained_payload_size",
+        kind: "size",
+        default: "1MB",
+        example: "64KB",
+        doc: "Largest payload a retained message may have to be stored; 0 means no limit. A larger one is delivered but not stored.",
+        apply: |c, v, _| {
+            c.mqtt.max_retained_payload_size = NonZeroU64::new(parse_size(v)?);
             Ok(())
         },
     },
@@ -528,6 +550,8 @@ impl HostConfig {
                 max_session_expiry: 0,
                 retainer: false,
                 max_retained_messages: None,
+                max_retained_bytes: None,
+                max_retained_payload_size: None,
                 shared_subscription: false,
                 wildcard_subscription: false,
                 max_subscriptions: NonZeroU32::new(1),
@@ -606,6 +630,8 @@ mod tests {
             max_session_expiry: 1,
             retainer: true,
             max_retained_messages: NonZeroU32::new(1),
+            max_retained_bytes: NonZeroU64::new(1),
+            max_retained_payload_size: NonZeroU64::new(1),
             shared_subscription: true,
             wildcard_subscription: true,
             max_subscriptions: NonZeroU32::new(7),
@@ -644,6 +670,11 @@ mod tests {
         assert_eq!(config.listener.tcp_default, "0.0.0.0:1883".parse().unwrap());
         assert_eq!(config.mqtt.max_packet_size, 1 << 20);
         assert_eq!(config.mqtt.max_queued_messages, NonZeroU32::new(1000));
+        assert_eq!(config.mqtt.max_retained_bytes, NonZeroU64::new(256 << 20));
+        assert_eq!(
+            config.mqtt.max_retained_payload_size,
+            NonZeroU64::new(1 << 20)
+        );
         assert_eq!(config.sys.interval, Some(Duration::from_secs(10)));
         assert_eq!(config.plugins.etc_dir, Path::new("etc/plugins"));
         assert_eq!(
