@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqhost_codec::{
-    encode, reason, Packet, ProtocolVersion, QoS, Subscribe, SubscribeProperties, Unsubscribe,
+    encode, reason, Packet, ProtocolVersion, PubAck, QoS, Subscribe, SubscribeProperties,
+    Unsubscribe,
 };
 use mqhost_tests::raw::{connect_packet, options, publish, RawClient};
 use mqhost_tests::Broker;
@@ -196,4 +197,61 @@ async fn retained_messages_beyond_the_limits_are_not_stored() {
     broker
         .wait_for_log("retained message not stored", Duration::from_secs(5))
         .expect("a line about it");
+}
+
+/// Sends a QoS 2 PUBLISH with `packet_id` and waits for its PUBREC.
+async fn publish_qos2(client: &mut RawClient, packet_id: u16) {
+    client
+        .send(Packet::Publish(publish(
+            "qos2/topic",
+            b"x",
+            QoS::ExactlyOnce,
+            packet_id,
+        )))
+        .await;
+    match client.recv().await {
+        Some(Packet::PubRec(rec)) => assert_eq!(rec.packet_id, packet_id),
+        other => panic!("expected PUBREC {packet_id}, got {other:?}"),
+    }
+}
+
+/// A 3.x client cannot be told a Receive Maximum: beyond
+/// `mqtt.max_awaiting_rel` QoS 2 PUBLISHes awaiting PUBREL its connection
+/// closes; a PUBREL makes room for one more.
+#[tokio::test]
+async fn qos2_publishes_awaiting_pubrel_are_bounded_in_3x() {
+    let broker = Broker::start_with(&[("mqtt.max_awaiting_rel", "2")]);
+    let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "rel-v311").await;
+    publish_qos2(&mut client, 1).await;
+    publish_qos2(&mut client, 2).await;
+    // A resent PUBLISH is not one more.
+    publish_qos2(&mut client, 2).await;
+    client
+        .send(Packet::PubRel(PubAck {
+            packet_id: 1,
+            reason: 0,
+            properties: Default::default(),
+        }))
+        .await;
+    assert!(matches!(client.recv().await, Some(Packet::PubComp(c)) if c.packet_id == 1));
+    publish_qos2(&mut client, 3).await;
+    client
+        .send(Packet::Publish(publish(
+            "qos2/topic",
+            b"x",
+            QoS::ExactlyOnce,
+            4,
+        )))
+        .await;
+    assert!(client.expect_closed().await.is_empty());
+    let line = broker
+        .wait_for_log(
+            "client disconnected client_id=rel-v311 ",
+            Duration::from_secs(5),
+        )
+        .expect("disconnect line");
+    assert!(
+        line.contains("reason=\"max_awaiting_rel_exceeded\""),
+        "{line}"
+    );
 }

@@ -84,6 +84,10 @@ pub struct MqttConfig {
     /// `mqtt.receive_maximum`: Receive Maximum announced to 5.0 clients, the
     /// number of unacknowledged QoS 1 and 2 PUBLISHes a client may send us.
     pub receive_maximum: u16,
+    /// `mqtt.max_awaiting_rel`: QoS 2 packet ids a 3.x client may have
+    /// waiting for PUBREL (5.0 clients are held to `receive_maximum`);
+    /// `None` means no limit but that of packet ids.
+    pub max_awaiting_rel: Option<NonZeroU16>,
     /// `mqtt.max_queued_messages`: messages one session may hold waiting for
     /// delivery (while offline, or beyond the in-flight window); `None`
     /// means no limit.

@@ -161,6 +161,17 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "mqtt.max_awaiting_rel",
+        kind: "integer",
+        default: "100",
+        example: "1000",
+        doc: "QoS 2 PUBLISHes a 3.x client may have waiting for their PUBREL, 0 to 65535; 0 means no limit. Beyond it the connection closes (5.0 clients are held to mqtt.receive_maximum).",
+        apply: |c, v, _| {
+            c.mqtt.max_awaiting_rel = NonZeroU16::new(parse_u16(v, 0..=65535)?);
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "mqtt.max_queued_messages",
         kind: "integer",
         default: "1000",
@@ -544,6 +555,7 @@ impl HostConfig {
                 packet_timeout: Duration::ZERO,
                 max_inflight: 0,
                 receive_maximum: 0,
+                max_awaiting_rel: None,
                 max_queued_messages: None,
                 queue_qos0: false,
                 max_topic_alias: 0,
@@ -624,6 +636,7 @@ mod tests {
             packet_timeout: Duration::from_secs(1),
             max_inflight: 1,
             receive_maximum: 1,
+            max_awaiting_rel: NonZeroU16::new(1),
             max_queued_messages: NonZeroU32::new(1),
             queue_qos0: true,
             max_topic_alias: 1,

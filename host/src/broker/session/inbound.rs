@@ -264,6 +264,16 @@ impl Session {
             mut properties,
             ..
         } = publish;
+        // Before the access answer: a refused 3.x PUBLISH is acknowledged
+        // as usual and holds its packet id until PUBREL all the same.
+        if qos == QoS::ExactlyOnce {
+            if self.incoming_qos2.contains(&packet_id) {
+                // A resent PUBLISH whose first copy was already handled.
+                self.send(&Packet::PubRec(ack(packet_id, reason::SUCCESS)));
+                return Ok(());
+            }
+            self.check_awaiting_rel(v5)?;
+        }
         if !allowed {
             return self.refuse_publish(v5, qos, packet_id, &topic);
         }
@@ -271,21 +281,6 @@ impl Session {
         let payload_invalid = properties.payload_format_indicator == Some(1)
             && std::str::from_utf8(&payload).is_err();
 
-        if qos == QoS::ExactlyOnce {
-            if self.incoming_qos2.contains(&packet_id) {
-                // A resent PUBLISH whose first copy was already routed.
-                self.send(&Packet::PubRec(ack(packet_id, reason::SUCCESS)));
-                return Ok(());
-            }
-            if v5
-                && self.incoming_qos2.len() >= usize::from(self.broker.config.mqtt.receive_maximum)
-            {
-                return Err(CloseReason::Protocol {
-                    code: reason::RECEIVE_MAXIMUM_EXCEEDED,
-                    detail: "receive_maximum_exceeded",
-                });
-            }
-        }
         if payload_invalid {
             if qos == QoS::AtMostOnce {
                 return Err(CloseReason::Protocol {
@@ -332,6 +327,31 @@ impl Session {
         };
         self.acknowledge(qos, packet_id, code);
         Ok(())
+    }
+
+    /// Whether one more QoS 2 packet id may wait for its PUBREL: a 5.0
+    /// client may have `mqtt.receive_maximum` (what it was told), a 3.x
+    /// client, which is told nothing, `mqtt.max_awaiting_rel`. Beyond it
+    /// the connection closes (5.0: DISCONNECT 0x93).
+    fn check_awaiting_rel(&self, v5: bool) -> Result<(), CloseReason> {
+        let mqtt = &self.broker.config.mqtt;
+        let (limit, detail) = if v5 {
+            (Some(mqtt.receive_maximum), "receive_maximum_exceeded")
+        } else {
+            (
+                mqtt.max_awaiting_rel.map(|n| n.get()),
+                "max_awaiting_rel_exceeded",
+            )
+        };
+        match limit {
+            Some(limit) if self.incoming_qos2.len() >= usize::from(limit) => {
+                Err(CloseReason::Protocol {
+                    code: reason::RECEIVE_MAXIMUM_EXCEEDED,
+                    detail,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Answers a PUBLISH of `qos` with `code`: PUBACK for QoS 1, PUBREC
