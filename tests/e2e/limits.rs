@@ -1,11 +1,15 @@
 //! Limits on what a client can make the broker do: what its chosen strings
-//! do to the log, and how long a half-sent packet may hold a connection.
+//! do to the log, how long a half-sent packet may hold a connection, and
+//! how much state it can make the broker keep.
 
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mqhost_codec::{encode, Packet, ProtocolVersion, QoS};
-use mqhost_tests::raw::{connect_packet, publish, RawClient};
+use mqhost_codec::{
+    encode, reason, Packet, ProtocolVersion, PubAck, QoS, Subscribe, SubscribeProperties,
+    Unsubscribe,
+};
+use mqhost_tests::raw::{connect_packet, options, publish, RawClient};
 use mqhost_tests::Broker;
 
 /// A client id holding a newline and a terminal escape shows up escaped
@@ -73,4 +77,181 @@ async fn a_half_sent_packet_closes_the_connection() {
             .expect("disconnect line");
         assert!(line.contains("reason=\"packet_timeout\""), "{line}");
     }
+}
+
+/// Sends one SUBSCRIBE with every filter at QoS 1 and returns the SUBACK
+/// reason codes.
+async fn subscribe_all(client: &mut RawClient, filters: &[&str]) -> Vec<u8> {
+    client
+        .send(Packet::Subscribe(Subscribe {
+            packet_id: 7,
+            filters: filters
+                .iter()
+                .map(|f| ((*f).to_owned(), options(QoS::AtLeastOnce)))
+                .collect(),
+            properties: SubscribeProperties::default(),
+        }))
+        .await;
+    match client.recv().await {
+        Some(Packet::SubAck(ack)) => ack.reasons,
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+}
+
+/// The admin API's status, as JSON.
+async fn status(broker: &Broker) -> serde_json::Value {
+    let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).expect("status is JSON")
+}
+
+/// With `mqtt.max_subscriptions = 2` a third filter is refused (5.0:
+/// 0x97, 3.x: 0x80) while renewing a filter the client has is granted,
+/// and a filter given up makes room again. Refusals are counted.
+#[tokio::test]
+async fn subscriptions_beyond_the_limit_are_refused() {
+    let broker = Broker::start_with(&[("mqtt.max_subscriptions", "2")]);
+    for (version, id, refused) in [
+        (ProtocolVersion::V5, "subs-v5", reason::QUOTA_EXCEEDED),
+        (
+            ProtocolVersion::V3_1_1,
+            "subs-v311",
+            reason::UNSPECIFIED_ERROR,
+        ),
+    ] {
+        let mut client = RawClient::connect(broker.addr(), version, id).await;
+        assert_eq!(subscribe_all(&mut client, &["a/1", "a/+"]).await, [1, 1]);
+        // The same filters again, with a new one between them.
+        assert_eq!(
+            subscribe_all(&mut client, &["a/1", "a/2", "a/+"]).await,
+            [1, refused, 1]
+        );
+        client
+            .send(Packet::Unsubscribe(Unsubscribe {
+                packet_id: 8,
+                filters: vec!["a/1".to_owned()],
+                user_properties: Vec::new(),
+            }))
+            .await;
+        assert!(matches!(client.recv().await, Some(Packet::UnsubAck(_))));
+        assert_eq!(
+            subscribe_all(&mut client, &["a/2", "a/3"]).await,
+            [1, refused]
+        );
+        client.disconnect().await;
+    }
+    assert_eq!(status(&broker).await["subscriptions_quota_exceeded"], 4);
+}
+
+/// Retained messages beyond `mqtt.max_retained_payload_size` or
+/// `mqtt.max_retained_bytes` are delivered but not stored, and one that
+/// cannot replace its topic's message leaves none behind. Counted.
+#[tokio::test]
+async fn retained_messages_beyond_the_limits_are_not_stored() {
+    let broker = Broker::start_with(&[
+        // The broker's own figures are outside the limits; off, they
+        // are not in the store at all.
+        ("sys.interval", "0"),
+        ("mqtt.max_retained_payload_size", "100"),
+        // Topic and payload: the sentinel (9) and three of r/N (93 each).
+        ("mqtt.max_retained_bytes", "300"),
+    ]);
+    let mut live = RawClient::connect(broker.addr(), ProtocolVersion::V5, "live").await;
+    live.subscribe("r/#", QoS::AtMostOnce).await;
+    let mut publisher =
+        RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "publisher").await;
+    let sent: [(&str, usize); 7] = [
+        ("sentinel", 1),
+        ("r/big", 101),
+        ("r/1", 90),
+        ("r/2", 90),
+        ("r/3", 90),
+        ("r/4", 90),
+        ("r/1", 200),
+    ];
+    for (topic, size) in sent {
+        let mut packet = publish(topic, &vec![b'x'; size], QoS::AtMostOnce, 0);
+        packet.retain = true;
+        publisher.send(Packet::Publish(packet)).await;
+    }
+    // Every one is delivered; once the last is, all were handled.
+    for (topic, size) in &sent[1..] {
+        let got = live.recv_publish().await;
+        assert_eq!((got.topic.as_str(), got.payload.len()), (*topic, *size));
+    }
+    // A new subscriber gets what was stored, then the sentinel's message,
+    // subscribed after r/# and so queued behind its messages.
+    let mut late = RawClient::connect(broker.addr(), ProtocolVersion::V5, "late").await;
+    assert_eq!(subscribe_all(&mut late, &["r/#", "sentinel"]).await, [1, 1]);
+    let mut stored = Vec::new();
+    loop {
+        let got = late.recv_publish().await;
+        if got.topic == "sentinel" {
+            break;
+        }
+        stored.push(got.topic);
+    }
+    stored.sort();
+    assert_eq!(stored, ["r/2", "r/3"]);
+    assert_eq!(status(&broker).await["retained_not_stored"], 3);
+    broker
+        .wait_for_log("retained message not stored", Duration::from_secs(5))
+        .expect("a line about it");
+}
+
+/// Sends a QoS 2 PUBLISH with `packet_id` and waits for its PUBREC.
+async fn publish_qos2(client: &mut RawClient, packet_id: u16) {
+    client
+        .send(Packet::Publish(publish(
+            "qos2/topic",
+            b"x",
+            QoS::ExactlyOnce,
+            packet_id,
+        )))
+        .await;
+    match client.recv().await {
+        Some(Packet::PubRec(rec)) => assert_eq!(rec.packet_id, packet_id),
+        other => panic!("expected PUBREC {packet_id}, got {other:?}"),
+    }
+}
+
+/// A 3.x client cannot be told a Receive Maximum: beyond
+/// `mqtt.max_awaiting_rel` QoS 2 PUBLISHes awaiting PUBREL its connection
+/// closes; a PUBREL makes room for one more.
+#[tokio::test]
+async fn qos2_publishes_awaiting_pubrel_are_bounded_in_3x() {
+    let broker = Broker::start_with(&[("mqtt.max_awaiting_rel", "2")]);
+    let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "rel-v311").await;
+    publish_qos2(&mut client, 1).await;
+    publish_qos2(&mut client, 2).await;
+    // A resent PUBLISH is not one more.
+    publish_qos2(&mut client, 2).await;
+    client
+        .send(Packet::PubRel(PubAck {
+            packet_id: 1,
+            reason: 0,
+            properties: Default::default(),
+        }))
+        .await;
+    assert!(matches!(client.recv().await, Some(Packet::PubComp(c)) if c.packet_id == 1));
+    publish_qos2(&mut client, 3).await;
+    client
+        .send(Packet::Publish(publish(
+            "qos2/topic",
+            b"x",
+            QoS::ExactlyOnce,
+            4,
+        )))
+        .await;
+    assert!(client.expect_closed().await.is_empty());
+    let line = broker
+        .wait_for_log(
+            "client disconnected client_id=rel-v311 ",
+            Duration::from_secs(5),
+        )
+        .expect("disconnect line");
+    assert!(
+        line.contains("reason=\"max_awaiting_rel_exceeded\""),
+        "{line}"
+    );
 }

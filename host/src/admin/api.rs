@@ -2,7 +2,7 @@
 //!
 //! | method | path | does |
 //! |---|---|---|
-//! | GET | `/api/v1/status` | node, version, uptime, clients |
+//! | GET | `/api/v1/status` | node, version, uptime, clients, sessions, what limits refused |
 //! | GET | `/api/v1/plugins` | every plugin: name, version, state, hooks, events, errors, last errors, stats |
 //! | POST | `/api/v1/plugins/NAME/load` | enable NAME (overrides its config file until unload) |
 //! | POST | `/api/v1/plugins/NAME/unload` | disable NAME (drains it) |
@@ -108,6 +108,8 @@ async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) 
                 "uptime": broker.uptime_secs(),
                 "clients_connected": broker.metrics.clients_connected.load(Ordering::Relaxed),
                 "sessions": broker.metrics.sessions.load(Ordering::Relaxed),
+                "subscriptions_quota_exceeded": broker.metrics.subscriptions_quota_exceeded.load(Ordering::Relaxed),
+                "retained_not_stored": broker.metrics.retained_not_stored.load(Ordering::Relaxed),
             })
             .to_string(),
         },

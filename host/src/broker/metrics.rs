@@ -19,6 +19,12 @@ pub struct Metrics {
     /// Messages discarded: queue full, expired, too large for the receiver,
     /// or dropped by a hook.
     pub messages_dropped: AtomicU64,
+    /// Topic filters refused because their client had
+    /// `mqtt.max_subscriptions` already.
+    pub subscriptions_quota_exceeded: AtomicU64,
+    /// Retained messages a `mqtt.max_retained_*` limit kept out of the
+    /// store (they were delivered all the same).
+    pub retained_not_stored: AtomicU64,
     /// Bytes read from clients.
     pub bytes_received: AtomicU64,
     /// Bytes written to clients.

@@ -158,8 +158,10 @@ impl Broker {
                 .fetch_add(1, Ordering::Relaxed);
             return router::Routed::default();
         }
-        if message.retain {
-            self.router.retain(&message);
+        if message.retain && !self.router.retain(&message) {
+            self.metrics
+                .retained_not_stored
+                .fetch_add(1, Ordering::Relaxed);
         }
         self.router.route(&message)
     }

@@ -6,7 +6,7 @@
 //! retained PUBLISH take the write lock briefly.
 
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mqhost_codec::{QoS, SubscriptionOptions};
 
@@ -43,9 +43,76 @@ pub struct Routed {
 /// Subscriptions and retained messages of the whole broker.
 pub struct Router {
     subscriptions: RwLock<SubscriptionTree<SessionId, Subscriber>>,
-    retained: RwLock<RetainedStore<Arc<Message>>>,
+    retained: RwLock<Retained>,
     retainer: bool,
+    /// `mqtt.max_retained_messages`; 0 is no limit.
     max_retained: usize,
+    /// `mqtt.max_retained_bytes`; 0 is no limit.
+    max_retained_bytes: u64,
+    /// `mqtt.max_retained_payload_size`; 0 is no limit.
+    max_retained_payload: u64,
+}
+
+/// The retained store with the bytes it holds, kept together under one
+/// lock so that the total is always that of the store.
+#[derive(Default)]
+struct Retained {
+    store: RetainedStore<Arc<Message>>,
+    /// Topic and payload bytes of every stored message (subtractions
+    /// saturate only as a guard: the total always covers what it removes).
+    bytes: u64,
+    /// When a message not stored was last logged as a warning: a publisher
+    /// flooding the limits gets one line a second, the rest at debug.
+    last_warning: Option<Instant>,
+}
+
+/// What a retained message counts against `mqtt.max_retained_bytes`.
+fn retained_cost(message: &Message) -> u64 {
+    (message.topic.len() as u64).saturating_add(message.payload.len() as u64)
+}
+
+impl Retained {
+    fn insert(&mut self, message: &Arc<Message>) {
+        self.bytes += retained_cost(message);
+        if let Some(old) = self.store.insert(&message.topic, Arc::clone(message)) {
+            self.bytes = self.bytes.saturating_sub(retained_cost(&old));
+        }
+    }
+
+    fn remove(&mut self, topic: &str) {
+        if let Some(old) = self.store.remove(topic) {
+            self.bytes = self.bytes.saturating_sub(retained_cost(&old));
+        }
+    }
+
+    /// Drops expired messages; returns how many.
+    fn expire(&mut self, now: Instant) -> usize {
+        let mut freed = 0;
+        let removed = self.store.retain(|_, m| {
+            let expired = m.is_expired(now);
+            if expired {
+                freed += retained_cost(m);
+            }
+            !expired
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
+        removed
+    }
+
+    /// Logs a retained message that was not stored: a warning at most
+    /// once a second, debug otherwise.
+    fn log_not_stored(&mut self, topic: &str, why: &'static str) {
+        let now = Instant::now();
+        let quiet = self
+            .last_warning
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1));
+        if quiet {
+            tracing::debug!(topic = %escaped(topic), limit = why, "retained message not stored");
+        } else {
+            self.last_warning = Some(now);
+            tracing::warn!(topic = %escaped(topic), limit = why, "retained message not stored");
+        }
+    }
 }
 
 /// One session's share of a message before merging its matches.
@@ -58,17 +125,19 @@ struct Match {
 }
 
 impl Router {
-    /// An empty router; `mqtt.retainer` and `mqtt.max_retained_messages`
-    /// decide what the built-in retained store keeps.
+    /// An empty router; `mqtt.retainer` and the `mqtt.max_retained_*`
+    /// limits decide what the built-in retained store keeps.
     pub fn new(config: &HostConfig) -> Self {
         Self {
             subscriptions: RwLock::new(SubscriptionTree::new()),
-            retained: RwLock::new(RetainedStore::new()),
+            retained: RwLock::new(Retained::default()),
             retainer: config.mqtt.retainer,
             max_retained: config
                 .mqtt
                 .max_retained_messages
                 .map_or(0, |n| n.get() as usize),
+            max_retained_bytes: config.mqtt.max_retained_bytes.map_or(0, |n| n.get()),
+            max_retained_payload: config.mqtt.max_retained_payload_size.map_or(0, |n| n.get()),
         }
     }
 
@@ -168,24 +237,62 @@ impl Router {
     }
 
     /// Applies a retained PUBLISH to the built-in store: an empty payload
-    /// clears the topic, anything else replaces it.
-    pub fn retain(&self, message: &Arc<Message>) {
+    /// clears the topic, anything else replaces it. False when a limit
+    /// kept the message out (it is still routed: only storing is refused).
+    pub fn retain(&self, message: &Arc<Message>) -> bool {
+        self.store_retained(message, true)
+    }
+
+    /// [`Router::retain`] for the broker's own `$SYS` figures, outside
+    /// the limits: they are few and small, and publishers filling the
+    /// store must not make them vanish.
+    pub fn retain_own(&self, message: &Arc<Message>) {
+        self.store_retained(message, false);
+    }
+
+    fn store_retained(&self, message: &Arc<Message>, limited: bool) -> bool {
         if !self.retainer {
-            return;
+            return true;
         }
-        let mut store = self.retained.write().unwrap_or_else(|e| e.into_inner());
+        let mut retained = self.retained.write().unwrap_or_else(|e| e.into_inner());
         if message.payload.is_empty() {
-            store.remove(&message.topic);
-            return;
+            retained.remove(&message.topic);
+            return true;
         }
-        let replaces = store.get(&message.topic).is_some();
-        if !replaces && self.max_retained > 0 && store.len() >= self.max_retained {
-            // The store is full: a new topic is refused rather than evicting
-            // another publisher's message.
-            tracing::warn!(topic = %escaped(&message.topic), "retained store full, message not retained");
-            return;
+        if !limited {
+            retained.insert(message);
+            return true;
         }
-        store.insert(&message.topic, Arc::clone(message));
+        let replaced = retained.store.get(&message.topic).map(|m| retained_cost(m));
+        let bytes_after = retained
+            .bytes
+            .saturating_sub(replaced.unwrap_or(0))
+            .saturating_add(retained_cost(message));
+        let refused = if self.max_retained_payload > 0
+            && message.payload.len() as u64 > self.max_retained_payload
+        {
+            Some("mqtt.max_retained_payload_size")
+        } else if replaced.is_none()
+            && self.max_retained > 0
+            && retained.store.len() >= self.max_retained
+        {
+            // A new topic is refused rather than evicting another
+            // publisher's message.
+            Some("mqtt.max_retained_messages")
+        } else if self.max_retained_bytes > 0 && bytes_after > self.max_retained_bytes {
+            Some("mqtt.max_retained_bytes")
+        } else {
+            None
+        };
+        let Some(why) = refused else {
+            retained.insert(message);
+            return true;
+        };
+        // The message the topic had is no longer its last: kept, it would
+        // be handed to new subscribers as the current one.
+        retained.remove(&message.topic);
+        retained.log_not_stored(&message.topic, why);
+        false
     }
 
     /// Retained messages matching `filter`, expired ones left out (and removed).
@@ -198,12 +305,13 @@ impl Router {
             .retained
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .store
             .matching(filter);
         if found.iter().any(|m| m.is_expired(now)) {
             self.retained
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .retain(|_, m| !m.is_expired(now));
+                .expire(now);
         }
         found.into_iter().filter(|m| !m.is_expired(now)).collect()
     }
@@ -213,15 +321,94 @@ impl Router {
         self.retained
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .store
             .len()
+    }
+
+    /// Topic and payload bytes of the retained messages.
+    pub fn retained_bytes(&self) -> u64 {
+        self.retained
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .bytes
     }
 
     /// Drops expired retained messages; returns how many.
     pub fn expire_retained(&self) -> usize {
-        let now = Instant::now();
         self.retained
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, m| !m.is_expired(now))
+            .expire(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU64;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::broker::message::MessageId;
+
+    fn retained(topic: &str, payload: &[u8], expires_at: Option<Instant>) -> Arc<Message> {
+        Arc::new(Message {
+            id: MessageId(0),
+            topic: Arc::from(topic),
+            payload: Bytes::copy_from_slice(payload),
+            qos: QoS::AtMostOnce,
+            retain: true,
+            properties: Default::default(),
+            from: Arc::from("test"),
+            from_session: None,
+            timestamp_ms: 0,
+            expires_at,
+        })
+    }
+
+    fn router(max_bytes: u64, max_payload: u64) -> Router {
+        let mut config = HostConfig::default();
+        config.mqtt.max_retained_bytes = NonZeroU64::new(max_bytes);
+        config.mqtt.max_retained_payload_size = NonZeroU64::new(max_payload);
+        Router::new(&config)
+    }
+
+    /// The byte total follows every way a message enters or leaves.
+    #[test]
+    fn retained_bytes_follow_inserts_replacements_and_removals() {
+        let router = router(0, 0);
+        assert!(router.retain(&retained("a", b"1234", None)));
+        assert!(router.retain(&retained("b/c", b"12", None)));
+        assert_eq!(router.retained_bytes(), 5 + 5);
+        assert!(router.retain(&retained("a", b"1", None)));
+        assert_eq!(router.retained_bytes(), 2 + 5);
+        assert!(router.retain(&retained("a", b"", None)));
+        assert_eq!(router.retained_bytes(), 5);
+        let past = Instant::now();
+        assert!(router.retain(&retained("d", b"123", Some(past))));
+        assert_eq!(router.retained_bytes(), 5 + 4);
+        assert_eq!(router.expire_retained(), 1);
+        assert_eq!(router.retained_bytes(), 5);
+    }
+
+    /// Beyond a limit a message is not stored, and the one it would have
+    /// replaced is gone; within it, a replacement that frees room fits.
+    #[test]
+    fn retained_limits_keep_messages_out() {
+        let router = router(10, 4);
+        assert!(!router.retain(&retained("a", b"12345", None)));
+        assert!(router.retain(&retained("a", b"1234", None)));
+        assert!(router.retain(&retained("b", b"1234", None)));
+        assert!(!router.retain(&retained("c", b"1", None)));
+        assert!(router.retain(&retained("b", b"12", None)));
+        assert!(router.retain(&retained("c", b"1", None)));
+        assert_eq!(router.retained_bytes(), 5 + 3 + 2);
+        assert!(!router.retain(&retained("a", b"12345", None)));
+        assert_eq!(router.retained_count(), 2);
+        assert_eq!(router.retained_bytes(), 3 + 2);
+        assert!(router.retained_for("a").is_empty());
+        // The broker's own figures go in all the same.
+        router.retain_own(&retained("$SYS/x", b"123456", None));
+        assert_eq!(router.retained_count(), 3);
     }
 }

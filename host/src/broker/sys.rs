@@ -41,7 +41,13 @@ fn figures(broker: &Broker) -> Vec<(&'static str, String)> {
             "subscriptions/count",
             broker.router.subscription_count().to_string(),
         ),
+        (
+            "subscriptions/quota_exceeded",
+            load(&m.subscriptions_quota_exceeded),
+        ),
         ("retained/count", broker.router.retained_count().to_string()),
+        ("retained/bytes", broker.router.retained_bytes().to_string()),
+        ("retained/not_stored", load(&m.retained_not_stored)),
         ("messages/received", load(&m.messages_received)),
         ("messages/sent", load(&m.messages_sent)),
         ("messages/dropped", load(&m.messages_dropped)),
@@ -69,7 +75,7 @@ pub fn publish_all(broker: &Broker) {
         // Straight to the router: these are the broker's own figures, not
         // messages received, and hooks need not see them.
         let message = Arc::new(message);
-        broker.router.retain(&message);
+        broker.router.retain_own(&message);
         broker.router.route(&message);
     }
 }

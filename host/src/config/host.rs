@@ -5,7 +5,7 @@
 //! [`super::keys`]; reading a file and `--set` overrides is in [`super::load`].
 
 use std::net::SocketAddr;
-use std::num::{NonZeroU16, NonZeroU32};
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -84,6 +84,10 @@ pub struct MqttConfig {
     /// `mqtt.receive_maximum`: Receive Maximum announced to 5.0 clients, the
     /// number of unacknowledged QoS 1 and 2 PUBLISHes a client may send us.
     pub receive_maximum: u16,
+    /// `mqtt.max_awaiting_rel`: QoS 2 packet ids a 3.x client may have
+    /// waiting for PUBREL (5.0 clients are held to `receive_maximum`);
+    /// `None` means no limit but that of packet ids.
+    pub max_awaiting_rel: Option<NonZeroU16>,
     /// `mqtt.max_queued_messages`: messages one session may hold waiting for
     /// delivery (while offline, or beyond the in-flight window); `None`
     /// means no limit.
@@ -102,10 +106,21 @@ pub struct MqttConfig {
     /// `mqtt.max_retained_messages`: retained messages stored at most;
     /// `None` means no limit.
     pub max_retained_messages: Option<NonZeroU32>,
+    /// `mqtt.max_retained_bytes`: topic and payload bytes of all retained
+    /// messages stored at most, so that publishers cannot fill memory
+    /// with retained messages; `None` means no limit.
+    pub max_retained_bytes: Option<NonZeroU64>,
+    /// `mqtt.max_retained_payload_size`: the largest payload of a retained
+    /// message that is stored; `None` means no limit.
+    pub max_retained_payload_size: Option<NonZeroU64>,
     /// `mqtt.shared_subscription`: whether `$share/...` subscriptions are allowed.
     pub shared_subscription: bool,
     /// `mqtt.wildcard_subscription`: whether filters with `+` or `#` are allowed.
     pub wildcard_subscription: bool,
+    /// `mqtt.max_subscriptions`: topic filters one client may have
+    /// subscribed at once, so that one client cannot grow the subscription
+    /// tree without bound; `None` means no limit.
+    pub max_subscriptions: Option<NonZeroU32>,
     /// `mqtt.allow_anonymous`: whether a client no source authenticated
     /// (one without a user name, or with one while no source knows users)
     /// may connect. `None` (not written down): only on a listener bound to

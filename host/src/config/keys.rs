@@ -8,7 +8,7 @@
 //! the tests check that all four agree.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::num::{NonZeroU16, NonZeroU32};
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -161,6 +161,17 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "mqtt.max_awaiting_rel",
+        kind: "integer",
+        default: "100",
+        example: "1000",
+        doc: "QoS 2 PUBLISHes a 3.x client may have waiting for their PUBREL, 0 to 65535; 0 means no limit. Beyond it the connection closes (5.0 clients are held to mqtt.receive_maximum).",
+        apply: |c, v, _| {
+            c.mqtt.max_awaiting_rel = NonZeroU16::new(parse_u16(v, 0..=65535)?);
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "mqtt.max_queued_messages",
         kind: "integer",
         default: "1000",
@@ -228,6 +239,28 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "mqtt.max_retained_bytes",
+        kind: "size",
+        default: "256MB",
+        example: "1GB",
+        doc: "Topic and payload bytes of all retained messages stored at most; 0 means no limit. A retained message beyond it is delivered but not stored.",
+        apply: |c, v, _| {
+            c.mqtt.max_retained_bytes = NonZeroU64::new(parse_size(v)?);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_retained_payload_size",
+        kind: "size",
+        default: "1MB",
+        example: "64KB",
+        doc: "Largest payload a retained message may have to be stored; 0 means no limit. A larger one is delivered but not stored.",
+        apply: |c, v, _| {
+            c.mqtt.max_retained_payload_size = NonZeroU64::new(parse_size(v)?);
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "mqtt.shared_subscription",
         kind: "boolean",
         default: "on",
@@ -246,6 +279,17 @@ pub static KEYS: &[KeySpec] = &[
         doc: "Whether topic filters containing + or # are allowed.",
         apply: |c, v, _| {
             c.mqtt.wildcard_subscription = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "mqtt.max_subscriptions",
+        kind: "integer",
+        default: "0",
+        example: "100",
+        doc: "Topic filters one client may have subscribed at once; 0 means no limit. A new filter beyond it is refused (SUBACK 0x97 in 5.0, 0x80 in 3.x).",
+        apply: |c, v, _| {
+            c.mqtt.max_subscriptions = NonZeroU32::new(parse_u32(v, 0..=u32::MAX)?);
             Ok(())
         },
     },
@@ -511,14 +555,18 @@ impl HostConfig {
                 packet_timeout: Duration::ZERO,
                 max_inflight: 0,
                 receive_maximum: 0,
+                max_awaiting_rel: None,
                 max_queued_messages: None,
                 queue_qos0: false,
                 max_topic_alias: 0,
                 max_session_expiry: 0,
                 retainer: false,
                 max_retained_messages: None,
+                max_retained_bytes: None,
+                max_retained_payload_size: None,
                 shared_subscription: false,
                 wildcard_subscription: false,
+                max_subscriptions: NonZeroU32::new(1),
                 allow_anonymous: Some(false),
             },
             auth: AuthConfig {
@@ -588,14 +636,18 @@ mod tests {
             packet_timeout: Duration::from_secs(1),
             max_inflight: 1,
             receive_maximum: 1,
+            max_awaiting_rel: NonZeroU16::new(1),
             max_queued_messages: NonZeroU32::new(1),
             queue_qos0: true,
             max_topic_alias: 1,
             max_session_expiry: 1,
             retainer: true,
             max_retained_messages: NonZeroU32::new(1),
+            max_retained_bytes: NonZeroU64::new(1),
+            max_retained_payload_size: NonZeroU64::new(1),
             shared_subscription: true,
             wildcard_subscription: true,
+            max_subscriptions: NonZeroU32::new(7),
             allow_anonymous: Some(true),
         };
         config.auth.password_file = Some("x".into());
@@ -631,6 +683,11 @@ mod tests {
         assert_eq!(config.listener.tcp_default, "0.0.0.0:1883".parse().unwrap());
         assert_eq!(config.mqtt.max_packet_size, 1 << 20);
         assert_eq!(config.mqtt.max_queued_messages, NonZeroU32::new(1000));
+        assert_eq!(config.mqtt.max_retained_bytes, NonZeroU64::new(256 << 20));
+        assert_eq!(
+            config.mqtt.max_retained_payload_size,
+            NonZeroU64::new(1 << 20)
+        );
         assert_eq!(config.sys.interval, Some(Duration::from_secs(10)));
         assert_eq!(config.plugins.etc_dir, Path::new("etc/plugins"));
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Packets from the client: PUBLISH and its acknowledgements in both
 //! directions, SUBSCRIBE, UNSUBSCRIBE, PINGREQ and DISCONNECT.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -263,6 +264,16 @@ impl Session {
             mut properties,
             ..
         } = publish;
+        // Before the access answer: a refused 3.x PUBLISH is acknowledged
+        // as usual and holds its packet id until PUBREL all the same.
+        if qos == QoS::ExactlyOnce {
+            if self.incoming_qos2.contains(&packet_id) {
+                // A resent PUBLISH whose first copy was already handled.
+                self.send(&Packet::PubRec(ack(packet_id, reason::SUCCESS)));
+                return Ok(());
+            }
+            self.check_awaiting_rel(v5)?;
+        }
         if !allowed {
             return self.refuse_publish(v5, qos, packet_id, &topic);
         }
@@ -270,21 +281,6 @@ impl Session {
         let payload_invalid = properties.payload_format_indicator == Some(1)
             && std::str::from_utf8(&payload).is_err();
 
-        if qos == QoS::ExactlyOnce {
-            if self.incoming_qos2.contains(&packet_id) {
-                // A resent PUBLISH whose first copy was already routed.
-                self.send(&Packet::PubRec(ack(packet_id, reason::SUCCESS)));
-                return Ok(());
-            }
-            if v5
-                && self.incoming_qos2.len() >= usize::from(self.broker.config.mqtt.receive_maximum)
-            {
-                return Err(CloseReason::Protocol {
-                    code: reason::RECEIVE_MAXIMUM_EXCEEDED,
-                    detail: "receive_maximum_exceeded",
-                });
-            }
-        }
         if payload_invalid {
             if qos == QoS::AtMostOnce {
                 return Err(CloseReason::Protocol {
@@ -331,6 +327,31 @@ impl Session {
         };
         self.acknowledge(qos, packet_id, code);
         Ok(())
+    }
+
+    /// Whether one more QoS 2 packet id may wait for its PUBREL: a 5.0
+    /// client may have `mqtt.receive_maximum` (what it was told), a 3.x
+    /// client, which is told nothing, `mqtt.max_awaiting_rel`. Beyond it
+    /// the connection closes (5.0: DISCONNECT 0x93).
+    fn check_awaiting_rel(&self, v5: bool) -> Result<(), CloseReason> {
+        let mqtt = &self.broker.config.mqtt;
+        let (limit, detail) = if v5 {
+            (Some(mqtt.receive_maximum), "receive_maximum_exceeded")
+        } else {
+            (
+                mqtt.max_awaiting_rel.map(|n| n.get()),
+                "max_awaiting_rel_exceeded",
+            )
+        };
+        match limit {
+            Some(limit) if self.incoming_qos2.len() >= usize::from(limit) => {
+                Err(CloseReason::Protocol {
+                    code: reason::RECEIVE_MAXIMUM_EXCEEDED,
+                    detail,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Answers a PUBLISH of `qos` with `code`: PUBACK for QoS 1, PUBREC
@@ -567,6 +588,19 @@ impl Session {
             // to be settled with that suite).
             return Ok(Err(reason::UNSPECIFIED_ERROR));
         }
+        if self.over_subscription_quota(filter) {
+            self.broker
+                .metrics
+                .subscriptions_quota_exceeded
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(client_id = %escaped(&self.client_id), filter = %escaped(filter), "subscription refused: mqtt.max_subscriptions reached");
+            // 3.x has no other failure code than 0x80.
+            return Ok(Err(if self.is_v5() {
+                reason::QUOTA_EXCEEDED
+            } else {
+                reason::UNSPECIFIED_ERROR
+            }));
+        }
         options.qos = options.qos.min(QoS::ExactlyOnce);
         let subscriber = Subscriber {
             session: self.handle.clone(),
@@ -576,6 +610,20 @@ impl Session {
         let is_new = self.broker.router.subscribe(filter, shared, subscriber);
         self.subscriptions.insert(filter.to_owned());
         Ok(Ok(is_new))
+    }
+
+    /// Whether `filter` would be one subscription more than
+    /// `mqtt.max_subscriptions` allows; renewing a filter the client has
+    /// is not one more.
+    fn over_subscription_quota(&self, filter: &str) -> bool {
+        self.broker
+            .config
+            .mqtt
+            .max_subscriptions
+            .is_some_and(|max| {
+                self.subscriptions.len() >= max.get() as usize
+                    && !self.subscriptions.contains(filter)
+            })
     }
 
     fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Result<(), CloseReason> {
