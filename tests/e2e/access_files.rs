@@ -14,10 +14,10 @@ use std::process::{Command, Output, Stdio};
 use mqhost::access::acl_file::AclFile;
 use mqhost::access::password_file::{PasswordFile, PasswordHash, Scheme, Verdict, SALT_LEN};
 use mqhost::access::{dollar_topic_denied, Access};
-use mqhost_codec::{Packet, ProtocolVersion, QoS, Subscribe, SubscribeProperties};
+use mqhost_codec::{Packet, ProtocolVersion, QoS};
 use mqhost_tests::mosquitto::Mosquitto;
 use mqhost_tests::plugins::TempDir;
-use mqhost_tests::raw::{connect_packet, options, publish, RawClient};
+use mqhost_tests::raw::{connect_packet, publish, RawClient};
 use mqhost_tests::{mqhost_binary, tool, Broker};
 
 /// Mosquitto drops root privileges to its own user unless told not to,
@@ -351,24 +351,6 @@ async fn client(addr: SocketAddr, client_id: &str, user: Option<&str>) -> RawCli
     client
 }
 
-/// Subscribes to `filters` in one SUBSCRIBE; their SUBACK codes.
-async fn subscribe(client: &mut RawClient, filters: &[&str]) -> Vec<u8> {
-    client
-        .send(Packet::Subscribe(Subscribe {
-            packet_id: 1,
-            filters: filters
-                .iter()
-                .map(|f| (f.to_string(), options(QoS::AtMostOnce)))
-                .collect(),
-            properties: SubscribeProperties::default(),
-        }))
-        .await;
-    match client.recv().await {
-        Some(Packet::SubAck(ack)) => ack.reasons,
-        other => panic!("expected SUBACK, got {other:?}"),
-    }
-}
-
 /// Reads until a PUBLISH on `marker`; true if one on `topic` (with
 /// `payload`, when given) came before it.
 async fn seen_before(
@@ -428,7 +410,9 @@ async fn probed_decision(
             // A client id with a wildcard cannot name a topic; such
             // clients read done/# through their own lines.
             let marker = format!("done/{}", row.client.replace(['+', '#'], "_"));
-            let codes = subscribe(&mut prober, &[filter, &marker]).await;
+            let codes = prober
+                .subscribe_all(&[filter, &marker], QoS::AtMostOnce)
+                .await;
             assert_eq!(codes, [0, 0], "row {index}: SUBACK");
             // A $SYS topic cannot be published by a client: the probe is
             // the broker's retained message, sent right after the SUBACK.
@@ -529,7 +513,12 @@ async fn probe_all(
 ) -> Vec<Option<bool>> {
     let mut admin = client(addr, "admin-publisher", Some("admin")).await;
     let mut watcher = client(addr, "admin-watcher", Some("admin")).await;
-    assert_eq!(subscribe(&mut watcher, &["#", "$SYS/#"]).await, [0, 0]);
+    assert_eq!(
+        watcher
+            .subscribe_all(&["#", "$SYS/#"], QoS::AtMostOnce)
+            .await,
+        [0, 0]
+    );
     let mut decisions = Vec::new();
     for (index, row) in rows.iter().enumerate() {
         decisions.push(if probed(row) {

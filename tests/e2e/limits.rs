@@ -5,11 +5,8 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use mqhost_codec::{
-    encode, reason, Packet, ProtocolVersion, PubAck, QoS, Subscribe, SubscribeProperties,
-    Unsubscribe,
-};
-use mqhost_tests::raw::{connect_packet, options, publish, RawClient};
+use mqhost_codec::{encode, reason, Packet, ProtocolVersion, PubAck, QoS, Unsubscribe};
+use mqhost_tests::raw::{connect_packet, publish, RawClient};
 use mqhost_tests::Broker;
 
 /// A client id holding a newline and a terminal escape shows up escaped
@@ -79,25 +76,6 @@ async fn a_half_sent_packet_closes_the_connection() {
     }
 }
 
-/// Sends one SUBSCRIBE with every filter at QoS 1 and returns the SUBACK
-/// reason codes.
-async fn subscribe_all(client: &mut RawClient, filters: &[&str]) -> Vec<u8> {
-    client
-        .send(Packet::Subscribe(Subscribe {
-            packet_id: 7,
-            filters: filters
-                .iter()
-                .map(|f| ((*f).to_owned(), options(QoS::AtLeastOnce)))
-                .collect(),
-            properties: SubscribeProperties::default(),
-        }))
-        .await;
-    match client.recv().await {
-        Some(Packet::SubAck(ack)) => ack.reasons,
-        other => panic!("expected SUBACK, got {other:?}"),
-    }
-}
-
 /// The admin API's status, as JSON.
 async fn status(broker: &Broker) -> serde_json::Value {
     let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
@@ -120,10 +98,17 @@ async fn subscriptions_beyond_the_limit_are_refused() {
         ),
     ] {
         let mut client = RawClient::connect(broker.addr(), version, id).await;
-        assert_eq!(subscribe_all(&mut client, &["a/1", "a/+"]).await, [1, 1]);
+        assert_eq!(
+            client
+                .subscribe_all(&["a/1", "a/+"], QoS::AtLeastOnce)
+                .await,
+            [1, 1]
+        );
         // The same filters again, with a new one between them.
         assert_eq!(
-            subscribe_all(&mut client, &["a/1", "a/2", "a/+"]).await,
+            client
+                .subscribe_all(&["a/1", "a/2", "a/+"], QoS::AtLeastOnce)
+                .await,
             [1, refused, 1]
         );
         client
@@ -135,7 +120,9 @@ async fn subscriptions_beyond_the_limit_are_refused() {
             .await;
         assert!(matches!(client.recv().await, Some(Packet::UnsubAck(_))));
         assert_eq!(
-            subscribe_all(&mut client, &["a/2", "a/3"]).await,
+            client
+                .subscribe_all(&["a/2", "a/3"], QoS::AtLeastOnce)
+                .await,
             [1, refused]
         );
         client.disconnect().await;
@@ -182,7 +169,11 @@ async fn retained_messages_beyond_the_limits_are_not_stored() {
     // A new subscriber gets what was stored, then the sentinel's message,
     // subscribed after r/# and so queued behind its messages.
     let mut late = RawClient::connect(broker.addr(), ProtocolVersion::V5, "late").await;
-    assert_eq!(subscribe_all(&mut late, &["r/#", "sentinel"]).await, [1, 1]);
+    assert_eq!(
+        late.subscribe_all(&["r/#", "sentinel"], QoS::AtLeastOnce)
+            .await,
+        [1, 1]
+    );
     let mut stored = Vec::new();
     loop {
         let got = late.recv_publish().await;

@@ -247,9 +247,28 @@ impl RawClient {
         options: SubscriptionOptions,
         identifier: Option<u32>,
     ) -> Vec<u8> {
+        self.subscribe_filters(vec![(filter.to_owned(), options)], identifier)
+            .await
+    }
+
+    /// Subscribes to every filter in one SUBSCRIBE, all at `qos`: the
+    /// SUBACK's reason codes, one per filter.
+    pub async fn subscribe_all(&mut self, filters: &[&str], qos: QoS) -> Vec<u8> {
+        let filters = filters
+            .iter()
+            .map(|f| ((*f).to_owned(), options(qos)))
+            .collect();
+        self.subscribe_filters(filters, None).await
+    }
+
+    async fn subscribe_filters(
+        &mut self,
+        filters: Vec<(String, SubscriptionOptions)>,
+        identifier: Option<u32>,
+    ) -> Vec<u8> {
         self.send(Packet::Subscribe(Subscribe {
             packet_id: 1,
-            filters: vec![(filter.to_owned(), options)],
+            filters,
             properties: SubscribeProperties {
                 subscription_identifier: identifier,
                 user_properties: Vec::new(),

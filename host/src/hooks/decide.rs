@@ -109,11 +109,6 @@ enum Walk {
 type Ask = dyn Fn(&dyn HookHandler) -> Answer + Send + Sync;
 
 impl Hooks {
-    /// Whether any handler is registered for `point`.
-    pub fn wants(&self, point: HookSet) -> bool {
-        self.wanted.load(std::sync::atomic::Ordering::Relaxed) & point.0 != 0
-    }
-
     /// Asks `client.authenticate` handlers about `request`.
     pub fn authenticate(&self, request: AuthenticateRequest, patience: Patience) -> Step {
         self.decide(
@@ -264,6 +259,13 @@ mod tests {
         }
     }
 
+    fn later(step: Step) -> Pending {
+        match step {
+            Step::Pending(pending) => pending,
+            Step::Ready(decision) => panic!("expected a pending answer, got {decision:?}"),
+        }
+    }
+
     #[test]
     fn no_handler_ignores_and_the_first_final_answer_wins_in_rank_order() {
         let hooks = Hooks::default();
@@ -292,17 +294,13 @@ mod tests {
         let slow = scripted(None);
         register(&hooks, 2, "slow", Arc::clone(&slow));
         register(&hooks, 1, "deny", scripted(Some(Decision::Deny)));
-        let Step::Pending(pending) = hooks.authenticate(request(), PATIENCE) else {
-            panic!("expected a pending answer");
-        };
+        let pending = later(hooks.authenticate(request(), PATIENCE));
         let sender = slow.later.lock().unwrap().pop().unwrap();
         sender.send(Decision::Ignore).unwrap();
         assert_eq!(pending.await, Decision::Deny);
 
         // A dropped reply counts as ignore at once.
-        let Step::Pending(pending) = hooks.authenticate(request(), PATIENCE) else {
-            panic!("expected a pending answer");
-        };
+        let pending = later(hooks.authenticate(request(), PATIENCE));
         drop(slow.later.lock().unwrap().pop());
         assert_eq!(pending.await, Decision::Deny);
     }
@@ -317,17 +315,13 @@ mod tests {
             timeout: Duration::from_millis(20),
             late: Decision::Ignore,
         };
-        let Step::Pending(pending) = hooks.authenticate(request(), patience) else {
-            panic!("expected a pending answer");
-        };
+        let pending = later(hooks.authenticate(request(), patience));
         assert_eq!(pending.await, Decision::Allow);
         let patience = Patience {
             late: Decision::Deny,
             ..patience
         };
-        let Step::Pending(pending) = hooks.authenticate(request(), patience) else {
-            panic!("expected a pending answer");
-        };
+        let pending = later(hooks.authenticate(request(), patience));
         assert_eq!(pending.await, Decision::Deny);
         assert_eq!(slow.later.lock().unwrap().len(), 2);
     }

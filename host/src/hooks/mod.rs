@@ -240,13 +240,18 @@ impl Hooks {
         self.wanted.store(wanted, Ordering::Release);
     }
 
+    /// Whether any handler is registered for `point`: one relaxed load.
+    pub fn wants(&self, point: HookSet) -> bool {
+        self.wanted.load(Ordering::Relaxed) & point.0 != 0
+    }
+
     /// Runs `call` on the current handler list when someone wants `point`.
     fn with_list<T>(
         &self,
         point: HookSet,
         call: impl FnOnce(&Arc<Vec<Registered>>) -> T,
     ) -> Option<T> {
-        if self.wanted.load(Ordering::Relaxed) & point.0 == 0 {
+        if !self.wants(point) {
             return None;
         }
         let generation = self.generation.load(Ordering::Acquire);

@@ -155,31 +155,14 @@ impl Session {
         }
     }
 
-    fn on_publish(&mut self, publish: Publish) -> Result<(), CloseReason> {
+    fn on_publish(&mut self, mut publish: Publish) -> Result<(), CloseReason> {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(());
         };
-        let Publish {
-            qos,
-            retain,
-            topic,
-            packet_id,
-            payload,
-            mut properties,
-            dup,
-        } = publish;
-        // What the rest needs once decided; the topic is the resolved one.
-        let publish_shell = Publish {
-            dup,
-            qos,
-            retain,
-            topic: String::new(),
-            packet_id,
-            payload: Default::default(),
-            properties: Default::default(),
-        };
-
-        let topic: Arc<str> = match properties.topic_alias.take() {
+        // The name as sent (empty with a known alias); the rest of the
+        // PUBLISH goes on with the resolved one.
+        let topic = std::mem::take(&mut publish.topic);
+        let topic: Arc<str> = match publish.properties.topic_alias.take() {
             Some(alias) if alias == 0 || alias > self.broker.config.mqtt.max_topic_alias => {
                 return Err(CloseReason::Protocol {
                     code: reason::TOPIC_ALIAS_INVALID,
@@ -215,33 +198,16 @@ impl Session {
         let question = Question {
             topic: &topic,
             access: Access::Write,
-            qos,
-            retain,
+            qos: publish.qos,
+            retain: publish.retain,
         };
-        let allowed = match self.may(question) {
-            Check::Ready(allowed) => allowed,
+        match self.may(question) {
+            Check::Ready(allowed) => self.publish_decided(publish, topic, allowed),
             Check::Waiting(waiting) => {
-                let publish = Publish {
-                    qos,
-                    retain,
-                    packet_id,
-                    payload,
-                    properties,
-                    ..publish_shell
-                };
                 self.wait_for(waiting, Resume::Publish { publish, topic });
-                return Ok(());
+                Ok(())
             }
-        };
-        let publish = Publish {
-            qos,
-            retain,
-            packet_id,
-            payload,
-            properties,
-            ..publish_shell
-        };
-        self.publish_decided(publish, topic, allowed)
+        }
     }
 
     /// The rest of a PUBLISH once it is known whether the client may make
