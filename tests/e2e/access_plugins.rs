@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mqhost_codec::{reason, Packet, ProtocolVersion, QoS};
 use mqhost_tests::plugins::{workspace_library, PluginDirs};
-use mqhost_tests::raw::{connack_code, login, publish, RawClient};
+use mqhost_tests::raw::{connack_code, connect_packet, login, publish, will, RawClient};
 use mqhost_tests::Broker;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -16,7 +16,11 @@ const QUIET: Duration = Duration::from_millis(300);
 
 /// A broker with the decider plugin, configured by `keys`, and `sets`.
 fn with_decider(keys: &str, sets: &[(&str, &str)]) -> (PluginDirs, Broker) {
-    let dirs = PluginDirs::new();
+    with_decider_in(PluginDirs::new(), keys, sets)
+}
+
+/// [`with_decider`] in directories the test prepared.
+fn with_decider_in(dirs: PluginDirs, keys: &str, sets: &[(&str, &str)]) -> (PluginDirs, Broker) {
     dirs.install(&workspace_library("mqhost-decider"));
     let questions = dirs.file("questions.log");
     dirs.write_config(
@@ -390,4 +394,31 @@ async fn unloading_a_plugin_lets_its_pending_questions_go_on() {
         Some(Packet::ConnAck(ack)) => assert_eq!(ack.reason, 0),
         other => panic!("expected CONNACK, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_plugin_is_asked_about_a_will_before_the_acl_file() {
+    let dirs = PluginDirs::new();
+    // The file grants nothing on will/#; the plugin allows writing and
+    // reading it, and comes first.
+    let acl = dirs.file("acl");
+    std::fs::write(&acl, "topic read other/#\n").unwrap();
+    let acl = acl.display().to_string();
+    let (_dirs, broker) = with_decider_in(
+        dirs,
+        "decider.topics = publish:will/:allow, read:will/:allow\ndecider.read = on\n",
+        &[("acl.file", &acl)],
+    );
+    let mut watcher = RawClient::connect(broker.addr(), ProtocolVersion::V5, "watcher").await;
+    assert_eq!(watcher.subscribe("will/#", QoS::AtMostOnce).await, [0]);
+    let mut connect = connect_packet(ProtocolVersion::V5, "dying");
+    connect.will = Some(will("will/dying", "gone", QoS::AtMostOnce));
+    let (dying, ack) = RawClient::connect_with(broker.addr(), connect).await;
+    assert_eq!(ack.reason, 0);
+    dying.drop_connection();
+    let got = watcher.recv_publish().await;
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("will/dying", &b"gone"[..])
+    );
 }

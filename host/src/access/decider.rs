@@ -257,21 +257,17 @@ impl Decider {
     /// [`Access::Subscribe`]), asked of every source but plugins, without
     /// a cache.
     pub fn authorize(&self, client: Client<'_>, topic: &str, access: Access) -> bool {
-        if dollar_topic_denied(topic, access) {
-            return false;
+        if let Some(allowed) = fixed_answer(client, topic, access) {
+            return allowed;
         }
-        if client.superuser {
-            return true;
-        }
-        match self.deny_list_decision(topic, access) {
-            Decision::Deny => false,
-            _ => self.conclude_topic(Decision::Ignore, client, topic, access),
-        }
+        self.deny_list_decision(topic, access) != Decision::Deny
+            && self.conclude_topic(Decision::Ignore, client, topic, access)
     }
 
-    /// [`Decider::authorize`] with the plugins asked as well, waiting for
-    /// them as long as they take (within `auth.timeout`): for a CONNECT's
-    /// will, decided before the client has a session.
+    /// [`Decider::authorize`] with the plugins asked in their place (after
+    /// the deny list, before the ACL file), waiting for them as long as
+    /// they take (within `auth.timeout`): for a CONNECT's will, decided
+    /// before the client has a session.
     pub async fn authorize_with_plugins(
         &self,
         hooks: &Hooks,
@@ -279,17 +275,21 @@ impl Decider {
         question: Question<'_>,
     ) -> bool {
         let Question { topic, access, .. } = question;
-        if !self.authorize(client, topic, access) {
+        if let Some(allowed) = fixed_answer(client, topic, access) {
+            return allowed;
+        }
+        if self.deny_list_decision(topic, access) == Decision::Deny {
             return false;
         }
-        if client.superuser || !hooks.wants(point_for(access)) {
-            return true;
-        }
-        let decision = match hooks.authorize(request(client, question), self.patience) {
-            Step::Ready(decision) => decision,
-            Step::Pending(answer) => answer.await,
+        let plugins = if hooks.wants(point_for(access)) {
+            match hooks.authorize(request(client, question), self.patience) {
+                Step::Ready(decision) => decision,
+                Step::Pending(answer) => answer.await,
+            }
+        } else {
+            Decision::Ignore
         };
-        self.conclude_topic(decision, client, topic, access)
+        self.conclude_topic(plugins, client, topic, access)
     }
 
     /// The end of a topic chain, after the `$` rule, the deny list and the
@@ -349,11 +349,8 @@ impl Decider {
         question: Question<'_>,
     ) -> Check {
         let Question { topic, access, .. } = question;
-        if dollar_topic_denied(topic, access) {
-            return Check::Ready(false);
-        }
-        if client.superuser {
-            return Check::Ready(true);
+        if let Some(allowed) = fixed_answer(client, topic, access) {
+            return Check::Ready(allowed);
         }
         let plugins = hooks.wants(point_for(access));
         if !self.has_rules && !plugins {
@@ -465,6 +462,18 @@ impl Decider {
     /// Forgets a client's cached decisions (its user name changed).
     pub fn forget(&self, cache: &mut AccessCache) {
         cache.entries.clear();
+    }
+}
+
+/// The answers no source can change: the broker-wide `$` rule, then a
+/// superuser's pass; None when the sources decide.
+fn fixed_answer(client: Client<'_>, topic: &str, access: Access) -> Option<bool> {
+    if dollar_topic_denied(topic, access) {
+        Some(false)
+    } else if client.superuser {
+        Some(true)
+    } else {
+        None
     }
 }
 
