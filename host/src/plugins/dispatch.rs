@@ -535,6 +535,24 @@ mod tests {
     }
 
     #[test]
+    fn a_plugin_answer_the_host_does_not_know_counts_as_ignore() {
+        assert_eq!(host_decision(PluginDecision::ALLOW), Decision::Allow);
+        assert_eq!(host_decision(PluginDecision::DENY), Decision::Deny);
+        assert_eq!(
+            host_decision(PluginDecision::ALLOW_SUPERUSER),
+            Decision::AllowSuperuser
+        );
+        // PENDING sent through a reply, and values of a later interface.
+        for unknown in [
+            PluginDecision::PENDING,
+            PluginDecision(5),
+            PluginDecision(255),
+        ] {
+            assert_eq!(host_decision(unknown), Decision::Ignore, "{unknown}");
+        }
+    }
+
+    #[test]
     fn the_plugin_is_dropped_when_stopped_or_else_with_its_instance() {
         let broker = Broker::new(HostConfig::default());
 
