@@ -18,7 +18,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// a stop signal arrives.
 pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     let sys_interval = config.sys.interval;
-    let address = config.listener.tcp_default;
+    let address = config.listener.listeners[0]
+        .address
+        .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 1883)));
     let broker = Broker::with_access(config, access);
     tokio::spawn(crate::access::watch::run(Arc::clone(&broker)));
     let private_dir = std::env::temp_dir().join(format!("mqhost-plugins-{}", std::process::id()));

@@ -190,7 +190,9 @@ async fn accept(
     }
     // Before any session is touched: a refused client neither creates nor
     // takes over one.
-    let loopback = config.listener.tcp_default.ip().is_loopback();
+    let loopback = config.listener.listeners[0]
+        .address
+        .is_some_and(|a| a.ip().is_loopback());
     let request = AuthenticateRequest {
         client_id: Arc::clone(&client_id),
         username: connect.username.clone(),

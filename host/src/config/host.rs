@@ -5,6 +5,8 @@
 //! [`super::keys`]; reading a file and `--set` overrides is in [`super::load`].
 
 use std::net::SocketAddr;
+
+pub use super::listeners::ListenerConfig;
 use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,13 +51,6 @@ pub struct NodeConfig {
     pub name: String,
     /// `node.worker_threads`: threads serving clients (at least 1).
     pub worker_threads: u16,
-}
-
-/// `listener.*` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerConfig {
-    /// `listener.tcp.default`: address of the plain TCP listener.
-    pub tcp_default: SocketAddr,
 }
 
 /// `mqtt.*` settings.

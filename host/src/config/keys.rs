@@ -15,10 +15,11 @@ use std::time::Duration;
 use mqhost_plugin_api::topic;
 
 use super::host::{
-    resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, HostConfig, ListenerConfig,
-    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig, TimeoutAction,
+    resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, HostConfig, LogConfig,
+    LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig, TimeoutAction,
     MQTT_MAX_PACKET_SIZE,
 };
+use super::listeners::ListenerConfig;
 use super::properties::{
     check_range, parse_bool, parse_duration_secs, parse_list, parse_size, parse_socket_addr,
     parse_u16, parse_u32,
@@ -85,10 +86,9 @@ pub static KEYS: &[KeySpec] = &[
         kind: "address",
         default: "0.0.0.0:1883",
         example: "127.0.0.1:1883",
-        doc: "Address the plain TCP listener binds; a bare port means 0.0.0.0:port.",
-        apply: |c, v, _| {
-            c.listener.tcp_default = parse_socket_addr(v)?;
-            Ok(())
+        doc: "Address the plain TCP listener binds; a bare port means 0.0.0.0:port; off turns it off. More listeners: listener.<tcp|ssl|ws|wss>.<name> (see Listeners).",
+        apply: |c, v, base| {
+            c.listener.set("tcp.default", v, base).map(|_| ())
         },
     },
     KeySpec {
@@ -545,9 +545,7 @@ impl HostConfig {
                 name: String::new(),
                 worker_threads: 0,
             },
-            listener: ListenerConfig {
-                tcp_default: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            },
+            listener: ListenerConfig::tcp_default(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
             mqtt: MqttConfig {
                 max_packet_size: 0,
                 max_clientid_len: 0,
@@ -600,10 +598,15 @@ impl HostConfig {
     /// `base`. The error is the message alone: the caller adds where the
     /// value came from.
     pub(super) fn set(&mut self, key: &str, value: &str, base: &Path) -> Result<(), String> {
-        match key_spec(key) {
-            Some(spec) => (spec.apply)(self, value, base),
-            None => Err(unknown_key_message(key)),
+        if let Some(spec) = key_spec(key) {
+            return (spec.apply)(self, value, base);
         }
+        if let Some(rest) = key.strip_prefix("listener.") {
+            if self.listener.set(rest, value, base)? {
+                return Ok(());
+            }
+        }
+        Err(unknown_key_message(key))
     }
 }
 
@@ -660,7 +663,7 @@ mod tests {
             cache_max_size: 1,
             cache_ttl: Duration::from_secs(1),
         };
-        config.listener.tcp_default = "127.0.0.1:1".parse().unwrap();
+        config.listener = ListenerConfig::tcp_default("127.0.0.1:1".parse().unwrap());
         config.sys.interval = Some(Duration::from_secs(1));
         config.log.level = LogLevel::Trace;
         config.plugins.dir = "x".into();
@@ -680,7 +683,10 @@ mod tests {
     fn defaults_are_the_documented_values() {
         let config = HostConfig::default();
         assert_eq!(config.node.name, "mqhost@127.0.0.1");
-        assert_eq!(config.listener.tcp_default, "0.0.0.0:1883".parse().unwrap());
+        assert_eq!(
+            config.listener.listeners[0].address,
+            Some("0.0.0.0:1883".parse().unwrap())
+        );
         assert_eq!(config.mqtt.max_packet_size, 1 << 20);
         assert_eq!(config.mqtt.max_queued_messages, NonZeroU32::new(1000));
         assert_eq!(config.mqtt.max_retained_bytes, NonZeroU64::new(256 << 20));

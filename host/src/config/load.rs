@@ -31,6 +31,12 @@ impl HostConfig {
             config.apply_properties(&props)?;
         }
         config.apply_overrides(overrides)?;
+        config.listener.check().map_err(|message| {
+            PropertiesError::new(
+                path.map_or("--set".into(), |p| p.display().to_string()),
+                message,
+            )
+        })?;
         Ok(config)
     }
 
@@ -216,7 +222,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.node.name, "n1@10.0.0.1");
-        assert_eq!(config.listener.tcp_default, "0.0.0.0:1884".parse().unwrap());
+        assert_eq!(
+            config.listener.listeners[0].address,
+            Some("0.0.0.0:1884".parse().unwrap())
+        );
         assert_eq!(config.mqtt.max_packet_size, 65536);
         assert_eq!(config.mqtt.max_keepalive, NonZeroU16::new(300));
         assert_eq!(config.mqtt.max_queued_messages, None);

@@ -5,6 +5,7 @@
 //! * [`host`] owns [`HostConfig`] and its sections: the settings as typed values.
 //! * [`keys`] owns the table of keys the broker understands, each with its
 //!   one written default, and setting a key from its text.
+//! * [`listeners`] owns named listeners and their per-listener keys.
 //! * [`load`] owns loading a file plus `--set` overrides into a [`HostConfig`].
 //! * `suggest` finds the known key a misspelt one was meant to be.
 //!
@@ -13,6 +14,7 @@
 
 pub mod host;
 pub mod keys;
+pub mod listeners;
 pub mod load;
 mod suggest;
 pub use mqhost_plugin_api::properties;
