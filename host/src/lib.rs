@@ -11,8 +11,9 @@
 //! - [`logging`]: tracing to stderr.
 //! - [`open_files`]: the open-file limit and descriptor table, set up
 //!   before the runtime starts.
-//! - [`server`]: starts the listener and `$SYS`, stops on a signal.
-//! - [`broker`]: listener, connections, sessions, routing, retained store.
+//! - [`server`]: starts the listeners and `$SYS`, stops on a signal.
+//! - [`listen`]: listeners (TCP, TLS, WebSocket), their limits.
+//! - [`broker`]: connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
 //! - [`plugins`]: loading, configuring and calling plugin libraries.
 #![deny(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod escape;
 pub mod hooks;
+pub mod listen;
 pub mod logging;
 pub mod open_files;
 pub mod plugins;

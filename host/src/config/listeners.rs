@@ -163,6 +163,13 @@ impl ListenerSpec {
         }
     }
 
+    /// The `tcp.default` listener on `address`, with default limits.
+    pub fn tcp_default(address: SocketAddr) -> ListenerSpec {
+        let mut spec = ListenerSpec::new(Transport::Tcp, "default");
+        spec.address = Some(address);
+        spec
+    }
+
     /// `transport.name`, as logs and plugin events name the listener.
     pub fn id(&self) -> String {
         format!("{}.{}", self.transport.as_str(), self.name)
@@ -180,10 +187,8 @@ pub struct ListenerConfig {
 impl ListenerConfig {
     /// Only the `tcp.default` listener, on `address`.
     pub fn tcp_default(address: SocketAddr) -> ListenerConfig {
-        let mut default = ListenerSpec::new(Transport::Tcp, "default");
-        default.address = Some(address);
         ListenerConfig {
-            listeners: vec![default],
+            listeners: vec![ListenerSpec::tcp_default(address)],
         }
     }
 
@@ -571,6 +576,29 @@ mod tests {
         let mut c = ListenerConfig::tcp_default("0.0.0.0:1883".parse().unwrap());
         for rest in ["tcp", "udp.x", "tcp.x.nonsense"] {
             assert_eq!(c.set(rest, "1", Path::new("")), Ok(false), "{rest}");
+        }
+    }
+
+    #[test]
+    fn every_listener_key_is_documented_with_its_default() {
+        let docs = include_str!("../../../docs/configuration.md");
+        let section = docs
+            .split("## Listeners")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/configuration.md has a Listeners section");
+        for key in LISTENER_KEYS {
+            let row = section
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", key.name)))
+                .unwrap_or_else(|| panic!("{} is not in the Listeners table", key.name));
+            if !key.default.is_empty() {
+                assert!(
+                    row.contains(&format!("`{}`", key.default)),
+                    "{}: {row}",
+                    key.name
+                );
+            }
         }
     }
 

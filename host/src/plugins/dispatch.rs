@@ -396,10 +396,9 @@ impl HookHandler for PluginHook {
             password: request.password.as_deref().map(RSlice::from_slice).into(),
             peer: RStr::from_str(&peer),
             protocol: request.protocol.level(),
-            listener: RStr::from_str(request.listener),
-            // No TLS listener yet: no client certificate to describe.
-            cert_common_name: ROption::RNone,
-            cert_subject: ROption::RNone,
+            listener: RStr::from_str(&request.listener),
+            cert_common_name: opt_str(request.cert.as_ref().and_then(|c| c.common_name.as_deref())),
+            cert_subject: opt_str(request.cert.as_ref().map(|c| c.subject.as_str())),
             node: RStr::from_str(&self.0.node),
         };
         self.decide(|p, reply| p.on_client_authenticate(&event, reply))
