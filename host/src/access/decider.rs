@@ -199,7 +199,7 @@ impl Decider {
 
     /// Says at start what anonymous clients get on each listener (its id
     /// and the address it bound).
-    pub fn log_anonymous_policy(&self, listeners: &[(String, std::net::SocketAddr)]) {
+    pub fn log_anonymous_policy(&self, listeners: &[(&str, std::net::SocketAddr)]) {
         match self.allow_anonymous {
             Some(true) => {
                 tracing::info!("anonymous clients are allowed (mqtt.allow_anonymous = on)")

@@ -137,6 +137,8 @@ pub struct ListenerSpec {
     pub transport: Transport,
     /// Its name, the last part of `listener.<transport>.<name>`.
     pub name: String,
+    /// `transport.name`.
+    id: String,
     /// Where it listens; `None` when turned off (`= off`).
     pub address: Option<SocketAddr>,
     /// `.max_connections`: connections open at once.
@@ -155,6 +157,7 @@ impl ListenerSpec {
         ListenerSpec {
             transport,
             name: name.to_owned(),
+            id: format!("{}.{name}", transport.as_str()),
             address: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_conn_rate: None,
@@ -171,8 +174,8 @@ impl ListenerSpec {
     }
 
     /// `transport.name`, as logs and plugin events name the listener.
-    pub fn id(&self) -> String {
-        format!("{}.{}", self.transport.as_str(), self.name)
+    pub fn id(&self) -> &str {
+        &self.id
     }
 }
 
@@ -267,7 +270,7 @@ impl ListenerConfig {
         for l in &self.listeners {
             let id = format!("listener.{}", l.id());
             if l.address.is_none() {
-                if *l != ListenerSpec::new(l.transport, &l.name) && l.id() != "tcp.default" {
+                if *l != ListenerSpec::new(l.transport, &l.name) && l.id != "tcp.default" {
                     return Err(format!("{id} has settings but no address"));
                 }
                 continue;
@@ -504,7 +507,7 @@ mod tests {
             ("listener.ws.browser.max_conn_rate", "100"),
         ])
         .unwrap();
-        let ids: Vec<String> = c.active().map(ListenerSpec::id).collect();
+        let ids: Vec<&str> = c.active().map(ListenerSpec::id).collect();
         assert_eq!(ids, ["tcp.default", "ssl.external", "ws.browser"]);
         let ssl = &c.listeners[1];
         assert_eq!(
