@@ -69,7 +69,7 @@ pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>>
         };
         let id = spec.id();
         let tls = if spec.transport.tls() {
-            let acceptor = TlsAcceptor::load(&id, &spec.tls).map_err(|e| {
+            let acceptor = TlsAcceptor::load(id, &spec.tls).map_err(|e| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!("listener.{id}: {e}"),
