@@ -96,7 +96,7 @@ async fn a_plugin_allows_refuses_or_passes_a_connect_on() {
         // Nobody knows carol, and anonymous access is off.
         assert_eq!(code("carol").await, not_authorized, "{version:?}");
     }
-    assert!(questions(&dirs).contains("authenticate c bob"));
+    assert!(questions(&dirs).contains("authenticate c bob listener=tcp.default cn=- subject=-"));
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //!
 //! Keys (`etc/plugins/decider.conf`):
 //! - `decider.file`: where one line per question goes (required):
-//!   `authenticate CLIENT USER` or `authorize CLIENT ACTION TOPIC`.
+//!   `authenticate CLIENT USER listener=NAME cn=CN subject=SUBJECT` (`-`
+//!   for none) or `authorize CLIENT ACTION TOPIC`.
 //! - `decider.users`: `USER:ANSWER` pairs for authentication, ANSWER one
 //!   of `allow`, `deny`, `superuser`, `later` (answered when released),
 //!   `never` (never answered), `drop` (reply dropped), `panic`. Other
@@ -165,7 +166,15 @@ impl MqhostPlugin for Decider {
             .into_option()
             .map(|u| u.as_str())
             .unwrap_or("-");
-        self.line(&format!("authenticate {} {user}", request.client_id));
+        let cn = request.cert_common_name.into_option();
+        let subject = request.cert_subject.into_option();
+        self.line(&format!(
+            "authenticate {} {user} listener={} cn={} subject={}",
+            request.client_id,
+            request.listener,
+            cn.map_or("-", |c| c.as_str()),
+            subject.map_or("-", |s| s.as_str()),
+        ));
         let answer = self
             .settings
             .users
