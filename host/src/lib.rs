@@ -14,6 +14,7 @@
 //! - [`server`]: starts the listener and `$SYS`, stops on a signal.
 //! - [`broker`]: listener, connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
+//! - [`listen`]: transports clients connect over (WebSocket).
 //! - [`plugins`]: loading, configuring and calling plugin libraries.
 #![deny(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod escape;
 pub mod hooks;
+pub mod listen;
 pub mod logging;
 pub mod open_files;
 pub mod plugins;
