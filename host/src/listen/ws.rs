@@ -10,6 +10,8 @@
 
 mod handshake;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 pub use handshake::{accept, WsRefusal, MAX_REQUEST_BYTES};
 pub use stream::{MqttOverWs, WRITE_CHUNK};
