@@ -11,10 +11,10 @@
 //! - [`logging`]: tracing to stderr.
 //! - [`open_files`]: the open-file limit and descriptor table, set up
 //!   before the runtime starts.
-//! - [`server`]: starts the listener and `$SYS`, stops on a signal.
-//! - [`broker`]: listener, connections, sessions, routing, retained store.
+//! - [`server`]: starts the listeners and `$SYS`, stops on a signal.
+//! - [`listen`]: listeners (TCP, TLS, WebSocket), their limits.
+//! - [`broker`]: connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
-//! - [`listen`]: transports clients connect over (WebSocket).
 //! - [`plugins`]: loading, configuring and calling plugin libraries.
 #![deny(unsafe_code)]
 
