@@ -22,4 +22,5 @@ mod subscribe;
 mod sys;
 mod tools;
 mod v5;
+mod websocket;
 mod will;

@@ -8,6 +8,7 @@
 //!   workspace built, and plugins built outside the workspace.
 //! - [`redis`]: private `redis-server`s, sentinel and cluster topologies.
 //! - [`mosquitto`]: a private Mosquitto, the peer some tests compare with.
+//! - [`ws`]: MQTT over WebSocket: a byte-level client, and paho-mqtt.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
@@ -16,6 +17,7 @@ pub mod mosquitto;
 pub mod plugins;
 pub mod raw;
 pub mod redis;
+pub mod ws;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,19 +1,17 @@
-//! Placeholder until the WebSocket transport lands.
-use tokio::io::{AsyncRead, AsyncWrite};
+//! MQTT over WebSocket (RFC 6455; MQTT 5.0 and 3.1.1 section 6).
+//!
+//! [`accept`] reads and answers the HTTP upgrade request on a connection
+//! (TCP, or TLS for `wss`: whatever lies below is the caller's) and gives
+//! back a [`MqttOverWs`], a byte stream of MQTT packets that a session
+//! reads and writes as it does a TCP socket.
+//!
+//! - `handshake`: the upgrade request, its checks and the HTTP answers.
+//! - `stream`: binary messages as `AsyncRead`/`AsyncWrite`.
 
-#[derive(Debug)]
-pub struct WsRefusal;
+mod handshake;
+mod stream;
+#[cfg(test)]
+mod tests;
 
-impl std::fmt::Display for WsRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebSocket listeners are not available in this build")
-    }
-}
-
-pub async fn accept<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
-    _io: IO,
-    _mqtt_path: &str,
-    _max_message: usize,
-) -> Result<IO, WsRefusal> {
-    Err(WsRefusal)
-}
+pub use handshake::{accept, WsRefusal, MAX_REQUEST_BYTES};
+pub use stream::{MqttOverWs, WRITE_CHUNK};
