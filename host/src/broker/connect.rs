@@ -350,6 +350,7 @@ async fn accept(
             read_buf: BytesMut::new(),
             read_size: READ_MIN,
             write_buf: BytesMut::new(),
+            unflushed: false,
             info,
             keep_alive,
             last_packet: Instant::now(),

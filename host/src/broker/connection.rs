@@ -45,6 +45,8 @@ pub struct Connection {
     pub read_size: usize,
     /// Encoded packets not yet written.
     pub write_buf: BytesMut,
+    /// Bytes were written since the last flush.
+    pub unflushed: bool,
     /// Who the client is, for hooks and logs.
     pub info: ClientInfo,
     /// Keep alive in force, in seconds (0: none).
@@ -131,6 +133,7 @@ impl Connection {
     /// `written` bytes of the write buffer went out.
     pub fn after_write(&mut self, written: usize) {
         self.write_buf.advance(written);
+        self.unflushed = true;
         if self.write_buf.is_empty() && self.write_buf.capacity() > WRITE_KEEP {
             self.write_buf = BytesMut::new();
         }
@@ -202,6 +205,7 @@ mod tests {
             read_buf: BytesMut::new(),
             read_size: READ_MIN,
             write_buf: BytesMut::new(),
+            unflushed: false,
             info: ClientInfo {
                 client_id: Arc::from("c"),
                 username: None,

@@ -33,6 +33,8 @@ use tls::TlsAcceptor;
 /// How long a TLS handshake and a WebSocket upgrade may take together,
 /// before the CONNECT's own time starts.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much larger than `mqtt.max_packet_size` a WebSocket message may be.
+const WS_MESSAGE_SLACK: usize = 64 * 1024;
 /// Descriptors kept back from clients, for plugins, Redis connections,
 /// watched files and the admin API.
 const RESERVED_FILES: u64 = 256;
@@ -188,7 +190,9 @@ async fn start(
 ) {
     let _ = stream.set_nodelay(true);
     let spec = &listener.spec;
-    let max_message = broker.config.mqtt.max_packet_size as usize;
+    // A WebSocket message may carry the end of one packet and the start
+    // of the next: room for a whole packet and then some.
+    let max_message = broker.config.mqtt.max_packet_size as usize + WS_MESSAGE_SLACK;
     let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         match (spec.transport, &listener.tls) {
             (Transport::Tcp, _) => {

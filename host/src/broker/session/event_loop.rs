@@ -143,13 +143,27 @@ impl Session {
         Poll::Pending
     }
 
+    /// Writes the write buffer; once it is all written, flushes what the
+    /// transport may hold back (TLS records, WebSocket frames), which a
+    /// client waiting for its last packet would otherwise wait for until
+    /// the next write. A flushed plain TCP socket answers at once.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
-        match self.conn.as_mut() {
-            Some(conn) if !conn.write_buf.is_empty() => Pin::new(&mut conn.writer)
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Pending;
+        };
+        if !conn.write_buf.is_empty() {
+            return Pin::new(&mut conn.writer)
                 .poll_write(cx, &conn.write_buf)
-                .map(Wake::Wrote),
-            _ => Poll::Pending,
+                .map(Wake::Wrote);
         }
+        if conn.unflushed {
+            match Pin::new(&mut conn.writer).poll_flush(cx) {
+                Poll::Ready(Ok(())) => conn.unflushed = false,
+                Poll::Ready(Err(error)) => return Poll::Ready(Wake::Wrote(Err(error))),
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
     }
 
     /// While paused the client's bytes wait in the socket.
