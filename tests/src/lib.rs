@@ -7,11 +7,13 @@
 //! - [`plugins`]: plugin directories for a test, the plugin libraries the
 //!   workspace built, and plugins built outside the workspace.
 //! - [`redis`]: private `redis-server`s, sentinel and cluster topologies.
+//! - [`certs`]: a CA and certificates it signed, for TLS tests.
 //! - [`mosquitto`]: a private Mosquitto, the peer some tests compare with.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
 
+pub mod certs;
 pub mod mosquitto;
 pub mod plugins;
 pub mod raw;
