@@ -9,6 +9,7 @@
 //! - [`config`]: the properties format and the host configuration.
 //! - [`dir_watch`]: waiting for files to change, for reloads.
 //! - [`escape`]: client-controlled text made safe for log lines.
+//! - [`listen`]: the listeners' transports (TLS).
 //! - [`logging`]: tracing to stderr.
 //! - [`open_files`]: the open-file limit and descriptor table, set up
 //!   before the runtime starts.
@@ -26,6 +27,7 @@ pub mod config;
 pub mod dir_watch;
 pub mod escape;
 pub mod hooks;
+pub mod listen;
 pub mod logging;
 pub mod open_files;
 pub mod plugins;

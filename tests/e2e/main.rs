@@ -19,6 +19,7 @@ mod retained;
 mod session;
 mod subscribe;
 mod sys;
+mod tls_acceptor;
 mod tools;
 mod v5;
 mod will;
