@@ -9,12 +9,12 @@
 //! - [`config`]: the properties format and the host configuration.
 //! - [`dir_watch`]: waiting for files to change, for reloads.
 //! - [`escape`]: client-controlled text made safe for log lines.
-//! - [`listen`]: the listeners' transports (TLS).
 //! - [`logging`]: tracing to stderr.
 //! - [`open_files`]: the open-file limit and descriptor table, set up
 //!   before the runtime starts.
-//! - [`server`]: starts the listener and `$SYS`, stops on a signal.
-//! - [`broker`]: listener, connections, sessions, routing, retained store.
+//! - [`server`]: starts the listeners and `$SYS`, stops on a signal.
+//! - [`listen`]: listeners (TCP, TLS, WebSocket), their limits.
+//! - [`broker`]: connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
 //! - [`plugins`]: loading, configuring and calling plugin libraries.
 #![deny(unsafe_code)]

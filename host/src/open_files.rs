@@ -47,6 +47,11 @@ pub fn prepare() -> Option<OpenFiles> {
     Some(OpenFiles { was, soft, table })
 }
 
+/// The soft limit on open files now, if it can be read.
+pub fn soft_limit() -> Option<u64> {
+    sys::limit().map(|(soft, _)| soft)
+}
+
 #[cfg(unix)]
 mod sys {
     use std::os::fd::AsRawFd;

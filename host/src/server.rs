@@ -7,8 +7,9 @@ use std::time::Duration;
 use crate::access::decider::Decider;
 use crate::admin::api;
 use crate::broker::session::SessionEvent;
-use crate::broker::{listener, sys, Broker};
+use crate::broker::{sys, Broker};
 use crate::config::HostConfig;
+use crate::listen;
 use crate::plugins::{watch, PluginManager};
 
 /// How long connected clients get to receive their DISCONNECT at shutdown.
@@ -18,9 +19,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// a stop signal arrives.
 pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     let sys_interval = config.sys.interval;
-    let address = config.listener.listeners[0]
-        .address
-        .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 1883)));
     let broker = Broker::with_access(config, access);
     tokio::spawn(crate::access::watch::run(Arc::clone(&broker)));
     let private_dir = std::env::temp_dir().join(format!("mqhost-plugins-{}", std::process::id()));
@@ -39,14 +37,21 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
             Arc::clone(&plugins),
         ));
     }
-    let tcp = listener::bind("default", address).await?;
-    broker.access.log_anonymous_policy(tcp.local_addr()?);
-    let accept = tokio::spawn(listener::serve(Arc::clone(&broker), tcp));
+    let bound = listen::bind_all(&broker.config.listener.listeners).await?;
+    let addresses = bound
+        .iter()
+        .map(|l| Ok((l.spec().id(), l.local_addr()?)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    broker.access.log_anonymous_policy(&addresses);
+    tracing::info!("accepting connections on {} listeners", bound.len());
+    let accept = listen::serve_all(&broker, bound);
     tokio::spawn(sys::run(Arc::clone(&broker), sys_interval));
 
     stop_signal().await;
     tracing::info!("stopping");
-    accept.abort();
+    for task in accept {
+        task.abort();
+    }
     for session in broker.registry.all() {
         let _ = session.send(SessionEvent::Shutdown);
     }

@@ -42,6 +42,45 @@ pub struct ClientEvent<'a> {
     pub reason: RStr<'a>,
 }
 
+// @since 1.3 begin
+/// The listener a client came in on, beside `client.connected` and
+/// `client.disconnected` (since 1.3; see
+/// [`MqhostPlugin::on_client_connected_via`](crate::MqhostPlugin::on_client_connected_via)).
+///
+/// ```
+/// use mqhost_plugin_api::ListenerEvent;
+///
+/// let listener = ListenerEvent::new("ssl.external", "ssl");
+/// assert_eq!(listener.name.as_str(), "ssl.external");
+/// assert!(listener.is_tls());
+/// ```
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy)]
+pub struct ListenerEvent<'a> {
+    /// The listener's name as its configuration key says it, without the
+    /// `listener.` prefix: `tcp.default`, `ssl.external`.
+    pub name: RStr<'a>,
+    /// What it speaks below MQTT: `tcp`, `ssl` (TLS), `ws` (WebSocket) or
+    /// `wss` (WebSocket over TLS).
+    pub protocol: RStr<'a>,
+}
+
+impl<'a> ListenerEvent<'a> {
+    /// A listener event for `name` and `protocol`.
+    pub fn new(name: &'a str, protocol: &'a str) -> Self {
+        ListenerEvent {
+            name: RStr::from_str(name),
+            protocol: RStr::from_str(protocol),
+        }
+    }
+
+    /// Whether the connection is encrypted (`ssl` or `wss`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.protocol.as_str(), "ssl" | "wss")
+    }
+}
+// @since 1.3 end
+
 /// `session.created`.
 ///
 /// ```

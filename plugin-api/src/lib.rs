@@ -113,6 +113,9 @@ pub use decision::{
     ReplySink_TO,
 };
 // @since 1.2 end
+// @since 1.3 begin
+pub use events::ListenerEvent;
+// @since 1.3 end
 
 /// The interface version plugins are built against (this crate's version).
 ///

@@ -17,6 +17,9 @@ use crate::types::{ConfigError, HookSet, PluginError, Verdict};
 // @since 1.2 begin
 use crate::decision::{AuthenticateEvent, AuthorizeEvent, Decision, Reply, ReplySinkBox};
 // @since 1.2 end
+// @since 1.3 begin
+use crate::events::ListenerEvent;
+// @since 1.3 end
 
 /// What a plugin does, in plain Rust. Implement the hooks you want and list
 /// them in [`hooks`](Self::hooks); the others keep their no-op defaults and
@@ -107,6 +110,44 @@ pub trait MqhostPlugin: Send + Sync + Sized + 'static {
         Decision::IGNORE
     }
     // @since 1.2 end
+
+    // @since 1.3 begin
+    /// `client.connected` with the listener the client came in on (since
+    /// 1.3). The host calls this one; by default it calls
+    /// [`on_client_connected`](Self::on_client_connected), so a plugin
+    /// implements whichever it needs.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::client_event;
+    /// use mqhost_plugin_api::{ClientEvent, ConfigError, HookSet, Host, ListenerEvent, MqhostPlugin, PluginConfig};
+    ///
+    /// struct TlsOnly(Host);
+    ///
+    /// impl MqhostPlugin for TlsOnly {
+    ///     fn start(host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+    ///         Ok(TlsOnly(host))
+    ///     }
+    ///     fn hooks(&self) -> HookSet {
+    ///         HookSet::CLIENT_CONNECTED
+    ///     }
+    ///     fn on_client_connected_via(&self, client: &ClientEvent<'_>, listener: &ListenerEvent<'_>) {
+    ///         if !listener.is_tls() {
+    ///             self.0.warn(&format!("{} connected in clear on {}", client.client_id, listener.name));
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = client_event("dev-1").build();
+    /// ```
+    fn on_client_connected_via(&self, client: &ClientEvent<'_>, _listener: &ListenerEvent<'_>) {
+        self.on_client_connected(client)
+    }
+
+    /// `client.disconnected` with the listener (since 1.3); by default
+    /// calls [`on_client_disconnected`](Self::on_client_disconnected).
+    fn on_client_disconnected_via(&self, client: &ClientEvent<'_>, _listener: &ListenerEvent<'_>) {
+        self.on_client_disconnected(client)
+    }
+    // @since 1.3 end
 }
 
 /// The ABI face of a loaded plugin, as the host sees it. Plugin authors do
@@ -191,6 +232,28 @@ pub trait Plugin: Send + Sync {
         RResult::ROk(Decision::IGNORE)
     }
     // @since 1.2 end
+
+    // @since 1.3 begin
+    /// See [`MqhostPlugin::on_client_connected_via`]. A plugin built
+    /// against an older interface lacks it: abi_stable then runs this
+    /// default, which calls what that plugin has.
+    fn on_client_connected_via(
+        &self,
+        client: &ClientEvent<'_>,
+        _listener: &ListenerEvent<'_>,
+    ) -> RResult<(), PluginError> {
+        self.on_client_connected(client)
+    }
+    /// See [`MqhostPlugin::on_client_disconnected_via`]; defaults as
+    /// `on_client_connected_via` does.
+    fn on_client_disconnected_via(
+        &self,
+        client: &ClientEvent<'_>,
+        _listener: &ListenerEvent<'_>,
+    ) -> RResult<(), PluginError> {
+        self.on_client_disconnected(client)
+    }
+    // @since 1.3 end
 }
 
 /// A loaded plugin instance, owned by the host.
@@ -329,6 +392,22 @@ impl<T: MqhostPlugin> Plugin for Guarded<T> {
         })
     }
     // @since 1.2 end
+    // @since 1.3 begin
+    fn on_client_connected_via(
+        &self,
+        client: &ClientEvent<'_>,
+        listener: &ListenerEvent<'_>,
+    ) -> RResult<(), PluginError> {
+        guarded(|| self.plugin().on_client_connected_via(client, listener))
+    }
+    fn on_client_disconnected_via(
+        &self,
+        client: &ClientEvent<'_>,
+        listener: &ListenerEvent<'_>,
+    ) -> RResult<(), PluginError> {
+        guarded(|| self.plugin().on_client_disconnected_via(client, listener))
+    }
+    // @since 1.3 end
 }
 
 /// Starts an [`MqhostPlugin`] and wraps it for the host; a panic in

@@ -12,6 +12,7 @@ mod delivery;
 mod flow;
 mod kick;
 mod limits;
+mod listeners;
 mod malformed;
 mod plugins;
 mod redis;

@@ -83,6 +83,8 @@ async fn plugin_enabled_at_start_sees_every_hook_point() {
             "one client.connected watcher",
             "protocol=5",
             "node=probe-node",
+            // Since 1.3, beside the event.
+            "listener=tcp.default transport=tcp",
         ],
     )
     .await;
@@ -617,7 +619,7 @@ mod built_outside_the_workspace {
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                for version in ["1.1", "1.2"] {
+                for version in ["1.1", "1.2", "1.3"] {
                     remove_since(api, version);
                     remove_since(plugin, version);
                 }
@@ -651,8 +653,10 @@ mod built_outside_the_workspace {
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                remove_since(api, "1.2");
-                remove_since(plugin, "1.2");
+                for version in ["1.2", "1.3"] {
+                    remove_since(api, version);
+                    remove_since(plugin, version);
+                }
                 set_api_version(api, "1.1.0");
             },
         );
@@ -669,6 +673,10 @@ mod built_outside_the_workspace {
         );
         publish_one(&broker, "compat", "ok").await;
         wait_event(&dirs, &["v11 message.publish compat"]).await;
+        // The host's client.connected with the listener reaches it as the
+        // client.connected it has.
+        let line = wait_event(&dirs, &["v11 client.connected publisher"]).await;
+        assert!(!line.contains("listener="), "{line}");
         let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
         assert_eq!(status, 200);
         assert!(body.contains("\"description\":\"Test plugin\""), "{body}");

@@ -5,15 +5,14 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost::config::listeners::{CertField, TlsSettings, TlsVersion, Verify};
 use mqhost::listen::tls::{PeerCert, Reload, TlsAcceptor};
-use mqhost_tests::certs::{TestCerts, Usage};
-use mqhost_tests::plugins::TempDir;
+use mqhost_tests::certs::{Installed, TestCerts, Usage};
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -470,7 +469,7 @@ fn loading_names_the_file_and_what_is_wrong_with_it() {
             .err()
             .unwrap_or_else(|| panic!("loaded despite {expected:?}"));
         assert!(
-            error.starts_with("listener ssl.test: ") && error.contains(&expected),
+            error.contains(&expected),
             "expected {expected:?} in {error:?}"
         );
     }
@@ -480,38 +479,11 @@ fn loading_names_the_file_and_what_is_wrong_with_it() {
     load(&settings);
 }
 
-/// A listener's certificate files in a directory of their own, replaced
-/// the way certificate tools do: written beside, then renamed over.
-struct Installed {
-    dir: TempDir,
-}
-
-impl Installed {
-    fn new(cert: &Path, key: &Path) -> Installed {
-        let installed = Installed {
-            dir: TempDir::new(),
-        };
-        installed.replace("cert.pem", &std::fs::read(cert).unwrap());
-        installed.replace("key.pem", &std::fs::read(key).unwrap());
-        installed
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn replace(&self, name: &str, contents: &[u8]) {
-        let temp = self.path(&format!(".{name}.tmp"));
-        std::fs::write(&temp, contents).unwrap();
-        std::fs::rename(&temp, self.path(name)).unwrap();
-    }
-
-    fn settings(&self) -> TlsSettings {
-        TlsSettings {
-            certfile: Some(self.path("cert.pem")),
-            keyfile: Some(self.path("key.pem")),
-            ..TlsSettings::default()
-        }
+fn installed_settings(installed: &Installed) -> TlsSettings {
+    TlsSettings {
+        certfile: Some(installed.cert()),
+        keyfile: Some(installed.key()),
+        ..TlsSettings::default()
     }
 }
 
@@ -523,7 +495,7 @@ fn der(cert: &Path) -> CertificateDer<'static> {
 async fn a_replaced_certificate_serves_new_handshakes_within_3s() {
     let certs = TestCerts::generate();
     let installed = Installed::new(&certs.server_cert, &certs.server_key);
-    let acceptor = load(&installed.settings());
+    let acceptor = load(&installed_settings(&installed));
     let watch = tokio::spawn(Arc::clone(&acceptor).watch());
     let mut server = Server::start(acceptor).await;
     let client = Client::new(&certs.ca, None, BOTH);
@@ -538,9 +510,9 @@ async fn a_replaced_certificate_serves_new_handshakes_within_3s() {
     let (cert, key) = certs.issue("renewed", "/CN=mqhost-test-renewed", Usage::Server);
     // The certificate first and the key after, as tools do: in between
     // the two do not match, and the old pair must go on serving.
-    installed.replace("cert.pem", &std::fs::read(&cert).unwrap());
+    installed.replace_cert(&std::fs::read(&cert).unwrap());
     let replaced = Instant::now();
-    installed.replace("key.pem", &std::fs::read(&key).unwrap());
+    installed.replace_key(&std::fs::read(&key).unwrap());
     let renewed = der(&cert);
     loop {
         let presented = client.server_cert(server.addr).await.unwrap();
@@ -568,13 +540,13 @@ async fn a_replaced_certificate_serves_new_handshakes_within_3s() {
 async fn a_bad_or_half_written_file_keeps_the_certificate_in_use() {
     let certs = TestCerts::generate();
     let installed = Installed::new(&certs.server_cert, &certs.server_key);
-    let acceptor = load(&installed.settings());
+    let acceptor = load(&installed_settings(&installed));
     let mut server = Server::start(Arc::clone(&acceptor)).await;
     let client = Client::new(&certs.ca, None, BOTH);
     let (cert, key) = certs.issue("renewed", "/CN=mqhost-test-renewed", Usage::Server);
     let new_cert = std::fs::read(&cert).unwrap();
-    let cert_path = installed.path("cert.pem").display().to_string();
-    let key_path = installed.path("key.pem").display().to_string();
+    let cert_path = installed.cert().display().to_string();
+    let key_path = installed.key().display().to_string();
     assert_eq!(acceptor.reload(), Reload::Unchanged);
     for (contents, expected) in [
         (
@@ -590,7 +562,7 @@ async fn a_bad_or_half_written_file_keeps_the_certificate_in_use() {
             format!("keyfile {key_path} does not match the certificate in certfile {cert_path}"),
         ),
     ] {
-        installed.replace("cert.pem", contents);
+        installed.replace_cert(contents);
         match acceptor.reload() {
             Reload::Kept(why) => assert!(why.contains(&expected), "{why:?}, not {expected:?}"),
             other => panic!("{other:?} after writing {expected:?}"),
@@ -603,7 +575,7 @@ async fn a_bad_or_half_written_file_keeps_the_certificate_in_use() {
         );
         server.outcome().await.unwrap();
     }
-    installed.replace("key.pem", &std::fs::read(&key).unwrap());
+    installed.replace_key(&std::fs::read(&key).unwrap());
     assert_eq!(acceptor.reload(), Reload::Swapped);
     assert_eq!(client.server_cert(server.addr).await.unwrap(), der(&cert));
     server.outcome().await.unwrap();
@@ -664,14 +636,14 @@ async fn the_watcher_says_why_a_bad_file_is_not_used_and_takes_the_next_good_one
     let logs = Logs::capture();
     let certs = TestCerts::generate();
     let installed = Installed::new(&certs.server_cert, &certs.server_key);
-    let acceptor = load(&installed.settings());
+    let acceptor = load(&installed_settings(&installed));
     let watch = tokio::spawn(Arc::clone(&acceptor).watch());
     let mut server = Server::start(acceptor).await;
     let client = Client::new(&certs.ca, None, BOTH);
-    installed.replace("cert.pem", b"-----BEGIN CERTIFICATE-----\nnot base64");
+    installed.replace_cert(b"-----BEGIN CERTIFICATE-----\nnot base64");
     let expected = format!(
-        "listener ssl.test: keeping the TLS certificate in use: certfile {}: not valid PEM",
-        installed.path("cert.pem").display()
+        "listener.ssl.test: keeping the TLS certificate in use: certfile {}: not valid PEM",
+        installed.cert().display()
     );
     assert!(logs.wait_for(&expected).await, "no warning {expected:?}");
     assert_eq!(
@@ -681,10 +653,10 @@ async fn the_watcher_says_why_a_bad_file_is_not_used_and_takes_the_next_good_one
     server.outcome().await.unwrap();
 
     let (cert, key) = certs.issue("renewed", "/CN=mqhost-test-renewed", Usage::Server);
-    installed.replace("key.pem", &std::fs::read(&key).unwrap());
-    installed.replace("cert.pem", &std::fs::read(&cert).unwrap());
+    installed.replace_key(&std::fs::read(&key).unwrap());
+    installed.replace_cert(&std::fs::read(&cert).unwrap());
     assert!(
-        logs.wait_for("listener ssl.test: TLS certificate reloaded")
+        logs.wait_for("listener.ssl.test: TLS certificate reloaded")
             .await,
         "the good pair was not taken"
     );

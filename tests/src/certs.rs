@@ -146,3 +146,49 @@ fn openssl(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A server's certificate and key where a listener reads them, in a
+/// directory of their own, replaced the way certificate tools do it:
+/// written beside, then renamed over.
+pub struct Installed {
+    dir: TempDir,
+}
+
+impl Installed {
+    /// `cert.pem` and `key.pem` with the contents of `cert` and `key`.
+    pub fn new(cert: &Path, key: &Path) -> Installed {
+        let installed = Installed {
+            dir: TempDir::new(),
+        };
+        installed.replace_cert(&std::fs::read(cert).expect("read the certificate"));
+        installed.replace_key(&std::fs::read(key).expect("read the key"));
+        installed
+    }
+
+    /// The certificate's path.
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    /// The key's path.
+    pub fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    /// Replaces the certificate with `contents`, whatever they are.
+    pub fn replace_cert(&self, contents: &[u8]) {
+        replace(&self.cert(), contents);
+    }
+
+    /// Replaces the key with `contents`, whatever they are.
+    pub fn replace_key(&self, contents: &[u8]) {
+        replace(&self.key(), contents);
+    }
+}
+
+fn replace(path: &Path, contents: &[u8]) {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    std::fs::write(&temp, contents).expect("write beside");
+    std::fs::rename(&temp, path).expect("rename over");
+}

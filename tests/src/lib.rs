@@ -138,10 +138,12 @@ impl Broker {
             admin: None,
             log,
         };
-        let line = broker
-            .wait_for_log("listener tcp:default bound to ", Duration::from_secs(20))
+        broker
+            .wait_for_log("accepting connections on ", Duration::from_secs(20))
             .unwrap_or_else(|| panic!("mqhost did not start:\n{}", broker.logs().join("\n")));
-        broker.addr = bound_address(&line);
+        if let Some(addr) = broker.try_listener("tcp:default") {
+            broker.addr = addr;
+        }
         broker.admin = broker
             .logs()
             .iter()
@@ -167,7 +169,23 @@ impl Broker {
         self.admin.expect("admin listener on")
     }
 
-    /// Address the broker listens on.
+    /// Address the listener `transport:name` (`ssl:secure`) bound, if it
+    /// is on.
+    pub fn try_listener(&self, id: &str) -> Option<SocketAddr> {
+        let needle = format!("listener {id} bound to ");
+        self.logs()
+            .iter()
+            .find(|l| l.contains(&needle))
+            .map(|l| bound_address(l))
+    }
+
+    /// Address the listener `transport:name` (`ssl:secure`) bound.
+    pub fn listener(&self, id: &str) -> SocketAddr {
+        self.try_listener(id)
+            .unwrap_or_else(|| panic!("no listener {id}:\n{}", self.logs().join("\n")))
+    }
+
+    /// Address the `tcp:default` listener bound.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

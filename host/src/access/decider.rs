@@ -197,17 +197,29 @@ impl Decider {
         reload_one(acl, AclFile::parse, "ACL file", generation);
     }
 
-    /// Says at start what anonymous clients get on a listener at `bound`.
-    pub fn log_anonymous_policy(&self, bound: std::net::SocketAddr) {
+    /// Says at start what anonymous clients get on each listener (its id
+    /// and the address it bound).
+    pub fn log_anonymous_policy(&self, listeners: &[(&str, std::net::SocketAddr)]) {
         match self.allow_anonymous {
-            Some(true) => tracing::info!("anonymous clients are allowed (mqtt.allow_anonymous = on)"),
-            Some(false) => tracing::info!("anonymous clients are refused (mqtt.allow_anonymous = off)"),
-            None if bound.ip().is_loopback() => tracing::info!(
-                "anonymous clients are allowed: listener {bound} is loopback and mqtt.allow_anonymous is not set"
-            ),
-            None => tracing::warn!(
-                "anonymous clients are refused: listener {bound} is not loopback and mqtt.allow_anonymous is not set"
-            ),
+            Some(true) => {
+                tracing::info!("anonymous clients are allowed (mqtt.allow_anonymous = on)")
+            }
+            Some(false) => {
+                tracing::info!("anonymous clients are refused (mqtt.allow_anonymous = off)")
+            }
+            None => {
+                for (id, bound) in listeners {
+                    if bound.ip().is_loopback() {
+                        tracing::info!(
+                            "anonymous clients are allowed on listener {id}: {bound} is loopback and mqtt.allow_anonymous is not set"
+                        );
+                    } else {
+                        tracing::warn!(
+                            "anonymous clients are refused on listener {id}: {bound} is not loopback and mqtt.allow_anonymous is not set"
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -110,6 +110,8 @@ async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) 
                 "sessions": broker.metrics.sessions.load(Ordering::Relaxed),
                 "subscriptions_quota_exceeded": broker.metrics.subscriptions_quota_exceeded.load(Ordering::Relaxed),
                 "retained_not_stored": broker.metrics.retained_not_stored.load(Ordering::Relaxed),
+                "connections_over_limit": broker.metrics.connections_over_limit.load(Ordering::Relaxed),
+                "connections_over_rate": broker.metrics.connections_over_rate.load(Ordering::Relaxed),
             })
             .to_string(),
         },

@@ -14,7 +14,6 @@ use mqhost_codec::{
     ProtocolVersion,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::connection::{Connection, Reader, Writer, READ_MIN};
@@ -23,12 +22,10 @@ use super::topic;
 use super::Broker;
 use crate::access::decider::{Login, Question};
 use crate::access::{self, Access};
+use crate::config::listeners::{CertField, ListenerSpec};
 use crate::escape::escaped;
-use crate::hooks::decide::{AuthenticateRequest, Step};
+use crate::hooks::decide::{AuthenticateRequest, PeerCert, Step};
 use crate::hooks::ClientInfo;
-
-/// The one listener's name, as its configuration key says.
-const LISTENER: &str = "tcp.default";
 
 /// How long a new connection may take to send its CONNECT.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,12 +50,27 @@ enum Refusal {
     ConnAck(ProtocolVersion, u8, &'static str),
 }
 
-/// Serves one accepted TCP connection until it belongs to a session.
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let (reader, writer) = stream.into_split();
-    let mut reader: Reader = Box::new(reader);
-    let mut writer: Writer = Box::new(writer);
+/// A connection whose transport is open (TLS handshake done, WebSocket
+/// upgraded): a stream of MQTT bytes.
+pub struct Accepted {
+    pub reader: Reader,
+    pub writer: Writer,
+    pub peer: SocketAddr,
+    /// The listener it came in on.
+    pub listener: Arc<ListenerSpec>,
+    /// The client certificate, when the listener verified one.
+    pub cert: Option<PeerCert>,
+}
+
+/// Serves one accepted connection until it belongs to a session.
+pub async fn serve(broker: Arc<Broker>, accepted: Accepted) {
+    let Accepted {
+        mut reader,
+        mut writer,
+        peer,
+        listener,
+        cert,
+    } = accepted;
     let mut read_buf = BytesMut::with_capacity(4096);
     let connect = tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -75,7 +87,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
         .ok()
         .and_then(|connect| connect.properties.maximum_packet_size);
     let attach = match connect {
-        Ok(connect) => accept(&broker, *connect, peer).await,
+        Ok(connect) => accept(&broker, *connect, peer, listener, cert).await,
         Err(refusal) => Err(refusal),
     };
     let attach = match attach {
@@ -152,8 +164,10 @@ async fn read_connect(
 /// placeholder socket halves. Waits only when a plugin answers later.
 async fn accept(
     broker: &Arc<Broker>,
-    connect: Connect,
+    mut connect: Connect,
     peer: SocketAddr,
+    listener: Arc<ListenerSpec>,
+    cert: Option<PeerCert>,
 ) -> Result<Box<Attach>, Refusal> {
     let config = &broker.config;
     let version = connect.protocol;
@@ -188,18 +202,25 @@ async fn accept(
             return refuse(reason::TOPIC_NAME_INVALID, "invalid will topic");
         }
     }
+    // The certificate was verified by the listener: it names the client
+    // better than what the client says of itself.
+    if let (Some(field), Some(cert)) = (listener.tls.peer_cert_as_username, &cert) {
+        connect.username = match field {
+            CertField::Cn => cert.common_name.clone(),
+            CertField::Dn => Some(cert.subject.clone()),
+        };
+    }
     // Before any session is touched: a refused client neither creates nor
     // takes over one.
-    let loopback = config.listener.listeners[0]
-        .address
-        .is_some_and(|a| a.ip().is_loopback());
+    let loopback = listener.address.is_some_and(|a| a.ip().is_loopback());
     let request = AuthenticateRequest {
         client_id: Arc::clone(&client_id),
         username: connect.username.clone(),
         password: connect.password.as_deref().map(<[u8]>::to_vec),
         peer,
         protocol: version,
-        listener: LISTENER,
+        listener: listener.id().to_owned(),
+        cert: cert.clone(),
     };
     let plugins = match broker.hooks.authenticate(request, broker.access.patience()) {
         Step::Ready(decision) => decision,
@@ -316,6 +337,7 @@ async fn accept(
         client_id,
         username: connect.username,
         peer,
+        listener,
         protocol: version,
         clean_start: connect.clean_start,
         keep_alive,

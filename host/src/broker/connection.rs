@@ -193,6 +193,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::listeners::ListenerSpec;
 
     fn connection() -> Connection {
         Connection {
@@ -205,6 +206,7 @@ mod tests {
                 client_id: Arc::from("c"),
                 username: None,
                 peer: "127.0.0.1:1".parse().unwrap(),
+                listener: Arc::new(ListenerSpec::tcp_default("127.0.0.1:1883".parse().unwrap())),
                 protocol: ProtocolVersion::V3_1_1,
                 clean_start: true,
                 keep_alive: 0,

@@ -25,6 +25,12 @@ pub struct Metrics {
     /// Retained messages a `mqtt.max_retained_*` limit kept out of the
     /// store (they were delivered all the same).
     pub retained_not_stored: AtomicU64,
+    /// Connections closed as soon as accepted: their listener's
+    /// `max_connections` (or the open-file budget) was reached.
+    pub connections_over_limit: AtomicU64,
+    /// Connections closed as soon as accepted: their listener's
+    /// `max_conn_rate` was reached.
+    pub connections_over_rate: AtomicU64,
     /// Bytes read from clients.
     pub bytes_received: AtomicU64,
     /// Bytes written to clients.

@@ -3,7 +3,6 @@
 //!
 //! # Layout
 //!
-//! - [`listener`]: accepts TCP connections and hands each to [`connect`].
 //! - [`connect`]: reads and checks CONNECT, then gives the connection to a
 //!   new or existing session (takeover).
 //! - [`session`]: one task per session; it owns the session's state
@@ -21,7 +20,6 @@
 
 pub mod connect;
 pub mod connection;
-pub mod listener;
 pub mod message;
 pub mod metrics;
 pub mod registry;

@@ -36,6 +36,14 @@ fn figures(broker: &Broker) -> Vec<(&'static str, String)> {
         ("uptime", broker.uptime_secs().to_string()),
         ("clients/connected", load(&m.clients_connected)),
         ("clients/maximum", load(&m.clients_maximum)),
+        (
+            "clients/refused/max_connections",
+            load(&m.connections_over_limit),
+        ),
+        (
+            "clients/refused/max_conn_rate",
+            load(&m.connections_over_rate),
+        ),
         ("sessions/count", load(&m.sessions)),
         (
             "subscriptions/count",

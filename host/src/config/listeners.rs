@@ -137,6 +137,8 @@ pub struct ListenerSpec {
     pub transport: Transport,
     /// Its name, the last part of `listener.<transport>.<name>`.
     pub name: String,
+    /// `transport.name`.
+    id: String,
     /// Where it listens; `None` when turned off (`= off`).
     pub address: Option<SocketAddr>,
     /// `.max_connections`: connections open at once.
@@ -155,6 +157,7 @@ impl ListenerSpec {
         ListenerSpec {
             transport,
             name: name.to_owned(),
+            id: format!("{}.{name}", transport.as_str()),
             address: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_conn_rate: None,
@@ -163,9 +166,16 @@ impl ListenerSpec {
         }
     }
 
+    /// The `tcp.default` listener on `address`, with default limits.
+    pub fn tcp_default(address: SocketAddr) -> ListenerSpec {
+        let mut spec = ListenerSpec::new(Transport::Tcp, "default");
+        spec.address = Some(address);
+        spec
+    }
+
     /// `transport.name`, as logs and plugin events name the listener.
-    pub fn id(&self) -> String {
-        format!("{}.{}", self.transport.as_str(), self.name)
+    pub fn id(&self) -> &str {
+        &self.id
     }
 }
 
@@ -180,10 +190,8 @@ pub struct ListenerConfig {
 impl ListenerConfig {
     /// Only the `tcp.default` listener, on `address`.
     pub fn tcp_default(address: SocketAddr) -> ListenerConfig {
-        let mut default = ListenerSpec::new(Transport::Tcp, "default");
-        default.address = Some(address);
         ListenerConfig {
-            listeners: vec![default],
+            listeners: vec![ListenerSpec::tcp_default(address)],
         }
     }
 
@@ -262,7 +270,7 @@ impl ListenerConfig {
         for l in &self.listeners {
             let id = format!("listener.{}", l.id());
             if l.address.is_none() {
-                if *l != ListenerSpec::new(l.transport, &l.name) && l.id() != "tcp.default" {
+                if *l != ListenerSpec::new(l.transport, &l.name) && l.id != "tcp.default" {
                     return Err(format!("{id} has settings but no address"));
                 }
                 continue;
@@ -499,7 +507,7 @@ mod tests {
             ("listener.ws.browser.max_conn_rate", "100"),
         ])
         .unwrap();
-        let ids: Vec<String> = c.active().map(ListenerSpec::id).collect();
+        let ids: Vec<&str> = c.active().map(ListenerSpec::id).collect();
         assert_eq!(ids, ["tcp.default", "ssl.external", "ws.browser"]);
         let ssl = &c.listeners[1];
         assert_eq!(
@@ -571,6 +579,29 @@ mod tests {
         let mut c = ListenerConfig::tcp_default("0.0.0.0:1883".parse().unwrap());
         for rest in ["tcp", "udp.x", "tcp.x.nonsense"] {
             assert_eq!(c.set(rest, "1", Path::new("")), Ok(false), "{rest}");
+        }
+    }
+
+    #[test]
+    fn every_listener_key_is_documented_with_its_default() {
+        let docs = include_str!("../../../docs/configuration.md");
+        let section = docs
+            .split("## Listeners")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/configuration.md has a Listeners section");
+        for key in LISTENER_KEYS {
+            let row = section
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", key.name)))
+                .unwrap_or_else(|| panic!("{} is not in the Listeners table", key.name));
+            if !key.default.is_empty() {
+                assert!(
+                    row.contains(&format!("`{}`", key.default)),
+                    "{}: {row}",
+                    key.name
+                );
+            }
         }
     }
 

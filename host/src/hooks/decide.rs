@@ -48,6 +48,17 @@ pub enum Answer {
     Later(oneshot::Receiver<Decision>),
 }
 
+/// A verified client certificate's subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCert {
+    /// The subject's common name, if it has one (several are joined with
+    /// `,`, as EMQX does).
+    pub common_name: Option<String>,
+    /// The whole subject, as EMQX writes it: RFC 4514, the most specific
+    /// part first (`CN=dev-1,O=Acme`), special characters escaped.
+    pub subject: String,
+}
+
 /// `client.authenticate`: a CONNECT, before any session is touched.
 #[derive(Debug, Clone)]
 pub struct AuthenticateRequest {
@@ -57,7 +68,9 @@ pub struct AuthenticateRequest {
     pub peer: SocketAddr,
     pub protocol: ProtocolVersion,
     /// The listener's name, as in its configuration key (`tcp.default`).
-    pub listener: &'static str,
+    pub listener: String,
+    /// The client certificate the listener verified, if any.
+    pub cert: Option<PeerCert>,
 }
 
 /// `client.authorize`: one use of one topic by an authenticated client.
@@ -235,7 +248,8 @@ mod tests {
             password: None,
             peer: "127.0.0.1:1".parse().unwrap(),
             protocol: ProtocolVersion::V5,
-            listener: "tcp.default",
+            listener: "tcp.default".to_owned(),
+            cert: None,
         }
     }
 

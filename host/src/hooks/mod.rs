@@ -21,6 +21,7 @@ use mqhost_codec::{ProtocolVersion, QoS, SubscriptionOptions};
 pub use mqhost_plugin_api::HookSet;
 
 use crate::broker::message::Message;
+use crate::config::listeners::ListenerSpec;
 
 pub mod decide;
 
@@ -32,6 +33,8 @@ pub struct ClientInfo {
     pub client_id: Arc<str>,
     pub username: Option<String>,
     pub peer: SocketAddr,
+    /// The listener the client came in on.
+    pub listener: Arc<ListenerSpec>,
     pub protocol: ProtocolVersion,
     pub clean_start: bool,
     pub keep_alive: u16,

@@ -1,3 +1,300 @@
-//! Listeners: what each transport adds between an accepted socket and MQTT.
+//! Listeners: every `listener.<transport>.<name>` of the configuration
+//! bound, its connections admitted within its limits, its transport (TCP,
+//! TLS, WebSocket, both) spoken, and each connection handed to
+//! [`connect`](crate::broker::connect) as a stream of MQTT bytes.
+//!
+//! - [`gate`]: connections at once and per second.
+//! - [`tls`]: certificates, client certificate checks, reloads.
+//! - [`ws`]: the WebSocket upgrade and MQTT bytes in binary messages.
 
+pub mod gate;
 pub mod tls;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::broker::connect::{self, Accepted};
+use crate::broker::connection::{Reader, Writer};
+use crate::broker::Broker;
+use crate::config::listeners::{ListenerSpec, Transport};
+use crate::hooks::decide::PeerCert;
+use gate::{Gate, Over, Slot};
+use tls::TlsAcceptor;
+
+/// How long a TLS handshake and a WebSocket upgrade may take together,
+/// before the CONNECT's own time starts.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Descriptors kept back from clients, for plugins, Redis connections,
+/// watched files and the admin API.
+const RESERVED_FILES: u64 = 256;
+
+/// A listener whose socket is bound and whose certificates are read.
+pub struct Bound {
+    spec: Arc<ListenerSpec>,
+    socket: TcpListener,
+    tls: Option<Arc<TlsAcceptor>>,
+    gate: Arc<Gate>,
+}
+
+impl Bound {
+    /// The address actually bound (port 0 picks a free one).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The listener's configuration.
+    pub fn spec(&self) -> &Arc<ListenerSpec> {
+        &self.spec
+    }
+}
+
+/// Binds every listener that is on, reading TLS certificates first, and
+/// logs the addresses bound (port 0 picks a free port, and tests read it
+/// from these lines). An error names the listener.
+pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>> {
+    let files = crate::open_files::soft_limit();
+    let mut bound = Vec::new();
+    for spec in listeners {
+        let Some(address) = spec.address else {
+            continue;
+        };
+        let id = spec.id();
+        let tls = if spec.transport.tls() {
+            let acceptor = TlsAcceptor::load(id, &spec.tls).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("listener.{id}: {e}"),
+                )
+            })?;
+            Some(acceptor)
+        } else {
+            None
+        };
+        let socket = TcpListener::bind(address).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {address} (listener.{id}): {e}"),
+            )
+        })?;
+        let max = match files {
+            Some(files) => spec
+                .max_connections
+                .min(files.saturating_sub(RESERVED_FILES).max(1)),
+            None => spec.max_connections,
+        };
+        if max < spec.max_connections
+            && spec.max_connections != crate::config::listeners::DEFAULT_MAX_CONNECTIONS
+        {
+            tracing::warn!(
+                "listener {}:{} takes at most {max} connections, not {}: the open-file limit allows no more",
+                spec.transport.as_str(),
+                spec.name,
+                spec.max_connections
+            );
+        }
+        let gate = Gate::new(max, spec.max_conn_rate.map(|r| r.get()));
+        tracing::info!(
+            "listener {}:{} bound to {}",
+            spec.transport.as_str(),
+            spec.name,
+            socket.local_addr()?
+        );
+        bound.push(Bound {
+            spec: Arc::new(spec.clone()),
+            socket,
+            tls,
+            gate,
+        });
+    }
+    Ok(bound)
+}
+
+/// Accepts connections on every bound listener until the tasks are
+/// aborted; certificate watchers run beside them.
+pub fn serve_all(broker: &Arc<Broker>, bound: Vec<Bound>) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for listener in bound {
+        if let Some(tls) = &listener.tls {
+            tasks.push(tokio::spawn(Arc::clone(tls).watch()));
+        }
+        tasks.push(tokio::spawn(serve(Arc::clone(broker), listener)));
+    }
+    tasks
+}
+
+/// Accepts connections forever.
+async fn serve(broker: Arc<Broker>, listener: Bound) {
+    let listener = Arc::new(listener);
+    loop {
+        match listener.socket.accept().await {
+            Ok((stream, peer)) => match listener.gate.admit() {
+                Ok(slot) => {
+                    tokio::spawn(start(
+                        Arc::clone(&broker),
+                        Arc::clone(&listener),
+                        stream,
+                        peer,
+                        slot,
+                    ));
+                }
+                Err(over) => turn_away(&broker, &listener, stream, peer, over),
+            },
+            Err(error) => {
+                // Usually out of file descriptors: wait for some to close
+                // instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Closes a connection over a limit: counted always, logged at most once
+/// a second.
+fn turn_away(broker: &Broker, listener: &Bound, stream: TcpStream, peer: SocketAddr, over: Over) {
+    drop(stream);
+    let (counter, limit) = match over {
+        Over::Connections => (&broker.metrics.connections_over_limit, "max_connections"),
+        Over::Rate => (&broker.metrics.connections_over_rate, "max_conn_rate"),
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if listener.gate.should_warn() {
+        tracing::warn!(
+            %peer,
+            "listener {}:{} refused a connection: {limit} reached ({} open); further refusals this second are counted, not logged",
+            listener.spec.transport.as_str(),
+            listener.spec.name,
+            listener.gate.open()
+        );
+    }
+}
+
+/// Speaks the listener's transport on a new connection and hands it on.
+async fn start(
+    broker: Arc<Broker>,
+    listener: Arc<Bound>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: Slot,
+) {
+    let _ = stream.set_nodelay(true);
+    let spec = &listener.spec;
+    let max_message = broker.config.mqtt.max_packet_size as usize;
+    let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        match (spec.transport, &listener.tls) {
+            (Transport::Tcp, _) => {
+                let (reader, writer) = stream.into_split();
+                Ok(halves(reader, writer, None))
+            }
+            (Transport::Ws, _) => {
+                let ws = ws::accept(stream, &spec.mqtt_path, max_message).await?;
+                let (reader, writer) = tokio::io::split(ws);
+                Ok(halves(reader, writer, None))
+            }
+            (Transport::Ssl, Some(tls)) => {
+                let (stream, cert) = tls.accept(stream).await?;
+                let (reader, writer) = tokio::io::split(stream);
+                Ok(halves(reader, writer, cert))
+            }
+            (Transport::Wss, Some(tls)) => {
+                let (stream, cert) = tls.accept(stream).await?;
+                let ws = ws::accept(stream, &spec.mqtt_path, max_message).await?;
+                let (reader, writer) = tokio::io::split(ws);
+                Ok(halves(reader, writer, cert))
+            }
+            (Transport::Ssl | Transport::Wss, None) => Err(HandshakeError::from(
+                "a TLS listener without certificates".to_owned(),
+            )),
+        }
+    })
+    .await;
+    let (reader, writer, cert) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, listener = %spec.id(), %error, "handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, listener = %spec.id(), "handshake took too long");
+            return;
+        }
+    };
+    connect::serve(
+        broker,
+        Accepted {
+            reader: Box::new(Held {
+                inner: reader,
+                _slot: slot,
+            }),
+            writer,
+            peer,
+            listener: Arc::clone(spec),
+            cert,
+        },
+    )
+    .await;
+}
+
+type Opened = (Reader, Writer, Option<PeerCert>);
+
+fn halves(
+    reader: impl AsyncRead + Send + Unpin + 'static,
+    writer: impl AsyncWrite + Send + Unpin + 'static,
+    cert: Option<PeerCert>,
+) -> Opened {
+    (Box::new(reader), Box::new(writer), cert)
+}
+
+/// Why a TLS handshake or WebSocket upgrade failed, for the debug log.
+#[derive(Debug)]
+struct HandshakeError(String);
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for HandshakeError {
+    fn from(text: String) -> Self {
+        HandshakeError(text)
+    }
+}
+
+impl From<std::io::Error> for HandshakeError {
+    fn from(error: std::io::Error) -> Self {
+        HandshakeError(error.to_string())
+    }
+}
+
+impl From<ws::WsRefusal> for HandshakeError {
+    fn from(refusal: ws::WsRefusal) -> Self {
+        HandshakeError(refusal.to_string())
+    }
+}
+
+/// The read half of a connection, holding its place at the listener's
+/// gate for as long as the connection lives.
+struct Held {
+    inner: Reader,
+    _slot: Slot,
+}
+
+impl AsyncRead for Held {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}

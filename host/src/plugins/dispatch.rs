@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use mqhost_codec::{QoS, SubscriptionOptions};
 use mqhost_plugin_api::abi_stable::std_types::{ROption, RResult, RSlice, RStr, Tuple2};
 use mqhost_plugin_api::{
-    ClientEvent, ConfigError, DeliveryEvent, HookSet, MessageEvent, MessageId, MessageProperties,
-    PluginBox, PluginConfig, PluginError, SessionEvent, SubscriptionEvent, Verdict,
+    ClientEvent, ConfigError, DeliveryEvent, HookSet, ListenerEvent, MessageEvent, MessageId,
+    MessageProperties, PluginBox, PluginConfig, PluginError, SessionEvent, SubscriptionEvent,
+    Verdict,
 };
 
 use mqhost_plugin_api::abi_stable::sabi_trait::TD_Opaque;
@@ -239,6 +240,13 @@ fn opt_str(value: Option<&str>) -> ROption<RStr<'_>> {
     value.map(RStr::from_str).into()
 }
 
+fn listener_event(info: &ClientInfo) -> ListenerEvent<'_> {
+    ListenerEvent {
+        name: RStr::from_str(info.listener.id()),
+        protocol: RStr::from_str(info.listener.transport.as_str()),
+    }
+}
+
 fn client_event<'a>(
     info: &'a ClientInfo,
     peer: &'a str,
@@ -396,10 +404,9 @@ impl HookHandler for PluginHook {
             password: request.password.as_deref().map(RSlice::from_slice).into(),
             peer: RStr::from_str(&peer),
             protocol: request.protocol.level(),
-            listener: RStr::from_str(request.listener),
-            // No TLS listener yet: no client certificate to describe.
-            cert_common_name: ROption::RNone,
-            cert_subject: ROption::RNone,
+            listener: RStr::from_str(&request.listener),
+            cert_common_name: opt_str(request.cert.as_ref().and_then(|c| c.common_name.as_deref())),
+            cert_subject: opt_str(request.cert.as_ref().map(|c| c.subject.as_str())),
             node: RStr::from_str(&self.0.node),
         };
         self.decide(|p, reply| p.on_client_authenticate(&event, reply))
@@ -423,13 +430,17 @@ impl HookHandler for PluginHook {
     fn client_connected(&self, client: &ClientInfo) {
         let peer = client.peer.to_string();
         let event = client_event(client, &peer, &self.0.node, "");
-        self.0.call(true, |p| p.on_client_connected(&event));
+        let listener = listener_event(client);
+        self.0
+            .call(true, |p| p.on_client_connected_via(&event, &listener));
     }
 
     fn client_disconnected(&self, client: &ClientInfo, reason: &str) {
         let peer = client.peer.to_string();
         let event = client_event(client, &peer, &self.0.node, reason);
-        self.0.call(true, |p| p.on_client_disconnected(&event));
+        let listener = listener_event(client);
+        self.0
+            .call(true, |p| p.on_client_disconnected_via(&event, &listener));
     }
 
     fn session_created(&self, client_id: &str, username: Option<&str>, resumed: bool) {

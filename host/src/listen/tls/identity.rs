@@ -8,38 +8,31 @@ use x509_cert::der::oid::db::rfc4519::CN;
 use x509_cert::der::{Decode, Tag, Tagged};
 use x509_cert::{attr::AttributeTypeAndValue, Certificate};
 
-/// A verified client certificate's subject.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerCert {
-    /// The subject's common name; several are joined with `,`, as EMQX
-    /// does. `None` when the subject has none.
-    pub common_name: Option<String>,
-    /// The whole subject as an RFC 4514 string, as EMQX's `dn` gives it:
-    /// the most specific part first (`CN=dev-1,O=Acme` for a certificate
-    /// made with `-subj /O=Acme/CN=dev-1`), special characters escaped, a
-    /// value that is not a string as `#` and its DER in hex.
-    pub subject: String,
-}
+use crate::hooks::decide::PeerCert;
 
-impl PeerCert {
-    /// Reads the subject of a DER certificate. rustls has already parsed
-    /// and verified it; this parse is only for the names.
-    pub fn from_der(der: &[u8]) -> Result<PeerCert, String> {
-        let cert = Certificate::from_der(der)
-            .map_err(|error| format!("unreadable client certificate: {error}"))?;
-        let subject = &cert.tbs_certificate.subject;
-        let names: Vec<String> = subject
-            .0
-            .iter()
-            .flat_map(|rdn| rdn.0.iter())
-            .filter(|atv| atv.oid == CN)
-            .filter_map(text)
-            .collect();
-        Ok(PeerCert {
-            common_name: (!names.is_empty()).then(|| names.join(",")),
-            subject: subject.to_string(),
-        })
-    }
+/// Reads the subject of a DER certificate. rustls has already parsed and
+/// verified it; this parse is only for the names.
+///
+/// The common name: several are joined with `,`, as EMQX does. The
+/// subject: an RFC 4514 string, as EMQX's `dn` gives it, the most specific
+/// part first (`CN=dev-1,O=Acme` for a certificate made with `-subj
+/// /O=Acme/CN=dev-1`), special characters escaped, a value that is not a
+/// string as `#` and its DER in hex.
+pub fn peer_cert(der: &[u8]) -> Result<PeerCert, String> {
+    let cert = Certificate::from_der(der)
+        .map_err(|error| format!("unreadable client certificate: {error}"))?;
+    let subject = &cert.tbs_certificate.subject;
+    let names: Vec<String> = subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|atv| atv.oid == CN)
+        .filter_map(text)
+        .collect();
+    Ok(PeerCert {
+        common_name: (!names.is_empty()).then(|| names.join(",")),
+        subject: subject.to_string(),
+    })
 }
 
 /// An attribute's value when it is one of the string types names use.

@@ -8,7 +8,8 @@
 //! TLS 1.2 and 1.3 with rustls and its ring provider. With `verify_none`
 //! no client certificate is asked for. With `verify_peer` one is asked
 //! for and must chain to `cacertfile`; a client that sends none is let in
-//! (without a [`PeerCert`]) unless `fail_if_no_peer_cert` is on.
+//! (without a [`PeerCert`]) unless `fail_if_no_peer_cert` is on. The
+//! caller bounds the handshake in time.
 //!
 //! A reload swaps the configuration that new handshakes take; connections
 //! already up keep theirs. Each configuration has its own session cache,
@@ -26,22 +27,18 @@ use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::server::TlsStream;
 
-pub use identity::PeerCert;
-
 use crate::config::listeners::TlsSettings;
 use crate::dir_watch::{parent_dir, DirWatch};
+pub use crate::hooks::decide::PeerCert;
 
 /// How often the files are reread when no change was seen: a file system
 /// that drops events still gets a renewed certificate served within 3 s.
 const RESCAN: Duration = Duration::from_secs(2);
-/// How long a client gets to finish the handshake: one that stalls must
-/// not hold a connection (and its buffers) open.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A listener's TLS: the current configuration, replaced when the files
 /// change.
 pub struct TlsAcceptor {
-    /// `ssl.name`, for log lines.
+    /// `ssl.name`, for log lines, which name the listener by its key.
     listener: String,
     settings: TlsSettings,
     paths: load::Paths,
@@ -51,13 +48,13 @@ pub struct TlsAcceptor {
 }
 
 impl TlsAcceptor {
-    /// Reads the PEM files; an error names the file and what is wrong
-    /// (missing, no certificate in it, key does not match, bad CA).
+    /// Reads the PEM files of listener `listener_id` (`ssl.name`); an
+    /// error names the file and what is wrong (missing, no certificate in
+    /// it, key does not match, bad CA), and the caller the listener.
     pub fn load(listener_id: &str, settings: &TlsSettings) -> Result<Arc<TlsAcceptor>, String> {
-        let fail = |why: String| format!("listener {listener_id}: {why}");
-        let paths = load::Paths::of(settings).map_err(fail)?;
+        let paths = load::Paths::of(settings)?;
         let files = paths.read();
-        let config = load::server_config(settings, &paths, &files).map_err(fail)?;
+        let config = load::server_config(settings, &paths, &files)?;
         Ok(Arc::new(TlsAcceptor {
             listener: listener_id.to_owned(),
             settings: settings.clone(),
@@ -74,7 +71,7 @@ impl TlsAcceptor {
     /// the task is aborted.
     pub async fn watch(self: Arc<Self>) {
         let dirs: Vec<_> = self.paths.all().map(parent_dir).collect();
-        let what = format!("listener {}'s TLS files", self.listener);
+        let what = format!("listener.{}'s TLS files", self.listener);
         let mut watch = DirWatch::new(&what, dirs, RESCAN);
         loop {
             watch.changed().await;
@@ -83,11 +80,11 @@ impl TlsAcceptor {
             let outcome = tokio::task::spawn_blocking(move || this.reload()).await;
             match outcome {
                 Ok(Reload::Swapped) => tracing::info!(
-                    "listener {}: TLS certificate reloaded; new connections use it",
+                    "listener.{}: TLS certificate reloaded; new connections use it",
                     self.listener
                 ),
                 Ok(Reload::Kept(why)) => tracing::warn!(
-                    "listener {}: keeping the TLS certificate in use: {why}",
+                    "listener.{}: keeping the TLS certificate in use: {why}",
                     self.listener
                 ),
                 Ok(Reload::Unchanged) | Err(_) => {}
@@ -102,22 +99,12 @@ impl TlsAcceptor {
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&*lock(&self.config)));
-        let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io))
-            .await
-            .map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "TLS handshake not done within {}s",
-                        HANDSHAKE_TIMEOUT.as_secs()
-                    ),
-                )
-            })??;
+        let stream = acceptor.accept(io).await?;
         // Only a verifying configuration asks for a certificate, and
         // rustls has refused any that did not verify.
         let peer = match stream.get_ref().1.peer_certificates() {
             Some([leaf, ..]) => Some(
-                PeerCert::from_der(leaf)
+                identity::peer_cert(leaf)
                     .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, why))?,
             ),
             _ => None,

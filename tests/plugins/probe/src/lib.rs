@@ -23,8 +23,9 @@
 //! publishing `yes`/`no` to `probe/answer`). A command the host refuses is
 //! logged as a warning: `command "..." failed: ...`.
 //!
-//! What interface 1.2 added is marked `@since 1.2`, so the tests can build
-//! this plugin against an older interface.
+//! What interfaces 1.2 and 1.3 added is marked `@since`, so the tests can
+//! build this plugin against an older interface. From 1.3 on, client lines
+//! end with ` listener=NAME transport=PROTOCOL`.
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
@@ -36,6 +37,9 @@ use mqhost_plugin_api::{
     export_plugin, ClientEvent, ConfigError, DeliveryEvent, HookSet, Host, MessageEvent,
     MqhostPlugin, OutMessage, PluginConfig, SessionEvent, SubscriptionEvent, Verdict,
 };
+// @since 1.3 begin
+use mqhost_plugin_api::ListenerEvent;
+// @since 1.3 end
 
 #[derive(Clone, Default)]
 struct Settings {
@@ -173,6 +177,32 @@ impl Probe {
     }
 }
 
+impl Probe {
+    /// `client.connected`, with `listener` words when the host gave them.
+    fn connected(&self, e: &ClientEvent<'_>, listener: &str) {
+        self.line(&format!("{}{listener}", client_line("client.connected", e)));
+        // @since 1.2 begin
+        let order = self.settings.read().unwrap().disconnect_on_connect.clone();
+        if let Some((client, reason)) = order.filter(|(client, _)| client == e.client_id.as_str()) {
+            if let Err(error) = self.host.disconnect(&client, reason) {
+                self.host.warn(&format!(
+                    "disconnect on connect of {client} failed: {error}"
+                ));
+            }
+        }
+        // @since 1.2 end
+    }
+}
+
+// @since 1.3 begin
+fn listener_words(listener: &ListenerEvent<'_>) -> String {
+    format!(
+        " listener={} transport={}",
+        listener.name, listener.protocol
+    )
+}
+// @since 1.3 end
+
 fn client_line(hook: &str, e: &ClientEvent<'_>) -> String {
     format!(
         "{hook} {} peer={} protocol={} keepalive={} node={} reason={}",
@@ -203,22 +233,26 @@ impl MqhostPlugin for Probe {
     }
 
     fn on_client_connected(&self, e: &ClientEvent<'_>) {
-        self.line(&client_line("client.connected", e));
-        // @since 1.2 begin
-        let order = self.settings.read().unwrap().disconnect_on_connect.clone();
-        if let Some((client, reason)) = order.filter(|(client, _)| client == e.client_id.as_str()) {
-            if let Err(error) = self.host.disconnect(&client, reason) {
-                self.host.warn(&format!(
-                    "disconnect on connect of {client} failed: {error}"
-                ));
-            }
-        }
-        // @since 1.2 end
+        self.connected(e, "");
     }
 
     fn on_client_disconnected(&self, e: &ClientEvent<'_>) {
         self.line(&client_line("client.disconnected", e));
     }
+
+    // @since 1.3 begin
+    fn on_client_connected_via(&self, e: &ClientEvent<'_>, listener: &ListenerEvent<'_>) {
+        self.connected(e, &listener_words(listener));
+    }
+
+    fn on_client_disconnected_via(&self, e: &ClientEvent<'_>, listener: &ListenerEvent<'_>) {
+        self.line(&format!(
+            "{}{}",
+            client_line("client.disconnected", e),
+            listener_words(listener)
+        ));
+    }
+    // @since 1.3 end
 
     fn on_session_created(&self, e: &SessionEvent<'_>) {
         self.line(&format!(
