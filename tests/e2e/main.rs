@@ -20,6 +20,7 @@ mod retained;
 mod session;
 mod subscribe;
 mod sys;
+mod tls;
 mod tls_acceptor;
 mod tools;
 mod v5;

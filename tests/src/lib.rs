@@ -330,6 +330,27 @@ pub fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
+/// A Python 3 that has paho-mqtt (Debian's python3-paho-mqtt): `python3`
+/// on the PATH if it has paho, else Debian's own `/usr/bin/python3`
+/// (another Python installed beside it may come first on the PATH).
+pub fn python_with_paho() -> Command {
+    static FOUND: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        ["python3", "/usr/bin/python3"].into_iter().find(|python| {
+            Command::new(python)
+                .args(["-c", "import paho.mqtt.client"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    });
+    let python = found.unwrap_or_else(|| {
+        panic!("paho-mqtt is not installed (apt-get install python3-paho-mqtt; .ci/run does)")
+    });
+    Command::new(python)
+}
+
 /// Fails the test with a clear message when `binary` is not installed;
 /// the Debian `package` has it.
 pub fn require(binary: &str, package: &str) {
