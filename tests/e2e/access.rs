@@ -299,12 +299,12 @@ async fn deny_action_disconnect_closes_the_connection() {
 }
 
 #[tokio::test]
-async fn refused_subscriptions_get_0x80_in_v5_and_v311() {
+async fn refused_subscriptions_get_0x87_in_v5_and_0x80_in_v311() {
     let broker = Broker::start_with(&[("acl.deny_subscribe", "secret/#")]);
     let mut v5 = RawClient::connect(broker.addr(), ProtocolVersion::V5, "v5").await;
     assert_eq!(
         v5.subscribe("secret/x", QoS::AtMostOnce).await,
-        [reason::UNSPECIFIED_ERROR]
+        [reason::NOT_AUTHORIZED]
     );
     let mut v3 = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "v3").await;
     assert_eq!(v3.subscribe("secret/x", QoS::AtMostOnce).await, [0x80]);
@@ -313,7 +313,7 @@ async fn refused_subscriptions_get_0x80_in_v5_and_v311() {
     let mut v5 = RawClient::connect(closed.addr(), ProtocolVersion::V5, "v5").await;
     assert_eq!(
         v5.subscribe("any", QoS::AtMostOnce).await,
-        [reason::UNSPECIFIED_ERROR]
+        [reason::NOT_AUTHORIZED]
     );
     let mut v3 = RawClient::connect(closed.addr(), ProtocolVersion::V3_1_1, "v3").await;
     assert_eq!(v3.subscribe("any", QoS::AtMostOnce).await, [0x80]);

@@ -147,11 +147,10 @@ async fn a_plugin_refuses_one_filter_of_a_subscribe_and_a_publish() {
         &[],
     );
     let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V5, "c5").await;
-    // 0x80: see acl.deny_subscribe in docs/configuration.md.
     let codes = client
         .subscribe_all(&["blocked/#", "open/#"], QoS::AtLeastOnce)
         .await;
-    assert_eq!(codes, [0x80, 1]);
+    assert_eq!(codes, [reason::NOT_AUTHORIZED, 1]);
     client
         .send(Packet::Publish(publish(
             "blocked/x",

@@ -163,6 +163,26 @@ pub enum DenyAction {
     Disconnect,
 }
 
+/// `acl.deny_reason`: the 5.0 reason code of an access refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// `not_authorized`: 0x87, which says why.
+    NotAuthorized,
+    /// `unspecified`: 0x80, for a server that does not wish to reveal the
+    /// reason (MQTT 5.0 3.9.3), as some clients' test suites expect.
+    Unspecified,
+}
+
+impl DenyReason {
+    /// The reason code.
+    pub fn code(self) -> u8 {
+        match self {
+            DenyReason::NotAuthorized => mqhost_codec::reason::NOT_AUTHORIZED,
+            DenyReason::Unspecified => mqhost_codec::reason::UNSPECIFIED_ERROR,
+        }
+    }
+}
+
 /// `acl.*` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclConfig {
@@ -177,6 +197,8 @@ pub struct AclConfig {
     pub nomatch: NoMatch,
     /// `acl.deny_action`: what a refused PUBLISH does.
     pub deny_action: DenyAction,
+    /// `acl.deny_reason`: the 5.0 reason code of a refusal.
+    pub deny_reason: DenyReason,
     /// `acl.cache`: whether each client keeps its recent decisions.
     pub cache: bool,
     /// `acl.cache_max_size`: decisions kept per client (at least 1).

@@ -15,8 +15,8 @@ use std::time::Duration;
 use mqhost_plugin_api::topic;
 
 use super::host::{
-    resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, HostConfig, LogConfig,
-    LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig, TimeoutAction,
+    resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, DenyReason, HostConfig,
+    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig, TimeoutAction,
     MQTT_MAX_PACKET_SIZE,
 };
 use super::listeners::ListenerConfig;
@@ -405,6 +405,21 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "acl.deny_reason",
+        kind: "enum",
+        default: "not_authorized",
+        example: "unspecified",
+        doc: "not_authorized or unspecified: the 5.0 reason code of a refused SUBSCRIBE filter, PUBLISH or deny_action disconnect: 0x87 (Not authorized), or 0x80 (Unspecified error, which the specification gives a server that does not wish to reveal the reason).",
+        apply: |c, v, _| {
+            c.acl.deny_reason = match v.to_ascii_lowercase().as_str() {
+                "not_authorized" => DenyReason::NotAuthorized,
+                "unspecified" => DenyReason::Unspecified,
+                _ => return Err(format!("expected not_authorized or unspecified, got {v:?}")),
+            };
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "acl.cache",
         kind: "boolean",
         default: "on",
@@ -577,6 +592,7 @@ impl HostConfig {
                 file: Some(PathBuf::new()),
                 nomatch: NoMatch::Deny,
                 deny_action: DenyAction::Disconnect,
+                deny_reason: DenyReason::Unspecified,
                 cache: false,
                 cache_max_size: 0,
                 cache_ttl: Duration::ZERO,
@@ -659,6 +675,7 @@ mod tests {
             file: Some("x".into()),
             nomatch: NoMatch::Deny,
             deny_action: DenyAction::Disconnect,
+            deny_reason: DenyReason::Unspecified,
             cache: false,
             cache_max_size: 1,
             cache_ttl: Duration::from_secs(1),
@@ -730,7 +747,7 @@ mod tests {
         for key in KEYS {
             let row = DOCS
                 .lines()
-                .find(|l| l.starts_with('|') && l.contains(&format!("`{}`", key.name)))
+                .find(|l| l.starts_with(&format!("| `{}` |", key.name)))
                 .unwrap_or_else(|| panic!("{} missing from docs/configuration.md", key.name));
             let default = if key.default.is_empty() {
                 "(empty)".to_owned()

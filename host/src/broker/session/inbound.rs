@@ -347,19 +347,16 @@ impl Session {
         topic: &str,
     ) -> Result<(), CloseReason> {
         tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(topic), "PUBLISH refused: the client may not write the topic");
+        let refused = self.broker.config.acl.deny_reason.code();
         if self.broker.access.disconnects_on_deny() {
             return Err(CloseReason::Protocol {
-                code: reason::NOT_AUTHORIZED,
+                code: refused,
                 detail: "not_authorized",
             });
         }
         // 3.x has no refusal: acknowledged as if delivered, as Mosquitto
         // does, and the client goes on with PUBREL for QoS 2.
-        let code = if v5 {
-            reason::NOT_AUTHORIZED
-        } else {
-            reason::SUCCESS
-        };
+        let code = if v5 { refused } else { reason::SUCCESS };
         self.acknowledge(qos, packet_id, code);
         Ok(())
     }
@@ -548,11 +545,8 @@ impl Session {
             return Ok(Err(reason::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED));
         }
         if !allowed {
-            // 0x80 in every version for now: 3.x has no other failure
-            // code, and the Paho interoperability suite expects 0x80 from
-            // a 5.0 broker too (0x87 would say "not authorized" better;
-            // to be settled with that suite).
-            return Ok(Err(reason::UNSPECIFIED_ERROR));
+            // 3.x clients read any failure as 0x80.
+            return Ok(Err(self.broker.config.acl.deny_reason.code()));
         }
         if self.over_subscription_quota(filter) {
             self.broker
