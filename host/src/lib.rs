@@ -7,6 +7,7 @@
 //! - [`admin`]: the management HTTP API and `mqhost ctl`.
 //! - [`cli`]: the command line.
 //! - [`config`]: the properties format and the host configuration.
+//! - [`dir_watch`]: waiting for files to change, for reloads.
 //! - [`escape`]: client-controlled text made safe for log lines.
 //! - [`logging`]: tracing to stderr.
 //! - [`open_files`]: the open-file limit and descriptor table, set up
@@ -23,6 +24,7 @@ pub mod admin;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod dir_watch;
 pub mod escape;
 pub mod hooks;
 pub mod listen;

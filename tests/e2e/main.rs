@@ -20,6 +20,8 @@ mod retained;
 mod session;
 mod subscribe;
 mod sys;
+mod tls;
+mod tls_acceptor;
 mod tools;
 mod v5;
 mod websocket;

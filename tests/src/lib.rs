@@ -7,12 +7,14 @@
 //! - [`plugins`]: plugin directories for a test, the plugin libraries the
 //!   workspace built, and plugins built outside the workspace.
 //! - [`redis`]: private `redis-server`s, sentinel and cluster topologies.
+//! - [`certs`]: a CA and certificates it signed, for TLS tests.
 //! - [`mosquitto`]: a private Mosquitto, the peer some tests compare with.
 //! - [`ws`]: MQTT over WebSocket: a byte-level client, and paho-mqtt.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
 
+pub mod certs;
 pub mod mosquitto;
 pub mod plugins;
 pub mod raw;
@@ -328,6 +330,27 @@ fn bound_address(line: &str) -> SocketAddr {
 pub fn tool(name: &str) -> Command {
     require(name, "mosquitto-clients");
     Command::new(name)
+}
+
+/// A Python 3 that has paho-mqtt (Debian's python3-paho-mqtt): `python3`
+/// on the PATH if it has paho, else Debian's own `/usr/bin/python3`
+/// (another Python installed beside it may come first on the PATH).
+pub fn python_with_paho() -> Command {
+    static FOUND: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        ["python3", "/usr/bin/python3"].into_iter().find(|python| {
+            Command::new(python)
+                .args(["-c", "import paho.mqtt.client"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    });
+    let python = found.unwrap_or_else(|| {
+        panic!("paho-mqtt is not installed (apt-get install python3-paho-mqtt; .ci/run does)")
+    });
+    Command::new(python)
 }
 
 /// Fails the test with a clear message when `binary` is not installed;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::certs::TestCerts;
 use crate::plugins::TempDir;
 
 /// How long a server may take to answer PING after starting.
@@ -716,23 +717,7 @@ impl RedisCluster {
     }
 }
 
-/// Certificates for TLS tests, made with the `openssl` command: a CA, a
-/// server certificate for 127.0.0.1 and localhost, and a client
-/// certificate, all signed by the CA (P-256 keys, valid two days).
-pub struct TestCerts {
-    _dir: TempDir,
-    /// The CA certificate (PEM).
-    pub ca: PathBuf,
-    /// The server's certificate and key.
-    pub server_cert: PathBuf,
-    /// The server's key.
-    pub server_key: PathBuf,
-    /// The client's certificate.
-    pub client_cert: PathBuf,
-    /// The client's key.
-    pub client_key: PathBuf,
-}
-
+// The arguments Redis programs take for these certificates.
 impl TestCerts {
     /// `redis-server` arguments for a TLS port with these certificates:
     /// the server certificate, the CA that client certificates must be
@@ -773,103 +758,5 @@ impl TestCerts {
             path(&self.client_key),
         ]
         .to_vec()
-    }
-
-    /// Makes a fresh set in a temporary directory.
-    pub fn generate() -> TestCerts {
-        crate::require("openssl", "openssl");
-        let dir = TempDir::new();
-        let at = |name: &str| dir.path().join(name);
-        let run = |args: &[&str]| {
-            let output = Command::new("openssl")
-                .args(args)
-                .current_dir(dir.path())
-                .output()
-                .expect("run openssl");
-            assert!(
-                output.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        };
-        let key = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        run(&[
-            &["req", "-x509"][..],
-            &key,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-subj",
-                "/CN=mqhost-test-ca",
-                "-days",
-                "2",
-            ],
-        ]
-        .concat());
-        // Extensions make version 3 certificates, which rustls requires.
-        std::fs::write(
-            at("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        std::fs::write(at("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-        for (name, extra) in [
-            ("server", &["-extfile", "server.ext"][..]),
-            ("client", &["-extfile", "client.ext"][..]),
-        ] {
-            let (key_file, csr, crt) = (
-                format!("{name}.key"),
-                format!("{name}.csr"),
-                format!("{name}.crt"),
-            );
-            run(&[
-                &["req"][..],
-                &key,
-                &[
-                    "-keyout",
-                    &key_file,
-                    "-out",
-                    &csr,
-                    "-subj",
-                    &format!("/CN=mqhost-test-{name}"),
-                ],
-            ]
-            .concat());
-            run(&[
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    &csr,
-                    "-CA",
-                    "ca.crt",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-out",
-                    &crt,
-                    "-days",
-                    "2",
-                ][..],
-                extra,
-            ]
-            .concat());
-        }
-        TestCerts {
-            ca: at("ca.crt"),
-            server_cert: at("server.crt"),
-            server_key: at("server.key"),
-            client_cert: at("client.crt"),
-            client_key: at("client.key"),
-            _dir: dir,
-        }
     }
 }

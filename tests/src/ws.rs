@@ -132,20 +132,13 @@ impl WsClient {
 /// broken broker, never reached by a working one.
 const PAHO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A command running a Python 3 that has paho-mqtt, under
-/// [`PAHO_TIMEOUT`]: Debian's (`python3-paho-mqtt`) when the `python3`
-/// first on the PATH lacks it.
+/// [`python_with_paho`](crate::python_with_paho), stopped after
+/// [`PAHO_TIMEOUT`].
 pub fn paho_python() -> Command {
-    for python in ["python3", "/usr/bin/python3"] {
-        let has_paho = Command::new(python)
-            .args(["-c", "import paho.mqtt.client"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if has_paho {
-            let mut command = Command::new("timeout");
-            command.arg(PAHO_TIMEOUT.as_secs().to_string()).arg(python);
-            return command;
-        }
-    }
-    panic!("no python3 with paho-mqtt (apt-get install python3-paho-mqtt; .ci/run does)");
+    let python = crate::python_with_paho();
+    let mut command = Command::new("timeout");
+    command
+        .arg(PAHO_TIMEOUT.as_secs().to_string())
+        .arg(python.get_program());
+    command
 }

@@ -51,9 +51,11 @@ pub enum Answer {
 /// A verified client certificate's subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerCert {
-    /// The subject's common name, if it has one.
+    /// The subject's common name, if it has one (several are joined with
+    /// `,`, as EMQX does).
     pub common_name: Option<String>,
-    /// The whole subject, as EMQX writes it: `CN=dev-1,O=Acme`.
+    /// The whole subject, as EMQX writes it: RFC 4514, the most specific
+    /// part first (`CN=dev-1,O=Acme`), special characters escaped.
     pub subject: String,
 }
 

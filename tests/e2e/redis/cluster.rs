@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use mqhost_codec::{Packet, ProtocolVersion, QoS};
+use mqhost_tests::certs::TestCerts;
 use mqhost_tests::raw::{publish, RawClient};
-use mqhost_tests::redis::{RedisCluster, RedisServer, TestCerts};
+use mqhost_tests::redis::{RedisCluster, RedisServer};
 use redis::Commands;
 
 use super::*;

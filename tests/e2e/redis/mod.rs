@@ -18,9 +18,10 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mqhost_codec::{Packet, ProtocolVersion, Publish, QoS};
+use mqhost_tests::certs::TestCerts;
 use mqhost_tests::plugins::{workspace_library, PluginDirs};
 use mqhost_tests::raw::{publish, RawClient};
-use mqhost_tests::redis::{wait_until, RedisServer, TestCerts};
+use mqhost_tests::redis::{wait_until, RedisServer};
 use mqhost_tests::Broker;
 use redis::Commands;
 
