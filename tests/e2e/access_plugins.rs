@@ -421,3 +421,68 @@ async fn a_plugin_is_asked_about_a_will_before_the_acl_file() {
         ("will/dying", &b"gone"[..])
     );
 }
+
+/// On a TLS listener that verifies client certificates, the authenticate
+/// question names the listener and the certificate's common name and
+/// subject; with `peer_cert_as_username = cn` the user name is the CN,
+/// whatever the client sent, and a plugin may decide by it.
+#[test]
+fn a_client_certificate_reaches_the_authenticate_question() {
+    let certs = mqhost_tests::certs::TestCerts::generate();
+    let (cert, key) = certs.issue(
+        "device",
+        "/O=Acme/CN=dev-1",
+        mqhost_tests::certs::Usage::Client,
+    );
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (server_cert, server_key, ca) = (
+        path(&certs.server_cert),
+        path(&certs.server_key),
+        path(&certs.ca),
+    );
+    let (dirs, broker) = with_decider(
+        "decider.users = dev-1:allow, mallory:deny\n",
+        &[
+            ("mqtt.allow_anonymous", "off"),
+            ("listener.ssl.devices", "127.0.0.1:0"),
+            ("listener.ssl.devices.certfile", &server_cert),
+            ("listener.ssl.devices.keyfile", &server_key),
+            ("listener.ssl.devices.cacertfile", &ca),
+            ("listener.ssl.devices.verify", "verify_peer"),
+            ("listener.ssl.devices.peer_cert_as_username", "cn"),
+        ],
+    );
+    let port = broker.listener("ssl:devices").port().to_string();
+    let output = mqhost_tests::tool("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-i",
+            "meter-7",
+            "-u",
+            "mallory",
+        ])
+        .args(["-t", "readings", "-m", "1", "-V", "mqttv5"])
+        .arg("--cafile")
+        .arg(&certs.ca)
+        .arg("--cert")
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .expect("run mosquitto_pub");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        questions(&dirs).contains(
+            "authenticate meter-7 dev-1 listener=ssl.devices cn=dev-1 subject=CN=dev-1,O=Acme"
+        ),
+        "{}",
+        questions(&dirs)
+    );
+}

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use mqhost_codec::{Packet, ProtocolVersion, QoS, Subscribe, SubscribeProperties};
+use mqhost_tests::certs::TestCerts;
 use mqhost_tests::raw::{connect_packet, options, publish, RawClient, WAIT};
 use mqhost_tests::ws::{self, encoded};
 use mqhost_tests::Broker;
@@ -27,13 +28,38 @@ fn broker_with_ws(extra: &[(&str, &str)]) -> (Broker, SocketAddr) {
 #[test]
 fn paho_over_websocket_and_tcp_clients_exchange_messages() {
     let (broker, ws_addr) = broker_with_ws(&[]);
-    let output = ws::paho_python()
+    exchange_with_paho(&broker, ws_addr, None);
+}
+
+/// The same over secure WebSocket (`listener.wss.<name>`), the client
+/// trusting the test CA.
+#[test]
+fn paho_over_secure_websocket_and_tcp_clients_exchange_messages() {
+    let certs = TestCerts::generate();
+    let cert = certs.server_cert.display().to_string();
+    let key = certs.server_key.display().to_string();
+    let broker = Broker::start_with(&[
+        ("listener.wss.secure", "127.0.0.1:0"),
+        ("listener.wss.secure.certfile", &cert),
+        ("listener.wss.secure.keyfile", &key),
+    ]);
+    let wss_addr = broker.listener("wss:secure");
+    exchange_with_paho(&broker, wss_addr, Some(&certs.ca));
+}
+
+/// Runs websocket_paho.py against `ws_addr` (wss when `ca` is given) and
+/// the broker's TCP listener; every version must exchange its messages.
+fn exchange_with_paho(broker: &Broker, ws_addr: SocketAddr, ca: Option<&std::path::Path>) {
+    let mut command = ws::paho_python();
+    command
         .args(["-c", include_str!("websocket_paho.py")])
         .arg(ws_addr.port().to_string())
         .arg(broker.port().to_string())
-        .arg("/mqtt")
-        .output()
-        .expect("run python");
+        .arg("/mqtt");
+    if let Some(ca) = ca {
+        command.arg(ca);
+    }
+    let output = command.output().expect("run python");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -1,6 +1,9 @@
 """paho-mqtt over WebSocket and over TCP, against one broker.
 
-Usage: websocket_paho.py WS_PORT TCP_PORT WS_PATH
+Usage: websocket_paho.py WS_PORT TCP_PORT WS_PATH [CA_FILE]
+
+With CA_FILE the WebSocket side speaks secure WebSocket (wss), trusting
+that CA.
 
 For MQTT 3.1, 3.1.1 and 5.0 in turn, a WebSocket client and a TCP client
 each subscribe (QoS 1) to their own topic and publish to the other's: a
@@ -29,7 +32,7 @@ def new_client(client_id, transport, protocol):
 class Side:
     """One client: connects, subscribes to `topic`, collects messages."""
 
-    def __init__(self, name, transport, protocol, port, path, topic, expected):
+    def __init__(self, name, transport, protocol, port, path, topic, expected, ca=None):
         self.name = name
         self.topic = topic
         self.expected = expected
@@ -40,6 +43,8 @@ class Side:
         self.client = new_client(name, transport, protocol)
         if transport == "websockets":
             self.client.ws_set_options(path=path)
+        if ca is not None:
+            self.client.tls_set(ca_certs=ca)
         self.client.on_connect = self.on_connect
         self.client.on_subscribe = self.on_subscribe
         self.client.on_message = self.on_message
@@ -64,9 +69,9 @@ class Side:
         self.client.loop_stop()
 
 
-def exchange(label, protocol, ws_port, tcp_port, path):
+def exchange(label, protocol, ws_port, tcp_port, path, ca):
     payloads = [label.encode(), BIG]
-    ws = Side(f"ws-{label}", "websockets", protocol, ws_port, path, f"e2e/{label}/to-ws", payloads)
+    ws = Side(f"ws-{label}", "websockets", protocol, ws_port, path, f"e2e/{label}/to-ws", payloads, ca)
     tcp = Side(f"tcp-{label}", "tcp", protocol, tcp_port, path, f"e2e/{label}/to-tcp", payloads)
     try:
         for side in (ws, tcp):
@@ -89,9 +94,10 @@ def exchange(label, protocol, ws_port, tcp_port, path):
 
 def main():
     ws_port, tcp_port, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    ca = sys.argv[4] if len(sys.argv) > 4 else None
     failed = False
     for label, protocol in (("v31", mqtt.MQTTv31), ("v311", mqtt.MQTTv311), ("v5", mqtt.MQTTv5)):
-        problem = exchange(label, protocol, ws_port, tcp_port, path)
+        problem = exchange(label, protocol, ws_port, tcp_port, path, ca)
         print(f"{label}: {problem or 'ok'}", flush=True)
         failed = failed or problem is not None
     sys.exit(1 if failed else 0)
