@@ -179,6 +179,7 @@ impl Session {
         tracing::info!(
             client_id = %escaped(&info.client_id),
             peer = %info.peer,
+            listener = info.listener.id(),
             protocol = protocol_name(info.protocol),
             keep_alive = conn.keep_alive,
             clean_start = info.clean_start,
