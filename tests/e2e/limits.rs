@@ -2,7 +2,8 @@
 //! do to the log, how long a half-sent packet may hold a connection, and
 //! how much state it can make the broker keep.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mqhost_codec::{encode, reason, Packet, ProtocolVersion, PubAck, QoS, Unsubscribe};
@@ -74,6 +75,7 @@ async fn a_half_sent_packet_closes_the_connection() {
             .expect("disconnect line");
         assert!(line.contains("reason=\"packet_timeout\""), "{line}");
     }
+    assert_eq!(status(&broker).await["packets_timed_out"], 2);
 }
 
 /// The admin API's status, as JSON.
@@ -245,4 +247,171 @@ async fn qos2_publishes_awaiting_pubrel_are_bounded_in_3x() {
         line.contains("reason=\"max_awaiting_rel_exceeded\""),
         "{line}"
     );
+    assert_eq!(status(&broker).await["packets_awaiting_rel_exceeded"], 1);
+}
+
+/// The counters of limits applied: `$SYS/brokers/<node>/NAME`, and in the
+/// admin API's status NAME with `_` for `/`.
+const LIMIT_COUNTERS: [&str; 8] = [
+    "clients/id_too_long",
+    "clients/keepalive_clamped",
+    "packets/too_large",
+    "packets/timed_out",
+    "packets/topic_alias_invalid",
+    "packets/awaiting_rel_exceeded",
+    "subscriptions/quota_exceeded",
+    "retained/not_stored",
+];
+
+/// Every limit counter, as the admin API's status gives it.
+async fn limit_counters(broker: &Broker) -> BTreeMap<&'static str, u64> {
+    let status = status(broker).await;
+    LIMIT_COUNTERS
+        .iter()
+        .map(|name| {
+            let value = status[name.replace('/', "_")]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no {name} in {status}"));
+            (*name, value)
+        })
+        .collect()
+}
+
+/// Waits until counter `name` has moved from `counted`, then checks that
+/// it moved by one and that no other counter did.
+async fn expect_counted(broker: &Broker, counted: &mut BTreeMap<&'static str, u64>, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = limit_counters(broker).await;
+        if now[name] != counted[name] {
+            if let Some(value) = counted.get_mut(name) {
+                *value += 1;
+            }
+            assert_eq!(&now, counted, "{name} alone moves, by one");
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} did not move: {now:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Expects the connection to close with a 5.0 DISCONNECT of `code`.
+async fn expect_disconnect(client: &mut RawClient, code: u8) {
+    match client.expect_closed().await.as_slice() {
+        [Packet::Disconnect(d)] => assert_eq!(d.reason, code),
+        other => panic!("expected DISCONNECT {code:#04x}, got {other:?}"),
+    }
+}
+
+/// Each limit, reached once, moves its own counter by one and no other;
+/// `$SYS` shows the same figures as the admin API.
+#[tokio::test]
+async fn every_limit_reached_is_counted_in_sys_and_the_admin_api() {
+    let broker = Broker::start_with(&[
+        ("sys.interval", "1s"),
+        ("mqtt.max_clientid_len", "23"),
+        ("mqtt.max_keepalive", "60"),
+        ("mqtt.max_packet_size", "1KB"),
+        ("mqtt.packet_timeout", "1s"),
+        ("mqtt.max_topic_alias", "2"),
+        ("mqtt.receive_maximum", "1"),
+        ("mqtt.max_subscriptions", "1"),
+        ("mqtt.max_retained_payload_size", "100"),
+    ]);
+    let addr = broker.addr();
+    let v5 = ProtocolVersion::V5;
+    let mut counted = limit_counters(&broker).await;
+    assert!(counted.values().all(|&n| n == 0), "{counted:?}");
+
+    let (_, ack) = RawClient::connect_with(addr, connect_packet(v5, &"i".repeat(24))).await;
+    assert_eq!(ack.reason, reason::CLIENT_IDENTIFIER_NOT_VALID);
+    expect_counted(&broker, &mut counted, "clients/id_too_long").await;
+
+    let mut connect = connect_packet(v5, "clamped");
+    connect.keep_alive = 120;
+    let (_clamped, ack) = RawClient::connect_with(addr, connect).await;
+    assert_eq!(ack.properties.server_keep_alive, Some(60));
+    expect_counted(&broker, &mut counted, "clients/keepalive_clamped").await;
+
+    let mut big = RawClient::connect(addr, v5, "big").await;
+    big.send(Packet::Publish(publish(
+        "t",
+        &[0; 2000],
+        QoS::AtMostOnce,
+        0,
+    )))
+    .await;
+    expect_disconnect(&mut big, reason::PACKET_TOO_LARGE).await;
+    expect_counted(&broker, &mut counted, "packets/too_large").await;
+    // A CONNECT too: closed before any CONNACK.
+    let mut connect = connect_packet(v5, "big-connect");
+    connect.username = Some("u".to_owned());
+    connect.password = Some(vec![0; 2000].into());
+    let mut big = RawClient::open(addr, v5).await;
+    big.send(Packet::Connect(Box::new(connect))).await;
+    assert!(big.expect_closed().await.is_empty());
+    expect_counted(&broker, &mut counted, "packets/too_large").await;
+
+    let mut slow = RawClient::connect(addr, v5, "slow").await;
+    let mut bytes = BytesMut::new();
+    let packet = Packet::Publish(publish("t", &[7; 100], QoS::AtMostOnce, 0));
+    encode(&packet, v5, &mut bytes).unwrap();
+    slow.send_bytes(&bytes[..bytes.len() / 2]).await;
+    assert!(slow.expect_closed().await.is_empty());
+    expect_counted(&broker, &mut counted, "packets/timed_out").await;
+
+    let mut aliased = RawClient::connect(addr, v5, "aliased").await;
+    let mut packet = publish("t", b"x", QoS::AtMostOnce, 0);
+    packet.properties.topic_alias = Some(3);
+    aliased.send(Packet::Publish(packet)).await;
+    expect_disconnect(&mut aliased, reason::TOPIC_ALIAS_INVALID).await;
+    expect_counted(&broker, &mut counted, "packets/topic_alias_invalid").await;
+
+    let mut eager = RawClient::connect(addr, v5, "eager").await;
+    publish_qos2(&mut eager, 1).await;
+    eager
+        .send(Packet::Publish(publish(
+            "qos2/topic",
+            b"x",
+            QoS::ExactlyOnce,
+            2,
+        )))
+        .await;
+    expect_disconnect(&mut eager, reason::RECEIVE_MAXIMUM_EXCEEDED).await;
+    expect_counted(&broker, &mut counted, "packets/awaiting_rel_exceeded").await;
+
+    let mut subscriber = RawClient::connect(addr, v5, "subscriber").await;
+    assert_eq!(
+        subscriber
+            .subscribe_all(&["q/1", "q/2"], QoS::AtMostOnce)
+            .await,
+        [0, reason::QUOTA_EXCEEDED]
+    );
+    expect_counted(&broker, &mut counted, "subscriptions/quota_exceeded").await;
+
+    let mut publisher = RawClient::connect(addr, v5, "retainer").await;
+    let mut packet = publish("r/big", &[0; 101], QoS::AtLeastOnce, 1);
+    packet.retain = true;
+    publisher.send(Packet::Publish(packet)).await;
+    assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
+    expect_counted(&broker, &mut counted, "retained/not_stored").await;
+
+    // $SYS: the retained figures, then one tick a second, until they are
+    // those of the admin API (which no longer move).
+    let mut observer = RawClient::connect(addr, ProtocolVersion::V3_1_1, "observer").await;
+    observer.subscribe("$SYS/#", QoS::AtMostOnce).await;
+    let mut seen = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen != counted {
+        assert!(
+            Instant::now() < deadline,
+            "$SYS shows {seen:?}, the admin API {counted:?}"
+        );
+        let got = observer.recv_publish().await;
+        let name = got.topic.splitn(4, '/').nth(3).unwrap_or_default();
+        if let Some(name) = LIMIT_COUNTERS.iter().find(|n| **n == name) {
+            let value = std::str::from_utf8(&got.payload).unwrap().parse().unwrap();
+            seen.insert(*name, value);
+        }
+    }
 }

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::connection::{Connection, Reader, Writer, READ_MIN};
+use super::metrics::Metrics;
 use super::session::{unix_secs, Attach, Session, SessionEvent};
 use super::topic;
 use super::Broker;
@@ -62,11 +63,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     let mut read_buf = BytesMut::with_capacity(4096);
     let connect = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        read_connect(
-            &mut reader,
-            &mut read_buf,
-            broker.config.mqtt.max_packet_size,
-        ),
+        read_connect(&mut reader, &mut read_buf, &broker),
     )
     .await
     .unwrap_or(Err(Refusal::Close("no CONNECT in time")));
@@ -121,10 +118,10 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
 async fn read_connect(
     reader: &mut Reader,
     buf: &mut BytesMut,
-    max_packet_size: u32,
+    broker: &Broker,
 ) -> Result<Box<Connect>, Refusal> {
     loop {
-        match decode(buf, None, max_packet_size) {
+        match decode(buf, None, broker.config.mqtt.max_packet_size) {
             Ok(Some(Packet::Connect(connect))) => return Ok(connect),
             Ok(Some(_)) => return Err(Refusal::Close("first packet is not CONNECT")),
             Ok(None) => {}
@@ -137,7 +134,13 @@ async fn read_connect(
                     "unsupported protocol version",
                 ));
             }
-            Err(_) => return Err(Refusal::Close("malformed CONNECT")),
+            Err(error) => {
+                broker.metrics.decode_refused(&error);
+                return Err(Refusal::Close(match error {
+                    DecodeError::PacketTooLarge => "CONNECT too large",
+                    _ => "malformed CONNECT",
+                }));
+            }
         }
         buf.reserve(4096);
         match reader.read_buf(buf).await {
@@ -179,6 +182,7 @@ async fn accept(
         }
         Arc::from(assigned)
     } else if connect.client_id.len() > usize::from(config.mqtt.max_clientid_len) {
+        Metrics::count(&broker.metrics.clients_id_too_long);
         return refuse(reason::CLIENT_IDENTIFIER_NOT_VALID, "client id too long");
     } else {
         Arc::from(connect.client_id.as_str())
@@ -273,6 +277,7 @@ async fn accept(
     let mut keep_alive = connect.keep_alive;
     if let Some(max) = config.mqtt.max_keepalive {
         if keep_alive == 0 || keep_alive > max.get() {
+            Metrics::count(&broker.metrics.clients_keepalive_clamped);
             keep_alive = max.get();
             if v5 {
                 connack.server_keep_alive = Some(keep_alive);

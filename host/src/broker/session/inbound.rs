@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{
-    decode, reason, AckProperties, Packet, PubAck, Publish, QoS, SubAck, Subscribe,
+    decode, reason, AckProperties, DecodeError, Packet, PubAck, Publish, QoS, SubAck, Subscribe,
     SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
@@ -17,6 +17,7 @@ use super::{CloseReason, Delivery, Session};
 use crate::access::decider::{Check, Question};
 use crate::access::Access;
 use crate::broker::message::Message;
+use crate::broker::metrics::Metrics;
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
 use crate::escape::escaped;
@@ -36,6 +37,15 @@ fn malformed_filter() -> CloseReason {
     CloseReason::Protocol {
         code: reason::MALFORMED_PACKET,
         detail: "malformed_topic_filter",
+    }
+}
+
+/// The word the log gives for a packet that did not decode: a limit's
+/// name when a limit refused it.
+fn decode_failure(error: &DecodeError) -> &'static str {
+    match error {
+        DecodeError::PacketTooLarge => "packet_too_large",
+        _ => "malformed_packet",
     }
 }
 
@@ -86,10 +96,11 @@ impl Session {
                     return Ok(());
                 }
                 Err(error) => {
-                    tracing::debug!(client_id = %escaped(&self.client_id), %error, "malformed packet");
+                    tracing::debug!(client_id = %escaped(&self.client_id), %error, "packet refused");
+                    self.broker.metrics.decode_refused(&error);
                     return Err(CloseReason::Protocol {
                         code: error.reason_code(),
-                        detail: "malformed_packet",
+                        detail: decode_failure(&error),
                     });
                 }
             };
@@ -164,6 +175,7 @@ impl Session {
         let topic = std::mem::take(&mut publish.topic);
         let topic: Arc<str> = match publish.properties.topic_alias.take() {
             Some(alias) if alias == 0 || alias > self.broker.config.mqtt.max_topic_alias => {
+                Metrics::count(&self.broker.metrics.packets_topic_alias_invalid);
                 return Err(CloseReason::Protocol {
                     code: reason::TOPIC_ALIAS_INVALID,
                     detail: "topic_alias_invalid",
@@ -311,6 +323,7 @@ impl Session {
         };
         match limit {
             Some(limit) if self.incoming_qos2.len() >= usize::from(limit) => {
+                Metrics::count(&self.broker.metrics.packets_awaiting_rel_exceeded);
                 Err(CloseReason::Protocol {
                     code: reason::RECEIVE_MAXIMUM_EXCEEDED,
                     detail,
