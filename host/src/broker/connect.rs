@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mqhost_codec::{
-    decode, encode, encoded_len, reason, ConnAck, ConnAckProperties, Connect, DecodeError, Packet,
-    ProtocolVersion,
+    decode_limited, encode, encoded_len, reason, ConnAck, ConnAckProperties, Connect, DecodeError,
+    Packet, ProtocolVersion,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -120,8 +120,9 @@ async fn read_connect(
     buf: &mut BytesMut,
     broker: &Broker,
 ) -> Result<Box<Connect>, Refusal> {
+    let limits = broker.config.mqtt.decode_limits();
     loop {
-        match decode(buf, None, broker.config.mqtt.max_packet_size) {
+        match decode_limited(buf, None, limits) {
             Ok(Some(Packet::Connect(connect))) => return Ok(connect),
             Ok(Some(_)) => return Err(Refusal::Close("first packet is not CONNECT")),
             Ok(None) => {}
@@ -132,6 +133,15 @@ async fn read_connect(
                     ProtocolVersion::V3_1_1,
                     reason::UNSUPPORTED_PROTOCOL_VERSION,
                     "unsupported protocol version",
+                ));
+            }
+            Err(error @ DecodeError::TooManyUserProperties) => {
+                broker.metrics.decode_refused(&error);
+                // Only a 5.0 CONNECT has User Properties.
+                return Err(Refusal::ConnAck(
+                    ProtocolVersion::V5,
+                    reason::QUOTA_EXCEEDED,
+                    "too many user properties",
                 ));
             }
             Err(error) => {

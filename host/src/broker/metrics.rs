@@ -33,6 +33,9 @@ pub struct Metrics {
     pub clients_keepalive_clamped: AtomicU64,
     /// Packets, CONNECT included, larger than `mqtt.max_packet_size`.
     pub packets_too_large: AtomicU64,
+    /// Packets, CONNECT included, with more User Properties than
+    /// `mqtt.max_user_properties`.
+    pub packets_too_many_user_properties: AtomicU64,
     /// Packets begun and not whole within `mqtt.packet_timeout`.
     pub packets_timed_out: AtomicU64,
     /// PUBLISHes with a Topic Alias above `mqtt.max_topic_alias`.
@@ -76,15 +79,19 @@ impl Metrics {
 
     /// Counts a packet that failed to decode, when a limit is why.
     pub fn decode_refused(&self, error: &DecodeError) {
-        if *error == DecodeError::PacketTooLarge {
-            Metrics::count(&self.packets_too_large);
+        match error {
+            DecodeError::PacketTooLarge => Metrics::count(&self.packets_too_large),
+            DecodeError::TooManyUserProperties => {
+                Metrics::count(&self.packets_too_many_user_properties)
+            }
+            _ => {}
         }
     }
 
     /// The counters of limits applied, each with its name: the topic under
     /// `$SYS/brokers/<node>/`, and with `/` made `_` the admin API's field
     /// (and this struct's).
-    pub fn limits(&self) -> [(&'static str, u64); 8] {
+    pub fn limits(&self) -> [(&'static str, u64); 9] {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         [
             ("clients/id_too_long", load(&self.clients_id_too_long)),
@@ -93,6 +100,10 @@ impl Metrics {
                 load(&self.clients_keepalive_clamped),
             ),
             ("packets/too_large", load(&self.packets_too_large)),
+            (
+                "packets/too_many_user_properties",
+                load(&self.packets_too_many_user_properties),
+            ),
             ("packets/timed_out", load(&self.packets_timed_out)),
             (
                 "packets/topic_alias_invalid",
@@ -129,6 +140,7 @@ mod tests {
             &metrics.clients_id_too_long,
             &metrics.clients_keepalive_clamped,
             &metrics.packets_too_large,
+            &metrics.packets_too_many_user_properties,
             &metrics.packets_timed_out,
             &metrics.packets_topic_alias_invalid,
             &metrics.packets_awaiting_rel_exceeded,
@@ -149,7 +161,15 @@ mod tests {
     fn limit_errors_from_the_decoder_are_counted() {
         let metrics = Metrics::default();
         metrics.decode_refused(&DecodeError::PacketTooLarge);
+        metrics.decode_refused(&DecodeError::TooManyUserProperties);
+        metrics.decode_refused(&DecodeError::TooManyUserProperties);
         metrics.decode_refused(&DecodeError::MalformedPacket("x"));
         assert_eq!(metrics.packets_too_large.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            metrics
+                .packets_too_many_user_properties
+                .load(Ordering::Relaxed),
+            2
+        );
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{
-    decode, reason, AckProperties, DecodeError, Packet, PubAck, Publish, QoS, SubAck, Subscribe,
-    SubscriptionOptions, UnsubAck, Unsubscribe,
+    decode_limited, reason, AckProperties, DecodeError, Packet, PubAck, Publish, QoS, SubAck,
+    Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
 use super::decision::Resume;
@@ -45,6 +45,7 @@ fn malformed_filter() -> CloseReason {
 fn decode_failure(error: &DecodeError) -> &'static str {
     match error {
         DecodeError::PacketTooLarge => "packet_too_large",
+        DecodeError::TooManyUserProperties => "too_many_user_properties",
         _ => "malformed_packet",
     }
 }
@@ -73,7 +74,7 @@ impl Session {
     }
 
     fn decode_each(&mut self, decoded: &mut bool) -> Result<(), CloseReason> {
-        let max_packet_size = self.broker.config.mqtt.max_packet_size;
+        let limits = self.broker.config.mqtt.decode_limits();
         loop {
             if self.paused.is_some() || self.awaiting.is_some() {
                 // A subscriber is congested, or a plugin is deciding: the
@@ -89,7 +90,7 @@ impl Session {
                 return Ok(());
             };
             let version = conn.version();
-            let packet = match decode(&mut conn.read_buf, Some(version), max_packet_size) {
+            let packet = match decode_limited(&mut conn.read_buf, Some(version), limits) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => {
                     conn.after_decode(*decoded);
