@@ -4,6 +4,8 @@
 //! the body is only looked at once all of it is in the buffer, and it is then split
 //! off and frozen so payloads and binary fields can be zero-copy slices of it.
 
+use std::cell::Cell;
+
 use bytes::BytesMut;
 
 use crate::error::DecodeError;
@@ -32,6 +34,29 @@ const PINGRESP: u8 = 13;
 const DISCONNECT: u8 = 14;
 const AUTH: u8 = 15;
 
+/// What a decoder holds a peer's packets to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest packet, fixed header included, in bytes; checked as soon as the
+    /// fixed header is complete, before the body arrives.
+    pub max_packet_size: u32,
+    /// The most User Properties one packet may carry, a CONNECT's will properties
+    /// included. The packet size alone does not bound what a packet costs: an empty
+    /// User Property is 5 bytes on the wire and a pair of strings in memory, ten
+    /// times as much. `u32::MAX` allows as many as fit.
+    pub max_user_properties: u32,
+}
+
+impl Limits {
+    /// Only a maximum packet size, any number of User Properties.
+    pub fn packet_size(max_packet_size: u32) -> Limits {
+        Limits {
+            max_packet_size,
+            max_user_properties: u32::MAX,
+        }
+    }
+}
+
 /// Decodes one packet from the front of `buf`, consuming its bytes.
 ///
 /// `Ok(None)` means more data is needed; nothing was consumed. `version` is the
@@ -46,6 +71,17 @@ pub fn decode(
     version: Option<ProtocolVersion>,
     max_packet_size: u32,
 ) -> Result<Option<Packet>, DecodeError> {
+    decode_limited(buf, version, Limits::packet_size(max_packet_size))
+}
+
+/// [`decode`], holding the packet to every one of `limits`: a packet over one fails
+/// while it is being read, before what it would cost is built.
+pub fn decode_limited(
+    buf: &mut BytesMut,
+    version: Option<ProtocolVersion>,
+    limits: Limits,
+) -> Result<Option<Packet>, DecodeError> {
+    let max_packet_size = limits.max_packet_size;
     let Some(&first) = buf.first() else {
         return Ok(None);
     };
@@ -66,7 +102,8 @@ pub fn decode(
         return Ok(None);
     }
     let frame = buf.split_to(total).freeze();
-    let mut r = Reader::new(&frame, header_len);
+    let user_properties_left = Cell::new(limits.max_user_properties);
+    let mut r = Reader::new(&frame, header_len, &user_properties_left);
     let flags = first & 0x0F;
     let packet = match (kind, version) {
         (CONNECT, _) => Packet::Connect(Box::new(connect(&mut r)?)),

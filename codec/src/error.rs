@@ -23,6 +23,12 @@ pub enum DecodeError {
     /// A topic name (PUBLISH or will topic) contains a wildcard or is empty where that is not allowed:
     /// a malformed packet (MQTT 5.0 4.7.3), reported with reason 0x81.
     InvalidTopic,
+    /// The packet carries more User Properties than the decoder's
+    /// [`Limits`](crate::Limits) allow. Reported with 0x97, Quota exceeded
+    /// ("an implementation or administrative imposed limit has been
+    /// exceeded"): 0x95, Packet too large, speaks of the Maximum Packet
+    /// Size, which the packet may well respect.
+    TooManyUserProperties,
 }
 
 impl DecodeError {
@@ -34,6 +40,7 @@ impl DecodeError {
             DecodeError::PacketTooLarge => reason::PACKET_TOO_LARGE,
             DecodeError::UnsupportedProtocolVersion(_) => reason::UNSUPPORTED_PROTOCOL_VERSION,
             DecodeError::InvalidTopic => reason::MALFORMED_PACKET,
+            DecodeError::TooManyUserProperties => reason::QUOTA_EXCEEDED,
         }
     }
 }
@@ -48,6 +55,9 @@ impl fmt::Display for DecodeError {
                 write!(f, "unsupported protocol level {level}")
             }
             DecodeError::InvalidTopic => f.write_str("invalid topic name"),
+            DecodeError::TooManyUserProperties => {
+                f.write_str("more user properties than one packet may carry")
+            }
         }
     }
 }

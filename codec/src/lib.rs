@@ -7,8 +7,10 @@
 //!
 //! The decoder is strict — anything the specifications call malformed or a protocol
 //! error is rejected with a [`DecodeError`] carrying the reason code to report — and is
-//! written to be fuzzed: it never panics, never allocates more than the bytes actually
-//! received, and never consumes part of a packet.
+//! written to be fuzzed: it never panics, never allocates from a length field before the
+//! bytes it announces are received, and never consumes part of a packet. What a packet
+//! costs in memory beyond its bytes is bounded by [`decode_limited`]'s [`Limits`] (User
+//! Properties, each a pair of strings for its 5 bytes on the wire).
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -30,7 +32,7 @@
 //! - `wire`: primitive data types (integers, Variable Byte Integers, strings, binary).
 //! - `properties`: 5.0 property sections, read into and written from the property structs.
 //! - `decode`: framing a byte stream into packets and parsing each packet type ([`decode`],
-//!   [`peek_connect_version`]).
+//!   [`decode_limited`] with its [`Limits`], [`peek_connect_version`]).
 //! - `encode`: writing each packet type ([`encode`], [`encode_publish`] for fan-out).
 //!
 //! # Decisions worth knowing
@@ -67,7 +69,7 @@ pub mod reason;
 mod types;
 mod wire;
 
-pub use decode::{decode, peek_connect_version};
+pub use decode::{decode, decode_limited, peek_connect_version, Limits};
 pub use encode::{encode, encode_publish, encoded_len, publish_encoded_len, PublishView};
 pub use error::{DecodeError, EncodeError};
 pub use types::{

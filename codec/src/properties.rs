@@ -164,6 +164,9 @@ impl<'a> Section<'a> {
                 Property::RetainAvailable(flag(r.u8()?, "retain available must be 0 or 1")?)
             }
             USER_PROPERTY => {
+                // Each pair costs two Strings in memory, many times its
+                // five bytes on the wire: counted before it is built.
+                r.take_user_property()?;
                 let name = r.string()?;
                 Property::User(name, r.string()?)
             }

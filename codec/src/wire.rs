@@ -6,6 +6,8 @@
 //! has two implementations: [`Counter`] measures a packet (and validates lengths)
 //! and [`Writer`] emits it, so every packet layout is described exactly once.
 
+use std::cell::Cell;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
@@ -80,17 +82,34 @@ pub(crate) struct Reader<'a> {
     // Invariant: pos <= end <= data.len().
     pos: usize,
     end: usize,
+    /// User Properties the packet may still carry. Shared with the readers
+    /// of its property sections: the bound is per packet, and a CONNECT
+    /// has two sections.
+    user_properties_left: &'a Cell<u32>,
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `data[start..]`; `start` past the end yields an empty reader.
-    pub(crate) fn new(data: &'a Bytes, start: usize) -> Self {
+    /// The packet may carry `user_properties_left` User Properties.
+    pub(crate) fn new(data: &'a Bytes, start: usize, user_properties_left: &'a Cell<u32>) -> Self {
         let end = data.len();
         Reader {
             data,
             pos: start.min(end),
             end,
+            user_properties_left,
         }
+    }
+
+    /// Counts one User Property against the packet's allowance, before it
+    /// is read: a packet over it fails without building the rest.
+    pub(crate) fn take_user_property(&self) -> Result<(), DecodeError> {
+        let left = self.user_properties_left.get();
+        if left == 0 {
+            return Err(DecodeError::TooManyUserProperties);
+        }
+        self.user_properties_left.set(left - 1);
+        Ok(())
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -190,6 +209,7 @@ impl<'a> Reader<'a> {
             data: self.data,
             pos: self.pos,
             end: self.pos + n,
+            user_properties_left: self.user_properties_left,
         };
         self.pos += n;
         Ok(sub)
@@ -331,26 +351,47 @@ mod tests {
 
     #[test]
     fn reader_never_reads_past_its_window() {
+        let any = Cell::new(u32::MAX);
         let data = Bytes::from_static(&[0, 3, b'a', b'b']);
-        let mut r = Reader::new(&data, 0);
+        let mut r = Reader::new(&data, 0, &any);
         assert!(r.string().is_err());
-        let mut r = Reader::new(&data, 0);
+        let mut r = Reader::new(&data, 0, &any);
         let mut sub = r.sub(3).unwrap();
         assert_eq!(sub.u16(), Ok(3));
         assert_eq!(sub.u8(), Ok(b'a'));
         assert!(sub.u8().is_err());
         assert_eq!(r.u8(), Ok(b'b'));
         assert!(r.finish().is_ok());
-        assert!(Reader::new(&data, 9).is_empty());
+        assert!(Reader::new(&data, 9, &any).is_empty());
+    }
+
+    #[test]
+    fn sub_readers_share_the_user_property_allowance() {
+        let two = Cell::new(2);
+        let data = Bytes::from_static(&[0; 4]);
+        let mut r = Reader::new(&data, 0, &two);
+        let first = r.sub(2).unwrap();
+        assert_eq!(first.take_user_property(), Ok(()));
+        let second = r.sub(2).unwrap();
+        assert_eq!(second.take_user_property(), Ok(()));
+        assert_eq!(
+            first.take_user_property(),
+            Err(DecodeError::TooManyUserProperties)
+        );
+        assert_eq!(
+            r.take_user_property(),
+            Err(DecodeError::TooManyUserProperties)
+        );
     }
 
     #[test]
     fn strings_reject_nul_and_invalid_utf8() {
+        let any = Cell::new(u32::MAX);
         let nul = Bytes::from_static(&[0, 2, b'a', 0]);
-        assert!(Reader::new(&nul, 0).string().is_err());
+        assert!(Reader::new(&nul, 0, &any).string().is_err());
         let surrogate = Bytes::from_static(&[0, 3, 0xED, 0xA0, 0x80]);
-        assert!(Reader::new(&surrogate, 0).string().is_err());
+        assert!(Reader::new(&surrogate, 0, &any).string().is_err());
         let ok = Bytes::from_static(&[0, 3, b'a', 0xC3, 0xA9]);
-        assert_eq!(Reader::new(&ok, 0).string().unwrap(), "aé");
+        assert_eq!(Reader::new(&ok, 0, &any).string().unwrap(), "aé");
     }
 }

@@ -59,6 +59,16 @@ struct Log {
     grew: Condvar,
 }
 
+/// Resident memory of a process, in KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Resident now (`VmRSS`).
+    pub resident_kib: u64,
+    /// The most that was ever resident (`VmHWM`): what a burst cost even
+    /// once it was freed.
+    pub peak_kib: u64,
+}
+
 /// A running `mqhost` process, killed when dropped.
 pub struct Broker {
     child: Child,
@@ -292,6 +302,25 @@ impl Broker {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process's memory now and at its peak, from `/proc/PID/status`.
+    pub fn memory(&self) -> Memory {
+        let path = format!("/proc/{}/status", self.pid());
+        let status =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let kib = |field: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field))
+                .and_then(|rest| rest.trim().strip_suffix("kB"))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {field} in {path}"))
+        };
+        Memory {
+            resident_kib: kib("VmRSS:"),
+            peak_kib: kib("VmHWM:"),
+        }
     }
 
     /// Whether the process is still running.

@@ -2,6 +2,7 @@
 
 mod framing;
 mod golden;
+mod limits;
 mod mini_fuzz;
 mod roundtrip;
 mod samples;

@@ -94,6 +94,25 @@ fn kick(broker: &Broker, encoded_id: &str) -> Response {
     }
 }
 
+/// The broker's status: who it is, its clients, and what its limits
+/// refused, each counter named as under `$SYS` with `_` for `/`
+/// (`packets/too_large` is `packets_too_large`).
+fn status(broker: &Broker) -> serde_json::Value {
+    let mut status = json!({
+        "node": broker.node_name(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime": broker.uptime_secs(),
+        "clients_connected": broker.metrics.clients_connected.load(Ordering::Relaxed),
+        "sessions": broker.metrics.sessions.load(Ordering::Relaxed),
+    });
+    if let Some(fields) = status.as_object_mut() {
+        for (name, value) in broker.metrics.limits() {
+            fields.insert(name.replace('/', "_"), value.into());
+        }
+    }
+    status
+}
+
 async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) -> Response {
     // The query, if any, is not part of the path (none of the routes
     // takes one).
@@ -102,18 +121,7 @@ async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) 
     match (request.method.as_str(), parts.as_slice()) {
         ("GET", ["api", "v1", "status"]) => Response {
             status: 200,
-            body: json!({
-                "node": broker.node_name(),
-                "version": env!("CARGO_PKG_VERSION"),
-                "uptime": broker.uptime_secs(),
-                "clients_connected": broker.metrics.clients_connected.load(Ordering::Relaxed),
-                "sessions": broker.metrics.sessions.load(Ordering::Relaxed),
-                "subscriptions_quota_exceeded": broker.metrics.subscriptions_quota_exceeded.load(Ordering::Relaxed),
-                "retained_not_stored": broker.metrics.retained_not_stored.load(Ordering::Relaxed),
-                "connections_over_limit": broker.metrics.connections_over_limit.load(Ordering::Relaxed),
-                "connections_over_rate": broker.metrics.connections_over_rate.load(Ordering::Relaxed),
-            })
-            .to_string(),
+            body: status(broker).to_string(),
         },
         ("GET", ["api", "v1", "plugins"]) => {
             let plugins = Arc::clone(plugins);

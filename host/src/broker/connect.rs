@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mqhost_codec::{
-    decode, encode, encoded_len, reason, ConnAck, ConnAckProperties, Connect, DecodeError, Packet,
-    ProtocolVersion,
+    decode_limited, encode, encoded_len, reason, ConnAck, ConnAckProperties, Connect, DecodeError,
+    Packet, ProtocolVersion,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 use super::connection::{Connection, Reader, Writer, READ_MIN};
+use super::metrics::Metrics;
 use super::session::{unix_secs, Attach, Session, SessionEvent};
 use super::topic;
 use super::Broker;
@@ -74,11 +75,7 @@ pub async fn serve(broker: Arc<Broker>, accepted: Accepted) {
     let mut read_buf = BytesMut::with_capacity(4096);
     let connect = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        read_connect(
-            &mut reader,
-            &mut read_buf,
-            broker.config.mqtt.max_packet_size,
-        ),
+        read_connect(&mut reader, &mut read_buf, &broker),
     )
     .await
     .unwrap_or(Err(Refusal::Close("no CONNECT in time")));
@@ -133,10 +130,11 @@ pub async fn serve(broker: Arc<Broker>, accepted: Accepted) {
 async fn read_connect(
     reader: &mut Reader,
     buf: &mut BytesMut,
-    max_packet_size: u32,
+    broker: &Broker,
 ) -> Result<Box<Connect>, Refusal> {
+    let limits = broker.config.mqtt.decode_limits();
     loop {
-        match decode(buf, None, max_packet_size) {
+        match decode_limited(buf, None, limits) {
             Ok(Some(Packet::Connect(connect))) => return Ok(connect),
             Ok(Some(_)) => return Err(Refusal::Close("first packet is not CONNECT")),
             Ok(None) => {}
@@ -149,7 +147,22 @@ async fn read_connect(
                     "unsupported protocol version",
                 ));
             }
-            Err(_) => return Err(Refusal::Close("malformed CONNECT")),
+            Err(error @ DecodeError::TooManyUserProperties) => {
+                broker.metrics.decode_refused(&error);
+                // Only a 5.0 CONNECT has User Properties.
+                return Err(Refusal::ConnAck(
+                    ProtocolVersion::V5,
+                    reason::QUOTA_EXCEEDED,
+                    "too many user properties",
+                ));
+            }
+            Err(error) => {
+                broker.metrics.decode_refused(&error);
+                return Err(Refusal::Close(match error {
+                    DecodeError::PacketTooLarge => "CONNECT too large",
+                    _ => "malformed CONNECT",
+                }));
+            }
         }
         buf.reserve(4096);
         match reader.read_buf(buf).await {
@@ -193,6 +206,7 @@ async fn accept(
         }
         Arc::from(assigned)
     } else if connect.client_id.len() > usize::from(config.mqtt.max_clientid_len) {
+        Metrics::count(&broker.metrics.clients_id_too_long);
         return refuse(reason::CLIENT_IDENTIFIER_NOT_VALID, "client id too long");
     } else {
         Arc::from(connect.client_id.as_str())
@@ -294,6 +308,7 @@ async fn accept(
     let mut keep_alive = connect.keep_alive;
     if let Some(max) = config.mqtt.max_keepalive {
         if keep_alive == 0 || keep_alive > max.get() {
+            Metrics::count(&broker.metrics.clients_keepalive_clamped);
             keep_alive = max.get();
             if v5 {
                 connack.server_keep_alive = Some(keep_alive);

@@ -31,37 +31,31 @@ pub async fn run(broker: Arc<Broker>, interval: Option<Duration>) {
 fn figures(broker: &Broker) -> Vec<(&'static str, String)> {
     let m = &broker.metrics;
     let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed).to_string();
-    vec![
+    let mut figures = vec![
         ("version", env!("CARGO_PKG_VERSION").to_owned()),
         ("uptime", broker.uptime_secs().to_string()),
         ("clients/connected", load(&m.clients_connected)),
         ("clients/maximum", load(&m.clients_maximum)),
-        (
-            "clients/refused/max_connections",
-            load(&m.connections_over_limit),
-        ),
-        (
-            "clients/refused/max_conn_rate",
-            load(&m.connections_over_rate),
-        ),
         ("sessions/count", load(&m.sessions)),
         (
             "subscriptions/count",
             broker.router.subscription_count().to_string(),
         ),
-        (
-            "subscriptions/quota_exceeded",
-            load(&m.subscriptions_quota_exceeded),
-        ),
         ("retained/count", broker.router.retained_count().to_string()),
         ("retained/bytes", broker.router.retained_bytes().to_string()),
-        ("retained/not_stored", load(&m.retained_not_stored)),
         ("messages/received", load(&m.messages_received)),
         ("messages/sent", load(&m.messages_sent)),
         ("messages/dropped", load(&m.messages_dropped)),
         ("bytes/received", load(&m.bytes_received)),
         ("bytes/sent", load(&m.bytes_sent)),
-    ]
+    ];
+    // What the limits refused, as the admin API shows it.
+    figures.extend(
+        m.limits()
+            .into_iter()
+            .map(|(name, value)| (name, value.to_string())),
+    );
+    figures
 }
 
 /// Publishes every figure once.

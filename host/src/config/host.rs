@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 
+use mqhost_codec::Limits;
+
 pub use super::listeners::ListenerConfig;
 use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::path::{Path, PathBuf};
@@ -60,6 +62,12 @@ pub struct MqttConfig {
     /// (2 to [`MQTT_MAX_PACKET_SIZE`]); announced to 5.0 clients as Maximum
     /// Packet Size.
     pub max_packet_size: u32,
+    /// `mqtt.max_user_properties`: User Properties one 5.0 packet may
+    /// carry, a CONNECT's will included; `None` means no limit. With
+    /// `max_packet_size` it bounds the memory one packet takes: an empty
+    /// User Property is 5 bytes on the wire but a pair of strings in
+    /// memory.
+    pub max_user_properties: Option<NonZeroU32>,
     /// `mqtt.max_clientid_len`: longest Client Identifier accepted (at least 23).
     pub max_clientid_len: u16,
     /// `mqtt.max_keepalive`: longest Keep Alive allowed, in seconds; `None`
@@ -121,6 +129,16 @@ pub struct MqttConfig {
     /// may connect. `None` (not written down): only on a listener bound to
     /// a loopback address.
     pub allow_anonymous: Option<bool>,
+}
+
+impl MqttConfig {
+    /// What every packet from a client is held to while it is decoded.
+    pub fn decode_limits(&self) -> Limits {
+        Limits {
+            max_packet_size: self.max_packet_size,
+            max_user_properties: self.max_user_properties.map_or(u32::MAX, NonZeroU32::get),
+        }
+    }
 }
 
 /// `auth.*` settings.

@@ -104,6 +104,17 @@ pub static KEYS: &[KeySpec] = &[
         },
     },
     KeySpec {
+        name: "mqtt.max_user_properties",
+        kind: "integer",
+        default: "128",
+        example: "32",
+        doc: "User Properties one MQTT 5.0 packet may carry (a CONNECT's will included); 0 means no limit. Beyond it a CONNECT is refused (CONNACK 0x97) and any other packet closes the connection (DISCONNECT 0x97).",
+        apply: |c, v, _| {
+            c.mqtt.max_user_properties = NonZeroU32::new(parse_u32(v, 0..=u32::MAX)?);
+            Ok(())
+        },
+    },
+    KeySpec {
         name: "mqtt.max_clientid_len",
         kind: "integer",
         default: "65535",
@@ -563,6 +574,7 @@ impl HostConfig {
             listener: ListenerConfig::tcp_default(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
             mqtt: MqttConfig {
                 max_packet_size: 0,
+                max_user_properties: None,
                 max_clientid_len: 0,
                 max_keepalive: None,
                 packet_timeout: Duration::ZERO,
@@ -650,6 +662,7 @@ mod tests {
         config.node.worker_threads = 9;
         config.mqtt = MqttConfig {
             max_packet_size: 2,
+            max_user_properties: NonZeroU32::new(7),
             max_clientid_len: 23,
             max_keepalive: NonZeroU16::new(1),
             packet_timeout: Duration::from_secs(1),

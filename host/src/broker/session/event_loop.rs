@@ -14,6 +14,7 @@ use tokio::io::AsyncWrite;
 use super::pressure::AfterPause;
 use super::{Attach, CloseReason, Session, SessionEvent, Successor};
 use crate::access::Access;
+use crate::broker::metrics::Metrics;
 use crate::escape::escaped;
 use crate::hooks::decide::Decision;
 
@@ -86,6 +87,9 @@ impl Session {
                     }
                     Wake::KeepAlive => {
                         let reason = self.overdue();
+                        if reason == CloseReason::PacketTimeout {
+                            Metrics::count(&self.broker.metrics.packets_timed_out);
+                        }
                         self.detach(reason)
                     }
                     Wake::Expired => false,

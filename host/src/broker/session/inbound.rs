@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{
-    decode, reason, AckProperties, Packet, PubAck, Publish, QoS, SubAck, Subscribe,
-    SubscriptionOptions, UnsubAck, Unsubscribe,
+    decode_limited, reason, AckProperties, DecodeError, Packet, PubAck, Publish, QoS, SubAck,
+    Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
 use super::decision::Resume;
@@ -17,6 +17,7 @@ use super::{CloseReason, Delivery, Session};
 use crate::access::decider::{Check, Question};
 use crate::access::Access;
 use crate::broker::message::Message;
+use crate::broker::metrics::Metrics;
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
 use crate::escape::escaped;
@@ -36,6 +37,16 @@ fn malformed_filter() -> CloseReason {
     CloseReason::Protocol {
         code: reason::MALFORMED_PACKET,
         detail: "malformed_topic_filter",
+    }
+}
+
+/// The word the log gives for a packet that did not decode: a limit's
+/// name when a limit refused it.
+fn decode_failure(error: &DecodeError) -> &'static str {
+    match error {
+        DecodeError::PacketTooLarge => "packet_too_large",
+        DecodeError::TooManyUserProperties => "too_many_user_properties",
+        _ => "malformed_packet",
     }
 }
 
@@ -63,7 +74,7 @@ impl Session {
     }
 
     fn decode_each(&mut self, decoded: &mut bool) -> Result<(), CloseReason> {
-        let max_packet_size = self.broker.config.mqtt.max_packet_size;
+        let limits = self.broker.config.mqtt.decode_limits();
         loop {
             if self.paused.is_some() || self.awaiting.is_some() {
                 // A subscriber is congested, or a plugin is deciding: the
@@ -79,17 +90,18 @@ impl Session {
                 return Ok(());
             };
             let version = conn.version();
-            let packet = match decode(&mut conn.read_buf, Some(version), max_packet_size) {
+            let packet = match decode_limited(&mut conn.read_buf, Some(version), limits) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => {
                     conn.after_decode(*decoded);
                     return Ok(());
                 }
                 Err(error) => {
-                    tracing::debug!(client_id = %escaped(&self.client_id), %error, "malformed packet");
+                    tracing::debug!(client_id = %escaped(&self.client_id), %error, "packet refused");
+                    self.broker.metrics.decode_refused(&error);
                     return Err(CloseReason::Protocol {
                         code: error.reason_code(),
-                        detail: "malformed_packet",
+                        detail: decode_failure(&error),
                     });
                 }
             };
@@ -164,6 +176,7 @@ impl Session {
         let topic = std::mem::take(&mut publish.topic);
         let topic: Arc<str> = match publish.properties.topic_alias.take() {
             Some(alias) if alias == 0 || alias > self.broker.config.mqtt.max_topic_alias => {
+                Metrics::count(&self.broker.metrics.packets_topic_alias_invalid);
                 return Err(CloseReason::Protocol {
                     code: reason::TOPIC_ALIAS_INVALID,
                     detail: "topic_alias_invalid",
@@ -311,6 +324,7 @@ impl Session {
         };
         match limit {
             Some(limit) if self.incoming_qos2.len() >= usize::from(limit) => {
+                Metrics::count(&self.broker.metrics.packets_awaiting_rel_exceeded);
                 Err(CloseReason::Protocol {
                     code: reason::RECEIVE_MAXIMUM_EXCEEDED,
                     detail,
