@@ -204,7 +204,7 @@ async fn http_answer(addr: SocketAddr, request: &str) -> String {
 /// 400, and the broker goes on serving.
 #[tokio::test]
 async fn other_paths_and_other_protocols_are_refused() {
-    let (_broker, ws_addr) = broker_with_ws(&[]);
+    let (broker, ws_addr) = broker_with_ws(&[]);
     let answer = http_answer(ws_addr, "GET /other HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
     assert_eq!(ws::open(ws_addr, "/", "mqtt", V5).await.err(), Some(404));
@@ -219,6 +219,11 @@ async fn other_paths_and_other_protocols_are_refused() {
         .send(&Packet::Connect(Box::new(connect_packet(V5, "after"))))
         .await;
     assert!(matches!(client.recv().await, Some(Packet::ConnAck(ack)) if ack.reason == 0));
+    // Each refused upgrade is counted.
+    let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["connections_handshake_failed"], 4, "{body}");
 }
 
 /// `listener.ws.<name>.mqtt_path` moves MQTT to another path; the query

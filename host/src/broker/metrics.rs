@@ -55,6 +55,9 @@ pub struct Metrics {
     /// Connections closed as soon as accepted: their listener's
     /// `max_conn_rate` was reached.
     pub connections_over_rate: AtomicU64,
+    /// Connections whose TLS handshake or WebSocket upgrade failed or did
+    /// not finish in time.
+    pub connections_handshake_failed: AtomicU64,
     /// Bytes read from clients.
     pub bytes_received: AtomicU64,
     /// Bytes written to clients.
@@ -97,11 +100,15 @@ impl Metrics {
     /// The counters of limits applied, each with its name: the topic under
     /// `$SYS/brokers/<node>/`, and with `/` made `_` the admin API's field
     /// (and this struct's).
-    pub fn limits(&self) -> [(&'static str, u64); 11] {
+    pub fn limits(&self) -> [(&'static str, u64); 12] {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         [
             ("connections/over_limit", load(&self.connections_over_limit)),
             ("connections/over_rate", load(&self.connections_over_rate)),
+            (
+                "connections/handshake_failed",
+                load(&self.connections_handshake_failed),
+            ),
             ("clients/id_too_long", load(&self.clients_id_too_long)),
             (
                 "clients/keepalive_clamped",
@@ -147,6 +154,7 @@ mod tests {
         let counters = [
             &metrics.connections_over_limit,
             &metrics.connections_over_rate,
+            &metrics.connections_handshake_failed,
             &metrics.clients_id_too_long,
             &metrics.clients_keepalive_clamped,
             &metrics.packets_too_large,

@@ -13,7 +13,6 @@ pub mod ws;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -24,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::connect::{self, Accepted};
 use crate::broker::connection::{Reader, Writer};
+use crate::broker::metrics::Metrics;
 use crate::broker::Broker;
 use crate::config::listeners::{ListenerSpec, Transport};
 use crate::hooks::decide::PeerCert;
@@ -168,7 +168,7 @@ fn turn_away(broker: &Broker, listener: &Bound, stream: TcpStream, peer: SocketA
         Over::Connections => (&broker.metrics.connections_over_limit, "max_connections"),
         Over::Rate => (&broker.metrics.connections_over_rate, "max_conn_rate"),
     };
-    counter.fetch_add(1, Ordering::Relaxed);
+    Metrics::count(counter);
     if listener.gate.should_warn() {
         tracing::warn!(
             %peer,
@@ -224,10 +224,12 @@ async fn start(
     let (reader, writer, cert) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(error)) => {
+            Metrics::count(&broker.metrics.connections_handshake_failed);
             tracing::debug!(%peer, listener = %spec.id(), %error, "handshake failed");
             return;
         }
         Err(_) => {
+            Metrics::count(&broker.metrics.connections_handshake_failed);
             tracing::debug!(%peer, listener = %spec.id(), "handshake took too long");
             return;
         }
