@@ -14,6 +14,7 @@ mod kick;
 mod limits;
 mod listeners;
 mod malformed;
+mod memory;
 mod plugins;
 mod redis;
 mod retained;
