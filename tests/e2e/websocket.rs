@@ -47,6 +47,35 @@ fn paho_over_secure_websocket_and_tcp_clients_exchange_messages() {
     exchange_with_paho(&broker, wss_addr, Some(&certs.ca));
 }
 
+/// MQTT.js, the client browsers use (Debian's node-mqtt under Node.js),
+/// over `ws://host:port/mqtt`, in 3.1.1 and 5.0.
+#[test]
+fn mqtt_js_over_websocket() {
+    mqhost_tests::require("node", "nodejs");
+    let (_broker, ws_addr) = broker_with_ws(&[]);
+    let output = std::process::Command::new("node")
+        .args(["-e", include_str!("websocket_mqttjs.js")])
+        .arg("--")
+        .arg(ws_addr.port().to_string())
+        // Debian installs node modules there; a Node.js from elsewhere
+        // does not look there by itself.
+        .env("NODE_PATH", "/usr/share/nodejs:/usr/lib/nodejs")
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "MQTT.js failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.ends_with(": ok")).count(),
+        2,
+        "{stdout}"
+    );
+}
+
 /// Runs websocket_paho.py against `ws_addr` (wss when `ca` is given) and
 /// the broker's TCP listener; every version must exchange its messages.
 fn exchange_with_paho(broker: &Broker, ws_addr: SocketAddr, ca: Option<&std::path::Path>) {
