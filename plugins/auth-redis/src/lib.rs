@@ -10,3 +10,4 @@
 #![forbid(unsafe_code)]
 
 pub mod hash;
+pub mod template;
