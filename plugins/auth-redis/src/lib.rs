@@ -9,5 +9,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod hash;
 pub mod template;

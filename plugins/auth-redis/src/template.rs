@@ -182,7 +182,7 @@ pub(crate) fn parse_parts(text: &str, allowed: &[Var]) -> Result<Vec<Part>, Plac
 
 /// `parts` with each placeholder replaced by its value; `Err` names the
 /// first placeholder the client has no value for.
-pub(crate) fn fill(parts: &[Part], client: &Client<'_>) -> Result<String, Missing> {
+fn fill(parts: &[Part], client: &Client<'_>) -> Result<String, Missing> {
     let mut out = String::new();
     for part in parts {
         match part {
