@@ -508,3 +508,91 @@ fn a_certificate_renewed_on_disk_serves_new_clients_and_connected_ones_stay() {
         )
         .is_some());
 }
+
+/// With `peer_cert_as_username` the certificate is what names a client on
+/// that listener. With `fail_if_no_peer_cert` off (the default) a client
+/// may come without one; it must not then name itself with CONNECT's user
+/// name, or it takes the ACL of any user, certificate-named ones included.
+#[test]
+fn peer_cert_as_username_without_a_certificate_does_not_take_the_connect_user_name() {
+    let certs = TestCerts::generate();
+    let (device_cert, device_key) = certs.issue("dev-1", "/O=Acme/CN=dev-1", Usage::Client);
+    let acl = TempDir::new();
+    let acl_file = acl.path().join("acl");
+    std::fs::write(
+        &acl_file,
+        "user dev-1\ntopic readwrite devices/dev-1/#\nuser admin\ntopic readwrite #\n",
+    )
+    .unwrap();
+    let ca = certs.ca.display().to_string();
+    let broker = start(&[
+        vec![("acl.file".to_owned(), acl_file.display().to_string())],
+        ssl_listener(
+            "devices",
+            &certs.server_cert,
+            &certs.server_key,
+            &[
+                ("verify", "verify_peer"),
+                ("cacertfile", &ca),
+                ("peer_cert_as_username", "cn"),
+            ],
+        ),
+    ]);
+    let devices = broker.listener("ssl:devices");
+    // No certificate, user name "admin" (no password: the listener is on
+    // loopback, where anonymous clients are let in). Either outcome of a
+    // fix passes: refused, or connected without that name.
+    let mut sub = mosquitto("mosquitto_sub", devices, &certs.ca, None);
+    sub.args([
+        "-u",
+        "admin",
+        "-t",
+        "devices/#",
+        "-C",
+        "1",
+        "-W",
+        "5",
+        "-v",
+        "-d",
+    ]);
+    let mut child = Command::new("stdbuf")
+        .arg("-oL")
+        .arg(sub.get_program())
+        .args(sub.get_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mosquitto_sub");
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Its subscription in place, or the client gone.
+    let mut got = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) {
+        let subscribed = line.ends_with(" received SUBACK");
+        got.push(line);
+        if subscribed {
+            break;
+        }
+    }
+    let output = run(mosquitto(
+        "mosquitto_pub",
+        devices,
+        &certs.ca,
+        Some((&device_cert, &device_key)),
+    )
+    .args(["-t", "devices/dev-1/secret", "-m", "secret", "-q", "1"]));
+    assert!(output.status.success(), "{}", text(&output));
+    let _ = child.wait();
+    got.extend(lines.try_iter());
+    let got = got.join("\n");
+    assert!(
+        !got.contains("devices/dev-1/secret"),
+        "a client without a certificate took the user name admin: {got:?}"
+    );
+}
