@@ -25,7 +25,7 @@ use crate::access::decider::{Login, Question};
 use crate::access::{self, Access};
 use crate::config::listeners::{CertField, ListenerSpec};
 use crate::escape::escaped;
-use crate::hooks::decide::{AuthenticateRequest, PeerCert, Step};
+use crate::hooks::decide::{AuthenticateRequest, Decision, PeerCert, Step};
 use crate::hooks::ClientInfo;
 
 /// How long a new connection may take to send its CONNECT.
@@ -216,14 +216,20 @@ async fn accept(
             return refuse(reason::TOPIC_NAME_INVALID, "invalid will topic");
         }
     }
-    // The certificate was verified by the listener: it names the client
-    // better than what the client says of itself.
-    if let (Some(field), Some(cert)) = (listener.tls.peer_cert_as_username, &cert) {
-        connect.username = match field {
-            CertField::Cn => cert.common_name.clone(),
-            CertField::Dn => Some(cert.subject.clone()),
-        };
-    }
+    // On a listener whose certificates name the clients, the name is the
+    // verified certificate's, never what the client says of itself: a
+    // client without one is anonymous, whatever its CONNECT says.
+    let named_by_certificate = match listener.tls.peer_cert_as_username {
+        Some(field) => {
+            connect.username = cert.as_ref().and_then(|cert| match field {
+                CertField::Cn => cert.common_name.clone(),
+                CertField::Dn => Some(cert.subject.clone()),
+            });
+            connect.password = None;
+            connect.username.is_some()
+        }
+        None => false,
+    };
     // Before any session is touched: a refused client neither creates nor
     // takes over one.
     let loopback = listener.address.is_some_and(|a| a.ip().is_loopback());
@@ -239,6 +245,14 @@ async fn accept(
     let plugins = match broker.hooks.authenticate(request, broker.access.patience()) {
         Step::Ready(decision) => decision,
         Step::Pending(answer) => answer.await,
+    };
+    // A name from a verified certificate is authenticated, as Mosquitto's
+    // use_identity_as_username: after the plugins, which may still refuse
+    // it, and in place of the password file, which it has no password for.
+    let plugins = if named_by_certificate && !plugins.is_final() {
+        Decision::Allow
+    } else {
+        plugins
     };
     // A password hash costs what its file line asks for (PBKDF2 rounds):
     // computed off the threads that serve clients.

@@ -292,6 +292,11 @@ impl ListenerConfig {
                     "{id}.fail_if_no_peer_cert needs {id}.verify = verify_peer: with verify_none no certificate is asked for"
                 ));
             }
+            if tls.verify == Verify::None && tls.cacertfile.is_some() {
+                return Err(format!(
+                    "{id}.cacertfile is set but {id}.verify = verify_none asks for no client certificate: set verify_peer, or remove cacertfile"
+                ));
+            }
             if tls.verify == Verify::None && tls.peer_cert_as_username.is_some() {
                 return Err(format!(
                     "{id}.peer_cert_as_username needs {id}.verify = verify_peer: an unverified certificate names no one"
@@ -565,6 +570,15 @@ mod tests {
             ),
             (&[("listener.ssl.x.tls_versions", "tlsv1.1")], "unsafe"),
             (&[("listener.ws.x.mqtt_path", "mqtt")], "expected a path"),
+            (
+                &[
+                    ("listener.ssl.x", "1"),
+                    ("listener.ssl.x.certfile", "a"),
+                    ("listener.ssl.x.keyfile", "b"),
+                    ("listener.ssl.x.cacertfile", "c"),
+                ],
+                "asks for no client certificate",
+            ),
             (&[("listener.tcp.a b", "1")], "a listener's name"),
             (&[("listener.tcp.x", "host:1")], "expected an address"),
         ];

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -45,6 +45,8 @@ pub struct Bound {
     socket: TcpListener,
     tls: Option<Arc<TlsAcceptor>>,
     gate: Arc<Gate>,
+    /// The broker's descriptor budget, which every listener draws on.
+    budget: Arc<Gate>,
 }
 
 impl Bound {
@@ -63,7 +65,11 @@ impl Bound {
 /// logs the addresses bound (port 0 picks a free port, and tests read it
 /// from these lines). An error names the listener.
 pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>> {
-    let files = crate::open_files::soft_limit();
+    // One budget for all listeners together: each alone could otherwise
+    // take what is kept back for the rest of the broker.
+    let files =
+        crate::open_files::soft_limit().map(|files| files.saturating_sub(RESERVED_FILES).max(1));
+    let budget = Gate::new(files.unwrap_or(u64::MAX), None);
     let mut bound = Vec::new();
     for spec in listeners {
         let Some(address) = spec.address else {
@@ -87,12 +93,7 @@ pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>>
                 format!("cannot listen on {address} (listener.{id}): {e}"),
             )
         })?;
-        let max = match files {
-            Some(files) => spec
-                .max_connections
-                .min(files.saturating_sub(RESERVED_FILES).max(1)),
-            None => spec.max_connections,
-        };
+        let max = spec.max_connections.min(budget.max());
         if max < spec.max_connections
             && spec.max_connections != crate::config::listeners::DEFAULT_MAX_CONNECTIONS
         {
@@ -115,6 +116,7 @@ pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>>
             socket,
             tls,
             gate,
+            budget: Arc::clone(&budget),
         });
     }
     Ok(bound)
@@ -136,28 +138,41 @@ pub fn serve_all(broker: &Arc<Broker>, bound: Vec<Bound>) -> Vec<JoinHandle<()>>
 /// Accepts connections forever.
 async fn serve(broker: Arc<Broker>, listener: Bound) {
     let listener = Arc::new(listener);
+    let mut last_warning: Option<Instant> = None;
     loop {
         match listener.socket.accept().await {
-            Ok((stream, peer)) => match listener.gate.admit() {
-                Ok(slot) => {
+            Ok((stream, peer)) => match admit(&listener) {
+                Ok(slots) => {
                     tokio::spawn(start(
                         Arc::clone(&broker),
                         Arc::clone(&listener),
                         stream,
                         peer,
-                        slot,
+                        slots,
                     ));
                 }
                 Err(over) => turn_away(&broker, &listener, stream, peer, over),
             },
             Err(error) => {
                 // Usually out of file descriptors: wait for some to close
-                // instead of spinning.
-                tracing::warn!(%error, "accept failed");
+                // instead of spinning, and say so once a minute at most.
+                if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                    tracing::warn!(%error, "accept failed; retrying every 100 ms");
+                    last_warning = Some(Instant::now());
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
+}
+
+/// A place in the broker's budget and in the listener's limits.
+type Slots = (Slot, Slot);
+
+fn admit(listener: &Bound) -> Result<Slots, Over> {
+    let budget = listener.budget.admit()?;
+    let own = listener.gate.admit()?;
+    Ok((budget, own))
 }
 
 /// Closes a connection over a limit: counted always, logged at most once
@@ -186,7 +201,7 @@ async fn start(
     listener: Arc<Bound>,
     stream: TcpStream,
     peer: SocketAddr,
-    slot: Slot,
+    slots: Slots,
 ) {
     let _ = stream.set_nodelay(true);
     let spec = &listener.spec;
@@ -239,7 +254,7 @@ async fn start(
         Accepted {
             reader: Box::new(Held {
                 inner: reader,
-                _slot: slot,
+                _slots: slots,
             }),
             writer,
             peer,
@@ -292,7 +307,7 @@ impl From<ws::WsRefusal> for HandshakeError {
 /// gate for as long as the connection lives.
 struct Held {
     inner: Reader,
-    _slot: Slot,
+    _slots: Slots,
 }
 
 impl AsyncRead for Held {
