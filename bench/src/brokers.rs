@@ -156,6 +156,10 @@ impl BrokerSpec {
                     ("sys.interval".into(), "0".into()),
                     ("mqtt.max_inflight".into(), limits.inflight.to_string()),
                     ("mqtt.receive_maximum".into(), limits.inflight.to_string()),
+                    // The publishers speak 3.1.1, which cannot be told a
+                    // Receive Maximum: their window of QoS 2 PUBLISHes
+                    // awaiting PUBREL must fit (Mosquitto has no such bound).
+                    ("mqtt.max_awaiting_rel".into(), limits.inflight.to_string()),
                     (
                         "mqtt.max_queued_messages".into(),
                         limits.mqhost_queued.to_string(),
