@@ -1,6 +1,7 @@
 //! The brokers under test: how each is configured and started on a free
-//! loopback port, and what the bench reads from its process (resident
-//! memory, CPU time).
+//! loopback port, with a TLS or WebSocket listener beside the plain one
+//! when the scenario uses one, and what the bench reads from its process
+//! (resident memory, CPU time).
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -9,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::access;
+use crate::certs::Certs;
 use crate::client::Error;
+use crate::transport::{Endpoint, Transport};
 
 /// Settings both brokers get, so neither is throttled by a default the
 /// other does not have.
@@ -48,6 +51,9 @@ pub struct BrokerSpec {
     /// clients refused; without, anonymous clients are let in and nothing
     /// is checked.
     pub access: bool,
+    /// How clients reach it: over TLS or WebSocket, through a listener of
+    /// that kind beside the plain one.
+    pub transport: Transport,
 }
 
 /// Where to find the programs.
@@ -60,31 +66,66 @@ pub struct Programs {
 /// A running broker, killed when dropped.
 pub struct Running {
     child: Child,
-    pub addr: SocketAddr,
+    /// Where the scenario's clients connect, and how.
+    pub endpoint: Endpoint,
     dir: PathBuf,
 }
 
 /// A loopback port nobody listens on now: bound, read and let go, for a
 /// server to take right after.
 pub fn free_port() -> Result<u16, Error> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+    Ok(free_ports::<1>()?[0])
+}
+
+/// `N` different free loopback ports, as [`free_port`].
+fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0; N];
+    for port in &mut ports {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+        *port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        held.push(listener);
+    }
+    Ok(ports)
+}
+
+/// The listener a scenario's clients use besides the plain one: its
+/// port, its transport, and for TLS the certificate both brokers serve.
+#[derive(Debug, Clone, Copy)]
+struct Extra<'a> {
+    port: u16,
+    transport: Transport,
+    certs: Option<&'a Certs>,
 }
 
 impl BrokerSpec {
-    /// Starts the broker in a fresh directory under `work` and waits until
-    /// it accepts connections.
+    /// Starts the broker in a fresh directory under `work`, with a
+    /// listener for its transport (TLS serving `certs`) besides the plain
+    /// one, and waits until both accept connections.
     pub fn start(
         &self,
         programs: &Programs,
         limits: Limits,
         work: &Path,
+        certs: Option<&Certs>,
     ) -> Result<Running, Error> {
-        let port = free_port()?;
+        let transport = self.transport;
+        let [port, extra_port] = free_ports()?;
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let extra = (transport != Transport::Tcp).then_some(Extra {
+            port: extra_port,
+            transport,
+            certs,
+        });
+        let served: SocketAddr = ([127, 0, 0, 1], extra.map_or(port, |e| e.port)).into();
+        let endpoint = match transport {
+            Transport::Tcp => Endpoint::tcp(served),
+            Transport::Tls => {
+                Endpoint::tls(served, &certs.ok_or("TLS without certificates")?.cert)?
+            }
+            Transport::WebSocket => Endpoint::websocket(served),
+        };
         let dir = work.join(format!("{}-{port}", self.name.replace('+', "-")));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -115,6 +156,10 @@ impl BrokerSpec {
                     ("sys.interval".into(), "0".into()),
                     ("mqtt.max_inflight".into(), limits.inflight.to_string()),
                     ("mqtt.receive_maximum".into(), limits.inflight.to_string()),
+                    // The publishers speak 3.1.1, which cannot be told a
+                    // Receive Maximum: their window of QoS 2 PUBLISHes
+                    // awaiting PUBREL must fit (Mosquitto has no such bound).
+                    ("mqtt.max_awaiting_rel".into(), limits.inflight.to_string()),
                     (
                         "mqtt.max_queued_messages".into(),
                         limits.mqhost_queued.to_string(),
@@ -132,6 +177,7 @@ impl BrokerSpec {
                         ("mqtt.allow_anonymous".into(), "off".into()),
                     ]);
                 }
+                all.extend(mqhost_listener(extra)?);
                 all.extend(sets.iter().cloned());
                 let mut command = Command::new(&programs.mqhost);
                 command.args(["--config", "/dev/null"]);
@@ -143,8 +189,9 @@ impl BrokerSpec {
             }
             Flavour::Mosquitto => {
                 let config = dir.join("mosquitto.conf");
-                fs::write(&config, mosquitto_config(port, limits, files.as_ref()))
-                    .map_err(|e| e.to_string())?;
+                let text =
+                    mosquitto_config(port, limits, files.as_ref()) + &mosquitto_listener(extra)?;
+                fs::write(&config, text).map_err(|e| e.to_string())?;
                 let mut command = Command::new(&programs.mosquitto);
                 command.arg("-c").arg(&config);
                 command
@@ -156,10 +203,71 @@ impl BrokerSpec {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.name))?;
-        let mut running = Running { child, addr, dir };
-        running.wait_ready(&self.name)?;
+        let mut running = Running {
+            child,
+            endpoint,
+            dir,
+        };
+        running.wait_ready(&self.name, addr)?;
+        running.wait_ready(&self.name, served)?;
         Ok(running)
     }
+}
+
+/// The certificates of a TLS listener.
+fn tls_certs<'a>(extra: Extra<'a>) -> Result<&'a Certs, Error> {
+    extra
+        .certs
+        .ok_or_else(|| "a TLS listener needs certificates".to_owned())
+}
+
+/// mqhost's settings for the scenario's listener, if it has one.
+fn mqhost_listener(extra: Option<Extra>) -> Result<Vec<(String, String)>, Error> {
+    let Some(extra) = extra else {
+        return Ok(Vec::new());
+    };
+    let addr = format!("127.0.0.1:{}", extra.port);
+    Ok(match extra.transport {
+        Transport::Tcp => Vec::new(),
+        Transport::Tls => {
+            let certs = tls_certs(extra)?;
+            vec![
+                ("listener.ssl.bench".into(), addr),
+                (
+                    "listener.ssl.bench.certfile".into(),
+                    certs.cert.display().to_string(),
+                ),
+                (
+                    "listener.ssl.bench.keyfile".into(),
+                    certs.key.display().to_string(),
+                ),
+            ]
+        }
+        // Its path is the default, /mqtt.
+        Transport::WebSocket => vec![("listener.ws.bench".into(), addr)],
+    })
+}
+
+/// Mosquitto's lines for the scenario's listener, if it has one: they
+/// follow the plain listener's, which Mosquitto 2.0 needs beside a
+/// WebSocket one.
+fn mosquitto_listener(extra: Option<Extra>) -> Result<String, Error> {
+    let Some(extra) = extra else {
+        return Ok(String::new());
+    };
+    let listener = format!("listener {} 127.0.0.1\n", extra.port);
+    Ok(match extra.transport {
+        Transport::Tcp => String::new(),
+        Transport::Tls => {
+            let certs = tls_certs(extra)?;
+            format!(
+                "{listener}certfile {}\nkeyfile {}\n",
+                certs.cert.display(),
+                certs.key.display()
+            )
+        }
+        Transport::WebSocket => format!("{listener}protocol websockets\n"),
+    })
 }
 
 /// A plugin's NAME from its library file: `libmqhost_noop.so` is `noop`.
@@ -205,7 +313,7 @@ pub fn mosquitto_config(port: u16, limits: Limits, files: Option<&access::Files>
 }
 
 impl Running {
-    fn wait_ready(&mut self, name: &str) -> Result<(), Error> {
+    fn wait_ready(&mut self, name: &str, addr: SocketAddr) -> Result<(), Error> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -214,14 +322,11 @@ impl Running {
                     "{name} exited ({status}) before accepting connections:\n{log}"
                 ));
             }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!(
-                    "{name} did not listen on {} within 20 s",
-                    self.addr
-                ));
+                return Err(format!("{name} did not listen on {addr} within 20 s"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

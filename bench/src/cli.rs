@@ -11,10 +11,24 @@ Runs every scenario against mqhost and Mosquitto, alternating brokers
 round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
 (target/release). --only runs the scenarios named: qos0, qos1, qos2,
-fanin, fanout, pairs, latency, idle, auth, noop, access, redis, and
-qos1-2threads (full mode only). --threads sets the load generator's
-threads for message loads (default 1); connection scenarios use one per
-core.
+fanin, fanout, pairs, latency, idle, auth, qos1-tls, qos1-ws, idle-tls,
+tls-cost, noop, access, redis, and qos1-2threads (full mode only). --threads sets
+the load generator's threads for message loads (default 1); connection
+scenarios use one per core.
+
+qos1-tls, qos1-ws and idle-tls are qos1 and idle over TLS and WebSocket:
+each broker gets a TLS listener (mqhost: listener.ssl.bench with certfile
+and keyfile; Mosquitto: a second listener with certfile and keyfile) or
+a WebSocket one (listener.ws.bench; Mosquitto: protocol websockets)
+beside its plain listener. Both serve one self-signed ECDSA P-256
+certificate made with openssl for the run (the TLS scenarios are skipped
+without openssl). The TLS client resumes no session and checks that the
+broker presents that certificate but verifies no signature, so that its
+share of each handshake leaves the cores to the broker; the WebSocket
+client asks for /mqtt with the mqtt subprotocol and sends each batch of
+packets as one binary message. tls-cost is mqhost over TLS against
+mqhost over TCP under the qos1 load, as long and as many rounds as noop:
+its ratio is what TLS costs mqhost.
 
 access and auth run with access control: a password file holding the
 bench's user (written by `mqhost passwd`, read by both brokers), an ACL
@@ -28,9 +42,10 @@ against mqhost without (which gets the same CONNECTs), as long and as
 many rounds as noop; auth is the idle scenario's 10,000 connections with
 access control on both mqhost and Mosquitto.
 
---against drives a broker already running at ADDR (host:port) with each
-load once and prints what it measured, nothing else: for
-profiling a broker with perf or valgrind while the load runs.
+--against drives a broker already running at ADDR (host:port, a plain
+listener) with each load once and prints what it measured, nothing else:
+for profiling a broker with perf or valgrind while the load runs. The
+TLS and WebSocket scenarios are left out.
 
 The redis scenario starts a private redis-server (from PATH, else
 /usr/bin/redis-server) on a free loopback port, nothing saved to disk,

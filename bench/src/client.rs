@@ -6,9 +6,10 @@
 //! The loop batches: a role fills the write buffer with as many packets as
 //! it may, and every read takes whatever the socket holds (up to 256 KiB),
 //! so the generator spends few system calls per message and stays out of
-//! the way of the broker it measures.
+//! the way of the broker it measures. The connection is TCP, TLS or
+//! WebSocket ([`crate::transport`]); over TLS a write batch is encrypted
+//! as a few records, over WebSocket it is one binary message.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -16,9 +17,10 @@ use mqhost_codec::{
     decode, encode, Connect, ConnectProperties, Packet, ProtocolVersion, QoS, Subscribe,
     SubscribeProperties, SubscriptionOptions,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
+
+use crate::transport::{Endpoint, Stream};
 
 /// Every client speaks 3.1.1: both brokers know it equally well, and it has
 /// no properties to encode or skip.
@@ -39,7 +41,7 @@ const CLOSED: &str = "broker closed the connection";
 
 /// One connection with its buffers.
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     rbuf: BytesMut,
     wbuf: BytesMut,
 }
@@ -52,16 +54,16 @@ pub struct Login {
 }
 
 impl Conn {
-    /// Opens a TCP connection and completes CONNECT/CONNACK with a clean
-    /// session, the given keep alive and `login`; a refused CONNECT is an
-    /// error, so that a load never measures refusals.
+    /// Opens a connection to `endpoint` and completes CONNECT/CONNACK with
+    /// a clean session, the given keep alive and `login`; a refused CONNECT
+    /// is an error, so that a load never measures refusals.
     pub async fn connect(
-        addr: SocketAddr,
+        endpoint: &Endpoint,
         client_id: &str,
         keep_alive: u16,
         login: Option<&Login>,
     ) -> Result<Conn, Error> {
-        match Conn::handshake(addr, client_id, keep_alive, login).await? {
+        match Conn::handshake(endpoint, client_id, keep_alive, login).await? {
             (conn, 0) => Ok(conn),
             (_, code) => Err(format!(
                 "{client_id}: CONNACK refused with code {code:#04x}"
@@ -71,8 +73,8 @@ impl Conn {
 
     /// Fails unless the broker refuses a CONNECT with `login`: proof that
     /// it checks passwords before a load counts on it.
-    pub async fn expect_refused(addr: SocketAddr, login: &Login) -> Result<(), Error> {
-        match Conn::handshake(addr, "bench-refused", 60, Some(login)).await {
+    pub async fn expect_refused(endpoint: &Endpoint, login: &Login) -> Result<(), Error> {
+        match Conn::handshake(endpoint, "bench-refused", 60, Some(login)).await {
             Ok((_, 0)) => Err(format!(
                 "the broker accepted user {:?} with a wrong password: access control is not in force",
                 login.username
@@ -86,15 +88,12 @@ impl Conn {
 
     /// CONNECT, then the CONNACK's return code (0: accepted).
     async fn handshake(
-        addr: SocketAddr,
+        endpoint: &Endpoint,
         client_id: &str,
         keep_alive: u16,
         login: Option<&Login>,
     ) -> Result<(Conn, u8), Error> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect to {addr}: {e}"))?;
-        let _ = stream.set_nodelay(true);
+        let stream = endpoint.open().await?;
         let mut conn = Conn {
             stream,
             rbuf: BytesMut::with_capacity(256),
@@ -148,6 +147,11 @@ impl Conn {
             .write_all(&self.wbuf)
             .await
             .map_err(|e| format!("write: {e}"))?;
+        // TLS and WebSocket hold what was written until flushed.
+        self.stream
+            .flush()
+            .await
+            .map_err(|e| format!("write: {e}"))?;
         self.wbuf.clear();
         Ok(())
     }
@@ -194,25 +198,51 @@ pub trait Role {
 pub async fn drive<R: Role>(
     conn: Conn,
     role: &mut R,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let Conn {
         mut stream,
-        mut rbuf,
-        mut wbuf,
+        rbuf,
+        wbuf,
     } = conn;
-    let (mut reader, mut writer) = stream.split();
+    match &mut stream {
+        // TCP's halves borrow the socket, with no lock between them.
+        Stream::Tcp(tcp) => {
+            let (reader, writer) = tcp.split();
+            drive_halves(reader, writer, false, rbuf, wbuf, role, stop).await
+        }
+        _ => {
+            let (reader, writer) = tokio::io::split(stream);
+            drive_halves(reader, writer, true, rbuf, wbuf, role, stop).await
+        }
+    }
+}
+
+/// [`drive`] on the connection's halves; `flushes`: whether the writer
+/// holds what it was given until flushed (TLS, WebSocket).
+async fn drive_halves<R: Role>(
+    mut reader: impl AsyncRead + Unpin,
+    mut writer: impl AsyncWrite + Unpin,
+    flushes: bool,
+    mut rbuf: BytesMut,
+    mut wbuf: BytesMut,
+    role: &mut R,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
     enum Wake {
-        Wrote(std::io::Result<usize>),
+        /// Some bytes written, or None: flushed.
+        Wrote(std::io::Result<Option<usize>>),
         Read(std::io::Result<usize>),
         Tick,
         Stop,
     }
+    // Written since the last flush, on a writer that needs flushing.
+    let mut unflushed = false;
     loop {
         if wbuf.len() < WRITE_BATCH {
             role.fill(&mut wbuf);
         }
-        if role.done() && wbuf.is_empty() {
+        if role.done() && wbuf.is_empty() && !unflushed {
             return Ok(());
         }
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -222,13 +252,19 @@ pub async fn drive<R: Role>(
         let wake = tokio::select! {
             biased;
             result = reader.read_buf(&mut rbuf) => Wake::Read(result),
-            result = writer.write(&wbuf), if !wbuf.is_empty() => Wake::Wrote(result),
+            result = write_or_flush(&mut writer, &wbuf), if !wbuf.is_empty() || unflushed => {
+                Wake::Wrote(result)
+            }
             _ = sleep_until_opt(tick), if tick.is_some() => Wake::Tick,
             _ = stop.wait_for(|stop| *stop) => Wake::Stop,
         };
         match wake {
-            Wake::Wrote(Ok(0)) => return Err("broker stopped accepting writes".to_owned()),
-            Wake::Wrote(Ok(n)) => wbuf.advance(n),
+            Wake::Wrote(Ok(Some(0))) => return Err("broker stopped accepting writes".to_owned()),
+            Wake::Wrote(Ok(Some(n))) => {
+                wbuf.advance(n);
+                unflushed = flushes;
+            }
+            Wake::Wrote(Ok(None)) => unflushed = false,
             Wake::Wrote(Err(e)) => return Err(format!("write: {e}")),
             Wake::Read(Ok(0)) => return Err(CLOSED.to_owned()),
             Wake::Read(Ok(_)) => {
@@ -243,6 +279,18 @@ pub async fn drive<R: Role>(
             Wake::Tick => {}
             Wake::Stop => return Ok(()),
         }
+    }
+}
+
+/// Writes what `wbuf` holds, or with nothing to write flushes.
+async fn write_or_flush(
+    writer: &mut (impl AsyncWrite + Unpin),
+    wbuf: &[u8],
+) -> std::io::Result<Option<usize>> {
+    if wbuf.is_empty() {
+        writer.flush().await.map(|()| None)
+    } else {
+        writer.write(wbuf).await.map(Some)
     }
 }
 

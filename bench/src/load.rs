@@ -6,7 +6,6 @@
 //! in which order, and how long each took. A run in which any subscriber
 //! misses a message it subscribed to fails, naming the first one missing.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::client::{drive, Conn, Error, Login, Role, VERSION, WRITE_BATCH};
+use crate::transport::Endpoint;
 
 /// Bytes of every payload: index (4), sequence (8), timestamp (8), filler.
 pub const PAYLOAD_LEN: usize = 64;
@@ -391,6 +391,8 @@ pub struct MessageOutcome {
     pub out_of_order: u64,
     /// Latencies in nanoseconds, sorted (latency loads only).
     pub latencies: Vec<u64>,
+    /// The TLS version and cipher suite, over TLS.
+    pub tls: Option<String>,
 }
 
 impl MessageOutcome {
@@ -411,7 +413,7 @@ impl MessageOutcome {
 /// Connects `count` clients named `prefix{i}`, a bounded number at a time,
 /// each with `login` if there is one.
 async fn connect_all(
-    addr: SocketAddr,
+    endpoint: &Endpoint,
     prefix: &str,
     count: usize,
     keep_alive: u16,
@@ -425,10 +427,11 @@ async fn connect_all(
             let id = format!("{prefix}{next}");
             let i = next;
             let login = login.cloned();
+            let endpoint = endpoint.clone();
             tasks.spawn(async move {
                 (
                     i,
-                    Conn::connect(addr, &id, keep_alive, login.as_ref()).await,
+                    Conn::connect(&endpoint, &id, keep_alive, login.as_ref()).await,
                 )
             });
             next += 1;
@@ -441,19 +444,21 @@ async fn connect_all(
     Ok(conns.into_iter().flatten().collect())
 }
 
-/// Runs a message load against the broker at `addr`: subscribers first,
+/// Runs a message load against the broker at `endpoint`: subscribers first,
 /// then publishers, then everything at once, every client with `login`;
 /// fails if a message is lost.
 pub async fn run_messages(
-    addr: SocketAddr,
+    endpoint: &Endpoint,
     load: &MessageLoad,
     login: Option<&Login>,
 ) -> Result<MessageOutcome, Error> {
-    let mut subscribers = connect_all(addr, "bench-sub-", load.filters.len(), 300, login).await?;
+    let mut subscribers =
+        connect_all(endpoint, "bench-sub-", load.filters.len(), 300, login).await?;
     for (conn, filters) in subscribers.iter_mut().zip(&load.filters) {
         conn.subscribe(filters, load.qos).await?;
     }
-    let publishers = connect_all(addr, "bench-pub-", load.topics.len(), 300, login).await?;
+    let publishers = connect_all(endpoint, "bench-pub-", load.topics.len(), 300, login).await?;
+    let tls = publishers.first().and_then(|c| c.stream.tls_parameters());
 
     let progress = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -518,6 +523,7 @@ pub async fn run_messages(
         duplicates: 0,
         out_of_order: 0,
         latencies: Vec::new(),
+        tls,
     };
     let mut first_error: Option<Error> = None;
     let mut end = start;
@@ -587,6 +593,8 @@ pub struct ConnectOutcome {
     /// Broker resident memory before and after, in KiB.
     pub rss_before_kib: u64,
     pub rss_after_kib: u64,
+    /// The TLS version and cipher suite, over TLS.
+    pub tls: Option<String>,
 }
 
 impl ConnectOutcome {
@@ -601,7 +609,7 @@ impl ConnectOutcome {
 /// and measures the rate and the broker's memory growth (`rss` reads it in
 /// KiB).
 pub async fn run_connections(
-    addr: SocketAddr,
+    endpoint: &Endpoint,
     count: usize,
     login: Option<&Login>,
     rss: impl Fn() -> Result<u64, Error>,
@@ -609,15 +617,16 @@ pub async fn run_connections(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before_kib = rss()?;
     let start = Instant::now();
-    let conns = connect_all(addr, "bench-idle-", count, 600, login).await?;
+    let conns = connect_all(endpoint, "bench-idle-", count, 600, login).await?;
     let elapsed = start.elapsed();
     // Let the broker finish what each CONNECT set off.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let rss_after_kib = rss()?;
+    let tls = conns.first().and_then(|c| c.stream.tls_parameters());
     for conn in &conns {
         // A reset, not a close: no TIME_WAIT left to use up ports for
         // the next round.
-        let _ = conn.stream.set_zero_linger();
+        let _ = conn.stream.tcp().set_zero_linger();
     }
     drop(conns);
     Ok(ConnectOutcome {
@@ -625,5 +634,6 @@ pub async fn run_connections(
         rate: count as f64 / elapsed.as_secs_f64(),
         rss_before_kib,
         rss_after_kib,
+        tls,
     })
 }

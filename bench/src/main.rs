@@ -16,8 +16,13 @@
 //!   the same for both brokers, and the login their clients send.
 //! - [`brokers`]: starting mqhost (with plugins) and Mosquitto on free
 //!   loopback ports with the same limits (and, with access control, the
-//!   same files); their memory and CPU time.
+//!   same files), with a TLS or WebSocket listener when the scenario uses
+//!   one; their memory and CPU time.
+//! - [`certs`]: the TLS scenarios' certificate, made with `openssl` once
+//!   per run.
 //! - [`client`]: a lean MQTT 3.1.1 client over `mqhost-codec`.
+//! - [`transport`]: the client's connection: TCP, TLS (rustls) or
+//!   WebSocket (tungstenite), as one byte stream.
 //! - [`load`]: publishers and subscribers that verify every message, paced
 //!   or unbounded, and idle connections.
 //! - [`redis`]: the Redis scenario's private `redis-server`, the plugin's
@@ -29,6 +34,7 @@
 
 mod access;
 mod brokers;
+mod certs;
 mod cli;
 mod client;
 mod load;
@@ -37,17 +43,20 @@ mod redis;
 mod report;
 mod runner;
 mod scenarios;
+mod transport;
 
 use std::process::ExitCode;
 
 use serde_json::json;
 
 use brokers::Programs;
+use certs::Certs;
 use cli::parse_args;
 use machine::{cpu_model, mosquitto_version, read_trimmed, utc_now};
 use report::ScenarioResult;
 use runner::{drive_against, run_scenario};
 use scenarios::{LIMITS, WINDOW};
+use transport::Transport;
 
 fn main() -> ExitCode {
     let options = match parse_args() {
@@ -90,10 +99,31 @@ fn main() -> ExitCode {
     let started = utc_now();
     let load_before = read_trimmed("/proc/loadavg");
 
+    let mut suite = scenarios::suite(&options);
+    // One certificate for the whole run, if a scenario
+    // uses TLS; without them (no openssl), those scenarios are skipped.
+    let mut certs = None;
+    if suite.iter().any(|s| s.uses(Transport::Tls)) {
+        match Certs::generate(&work_dir.join("certs")) {
+            Ok(made) => certs = Some(made),
+            Err(e) => {
+                for scenario in suite.iter_mut() {
+                    if scenario.uses(Transport::Tls) && scenario.skip.is_none() {
+                        scenario.skip = Some(format!("no certificates: {e}"));
+                    }
+                }
+            }
+        }
+    }
     let mut results = Vec::new();
-    for scenario in scenarios::suite(&options) {
+    for scenario in &suite {
         results.push(run_scenario(
-            &runtime, &scenario, rounds, &programs, &work_dir,
+            &runtime,
+            scenario,
+            rounds,
+            &programs,
+            &work_dir,
+            certs.as_ref(),
         ));
     }
     let _ = std::fs::remove_dir_all(&work_dir);

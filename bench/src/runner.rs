@@ -10,12 +10,14 @@ use serde_json::{json, Value};
 
 use crate::access;
 use crate::brokers::{self, BrokerSpec, Flavour, Programs};
+use crate::certs::Certs;
 use crate::cli::Options;
 use crate::client::{Conn, Error, Login};
 use crate::load::{self, MessageLoad};
 use crate::redis;
 use crate::report::{Round, ScenarioResult};
 use crate::scenarios::{self, Scenario, Work, LIMITS};
+use crate::transport::{Endpoint, Transport};
 
 /// `spec` with its plugins' configurations pointed at the Redis server at
 /// `addr`, whose port is only known once the server runs.
@@ -30,39 +32,45 @@ fn with_redis(spec: &BrokerSpec, addr: std::net::SocketAddr) -> BrokerSpec {
 }
 
 /// Runs one broker once under the scenario's load; `redis` is the server
-/// its plugin writes to, for the subject of the Redis scenario.
+/// its plugin writes to, for the subject of the Redis scenario; `certs`
+/// what a TLS listener serves.
 fn run_once(
     runtime: &tokio::runtime::Runtime,
     scenario: &Scenario,
     broker: &BrokerSpec,
-    programs: &Programs,
-    work_dir: &Path,
+    (programs, work_dir, certs): (&Programs, &Path, Option<&Certs>),
     mut redis: Option<&mut redis::Server>,
 ) -> Result<(BTreeMap<&'static str, f64>, Value), Error> {
     // Before the broker starts, so that its plugin finds an empty Redis.
     if let Some(server) = redis.as_deref_mut() {
         server.reset()?;
     }
-    let running = broker.start(programs, LIMITS, work_dir)?;
+    let running = broker.start(programs, LIMITS, work_dir, certs)?;
     let pid = running.pid();
-    let addr = running.addr;
+    let endpoint = &running.endpoint;
     // A broker that let anyone in would measure nothing of what the
     // access scenarios are about.
     if broker.access {
-        runtime.block_on(Conn::expect_refused(addr, &access::wrong_login()))?;
+        runtime.block_on(Conn::expect_refused(endpoint, &access::wrong_login()))?;
     }
     let login = scenario.login.as_ref();
     let cpu_before = brokers::cpu_seconds(pid)?;
+    // The generator's own CPU time, to tell whether it or the broker was
+    // the bound (TLS handshakes cost the client as much as the server).
+    let generator = std::process::id();
+    let generator_before = brokers::cpu_seconds(generator)?;
     let mut values = BTreeMap::new();
     let result = match &scenario.work {
-        Work::Messages(load) => run_messages(runtime, load, login, addr, pid, cpu_before, redis)
-            .map(|(v, details)| {
-                values = v;
-                details
-            }),
+        Work::Messages(load) => run_messages(
+            runtime, load, login, endpoint, pid, cpu_before, redis,
+        )
+        .map(|(v, details)| {
+            values = v;
+            details
+        }),
         Work::Connections(count) => connections_runtime()
             .and_then(|runtime| {
-                runtime.block_on(load::run_connections(addr, *count, login, || {
+                runtime.block_on(load::run_connections(endpoint, *count, login, || {
                     brokers::rss_kib(pid)
                 }))
             })
@@ -80,9 +88,16 @@ fn run_once(
                     "rss_after_kib": o.rss_after_kib,
                     "connect_rate": o.rate,
                     "broker_cpu_s": cpu,
+                    "tls": o.tls,
                 })
             }),
     };
+    let generator_cpu =
+        brokers::cpu_seconds(generator).unwrap_or(generator_before) - generator_before;
+    let result = result.map(|mut details| {
+        details["generator_cpu_s"] = json!(generator_cpu);
+        details
+    });
     let result = result.map_err(|e| {
         let log = running.log();
         let tail: Vec<&str> = log.lines().rev().take(5).collect();
@@ -98,7 +113,7 @@ fn run_once(
 }
 
 /// A message load, every client sending `login`, against the broker at
-/// `addr` (process `pid`, which had used `cpu_before` seconds): its
+/// `endpoint` (process `pid`, which had used `cpu_before` seconds): its
 /// figures and details. With `redis`, the round lasts until Redis has
 /// stored and consumed every message, and throughput and CPU are counted
 /// to there.
@@ -106,7 +121,7 @@ fn run_messages(
     runtime: &tokio::runtime::Runtime,
     load: &MessageLoad,
     login: Option<&Login>,
-    addr: std::net::SocketAddr,
+    endpoint: &Endpoint,
     pid: u32,
     cpu_before: f64,
     redis: Option<&mut redis::Server>,
@@ -118,7 +133,7 @@ fn run_messages(
         }
         None => None,
     };
-    let o = runtime.block_on(load::run_messages(addr, load, login))?;
+    let o = runtime.block_on(load::run_messages(endpoint, load, login))?;
     let drained = match backend {
         Some((server, before)) => {
             let published = load.per_publisher * load.topics.len() as u64;
@@ -145,6 +160,7 @@ fn run_messages(
         "out_of_order": o.out_of_order,
         "broker_cpu_s": cpu,
         "broker_rss_kib": brokers::rss_kib(pid).ok(),
+        "tls": o.tls,
     });
     if let Some((before, drained)) = drained {
         details["redis"] = redis_figures(&o, &before, &drained, &mut values);
@@ -175,12 +191,16 @@ fn redis_figures(
     })
 }
 
+/// Runs `scenario` for `rounds` rounds (or its minimum), each broker in
+/// turn; `certs` is what TLS listeners serve (None where it could not be
+/// made, which fails a TLS scenario's rounds).
 pub fn run_scenario(
     runtime: &tokio::runtime::Runtime,
     scenario: &Scenario,
     rounds: usize,
     programs: &Programs,
     work_dir: &Path,
+    certs: Option<&Certs>,
 ) -> ScenarioResult {
     let mut result = ScenarioResult {
         key: scenario.key.to_owned(),
@@ -222,7 +242,13 @@ pub fn run_scenario(
     };
     for round in 0..rounds.max(scenario.min_rounds) {
         for (broker, redis) in [(&subject, server.as_mut()), (&scenario.reference, None)] {
-            let outcome = run_once(runtime, scenario, broker, programs, work_dir, redis);
+            let outcome = run_once(
+                runtime,
+                scenario,
+                broker,
+                (programs, work_dir, certs),
+                redis,
+            );
             let (values, details, error) = match outcome {
                 Ok((values, details)) => (values, details, None),
                 Err(e) => (BTreeMap::new(), Value::Null, Some(e)),
@@ -269,20 +295,30 @@ fn connections_runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| format!("tokio runtime: {e}"))
 }
 
-/// `--against`: each message load once against a running broker.
+/// `--against`: each load once against a running broker's plain
+/// listener; scenarios over other transports are left out.
 pub fn drive_against(
     runtime: &tokio::runtime::Runtime,
     options: &Options,
     addr: std::net::SocketAddr,
 ) -> ExitCode {
     let mut failed = false;
+    let endpoint = &Endpoint::tcp(addr);
     for scenario in scenarios::suite(options) {
+        if scenario.subject.transport != Transport::Tcp {
+            println!(
+                "{}: skipped (over {}; --against drives a plain listener)",
+                scenario.key,
+                scenario.subject.transport.name()
+            );
+            continue;
+        }
         let load = match &scenario.work {
             Work::Messages(load) => load,
             Work::Connections(count) => {
                 let outcome = connections_runtime().and_then(|runtime| {
                     runtime.block_on(load::run_connections(
-                        addr,
+                        endpoint,
                         *count,
                         scenario.login.as_ref(),
                         || Ok(0),
@@ -298,7 +334,7 @@ pub fn drive_against(
                 continue;
             }
         };
-        match runtime.block_on(load::run_messages(addr, load, scenario.login.as_ref())) {
+        match runtime.block_on(load::run_messages(endpoint, load, scenario.login.as_ref())) {
             Ok(o) => {
                 let latency = if o.latencies.is_empty() {
                     String::new()

@@ -12,6 +12,7 @@ use crate::client::Login;
 use crate::load::MessageLoad;
 use crate::redis;
 use crate::report::Metric;
+use crate::transport::Transport;
 
 /// The brokers' windows and queues: the same in-flight window for both;
 /// mqhost keeps its default queue bound, Mosquitto gets none, since it
@@ -124,6 +125,11 @@ const CONNECTIONS: [Metric; 3] = [
 ];
 
 impl Scenario {
+    /// Whether either broker is reached over `transport`.
+    pub fn uses(&self, transport: Transport) -> bool {
+        self.subject.transport == transport || self.reference.transport == transport
+    }
+
     pub fn metrics(&self) -> Vec<Metric> {
         match &self.work {
             Work::Messages(load) if load.latency => LATENCY.to_vec(),
@@ -147,6 +153,7 @@ fn mqhost(name: &str, plugins: Vec<(PathBuf, String)>, sets: &[(&str, &str)]) ->
                 .collect(),
         },
         access: false,
+        transport: Transport::Tcp,
     }
 }
 
@@ -155,6 +162,16 @@ fn mosquitto() -> BrokerSpec {
         name: "mosquitto".to_owned(),
         flavour: Flavour::Mosquitto,
         access: false,
+        transport: Transport::Tcp,
+    }
+}
+
+/// `broker` reached over `transport`, through a listener of that kind
+/// beside its plain one.
+fn over(transport: Transport, broker: BrokerSpec) -> BrokerSpec {
+    BrokerSpec {
+        transport,
+        ..broker
     }
 }
 
@@ -329,7 +346,72 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
                 Work::Connections(10_000),
             )
         },
+        // qos1 and idle over the other transports, both brokers alike.
+        Scenario {
+            subject: over(Transport::Tls, plain()),
+            reference: over(Transport::Tls, mosquitto()),
+            ..versus(
+                "qos1-tls",
+                "QoS 1, 1 → 1, TLS",
+                format!(
+                    "as qos1, over TLS 1.3 (rustls client; the version and cipher suite \
+                     agreed are in each round's details); both brokers serve the same \
+                     self-signed ECDSA P-256 certificate; {WINDOW} in flight"
+                ),
+                Work::Messages(MessageLoad::pairs(
+                    1,
+                    QoS::AtLeastOnce,
+                    size(150_000, 500_000),
+                    WINDOW,
+                )),
+            )
+        },
+        Scenario {
+            subject: over(Transport::WebSocket, plain()),
+            reference: over(Transport::WebSocket, mosquitto()),
+            ..versus(
+                "qos1-ws",
+                "QoS 1, 1 → 1, WebSocket",
+                format!(
+                    "as qos1, over WebSocket (path /mqtt, subprotocol mqtt), each write of \
+                     the client one binary message; {WINDOW} in flight"
+                ),
+                Work::Messages(MessageLoad::pairs(
+                    1,
+                    QoS::AtLeastOnce,
+                    size(150_000, 500_000),
+                    WINDOW,
+                )),
+            )
+        },
+        Scenario {
+            subject: over(Transport::Tls, plain()),
+            reference: over(Transport::Tls, mosquitto()),
+            ..versus(
+                "idle-tls",
+                "10,000 connections over TLS",
+                "as idle, over TLS 1.3, each connection a full handshake (no session \
+                 resumed) with the ECDSA P-256 certificate both brokers serve; the \
+                 generator checks that certificate's bytes but no signature, to leave \
+                 the cores to the broker"
+                    .into(),
+                Work::Connections(10_000),
+            )
+        },
     ];
+
+    // What TLS costs mqhost: its qos1-tls against its qos1, as long and
+    // as many rounds as the plugin scenarios, since mqhost's quick qos1
+    // runs last a fifth of a second.
+    list.push(against_plain(
+        "tls-cost",
+        "QoS 1, 1 → 1, TLS against TCP",
+        "mqhost reached over TLS (as in qos1-tls) against mqhost over plain TCP, the same load"
+            .into(),
+        over(Transport::Tls, mqhost("mqhost-tls", Vec::new(), &[])),
+        None,
+        None,
+    ));
 
     let noop = options.bin_dir.join("libmqhost_noop.so");
     list.push(against_plain(
