@@ -149,7 +149,7 @@ pub(crate) async fn run(shared: Arc<PoolShared>, mut settings: watch::Receiver<S
                         "pool {}: channel {}: cannot connect to {}: {error}; retrying",
                         shared.name,
                         config.channel,
-                        config.target()
+                        config.link.target()
                     ));
                     failing = true;
                 }

@@ -20,7 +20,9 @@ use redis::{
     TlsMode, Value,
 };
 
-use crate::config::{PoolConfig, PoolKind, Server};
+use mqhost_redis_link::{PoolKind, Server};
+
+use crate::config::PoolConfig;
 
 /// How long one connection attempt may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -41,14 +43,14 @@ pub(crate) type Peer = String;
 /// The handshake settings of a pool (database, user, password).
 fn redis_info(pool: &PoolConfig) -> RedisConnectionInfo {
     let mut info = RedisConnectionInfo::default()
-        .set_db(i64::from(pool.database))
+        .set_db(i64::from(pool.link.database))
         // CLIENT SETINFO is answered with an error before Redis 7.2;
         // leaving it out keeps older servers' logs clean.
         .set_skip_set_lib_name();
-    if let Some(username) = &pool.username {
+    if let Some(username) = &pool.link.username {
         info = info.set_username(username);
     }
-    if let Some(password) = &pool.password {
+    if let Some(password) = &pool.link.password {
         info = info.set_password(&password.0);
     }
     info
@@ -57,7 +59,7 @@ fn redis_info(pool: &PoolConfig) -> RedisConnectionInfo {
 /// The address of `host:port` for this pool: TLS when `ssl` is on, with
 /// the host name verified against the certificate.
 fn address(pool: &PoolConfig, host: &str, port: u16) -> ConnectionAddr {
-    if pool.ssl {
+    if pool.link.ssl {
         ConnectionAddr::TcpTls {
             host: host.to_owned(),
             port,
@@ -71,7 +73,7 @@ fn address(pool: &PoolConfig, host: &str, port: u16) -> ConnectionAddr {
 
 /// Where to connect for one server of the pool.
 fn connection_info(pool: &PoolConfig, server: &Server) -> RedisResult<ConnectionInfo> {
-    let addr = address(pool, &server.host, server.port_or(pool.kind));
+    let addr = address(pool, &server.host, server.port_or(pool.link.kind));
     Ok(addr
         .into_connection_info()?
         .set_redis_settings(redis_info(pool)))
@@ -90,8 +92,8 @@ pub(crate) fn tls_certificates(pool: &PoolConfig) -> RedisResult<TlsCertificates
             ))
         })
     };
-    let root_cert = pool.tls.cafile.as_deref().map(read).transpose()?;
-    let client_tls = match (&pool.tls.certfile, &pool.tls.keyfile) {
+    let root_cert = pool.link.tls.cafile.as_deref().map(read).transpose()?;
+    let client_tls = match (&pool.link.tls.certfile, &pool.link.tls.keyfile) {
         (Some(cert), Some(key)) => Some(ClientTlsConfig {
             client_cert: read(cert)?,
             client_key: read(key)?,
@@ -106,7 +108,7 @@ pub(crate) fn tls_certificates(pool: &PoolConfig) -> RedisResult<TlsCertificates
 
 /// A client for one server, with the pool's TLS settings.
 fn client_for(pool: &PoolConfig, info: ConnectionInfo) -> RedisResult<Client> {
-    if pool.ssl {
+    if pool.link.ssl {
         Client::build_with_tls(info, tls_certificates(pool)?)
     } else {
         Client::open(info)
@@ -133,30 +135,31 @@ fn describe(client: &Client) -> Peer {
 /// the sentinels name (asked afresh on every connection, so a failover is
 /// followed).
 async fn server_client(pool: &PoolConfig) -> RedisResult<Client> {
-    match pool.kind {
+    match pool.link.kind {
         PoolKind::Single | PoolKind::Cluster => {
-            let server = pool.servers.first().ok_or_else(no_server)?;
+            let server = pool.link.servers.first().ok_or_else(no_server)?;
             client_for(pool, connection_info(pool, server)?)
         }
         PoolKind::Sentinel => {
             let sentinels: Vec<ConnectionAddr> = pool
+                .link
                 .servers
                 .iter()
                 .map(|s| address(pool, &s.host, s.port_or(PoolKind::Sentinel)))
                 .collect();
             let mut builder = SentinelClientBuilder::new(
                 sentinels,
-                pool.sentinel.clone().unwrap_or_default(),
+                pool.link.sentinel.clone().unwrap_or_default(),
                 SentinelServerType::Master,
             )?
-            .set_client_to_redis_db(i64::from(pool.database));
-            if let Some(username) = &pool.username {
+            .set_client_to_redis_db(i64::from(pool.link.database));
+            if let Some(username) = &pool.link.username {
                 builder = builder.set_client_to_redis_username(username);
             }
-            if let Some(password) = &pool.password {
+            if let Some(password) = &pool.link.password {
                 builder = builder.set_client_to_redis_password(&password.0);
             }
-            if pool.ssl {
+            if pool.link.ssl {
                 // Sentinels and servers alike speak TLS in a TLS pool.
                 let certificates = tls_certificates(pool)?;
                 builder = builder
@@ -198,7 +201,7 @@ fn no_server() -> RedisError {
 /// Connects for reads and writes.
 pub(crate) async fn connect(pool: &PoolConfig) -> RedisResult<(Conn, Peer)> {
     let attempt = async {
-        match pool.kind {
+        match pool.link.kind {
             PoolKind::Single | PoolKind::Sentinel => {
                 let client = server_client(pool).await?;
                 let peer = describe(&client);
@@ -209,6 +212,7 @@ pub(crate) async fn connect(pool: &PoolConfig) -> RedisResult<(Conn, Peer)> {
             }
             PoolKind::Cluster => {
                 let nodes = pool
+                    .link
                     .servers
                     .iter()
                     .map(|s| connection_info(pool, s))
@@ -216,17 +220,17 @@ pub(crate) async fn connect(pool: &PoolConfig) -> RedisResult<(Conn, Peer)> {
                 let mut builder = ClusterClient::builder(nodes)
                     .connection_timeout(CONNECT_TIMEOUT)
                     .retries(3);
-                if let Some(username) = &pool.username {
+                if let Some(username) = &pool.link.username {
                     builder = builder.username(username);
                 }
-                if let Some(password) = &pool.password {
+                if let Some(password) = &pool.link.password {
                     builder = builder.password(&password.0);
                 }
-                if pool.ssl {
+                if pool.link.ssl {
                     builder = builder.tls(TlsMode::Secure).certs(tls_certificates(pool)?);
                 }
                 let conn = builder.build()?.get_async_connection().await?;
-                Ok((Conn::Cluster(conn), pool.describe_servers()))
+                Ok((Conn::Cluster(conn), pool.link.describe_servers()))
             }
         }
     };
@@ -249,7 +253,7 @@ fn timeout_error() -> RedisError {
 /// on any node of a cluster receives PUBLISH sent to any other).
 pub(crate) async fn connect_pubsub(pool: &PoolConfig) -> RedisResult<(PubSub, Peer)> {
     let attempt = async {
-        match pool.kind {
+        match pool.link.kind {
             PoolKind::Single | PoolKind::Sentinel => {
                 let client = server_client(pool).await?;
                 let peer = describe(&client);
@@ -257,7 +261,7 @@ pub(crate) async fn connect_pubsub(pool: &PoolConfig) -> RedisResult<(PubSub, Pe
             }
             PoolKind::Cluster => {
                 let mut last = no_server();
-                for server in &pool.servers {
+                for server in &pool.link.servers {
                     let client = client_for(pool, connection_info(pool, server)?)?;
                     let peer = describe(&client);
                     let result = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())

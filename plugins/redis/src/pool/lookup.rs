@@ -137,7 +137,7 @@ pub(crate) async fn run(
         cell: Mutex::new(None),
         generation: AtomicU64::new(0),
     });
-    let mut limit = Arc::new(Semaphore::new(config.pool_size));
+    let mut limit = Arc::new(Semaphore::new(config.link.pool_size));
     // Per client: the lookups waiting behind the one running.
     let mut waiting: HashMap<String, VecDeque<Lookup>> = HashMap::new();
     let mut running: JoinSet<()> = JoinSet::new();
@@ -199,8 +199,8 @@ pub(crate) async fn run(
                     if !new.same_connection(&config) {
                         read.invalidate(None).await;
                     }
-                    if new.pool_size != config.pool_size {
-                        limit = Arc::new(Semaphore::new(new.pool_size));
+                    if new.link.pool_size != config.link.pool_size {
+                        limit = Arc::new(Semaphore::new(new.link.pool_size));
                     }
                     config = new;
                 }

@@ -182,8 +182,8 @@ impl PoolHandle {
     pub(crate) fn stats(&self) -> Value {
         let config = self.config();
         self.shared.stats.to_json(
-            config.kind.name(),
-            &config.describe_servers(),
+            config.link.kind.name(),
+            &config.link.describe_servers(),
             self.shared.limit.load(Ordering::Relaxed),
             self.shared.limit_bytes.load(Ordering::Relaxed),
         )

@@ -45,7 +45,7 @@ impl RawConn {
             .await
             .map_err(|_| timed_out())??;
         tcp.set_nodelay(true)?;
-        let stream: Box<dyn Stream> = if pool.ssl {
+        let stream: Box<dyn Stream> = if pool.link.ssl {
             let connector = TlsConnector::from(tls_config(pool)?);
             let name = ServerName::try_from(host.to_owned())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -62,8 +62,8 @@ impl RawConn {
             peer: format!("{host}:{port}"),
         };
         let mut hello = RespBuf::new();
-        if let Some(password) = &pool.password {
-            match &pool.username {
+        if let Some(password) = &pool.link.password {
+            match &pool.link.username {
                 Some(username) => {
                     hello.begin(3);
                     hello.arg(b"AUTH");
@@ -76,10 +76,10 @@ impl RawConn {
             }
             hello.arg(password.0.as_bytes());
         }
-        if pool.database != 0 {
+        if pool.link.database != 0 {
             hello.begin(2);
             hello.arg(b"SELECT");
-            hello.arg_u64(u64::from(pool.database));
+            hello.arg_u64(u64::from(pool.link.database));
         }
         if !hello.is_empty() {
             let replies = tokio::time::timeout(CONNECT_TIMEOUT, conn.send(&hello))
@@ -156,7 +156,7 @@ fn tls_config(pool: &PoolConfig) -> io::Result<Arc<ClientConfig>> {
         io::Error::new(io::ErrorKind::InvalidData, format!("{path}: {e}"))
     };
     let mut roots = RootCertStore::empty();
-    match &pool.tls.cafile {
+    match &pool.link.tls.cafile {
         Some(path) => {
             for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(path, &e))? {
                 let cert = cert.map_err(|e| bad(path, &e))?;
@@ -176,7 +176,7 @@ fn tls_config(pool: &PoolConfig) -> io::Result<Arc<ClientConfig>> {
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?
         .with_root_certificates(roots);
-    let config = match (&pool.tls.certfile, &pool.tls.keyfile) {
+    let config = match (&pool.link.tls.certfile, &pool.link.tls.keyfile) {
         (Some(certfile), Some(keyfile)) => {
             let certs = CertificateDer::pem_file_iter(certfile)
                 .map_err(|e| bad(certfile, &e))?

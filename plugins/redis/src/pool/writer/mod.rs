@@ -29,9 +29,9 @@ use super::connect::{self, is_transient, needs_new_connection, SharedConfig};
 use super::job::Queued;
 use super::raw::RawConn;
 use super::shared::PoolShared;
-use crate::config::PoolKind;
 use crate::resp::RespBuf;
 use cluster::Group;
+use mqhost_redis_link::PoolKind;
 
 /// Commands in one batch at most.
 pub(crate) const MAX_BATCH_COMMANDS: usize = 8192;
@@ -207,7 +207,7 @@ impl Writer {
                 self.shared.host.info(&format!(
                     "pool {}: connection settings changed, reconnecting to {}",
                     self.shared.name,
-                    new.target()
+                    new.link.target()
                 ));
             }
             self.shared.stats.connected.store(false, Ordering::Relaxed);
@@ -221,7 +221,7 @@ impl Writer {
         let (count, bytes) = fill(&mut self.rx, &mut self.jobs, first);
         self.batch_count = count;
         self.batch_bytes = bytes;
-        self.encode(self.config.kind);
+        self.encode(self.config.link.kind);
     }
 
     /// Takes and encodes the batch after the one on the wire, if any job
@@ -255,7 +255,7 @@ impl Writer {
 
     async fn connect(&mut self) {
         let config = self.config.clone();
-        let result = match config.kind {
+        let result = match config.link.kind {
             PoolKind::Cluster => cluster::connect(&config)
                 .await
                 .map(|(cluster, peer)| (Link::Cluster(cluster), peer)),
@@ -294,7 +294,7 @@ impl Writer {
                     (Link::Raw(_), Pending::Resp(_)) | (Link::Cluster(_), Pending::Groups(_))
                 );
                 if !fits {
-                    self.encode(config.kind);
+                    self.encode(config.link.kind);
                 }
                 self.link = Some(link);
                 self.backoff = MIN_BACKOFF;
@@ -306,7 +306,7 @@ impl Writer {
                         "pool {}: cannot connect to {}: {error}; writes wait in the queue \
                          ({} commands) and connection attempts go on",
                         self.shared.name,
-                        config.target(),
+                        config.link.target(),
                         self.shared.stats.queued.load(Ordering::Relaxed)
                     ));
                 }
@@ -407,7 +407,7 @@ impl Writer {
             (link, pending) => {
                 self.link = link;
                 self.pending = pending;
-                self.encode(self.config.kind);
+                self.encode(self.config.link.kind);
                 Sent::Retry {
                     reconnect: false,
                     reason: "pool type changed".to_owned(),
