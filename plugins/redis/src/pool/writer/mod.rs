@@ -21,17 +21,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mqhost_redis_link::{is_transient, needs_new_connection, server_address, PoolKind};
 use redis::cluster_async::ClusterConnection;
 use tokio::sync::{mpsc, watch};
 
 use super::coalesce::Batch;
-use super::connect::{self, is_transient, needs_new_connection, SharedConfig};
 use super::job::Queued;
 use super::raw::RawConn;
 use super::shared::PoolShared;
+use super::SharedConfig;
 use crate::resp::RespBuf;
 use cluster::Group;
-use mqhost_redis_link::PoolKind;
 
 /// Commands in one batch at most.
 pub(crate) const MAX_BATCH_COMMANDS: usize = 8192;
@@ -259,7 +259,7 @@ impl Writer {
             PoolKind::Cluster => cluster::connect(&config)
                 .await
                 .map(|(cluster, peer)| (Link::Cluster(cluster), peer)),
-            PoolKind::Single | PoolKind::Sentinel => match connect::write_address(&config).await {
+            PoolKind::Single | PoolKind::Sentinel => match server_address(&config.link).await {
                 Ok((host, port)) => RawConn::connect(&host, port, &config)
                     .await
                     .map(|raw| {
