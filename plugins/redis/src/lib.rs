@@ -295,7 +295,7 @@ impl MqhostPlugin for RedisBackend {
         // The redis crate's TLS takes rustls' process-wide provider; this is
         // the plugin's own copy of rustls, so nobody else sets it. A second
         // start (a replaced instance) finds it set already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        mqhost_redis_link::install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(RUNTIME_THREADS)
             .thread_name("mqhost-redis")

@@ -15,7 +15,9 @@ use std::borrow::Cow;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-use super::pool::{PoolConfig, Secret, Server};
+use mqhost_redis_link::{Secret, Server};
+
+use super::pool::PoolConfig;
 use super::rule::DEFAULT_TTL;
 use crate::functions::Function;
 use crate::hook::HookPoint;
@@ -118,14 +120,14 @@ impl Keys {
             .map_or("127.0.0.1".to_owned(), |(h, _)| h.clone());
         let port = self.port.map_or(6379, |(p, _)| p);
         // The host may be an IPv6 address; keep it as one server.
-        pool.servers = vec![Server {
+        pool.link.servers = vec![Server {
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_owned(),
             port: Some(port),
         }];
-        pool.password = self.auth.clone().map(Secret);
+        pool.link.password = self.auth.clone().map(Secret);
         Ok(Some(pool))
     }
 

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
-pub(crate) use pool::{PoolConfig, PoolKind, Server};
+pub(crate) use pool::PoolConfig;
 use rule::DEFAULT_TTL;
 
 use crate::hook::HookPoint;
@@ -120,7 +120,7 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
         pools.insert(default.name.clone(), default);
     }
     for pool in pools.values() {
-        check_pool(pool)?;
+        pool.check()?;
     }
     let pools: Vec<PoolConfig> = pools.into_values().collect();
     let names: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
@@ -160,64 +160,6 @@ fn check_pool_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Settings that only make sense together.
-fn check_pool(pool: &PoolConfig) -> Result<(), ConfigError> {
-    let key = |setting: &str| format!("{PREFIX}{}.{setting}", pool.name);
-    match pool.kind {
-        PoolKind::Single if pool.servers.len() > 1 => Err(ConfigError::at(
-            pool.line,
-            key("server"),
-            "a single pool has one server; use type = sentinel or cluster for a list",
-        )),
-        PoolKind::Sentinel if pool.sentinel.is_none() => Err(ConfigError::at(
-            pool.line,
-            key("sentinel"),
-            "a sentinel pool needs the master's name (sentinel = mymaster)",
-        )),
-        PoolKind::Cluster if pool.database != 0 => Err(ConfigError::at(
-            pool.line,
-            key("database"),
-            "Redis Cluster has only database 0",
-        )),
-        _ if pool.ssl => check_tls(pool, &key),
-        _ => Ok(()),
-    }
-}
-
-/// TLS files must come in pairs and be readable, or the pool could never
-/// connect: say so now, with the key.
-fn check_tls(pool: &PoolConfig, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
-    let tls = &pool.tls;
-    if tls.certfile.is_some() != tls.keyfile.is_some() {
-        let missing = if tls.certfile.is_some() {
-            "keyfile"
-        } else {
-            "certfile"
-        };
-        return Err(ConfigError::at(
-            pool.line,
-            key(missing),
-            "a client certificate needs both certfile and keyfile",
-        ));
-    }
-    for (setting, path) in [
-        ("cafile", &tls.cafile),
-        ("certfile", &tls.certfile),
-        ("keyfile", &tls.keyfile),
-    ] {
-        if let Some(path) = path {
-            if let Err(error) = std::fs::metadata(path) {
-                return Err(ConfigError::at(
-                    pool.line,
-                    key(setting),
-                    format!("cannot read {path}: {error}"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 impl Config {
     /// The pool called `name`.
     pub(crate) fn pool(&self, name: &str) -> Option<&PoolConfig> {
@@ -229,7 +171,14 @@ impl Config {
         let pools: Vec<String> = self
             .pools
             .iter()
-            .map(|p| format!("{} ({} {})", p.name, p.kind.name(), p.describe_servers()))
+            .map(|p| {
+                format!(
+                    "{} ({} {})",
+                    p.name,
+                    p.link.kind.name(),
+                    p.link.describe_servers()
+                )
+            })
             .collect();
         let functions = self
             .rules

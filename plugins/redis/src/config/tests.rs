@@ -1,6 +1,6 @@
-use super::pool::Secret;
 use super::*;
 use crate::hook::HookPoint as H;
+use mqhost_redis_link::{PoolKind, Secret};
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     super::parse(text, "etc/plugins/redis.conf")
@@ -130,11 +130,19 @@ fn the_repository_file_is_the_seed_configuration() {
     assert_eq!(summary(&config), summary(&seed));
     let pool = &config.pools[0];
     assert_eq!(
-        (pool.name.as_str(), pool.kind, pool.describe_servers()),
+        (
+            pool.name.as_str(),
+            pool.link.kind,
+            pool.link.describe_servers()
+        ),
         ("pool1", PoolKind::Single, "127.0.0.1:6379".to_owned())
     );
     assert_eq!(
-        (pool.pool_size, pool.database, pool.channel.as_str()),
+        (
+            pool.link.pool_size,
+            pool.link.database,
+            pool.channel.as_str()
+        ),
         (8, 0, "mqtt_channel")
     );
 }
@@ -163,17 +171,23 @@ backend.redis.pool3.server = 127.0.0.1:7000,127.0.0.1:7001
 ";
     let config = parse(text).unwrap();
     let pool2 = config.pool("pool2").unwrap();
-    assert_eq!(pool2.kind, PoolKind::Sentinel);
-    assert_eq!(pool2.describe_servers(), "10.0.0.1:26380,10.0.0.2:26379");
-    assert_eq!(pool2.sentinel.as_deref(), Some("mymaster"));
-    assert_eq!((pool2.pool_size, pool2.database), (4, 3));
-    assert_eq!(pool2.username.as_deref(), Some("mq"));
-    assert_eq!(pool2.password, Some(Secret("s3cret".into())));
+    assert_eq!(pool2.link.kind, PoolKind::Sentinel);
+    assert_eq!(
+        pool2.link.describe_servers(),
+        "10.0.0.1:26380,10.0.0.2:26379"
+    );
+    assert_eq!(pool2.link.sentinel.as_deref(), Some("mymaster"));
+    assert_eq!((pool2.link.pool_size, pool2.link.database), (4, 3));
+    assert_eq!(pool2.link.username.as_deref(), Some("mq"));
+    assert_eq!(pool2.link.password, Some(Secret("s3cret".into())));
     assert_eq!(pool2.channel, "orders");
     assert_eq!(pool2.max_queued_commands, 500_000);
     assert_eq!(pool2.max_queued_bytes, 64 << 20);
     let pool3 = config.pool("pool3").unwrap();
-    assert_eq!(pool3.describe_servers(), "127.0.0.1:7000,127.0.0.1:7001");
+    assert_eq!(
+        pool3.link.describe_servers(),
+        "127.0.0.1:7000,127.0.0.1:7001"
+    );
     assert!(!config.describe().contains("s3cret"));
     assert!(!format!("{config:?}").contains("s3cret"));
 }
@@ -381,8 +395,8 @@ fn mosquitto_lines_define_the_default_pool_and_the_fork_behaviour() {
     let text = "redis_host 127.0.0.1\nredis_port 6380\nredis_auth doordu\n";
     let config = parse(text).unwrap();
     let pool = config.pool("default").unwrap();
-    assert_eq!(pool.describe_servers(), "127.0.0.1:6380");
-    assert_eq!(pool.password, Some(Secret("doordu".into())));
+    assert_eq!(pool.link.describe_servers(), "127.0.0.1:6380");
+    assert_eq!(pool.link.password, Some(Secret("doordu".into())));
     assert_eq!(
         functions(&config, H::ClientConnected),
         [("on_client_online_hash", None, 7200)]
@@ -399,7 +413,7 @@ fn mosquitto_lines_define_the_default_pool_and_the_fork_behaviour() {
     let text = "redis_host = localhost\nbackend.redis.hook.client.connected.1 = {\"action\": {\"function\": \"on_client_online_hash\"}, \"pool\": \"default\"}\n";
     let config = parse(text).unwrap();
     assert_eq!(
-        config.pool("default").unwrap().describe_servers(),
+        config.pool("default").unwrap().link.describe_servers(),
         "localhost:6379"
     );
     assert_eq!(config.rules.for_hook(H::ClientConnected).len(), 1);
@@ -453,9 +467,9 @@ fn tls_files_are_checked_when_ssl_is_on() {
         "backend.redis.pool1.ssl = off\nbackend.redis.pool1.ssl.cacertfile = /nonexistent/ca.pem\n",
     )
     .unwrap();
-    assert!(!config.pools[0].ssl);
+    assert!(!config.pools[0].link.ssl);
     assert_eq!(
-        config.pools[0].tls.cafile.as_deref(),
+        config.pools[0].link.tls.cafile.as_deref(),
         Some("/nonexistent/ca.pem")
     );
 }

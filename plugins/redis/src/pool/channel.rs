@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use mqhost_redis_link::connect_pubsub;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use super::connect::{self, SharedConfig};
 use super::shared::PoolShared;
+use super::SharedConfig;
 
 /// Longest wait between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -133,7 +134,7 @@ pub(crate) async fn run(shared: Arc<PoolShared>, mut settings: watch::Receiver<S
     loop {
         let config = settings.borrow_and_update().clone();
         let connected = tokio::select! {
-            result = connect::connect_pubsub(&config) => result,
+            result = connect_pubsub(&config.link) => result,
             changed = settings.changed() => {
                 if changed.is_err() {
                     return;
@@ -149,7 +150,7 @@ pub(crate) async fn run(shared: Arc<PoolShared>, mut settings: watch::Receiver<S
                         "pool {}: channel {}: cannot connect to {}: {error}; retrying",
                         shared.name,
                         config.channel,
-                        config.target()
+                        config.link.target()
                     ));
                     failing = true;
                 }

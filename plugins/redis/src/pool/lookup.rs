@@ -17,18 +17,19 @@
 //! session, after the SUBACK the hook followed.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_plugin_api::abi_stable::std_types::ROption;
 use mqhost_plugin_api::{topic, HostError, MessageId, OutMessage};
+use mqhost_redis_link::{is_transient, Conn, ConnCell};
 use redis::{cmd, Cmd, RedisError, RedisResult, Value};
-use tokio::sync::{mpsc, watch, Mutex, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{Id, JoinSet};
 
-use super::connect::{self, is_transient, Conn, SharedConfig};
 use super::shared::{unix_millis, PoolShared};
+use super::SharedConfig;
 use crate::event::{Event, SubscriptionData};
 use crate::functions::acked::acked_key;
 use crate::functions::message::{latest_key, msg_key, retain_key, RETAIN_PREFIX};
@@ -94,34 +95,22 @@ pub(crate) struct Outcome {
 }
 
 /// The pool's read connection, shared by its lookups and reconnected on
-/// demand.
+/// demand with the pool's settings of the moment.
 struct ReadConn {
     settings: watch::Receiver<SharedConfig>,
-    cell: Mutex<Option<(u64, Conn)>>,
-    generation: AtomicU64,
+    cell: ConnCell,
 }
 
 impl ReadConn {
     /// The connection, connecting first if there is none.
     async fn get(&self) -> RedisResult<(u64, Conn)> {
-        let mut cell = self.cell.lock().await;
-        if let Some((generation, conn)) = cell.as_ref() {
-            return Ok((*generation, conn.clone()));
-        }
-        let config = self.settings.borrow().clone();
-        let (conn, _) = connect::connect(&config).await?;
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        *cell = Some((generation, conn.clone()));
-        Ok((generation, conn))
+        self.cell.get(|| self.settings.borrow().link.clone()).await
     }
 
     /// Drops the connection if it is still `generation` (a failed lookup
     /// should not close the one a concurrent lookup just made).
     async fn invalidate(&self, generation: Option<u64>) {
-        let mut cell = self.cell.lock().await;
-        if generation.is_none() || cell.as_ref().map(|c| c.0) == generation {
-            *cell = None;
-        }
+        self.cell.invalidate(generation).await;
     }
 }
 
@@ -134,10 +123,9 @@ pub(crate) async fn run(
     let mut config = settings.borrow().clone();
     let read = Arc::new(ReadConn {
         settings: settings.clone(),
-        cell: Mutex::new(None),
-        generation: AtomicU64::new(0),
+        cell: ConnCell::new(),
     });
-    let mut limit = Arc::new(Semaphore::new(config.pool_size));
+    let mut limit = Arc::new(Semaphore::new(config.link.pool_size));
     // Per client: the lookups waiting behind the one running.
     let mut waiting: HashMap<String, VecDeque<Lookup>> = HashMap::new();
     let mut running: JoinSet<()> = JoinSet::new();
@@ -199,8 +187,8 @@ pub(crate) async fn run(
                     if !new.same_connection(&config) {
                         read.invalidate(None).await;
                     }
-                    if new.pool_size != config.pool_size {
-                        limit = Arc::new(Semaphore::new(new.pool_size));
+                    if new.link.pool_size != config.link.pool_size {
+                        limit = Arc::new(Semaphore::new(new.link.pool_size));
                     }
                     config = new;
                 }

@@ -19,7 +19,6 @@
 
 pub(crate) mod channel;
 pub(crate) mod coalesce;
-pub(crate) mod connect;
 pub(crate) mod job;
 pub(crate) mod lookup;
 pub(crate) mod raw;
@@ -37,10 +36,13 @@ use tokio::task::JoinHandle;
 
 use crate::config::PoolConfig;
 use crate::stats::PoolStats;
-use connect::SharedConfig;
 use job::{Job, Queued};
 use lookup::Lookup;
 use shared::{unix_millis, PoolShared};
+
+/// A pool's settings as its tasks see them: shared, so that a reconnect
+/// uses the settings of the moment.
+pub(crate) type SharedConfig = Arc<PoolConfig>;
 
 /// Lookups waiting at most per pool; beyond, they are dropped and counted.
 pub(crate) const MAX_QUEUED_LOOKUPS: usize = 100_000;
@@ -182,8 +184,8 @@ impl PoolHandle {
     pub(crate) fn stats(&self) -> Value {
         let config = self.config();
         self.shared.stats.to_json(
-            config.kind.name(),
-            &config.describe_servers(),
+            config.link.kind.name(),
+            &config.link.describe_servers(),
             self.shared.limit.load(Ordering::Relaxed),
             self.shared.limit_bytes.load(Ordering::Relaxed),
         )

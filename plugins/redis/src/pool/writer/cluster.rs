@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use mqhost_redis_link::{is_transient, needs_new_connection, Conn};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Arg, Cmd, Pipeline, RedisError, Value};
 
-use crate::pool::connect::{self, is_transient, needs_new_connection, Conn, SharedConfig};
 use crate::pool::job::Queued;
+use crate::pool::SharedConfig;
 use crate::resp::CmdList;
 
 /// How long a cluster batch may stay unanswered before it is sent again on
@@ -28,7 +29,7 @@ pub(super) struct Group {
 
 /// A cluster connection for a cluster pool, and whom it reached.
 pub(super) async fn connect(config: &SharedConfig) -> Result<(ClusterConnection, String), String> {
-    match connect::connect(config).await {
+    match mqhost_redis_link::connect(&config.link).await {
         Ok((Conn::Cluster(cluster), peer)) => Ok((cluster, peer)),
         // `connect` makes a cluster connection for a cluster pool.
         Ok((Conn::Single(_), _)) => Err("not a cluster connection".to_owned()),

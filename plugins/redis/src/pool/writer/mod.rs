@@ -21,15 +21,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mqhost_redis_link::{is_transient, needs_new_connection, server_address, PoolKind};
 use redis::cluster_async::ClusterConnection;
 use tokio::sync::{mpsc, watch};
 
 use super::coalesce::Batch;
-use super::connect::{self, is_transient, needs_new_connection, SharedConfig};
 use super::job::Queued;
 use super::raw::RawConn;
 use super::shared::PoolShared;
-use crate::config::PoolKind;
+use super::SharedConfig;
 use crate::resp::RespBuf;
 use cluster::Group;
 
@@ -207,7 +207,7 @@ impl Writer {
                 self.shared.host.info(&format!(
                     "pool {}: connection settings changed, reconnecting to {}",
                     self.shared.name,
-                    new.target()
+                    new.link.target()
                 ));
             }
             self.shared.stats.connected.store(false, Ordering::Relaxed);
@@ -221,7 +221,7 @@ impl Writer {
         let (count, bytes) = fill(&mut self.rx, &mut self.jobs, first);
         self.batch_count = count;
         self.batch_bytes = bytes;
-        self.encode(self.config.kind);
+        self.encode(self.config.link.kind);
     }
 
     /// Takes and encodes the batch after the one on the wire, if any job
@@ -255,11 +255,11 @@ impl Writer {
 
     async fn connect(&mut self) {
         let config = self.config.clone();
-        let result = match config.kind {
+        let result = match config.link.kind {
             PoolKind::Cluster => cluster::connect(&config)
                 .await
                 .map(|(cluster, peer)| (Link::Cluster(cluster), peer)),
-            PoolKind::Single | PoolKind::Sentinel => match connect::write_address(&config).await {
+            PoolKind::Single | PoolKind::Sentinel => match server_address(&config.link).await {
                 Ok((host, port)) => RawConn::connect(&host, port, &config)
                     .await
                     .map(|raw| {
@@ -294,7 +294,7 @@ impl Writer {
                     (Link::Raw(_), Pending::Resp(_)) | (Link::Cluster(_), Pending::Groups(_))
                 );
                 if !fits {
-                    self.encode(config.kind);
+                    self.encode(config.link.kind);
                 }
                 self.link = Some(link);
                 self.backoff = MIN_BACKOFF;
@@ -306,7 +306,7 @@ impl Writer {
                         "pool {}: cannot connect to {}: {error}; writes wait in the queue \
                          ({} commands) and connection attempts go on",
                         self.shared.name,
-                        config.target(),
+                        config.link.target(),
                         self.shared.stats.queued.load(Ordering::Relaxed)
                     ));
                 }
@@ -407,7 +407,7 @@ impl Writer {
             (link, pending) => {
                 self.link = link;
                 self.pending = pending;
-                self.encode(self.config.kind);
+                self.encode(self.config.link.kind);
                 Sent::Retry {
                     reconnect: false,
                     reason: "pool type changed".to_owned(),

@@ -1,0 +1,236 @@
+//! The shared connections against real Redis: a single server with a
+//! user, database and password; TLS with a client certificate, through
+//! the redis crate and as a plain stream; a connection made again after
+//! the server restarted; the master a sentinel names; a cluster.
+
+use std::time::Duration;
+
+use mqhost_redis_link::{
+    connect, open_stream, parse_servers, server_address, Conn, ConnCell, LinkConfig, PoolKind,
+    Secret, Tls,
+};
+use mqhost_tests::certs::TestCerts;
+use mqhost_tests::redis::{wait_until, RedisCluster, RedisSentinel, RedisServer, MASTER_NAME};
+use redis::{cmd, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A single link to `addr`.
+fn single(addr: &str) -> LinkConfig {
+    LinkConfig {
+        servers: parse_servers(addr).unwrap(),
+        ..LinkConfig::default()
+    }
+}
+
+fn text(value: Value) -> String {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes).unwrap(),
+        Value::SimpleString(text) => text,
+        Value::VerbatimString { text, .. } => text,
+        Value::Okay => "OK".to_owned(),
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+async fn get(conn: &mut Conn, key: &str) -> Value {
+    conn.query(cmd("GET").arg(key)).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_single_link_logs_in_as_its_user_in_its_database() {
+    let server = RedisServer::start();
+    let mut admin = server.client();
+    let _: () = cmd("ACL")
+        .arg(&["SETUSER", "mq", "on", ">s3cret", "~*", "+@all"][..])
+        .query(&mut admin)
+        .unwrap();
+    let mut link = single(&server.addr());
+    link.username = Some("mq".into());
+    link.password = Some(Secret("s3cret".into()));
+    link.database = 3;
+
+    let (mut conn, peer) = connect(&link).await.unwrap();
+    assert_eq!(peer, server.addr());
+    let info = text(conn.query(cmd("CLIENT").arg("INFO")).await.unwrap());
+    assert!(
+        info.contains(" db=3 ") && info.contains(" user=mq "),
+        "{info}"
+    );
+    // Several commands, answered in order.
+    let replies = conn
+        .query_many(vec![
+            cmd("SET").arg("k").arg("v").clone(),
+            cmd("GET").arg("k").clone(),
+            cmd("HGET").arg("k").arg("f").clone(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(text(replies[1].clone()), "v");
+    // A refusal is a reply, not a broken connection.
+    match &replies[2] {
+        Value::ServerError(error) => assert_eq!(error.code(), "WRONGTYPE"),
+        other => panic!("expected WRONGTYPE, got {other:?}"),
+    }
+    let mut db3 = server.client_db(3);
+    let stored: String = cmd("GET").arg("k").query(&mut db3).unwrap();
+    assert_eq!(stored, "v");
+
+    // The wrong password: no connection.
+    link.password = Some(Secret("wrong".into()));
+    let error = connect(&link).await.err().expect("a wrong password");
+    assert_eq!(
+        error.kind(),
+        redis::ErrorKind::AuthenticationFailed,
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn tls_links_check_the_server_and_show_a_client_certificate() {
+    let certs = TestCerts::generate();
+    let server = RedisServer::start_tls(&certs);
+    let mut link = single(&server.tls_addr());
+    link.ssl = true;
+    link.tls = Tls {
+        cafile: Some(certs.ca.display().to_string()),
+        certfile: Some(certs.client_cert.display().to_string()),
+        keyfile: Some(certs.client_key.display().to_string()),
+    };
+
+    let (mut conn, _) = connect(&link).await.unwrap();
+    let _ = conn.query(cmd("SET").arg("k").arg("tls")).await.unwrap();
+    assert_eq!(text(get(&mut conn, "k").await), "tls");
+
+    // The same settings give a plain stream for protocol code of one's own.
+    let port = server.tls_port().unwrap();
+    let mut stream = open_stream(&link, "127.0.0.1", port).await.unwrap();
+    stream
+        .write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+        .await
+        .unwrap();
+    let mut reply = [0u8; 9];
+    stream.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply, b"$3\r\ntls\r\n");
+
+    // Without the CA the server's certificate is not trusted.
+    link.tls.cafile = None;
+    assert!(connect(&link).await.is_err());
+    assert!(open_stream(&link, "127.0.0.1", port).await.is_err());
+}
+
+#[tokio::test]
+async fn a_cell_connects_again_after_the_server_restarted() {
+    let mut server = RedisServer::start();
+    let link = single(&server.addr());
+    let cell = ConnCell::new();
+
+    let (first, mut conn) = cell.get(|| link.clone()).await.unwrap();
+    let _ = conn.query(cmd("SET").arg("k").arg("1")).await.unwrap();
+    // Shared: a second get is the same connection.
+    let (again, _) = cell
+        .get(|| unreachable!("connected already"))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+
+    server.restart();
+    let error = conn.query(&cmd("PING")).await.err();
+    assert!(error.is_some(), "the old connection is gone");
+    cell.invalidate(Some(first)).await;
+    let (second, mut conn) = cell.get(|| link.clone()).await.unwrap();
+    assert_ne!(second, first);
+    assert_eq!(
+        conn.query(&cmd("PING")).await.unwrap(),
+        Value::SimpleString("PONG".into())
+    );
+    // A late failure report about the first connection keeps the second.
+    cell.invalidate(Some(first)).await;
+    let (kept, _) = cell.get(|| unreachable!("still connected")).await.unwrap();
+    assert_eq!(kept, second);
+}
+
+#[tokio::test]
+async fn a_sentinel_link_reaches_the_master_it_names() {
+    let topology = RedisSentinel::start();
+    let link = LinkConfig {
+        kind: PoolKind::Sentinel,
+        servers: parse_servers(&topology.sentinel.addr()).unwrap(),
+        sentinel: Some(MASTER_NAME.to_owned()),
+        ..LinkConfig::default()
+    };
+    assert_eq!(
+        server_address(&link).await.unwrap(),
+        ("127.0.0.1".to_owned(), topology.master.port())
+    );
+    let (mut conn, peer) = connect(&link).await.unwrap();
+    assert_eq!(peer, topology.master.addr());
+    let _ = conn.query(cmd("SET").arg("k").arg("m")).await.unwrap();
+    let mut master = topology.master.client();
+    let stored: String = cmd("GET").arg("k").query(&mut master).unwrap();
+    assert_eq!(stored, "m");
+}
+
+#[tokio::test]
+async fn a_cluster_link_routes_by_key_and_scans_every_master() {
+    let cluster = RedisCluster::start();
+    let link = LinkConfig {
+        kind: PoolKind::Cluster,
+        servers: parse_servers(&cluster.servers()).unwrap(),
+        ..LinkConfig::default()
+    };
+    let (mut conn, _) = connect(&link).await.unwrap();
+    let keys: Vec<String> = (0..30).map(|i| format!("scan:{i}")).collect();
+    let sets = keys
+        .iter()
+        .map(|key| cmd("SET").arg(key).arg(key).clone())
+        .collect();
+    conn.query_many(sets).await.unwrap();
+    // The keys live on more than one master.
+    let owners: std::collections::BTreeSet<usize> =
+        keys.iter().map(|key| cluster.master_of(key)).collect();
+    assert!(owners.len() > 1, "{owners:?}");
+
+    let gets = keys.iter().map(|key| cmd("GET").arg(key).clone()).collect();
+    let values: Vec<String> = conn
+        .query_many(gets)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(text)
+        .collect();
+    assert_eq!(values, keys);
+    // SCAN asks one node which nodes are masters: wait until the news of
+    // the replicas has reached every node.
+    assert!(
+        wait_until(Duration::from_secs(30), || three_masters_everywhere(
+            &cluster
+        )),
+        "the nodes do not agree on three masters"
+    );
+    let mut found: Vec<String> = conn
+        .scan("scan:*")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|key| String::from_utf8(key).unwrap())
+        .collect();
+    found.sort();
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+/// Whether every node's `CLUSTER NODES` names three masters.
+fn three_masters_everywhere(cluster: &RedisCluster) -> bool {
+    cluster.nodes.iter().all(|node| {
+        let nodes: String = cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut node.client())
+            .unwrap_or_default();
+        nodes
+            .lines()
+            .filter(|line| line.split(' ').nth(2).is_some_and(|f| f.contains("master")))
+            .count()
+            == 3
+    })
+}
