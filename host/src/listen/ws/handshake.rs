@@ -88,11 +88,13 @@ impl std::error::Error for WsRefusal {}
 /// subprotocol, 426 for a WebSocket version other than 13, and otherwise
 /// 101 with the subprotocol `mqtt`, or `mqttv3.1` when only that is
 /// offered. Messages and frames from the client are bounded by
-/// `max_message` bytes.
+/// `max_message` bytes, and a message begun must be whole within
+/// `packet_timeout`.
 pub async fn accept<IO>(
     mut io: IO,
     mqtt_path: &str,
     max_message: usize,
+    packet_timeout: Duration,
 ) -> Result<MqttOverWs<IO>, WsRefusal>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -134,7 +136,7 @@ where
             // A client must wait for our answer before it sends frames
             // (RFC 6455 section 4.1), but one that did not loses nothing.
             let early = buf[end..filled].to_vec();
-            Ok(MqttOverWs::new(io, early, accepted.subprotocol, max_message).await)
+            Ok(MqttOverWs::new(io, early, accepted.subprotocol, max_message, packet_timeout).await)
         }
         Err(refusal) => {
             // The answer is best effort: the client may be gone already.
