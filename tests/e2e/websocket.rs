@@ -292,7 +292,7 @@ async fn text_frame_closes_the_connection() {
 /// until its last frame, so the session never sees its bytes.)
 #[tokio::test]
 async fn a_half_sent_websocket_message_is_closed_by_packet_timeout() {
-    let (_broker, ws_addr) = broker_with_ws(&[("mqtt.packet_timeout", "1s")]);
+    let (broker, ws_addr) = broker_with_ws(&[("mqtt.packet_timeout", "1s")]);
     let mut client = ws::open(ws_addr, "/mqtt", "mqtt", V311).await.unwrap();
     let mut connect = connect_packet(V311, "ws-half");
     connect.keep_alive = 0;
@@ -308,4 +308,35 @@ async fn a_half_sent_websocket_message_is_closed_by_packet_timeout() {
         client.recv().await.is_none(),
         "expected the connection closed"
     );
+    // Said and counted as for a packet half sent over TCP.
+    let line = broker
+        .wait_for_log("client disconnected client_id=ws-half ", WAIT)
+        .expect("disconnect line");
+    assert!(line.contains("reason=\"packet_timeout\""), "{line}");
+    let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["packets_timed_out"], 1, "{body}");
+}
+
+/// The same for a CONNECT left unfinished in its message: closed once
+/// `mqtt.packet_timeout` has passed (before the 10 s allowed for a
+/// CONNECT), and counted.
+#[tokio::test]
+async fn a_half_sent_websocket_connect_is_closed_by_packet_timeout() {
+    let (broker, ws_addr) = broker_with_ws(&[("mqtt.packet_timeout", "1s")]);
+    let mut client = ws::open(ws_addr, "/mqtt", "mqtt", V311).await.unwrap();
+    let connect = encoded(
+        &Packet::Connect(Box::new(connect_packet(V311, "ws-half-connect"))),
+        V311,
+    );
+    client.send_unfinished_message(&connect[..5]).await;
+    assert!(
+        client.recv().await.is_none(),
+        "expected the connection closed"
+    );
+    let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["packets_timed_out"], 1, "{body}");
 }
