@@ -418,6 +418,22 @@ async fn oversized_request_gets_431() {
     ));
 }
 
+/// A request larger than the room first set aside for it, within the
+/// bound: the room grows and the upgrade goes through.
+#[tokio::test]
+async fn a_large_request_within_the_bound_is_accepted() {
+    let cookie = format!("Cookie: c={}\r\n", "a".repeat(MAX_REQUEST_BYTES / 2));
+    let mut request = upgrade_request("/mqtt", "Sec-WebSocket-Protocol: mqtt\r\n");
+    // The cookie goes before the blank line that ends the request.
+    request.splice(request.len() - 2..request.len() - 2, cookie.into_bytes());
+    request.extend_from_slice(&[0x82, 0x82, 0, 0, 0, 0, b'o', b'k']);
+    let (addr, server) = serve_one(MAX).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(&request).await.unwrap();
+    let mut stream = within("accept", server).await.unwrap().unwrap();
+    assert_eq!(read_bytes(&mut stream, 2).await, b"ok");
+}
+
 #[tokio::test]
 async fn closed_before_the_request_is_whole() {
     let (addr, server) = serve_one(MAX).await;
