@@ -285,3 +285,58 @@ async fn text_frame_closes_the_connection() {
     client.send_text("PINGREQ").await;
     assert!(client.recv().await.is_none());
 }
+
+/// A WebSocket message begun and never finished is a packet half sent:
+/// `mqtt.packet_timeout` closes the connection whatever the keep alive,
+/// as it does a half-sent packet over TCP. (tungstenite holds the message
+/// until its last frame, so the session never sees its bytes.)
+#[tokio::test]
+async fn a_half_sent_websocket_message_is_closed_by_packet_timeout() {
+    let (broker, ws_addr) = broker_with_ws(&[("mqtt.packet_timeout", "1s")]);
+    let mut client = ws::open(ws_addr, "/mqtt", "mqtt", V311).await.unwrap();
+    let mut connect = connect_packet(V311, "ws-half");
+    connect.keep_alive = 0;
+    client.send(&Packet::Connect(Box::new(connect))).await;
+    assert!(matches!(client.recv().await, Some(Packet::ConnAck(ack)) if ack.reason == 0));
+    // The start of a 1 MB PUBLISH, 900 KB of it, in a message left open.
+    let mut bytes = vec![0x30, 0xC0, 0x84, 0x3D, 0x00, 0x01, b't'];
+    bytes.resize(900 * 1024, 0);
+    client.send_unfinished_message(&bytes).await;
+    // `recv` waits 5 s: past the 1 s packet timeout, the broker must have
+    // closed the connection.
+    assert!(
+        client.recv().await.is_none(),
+        "expected the connection closed"
+    );
+    // Said and counted as for a packet half sent over TCP.
+    let line = broker
+        .wait_for_log("client disconnected client_id=ws-half ", WAIT)
+        .expect("disconnect line");
+    assert!(line.contains("reason=\"packet_timeout\""), "{line}");
+    let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["packets_timed_out"], 1, "{body}");
+}
+
+/// The same for a CONNECT left unfinished in its message: closed once
+/// `mqtt.packet_timeout` has passed (before the 10 s allowed for a
+/// CONNECT), and counted.
+#[tokio::test]
+async fn a_half_sent_websocket_connect_is_closed_by_packet_timeout() {
+    let (broker, ws_addr) = broker_with_ws(&[("mqtt.packet_timeout", "1s")]);
+    let mut client = ws::open(ws_addr, "/mqtt", "mqtt", V311).await.unwrap();
+    let connect = encoded(
+        &Packet::Connect(Box::new(connect_packet(V311, "ws-half-connect"))),
+        V311,
+    );
+    client.send_unfinished_message(&connect[..5]).await;
+    assert!(
+        client.recv().await.is_none(),
+        "expected the connection closed"
+    );
+    let (code, body) = broker.admin_request("GET", "/api/v1/status").await;
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["packets_timed_out"], 1, "{body}");
+}

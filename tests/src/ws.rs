@@ -92,6 +92,16 @@ impl WsClient {
         }
     }
 
+    /// Sends `bytes` as the first frame of a binary message that is not
+    /// finished (FIN clear): the rest of the message is never sent.
+    pub async fn send_unfinished_message(&mut self, bytes: &[u8]) {
+        let frame = Frame::message(bytes.to_vec(), OpCode::Data(Data::Binary), false);
+        self.ws
+            .send(Message::Frame(frame))
+            .await
+            .expect("send to broker");
+    }
+
     /// Sends a text message, which MQTT does not allow.
     pub async fn send_text(&mut self, text: &str) {
         self.ws

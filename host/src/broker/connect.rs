@@ -16,7 +16,7 @@ use mqhost_codec::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
-use super::connection::{Connection, Reader, Writer, READ_MIN};
+use super::connection::{Connection, PacketTimedOut, Reader, Writer, READ_MIN};
 use super::metrics::Metrics;
 use super::session::{unix_secs, Attach, Session, SessionEvent};
 use super::topic;
@@ -166,6 +166,10 @@ async fn read_connect(
         }
         buf.reserve(4096);
         match reader.read_buf(buf).await {
+            Err(error) if PacketTimedOut::is(&error) => {
+                Metrics::count(&broker.metrics.packets_timed_out);
+                return Err(Refusal::Close("CONNECT not whole within packet_timeout"));
+            }
             Ok(0) | Err(_) => return Err(Refusal::Close("closed before CONNECT")),
             Ok(_) => {}
         }

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use crate::escape::escaped;
 use crate::hooks::ClientInfo;
 
-/// The read half of a client's stream (TCP now; TLS and WebSocket later).
+/// The read half of a client's stream (TCP, TLS, WebSocket).
 pub type Reader = Box<dyn AsyncRead + Send + Unpin>;
 /// The write half of a client's stream.
 pub type Writer = Box<dyn AsyncWrite + Send + Unpin>;
@@ -33,6 +33,37 @@ pub const READ_MAX: usize = 64 * 1024;
 /// A write buffer that grew past this is given back once written out, so
 /// a subscriber that had a burst does not hold its peak for ever.
 const WRITE_KEEP: usize = 64 * 1024;
+
+/// Why a read fails when the transport holds back bytes of a packet begun
+/// (a WebSocket message not yet whole, which the session never sees) and
+/// they did not come whole within `mqtt.packet_timeout`. The session closes
+/// the connection for it as for a packet it holds unfinished itself.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketTimedOut;
+
+impl PacketTimedOut {
+    /// Whether a read failed for this reason. (Its kind alone does not
+    /// tell: the socket's own read errors may be `TimedOut` too.)
+    pub fn is(error: &std::io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<PacketTimedOut>())
+    }
+}
+
+impl std::fmt::Display for PacketTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("packet not whole within mqtt.packet_timeout")
+    }
+}
+
+impl std::error::Error for PacketTimedOut {}
+
+impl From<PacketTimedOut> for std::io::Error {
+    fn from(timed_out: PacketTimedOut) -> Self {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, timed_out)
+    }
+}
 
 /// A connected client.
 pub struct Connection {

@@ -208,6 +208,7 @@ async fn start(
     // A WebSocket message may carry the end of one packet and the start
     // of the next: room for a whole packet and then some.
     let max_message = broker.config.mqtt.max_packet_size as usize + WS_MESSAGE_SLACK;
+    let packet_timeout = broker.config.mqtt.packet_timeout;
     let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         match (spec.transport, &listener.tls) {
             (Transport::Tcp, _) => {
@@ -215,7 +216,7 @@ async fn start(
                 Ok(halves(reader, writer, None))
             }
             (Transport::Ws, _) => {
-                let ws = ws::accept(stream, &spec.mqtt_path, max_message).await?;
+                let ws = ws::accept(stream, &spec.mqtt_path, max_message, packet_timeout).await?;
                 let (reader, writer) = tokio::io::split(ws);
                 Ok(halves(reader, writer, None))
             }
@@ -226,7 +227,7 @@ async fn start(
             }
             (Transport::Wss, Some(tls)) => {
                 let (stream, cert) = tls.accept(stream).await?;
-                let ws = ws::accept(stream, &spec.mqtt_path, max_message).await?;
+                let ws = ws::accept(stream, &spec.mqtt_path, max_message, packet_timeout).await?;
                 let (reader, writer) = tokio::io::split(ws);
                 Ok(halves(reader, writer, cert))
             }

@@ -7,8 +7,11 @@
 //!
 //! - `handshake`: the upgrade request, its checks and the HTTP answers.
 //! - `stream`: binary messages as `AsyncRead`/`AsyncWrite`.
+//! - `partial`: since when a message has been begun and not whole, for
+//!   `mqtt.packet_timeout`.
 
 mod handshake;
+mod partial;
 mod stream;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use tokio::io::AsyncWrite;
 use super::pressure::AfterPause;
 use super::{Attach, CloseReason, Session, SessionEvent, Successor};
 use crate::access::Access;
+use crate::broker::connection::PacketTimedOut;
 use crate::broker::metrics::Metrics;
 use crate::escape::escaped;
 use crate::hooks::decide::Decision;
@@ -243,6 +244,10 @@ impl Session {
 
     fn on_read(&mut self, result: std::io::Result<usize>) -> bool {
         match result {
+            Err(error) if PacketTimedOut::is(&error) => {
+                Metrics::count(&self.broker.metrics.packets_timed_out);
+                self.detach(CloseReason::PacketTimeout)
+            }
             Ok(0) | Err(_) => self.detach(CloseReason::Lost),
             Ok(read) => {
                 self.broker

@@ -21,6 +21,10 @@ use crate::escape::escaped;
 /// browser sends its cookies for the host along, and 16 KiB is what
 /// common HTTP servers allow.
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// Room for the upgrade request at first, doubled as it fills up to
+/// [`MAX_REQUEST_BYTES`]: most requests fit, and a client that stalls in
+/// its request holds little.
+const FIRST_REQUEST_BYTES: usize = 1024;
 /// Most header lines in an upgrade request.
 const MAX_HEADERS: usize = 64;
 /// How long a refused client is given to read our answer and close before
@@ -88,18 +92,24 @@ impl std::error::Error for WsRefusal {}
 /// subprotocol, 426 for a WebSocket version other than 13, and otherwise
 /// 101 with the subprotocol `mqtt`, or `mqttv3.1` when only that is
 /// offered. Messages and frames from the client are bounded by
-/// `max_message` bytes.
+/// `max_message` bytes, and a message begun must be whole within
+/// `packet_timeout`.
 pub async fn accept<IO>(
     mut io: IO,
     mqtt_path: &str,
     max_message: usize,
+    packet_timeout: Duration,
 ) -> Result<MqttOverWs<IO>, WsRefusal>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut buf = vec![0u8; MAX_REQUEST_BYTES];
+    let mut buf = vec![0u8; FIRST_REQUEST_BYTES];
     let mut filled = 0;
     let (end, decision) = loop {
+        if filled == buf.len() {
+            // Less than MAX_REQUEST_BYTES: a full one was refused below.
+            buf.resize((buf.len() * 2).min(MAX_REQUEST_BYTES), 0);
+        }
         let read = io.read(&mut buf[filled..]).await.map_err(WsRefusal::Io)?;
         if read == 0 {
             return Err(WsRefusal::Closed);
@@ -109,7 +119,7 @@ where
         // Parsing only once the blank line is in keeps a client that sends
         // its request a byte at a time from costing a parse per byte.
         if !ends_head(&buf[searched_from..filled]) {
-            if filled == buf.len() {
+            if filled == MAX_REQUEST_BYTES {
                 break (filled, Err(WsRefusal::TooLarge));
             }
             continue;
@@ -118,7 +128,7 @@ where
         let mut request = httparse::Request::new(&mut headers);
         match request.parse(&buf[..filled]) {
             Ok(httparse::Status::Complete(end)) => break (end, decide(&request, mqtt_path)),
-            Ok(httparse::Status::Partial) if filled < buf.len() => continue,
+            Ok(httparse::Status::Partial) if filled < MAX_REQUEST_BYTES => continue,
             Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
                 break (filled, Err(WsRefusal::TooLarge))
             }
@@ -134,7 +144,7 @@ where
             // A client must wait for our answer before it sends frames
             // (RFC 6455 section 4.1), but one that did not loses nothing.
             let early = buf[end..filled].to_vec();
-            Ok(MqttOverWs::new(io, early, accepted.subprotocol, max_message).await)
+            Ok(MqttOverWs::new(io, early, accepted.subprotocol, max_message, packet_timeout).await)
         }
         Err(refusal) => {
             // The answer is best effort: the client may be gone already.

@@ -7,19 +7,29 @@
 //! masking, fragmentation, pings and the closing handshake are
 //! tungstenite's; this is only the adapter between its message stream and
 //! sink and `AsyncRead`/`AsyncWrite`.
+//!
+//! One thing tungstenite cannot do is time a message: it keeps a message's
+//! bytes until the message is whole, where the session cannot see them.
+//! `mqtt.packet_timeout` applies to them here (see [`super::partial`]).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+
+use super::partial::Watched;
+use crate::broker::connection::PacketTimedOut;
 
 /// Bytes one write puts in one message at most: a larger write is taken
 /// in parts (a short write). tungstenite keeps its write buffer at the
@@ -36,7 +46,7 @@ const CONTROL_PER_READ: usize = 64;
 
 /// A WebSocket connection carrying MQTT; see the module documentation.
 pub struct MqttOverWs<IO> {
-    ws: WebSocketStream<IO>,
+    ws: WebSocketStream<Watched<IO>>,
     /// What is left of the binary message being read.
     message: Bytes,
     /// How reading ended, if it did.
@@ -51,6 +61,11 @@ pub struct MqttOverWs<IO> {
     close_sent: bool,
     /// The subprotocol agreed in the handshake.
     subprotocol: &'static str,
+    /// `mqtt.packet_timeout`: how long a message may take once begun.
+    packet_timeout: Duration,
+    /// Runs while a message is begun and not whole; boxed and only then,
+    /// as an idle connection should hold little.
+    packet_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<IO> std::fmt::Debug for MqttOverWs<IO> {
@@ -70,6 +85,19 @@ enum ReadEnd {
     /// The client broke the protocol: reads fail. Reading on after an
     /// error could make tungstenite read a frame whose size it refused.
     Failed(io::ErrorKind),
+    /// A message was not whole within `mqtt.packet_timeout`: reads fail
+    /// with [`PacketTimedOut`].
+    TimedOut,
+}
+
+impl ReadEnd {
+    fn error(self) -> Option<io::Error> {
+        match self {
+            ReadEnd::Eof => None,
+            ReadEnd::Failed(kind) => Some(io::Error::new(kind, "WebSocket protocol error")),
+            ReadEnd::TimedOut => Some(PacketTimedOut.into()),
+        }
+    }
 }
 
 impl<IO> MqttOverWs<IO>
@@ -83,6 +111,7 @@ where
         early: Vec<u8>,
         subprotocol: &'static str,
         max_message: usize,
+        packet_timeout: Duration,
     ) -> Self {
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)
@@ -94,6 +123,7 @@ where
             .max_write_buffer_size(WRITE_CHUNK + 1024)
             .max_message_size(Some(max_message))
             .max_frame_size(Some(max_message));
+        let io = Watched::new(io, &early);
         let ws = if early.is_empty() {
             WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
         } else {
@@ -107,6 +137,8 @@ where
             close_code: None,
             close_sent: false,
             subprotocol,
+            packet_timeout,
+            packet_timer: None,
         }
     }
 
@@ -127,10 +159,11 @@ where
         Poll::Ready(Ok(()))
     }
 
-    /// The client broke the protocol: tells it why with a close frame, now
-    /// if the socket takes it, else when the stream is shut down.
-    fn fail(&mut self, cx: &mut Context<'_>, code: CloseCode, kind: io::ErrorKind) {
-        self.read_end = Some(ReadEnd::Failed(kind));
+    /// Reading ends for `end` (the client broke the protocol, or took too
+    /// long): tells the client why with a close frame, now if the socket
+    /// takes it, else when the stream is shut down.
+    fn fail(&mut self, cx: &mut Context<'_>, code: CloseCode, end: ReadEnd) {
+        self.read_end = Some(end);
         self.close_code = Some(code);
         let mut ws = Pin::new(&mut self.ws);
         if let Poll::Ready(Ok(())) = ws.as_mut().poll_ready(cx) {
@@ -138,6 +171,43 @@ where
             self.close_sent = true;
             self.unflushed = true;
             let _ = self.poll_unflushed(cx);
+        }
+    }
+
+    /// Whether a message begun has not been whole for too long; if so,
+    /// reading fails from now on.
+    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.poll_packet_timer(cx).is_pending() {
+            return false;
+        }
+        self.packet_timer = None;
+        self.fail(cx, CloseCode::Policy, ReadEnd::TimedOut);
+        true
+    }
+
+    /// Ready once a message begun has not been whole for
+    /// `mqtt.packet_timeout`. The timer goes once no message is begun.
+    ///
+    /// A message that begins as the one before it ends leaves the timer as
+    /// it was, earlier than it should be: reset at every read, it would
+    /// cost a busy client a timer update a read. When it goes off early it
+    /// is set again for the message now begun; since that one began later,
+    /// the timer is never late.
+    fn poll_packet_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(since) = self.ws.get_ref().partial_since() else {
+            self.packet_timer = None;
+            return Poll::Pending;
+        };
+        let deadline = since + self.packet_timeout;
+        let timer = self
+            .packet_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        loop {
+            ready!(timer.as_mut().poll(cx));
+            if timer.deadline() >= deadline {
+                return Poll::Ready(());
+            }
+            timer.as_mut().reset(deadline);
         }
     }
 }
@@ -166,18 +236,25 @@ where
                 this.message.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            match this.read_end {
-                Some(ReadEnd::Eof) => return Poll::Ready(Ok(())),
-                Some(ReadEnd::Failed(kind)) => {
-                    return Poll::Ready(Err(io::Error::new(kind, "WebSocket protocol error")))
-                }
-                None => {}
+            if let Some(end) = this.read_end {
+                return Poll::Ready(end.error().map_or(Ok(()), Err));
             }
             if control == CONTROL_PER_READ {
+                // Control frames may come between the fragments of a
+                // message: a client sending them without pause must not
+                // keep its message from being timed.
+                if this.timed_out(cx) {
+                    continue;
+                }
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
+            let next = match Pin::new(&mut this.ws).poll_next(cx) {
+                Poll::Ready(next) => next,
+                Poll::Pending if this.timed_out(cx) => continue,
+                Poll::Pending => return Poll::Pending,
+            };
+            match next {
                 Some(Ok(Message::Binary(payload))) => {
                     // Empty messages count with control ones: they take
                     // a turn and bring nothing.
@@ -192,11 +269,13 @@ where
                 Some(Ok(Message::Close(_))) | None => this.read_end = Some(ReadEnd::Eof),
                 // MQTT-6.0.0-1: anything but binary data closes the
                 // connection.
-                Some(Ok(Message::Text(_) | Message::Frame(_))) => {
-                    this.fail(cx, CloseCode::Unsupported, io::ErrorKind::InvalidData)
-                }
+                Some(Ok(Message::Text(_) | Message::Frame(_))) => this.fail(
+                    cx,
+                    CloseCode::Unsupported,
+                    ReadEnd::Failed(io::ErrorKind::InvalidData),
+                ),
                 Some(Err(error)) => match close_code_for(&error) {
-                    Some(code) => this.fail(cx, code, io::ErrorKind::InvalidData),
+                    Some(code) => this.fail(cx, code, ReadEnd::Failed(io::ErrorKind::InvalidData)),
                     None => {
                         let error = read_error(error);
                         this.read_end = Some(ReadEnd::Failed(error.kind()));
@@ -281,6 +360,7 @@ fn close_message(code: CloseCode) -> Message {
         reason: match code {
             CloseCode::Unsupported => "MQTT is carried in binary messages".into(),
             CloseCode::Size => "message too large".into(),
+            CloseCode::Policy => "message not whole within the packet timeout".into(),
             _ => "".into(),
         },
     }))

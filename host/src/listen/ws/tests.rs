@@ -16,11 +16,15 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::*;
+use crate::broker::connection::PacketTimedOut;
 
 /// A bound on every wait, so that a broken adapter fails a test instead of
 /// hanging it; never reached when things work.
 const PATIENCE: Duration = Duration::from_secs(10);
 const MAX: usize = 1024;
+/// `mqtt.packet_timeout` for the tests that are not about it: never
+/// reached.
+const NO_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// An MQTT 3.1.1 CONNECT for client id "c1", keep alive 60.
 const CONNECT: &[u8] = &[
@@ -34,11 +38,16 @@ type Client = WebSocketStream<TcpStream>;
 
 /// Accepts one connection on a loopback port and runs [`accept`] on it.
 async fn serve_one(max_message: usize) -> (SocketAddr, Server) {
+    serve_timed(max_message, NO_TIMEOUT).await
+}
+
+/// [`serve_one`] with `packet_timeout`.
+async fn serve_timed(max_message: usize, packet_timeout: Duration) -> (SocketAddr, Server) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        accept(tcp, "/mqtt", max_message).await
+        accept(tcp, "/mqtt", max_message, packet_timeout).await
     });
     (addr, server)
 }
@@ -76,7 +85,14 @@ async fn client(
 }
 
 async fn connected(max_message: usize) -> (Client, MqttOverWs<TcpStream>) {
-    let (addr, server) = serve_one(max_message).await;
+    connected_timed(max_message, NO_TIMEOUT).await
+}
+
+async fn connected_timed(
+    max_message: usize,
+    packet_timeout: Duration,
+) -> (Client, MqttOverWs<TcpStream>) {
+    let (addr, server) = serve_timed(max_message, packet_timeout).await;
     let (ws, response) = within("handshake", client(addr, "/mqtt", "mqtt"))
         .await
         .unwrap();
@@ -402,6 +418,22 @@ async fn oversized_request_gets_431() {
     ));
 }
 
+/// A request larger than the room first set aside for it, within the
+/// bound: the room grows and the upgrade goes through.
+#[tokio::test]
+async fn a_large_request_within_the_bound_is_accepted() {
+    let cookie = format!("Cookie: c={}\r\n", "a".repeat(MAX_REQUEST_BYTES / 2));
+    let mut request = upgrade_request("/mqtt", "Sec-WebSocket-Protocol: mqtt\r\n");
+    // The cookie goes before the blank line that ends the request.
+    request.splice(request.len() - 2..request.len() - 2, cookie.into_bytes());
+    request.extend_from_slice(&[0x82, 0x82, 0, 0, 0, 0, b'o', b'k']);
+    let (addr, server) = serve_one(MAX).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(&request).await.unwrap();
+    let mut stream = within("accept", server).await.unwrap().unwrap();
+    assert_eq!(read_bytes(&mut stream, 2).await, b"ok");
+}
+
 #[tokio::test]
 async fn closed_before_the_request_is_whole() {
     let (addr, server) = serve_one(MAX).await;
@@ -460,4 +492,136 @@ async fn random_input_never_panics() {
             );
         }
     }
+}
+
+/// A message begun with a frame without FIN and never finished fails the
+/// read with `TimedOut` once `mqtt.packet_timeout` has passed, and the
+/// client is told why with 1008.
+#[tokio::test]
+async fn a_message_left_unfinished_times_out() {
+    let timeout = Duration::from_millis(200);
+    let (mut ws, mut stream) = connected_timed(MAX, timeout).await;
+    let begun = std::time::Instant::now();
+    let first = Frame::message(CONNECT[..5].to_vec(), OpCode::Data(Data::Binary), false);
+    ws.send(Message::Frame(first)).await.unwrap();
+    let mut buf = [0u8; 16];
+    let error = within("read", stream.read(&mut buf)).await.unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+    assert!(PacketTimedOut::is(&error), "{error}");
+    // A timer never goes off early.
+    assert!(begun.elapsed() >= timeout);
+    // Reading on fails the same way.
+    let again = within("read", stream.read(&mut buf)).await.unwrap_err();
+    assert!(PacketTimedOut::is(&again), "{again}");
+    assert_eq!(close_code(next_message(&mut ws).await), CloseCode::Policy);
+}
+
+/// A message whose fragments come slowly but whole within the timeout is
+/// read; so is a stream of messages that together take longer than the
+/// timeout, each beginning in the same write as the end of the one before.
+#[tokio::test]
+async fn messages_whole_in_time_are_read_however_long_the_stream() {
+    let timeout = Duration::from_secs(2);
+    let (addr, server) = serve_timed(MAX, timeout).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(&upgrade_request(
+        "/mqtt",
+        "Sec-WebSocket-Protocol: mqtt\r\n",
+    ))
+    .await
+    .unwrap();
+    let mut stream = within("accept", server).await.unwrap().unwrap();
+    // Masked with a zero mask: the payload as it is.
+    let frame = |first: u8, payload: &[u8]| {
+        let mut out = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        out.extend_from_slice(payload);
+        out
+    };
+    let client = async {
+        // One message in four fragments, a tenth of the timeout apart.
+        let last = CONNECT.len() - 1;
+        for (i, chunk) in CONNECT.chunks(4).enumerate() {
+            let opcode = if i == 0 { 0x02 } else { 0x00 };
+            let fin = if i * 4 + chunk.len() > last { 0x80 } else { 0 };
+            tcp.write_all(&frame(fin | opcode, chunk)).await.unwrap();
+            tokio::time::sleep(timeout / 10).await;
+        }
+        // Then twenty messages, each write ending one and beginning the
+        // next: twice the timeout in all, never whole messages alone.
+        let message = frame(0x82, PUBLISH_AND_PING);
+        tcp.write_all(&message[..3]).await.unwrap();
+        for _ in 0..20 {
+            tokio::time::sleep(timeout / 10).await;
+            tcp.write_all(&[&message[3..], &message[..3]].concat())
+                .await
+                .unwrap();
+        }
+        tcp.write_all(&message[3..]).await.unwrap();
+        tcp
+    };
+    let want = [CONNECT.to_vec(), PUBLISH_AND_PING.repeat(21)].concat();
+    let reader = async {
+        let mut got = vec![0u8; want.len()];
+        stream.read_exact(&mut got).await.map(|_| got)
+    };
+    let (_tcp, got) = within("transfer", async { tokio::join!(client, reader) }).await;
+    assert_eq!(got.unwrap(), want);
+}
+
+/// Whole messages and then silence: nothing is timed, the read waits on
+/// well past the timeout.
+#[tokio::test]
+async fn whole_messages_then_silence_do_not_time_out() {
+    let timeout = Duration::from_millis(100);
+    let (mut ws, mut stream) = connected_timed(MAX, timeout).await;
+    let (first, rest) = CONNECT.split_at(5);
+    ws.send(Message::Frame(Frame::message(
+        first.to_vec(),
+        OpCode::Data(Data::Binary),
+        false,
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::Frame(Frame::message(
+        rest.to_vec(),
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::binary(PUBLISH_AND_PING)).await.unwrap();
+    let want = [CONNECT, PUBLISH_AND_PING].concat();
+    assert_eq!(read_bytes(&mut stream, want.len()).await, want);
+    let mut buf = [0u8; 16];
+    let idle = tokio::time::timeout(timeout * 5, stream.read(&mut buf)).await;
+    assert!(idle.is_err(), "expected no read, got {idle:?}");
+    // Still open: the next message is read.
+    ws.send(Message::binary(CONNECT)).await.unwrap();
+    assert_eq!(read_bytes(&mut stream, CONNECT.len()).await, CONNECT);
+}
+
+/// The start of a message in the same write as a whole one, then silence:
+/// the whole one is read, then the read times out. (Watching only for
+/// bytes arriving would miss this: the bytes of the message left open
+/// came with the one that ended.)
+#[tokio::test]
+async fn a_message_begun_behind_a_whole_one_times_out() {
+    let timeout = Duration::from_millis(200);
+    let (addr, server) = serve_timed(MAX, timeout).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(&upgrade_request(
+        "/mqtt",
+        "Sec-WebSocket-Protocol: mqtt\r\n",
+    ))
+    .await
+    .unwrap();
+    let mut stream = within("accept", server).await.unwrap().unwrap();
+    // "ab" whole, then the header of a 1000-byte binary frame, zero mask.
+    let mut bytes = vec![0x82, 0x82, 0, 0, 0, 0, b'a', b'b'];
+    bytes.extend_from_slice(&[0x82, 0x80 | 126, 0x03, 0xE8, 0, 0, 0, 0]);
+    tcp.write_all(&bytes).await.unwrap();
+    assert_eq!(read_bytes(&mut stream, 2).await, b"ab");
+    let mut buf = [0u8; 16];
+    let error = within("read", stream.read(&mut buf)).await.unwrap_err();
+    assert!(PacketTimedOut::is(&error), "{error}");
 }
