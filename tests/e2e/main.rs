@@ -5,6 +5,7 @@ mod access;
 mod access_files;
 mod access_plugins;
 mod acl;
+mod auth_redis;
 mod config;
 mod conformance;
 mod connect;

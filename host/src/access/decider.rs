@@ -85,6 +85,8 @@ pub struct Waiting {
     pub answer: Pending,
     topic: Box<str>,
     access: Access,
+    qos: QoS,
+    retain: bool,
     /// The cache generation the question was asked under.
     generation: u64,
 }
@@ -360,7 +362,12 @@ impl Decider {
         client: Client<'_>,
         question: Question<'_>,
     ) -> Check {
-        let Question { topic, access, .. } = question;
+        let Question {
+            topic,
+            access,
+            qos,
+            retain,
+        } = question;
         if let Some(allowed) = fixed_answer(client, topic, access) {
             return Check::Ready(allowed);
         }
@@ -371,7 +378,7 @@ impl Decider {
             return Check::Ready(true);
         }
         let generation = self.generation.load(Ordering::Acquire) + hooks.generation();
-        if let Some(allowed) = self.cached(cache, generation, topic, access) {
+        if let Some(allowed) = self.cached(cache, generation, question) {
             return Check::Ready(allowed);
         }
         let allowed = if self.deny_list_decision(topic, access) == Decision::Deny {
@@ -386,12 +393,14 @@ impl Decider {
                         answer,
                         topic: topic.into(),
                         access,
+                        qos,
+                        retain,
                         generation,
                     })
                 }
             }
         };
-        self.remember(cache, generation, topic, access, allowed);
+        self.remember(cache, generation, question, allowed);
         Check::Ready(allowed)
     }
 
@@ -408,7 +417,13 @@ impl Decider {
         let allowed = self.conclude_topic(plugins, client, &waiting.topic, waiting.access);
         let now = self.generation.load(Ordering::Acquire) + hooks.generation();
         if now == waiting.generation {
-            self.remember(cache, now, &waiting.topic, waiting.access, allowed);
+            let question = Question {
+                topic: &waiting.topic,
+                access: waiting.access,
+                qos: waiting.qos,
+                retain: waiting.retain,
+            };
+            self.remember(cache, now, question, allowed);
         }
         allowed
     }
@@ -419,8 +434,7 @@ impl Decider {
         &self,
         cache: &mut AccessCache,
         generation: u64,
-        topic: &str,
-        access: Access,
+        question: Question<'_>,
     ) -> Option<bool> {
         self.cache?;
         if cache.generation != generation {
@@ -431,7 +445,7 @@ impl Decider {
         cache
             .entries
             .iter()
-            .find(|e| e.access == access && *e.topic == *topic && now < e.until)
+            .find(|e| e.answers(&question) && now < e.until)
             .map(|e| e.allowed)
     }
 
@@ -439,8 +453,7 @@ impl Decider {
         &self,
         cache: &mut AccessCache,
         generation: u64,
-        topic: &str,
-        access: Access,
+        question: Question<'_>,
         allowed: bool,
     ) {
         let Some((max, ttl)) = self.cache else {
@@ -453,14 +466,16 @@ impl Decider {
         let now = Instant::now();
         cache
             .entries
-            .retain(|e| now < e.until && !(e.access == access && *e.topic == *topic));
+            .retain(|e| now < e.until && !e.answers(&question));
         if cache.entries.len() >= max {
             // Entries are kept in insertion order: the oldest goes.
             cache.entries.remove(0);
         }
         cache.entries.push(CacheEntry {
-            access,
-            topic: topic.into(),
+            access: question.access,
+            topic: question.topic.into(),
+            qos: question.qos,
+            retain: question.retain,
             allowed,
             until: now + ttl,
         });
@@ -585,12 +600,26 @@ pub struct AccessCache {
     entries: Vec<CacheEntry>,
 }
 
+/// A decision and the whole question it answers: a plugin may allow a
+/// topic at one QoS or retain flag and not another (EMQX 5's ACL rules
+/// do), so an answer for QoS 1 is not one for QoS 2.
 #[derive(Debug)]
 struct CacheEntry {
     access: Access,
     topic: Box<str>,
+    qos: QoS,
+    retain: bool,
     allowed: bool,
     until: Instant,
+}
+
+impl CacheEntry {
+    fn answers(&self, question: &Question<'_>) -> bool {
+        self.access == question.access
+            && *self.topic == *question.topic
+            && self.qos == question.qos
+            && self.retain == question.retain
+    }
 }
 
 #[cfg(test)]
@@ -725,5 +754,31 @@ mod tests {
         let check = decider.check(&hooks, &mut cache, client(None), read("x"));
         assert!(matches!(check, Check::Ready(true)));
         assert_eq!(cache.entries.len(), 1);
+    }
+
+    #[test]
+    fn a_cached_decision_answers_the_same_qos_and_retain_flag_only() {
+        let decider = Decider::without_files(&config(&[("acl.deny_subscribe", "secret/#")]));
+        let hooks = Hooks::default();
+        let mut cache = AccessCache::default();
+        let write = |qos, retain| Question {
+            topic: "a",
+            access: Access::Write,
+            qos,
+            retain,
+        };
+        for (qos, retain) in [
+            (QoS::AtMostOnce, false),
+            (QoS::AtLeastOnce, false),
+            (QoS::AtLeastOnce, true),
+            (QoS::AtLeastOnce, false),
+            (QoS::AtMostOnce, false),
+        ] {
+            let check = decider.check(&hooks, &mut cache, client(None), write(qos, retain));
+            assert!(matches!(check, Check::Ready(true)));
+        }
+        // One entry per distinct question: a plugin's answer for QoS 1 is
+        // not taken for QoS 2, nor one without retain for one with it.
+        assert_eq!(cache.entries.len(), 3);
     }
 }
