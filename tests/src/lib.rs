@@ -75,6 +75,10 @@ pub struct Broker {
     addr: SocketAddr,
     admin: Option<SocketAddr>,
     log: Arc<Log>,
+    /// The broker's `TMPDIR`, where it copies plugin libraries before
+    /// loading them: removed after the process is killed, which gives it
+    /// no chance to remove its copies itself.
+    _tmp: plugins::TempDir,
 }
 
 impl Broker {
@@ -120,7 +124,9 @@ impl Broker {
         for (key, value) in &all {
             command.arg("--set").arg(format!("{key}={value}"));
         }
+        let tmp = plugins::TempDir::new();
         command
+            .env("TMPDIR", tmp.path())
             .env_remove("RUST_LOG")
             // A plugin's panic hook would symbolise a backtrace on the
             // broker thread that called the plugin, holding up that
@@ -149,6 +155,7 @@ impl Broker {
             addr: "127.0.0.1:0".parse().unwrap(),
             admin: None,
             log,
+            _tmp: tmp,
         };
         broker
             .wait_for_log("accepting connections on ", Duration::from_secs(20))
