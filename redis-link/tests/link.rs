@@ -234,3 +234,26 @@ fn three_masters_everywhere(cluster: &RedisCluster) -> bool {
             == 3
     })
 }
+
+#[tokio::test]
+async fn a_bounded_scan_keeps_the_first_matches_and_counts_the_rest() {
+    let server = RedisServer::start();
+    let mut admin = server.client();
+    let mut pipe = redis::pipe();
+    // Several SCAN pages' worth of keys, a third of them rejected by the
+    // caller's own test.
+    for i in 0..3000 {
+        pipe.cmd("SET").arg(format!("scan:{i}")).arg(i).ignore();
+    }
+    pipe.cmd("SET").arg("other").arg(0).ignore();
+    let _: () = pipe.query(&mut admin).unwrap();
+    let (mut conn, _) = connect(&single(&server.addr())).await.unwrap();
+    let found = conn
+        .scan_bounded("scan:*", |key| !key.ends_with(b"0"), 100)
+        .await
+        .unwrap();
+    assert_eq!(found.keys.len(), 100);
+    assert!(found.keys.iter().all(|k| k.starts_with(b"scan:")));
+    assert!(found.keys.iter().all(|k| !k.ends_with(b"0")));
+    assert_eq!(found.beyond, 2700 - 100);
+}
