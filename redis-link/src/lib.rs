@@ -49,6 +49,7 @@ pub mod settings;
 pub mod stream;
 
 pub use cell::ConnCell;
+pub use conn::{Scanned, SCAN_PAGE};
 pub use connect::{connect, connect_pubsub, server_address, Conn, Peer, CONNECT_TIMEOUT};
 pub use errors::{is_transient, needs_new_connection};
 pub use keys::{LinkKeys, Names, Setting};

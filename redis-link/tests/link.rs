@@ -234,3 +234,83 @@ fn three_masters_everywhere(cluster: &RedisCluster) -> bool {
             == 3
     })
 }
+
+#[tokio::test]
+async fn a_bounded_scan_keeps_the_first_matches_and_counts_the_rest() {
+    let server = RedisServer::start();
+    let mut admin = server.client();
+    let mut pipe = redis::pipe();
+    // Several SCAN pages' worth of keys, a third of them rejected by the
+    // caller's own test.
+    for i in 0..3000 {
+        pipe.cmd("SET").arg(format!("scan:{i}")).arg(i).ignore();
+    }
+    pipe.cmd("SET").arg("other").arg(0).ignore();
+    let _: () = pipe.query(&mut admin).unwrap();
+    let (mut conn, _) = connect(&single(&server.addr())).await.unwrap();
+    let found = conn
+        .scan_bounded("scan:*", |key| !key.ends_with(b"0"), 100)
+        .await
+        .unwrap();
+    assert_eq!(found.keys.len(), 100);
+    assert!(found.keys.iter().all(|k| k.starts_with(b"scan:")));
+    assert!(found.keys.iter().all(|k| !k.ends_with(b"0")));
+    assert_eq!(found.beyond, 2700 - 100);
+}
+
+#[tokio::test]
+async fn a_cluster_scan_passes_over_a_master_without_slots() {
+    let cluster = RedisCluster::start();
+    // A seventh node joins as a master and is given no slots.
+    let dir = mqhost_tests::plugins::TempDir::new();
+    let empty = RedisServer::start_in(
+        dir.path(),
+        &[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            "10000",
+        ],
+        true,
+    );
+    let joined = std::process::Command::new("redis-cli")
+        .args([
+            "--cluster",
+            "add-node",
+            &empty.addr(),
+            &cluster.nodes[0].addr(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(joined.status.success(), "{joined:?}");
+    let empty_port = format!(":{}@", empty.port());
+    let knows_it = |node: &RedisServer| {
+        let nodes: String = cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut node.client())
+            .unwrap_or_default();
+        nodes
+            .lines()
+            .any(|l| l.contains(&empty_port) && l.contains("master") && l.contains("connected"))
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || cluster
+            .nodes
+            .iter()
+            .all(knows_it)),
+        "the nodes do not know the new master"
+    );
+    let link = LinkConfig {
+        kind: PoolKind::Cluster,
+        servers: parse_servers(&cluster.servers()).unwrap(),
+        ..LinkConfig::default()
+    };
+    let (mut conn, _) = connect(&link).await.unwrap();
+    let sets = (0..30)
+        .map(|i| cmd("SET").arg(format!("scan:{i}")).arg(i).clone())
+        .collect();
+    conn.query_many(sets).await.unwrap();
+    let found = conn.scan("scan:*").await.unwrap();
+    assert_eq!(found.len(), 30);
+}

@@ -385,11 +385,12 @@ impl MqhostPlugin for RedisBackend {
         if self.expired(&active, message) {
             return Verdict::DROP;
         }
-        let shape = Shape {
-            qos: message.qos,
-            retain: message.retain,
-            empty: message.payload.is_empty(),
-        };
+        let shape = Shape::of_message(
+            message.qos,
+            message.retain,
+            message.payload.is_empty(),
+            message.topic.as_str(),
+        );
         self.run_rules(
             &active,
             HookPoint::MessagePublish,
@@ -415,7 +416,7 @@ impl MqhostPlugin for RedisBackend {
             &self.in_force(),
             HookPoint::MessageAcked,
             Some(delivery.message.topic.as_str()),
-            Shape::default(),
+            Shape::of_delivery(delivery.client_id.as_str(), delivery.message.topic.as_str()),
             || Event::Delivery(Arc::new(DeliveryData::new(delivery))),
         );
     }

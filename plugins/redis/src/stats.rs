@@ -34,6 +34,9 @@ pub(crate) struct PoolStats {
     pub(crate) lookup_failures: AtomicU64,
     /// Lookups dropped because too many were waiting.
     pub(crate) lookup_overflow: AtomicU64,
+    /// Retained messages a wildcard lookup found beyond `retain_lookup_max`,
+    /// not read nor delivered.
+    pub(crate) retain_lookup_skipped: AtomicU64,
     /// Messages handed to the host by lookups.
     pub(crate) delivered: AtomicU64,
     /// Messages received on the SUB/UNSUB channel.
@@ -72,6 +75,7 @@ impl PoolStats {
             "lookups": get(&self.lookups),
             "lookup_failures": get(&self.lookup_failures),
             "lookup_overflow": get(&self.lookup_overflow),
+            "retain_lookup_skipped": get(&self.retain_lookup_skipped),
             "delivered": get(&self.delivered),
             "channel_connected": self.channel_connected.load(Ordering::Relaxed),
             "channel_messages": get(&self.channel_messages),

@@ -9,6 +9,7 @@ mod commands;
 mod compat;
 mod config;
 mod functions;
+mod hardening;
 mod outage;
 mod perf;
 mod reload;

@@ -43,6 +43,9 @@ pub(crate) struct PoolConfig {
     pub(crate) max_queued_commands: usize,
     /// `max_queued_bytes`: the same bound in memory, for large payloads.
     pub(crate) max_queued_bytes: u64,
+    /// `retain_lookup_max`: retained messages one wildcard
+    /// `on_retain_lookup` reads and delivers at most; the rest are counted.
+    pub(crate) retain_lookup_max: usize,
     /// The first line that mentions the pool.
     pub(crate) line: u32,
 }
@@ -56,6 +59,11 @@ pub(crate) const DEFAULT_CHANNEL: &str = "mqtt_channel";
 pub(crate) const DEFAULT_MAX_QUEUED: usize = 1_000_000;
 /// `max_queued_bytes` when not set: 256 MiB, whatever the payload sizes.
 pub(crate) const DEFAULT_MAX_QUEUED_BYTES: u64 = 256 << 20;
+/// `retain_lookup_max` when not set: a wildcard SUBSCRIBE is answered with
+/// at most this many retained messages, so that one filter such as `#`
+/// cannot make the plugin hold the whole keyspace, nor a session a queue
+/// it cannot take.
+pub(crate) const DEFAULT_RETAIN_LOOKUP_MAX: usize = 1000;
 
 impl PoolConfig {
     /// A pool with every default: `single` on 127.0.0.1:6379.
@@ -66,6 +74,7 @@ impl PoolConfig {
             channel: DEFAULT_CHANNEL.to_owned(),
             max_queued_commands: DEFAULT_MAX_QUEUED,
             max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+            retain_lookup_max: DEFAULT_RETAIN_LOOKUP_MAX,
             line,
         }
     }
@@ -104,11 +113,14 @@ impl PoolConfig {
                 }
                 self.max_queued_bytes = bytes;
             }
+            "retain_lookup_max" => {
+                self.retain_lookup_max = properties::parse_u64(value, 1..=1_000_000)? as usize
+            }
             _ => {
                 return Err(format!(
                     "unknown pool setting {setting:?}; a pool knows type, server, sentinel, \
                      pool_size, database, username, password, channel, ssl, cafile, certfile, \
-                     keyfile, max_queued_commands and max_queued_bytes"
+                     keyfile, max_queued_commands, max_queued_bytes and retain_lookup_max"
                 ))
             }
         }

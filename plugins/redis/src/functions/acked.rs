@@ -8,6 +8,7 @@
 //! DEL mqtt:latest_msg:${topic}
 //! ```
 
+use super::keys;
 use super::message::{LATEST_PREFIX, MSG_PREFIX};
 use crate::event::DeliveryData;
 use crate::resp::CommandSink;
@@ -22,6 +23,10 @@ pub(crate) fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
     out.begin(2);
     out.arg(b"DEL");
     out.arg2(MSG_PREFIX, delivery.id.as_bytes());
+    // That topic's index would be a message's hash: it has none.
+    if keys::id_like(&delivery.topic) {
+        return;
+    }
     out.begin(3);
     out.arg(b"ZREM");
     out.arg2(MSG_PREFIX, delivery.topic.as_bytes());
@@ -30,6 +35,10 @@ pub(crate) fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
 
 /// `on_message_acked_for_pubsub`.
 pub(crate) fn for_pubsub(delivery: &DeliveryData, out: &mut impl CommandSink) {
+    // Its key could be another client's position.
+    if keys::splits_acked_key(&delivery.client_id) {
+        return;
+    }
     out.begin(3);
     out.arg(b"SET");
     out.arg(acked_key(&delivery.client_id, &delivery.topic).as_bytes());
@@ -68,6 +77,23 @@ mod tests {
                 vec!["SET", "mqtt:acked:c1:queue/a", "0Gm7bUq0Xk2Q0000000001"],
                 vec!["DEL", "mqtt:latest_msg:queue/a"],
             ]
+        );
+    }
+
+    #[test]
+    fn keys_that_could_be_another_layouts_are_not_written() {
+        let delivery = DeliveryData {
+            client_id: "a:b".into(),
+            qos: 1,
+            id: "0Gm7bUq0Xk2Q0000000001".into(),
+            topic: "0Gm7bUq0Xk2Q0000000002".into(),
+        };
+        let mut out = CmdList::default();
+        for_queue(&delivery, &mut out);
+        for_pubsub(&delivery, &mut out);
+        assert_eq!(
+            out.cmds.iter().map(words).collect::<Vec<_>>(),
+            [vec!["DEL", "mqtt:msg:0Gm7bUq0Xk2Q0000000001"]]
         );
     }
 }

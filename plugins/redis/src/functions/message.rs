@@ -5,11 +5,16 @@
 //! HMSET mqtt:msg:${msgid} id .. from .. qos .. topic .. retain .. payload .. ts ..
 //! EXPIRE mqtt:msg:${msgid} ${expired_time}
 //! ZADD mqtt:msg:${topic} 1 ${msgid}
+//! ZREMRANGEBYLEX mqtt:msg:${topic} - (${oldest live msgid})
+//! EXPIRE mqtt:msg:${topic} ${expired_time}
 //! HMSET mqtt:retain:${topic} ...      EXPIRE mqtt:retain:${topic} ${expired_time}
 //! DEL mqtt:retain:${topic}
 //! HMSET mqtt:latest_msg:${topic} ...  EXPIRE mqtt:latest_msg:${topic} ${expired_time}
 //! ```
 
+use mqhost_plugin_api::MessageId;
+
+use super::keys;
 use crate::event::MessageData;
 use crate::resp::CommandSink;
 
@@ -22,6 +27,32 @@ pub(crate) struct Shape {
     pub(crate) retain: bool,
     /// Whether the payload is empty.
     pub(crate) empty: bool,
+    /// Whether the topic is spelled like a message id (see [`keys`]).
+    pub(crate) id_like_topic: bool,
+    /// Whether the client id holds `:` (see [`keys`]); deliveries only.
+    pub(crate) colon_client: bool,
+}
+
+impl Shape {
+    /// The shape of a message as the write functions see it.
+    pub(crate) fn of_message(qos: u8, retain: bool, empty: bool, topic: &str) -> Shape {
+        Shape {
+            qos,
+            retain,
+            empty,
+            id_like_topic: keys::id_like(topic),
+            colon_client: false,
+        }
+    }
+
+    /// The shape of a delivery (its receiver and topic).
+    pub(crate) fn of_delivery(client_id: &str, topic: &str) -> Shape {
+        Shape {
+            id_like_topic: keys::id_like(topic),
+            colon_client: keys::splits_acked_key(client_id),
+            ..Shape::default()
+        }
+    }
 }
 
 /// What stored messages' keys start with: `mqtt:msg:${msgid}` (hash) and
@@ -71,14 +102,15 @@ fn store_hash(
 
 /// Commands of `on_message_publish` for a message of this shape: none for
 /// a retained message with an empty payload (a retained delete, whatever
-/// the QoS), hash and TTL for QoS 0 retained, plus the topic's sorted set
-/// for QoS 1 and 2.
+/// the QoS), hash and TTL for QoS 0 retained, plus for QoS 1 and 2 the
+/// topic's index: the add, its trim and its TTL (none for a topic spelled
+/// like a message id, whose index would be a message's hash).
 pub(crate) fn publish_count(shape: Shape) -> usize {
     if shape.retain && shape.empty {
         0
-    } else if shape.qos > 0 {
-        3
-    } else if shape.retain {
+    } else if shape.qos > 0 && !shape.id_like_topic {
+        5
+    } else if shape.qos > 0 || shape.retain {
         2
     } else {
         0
@@ -87,22 +119,50 @@ pub(crate) fn publish_count(shape: Shape) -> usize {
 
 /// `on_message_publish`.
 pub(crate) fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
-    let shape = Shape {
-        qos: message.qos,
-        retain: message.retain,
-        empty: message.payload.is_empty(),
-    };
+    let shape = Shape::of_message(
+        message.qos,
+        message.retain,
+        message.payload.is_empty(),
+        &message.topic,
+    );
     if publish_count(shape) == 0 {
         return;
     }
     store_hash(MSG_PREFIX, &message.id, message, ttl, out);
-    if message.qos > 0 {
-        out.begin(4);
-        out.arg(b"ZADD");
-        out.arg2(MSG_PREFIX, message.topic.as_bytes());
-        out.arg(b"1");
-        out.arg(message.id.as_bytes());
+    if message.qos > 0 && !shape.id_like_topic {
+        index(message, ttl, out);
     }
+}
+
+/// Adds the message to its topic's index and drops from the index every
+/// id whose hash has expired, in the same pipeline: every member scores 1,
+/// so the set sorts by id, and an id's text sorts by its publish time. A
+/// hash lives `ttl` from its publish, so ids published more than `ttl`
+/// before this one are gone (`ZREMRANGEBYLEX - (cutoff`). The set itself
+/// expires `ttl` after the last write, with the last hash it names, so an
+/// index nobody writes to any more goes too.
+fn index(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
+    out.begin(4);
+    out.arg(b"ZADD");
+    out.arg2(MSG_PREFIX, message.topic.as_bytes());
+    out.arg(b"1");
+    out.arg(message.id.as_bytes());
+    let cutoff = MessageId {
+        high: message
+            .ts_ms
+            .saturating_sub(ttl.saturating_mul(1000))
+            .saturating_mul(1000),
+        low: 0,
+    };
+    out.begin(4);
+    out.arg(b"ZREMRANGEBYLEX");
+    out.arg2(MSG_PREFIX, message.topic.as_bytes());
+    out.arg(b"-");
+    out.arg2(b"(", &cutoff.base62_digits());
+    out.begin(3);
+    out.arg(b"EXPIRE");
+    out.arg2(MSG_PREFIX, message.topic.as_bytes());
+    out.arg_u64(ttl);
 }
 
 /// `on_message_retain`: a retained message with a payload.
@@ -169,6 +229,14 @@ mod tests {
     #[test]
     fn qos1_message_is_stored_with_ttl_and_indexed_by_topic() {
         let out = run(|o| publish(&message(1, false, b"Hello world!"), 3600, o));
+        let cutoff = format!(
+            "({}",
+            MessageId {
+                high: (1_481_685_802_123 - 3_600_000) * 1000,
+                low: 0
+            }
+            .to_base62()
+        );
         let mut hmset = vec!["HMSET", "mqtt:msg:0Gm7bUq0Xk2Q0000000001"];
         hmset.extend(HASH);
         assert_eq!(
@@ -177,8 +245,40 @@ mod tests {
                 hmset,
                 vec!["EXPIRE", "mqtt:msg:0Gm7bUq0Xk2Q0000000001", "3600"],
                 vec!["ZADD", "mqtt:msg:topic", "1", "0Gm7bUq0Xk2Q0000000001"],
+                vec!["ZREMRANGEBYLEX", "mqtt:msg:topic", "-", &cutoff],
+                vec!["EXPIRE", "mqtt:msg:topic", "3600"],
             ]
         );
+    }
+
+    #[test]
+    fn the_trim_keeps_exactly_the_ids_younger_than_the_ttl() {
+        let ts_ms = 1_481_685_802_123u64;
+        let id = |ms: u64, low: u64| {
+            MessageId {
+                high: ms * 1000,
+                low,
+            }
+            .to_base62()
+        };
+        let mut m = message(1, false, b"x");
+        m.ts_ms = ts_ms;
+        let out = run(|o| publish(&m, 60, o));
+        let bound = out[3][3].strip_prefix('(').unwrap().to_owned();
+        // Removed: strictly below the bound.
+        assert!(id(ts_ms - 60_001, u64::MAX) < bound);
+        assert!(id(ts_ms - 60_000, 0) >= bound);
+        assert!(id(ts_ms - 59_999, 0) > bound);
+    }
+
+    #[test]
+    fn a_topic_spelled_like_a_message_id_is_not_indexed() {
+        let mut m = message(1, false, b"x");
+        m.topic = "0Gm7bUq0Xk2Q0000000002".into();
+        let out = run(|o| publish(&m, 60, o));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0][..2], ["HMSET", "mqtt:msg:0Gm7bUq0Xk2Q0000000001"]);
+        assert_eq!(out[1][0], "EXPIRE");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub(crate) mod acked;
 pub(crate) mod client;
 pub(crate) mod expiry;
+pub(crate) mod keys;
 pub(crate) mod message;
 
 pub(crate) use message::Shape;
@@ -165,8 +166,9 @@ impl Function {
             Function::MessageRetain => usize::from(shape.retain && !shape.empty) * 2,
             Function::RetainDelete => usize::from(shape.retain && shape.empty),
             Function::StoreKeepLatest => 2,
-            Function::AckedForQueue => 2,
-            Function::AckedForPubsub | Function::AckedForKeepLatest => 1,
+            Function::AckedForQueue => 2 - usize::from(shape.id_like_topic),
+            Function::AckedForPubsub => usize::from(!shape.colon_client),
+            Function::AckedForKeepLatest => 1,
             Function::SubscribeLookup
             | Function::RetainLookup
             | Function::FetchForQueue
@@ -224,29 +226,33 @@ mod tests {
         for qos in 0..=2 {
             for retain in [false, true] {
                 for empty in [false, true] {
-                    let shape = Shape { qos, retain, empty };
-                    let message = MessageData {
-                        id: "0000000000000000000001".into(),
-                        from: "p".into(),
-                        qos,
-                        topic: "t".into(),
-                        retain,
-                        payload: if empty { vec![] } else { b"x".to_vec() },
-                        ts_ms: 1,
-                    };
-                    out.push((Event::Message(Arc::new(message)), shape));
+                    for topic in ["t", "0000000000000000000002"] {
+                        let shape = Shape::of_message(qos, retain, empty, topic);
+                        let message = MessageData {
+                            id: "0000000000000000000001".into(),
+                            from: "p".into(),
+                            qos,
+                            topic: topic.into(),
+                            retain,
+                            payload: if empty { vec![] } else { b"x".to_vec() },
+                            ts_ms: 1,
+                        };
+                        out.push((Event::Message(Arc::new(message)), shape));
+                    }
                 }
             }
         }
-        out.push((
-            Event::Delivery(Arc::new(DeliveryData {
-                client_id: "c".into(),
-                qos: 1,
-                id: "0000000000000000000001".into(),
-                topic: "t".into(),
-            })),
-            Shape::default(),
-        ));
+        for (client_id, topic) in [("c", "t"), ("a:b", "0000000000000000000002")] {
+            out.push((
+                Event::Delivery(Arc::new(DeliveryData {
+                    client_id: client_id.into(),
+                    qos: 1,
+                    id: "0000000000000000000001".into(),
+                    topic: topic.into(),
+                })),
+                Shape::of_delivery(client_id, topic),
+            ));
+        }
         out
     }
 

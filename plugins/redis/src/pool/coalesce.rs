@@ -100,6 +100,7 @@ const KEYED: &[&[u8]] = &[
     b"SETNX",
     b"SREM",
     b"ZINCRBY",
+    b"ZREMRANGEBYLEX",
     b"ZREMRANGEBYRANK",
     b"ZREMRANGEBYSCORE",
 ];
@@ -110,7 +111,7 @@ fn shape(args: &[&[u8]]) -> Shape {
     };
     // What the functions write, spelled as they spell it, first.
     match *name {
-        b"HMSET" | b"EXPIRE" if args.len() >= 2 => return Shape::Keyed,
+        b"HMSET" | b"EXPIRE" | b"ZREMRANGEBYLEX" if args.len() >= 2 => return Shape::Keyed,
         b"DEL" if args.len() >= 2 => return Shape::Del,
         b"ZREM" if args.len() >= 3 => return Shape::ZRem,
         _ => {}

@@ -32,6 +32,7 @@ use super::shared::{unix_millis, PoolShared};
 use super::SharedConfig;
 use crate::event::{Event, SubscriptionData};
 use crate::functions::acked::acked_key;
+use crate::functions::keys;
 use crate::functions::message::{latest_key, msg_key, retain_key, RETAIN_PREFIX};
 use crate::functions::Function;
 use crate::scan;
@@ -92,6 +93,8 @@ pub(crate) struct Outcome {
     pub(crate) deliveries: Vec<(Stored, u8, bool)>,
     /// Filters to subscribe the client to, with their QoS.
     pub(crate) subscriptions: Vec<(String, u8)>,
+    /// Retained messages found beyond the pool's `retain_lookup_max`.
+    pub(crate) skipped: u64,
 }
 
 /// The pool's read connection, shared by its lookups and reconnected on
@@ -209,24 +212,30 @@ async fn perform(
     let deadline = Instant::now() + PATIENCE;
     let mut backoff = Duration::from_millis(50);
     loop {
+        let retain_max = read.settings.borrow().retain_lookup_max;
         let (generation, result) = match read.get().await {
             Ok((generation, mut conn)) => {
                 // Reads are retried, so a request that hangs (a cluster
                 // connection during a failover) is abandoned after a while.
-                let found = tokio::time::timeout(READ_PATIENCE, find(&mut conn, &lookup))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(RedisError::from(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "no answer to a lookup",
-                        )))
-                    });
+                let found =
+                    tokio::time::timeout(READ_PATIENCE, find(&mut conn, &lookup, retain_max))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(RedisError::from(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "no answer to a lookup",
+                            )))
+                        });
                 (Some(generation), found)
             }
             Err(error) => (None, Err(error)),
         };
         match result {
             Ok(outcome) => {
+                shared
+                    .stats
+                    .retain_lookup_skipped
+                    .fetch_add(outcome.skipped, Ordering::Relaxed);
                 act(&shared, &lookup, outcome);
                 shared.stats.lookups.fetch_add(1, Ordering::Relaxed);
                 break;
@@ -291,10 +300,15 @@ fn act(shared: &PoolShared, lookup: &Lookup, outcome: Outcome) {
     }
 }
 
-/// The reads (and the few writes) of a lookup. An `Err` is worth retrying
-/// (the connection failed, or Redis said to try again); a command Redis
-/// refuses for good reads as nothing.
-pub(crate) async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcome> {
+/// The reads (and the few writes) of a lookup; a wildcard retained lookup
+/// reads at most `retain_max` messages. An `Err` is worth retrying (the
+/// connection failed, or Redis said to try again); a command Redis refuses
+/// for good reads as nothing.
+pub(crate) async fn find(
+    conn: &mut Conn,
+    lookup: &Lookup,
+    retain_max: usize,
+) -> RedisResult<Outcome> {
     let mut outcome = Outcome::default();
     match (lookup.function, &lookup.event) {
         (Function::SubscribeLookup, event) => {
@@ -324,16 +338,27 @@ pub(crate) async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcom
                 return Ok(outcome);
             }
             let keys: Vec<String> = if topic::has_wildcards(&sub.filter) {
+                // Paged, matched exactly as each page comes, and only the
+                // first `retain_max` matches kept: the pattern is only the
+                // filter's literal prefix, and `#` matches everything.
                 let pattern = scan::pattern(RETAIN_PREFIX, &sub.filter);
-                let mut keys: Vec<String> = conn
-                    .scan(&pattern)
-                    .await?
+                let found = conn
+                    .scan_bounded(
+                        &pattern,
+                        |key| {
+                            std::str::from_utf8(key).ok().is_some_and(|key| {
+                                key.strip_prefix(RETAIN_PREFIX)
+                                    .is_some_and(|t| topic::matches(&sub.filter, t))
+                            })
+                        },
+                        retain_max,
+                    )
+                    .await?;
+                outcome.skipped = found.beyond;
+                let mut keys: Vec<String> = found
+                    .keys
                     .into_iter()
                     .filter_map(|key| String::from_utf8(key).ok())
-                    .filter(|key| {
-                        key.strip_prefix(RETAIN_PREFIX)
-                            .is_some_and(|t| topic::matches(&sub.filter, t))
-                    })
                     .collect();
                 keys.sort();
                 keys
@@ -346,7 +371,8 @@ pub(crate) async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcom
             }
         }
         (Function::FetchForQueue, Event::Subscription(sub)) => {
-            if sub.qos == 0 || !sub.is_new {
+            // `mqtt:msg:${filter}` would be a message's hash (functions::keys).
+            if sub.qos == 0 || !sub.is_new || keys::id_like(&sub.filter) {
                 return Ok(outcome);
             }
             let set = msg_key(&sub.filter);
@@ -374,7 +400,13 @@ pub(crate) async fn find(conn: &mut Conn, lookup: &Lookup) -> RedisResult<Outcom
             }
         }
         (Function::FetchForPubsub, Event::Subscription(sub)) => {
-            if sub.qos == 0 || !sub.is_new {
+            // The index could be a message's hash, the position another
+            // client's (functions::keys).
+            if sub.qos == 0
+                || !sub.is_new
+                || keys::id_like(&sub.filter)
+                || keys::splits_acked_key(&sub.client_id)
+            {
                 return Ok(outcome);
             }
             let set = msg_key(&sub.filter);
