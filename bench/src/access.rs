@@ -31,6 +31,7 @@ pub fn login() -> Login {
     Login {
         username: USER.to_owned(),
         password: PASSWORD.to_owned(),
+        numbered: false,
     }
 }
 
@@ -39,6 +40,7 @@ pub fn wrong_login() -> Login {
     Login {
         username: USER.to_owned(),
         password: format!("{PASSWORD}-wrong"),
+        numbered: false,
     }
 }
 

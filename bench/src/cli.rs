@@ -12,7 +12,8 @@ round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
 (target/release). --only runs the scenarios named: qos0, qos1, qos2,
 fanin, fanout, pairs, latency, idle, auth, qos1-tls, qos1-ws, idle-tls,
-tls-cost, noop, access, redis, and qos1-2threads (full mode only). --threads sets
+tls-cost, noop, access, redis, auth-redis, connect-sub, and qos1-2threads
+(full mode only). --threads sets
 the load generator's threads for message loads (default 1); connection
 scenarios use one per core.
 
@@ -55,6 +56,16 @@ the scenario is skipped. Each round runs until Redis has stored and
 deleted every message and holds no key (60 s at most, else the round
 fails): throughput counts to there, mqtt_rate to the last MQTT delivery,
 redis_cmds_per_s is Redis's commands over the time throughput counts.
+
+auth-redis is mqhost with the auth_redis plugin (libmqhost_auth_redis.so
+in --bin-dir) against mqhost without access control, 10,000 connections:
+before each of the plugin's rounds the private redis-server gets 10,000
+users (HSET mqtt_user:<u> password <sha256 of salt and password> salt
+<salt>, HSET mqtt_acl:<u> with 10 rules), each client logs in as its own
+user and then subscribes once to a topic only its last rule allows
+(mqtt.allow_anonymous off, acl.nomatch deny, so a refusal fails the
+round). connect-sub is the same clients against mqhost and Mosquitto,
+neither checking them: the two give the plugin's rate beside both.
 
 Environment: MQHOST_BENCH_REDIS_CONF names a configuration file for the
 Redis plugin to use instead of the bench's own; {redis_server} in it

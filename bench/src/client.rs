@@ -51,6 +51,19 @@ pub struct Conn {
 pub struct Login {
     pub username: String,
     pub password: String,
+    /// Each client its own user: client `i` sends `{username}{i}`.
+    pub numbered: bool,
+}
+
+impl Login {
+    /// What client `i` of a load sends.
+    pub fn for_client(&self, i: usize) -> Login {
+        let mut login = self.clone();
+        if self.numbered {
+            login.username = format!("{}{i}", self.username);
+        }
+        login
+    }
 }
 
 impl Conn {

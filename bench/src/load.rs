@@ -411,13 +411,27 @@ impl MessageOutcome {
 }
 
 /// Connects `count` clients named `prefix{i}`, a bounded number at a time,
-/// each with `login` if there is one.
+/// each with `login` if there is one (its own user when the login is
+/// numbered).
 async fn connect_all(
     endpoint: &Endpoint,
     prefix: &str,
     count: usize,
     keep_alive: u16,
     login: Option<&Login>,
+) -> Result<Vec<Conn>, Error> {
+    connect_all_then(endpoint, prefix, count, keep_alive, login, None).await
+}
+
+/// As [`connect_all`], each client then subscribing to `subscribe` (at QoS
+/// 0, the SUBACK granting it) if given, before it counts as connected.
+async fn connect_all_then(
+    endpoint: &Endpoint,
+    prefix: &str,
+    count: usize,
+    keep_alive: u16,
+    login: Option<&Login>,
+    subscribe: Option<&str>,
 ) -> Result<Vec<Conn>, Error> {
     let mut conns: Vec<Option<Conn>> = (0..count).map(|_| None).collect();
     let mut next = 0;
@@ -426,13 +440,20 @@ async fn connect_all(
         while next < count && tasks.len() < SETUP_CONCURRENCY {
             let id = format!("{prefix}{next}");
             let i = next;
-            let login = login.cloned();
+            let login = login.map(|l| l.for_client(i));
             let endpoint = endpoint.clone();
+            let filters = subscribe.map(|f| vec![f.to_owned()]);
             tasks.spawn(async move {
-                (
-                    i,
-                    Conn::connect(&endpoint, &id, keep_alive, login.as_ref()).await,
-                )
+                let conn = Conn::connect(&endpoint, &id, keep_alive, login.as_ref()).await;
+                let conn = match (conn, filters) {
+                    (Ok(mut conn), Some(filters)) => conn
+                        .subscribe(&filters, QoS::AtMostOnce)
+                        .await
+                        .map(|()| conn)
+                        .map_err(|e| format!("{id}: {e}")),
+                    (conn, _) => conn,
+                };
+                (i, conn)
             });
             next += 1;
         }
@@ -605,19 +626,21 @@ impl ConnectOutcome {
     }
 }
 
-/// Opens `count` connections (CONNECT with `login`, CONNACK, then nothing)
-/// and measures the rate and the broker's memory growth (`rss` reads it in
+/// Opens `count` connections (CONNECT with `login`, CONNACK, then, with
+/// `subscribe`, a SUBSCRIBE to it and its SUBACK, then nothing) and
+/// measures the rate and the broker's memory growth (`rss` reads it in
 /// KiB).
 pub async fn run_connections(
     endpoint: &Endpoint,
     count: usize,
     login: Option<&Login>,
+    subscribe: Option<&str>,
     rss: impl Fn() -> Result<u64, Error>,
 ) -> Result<ConnectOutcome, Error> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before_kib = rss()?;
     let start = Instant::now();
-    let conns = connect_all(endpoint, "bench-idle-", count, 600, login).await?;
+    let conns = connect_all_then(endpoint, "bench-idle-", count, 600, login, subscribe).await?;
     let elapsed = start.elapsed();
     // Let the broker finish what each CONNECT set off.
     tokio::time::sleep(Duration::from_millis(1000)).await;

@@ -25,9 +25,10 @@
 //!   WebSocket (tungstenite), as one byte stream.
 //! - [`load`]: publishers and subscribers that verify every message, paced
 //!   or unbounded, and idle connections.
-//! - [`redis`]: the Redis scenario's private `redis-server`, the plugin's
-//!   configuration for it, and a tiny RESP client that waits until Redis
-//!   has stored and consumed every message.
+//! - [`redis`]: the Redis scenarios' private `redis-server`, the plugins'
+//!   configurations for it, the auth-redis scenario's users, and a tiny
+//!   RESP client that waits until Redis has stored and consumed every
+//!   message.
 //! - [`report`]: medians, ratios, the Markdown table, the JSON file.
 
 #![forbid(unsafe_code)]

@@ -35,6 +35,27 @@ backend.redis.hook.message.publish.1 = {"topic": "#", "action": {"function": "on
 backend.redis.hook.message.acked.1 = {"topic": "#", "action": {"function": "on_message_acked_for_queue"}, "pool": "pool1"}
 "##;
 
+/// The auth_redis plugin's configuration for the auth-redis scenario:
+/// salted SHA-256 passwords and each user's rules read from the private
+/// server, rules kept for the connection (the default).
+pub const AUTH_PLUGIN_CONF: &str = r##"# Written by mqhost-bench.
+plugin.enable = on
+auth.redis.type = single
+auth.redis.server = {redis_server}
+auth.redis.auth_cmd = HMGET mqtt_user:%u password salt
+auth.redis.password_hash = salt,sha256
+auth.redis.acl_cmd = HGETALL mqtt_acl:%u
+"##;
+
+/// What the auth-redis scenario's users are called (`bench-user-{i}`) and
+/// their password.
+pub const AUTH_USER_PREFIX: &str = "bench-user-";
+pub const AUTH_PASSWORD: &str = "bench-redis-9Kp4";
+/// Rules per user; the last grants [`AUTH_TOPIC`].
+pub const AUTH_ACL_RULES: usize = 10;
+/// What each client of the auth-redis scenario subscribes to.
+pub const AUTH_TOPIC: &str = "bench/idle/status";
+
 /// How often the bench asks Redis whether it has drained.
 const POLL: Duration = Duration::from_millis(5);
 /// How long Redis has to drain once the MQTT load is over.
@@ -113,6 +134,32 @@ impl Client {
         self.sent += 1;
         self.read_reply()
             .map_err(|e| format!("Redis {}: {e}", args.join(" ")))
+    }
+
+    /// Sends `commands` at once, then reads every reply: any error reply
+    /// fails the lot.
+    pub fn pipeline(&mut self, commands: &[Vec<String>]) -> Result<(), Error> {
+        let mut out = Vec::new();
+        for args in commands {
+            out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+            for arg in args {
+                out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                out.extend_from_slice(arg.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        let stream = self.stream.get_mut();
+        stream
+            .write_all(&out)
+            .and_then(|()| stream.flush())
+            .map_err(|e| format!("Redis pipeline: {e}"))?;
+        self.sent += commands.len() as u64;
+        for args in commands {
+            if let Reply::Error(e) = self.read_reply()? {
+                return Err(format!("Redis {}: {e}", args.join(" ")));
+            }
+        }
+        Ok(())
     }
 
     /// A command that must succeed with a status reply (`+OK`, `+PONG`).
@@ -320,6 +367,42 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Stores `count` users as the auth-redis scenario's plugin reads them:
+    /// `mqtt_user:<u>` with `salt` and `password` = hex SHA-256 of salt then
+    /// password, and `mqtt_acl:<u>` with [`AUTH_ACL_RULES`] topic filters,
+    /// only the last of which matches [`AUTH_TOPIC`]. Sent pipelined, a
+    /// thousand commands at a time.
+    pub fn add_users(&mut self, count: usize) -> Result<(), Error> {
+        use sha2::{Digest, Sha256};
+        let mut batch: Vec<Vec<String>> = Vec::new();
+        for i in 0..count {
+            let user = format!("{AUTH_USER_PREFIX}{i}");
+            let salt = format!("s{i:06x}");
+            let digest = Sha256::digest(format!("{salt}{AUTH_PASSWORD}").as_bytes());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            batch.push(vec![
+                "HSET".to_owned(),
+                format!("mqtt_user:{user}"),
+                "password".to_owned(),
+                hex,
+                "salt".to_owned(),
+                salt,
+            ]);
+            let mut acl = vec!["HSET".to_owned(), format!("mqtt_acl:{user}")];
+            for rule in 1..AUTH_ACL_RULES {
+                let access = ["1", "2", "3"][rule % 3];
+                acl.extend([format!("devices/{user}/r{rule}/#"), access.to_owned()]);
+            }
+            acl.extend([AUTH_TOPIC.to_owned(), "1".to_owned()]);
+            batch.push(acl);
+            if batch.len() >= 1000 || i + 1 == count {
+                self.client.pipeline(&batch)?;
+                batch.clear();
+            }
+        }
+        Ok(())
     }
 
     /// Empties the database and zeroes the command statistics, so that a

@@ -44,6 +44,7 @@ fn run_once(
     // Before the broker starts, so that its plugin finds an empty Redis.
     if let Some(server) = redis.as_deref_mut() {
         server.reset()?;
+        server.add_users(scenario.redis_users)?;
     }
     let running = broker.start(programs, LIMITS, work_dir, certs)?;
     let pid = running.pid();
@@ -70,9 +71,13 @@ fn run_once(
         }),
         Work::Connections(count) => connections_runtime()
             .and_then(|runtime| {
-                runtime.block_on(load::run_connections(endpoint, *count, login, || {
-                    brokers::rss_kib(pid)
-                }))
+                runtime.block_on(load::run_connections(
+                    endpoint,
+                    *count,
+                    login,
+                    scenario.subscribe,
+                    || brokers::rss_kib(pid),
+                ))
             })
             .map(|o| {
                 let cpu = brokers::cpu_seconds(pid).unwrap_or(cpu_before) - cpu_before;
@@ -321,6 +326,7 @@ pub fn drive_against(
                         endpoint,
                         *count,
                         scenario.login.as_ref(),
+                        scenario.subscribe,
                         || Ok(0),
                     ))
                 });

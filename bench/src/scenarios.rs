@@ -50,6 +50,12 @@ pub struct Scenario {
     pub redis: Option<PathBuf>,
     /// What every client sends in CONNECT, to both brokers alike.
     pub login: Option<Login>,
+    /// Users [`redis::Server::add_users`] stores in the subject's Redis
+    /// before each of its runs (0: none).
+    pub redis_users: usize,
+    /// What each client of a connection scenario subscribes to once
+    /// connected, to both brokers alike.
+    pub subscribe: Option<&'static str>,
 }
 
 const THROUGHPUT: Metric = Metric {
@@ -216,6 +222,8 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
         min_rounds: 0,
         redis: None,
         login: None,
+        redis_users: 0,
+        subscribe: None,
     };
     // mqhost against itself under the qos1 load: runs of a second or
     // more, and more rounds, to tell a few percent apart on a shared
@@ -236,6 +244,8 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
         min_rounds: size(5, 7) as usize,
         redis: None,
         login,
+        redis_users: 0,
+        subscribe: None,
     };
     let mut list = vec![
         versus(
@@ -457,8 +467,74 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
         reference: plain(),
         skip: redis_skip,
         min_rounds: 0,
-        redis: redis_server,
+        redis: redis_server.clone(),
         login: None,
+        redis_users: 0,
+        subscribe: None,
+    });
+
+    // The auth_redis plugin's cost per connection: each client its own
+    // user, found in Redis with a salted SHA-256 password and ten rules,
+    // the SUBSCRIBE allowed only by the last of them (acl.nomatch = deny,
+    // anonymous clients refused), against mqhost without access control
+    // given the same CONNECTs and SUBSCRIBEs.
+    let auth_redis = options.bin_dir.join("libmqhost_auth_redis.so");
+    let auth_redis_skip = if !auth_redis.exists() {
+        Some(format!(
+            "{} is not built (plugins/auth-redis)",
+            auth_redis.display()
+        ))
+    } else if redis_server.is_none() {
+        Some("no redis-server on PATH or at /usr/bin/redis-server".to_owned())
+    } else {
+        None
+    };
+    let connections: usize = 10_000;
+    list.push(Scenario {
+        key: "auth-redis",
+        title: format!("{connections} connections, auth_redis plugin"),
+        description: format!(
+            "as idle, each client its own user of {connections} stored in a private \
+             redis-server (salt,sha256 password, an ACL of {} rules in a hash), then one \
+             SUBSCRIBE that only the last rule allows (acl.nomatch = deny); against \
+             mqhost without access control given the same CONNECTs and SUBSCRIBEs",
+            redis::AUTH_ACL_RULES
+        ),
+        work: Work::Connections(connections),
+        subject: mqhost(
+            "mqhost+auth_redis",
+            vec![(auth_redis, redis::AUTH_PLUGIN_CONF.to_owned())],
+            &[("mqtt.allow_anonymous", "off"), ("acl.nomatch", "deny")],
+        ),
+        reference: plain(),
+        skip: auth_redis_skip,
+        min_rounds: 0,
+        redis: redis_server,
+        login: Some(Login {
+            username: redis::AUTH_USER_PREFIX.to_owned(),
+            password: redis::AUTH_PASSWORD.to_owned(),
+            numbered: true,
+        }),
+        redis_users: connections,
+        subscribe: Some(redis::AUTH_TOPIC),
+    });
+    // The same clients against Mosquitto, neither broker checking them:
+    // what auth-redis's subject compares with beside mqhost.
+    list.push(Scenario {
+        login: Some(Login {
+            username: redis::AUTH_USER_PREFIX.to_owned(),
+            password: redis::AUTH_PASSWORD.to_owned(),
+            numbered: true,
+        }),
+        subscribe: Some(redis::AUTH_TOPIC),
+        ..versus(
+            "connect-sub",
+            &format!("{connections} connections, each subscribing once"),
+            "as auth-redis without the plugin: mqhost against Mosquitto, neither \
+             checking logins or topics"
+                .into(),
+            Work::Connections(connections),
+        )
     });
 
     if full {
@@ -477,6 +553,8 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
             min_rounds: 0,
             redis: None,
             login: None,
+            redis_users: 0,
+            subscribe: None,
         });
     }
 
