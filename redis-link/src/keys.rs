@@ -76,6 +76,27 @@ pub enum Setting {
 /// messages use. A setting without a name cannot be set from the file.
 pub type Names = [(&'static str, Setting)];
 
+/// The connection keys of EMQX 4.4's `emqx_auth_redis.conf` (after its
+/// `auth.redis.` prefix), with 4.0-4.2's spellings of the TLS files and a
+/// user name for Redis ACL users: the names a user moving from EMQX
+/// already has in its files.
+pub const EMQX4_AUTH_REDIS: &Names = &[
+    ("type", Setting::Type),
+    ("server", Setting::Server),
+    ("sentinel", Setting::Sentinel),
+    ("pool", Setting::PoolSize),
+    ("database", Setting::Database),
+    ("username", Setting::Username),
+    ("password", Setting::Password),
+    ("ssl", Setting::Ssl),
+    ("ssl.cacertfile", Setting::CaFile),
+    ("ssl.certfile", Setting::CertFile),
+    ("ssl.keyfile", Setting::KeyFile),
+    ("cafile", Setting::CaFile),
+    ("certfile", Setting::CertFile),
+    ("keyfile", Setting::KeyFile),
+];
+
 impl Setting {
     /// The setting `name` stands for in `names`.
     pub fn find(names: &Names, name: &str) -> Option<Setting> {
@@ -162,25 +183,6 @@ mod tests {
     use super::*;
     use crate::settings::{PoolKind, Secret, Tls};
 
-    /// The keys of EMQX 4.4's `emqx_auth_redis.conf`, with 4.0-4.2's
-    /// spellings of the TLS files and a user name.
-    const EMQX4: &Names = &[
-        ("type", Setting::Type),
-        ("server", Setting::Server),
-        ("sentinel", Setting::Sentinel),
-        ("pool", Setting::PoolSize),
-        ("database", Setting::Database),
-        ("username", Setting::Username),
-        ("password", Setting::Password),
-        ("ssl", Setting::Ssl),
-        ("ssl.cacertfile", Setting::CaFile),
-        ("ssl.certfile", Setting::CertFile),
-        ("ssl.keyfile", Setting::KeyFile),
-        ("cafile", Setting::CaFile),
-        ("certfile", Setting::CertFile),
-        ("keyfile", Setting::KeyFile),
-    ];
-
     fn read(text: &str, keys: &LinkKeys) -> Result<(LinkConfig, Vec<String>), ConfigError> {
         let props = properties::parse(text, "test.conf").unwrap();
         let mut link = LinkConfig::default();
@@ -208,7 +210,7 @@ mod tests {
                     auth.redis.ssl.cacertfile = /nonexistent/ca.pem\n\
                     auth.redis.ssl.certfile = /nonexistent/cert.pem\n\
                     auth.redis.ssl.keyfile = /nonexistent/key.pem\n";
-        let (link, other) = read(text, &LinkKeys::new("auth.redis.", EMQX4)).unwrap();
+        let (link, other) = read(text, &LinkKeys::new("auth.redis.", EMQX4_AUTH_REDIS)).unwrap();
         assert_eq!(
             link,
             LinkConfig {
@@ -232,7 +234,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_plugins_own_key() {
-        let keys = LinkKeys::new("auth.redis.", EMQX4);
+        let keys = LinkKeys::new("auth.redis.", EMQX4_AUTH_REDIS);
         let error = read("\nauth.redis.pool = 0\n", &keys).unwrap_err();
         assert_eq!((error.line, error.key.as_str()), (2, "auth.redis.pool"));
         let error = read("auth.redis.type = sentinel\n", &keys).unwrap_err();
@@ -259,7 +261,7 @@ mod tests {
 
     #[test]
     fn only_keys_under_the_prefix_are_taken() {
-        let keys = LinkKeys::new("auth.redis.", EMQX4);
+        let keys = LinkKeys::new("auth.redis.", EMQX4_AUTH_REDIS);
         assert_eq!(keys.setting("auth.redis.pool"), Some(Setting::PoolSize));
         assert_eq!(keys.setting("auth.redis.pool_size"), None);
         assert_eq!(keys.setting("backend.redis.pool"), None);

@@ -52,7 +52,7 @@ pub use cell::ConnCell;
 pub use conn::{Scanned, SCAN_PAGE};
 pub use connect::{connect, connect_pubsub, server_address, Conn, Peer, CONNECT_TIMEOUT};
 pub use errors::{is_transient, needs_new_connection};
-pub use keys::{LinkKeys, Names, Setting};
+pub use keys::{LinkKeys, Names, Setting, EMQX4_AUTH_REDIS};
 pub use server::{parse_server, parse_servers, Server};
 pub use settings::{LinkConfig, PoolKind, Secret, Tls, DEFAULT_POOL_SIZE};
 pub use stream::{install_crypto_provider, open_stream, Stream};

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use mqhost_plugin_api::properties;
 use mqhost_plugin_api::ConfigError;
-use mqhost_redis_link::{LinkConfig, LinkKeys, Names, Setting};
+use mqhost_redis_link::{LinkConfig, LinkKeys, Names, EMQX4_AUTH_REDIS};
 
 use crate::hash::PasswordHash;
 use crate::template::{Template, Var};
@@ -29,24 +29,8 @@ use crate::template::{Template, Var};
 /// What every key of this plugin starts with.
 pub(crate) const PREFIX: &str = "auth.redis.";
 
-/// EMQX 4.4's names for the connection settings, with 4.0-4.2's
-/// spellings of the TLS files and a user name for Redis ACL users.
-pub(crate) const LINK_NAMES: &Names = &[
-    ("type", Setting::Type),
-    ("server", Setting::Server),
-    ("sentinel", Setting::Sentinel),
-    ("pool", Setting::PoolSize),
-    ("database", Setting::Database),
-    ("username", Setting::Username),
-    ("password", Setting::Password),
-    ("ssl", Setting::Ssl),
-    ("ssl.cacertfile", Setting::CaFile),
-    ("ssl.certfile", Setting::CertFile),
-    ("ssl.keyfile", Setting::KeyFile),
-    ("cafile", Setting::CaFile),
-    ("certfile", Setting::CertFile),
-    ("keyfile", Setting::KeyFile),
-];
+/// EMQX 4.4's names for the connection settings.
+pub(crate) const LINK_NAMES: &Names = EMQX4_AUTH_REDIS;
 
 /// The plugin's own keys, after the prefix.
 const OWN_KEYS: &[&str] = &[
