@@ -243,7 +243,7 @@ async fn accept(
         password: connect.password.as_deref().map(<[u8]>::to_vec),
         peer,
         protocol: version,
-        listener: listener.id().to_owned(),
+        listener: Arc::clone(&listener),
         cert: cert.clone(),
     };
     let plugins = match broker.hooks.authenticate(request, broker.access.patience()) {

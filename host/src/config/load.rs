@@ -33,7 +33,7 @@ impl HostConfig {
         config.apply_overrides(overrides)?;
         config.listener.check().map_err(|message| {
             PropertiesError::new(
-                path.map_or("--set".into(), |p| p.display().to_string()),
+                path.map_or(OVERRIDE_SOURCE.into(), |p| p.display().to_string()),
                 message,
             )
         })?;

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use super::{HookHandler, HookSet, Hooks, Registered};
 use crate::access::Access;
+use crate::config::listeners::ListenerSpec;
 
 /// One source's answer to an access question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +68,8 @@ pub struct AuthenticateRequest {
     pub password: Option<Vec<u8>>,
     pub peer: SocketAddr,
     pub protocol: ProtocolVersion,
-    /// The listener's name, as in its configuration key (`tcp.default`).
-    pub listener: String,
+    /// The listener the client came in on.
+    pub listener: Arc<ListenerSpec>,
     /// The client certificate the listener verified, if any.
     pub cert: Option<PeerCert>,
 }
@@ -248,7 +249,7 @@ mod tests {
             password: None,
             peer: "127.0.0.1:1".parse().unwrap(),
             protocol: ProtocolVersion::V5,
-            listener: "tcp.default".to_owned(),
+            listener: Arc::new(ListenerSpec::tcp_default("127.0.0.1:1883".parse().unwrap())),
             cert: None,
         }
     }

@@ -404,7 +404,7 @@ impl HookHandler for PluginHook {
             password: request.password.as_deref().map(RSlice::from_slice).into(),
             peer: RStr::from_str(&peer),
             protocol: request.protocol.level(),
-            listener: RStr::from_str(&request.listener),
+            listener: RStr::from_str(request.listener.id()),
             cert_common_name: opt_str(request.cert.as_ref().and_then(|c| c.common_name.as_deref())),
             cert_subject: opt_str(request.cert.as_ref().map(|c| c.subject.as_str())),
             node: RStr::from_str(&self.0.node),
