@@ -257,7 +257,7 @@ fn parse_word(word: &str, hook: HookPoint) -> Result<ArgTemplate, String> {
 /// The value of a placeholder for `event`. The configuration guarantees
 /// the placeholder exists at the event's hook point; an impossible pair
 /// gives an empty value rather than a panic.
-fn value(var: Var, event: &Event) -> Cow<'_, [u8]> {
+fn value<'a>(var: Var, event: &'a Event<'_>) -> Cow<'a, [u8]> {
     fn text(s: &str) -> Cow<'_, [u8]> {
         Cow::Borrowed(s.as_bytes())
     }
@@ -274,14 +274,14 @@ fn value(var: Var, event: &Event) -> Cow<'_, [u8]> {
         (Var::Ts, Event::Client(c)) => number(c.ts_secs()),
         (Var::Ts, Event::Message(m)) => number(m.ts_ms),
         (Var::Topic, Event::Subscription(s)) => text(&s.filter),
-        (Var::Topic, Event::Message(m)) => text(&m.topic),
-        (Var::Topic, Event::Delivery(d)) => text(&d.topic),
+        (Var::Topic, Event::Message(m)) => text(m.topic),
+        (Var::Topic, Event::Delivery(d)) => text(d.topic),
         (Var::Qos, Event::Subscription(s)) => number(u64::from(s.qos)),
         (Var::Qos, Event::Message(m)) => number(u64::from(m.qos)),
         (Var::Qos, Event::Delivery(d)) => number(u64::from(d.qos)),
         (Var::MsgId, Event::Message(m)) => text(&m.id),
         (Var::MsgId, Event::Delivery(d)) => text(&d.id),
-        (Var::Payload, Event::Message(m)) => Cow::Borrowed(&m.payload),
+        (Var::Payload, Event::Message(m)) => Cow::Borrowed(m.payload),
         (Var::Retain, Event::Message(m)) => text(bool_text(m.retain)),
         _ => Cow::Borrowed(b""),
     }
@@ -306,7 +306,7 @@ mod tests {
         out.cmds.iter().map(words).collect()
     }
 
-    fn client() -> Event {
+    fn client() -> Event<'static> {
         Event::Client(Arc::new(ClientData {
             client_id: "c1".into(),
             username: Some("alice".into()),
@@ -317,16 +317,16 @@ mod tests {
         }))
     }
 
-    fn message() -> Event {
-        Event::Message(Arc::new(MessageData {
+    fn message() -> Event<'static> {
+        Event::Message(MessageData {
             id: "0Gm7bUq0Xk2Q0000000001".into(),
-            from: "pub".into(),
+            from: "pub",
             qos: 2,
-            topic: "a/b".into(),
+            topic: "a/b",
             retain: false,
-            payload: b"two words".to_vec(),
+            payload: b"two words",
             ts_ms: 1_471_869_172_500,
-        }))
+        })
     }
 
     #[test]
@@ -363,12 +363,12 @@ mod tests {
             ),
             [["RPUSH", "pub:a/b", "0Gm7bUq0Xk2Q0000000001"]]
         );
-        let ack = Event::Delivery(Arc::new(DeliveryData {
-            client_id: "c2".into(),
+        let ack = Event::Delivery(DeliveryData {
+            client_id: "c2",
             qos: 1,
             id: "0Gm7bUq0Xk2Q0000000001".into(),
-            topic: "a/b".into(),
-        }));
+            topic: "a/b",
+        });
         assert_eq!(
             expand(
                 &["HSET ack:${clientid} ${topic} ${msgid}"],

@@ -1,6 +1,8 @@
-//! Owned copies of hook events. A hook borrows the broker's data for one
-//! call; what a rule needs later (on a writer or lookup task) is copied
-//! once, into one of these, and shared by every rule of that event.
+//! Hook events as the rules see them. Messages and deliveries, the events
+//! of the message path, borrow the broker's data for the hook call: their
+//! writes are encoded into the pool's queue during it, and no lookup uses
+//! them. Client, session and subscription events are copied once, owned,
+//! since lookups run after the hook has returned.
 
 use std::sync::Arc;
 
@@ -119,34 +121,34 @@ impl SubscriptionData {
 }
 
 /// A message at `message.publish`: everything its hash holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MessageData {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MessageData<'a> {
     /// The id, 22 base62 characters.
     pub(crate) id: IdText,
     /// Publisher's client id.
-    pub(crate) from: String,
+    pub(crate) from: &'a str,
     /// QoS as published.
     pub(crate) qos: u8,
     /// Topic name.
-    pub(crate) topic: String,
+    pub(crate) topic: &'a str,
     /// Retain flag.
     pub(crate) retain: bool,
     /// Payload bytes.
-    pub(crate) payload: Vec<u8>,
+    pub(crate) payload: &'a [u8],
     /// Publish time, Unix milliseconds.
     pub(crate) ts_ms: u64,
 }
 
-impl MessageData {
-    /// Copies a message event.
-    pub(crate) fn new(event: &MessageEvent<'_>) -> MessageData {
+impl<'a> MessageData<'a> {
+    /// A message event's data.
+    pub(crate) fn new(event: &'a MessageEvent<'a>) -> MessageData<'a> {
         MessageData {
             id: id_text(event.id),
-            from: event.from.to_string(),
+            from: event.from.as_str(),
             qos: event.qos,
-            topic: event.topic.to_string(),
+            topic: event.topic.as_str(),
             retain: event.retain,
-            payload: event.payload.as_slice().to_vec(),
+            payload: event.payload.as_slice(),
             ts_ms: event.timestamp_ms,
         }
     }
@@ -164,7 +166,7 @@ impl MessageData {
                 "retain",
                 FieldValue::Bytes(bool_text(self.retain).as_bytes()),
             ),
-            ("payload", FieldValue::Bytes(&self.payload)),
+            ("payload", FieldValue::Bytes(self.payload)),
             ("ts", FieldValue::number(self.ts_ms)),
         ]
     }
@@ -268,33 +270,33 @@ pub(crate) fn bool_text(value: bool) -> &'static str {
 
 /// A delivery at `message.delivered` or `message.acked`: only what the
 /// functions and placeholders of those hooks use (no payload).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DeliveryData {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeliveryData<'a> {
     /// The receiver.
-    pub(crate) client_id: String,
+    pub(crate) client_id: &'a str,
     /// QoS of this delivery.
     pub(crate) qos: u8,
     /// The message id, 22 base62 characters.
     pub(crate) id: IdText,
     /// The message topic.
-    pub(crate) topic: String,
+    pub(crate) topic: &'a str,
 }
 
-impl DeliveryData {
-    /// Copies a delivery event.
-    pub(crate) fn new(event: &DeliveryEvent<'_>) -> DeliveryData {
+impl<'a> DeliveryData<'a> {
+    /// A delivery event's data.
+    pub(crate) fn new(event: &'a DeliveryEvent<'a>) -> DeliveryData<'a> {
         DeliveryData {
-            client_id: event.client_id.to_string(),
+            client_id: event.client_id.as_str(),
             qos: event.qos,
             id: id_text(event.message.id),
-            topic: event.message.topic.to_string(),
+            topic: event.message.topic.as_str(),
         }
     }
 }
 
 /// One event, shared by every rule it triggers.
 #[derive(Debug, Clone)]
-pub(crate) enum Event {
+pub(crate) enum Event<'a> {
     /// `client.connected` / `client.disconnected`.
     Client(Arc<ClientData>),
     /// `session.created`.
@@ -302,24 +304,36 @@ pub(crate) enum Event {
     /// `session.subscribed` / `session.unsubscribed`.
     Subscription(Arc<SubscriptionData>),
     /// `message.publish`.
-    Message(Arc<MessageData>),
+    Message(MessageData<'a>),
     /// `message.delivered` / `message.acked`.
-    Delivery(Arc<DeliveryData>),
+    Delivery(DeliveryData<'a>),
 }
 
-impl Event {
+impl Event<'_> {
     /// The client the event is about: lookups for one client run in order.
     pub(crate) fn client_id(&self) -> &str {
         match self {
             Event::Client(c) => &c.client_id,
             Event::Session(s) => &s.client_id,
             Event::Subscription(s) => &s.client_id,
-            Event::Message(m) => &m.from,
-            Event::Delivery(d) => &d.client_id,
+            Event::Message(m) => m.from,
+            Event::Delivery(d) => d.client_id,
         }
     }
 
-    /// Bytes the event carries, roughly: to bound batches by size.
+    /// The event, for a lookup that runs after the hook returns: only the
+    /// owned kinds (lookups are for clients and subscriptions).
+    pub(crate) fn to_owned_event(&self) -> Option<Event<'static>> {
+        match self {
+            Event::Client(c) => Some(Event::Client(Arc::clone(c))),
+            Event::Session(s) => Some(Event::Session(Arc::clone(s))),
+            Event::Subscription(s) => Some(Event::Subscription(Arc::clone(s))),
+            Event::Message(_) | Event::Delivery(_) => None,
+        }
+    }
+
+    /// Bytes the event's writes take, roughly: to bound the queue by size
+    /// before they are written.
     pub(crate) fn size_hint(&self) -> usize {
         match self {
             Event::Message(m) => m.payload.len() + m.topic.len() + 128,
@@ -353,11 +367,11 @@ mod tests {
     fn message_fields_follow_the_seed() {
         let message = MessageData {
             id: "0000000000000000000001".into(),
-            from: "test".into(),
+            from: "test",
             qos: 1,
-            topic: "topic".into(),
+            topic: "topic",
             retain: true,
-            payload: b"Hello world!".to_vec(),
+            payload: b"Hello world!",
             ts_ms: 1481685802123,
         };
         let fields: Vec<(&str, String)> = message

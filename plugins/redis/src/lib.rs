@@ -14,8 +14,8 @@
 //! - [`hook`]: the hook points rules name.
 //! - [`scan`]: topic filters as `SCAN MATCH` patterns (every other topic
 //!   rule is `mqhost_plugin_api::topic`).
-//! - [`event`]: owned copies of hook events, shared by the rules they
-//!   trigger.
+//! - [`event`]: hook events as rules see them (message events borrowed,
+//!   the others copied once for lookups).
 //! - [`functions`]: the spec's write functions, event → commands (pure).
 //! - [`commands`]: raw command templates and their placeholders.
 //! - [`resp`]: commands encoded straight into the protocol, and replies
@@ -27,9 +27,9 @@
 //!
 //! # Threads
 //!
-//! Hooks run on broker threads and return at once: they match rules,
-//! copy the event once, and push jobs into the pools' queues (or drop a
-//! message for the expiry check). All Redis I/O runs on the plugin's own
+//! Hooks run on broker threads and return at once: they match rules and
+//! write the rules' commands into the pools' queues, or push lookups (or
+//! drop a message for the expiry check). All Redis I/O runs on the plugin's own
 //! tokio runtime, built in `start` on threads of its own; the host's
 //! runtime is never used (its tokio is another copy with other
 //! thread-locals).
@@ -63,7 +63,6 @@ use config::Config;
 use event::{ClientData, DeliveryData, Event, MessageData, SessionData, SubscriptionData};
 use functions::{expiry, Function, Kind, Shape};
 use hook::HookPoint;
-use pool::job::Job;
 use pool::lookup::Lookup;
 use pool::shared::PoolShared;
 use pool::PoolHandle;
@@ -194,21 +193,21 @@ impl RedisBackend {
     /// Runs the rules of `hook` for an event about `topic` (a message
     /// topic or a subscription filter; None for client and session
     /// events). `make` copies the event, once, when a rule needs it.
-    fn run_rules(
+    fn run_rules<'a>(
         &self,
         active: &Active,
         hook: HookPoint,
         topic: Option<&str>,
         shape: Shape,
-        make: impl FnOnce() -> Event,
+        make: impl FnOnce() -> Event<'a>,
     ) {
         let rules = active.config.rules.for_hook(hook);
         if rules.is_empty() {
             return;
         }
-        // Copied on first use, once, whatever the number of rules.
+        // Made on first use, once, whatever the number of rules (only
+        // client, session and subscription events copy anything).
         let event = std::cell::LazyCell::new(make);
-        let event = || Event::clone(&event);
         for rule in rules {
             if let Some(topic) = topic {
                 if !rule.applies_to(topic) {
@@ -225,37 +224,35 @@ impl RedisBackend {
                         if count == 0 {
                             continue;
                         }
-                        let event = event();
+                        let event = &*event;
                         if *function == Function::ClientOnlineHash {
-                            if let Event::Client(client) = &event {
+                            if let Event::Client(client) = event {
                                 self.host.info(&functions::client::online_log_line(
                                     &client.client_id,
                                     client.connected,
                                 ));
                             }
                         }
-                        pool.write(
-                            Job::Function {
+                        pool.write(count, event.size_hint(), |batch| {
+                            function.emit(event, rule.ttl, batch)
+                        });
+                    }
+                    Kind::Lookup => {
+                        if let Some(event) = event.to_owned_event() {
+                            pool.lookup(Lookup {
                                 function: *function,
                                 event,
-                                ttl: rule.ttl,
-                            },
-                            count,
-                        );
+                            });
+                        }
                     }
-                    Kind::Lookup => pool.lookup(Lookup {
-                        function: *function,
-                        event: event(),
-                    }),
                     Kind::Check => {}
                 },
-                Action::Commands(commands) => pool.write(
-                    Job::Commands {
-                        commands: Arc::clone(commands),
-                        event: event(),
-                    },
-                    commands.len(),
-                ),
+                Action::Commands(commands) => {
+                    let event = &*event;
+                    pool.write(commands.len(), event.size_hint(), |batch| {
+                        commands.emit(event, batch)
+                    });
+                }
             }
         }
     }
@@ -396,7 +393,7 @@ impl MqhostPlugin for RedisBackend {
             HookPoint::MessagePublish,
             Some(message.topic.as_str()),
             shape,
-            || Event::Message(Arc::new(MessageData::new(message))),
+            || Event::Message(MessageData::new(message)),
         );
         Verdict::CONTINUE
     }
@@ -407,7 +404,7 @@ impl MqhostPlugin for RedisBackend {
             HookPoint::MessageDelivered,
             Some(delivery.message.topic.as_str()),
             Shape::default(),
-            || Event::Delivery(Arc::new(DeliveryData::new(delivery))),
+            || Event::Delivery(DeliveryData::new(delivery)),
         );
     }
 
@@ -417,7 +414,7 @@ impl MqhostPlugin for RedisBackend {
             HookPoint::MessageAcked,
             Some(delivery.message.topic.as_str()),
             Shape::of_delivery(delivery.client_id.as_str(), delivery.message.topic.as_str()),
-            || Event::Delivery(Arc::new(DeliveryData::new(delivery))),
+            || Event::Delivery(DeliveryData::new(delivery)),
         );
     }
 

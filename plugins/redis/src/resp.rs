@@ -91,6 +91,11 @@ impl RespBuf {
         self.header(b'*', argc);
     }
 
+    /// Appends arguments already encoded, after [`RespBuf::begin_carrying`].
+    pub(crate) fn raw(&mut self, encoded: &[u8]) {
+        self.bytes.extend_from_slice(encoded);
+    }
+
     /// Drops every command but the last `len() - first`.
     pub(crate) fn keep_from(&mut self, first: usize) {
         if first == 0 {

@@ -24,7 +24,7 @@ pub(crate) fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
     out.arg(b"DEL");
     out.arg2(MSG_PREFIX, delivery.id.as_bytes());
     // That topic's index would be a message's hash: it has none.
-    if keys::id_like(&delivery.topic) {
+    if keys::id_like(delivery.topic) {
         return;
     }
     out.begin(3);
@@ -36,12 +36,12 @@ pub(crate) fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
 /// `on_message_acked_for_pubsub`.
 pub(crate) fn for_pubsub(delivery: &DeliveryData, out: &mut impl CommandSink) {
     // Its key could be another client's position.
-    if keys::splits_acked_key(&delivery.client_id) {
+    if keys::splits_acked_key(delivery.client_id) {
         return;
     }
     out.begin(3);
     out.arg(b"SET");
-    out.arg(acked_key(&delivery.client_id, &delivery.topic).as_bytes());
+    out.arg(acked_key(delivery.client_id, delivery.topic).as_bytes());
     out.arg(delivery.id.as_bytes());
 }
 
@@ -60,10 +60,10 @@ mod tests {
     #[test]
     fn acks_consume_or_record() {
         let delivery = DeliveryData {
-            client_id: "c1".into(),
+            client_id: "c1",
             qos: 1,
             id: "0Gm7bUq0Xk2Q0000000001".into(),
-            topic: "queue/a".into(),
+            topic: "queue/a",
         };
         let mut out = CmdList::default();
         for_queue(&delivery, &mut out);
@@ -83,10 +83,10 @@ mod tests {
     #[test]
     fn keys_that_could_be_another_layouts_are_not_written() {
         let delivery = DeliveryData {
-            client_id: "a:b".into(),
+            client_id: "a:b",
             qos: 1,
             id: "0Gm7bUq0Xk2Q0000000001".into(),
-            topic: "0Gm7bUq0Xk2Q0000000002".into(),
+            topic: "0Gm7bUq0Xk2Q0000000002",
         };
         let mut out = CmdList::default();
         for_queue(&delivery, &mut out);

@@ -123,7 +123,7 @@ pub(crate) fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSin
         message.qos,
         message.retain,
         message.payload.is_empty(),
-        &message.topic,
+        message.topic,
     );
     if publish_count(shape) == 0 {
         return;
@@ -168,7 +168,7 @@ fn index(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
 /// `on_message_retain`: a retained message with a payload.
 pub(crate) fn retain(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
     if message.retain && !message.payload.is_empty() {
-        store_hash(RETAIN_PREFIX.as_bytes(), &message.topic, message, ttl, out);
+        store_hash(RETAIN_PREFIX.as_bytes(), message.topic, message, ttl, out);
     }
 }
 
@@ -183,7 +183,7 @@ pub(crate) fn retain_delete(message: &MessageData, out: &mut impl CommandSink) {
 
 /// `on_message_store_keep_latest`: any message, any QoS.
 pub(crate) fn store_keep_latest(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
-    store_hash(LATEST_PREFIX, &message.topic, message, ttl, out);
+    store_hash(LATEST_PREFIX, message.topic, message, ttl, out);
 }
 
 #[cfg(test)]
@@ -191,14 +191,14 @@ mod tests {
     use super::*;
     use crate::resp::{words, CmdList};
 
-    fn message(qos: u8, retain: bool, payload: &[u8]) -> MessageData {
+    fn message(qos: u8, retain: bool, payload: &[u8]) -> MessageData<'_> {
         MessageData {
             id: "0Gm7bUq0Xk2Q0000000001".into(),
-            from: "test".into(),
+            from: "test",
             qos,
-            topic: "topic".into(),
+            topic: "topic",
             retain,
-            payload: payload.to_vec(),
+            payload,
             ts_ms: 1_481_685_802_123,
         }
     }
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn a_topic_spelled_like_a_message_id_is_not_indexed() {
         let mut m = message(1, false, b"x");
-        m.topic = "0Gm7bUq0Xk2Q0000000002".into();
+        m.topic = "0Gm7bUq0Xk2Q0000000002";
         let out = run(|o| publish(&m, 60, o));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0][..2], ["HMSET", "mqtt:msg:0Gm7bUq0Xk2Q0000000001"]);

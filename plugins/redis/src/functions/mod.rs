@@ -208,7 +208,7 @@ mod tests {
     use crate::event::{ClientData, DeliveryData, MessageData};
     use crate::resp::{CmdList, RespBuf};
 
-    fn events() -> Vec<(Event, Shape)> {
+    fn events() -> Vec<(Event<'static>, Shape)> {
         let mut out = Vec::new();
         for connected in [true, false] {
             out.push((
@@ -230,26 +230,26 @@ mod tests {
                         let shape = Shape::of_message(qos, retain, empty, topic);
                         let message = MessageData {
                             id: "0000000000000000000001".into(),
-                            from: "p".into(),
+                            from: "p",
                             qos,
-                            topic: topic.into(),
+                            topic,
                             retain,
-                            payload: if empty { vec![] } else { b"x".to_vec() },
+                            payload: if empty { b"" } else { b"x" },
                             ts_ms: 1,
                         };
-                        out.push((Event::Message(Arc::new(message)), shape));
+                        out.push((Event::Message(message), shape));
                     }
                 }
             }
         }
         for (client_id, topic) in [("c", "t"), ("a:b", "0000000000000000000002")] {
             out.push((
-                Event::Delivery(Arc::new(DeliveryData {
-                    client_id: client_id.into(),
+                Event::Delivery(DeliveryData {
+                    client_id,
                     qos: 1,
                     id: "0000000000000000000001".into(),
-                    topic: topic.into(),
-                })),
+                    topic,
+                }),
                 Shape::of_delivery(client_id, topic),
             ));
         }

@@ -1,60 +1,41 @@
 //! Coalescing a batch before it goes to one server: `DEL`s become one
-//! `DEL` of many keys, and `ZADD`s (or `ZREM`s) on one sorted set become
-//! one `ZADD` (`ZREM`) of many members.
+//! `DEL` of many keys, `ZADD`s (or `ZREM`s) on one sorted set become one
+//! `ZADD` (`ZREM`) of many members, and of the `EXPIRE`s (or index trims)
+//! of one key only the last is sent.
 //!
 //! Redis spends about half a microsecond on every command beyond its work
 //! (parsing, dispatch, the reply), as much as a `DEL` itself, and one
 //! Redis is what bounds the plugin: storing and consuming a QoS 1 message
-//! is five commands, three of which coalesce across the messages of a
+//! is seven commands, five of which coalesce across the messages of a
 //! batch.
 //!
 //! A command joins an earlier one only if nothing between them touches
 //! what it touches, so per key the order of effects is unchanged (a
 //! message's ack never lands before its store): a `DEL` of `k` joins the
 //! open `DEL` when no later command touched `k`; a `ZADD k s m` joins the
-//! open `ZADD` on `k` when no later command touched `k` as a whole (an
-//! `EXPIRE k`, a `DEL k`) or member `m` (a `ZREM k m`). Adds and removes of
-//! different members commute, so they may pass each other. A command whose
-//! keys we cannot tell (any name not known here) closes every open command.
-//! Only for single and sentinel pools: on a cluster a multi-key `DEL` must
-//! stay within one slot.
+//! open `ZADD` on `k` when no later command touched `k` as a whole (a
+//! `DEL k`, an `HMSET k`) or member `m` (a `ZREM k m`). Adds and removes of
+//! different members commute, so they may pass each other, and they may
+//! pass an `EXPIRE k` or a trim of `k`: each `ZADD` is followed by its own
+//! `EXPIRE`, so the key still gets its time to live after its last
+//! creation, and a trim only removes ids whose hashes have expired, which
+//! the index must not keep anyway.
+//!
+//! An `EXPIRE k n` makes an earlier `EXPIRE k` of the batch pointless when
+//! nothing but members were written to `k` in between: the earlier one is
+//! dropped (its reply counted with the later). So is an index trim
+//! (`ZREMRANGEBYLEX mqtt:msg:<topic> - (<id>`) followed by one whose
+//! cutoff is not earlier.
+//!
+//! A command whose keys we cannot tell (any name not known here) closes
+//! every open command. Only for single and sentinel pools: on a cluster a
+//! multi-key `DEL` must stay within one slot.
 
 use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
 
-use crate::resp::{CommandSink, RespBuf};
-
-/// A batch's commands as arguments in one arena, to coalesce before
-/// encoding.
-#[derive(Default)]
-pub(crate) struct Batch {
-    bytes: Vec<u8>,
-    /// Each argument's range in `bytes`.
-    args: Vec<(u32, u32)>,
-    /// Each command's first argument and argument count.
-    cmds: Vec<(u32, u32)>,
-    /// Kept from batch to batch for its memory.
-    touched: Touched,
-}
-
-impl CommandSink for Batch {
-    fn begin(&mut self, _argc: usize) {
-        self.cmds.push((self.args.len() as u32, 0));
-    }
-
-    fn arg(&mut self, bytes: &[u8]) {
-        self.arg2(bytes, b"");
-    }
-
-    fn arg2(&mut self, prefix: &[u8], rest: &[u8]) {
-        let start = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(prefix);
-        self.bytes.extend_from_slice(rest);
-        self.args.push((start, self.bytes.len() as u32));
-        if let Some(cmd) = self.cmds.last_mut() {
-            cmd.1 += 1;
-        }
-    }
-}
+use super::batch::Batch;
+use crate::resp::RespBuf;
 
 /// What a command does to the keys it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,6 +46,10 @@ enum Shape {
     ZAdd,
     /// `ZREM key member ...`.
     ZRem,
+    /// `EXPIRE key seconds`, without options.
+    Expire,
+    /// `ZREMRANGEBYLEX mqtt:msg:<topic> - (<id>`: the index trim.
+    Trim,
     /// A command on its first argument's key as a whole.
     Keyed,
     /// Anything else: its keys are not known here.
@@ -105,25 +90,33 @@ const KEYED: &[&[u8]] = &[
     b"ZREMRANGEBYSCORE",
 ];
 
-fn shape(args: &[&[u8]]) -> Shape {
-    let Some(name) = args.first() else {
+/// The index trim's cutoff: `(` and a 22-character id.
+const TRIM_CUTOFF_LEN: usize = 23;
+
+fn shape(batch: &Batch, args: Range<u32>) -> Shape {
+    let argc = args.len();
+    if argc == 0 {
         return Shape::Unknown;
-    };
+    }
+    let name = batch.arg_at(args.start);
+    let arg = |i: usize| batch.arg_at(args.start + i as u32);
     // What the functions write, spelled as they spell it, first.
-    match *name {
-        b"HMSET" | b"EXPIRE" | b"ZREMRANGEBYLEX" if args.len() >= 2 => return Shape::Keyed,
-        b"DEL" if args.len() >= 2 => return Shape::Del,
-        b"ZREM" if args.len() >= 3 => return Shape::ZRem,
+    match name {
+        b"HMSET" if argc >= 2 => return Shape::Keyed,
+        b"EXPIRE" if argc == 3 && is_count(arg(2)) => return Shape::Expire,
+        b"ZREMRANGEBYLEX" if argc == 4 && is_trim(arg(1), arg(2), arg(3)) => return Shape::Trim,
+        b"DEL" if argc >= 2 => return Shape::Del,
+        b"ZREM" if argc >= 3 => return Shape::ZRem,
         _ => {}
     }
     let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
-    if (is(b"DEL") || is(b"UNLINK")) && args.len() >= 2 {
+    if (is(b"DEL") || is(b"UNLINK")) && argc >= 2 {
         Shape::Del
-    } else if is(b"ZADD") && args.len() >= 4 && args.len().is_multiple_of(2) && is_score(args[2]) {
+    } else if is(b"ZADD") && argc >= 4 && argc.is_multiple_of(2) && is_score(arg(2)) {
         Shape::ZAdd
-    } else if is(b"ZREM") && args.len() >= 3 {
+    } else if is(b"ZREM") && argc >= 3 {
         Shape::ZRem
-    } else if args.len() >= 2 && KEYED.iter().any(|k| is(k)) {
+    } else if argc >= 2 && KEYED.iter().any(|k| is(k)) {
         Shape::Keyed
     } else {
         Shape::Unknown
@@ -133,6 +126,20 @@ fn shape(args: &[&[u8]]) -> Shape {
 /// A plain number, not an option such as `NX` (or `inf`, kept apart).
 fn is_score(arg: &[u8]) -> bool {
     matches!(arg.first(), Some(b'0'..=b'9' | b'-' | b'+' | b'.'))
+}
+
+/// Digits only.
+fn is_count(arg: &[u8]) -> bool {
+    !arg.is_empty() && arg.iter().all(u8::is_ascii_digit)
+}
+
+/// The index trim the publish function writes, and nothing like it.
+fn is_trim(key: &[u8], min: &[u8], max: &[u8]) -> bool {
+    key.starts_with(crate::functions::message::MSG_PREFIX)
+        && min == b"-"
+        && max.len() == TRIM_CUTOFF_LEN
+        && max[0] == b'('
+        && max[1..].iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// Who touched what last, by 64-bit hash: keys, and sorted-set members
@@ -157,11 +164,15 @@ struct Slot {
     hash: u64,
     /// The last command on it (for a member: on that member).
     any: u32,
-    /// The last command on the key as a whole, not on members.
+    /// The last command on the key as a whole, not on members (an
+    /// `EXPIRE` or a trim aside).
     whole: u32,
     /// The open `ZADD` and `ZREM` on the key.
     zadd: u32,
     zrem: u32,
+    /// The last `EXPIRE` and trim of the key.
+    expire: u32,
+    trim: u32,
 }
 
 const NONE: u32 = u32::MAX;
@@ -171,6 +182,8 @@ const EMPTY: Slot = Slot {
     whole: NONE,
     zadd: NONE,
     zrem: NONE,
+    expire: NONE,
+    trim: NONE,
 };
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -250,83 +263,157 @@ impl Touched {
 /// One command as it will go out: a source command, then the arguments
 /// of the commands that joined it.
 struct Out {
-    cmd: usize,
-    joined: Vec<u32>,
-    /// Commands it carries.
+    /// The source command's arguments.
+    args: Range<u32>,
+    /// Arguments in all.
+    argc: u32,
+    /// Source commands it carries.
     carries: u32,
+    /// The first and last of its joins (indexes into `joins`).
+    first_join: u32,
+    last_join: u32,
+    /// Made pointless by a later command, which carries it.
+    dropped: bool,
 }
 
-impl Batch {
-    /// Empties it, keeping its memory.
-    pub(crate) fn clear(&mut self) {
-        self.bytes.clear();
-        self.args.clear();
-        self.cmds.clear();
+/// Arguments joined to an output command, and the next join of that
+/// command: a list per command in one vector, so a batch allocates
+/// nothing once its vectors have grown.
+struct Join {
+    args: Range<u32>,
+    next: u32,
+}
+
+/// Coalesces batches; keeps its memory from batch to batch.
+#[derive(Default)]
+pub(crate) struct Coalescer {
+    touched: Touched,
+    outs: Vec<Out>,
+    joins: Vec<Join>,
+}
+
+impl Out {
+    fn of(args: Range<u32>) -> Out {
+        Out {
+            argc: args.len() as u32,
+            args,
+            carries: 1,
+            first_join: NONE,
+            last_join: NONE,
+            dropped: false,
+        }
+    }
+}
+
+impl Coalescer {
+    /// Appends `args` to output command `target`.
+    fn join(&mut self, target: u32, args: Range<u32>) {
+        let at = self.joins.len() as u32;
+        let count = args.len() as u32;
+        self.joins.push(Join { args, next: NONE });
+        let out = &mut self.outs[target as usize];
+        if out.last_join == NONE {
+            out.first_join = at;
+        } else {
+            self.joins[out.last_join as usize].next = at;
+        }
+        out.last_join = at;
+        out.argc += count;
+        out.carries += 1;
     }
 
-    /// Encodes the batch, coalesced, into `out`.
-    pub(crate) fn encode(&mut self, out: &mut RespBuf) {
-        let Batch {
-            bytes,
-            args: ranges,
-            cmds,
-            touched,
-        } = self;
-        let arg = |index: u32| {
-            let (start, end) = ranges[index as usize];
-            &bytes[start as usize..end as usize]
+    /// Output command `earlier` is superseded by `later`, which now carries
+    /// it.
+    fn drop_for(&mut self, earlier: u32, later: u32) {
+        let carried = {
+            let out = &mut self.outs[earlier as usize];
+            out.dropped = true;
+            out.carries
         };
+        self.outs[later as usize].carries += carried;
+    }
+
+    /// Encodes commands `cmds` of `batch`, coalesced, into `out`.
+    pub(crate) fn encode(&mut self, batch: &Batch, cmds: Range<usize>, out: &mut RespBuf) {
         let n = cmds.len();
-        let mut outs: Vec<Out> = Vec::with_capacity(n);
-        // A key a command, and a few members.
-        touched.reset(n + n / 2);
+        self.outs.clear();
+        self.joins.clear();
+        // Mostly a key or a member for every other command.
+        self.touched.reset(n / 2 + 1);
         // Output commands before this one may not be joined: a command
         // whose keys are unknown went out here.
         let mut barrier = 0u32;
         let mut open_del = NONE;
-        let mut args: Vec<&[u8]> = Vec::new();
-        for (index, &(first, count)) in cmds.iter().enumerate() {
-            args.clear();
-            args.extend((first..first + count).map(arg));
-            let next = outs.len() as u32;
-            match shape(&args) {
+        for index in cmds.clone() {
+            let args = batch.command(index);
+            let first = args.start;
+            let arg = |i: u32| batch.arg_at(first + i);
+            let next = self.outs.len() as u32;
+            match shape(batch, args.clone()) {
                 Shape::Unknown => {
-                    outs.push(Out::of(index));
+                    self.outs.push(Out::of(args));
                     barrier = next + 1;
                     open_del = NONE;
                 }
                 Shape::Keyed => {
-                    outs.push(Out::of(index));
-                    let slot = touched.key(args[1]);
+                    self.outs.push(Out::of(args));
+                    let slot = self.touched.key(arg(1));
                     slot.any = next;
                     slot.whole = next;
                 }
+                shape @ (Shape::Expire | Shape::Trim) => {
+                    self.outs.push(Out::of(args));
+                    let slot = *self.touched.key(arg(1));
+                    let last = if shape == Shape::Expire {
+                        slot.expire
+                    } else {
+                        slot.trim
+                    };
+                    let supersedes = last != NONE
+                        && last >= barrier
+                        && (slot.whole == NONE || slot.whole < last)
+                        && (shape == Shape::Expire || {
+                            let earlier = &self.outs[last as usize].args;
+                            arg(3) >= batch.arg_at(earlier.start + 3)
+                        });
+                    if supersedes {
+                        self.drop_for(last, next);
+                    }
+                    let slot = self.touched.key(arg(1));
+                    slot.any = next;
+                    if shape == Shape::Expire {
+                        slot.expire = next;
+                    } else {
+                        slot.trim = next;
+                    }
+                }
                 Shape::Del => {
+                    let keys = first + 1..args.end;
                     let joins = open_del != NONE
-                        && args[1..].iter().all(|k| {
-                            let any = touched.key(k).any;
+                        && keys.clone().all(|k| {
+                            let any = self.touched.key(batch.arg_at(k)).any;
                             any == NONE || any <= open_del
                         });
                     let target = if joins {
-                        outs[open_del as usize].join(first + 1..first + count);
+                        self.join(open_del, keys.clone());
                         open_del
                     } else {
-                        outs.push(Out::of(index));
+                        self.outs.push(Out::of(args));
                         open_del = next;
                         next
                     };
-                    for key in &args[1..] {
-                        let slot = touched.key(key);
+                    for k in keys {
+                        let slot = self.touched.key(batch.arg_at(k));
                         slot.any = target;
                         slot.whole = target;
                     }
                 }
                 shape @ (Shape::ZAdd | Shape::ZRem) => {
-                    let key = args[1];
+                    let key = arg(1);
                     // ZADD's members follow their scores.
                     let step = if shape == Shape::ZAdd { 2 } else { 1 };
-                    let members = args[2..].iter().skip(step - 1).step_by(step);
-                    let state = *touched.key(key);
+                    let members = (first + 1 + step..args.end).step_by(step as usize);
+                    let state = *self.touched.key(key);
                     let open = if shape == Shape::ZAdd {
                         state.zadd
                     } else {
@@ -336,20 +423,20 @@ impl Batch {
                         && open >= barrier
                         && (state.whole == NONE || state.whole < open)
                         && members.clone().all(|m| {
-                            let any = touched.member(key, m).any;
+                            let any = self.touched.member(key, batch.arg_at(m)).any;
                             any == NONE || any <= open
                         });
                     let target = if joins {
-                        outs[open as usize].join(first + 2..first + count);
+                        self.join(open, first + 2..args.end);
                         open
                     } else {
-                        outs.push(Out::of(index));
+                        self.outs.push(Out::of(args));
                         next
                     };
-                    for member in members {
-                        touched.member(key, member).any = target;
+                    for m in members {
+                        self.touched.member(key, batch.arg_at(m)).any = target;
                     }
-                    let slot = touched.key(key);
+                    let slot = self.touched.key(key);
                     slot.any = if slot.any == NONE {
                         target
                     } else {
@@ -363,38 +450,24 @@ impl Batch {
                 }
             }
         }
-        out.reserve(bytes.len() + ranges.len() * 16);
-        for o in &outs {
-            let (first, count) = cmds[o.cmd];
-            out.begin_carrying(count as usize + o.joined.len(), o.carries);
-            for a in first..first + count {
-                out.arg(arg(a));
-            }
-            for &a in &o.joined {
-                out.arg(arg(a));
+        out.reserve(batch.bytes_of(cmds) + self.outs.len() * 8);
+        for o in self.outs.iter().filter(|o| !o.dropped) {
+            out.begin_carrying(o.argc as usize, o.carries);
+            out.raw(batch.encoded(o.args.clone()));
+            let mut join = o.first_join;
+            while join != NONE {
+                let j = &self.joins[join as usize];
+                out.raw(batch.encoded(j.args.clone()));
+                join = j.next;
             }
         }
-    }
-}
-
-impl Out {
-    fn of(cmd: usize) -> Out {
-        Out {
-            cmd,
-            joined: Vec::new(),
-            carries: 1,
-        }
-    }
-
-    fn join(&mut self, args: std::ops::Range<u32>) {
-        self.joined.extend(args);
-        self.carries += 1;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resp::CommandSink;
 
     /// The commands of a RESP buffer, arguments as text.
     fn commands(buf: &RespBuf) -> Vec<String> {
@@ -424,7 +497,7 @@ mod tests {
             }
         }
         let mut buf = RespBuf::new();
-        batch.encode(&mut buf);
+        Coalescer::default().encode(&batch, 0..batch.len(), &mut buf);
         (commands(&buf), buf.carried(buf.len()))
     }
 
@@ -477,8 +550,8 @@ mod tests {
 
     #[test]
     fn a_command_on_the_whole_set_keeps_members_on_their_side() {
-        let (out, _) = coalesce(&["ZADD t 1 a", "EXPIRE t 10", "ZADD t 1 b"]);
-        assert_eq!(out, ["ZADD t 1 a", "EXPIRE t 10", "ZADD t 1 b"]);
+        let (out, _) = coalesce(&["ZADD t 1 a", "HSET t f v", "ZADD t 1 b"]);
+        assert_eq!(out, ["ZADD t 1 a", "HSET t f v", "ZADD t 1 b"]);
         let (out, _) = coalesce(&["ZADD t 1 a", "DEL x", "DEL t", "ZADD t 1 b", "DEL y"]);
         assert_eq!(out, ["ZADD t 1 a", "DEL x t y", "ZADD t 1 b"]);
     }
@@ -496,6 +569,90 @@ mod tests {
     fn raw_commands_in_any_case_coalesce_and_options_do_not() {
         let (out, _) = coalesce(&["del a", "Del b", "ZADD t NX 1 a", "ZADD t 1 b"]);
         assert_eq!(out, ["del a b", "ZADD t NX 1 a", "ZADD t 1 b"]);
+    }
+
+    #[test]
+    fn members_pass_the_time_to_live_and_only_the_last_one_is_sent() {
+        let (out, carried) = coalesce(&[
+            "ZADD t 1 a",
+            "EXPIRE t 10",
+            "ZADD t 1 b",
+            "EXPIRE t 20",
+            "ZREM t a",
+            "EXPIRE t 30",
+        ]);
+        assert_eq!(out, ["ZADD t 1 a 1 b", "ZREM t a", "EXPIRE t 30"]);
+        assert_eq!(carried, 6);
+    }
+
+    #[test]
+    fn a_time_to_live_is_kept_across_a_write_of_the_whole_key() {
+        let (out, _) = coalesce(&["EXPIRE k 10", "DEL k", "EXPIRE k 20"]);
+        assert_eq!(out, ["EXPIRE k 10", "DEL k", "EXPIRE k 20"]);
+        let (out, _) = coalesce(&["EXPIRE k 10", "EVAL x 0", "EXPIRE k 20"]);
+        assert_eq!(out, ["EXPIRE k 10", "EVAL x 0", "EXPIRE k 20"]);
+        let (out, _) = coalesce(&["EXPIRE k 10", "EXPIRE k 20 NX", "EXPIRE j 5"]);
+        assert_eq!(out, ["EXPIRE k 10", "EXPIRE k 20 NX", "EXPIRE j 5"]);
+    }
+
+    #[test]
+    fn a_later_index_trim_covers_an_earlier_one() {
+        let early = "(0000000000000000000001";
+        let late = "(0000000000000000000002";
+        let (out, carried) = coalesce(&[
+            &format!("ZREMRANGEBYLEX mqtt:msg:t - {early}"),
+            "ZADD mqtt:msg:t 1 0000000000000000000009",
+            &format!("ZREMRANGEBYLEX mqtt:msg:t - {late}"),
+        ]);
+        assert_eq!(
+            out,
+            [
+                "ZADD mqtt:msg:t 1 0000000000000000000009".to_owned(),
+                format!("ZREMRANGEBYLEX mqtt:msg:t - {late}"),
+            ]
+        );
+        assert_eq!(carried, 3);
+        // An earlier cutoff, another key, or a trim the functions do not
+        // write stays.
+        let (out, _) = coalesce(&[
+            &format!("ZREMRANGEBYLEX mqtt:msg:t - {late}"),
+            &format!("ZREMRANGEBYLEX mqtt:msg:t - {early}"),
+            &format!("ZREMRANGEBYLEX other:t - {early}"),
+            &format!("ZREMRANGEBYLEX other:t - {late}"),
+        ]);
+        assert_eq!(out.len(), 4);
+    }
+
+    #[test]
+    fn a_publish_and_ack_stream_becomes_two_commands_a_message() {
+        let mut input = Vec::new();
+        for i in 0..100 {
+            let id = format!("{i:022}");
+            input.push(format!("HMSET mqtt:msg:{id} id {id} payload x"));
+            input.push(format!("EXPIRE mqtt:msg:{id} 3600"));
+            input.push(format!("ZADD mqtt:msg:t 1 {id}"));
+            input.push(format!("ZREMRANGEBYLEX mqtt:msg:t - ({id}"));
+            input.push("EXPIRE mqtt:msg:t 3600".to_string());
+            if i >= 10 {
+                let acked = format!("{:022}", i - 10);
+                input.push(format!("DEL mqtt:msg:{acked}"));
+                input.push(format!("ZREM mqtt:msg:t {acked}"));
+            }
+        }
+        let refs: Vec<&str> = input.iter().map(String::as_str).collect();
+        let (out, carried) = coalesce(&refs);
+        assert_eq!(carried, input.len());
+        // HMSET and EXPIRE of each hash; one ZADD, ZREM, trim and EXPIRE
+        // of the index; a DEL for the acks of each ten messages (an ack
+        // cannot pass the store of its message).
+        let count = |prefix: &str| out.iter().filter(|c| c.starts_with(prefix)).count();
+        assert_eq!(count("HMSET "), 100);
+        assert_eq!(count("EXPIRE mqtt:msg:0"), 100);
+        assert_eq!(count("ZADD "), 1);
+        assert_eq!(count("ZREM "), 1);
+        assert_eq!(count("ZREMRANGEBYLEX "), 1);
+        assert_eq!(count("EXPIRE mqtt:msg:t "), 1);
+        assert!(count("DEL ") <= 10, "{out:#?}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub(crate) struct Lookup {
     /// Which function.
     pub(crate) function: Function,
     /// The event that triggered it.
-    pub(crate) event: Event,
+    pub(crate) event: Event<'static>,
 }
 
 /// A message read back from one of the message hashes.

@@ -1,26 +1,30 @@
 //! A pool: one Redis deployment (single, sentinel or cluster) and the
 //! tasks that talk to it, all on the plugin's runtime:
 //!
-//! - [`writer`]: the ordered, bounded write queue, sent in pipelined
-//!   batches (see there for ordering and retries), coalesced
-//!   ([`coalesce`]) on single and sentinel pools;
+//! - [`queue`]: the ordered, bounded write queue, one arena of commands
+//!   ([`batch`]) that hooks write into;
+//! - [`writer`]: sends the queue in pipelined batches (see there for
+//!   ordering and retries), coalesced ([`coalesce`]) on single and
+//!   sentinel pools;
 //! - [`lookup`]: reads that deliver or subscribe through the host, in
 //!   order per client;
 //! - [`channel`]: the SUB/UNSUB channel.
 //!
 //! What the tasks share with the handle is [`shared::PoolShared`].
 //!
-//! A [`PoolHandle`] is what hooks see: pushing a job never waits. The
+//! A [`PoolHandle`] is what hooks see: queuing writes never waits on
+//! Redis. The
 //! tasks follow the pool's settings through a watch channel, so a reload
 //! that changes them reconnects this pool and no other, and keeps its
 //! queue. When the last handle goes (the pool left the configuration, or
 //! the plugin stops), the writer finishes its queue and the other tasks
 //! end.
 
+pub(crate) mod batch;
 pub(crate) mod channel;
 pub(crate) mod coalesce;
-pub(crate) mod job;
 pub(crate) mod lookup;
+pub(crate) mod queue;
 pub(crate) mod raw;
 pub(crate) mod shared;
 pub(crate) mod writer;
@@ -36,7 +40,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::PoolConfig;
 use crate::stats::PoolStats;
-use job::{Job, Queued};
+use batch::Batch;
 use lookup::Lookup;
 use shared::{unix_millis, PoolShared};
 
@@ -53,7 +57,6 @@ const OVERFLOW_LOG_INTERVAL_MS: u64 = 5_000;
 pub(crate) struct PoolHandle {
     /// Shared with the tasks.
     pub(crate) shared: Arc<PoolShared>,
-    writes: mpsc::UnboundedSender<Queued>,
     lookups: mpsc::UnboundedSender<Lookup>,
     settings: watch::Sender<SharedConfig>,
 }
@@ -65,6 +68,14 @@ pub(crate) struct Started {
     pub(crate) handle: Arc<PoolHandle>,
     /// Ends once the pool is dropped and its queue is written.
     pub(crate) writer: JoinHandle<()>,
+}
+
+impl Drop for PoolHandle {
+    /// The pool left the configuration (or the plugin stops): its writer
+    /// finishes the queue and ends.
+    fn drop(&mut self) {
+        self.shared.queue.close();
+    }
 }
 
 impl PoolHandle {
@@ -79,12 +90,12 @@ impl PoolHandle {
             lookups_waiting: AtomicUsize::new(0),
             host,
             overflow_logged_ms: AtomicU64::new(0),
+            queue: Default::default(),
         });
         let (settings, settings_rx) = watch::channel(Arc::new(config));
-        let (writes, writes_rx) = mpsc::unbounded_channel();
         let (lookups, lookups_rx) = mpsc::unbounded_channel();
-        let writer = runtime
-            .spawn(writer::Writer::new(Arc::clone(&shared), writes_rx, settings_rx.clone()).run());
+        let writer =
+            runtime.spawn(writer::Writer::new(Arc::clone(&shared), settings_rx.clone()).run());
         runtime.spawn(lookup::run(
             Arc::clone(&shared),
             lookups_rx,
@@ -94,7 +105,6 @@ impl PoolHandle {
         Started {
             handle: Arc::new(PoolHandle {
                 shared,
-                writes,
                 lookups,
                 settings,
             }),
@@ -119,25 +129,19 @@ impl PoolHandle {
         self.settings.send_replace(Arc::new(config));
     }
 
-    /// Queues a job of `count` commands, or counts it as overflow when the
-    /// queue is full. Never waits.
-    pub(crate) fn write(&self, job: Job, count: usize) {
+    /// Queues the `count` commands of about `bytes` bytes that `emit`
+    /// writes, or counts them as overflow when the queue is full. Never
+    /// waits on Redis.
+    pub(crate) fn write(&self, count: usize, bytes: usize, emit: impl FnOnce(&mut Batch)) {
         let stats = &self.shared.stats;
-        let bytes = job.size_hint();
         let limit = self.shared.limit.load(Ordering::Relaxed);
         let limit_bytes = self.shared.limit_bytes.load(Ordering::Relaxed);
-        let before = stats.queued.fetch_add(count, Ordering::Relaxed);
-        let before_bytes = stats.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
-        if before + count > limit || before_bytes + bytes > limit_bytes {
-            stats.queued.fetch_sub(count, Ordering::Relaxed);
-            stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        let queued = stats.queued.load(Ordering::Relaxed);
+        let queued_bytes = stats.queued_bytes.load(Ordering::Relaxed);
+        let fits = queued + count <= limit && queued_bytes + bytes <= limit_bytes;
+        if !fits || self.shared.queue.push(stats, emit).is_none() {
             stats.overflow.fetch_add(count as u64, Ordering::Relaxed);
             self.log_overflow(limit, limit_bytes);
-            return;
-        }
-        if self.writes.send(Queued { job, count, bytes }).is_err() {
-            stats.queued.fetch_sub(count, Ordering::Relaxed);
-            stats.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
         }
     }
 

@@ -1,11 +1,12 @@
 //! What a pool's tasks (writer, lookups, channel) share with its handle:
-//! figures, limits and the host.
+//! the write queue, figures, limits and the host.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mqhost_plugin_api::Host;
 
+use super::queue::WriteQueue;
 use crate::stats::PoolStats;
 
 /// What a pool's tasks share with its handle.
@@ -24,6 +25,8 @@ pub(crate) struct PoolShared {
     pub(crate) host: Host,
     /// When the last "queue full" line was written (Unix ms).
     pub(crate) overflow_logged_ms: AtomicU64,
+    /// The write queue: hooks push, the writer takes.
+    pub(crate) queue: WriteQueue,
 }
 
 /// Unix milliseconds now.

@@ -5,6 +5,7 @@
 //! unanswered batch goes again on a new connection.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::time::Duration;
 
 use mqhost_redis_link::{is_transient, needs_new_connection, Conn};
@@ -12,7 +13,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Arg, Cmd, Pipeline, RedisError, Value};
 
-use crate::pool::job::Queued;
+use crate::pool::batch::Batch;
 use crate::pool::SharedConfig;
 use crate::resp::CmdList;
 
@@ -37,12 +38,10 @@ pub(super) async fn connect(config: &SharedConfig) -> Result<(ClusterConnection,
     }
 }
 
-/// A batch's jobs, as the pipelines of their slots.
-pub(super) fn encode(jobs: &[Queued]) -> Vec<Group> {
+/// Commands `cmds` of `batch`, as the pipelines of their slots.
+pub(super) fn encode(batch: &Batch, cmds: Range<usize>) -> Vec<Group> {
     let mut list = CmdList::default();
-    for queued in jobs {
-        queued.job.emit(&mut list);
-    }
+    batch.replay(cmds, &mut list);
     group(list.cmds)
 }
 

@@ -1,6 +1,6 @@
-//! The writer of one pool: takes jobs from the pool's queue in order,
-//! encodes their commands into one pipelined batch, sends it, and only
-//! takes the next batch once Redis has answered this one.
+//! The writer of one pool: takes the commands queued in the pool's arena
+//! (all of them, in one swap), sends them in pipelined batches, and only
+//! sends the next batch once Redis has answered this one.
 //!
 //! That one ordered queue and one batch in flight is what keeps writes to
 //! the same key in order (a message's ack never overtakes its store), and
@@ -17,16 +17,17 @@
 
 mod cluster;
 
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_redis_link::{is_transient, needs_new_connection, server_address, PoolKind};
 use redis::cluster_async::ClusterConnection;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::coalesce::Batch;
-use super::job::Queued;
+use super::batch::Batch;
+use super::coalesce::Coalescer;
 use super::raw::RawConn;
 use super::shared::PoolShared;
 use super::SharedConfig;
@@ -62,12 +63,10 @@ enum Pending {
     Groups(Vec<Group>),
 }
 
-/// A batch taken from the queue and encoded ahead, with what it counts
-/// against the queue's bounds.
+/// The batch after the one on the wire, encoded ahead.
 struct NextBatch {
-    jobs: Vec<Queued>,
-    count: usize,
-    bytes: usize,
+    /// Its commands in [`Writer::taken`].
+    cmds: Range<usize>,
     buf: RespBuf,
 }
 
@@ -83,25 +82,24 @@ enum Sent {
 /// A pool's writer task.
 pub(crate) struct Writer {
     shared: Arc<PoolShared>,
-    rx: mpsc::UnboundedReceiver<Queued>,
     settings: watch::Receiver<SharedConfig>,
     /// Whether the pool still exists (its settings can still change).
     settings_open: bool,
     config: SharedConfig,
     link: Option<Link>,
-    /// The current batch's jobs, kept to encode them again should the
-    /// pool's type change under them (a reload).
-    jobs: Vec<Queued>,
-    /// The current batch's commands before coalescing (kept for its
-    /// memory).
-    batch: Batch,
-    /// The batch after the current one, taken from the queue and encoded
-    /// while Redis answers the current one (raw links only).
+    /// Commands taken from the queue, sent batch by batch.
+    taken: Batch,
+    /// The first command of `taken` not yet in a batch.
+    cursor: usize,
+    /// The current batch's commands in `taken`, kept to encode them again
+    /// should the pool's type change under them (a reload).
+    current: Range<usize>,
+    coalescer: Coalescer,
+    /// The batch after the current one, encoded while Redis answers the
+    /// current one (raw links only).
     next: Option<NextBatch>,
-    /// Commands and bytes the current batch counts against the queue's
-    /// bounds.
-    batch_count: usize,
-    batch_bytes: usize,
+    /// Buffers of answered batches, for the next ones.
+    spare: Vec<RespBuf>,
     pending: Pending,
     backoff: Duration,
     /// When the connection was lost (or first refused), for log lines.
@@ -112,25 +110,21 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// A writer for the pool, fed by `rx`.
-    pub(crate) fn new(
-        shared: Arc<PoolShared>,
-        rx: mpsc::UnboundedReceiver<Queued>,
-        settings: watch::Receiver<SharedConfig>,
-    ) -> Writer {
+    /// A writer for the pool, fed by its queue.
+    pub(crate) fn new(shared: Arc<PoolShared>, settings: watch::Receiver<SharedConfig>) -> Writer {
         let config = settings.borrow().clone();
         Writer {
             shared,
-            rx,
             settings,
             settings_open: true,
             config,
             link: None,
-            jobs: Vec::new(),
-            batch: Batch::default(),
+            taken: Batch::default(),
+            cursor: 0,
+            current: 0..0,
+            coalescer: Coalescer::default(),
             next: None,
-            batch_count: 0,
-            batch_bytes: 0,
+            spare: Vec::new(),
             pending: Pending::Empty,
             backoff: MIN_BACKOFF,
             down_since: None,
@@ -144,20 +138,26 @@ impl Writer {
     pub(crate) async fn run(mut self) {
         loop {
             if matches!(self.pending, Pending::Empty) {
-                let first = tokio::select! {
-                    changed = self.settings.changed(), if self.settings_open => {
-                        match changed {
-                            Ok(()) => self.apply_settings(),
-                            Err(_) => self.settings_open = false,
+                if self.cursor >= self.taken.len() {
+                    self.taken.clear();
+                    self.cursor = 0;
+                    let shared = Arc::clone(&self.shared);
+                    let got = tokio::select! {
+                        changed = self.settings.changed(), if self.settings_open => {
+                            match changed {
+                                Ok(()) => self.apply_settings(),
+                                Err(_) => self.settings_open = false,
+                            }
+                            continue;
                         }
-                        continue;
+                        got = shared.queue.take(&mut self.taken) => got,
+                    };
+                    if !got {
+                        break;
                     }
-                    job = self.rx.recv() => match job {
-                        Some(job) => job,
-                        None => break,
-                    },
-                };
-                self.build_batch(first);
+                }
+                self.current = self.next_chunk();
+                self.encode(self.config.link.kind);
                 continue;
             }
             if self.settings_open && self.settings.has_changed().unwrap_or(false) {
@@ -171,18 +171,16 @@ impl Writer {
                 Sent::Done => {
                     self.backoff = MIN_BACKOFF;
                     let stats = &self.shared.stats;
-                    stats.queued.fetch_sub(self.batch_count, Ordering::Relaxed);
+                    stats
+                        .queued
+                        .fetch_sub(self.current.len(), Ordering::Relaxed);
                     stats
                         .queued_bytes
-                        .fetch_sub(self.batch_bytes, Ordering::Relaxed);
-                    self.jobs.clear();
-                    self.batch_count = 0;
-                    self.batch_bytes = 0;
+                        .fetch_sub(self.taken.bytes_of(self.current.clone()), Ordering::Relaxed);
+                    self.current = self.current.end..self.current.end;
                     self.pending = Pending::Empty;
                     if let Some(next) = self.next.take() {
-                        self.jobs = next.jobs;
-                        self.batch_count = next.count;
-                        self.batch_bytes = next.bytes;
+                        self.current = next.cmds;
                         self.pending = Pending::Resp(next.buf);
                     }
                 }
@@ -215,42 +213,41 @@ impl Writer {
         self.config = new;
     }
 
-    /// Fills a batch: `first`, then whatever else is queued, within the
-    /// batch limits.
-    fn build_batch(&mut self, first: Queued) {
-        let (count, bytes) = fill(&mut self.rx, &mut self.jobs, first);
-        self.batch_count = count;
-        self.batch_bytes = bytes;
-        self.encode(self.config.link.kind);
+    /// The next batch's commands in `taken`, within the batch limits.
+    fn next_chunk(&mut self) -> Range<usize> {
+        let chunk = self
+            .taken
+            .chunk(self.cursor, MAX_BATCH_COMMANDS, MAX_BATCH_BYTES);
+        self.cursor = chunk.end;
+        chunk
     }
 
-    /// Takes and encodes the batch after the one on the wire, if any job
-    /// waits, for a raw link.
+    /// Encodes the batch after the one on the wire, if commands wait, for
+    /// a raw link.
     fn prepare_next(&mut self) {
-        if self.next.is_some() {
+        if self.next.is_some() || self.cursor >= self.taken.len() {
             return;
         }
-        let Ok(first) = self.rx.try_recv() else {
-            return;
-        };
-        let mut jobs = Vec::new();
-        let (count, bytes) = fill(&mut self.rx, &mut jobs, first);
-        let buf = encode_resp(&mut self.batch, &jobs);
-        self.next = Some(NextBatch {
-            jobs,
-            count,
-            bytes,
-            buf,
-        });
+        let cmds = self.next_chunk();
+        let buf = self.encode_resp(cmds.clone());
+        self.next = Some(NextBatch { cmds, buf });
     }
 
-    /// Encodes the batch's jobs for a link to a pool of `kind`.
+    /// Encodes the current batch for a link to a pool of `kind`.
     fn encode(&mut self, kind: PoolKind) {
         self.pending = if kind == PoolKind::Cluster {
-            Pending::Groups(cluster::encode(&self.jobs))
+            Pending::Groups(cluster::encode(&self.taken, self.current.clone()))
         } else {
-            Pending::Resp(encode_resp(&mut self.batch, &self.jobs))
+            Pending::Resp(self.encode_resp(self.current.clone()))
         };
+    }
+
+    /// Commands `cmds` of `taken`, coalesced, for a raw link.
+    fn encode_resp(&mut self, cmds: Range<usize>) -> RespBuf {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        self.coalescer.encode(&self.taken, cmds, &mut buf);
+        buf
     }
 
     async fn connect(&mut self) {
@@ -362,6 +359,9 @@ impl Writer {
                         }
                         let Some((index, code)) = retry_from else {
                             self.answered(buf.carried(sent));
+                            if self.spare.len() < 2 {
+                                self.spare.push(buf);
+                            }
                             return Sent::Done;
                         };
                         self.answered(buf.carried(index));
@@ -449,38 +449,4 @@ impl Writer {
             .resent
             .fetch_add(count as u64, Ordering::Relaxed);
     }
-}
-
-/// Adds `first` and whatever else is queued to `jobs`, within the batch
-/// limits; returns their commands and bytes.
-fn fill(
-    rx: &mut mpsc::UnboundedReceiver<Queued>,
-    jobs: &mut Vec<Queued>,
-    first: Queued,
-) -> (usize, usize) {
-    let mut commands = first.count;
-    let mut bytes = first.bytes;
-    jobs.push(first);
-    while commands < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
-        match rx.try_recv() {
-            Ok(queued) => {
-                commands += queued.count;
-                bytes += queued.bytes;
-                jobs.push(queued);
-            }
-            Err(_) => break,
-        }
-    }
-    (commands, bytes)
-}
-
-/// Encodes `jobs`, coalesced in `scratch`, for a raw link.
-fn encode_resp(scratch: &mut Batch, jobs: &[Queued]) -> RespBuf {
-    scratch.clear();
-    for queued in jobs {
-        queued.job.emit(scratch);
-    }
-    let mut buf = RespBuf::new();
-    scratch.encode(&mut buf);
-    buf
 }
