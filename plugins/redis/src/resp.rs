@@ -30,6 +30,16 @@ pub(crate) trait CommandSink {
 
 /// The decimal digits of `n`, in the tail of `out`.
 pub(crate) fn decimal(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
+    // Most numbers written are argument lengths, below 100.
+    if n < 10 {
+        out[19] = b'0' + n as u8;
+        return &out[19..];
+    }
+    if n < 100 {
+        out[18] = b'0' + (n / 10) as u8;
+        out[19] = b'0' + (n % 10) as u8;
+        return &out[18..];
+    }
     let mut at = out.len();
     loop {
         at -= 1;
@@ -335,6 +345,14 @@ pub(crate) fn words(cmd: &Cmd) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_writes_every_width() {
+        for n in [0, 7, 9, 10, 42, 99, 100, 101, 3600, u64::MAX] {
+            let mut digits = [0u8; 20];
+            assert_eq!(decimal(n, &mut digits), n.to_string().as_bytes(), "{n}");
+        }
+    }
 
     #[test]
     fn commands_are_encoded_as_resp_arrays_of_bulk_strings() {

@@ -1,30 +1,40 @@
-//! Commands waiting to be written, as one arena of RESP-encoded arguments.
+//! Commands waiting to be written, as one arena in the protocol.
 //!
 //! Hooks write their commands straight into a pool's arena (see
 //! [`super::queue`]): no owned copy of the event, no job object, nothing
 //! for the writer to free one by one. Each argument is stored already in
 //! the protocol (`$len\r\nbytes\r\n`), so a command that goes out as it
-//! came is one copy of one contiguous span; what the coalescer needs to
-//! look at (names, keys, members) is found through the argument index.
+//! came is one copy of one contiguous span, and the arena keeps no more
+//! than where each command starts: the coalescer reads the few arguments
+//! it looks at (names, keys, members) back from the bytes.
 
 use std::ops::Range;
 
 use crate::resp::{decimal, CommandSink};
 
-/// One argument: where its `$` header starts and where its content is.
+/// One argument of a command read back: where its `$` header starts and
+/// where its content is, in the arena.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ArgSpan {
-    head: u32,
-    start: u32,
-    end: u32,
+    /// The header's first byte.
+    pub(crate) head: u32,
+    /// The content.
+    pub(crate) start: u32,
+    pub(crate) end: u32,
 }
 
-/// Commands as arguments in one arena.
+impl ArgSpan {
+    /// The whole argument as encoded: header, content, `\r\n`.
+    pub(crate) fn encoded(&self) -> Range<usize> {
+        self.head as usize..self.end as usize + 2
+    }
+}
+
+/// Commands in one arena.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     bytes: Vec<u8>,
-    args: Vec<ArgSpan>,
-    /// Each command's first argument and argument count.
+    /// Each command's first byte and argument count.
     cmds: Vec<(u32, u32)>,
 }
 
@@ -32,7 +42,6 @@ pub(crate) struct Batch {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mark {
     bytes: usize,
-    args: usize,
     cmds: usize,
 }
 
@@ -41,7 +50,7 @@ pub(crate) const MAX_ARENA_BYTES: usize = u32::MAX as usize;
 
 impl CommandSink for Batch {
     fn begin(&mut self, _argc: usize) {
-        self.cmds.push((self.args.len() as u32, 0));
+        self.cmds.push((self.bytes.len() as u32, 0));
     }
 
     fn arg(&mut self, bytes: &[u8]) {
@@ -49,23 +58,15 @@ impl CommandSink for Batch {
     }
 
     fn arg2(&mut self, prefix: &[u8], rest: &[u8]) {
-        let head = self.bytes.len();
+        let len = prefix.len() + rest.len();
+        self.bytes.reserve(len + 24);
         let mut digits = [0u8; 20];
         self.bytes.push(b'$');
-        self.bytes
-            .extend_from_slice(decimal((prefix.len() + rest.len()) as u64, &mut digits));
+        self.bytes.extend_from_slice(decimal(len as u64, &mut digits));
         self.bytes.extend_from_slice(b"\r\n");
-        let start = self.bytes.len();
         self.bytes.extend_from_slice(prefix);
         self.bytes.extend_from_slice(rest);
-        let end = self.bytes.len();
         self.bytes.extend_from_slice(b"\r\n");
-        // Past MAX_ARENA_BYTES these wrap; the queue undoes such a push.
-        self.args.push(ArgSpan {
-            head: head as u32,
-            start: start as u32,
-            end: end as u32,
-        });
         if let Some(cmd) = self.cmds.last_mut() {
             cmd.1 += 1;
         }
@@ -92,7 +93,6 @@ impl Batch {
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             bytes: self.bytes.len(),
-            args: self.args.len(),
             cmds: self.cmds.len(),
         }
     }
@@ -100,7 +100,6 @@ impl Batch {
     /// Drops everything written since `mark`.
     pub(crate) fn truncate(&mut self, mark: Mark) {
         self.bytes.truncate(mark.bytes);
-        self.args.truncate(mark.args);
         self.cmds.truncate(mark.cmds);
     }
 
@@ -109,35 +108,63 @@ impl Batch {
     pub(crate) fn clear(&mut self) {
         const KEEP_BYTES: usize = 16 << 20;
         self.bytes.clear();
-        self.args.clear();
         self.cmds.clear();
         if self.bytes.capacity() > KEEP_BYTES {
             self.bytes.shrink_to(KEEP_BYTES);
-            self.args.shrink_to(KEEP_BYTES / 64);
             self.cmds.shrink_to(KEEP_BYTES / 256);
         }
     }
 
-    /// Command `index`'s arguments, as a range of argument indexes.
-    pub(crate) fn command(&self, index: usize) -> Range<u32> {
-        let (first, count) = self.cmds[index];
-        first..first + count
+    /// Command `index`'s bytes in the arena (its arguments, encoded).
+    pub(crate) fn command_bytes(&self, index: usize) -> Range<usize> {
+        let start = self.cmds[index].0 as usize;
+        let end = self
+            .cmds
+            .get(index + 1)
+            .map_or(self.bytes.len(), |next| next.0 as usize);
+        start..end
     }
 
-    /// Argument `index`'s content.
-    pub(crate) fn arg_at(&self, index: u32) -> &[u8] {
-        let span = self.args[index as usize];
-        &self.bytes[span.start as usize..span.end as usize]
+    /// Command `index`'s argument count.
+    pub(crate) fn argc(&self, index: usize) -> usize {
+        self.cmds[index].1 as usize
     }
 
-    /// Arguments `args`, as encoded: one contiguous span.
-    pub(crate) fn encoded(&self, args: Range<u32>) -> &[u8] {
-        if args.is_empty() {
-            return &[];
+    /// Reads command `index`'s arguments back into `spans`.
+    pub(crate) fn parse(&self, index: usize, spans: &mut Vec<ArgSpan>) {
+        spans.clear();
+        let range = self.command_bytes(index);
+        let mut at = range.start;
+        while at < range.end {
+            // `$` digits `\r\n` content `\r\n`, as `arg2` wrote it.
+            let mut len = 0usize;
+            let mut i = at + 1;
+            while let Some(&digit) = self.bytes.get(i).filter(|b| b.is_ascii_digit()) {
+                len = len * 10 + usize::from(digit - b'0');
+                i += 1;
+            }
+            let start = i + 2;
+            let end = start + len;
+            if end + 2 > range.end {
+                return;
+            }
+            spans.push(ArgSpan {
+                head: at as u32,
+                start: start as u32,
+                end: end as u32,
+            });
+            at = end + 2;
         }
-        let first = self.args[args.start as usize];
-        let last = self.args[args.end as usize - 1];
-        &self.bytes[first.head as usize..last.end as usize + 2]
+    }
+
+    /// Bytes of the arena.
+    pub(crate) fn slice(&self, range: Range<usize>) -> &[u8] {
+        &self.bytes[range]
+    }
+
+    /// An argument's content.
+    pub(crate) fn content(&self, span: ArgSpan) -> &[u8] {
+        &self.bytes[span.start as usize..span.end as usize]
     }
 
     /// Bytes the commands `cmds` take, as encoded.
@@ -145,19 +172,18 @@ impl Batch {
         if cmds.is_empty() {
             return 0;
         }
-        let first = self.command(cmds.start).start;
-        let last = self.command(cmds.end - 1).end;
-        self.encoded(first..last).len()
+        self.command_bytes(cmds.end - 1).end - self.command_bytes(cmds.start).start
     }
 
     /// Writes commands `cmds` again into another sink (a cluster link's
     /// commands, a test's list).
     pub(crate) fn replay(&self, cmds: Range<usize>, out: &mut impl CommandSink) {
+        let mut spans = Vec::new();
         for index in cmds {
-            let args = self.command(index);
-            out.begin(args.len());
-            for arg in args {
-                out.arg(self.arg_at(arg));
+            self.parse(index, &mut spans);
+            out.begin(spans.len());
+            for span in &spans {
+                out.arg(self.content(*span));
             }
         }
     }
@@ -169,12 +195,11 @@ impl Batch {
         if from >= end {
             return from..from;
         }
-        let start_byte = self.args[self.cmds[from].0 as usize].head as usize;
+        let start_byte = self.cmds[from].0 as usize;
         // The last command that starts within max_bytes of the first.
         let mut last = from + 1;
         while last < end {
-            let head = self.args[self.cmds[last].0 as usize].head as usize;
-            if head - start_byte >= max_bytes {
+            if self.cmds[last].0 as usize - start_byte >= max_bytes {
                 break;
             }
             last += 1;
@@ -204,11 +229,16 @@ mod tests {
     fn arguments_are_stored_as_the_protocol_writes_them() {
         let batch = batch(&["SET k value", "DEL k"]);
         assert_eq!(batch.len(), 2);
-        assert_eq!(batch.arg_at(1), b"k");
+        assert_eq!(batch.argc(0), 3);
         assert_eq!(
-            batch.encoded(batch.command(0)),
+            batch.slice(batch.command_bytes(0)),
             b"$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n"
         );
+        let mut spans = Vec::new();
+        batch.parse(0, &mut spans);
+        let args: Vec<&[u8]> = spans.iter().map(|s| batch.content(*s)).collect();
+        assert_eq!(args, [&b"SET"[..], b"k", b"value"]);
+        assert_eq!(batch.slice(spans[1].encoded()), b"$1\r\nk\r\n");
         assert_eq!(batch.bytes_of(0..2), batch.byte_len());
     }
 
@@ -222,7 +252,7 @@ mod tests {
         assert_eq!(batch.len(), 2);
         batch.truncate(mark);
         assert_eq!(batch.len(), 1);
-        assert_eq!(batch.encoded(batch.command(0)).len(), batch.byte_len());
+        assert_eq!(batch.command_bytes(0).len(), batch.byte_len());
     }
 
     #[test]

@@ -34,7 +34,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
 
-use super::batch::Batch;
+use super::batch::{ArgSpan, Batch};
 use crate::resp::RespBuf;
 
 /// What a command does to the keys it names.
@@ -93,13 +93,13 @@ const KEYED: &[&[u8]] = &[
 /// The index trim's cutoff: `(` and a 22-character id.
 const TRIM_CUTOFF_LEN: usize = 23;
 
-fn shape(batch: &Batch, args: Range<u32>) -> Shape {
+fn shape(batch: &Batch, args: &[ArgSpan]) -> Shape {
     let argc = args.len();
-    if argc == 0 {
+    let Some(&name) = args.first() else {
         return Shape::Unknown;
-    }
-    let name = batch.arg_at(args.start);
-    let arg = |i: usize| batch.arg_at(args.start + i as u32);
+    };
+    let name = batch.content(name);
+    let arg = |i: usize| batch.content(args[i]);
     // What the functions write, spelled as they spell it, first.
     match name {
         b"HMSET" if argc >= 2 => return Shape::Keyed,
@@ -263,8 +263,8 @@ impl Touched {
 /// One command as it will go out: a source command, then the arguments
 /// of the commands that joined it.
 struct Out {
-    /// The source command's arguments.
-    args: Range<u32>,
+    /// The source command's arguments, encoded, in the arena.
+    bytes: Range<usize>,
     /// Arguments in all.
     argc: u32,
     /// Source commands it carries.
@@ -280,7 +280,8 @@ struct Out {
 /// command: a list per command in one vector, so a batch allocates
 /// nothing once its vectors have grown.
 struct Join {
-    args: Range<u32>,
+    /// The arguments, encoded, in the arena.
+    bytes: Range<usize>,
     next: u32,
 }
 
@@ -290,13 +291,15 @@ pub(crate) struct Coalescer {
     touched: Touched,
     outs: Vec<Out>,
     joins: Vec<Join>,
+    /// The arguments of the command at hand.
+    spans: Vec<ArgSpan>,
 }
 
 impl Out {
-    fn of(args: Range<u32>) -> Out {
+    fn of(bytes: Range<usize>, argc: usize) -> Out {
         Out {
-            argc: args.len() as u32,
-            args,
+            argc: argc as u32,
+            bytes,
             carries: 1,
             first_join: NONE,
             last_join: NONE,
@@ -306,11 +309,16 @@ impl Out {
 }
 
 impl Coalescer {
-    /// Appends `args` to output command `target`.
-    fn join(&mut self, target: u32, args: Range<u32>) {
+    /// Appends arguments `args` of the command at hand to output command
+    /// `target`.
+    fn join(&mut self, target: u32, spans: &[ArgSpan], args: Range<usize>, end: usize) {
         let at = self.joins.len() as u32;
         let count = args.len() as u32;
-        self.joins.push(Join { args, next: NONE });
+        let start = spans.get(args.start).map_or(end, |s| s.head as usize);
+        self.joins.push(Join {
+            bytes: start..end,
+            next: NONE,
+        });
         let out = &mut self.outs[target as usize];
         if out.last_join == NONE {
             out.first_join = at;
@@ -338,31 +346,35 @@ impl Coalescer {
         let n = cmds.len();
         self.outs.clear();
         self.joins.clear();
-        // Mostly a key or a member for every other command.
-        self.touched.reset(n / 2 + 1);
+        let mut spans = std::mem::take(&mut self.spans);
+        // About a key or a member for every third command (a stored and
+        // acked message is seven commands on two keys and a member).
+        self.touched.reset(n / 3 + 1);
         // Output commands before this one may not be joined: a command
         // whose keys are unknown went out here.
         let mut barrier = 0u32;
         let mut open_del = NONE;
         for index in cmds.clone() {
-            let args = batch.command(index);
-            let first = args.start;
-            let arg = |i: u32| batch.arg_at(first + i);
+            batch.parse(index, &mut spans);
+            let bytes = batch.command_bytes(index);
+            let end = bytes.end;
+            let argc = spans.len();
+            let arg = |i: usize| batch.content(spans[i]);
             let next = self.outs.len() as u32;
-            match shape(batch, args.clone()) {
+            match shape(batch, &spans) {
                 Shape::Unknown => {
-                    self.outs.push(Out::of(args));
+                    self.outs.push(Out::of(bytes, argc));
                     barrier = next + 1;
                     open_del = NONE;
                 }
                 Shape::Keyed => {
-                    self.outs.push(Out::of(args));
+                    self.outs.push(Out::of(bytes, argc));
                     let slot = self.touched.key(arg(1));
                     slot.any = next;
                     slot.whole = next;
                 }
                 shape @ (Shape::Expire | Shape::Trim) => {
-                    self.outs.push(Out::of(args));
+                    self.outs.push(Out::of(bytes, argc));
                     let slot = *self.touched.key(arg(1));
                     let last = if shape == Shape::Expire {
                         slot.expire
@@ -373,8 +385,10 @@ impl Coalescer {
                         && last >= barrier
                         && (slot.whole == NONE || slot.whole < last)
                         && (shape == Shape::Expire || {
-                            let earlier = &self.outs[last as usize].args;
-                            arg(3) >= batch.arg_at(earlier.start + 3)
+                            // A trim's cutoff ends its bytes, before `\r\n`.
+                            let earlier = &self.outs[last as usize].bytes;
+                            let cutoff = earlier.end - 2 - TRIM_CUTOFF_LEN..earlier.end - 2;
+                            arg(3) >= batch.slice(cutoff)
                         });
                     if supersedes {
                         self.drop_for(last, next);
@@ -388,22 +402,21 @@ impl Coalescer {
                     }
                 }
                 Shape::Del => {
-                    let keys = first + 1..args.end;
                     let joins = open_del != NONE
-                        && keys.clone().all(|k| {
-                            let any = self.touched.key(batch.arg_at(k)).any;
+                        && (1..argc).all(|k| {
+                            let any = self.touched.key(arg(k)).any;
                             any == NONE || any <= open_del
                         });
                     let target = if joins {
-                        self.join(open_del, keys.clone());
+                        self.join(open_del, &spans, 1..argc, end);
                         open_del
                     } else {
-                        self.outs.push(Out::of(args));
+                        self.outs.push(Out::of(bytes, argc));
                         open_del = next;
                         next
                     };
-                    for k in keys {
-                        let slot = self.touched.key(batch.arg_at(k));
+                    for k in 1..argc {
+                        let slot = self.touched.key(arg(k));
                         slot.any = target;
                         slot.whole = target;
                     }
@@ -412,7 +425,7 @@ impl Coalescer {
                     let key = arg(1);
                     // ZADD's members follow their scores.
                     let step = if shape == Shape::ZAdd { 2 } else { 1 };
-                    let members = (first + 1 + step..args.end).step_by(step as usize);
+                    let members = (1 + step..argc).step_by(step);
                     let state = *self.touched.key(key);
                     let open = if shape == Shape::ZAdd {
                         state.zadd
@@ -423,18 +436,18 @@ impl Coalescer {
                         && open >= barrier
                         && (state.whole == NONE || state.whole < open)
                         && members.clone().all(|m| {
-                            let any = self.touched.member(key, batch.arg_at(m)).any;
+                            let any = self.touched.member(key, arg(m)).any;
                             any == NONE || any <= open
                         });
                     let target = if joins {
-                        self.join(open, first + 2..args.end);
+                        self.join(open, &spans, 2..argc, end);
                         open
                     } else {
-                        self.outs.push(Out::of(args));
+                        self.outs.push(Out::of(bytes, argc));
                         next
                     };
                     for m in members {
-                        self.touched.member(key, batch.arg_at(m)).any = target;
+                        self.touched.member(key, arg(m)).any = target;
                     }
                     let slot = self.touched.key(key);
                     slot.any = if slot.any == NONE {
@@ -450,14 +463,15 @@ impl Coalescer {
                 }
             }
         }
+        self.spans = spans;
         out.reserve(batch.bytes_of(cmds) + self.outs.len() * 8);
         for o in self.outs.iter().filter(|o| !o.dropped) {
             out.begin_carrying(o.argc as usize, o.carries);
-            out.raw(batch.encoded(o.args.clone()));
+            out.raw(batch.slice(o.bytes.clone()));
             let mut join = o.first_join;
             while join != NONE {
                 let j = &self.joins[join as usize];
-                out.raw(batch.encoded(j.args.clone()));
+                out.raw(batch.slice(j.bytes.clone()));
                 join = j.next;
             }
         }
