@@ -225,7 +225,7 @@ impl MessageId {
     pub fn base62_digits(self) -> [u8; BASE62_LEN] {
         // 62^10 fits in a u64: split the value into three runs of digits
         // and do the rest in 64-bit arithmetic, two 128-bit divisions
-        // instead of forty-four.
+        // instead of forty-four (each remainder comes from its quotient).
         const CHUNK: u128 = 62u128.pow(10);
         fn fill(out: &mut [u8], mut value: u64) {
             for slot in out.iter_mut().rev() {
@@ -235,10 +235,12 @@ impl MessageId {
         }
         let value = self.as_u128();
         let mut digits = [b'0'; BASE62_LEN];
-        fill(&mut digits[12..], (value % CHUNK) as u64);
-        fill(&mut digits[2..12], ((value / CHUNK) % CHUNK) as u64);
+        let upper = value / CHUNK;
+        fill(&mut digits[12..], (value - upper * CHUNK) as u64);
+        let top = upper / CHUNK;
+        fill(&mut digits[2..12], (upper - top * CHUNK) as u64);
         // What is left is below 62^2: 62^22 exceeds 2^128.
-        fill(&mut digits[..2], (value / CHUNK / CHUNK) as u64);
+        fill(&mut digits[..2], top as u64);
         digits
     }
 

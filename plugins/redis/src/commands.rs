@@ -186,7 +186,7 @@ impl Template {
                 ArgTemplate::Message => {
                     if let Some(message) = message {
                         for (field, value) in message.fields() {
-                            out.arg(field.as_bytes());
+                            out.word(field);
                             out.arg(&value);
                         }
                     }

@@ -7,6 +7,8 @@
 use std::sync::Arc;
 
 use mqhost_plugin_api::types::BASE62_LEN;
+
+use crate::resp::{Word, F_FROM, F_ID, F_PAYLOAD, F_QOS, F_RETAIN, F_TOPIC, F_TS};
 use mqhost_plugin_api::{
     topic, ClientEvent, DeliveryEvent, MessageEvent, MessageId, SessionEvent, SubscriptionEvent,
 };
@@ -156,18 +158,18 @@ impl<'a> MessageData<'a> {
     /// The hash fields and values, in the order the seed shows them:
     /// `id`, `from`, `qos`, `topic`, `retain`, `payload`, `ts`. Numbers
     /// are written on the stack: this runs for every message stored.
-    pub(crate) fn fields(&self) -> [(&'static str, FieldValue<'_>); 7] {
+    pub(crate) fn fields(&self) -> [(Word, FieldValue<'_>); 7] {
         [
-            ("id", FieldValue::Bytes(self.id.as_bytes())),
-            ("from", FieldValue::Bytes(self.from.as_bytes())),
-            ("qos", FieldValue::number(u64::from(self.qos))),
-            ("topic", FieldValue::Bytes(self.topic.as_bytes())),
+            (F_ID, FieldValue::Bytes(self.id.as_bytes())),
+            (F_FROM, FieldValue::Bytes(self.from.as_bytes())),
+            (F_QOS, FieldValue::number(u64::from(self.qos))),
+            (F_TOPIC, FieldValue::Bytes(self.topic.as_bytes())),
             (
-                "retain",
+                F_RETAIN,
                 FieldValue::Bytes(bool_text(self.retain).as_bytes()),
             ),
-            ("payload", FieldValue::Bytes(self.payload)),
-            ("ts", FieldValue::number(self.ts_ms)),
+            (F_PAYLOAD, FieldValue::Bytes(self.payload)),
+            (F_TS, FieldValue::number(self.ts_ms)),
         ]
     }
 }
@@ -377,7 +379,12 @@ mod tests {
         let fields: Vec<(&str, String)> = message
             .fields()
             .iter()
-            .map(|(k, v)| (*k, String::from_utf8(v.to_vec()).unwrap()))
+            .map(|(k, v)| {
+                (
+                    std::str::from_utf8(k.text).unwrap(),
+                    String::from_utf8(v.to_vec()).unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             fields,

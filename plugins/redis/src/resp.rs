@@ -20,12 +20,57 @@ pub(crate) trait CommandSink {
     /// One argument made of `prefix` then `rest` (a key such as
     /// `mqtt:msg:` + id), without building it first.
     fn arg2(&mut self, prefix: &[u8], rest: &[u8]);
+    /// An argument known when the plugin is built.
+    fn word(&mut self, word: Word) {
+        self.arg(word.text);
+    }
     /// A whole number as a decimal argument.
     fn arg_u64(&mut self, n: u64) {
         let mut digits = [0u8; 20];
         let text = decimal(n, &mut digits);
         self.arg(text);
     }
+}
+
+/// An argument known when the plugin is built, with its encoding written
+/// out: most arguments of a stored message are such names, and writing
+/// them is then one copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Word {
+    /// The argument.
+    pub(crate) text: &'static [u8],
+    /// `$len\r\ntext\r\n`.
+    pub(crate) encoded: &'static [u8],
+}
+
+macro_rules! words {
+    ($($name:ident = $text:literal, $encoded:literal;)*) => {
+        $(
+            #[doc = concat!("`", $text, "`.")]
+            pub(crate) const $name: Word = Word { text: $text.as_bytes(), encoded: $encoded.as_bytes() };
+        )*
+        /// Every word, for the test that checks their encodings.
+        #[cfg(test)]
+        pub(crate) const ALL_WORDS: &[Word] = &[$($name),*];
+    };
+}
+
+words! {
+    DEL = "DEL", "$3\r\nDEL\r\n";
+    EXPIRE = "EXPIRE", "$6\r\nEXPIRE\r\n";
+    HMSET = "HMSET", "$5\r\nHMSET\r\n";
+    ZADD = "ZADD", "$4\r\nZADD\r\n";
+    ZREM = "ZREM", "$4\r\nZREM\r\n";
+    ZREMRANGEBYLEX = "ZREMRANGEBYLEX", "$14\r\nZREMRANGEBYLEX\r\n";
+    ONE = "1", "$1\r\n1\r\n";
+    MINUS = "-", "$1\r\n-\r\n";
+    F_ID = "id", "$2\r\nid\r\n";
+    F_FROM = "from", "$4\r\nfrom\r\n";
+    F_QOS = "qos", "$3\r\nqos\r\n";
+    F_TOPIC = "topic", "$5\r\ntopic\r\n";
+    F_RETAIN = "retain", "$6\r\nretain\r\n";
+    F_PAYLOAD = "payload", "$7\r\npayload\r\n";
+    F_TS = "ts", "$2\r\nts\r\n";
 }
 
 /// The decimal digits of `n`, in the tail of `out`.
@@ -160,6 +205,10 @@ impl RespBuf {
 impl CommandSink for RespBuf {
     fn begin(&mut self, argc: usize) {
         self.begin_carrying(argc, 1);
+    }
+
+    fn word(&mut self, word: Word) {
+        self.bytes.extend_from_slice(word.encoded);
     }
 
     fn arg(&mut self, bytes: &[u8]) {
@@ -345,6 +394,15 @@ pub(crate) fn words(cmd: &Cmd) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_encoded_as_written() {
+        for word in ALL_WORDS {
+            let text = std::str::from_utf8(word.text).unwrap();
+            let encoded = format!("${}\r\n{text}\r\n", text.len());
+            assert_eq!(word.encoded, encoded.as_bytes(), "{text}");
+        }
+    }
 
     #[test]
     fn decimal_writes_every_width() {

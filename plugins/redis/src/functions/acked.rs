@@ -11,7 +11,7 @@
 use super::keys;
 use super::message::{LATEST_PREFIX, MSG_PREFIX};
 use crate::event::DeliveryData;
-use crate::resp::CommandSink;
+use crate::resp::{CommandSink, DEL, ZREM};
 
 /// `mqtt:acked:${clientid}:${topic}`.
 pub(crate) fn acked_key(client_id: &str, topic: &str) -> String {
@@ -21,14 +21,14 @@ pub(crate) fn acked_key(client_id: &str, topic: &str) -> String {
 /// `on_message_acked_for_queue`.
 pub(crate) fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
     out.begin(2);
-    out.arg(b"DEL");
+    out.word(DEL);
     out.arg2(MSG_PREFIX, delivery.id.as_bytes());
     // That topic's index would be a message's hash: it has none.
     if keys::id_like(delivery.topic) {
         return;
     }
     out.begin(3);
-    out.arg(b"ZREM");
+    out.word(ZREM);
     out.arg2(MSG_PREFIX, delivery.topic.as_bytes());
     out.arg(delivery.id.as_bytes());
 }

@@ -12,11 +12,14 @@
 //! HMSET mqtt:latest_msg:${topic} ...  EXPIRE mqtt:latest_msg:${topic} ${expired_time}
 //! ```
 
+use std::cell::Cell;
+
+use mqhost_plugin_api::types::BASE62_LEN;
 use mqhost_plugin_api::MessageId;
 
 use super::keys;
 use crate::event::MessageData;
-use crate::resp::CommandSink;
+use crate::resp::{CommandSink, EXPIRE, HMSET, MINUS, ONE, ZADD, ZREMRANGEBYLEX};
 
 /// What the write functions of `message.publish` look at in a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,14 +91,14 @@ fn store_hash(
     out: &mut impl CommandSink,
 ) {
     out.begin(16);
-    out.arg(b"HMSET");
+    out.word(HMSET);
     out.arg2(prefix, name.as_bytes());
     for (field, value) in message.fields() {
-        out.arg(field.as_bytes());
+        out.word(field);
         out.arg(&value);
     }
     out.begin(3);
-    out.arg(b"EXPIRE");
+    out.word(EXPIRE);
     out.arg2(prefix, name.as_bytes());
     out.arg_u64(ttl);
 }
@@ -143,26 +146,43 @@ pub(crate) fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSin
 /// index nobody writes to any more goes too.
 fn index(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
     out.begin(4);
-    out.arg(b"ZADD");
+    out.word(ZADD);
     out.arg2(MSG_PREFIX, message.topic.as_bytes());
-    out.arg(b"1");
+    out.word(ONE);
     out.arg(message.id.as_bytes());
-    let cutoff = MessageId {
-        high: message
-            .ts_ms
-            .saturating_sub(ttl.saturating_mul(1000))
-            .saturating_mul(1000),
-        low: 0,
-    };
+    let cutoff = cutoff_digits(message.ts_ms.saturating_sub(ttl.saturating_mul(1000)));
     out.begin(4);
-    out.arg(b"ZREMRANGEBYLEX");
+    out.word(ZREMRANGEBYLEX);
     out.arg2(MSG_PREFIX, message.topic.as_bytes());
-    out.arg(b"-");
-    out.arg2(b"(", &cutoff.base62_digits());
+    out.word(MINUS);
+    out.arg2(b"(", &cutoff);
     out.begin(3);
-    out.arg(b"EXPIRE");
+    out.word(EXPIRE);
     out.arg2(MSG_PREFIX, message.topic.as_bytes());
     out.arg_u64(ttl);
+}
+
+/// The id of the first message published at `ms` (Unix milliseconds),
+/// rounded down to its second: the hashes live whole seconds, and one
+/// conversion a second (kept per thread) is enough for every message.
+fn cutoff_digits(ms: u64) -> [u8; BASE62_LEN] {
+    thread_local! {
+        static LAST: Cell<(u64, [u8; BASE62_LEN])> = const { Cell::new((u64::MAX, [0; BASE62_LEN])) };
+    }
+    let second = ms / 1000;
+    LAST.with(|last| {
+        let (at, digits) = last.get();
+        if at == second {
+            return digits;
+        }
+        let id = MessageId {
+            high: second.saturating_mul(1_000_000),
+            low: 0,
+        };
+        let digits = id.base62_digits();
+        last.set((second, digits));
+        digits
+    })
 }
 
 /// `on_message_retain`: a retained message with a payload.
@@ -232,7 +252,8 @@ mod tests {
         let cutoff = format!(
             "({}",
             MessageId {
-                high: (1_481_685_802_123 - 3_600_000) * 1000,
+                // Rounded down to its second.
+                high: 1_481_682_202_000 * 1000,
                 low: 0
             }
             .to_base62()
@@ -252,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn the_trim_keeps_exactly_the_ids_younger_than_the_ttl() {
+    fn the_trim_keeps_the_ids_younger_than_the_ttl_and_drops_those_a_second_older() {
         let ts_ms = 1_481_685_802_123u64;
         let id = |ms: u64, low: u64| {
             MessageId {
@@ -265,8 +286,11 @@ mod tests {
         m.ts_ms = ts_ms;
         let out = run(|o| publish(&m, 60, o));
         let bound = out[3][3].strip_prefix('(').unwrap().to_owned();
-        // Removed: strictly below the bound.
-        assert!(id(ts_ms - 60_001, u64::MAX) < bound);
+        // Removed: strictly below the bound, which is rounded down to a
+        // whole second.
+        assert!(id(ts_ms - 61_000, u64::MAX) < bound);
+        assert!(id(ts_ms - 60_124, u64::MAX) < bound);
+        assert!(id(ts_ms - 60_123, 0) >= bound);
         assert!(id(ts_ms - 60_000, 0) >= bound);
         assert!(id(ts_ms - 59_999, 0) > bound);
     }

@@ -34,7 +34,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
 
-use super::batch::{ArgSpan, Batch};
+use super::batch::{ArgSpan, Batch, Loc};
 use crate::resp::RespBuf;
 
 /// What a command does to the keys it names.
@@ -90,11 +90,18 @@ const KEYED: &[&[u8]] = &[
     b"ZREMRANGEBYSCORE",
 ];
 
+/// Arguments [`shape`] looks at.
+const SHAPE_ARGS: usize = 4;
+
 /// The index trim's cutoff: `(` and a 22-character id.
 const TRIM_CUTOFF_LEN: usize = 23;
 
-fn shape(batch: &Batch, args: &[ArgSpan]) -> Shape {
-    let argc = args.len();
+/// The shape of a command of `argc` arguments, of which `args` holds at
+/// least the first [`SHAPE_ARGS`].
+fn shape(batch: &Batch, argc: usize, args: &[ArgSpan]) -> Shape {
+    if args.len() < argc.min(SHAPE_ARGS) {
+        return Shape::Unknown;
+    }
     let Some(&name) = args.first() else {
         return Shape::Unknown;
     };
@@ -264,7 +271,7 @@ impl Touched {
 /// of the commands that joined it.
 struct Out {
     /// The source command's arguments, encoded, in the arena.
-    bytes: Range<usize>,
+    bytes: Loc,
     /// Arguments in all.
     argc: u32,
     /// Source commands it carries.
@@ -281,7 +288,7 @@ struct Out {
 /// nothing once its vectors have grown.
 struct Join {
     /// The arguments, encoded, in the arena.
-    bytes: Range<usize>,
+    bytes: Loc,
     next: u32,
 }
 
@@ -296,7 +303,7 @@ pub(crate) struct Coalescer {
 }
 
 impl Out {
-    fn of(bytes: Range<usize>, argc: usize) -> Out {
+    fn of(bytes: Loc, argc: usize) -> Out {
         Out {
             argc: argc as u32,
             bytes,
@@ -311,14 +318,14 @@ impl Out {
 impl Coalescer {
     /// Appends arguments `args` of the command at hand to output command
     /// `target`.
-    fn join(&mut self, target: u32, spans: &[ArgSpan], args: Range<usize>, end: usize) {
+    fn join(&mut self, target: u32, spans: &[ArgSpan], args: Range<usize>, command: &Loc) {
         let at = self.joins.len() as u32;
         let count = args.len() as u32;
-        let start = spans.get(args.start).map_or(end, |s| s.head as usize);
-        self.joins.push(Join {
-            bytes: start..end,
-            next: NONE,
-        });
+        let bytes = match spans.get(args.start) {
+            Some(first) => command.from(first.head),
+            None => command.from(u32::MAX),
+        };
+        self.joins.push(Join { bytes, next: NONE });
         let out = &mut self.outs[target as usize];
         if out.last_join == NONE {
             out.first_join = at;
@@ -355,13 +362,23 @@ impl Coalescer {
         let mut barrier = 0u32;
         let mut open_del = NONE;
         for index in cmds.clone() {
-            batch.parse(index, &mut spans);
+            // A stored message's HMSET has sixteen arguments, of which
+            // only the name and key matter here.
+            batch.parse(index, SHAPE_ARGS, &mut spans);
+            let argc = batch.argc(index);
+            let mut shape = shape(batch, argc, &spans);
+            if matches!(shape, Shape::Del | Shape::ZAdd | Shape::ZRem) {
+                if argc > spans.len() {
+                    batch.parse(index, argc, &mut spans);
+                }
+                if spans.len() != argc {
+                    shape = Shape::Unknown;
+                }
+            }
             let bytes = batch.command_bytes(index);
-            let end = bytes.end;
-            let argc = spans.len();
             let arg = |i: usize| batch.content(spans[i]);
             let next = self.outs.len() as u32;
-            match shape(batch, &spans) {
+            match shape {
                 Shape::Unknown => {
                     self.outs.push(Out::of(bytes, argc));
                     barrier = next + 1;
@@ -374,7 +391,7 @@ impl Coalescer {
                     slot.whole = next;
                 }
                 shape @ (Shape::Expire | Shape::Trim) => {
-                    self.outs.push(Out::of(bytes, argc));
+                    self.outs.push(Out::of(bytes.clone(), argc));
                     let slot = *self.touched.key(arg(1));
                     let last = if shape == Shape::Expire {
                         slot.expire
@@ -387,8 +404,7 @@ impl Coalescer {
                         && (shape == Shape::Expire || {
                             // A trim's cutoff ends its bytes, before `\r\n`.
                             let earlier = &self.outs[last as usize].bytes;
-                            let cutoff = earlier.end - 2 - TRIM_CUTOFF_LEN..earlier.end - 2;
-                            arg(3) >= batch.slice(cutoff)
+                            arg(3) >= batch.bytes(&earlier.tail(TRIM_CUTOFF_LEN, 2))
                         });
                     if supersedes {
                         self.drop_for(last, next);
@@ -408,7 +424,7 @@ impl Coalescer {
                             any == NONE || any <= open_del
                         });
                     let target = if joins {
-                        self.join(open_del, &spans, 1..argc, end);
+                        self.join(open_del, &spans, 1..argc, &bytes);
                         open_del
                     } else {
                         self.outs.push(Out::of(bytes, argc));
@@ -440,7 +456,7 @@ impl Coalescer {
                             any == NONE || any <= open
                         });
                     let target = if joins {
-                        self.join(open, &spans, 2..argc, end);
+                        self.join(open, &spans, 2..argc, &bytes);
                         open
                     } else {
                         self.outs.push(Out::of(bytes, argc));
@@ -467,11 +483,11 @@ impl Coalescer {
         out.reserve(batch.bytes_of(cmds) + self.outs.len() * 8);
         for o in self.outs.iter().filter(|o| !o.dropped) {
             out.begin_carrying(o.argc as usize, o.carries);
-            out.raw(batch.slice(o.bytes.clone()));
+            out.raw(batch.bytes(&o.bytes));
             let mut join = o.first_join;
             while join != NONE {
                 let j = &self.joins[join as usize];
-                out.raw(batch.slice(j.bytes.clone()));
+                out.raw(batch.bytes(&j.bytes));
                 join = j.next;
             }
         }

@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-use super::batch::{Batch, MAX_ARENA_BYTES};
+use super::batch::{Batch, MAX_COMMAND_BYTES};
 use crate::stats::PoolStats;
 
 /// The queue shared by a pool's handle (hooks) and its writer.
@@ -45,14 +45,16 @@ impl WriteQueue {
 
     /// Queues what `emit` writes and counts it in `stats` (under the lock,
     /// so the writer never counts it answered first); None, with nothing
-    /// queued, when the arena would pass what its offsets can address.
+    /// queued, when it passes what the arena's offsets can address.
     pub(crate) fn push(&self, stats: &PoolStats, emit: impl FnOnce(&mut Batch)) -> Option<Pushed> {
         let mut state = self.state();
         let was_empty = state.batch.is_empty();
         let mark = state.batch.mark();
         let (commands, bytes) = (state.batch.len(), state.batch.byte_len());
         emit(&mut state.batch);
-        if state.batch.byte_len() > MAX_ARENA_BYTES {
+        // Offsets within a block are u32: a write that large (a payload
+        // repeated by a raw command) is refused whole.
+        if state.batch.byte_len() - bytes > MAX_COMMAND_BYTES {
             state.batch.truncate(mark);
             return None;
         }
