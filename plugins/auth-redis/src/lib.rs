@@ -44,6 +44,7 @@ use mqhost_plugin_api::{
     export_plugin, Action, AuthenticateEvent, AuthorizeEvent, ClientEvent, ConfigError, Decision,
     HookSet, Host, MqhostPlugin, PluginConfig, Reply,
 };
+use mqhost_redis_link::PoolKind;
 use serde_json::json;
 use tokio::runtime::Runtime;
 
@@ -224,6 +225,23 @@ impl MqhostPlugin for AuthRedis {
         if let Some(Ok(args)) = active.config.super_cmd.as_ref().map(|t| t.render(&client)) {
             cmds.push(command(&args));
         }
+        // The client's rules come in the same round trip, kept for its
+        // first topic questions (see `authz`): a login that subscribes
+        // costs one lookup, not two in a row. Not on a cluster, where the
+        // commands of a login go to different nodes and an error of one
+        // would fail the others.
+        let acl_at = match &active.config.acl_cmd {
+            Some(acl_cmd)
+                if !active.config.acl_cache_ttl.is_zero()
+                    && active.config.link.kind != PoolKind::Cluster =>
+            {
+                acl_cmd.render(&client).ok().map(|args| {
+                    cmds.push(command(&args));
+                    cmds.len() - 1
+                })
+            }
+            _ => None,
+        };
         // MQTT 3.1.1 lets a client send a user name without a password:
         // it is checked as an empty one.
         let password: Arc<[u8]> = request
@@ -232,9 +250,31 @@ impl MqhostPlugin for AuthRedis {
             .map_or_else(|| Arc::from(&[][..]), |p| Arc::from(p.as_slice()));
         let shared = Arc::clone(shared);
         let client_id = client.client_id.to_owned();
+        let username = client.username.map(str::to_owned);
         self.handle.spawn(async move {
-            let outcome = authenticate(&shared, &active, &cmds, password).await;
+            let asked = Instant::now();
+            let (outcome, acl_reply) =
+                authenticate(&shared, &active, &cmds, password, acl_at).await;
             log_outcome(&shared, &client_id, &outcome);
+            if let (Outcome::Allowed { .. }, Some(reply)) = (&outcome, acl_reply) {
+                let client = Client {
+                    client_id: &client_id,
+                    username: username.as_deref(),
+                    cert_common_name: None,
+                    cert_subject: None,
+                };
+                if let Ok(rules) = read_rules(&shared, &reply, &client) {
+                    inc(&shared.stats.prefetched);
+                    shared.rules.put(
+                        &client_id,
+                        username.as_deref(),
+                        active.generation,
+                        active.config.acl_cache_ttl,
+                        rules,
+                        asked,
+                    );
+                }
+            }
             match &outcome {
                 Outcome::Allowed { superuser: true } => inc(&shared.stats.superusers),
                 Outcome::NotFound => inc(&shared.stats.not_found),
@@ -384,34 +424,42 @@ fn answer(allowed: bool) -> Decision {
     }
 }
 
-/// Looks the user up and checks the password.
+/// Looks the user up and checks the password; with the reply at `acl_at`
+/// (the client's rules, asked in the same pipeline).
 async fn authenticate(
     shared: &Shared,
     active: &Active,
     cmds: &[redis::Cmd],
     password: Arc<[u8]>,
-) -> Outcome {
+    acl_at: Option<usize>,
+) -> (Outcome, Option<redis::Value>) {
     let config = &active.config;
-    let replies = match active
+    let mut replies = match active
         .link
         .query(cmds, config.query_timeout, &shared.stats, &shared.host)
         .await
     {
         Ok(replies) => replies,
-        Err(failure) => return Outcome::Failed(failure),
+        Err(failure) => return (Outcome::Failed(failure), None),
     };
+    let acl = acl_at
+        .filter(|&at| at < replies.len())
+        .map(|at| replies.swap_remove(at));
     let (hash, salt) = match replies.first().map(authn::stored) {
         Some(Stored::Password { hash, salt }) => (hash, salt),
-        Some(Stored::NotFound) | None => return Outcome::NotFound,
-        Some(Stored::Unexpected(what)) => return Outcome::Unexpected(what),
+        Some(Stored::NotFound) | None => return (Outcome::NotFound, None),
+        Some(Stored::Unexpected(what)) => return (Outcome::Unexpected(what), None),
     };
-    match authn::verify(config.password_hash, password, hash, salt).await {
+    // The superuser reply is the second, when there is one: the ACL
+    // reply, last, was taken out above.
+    let outcome = match authn::verify(config.password_hash, password, hash, salt).await {
         Ok(true) => Outcome::Allowed {
             superuser: replies.get(1).is_some_and(authn::is_superuser),
         },
         Ok(false) => Outcome::WrongPassword,
         Err(unusable) => Outcome::Unusable(unusable),
-    }
+    };
+    (outcome, acl)
 }
 
 /// Logs what deserves it: unusable stored data (at most once a period),
@@ -487,10 +535,18 @@ async fn fetch_rules(
             }
             Some(failure)
         })?;
-    let Some(rules) = replies
-        .first()
-        .and_then(|reply| authz::rules(reply, client))
-    else {
+    let reply = replies.into_iter().next().unwrap_or(redis::Value::Nil);
+    read_rules(shared, &reply, client)
+}
+
+/// A client's rules from an `acl_cmd` reply, bad fields counted and
+/// logged; `Err(None)` for a reply that is not a hash's fields.
+fn read_rules(
+    shared: &Shared,
+    reply: &redis::Value,
+    client: &Client<'_>,
+) -> Result<Arc<acl::AclRules>, Option<Failure>> {
+    let Some(rules) = authz::rules(reply, client) else {
         if let Some(held) = shared.bad_data_log.allow() {
             shared.host.warn(&format!(
                 "client {}: auth.redis.acl_cmd did not return a hash's fields and values; \

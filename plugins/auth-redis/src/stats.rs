@@ -26,6 +26,9 @@ pub(crate) struct Stats {
     pub(crate) skipped: AtomicU64,
     /// Topic questions answered from a client's kept rules.
     pub(crate) cached: AtomicU64,
+    /// Logins whose rules came in the login's own round trip and were
+    /// kept.
+    pub(crate) prefetched: AtomicU64,
     /// Lookups that failed: Redis unreachable, a connection that broke,
     /// an error reply (timeouts are counted apart).
     pub(crate) failures: AtomicU64,
@@ -58,6 +61,7 @@ impl Stats {
             "not_found": get(&self.not_found),
             "skipped": get(&self.skipped),
             "cached": get(&self.cached),
+            "prefetched": get(&self.prefetched),
             "failures": get(&self.failures),
             "timeouts": get(&self.timeouts),
             "bad_hashes": get(&self.bad_hashes),

@@ -216,3 +216,39 @@ async fn a_client_without_rules_is_left_to_acl_nomatch() {
     let stats = plugin_stats(&setup.broker).await;
     assert_eq!(stats["skipped"], 2, "a login and a subscription: {stats}");
 }
+
+#[tokio::test]
+async fn a_login_brings_its_rules_and_its_subscriptions_ask_redis_nothing() {
+    let setup = start_with_rules(&[("a/%u/#", "1"), ("b", "3")]);
+    let mut alice = user(&setup.broker, ProtocolVersion::V5, "dev-1", "alice").await;
+    assert_eq!(
+        alice
+            .subscribe_all(&["a/alice/x", "b", "a/bob/x"], QoS::AtMostOnce)
+            .await,
+        [0, 0, 0x87]
+    );
+    let stats = plugin_stats(&setup.broker).await;
+    assert_eq!(
+        (&stats["lookups"], &stats["prefetched"], &stats["cached"]),
+        (&1.into(), &1.into(), &3.into()),
+        "one round trip for the login and its rules: {stats}"
+    );
+}
+
+#[tokio::test]
+async fn rules_that_cannot_be_read_at_login_leave_the_login_alone() {
+    let setup = start(KEYS, &[("acl.nomatch", "deny")]);
+    let mut conn = setup.redis.client();
+    add_user(&mut conn, "alice", PASSWORD, None);
+    let _: () = redis::cmd("SET")
+        .arg("mqtt_acl:alice")
+        .arg("not a hash")
+        .query(&mut conn)
+        .unwrap();
+    let mut alice = user(&setup.broker, ProtocolVersion::V3_1_1, "dev-1", "alice").await;
+    // The subscription asks again, and the wrong reply is no rule.
+    assert_eq!(alice.subscribe("b", QoS::AtMostOnce).await, [0x80]);
+    let stats = plugin_stats(&setup.broker).await;
+    assert_eq!(stats["prefetched"], 0, "{stats}");
+    assert_eq!(stats["lookups"], 2, "{stats}");
+}
