@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use super::dispatch::{Instance, PluginHook};
 use super::host_api::BrokerHost;
 use super::library::{self, Fingerprint, Library};
+use super::private::PrivateCopies;
 use crate::broker::Broker;
 use crate::hooks::{HandlerId, Rank};
 
@@ -91,7 +92,7 @@ pub struct PluginManager {
     broker: Arc<Broker>,
     dir: PathBuf,
     etc_dir: PathBuf,
-    private_dir: PathBuf,
+    copies: PrivateCopies,
     state: Mutex<State>,
 }
 
@@ -103,16 +104,16 @@ struct Wanted {
 }
 
 impl PluginManager {
-    /// A manager for `broker`'s configured directories. Loaded library
-    /// copies go to `private_dir`.
-    pub fn new(broker: Arc<Broker>, private_dir: PathBuf) -> Arc<PluginManager> {
+    /// A manager for `broker`'s configured directories. Libraries are
+    /// loaded from private copies `copies` makes.
+    pub fn new(broker: Arc<Broker>, copies: impl Into<PrivateCopies>) -> Arc<PluginManager> {
         let dir = broker.config.plugins.dir.clone();
         let etc_dir = broker.config.plugins.etc_dir.clone();
         Arc::new(PluginManager {
             broker,
             dir,
             etc_dir,
-            private_dir,
+            copies: copies.into(),
             state: Mutex::new(State::default()),
         })
     }
@@ -180,7 +181,7 @@ impl PluginManager {
             if known {
                 continue;
             }
-            let loaded = match library::load(&path, &self.private_dir) {
+            let loaded = match library::load(&path, &self.copies) {
                 Ok(library) => {
                     tracing::info!(
                         plugin = %library.name,
@@ -436,13 +437,15 @@ impl PluginManager {
         }
     }
 
-    /// Stops every plugin (broker shutdown).
+    /// Stops every plugin and removes the private copies' directory, if
+    /// any (broker shutdown): loaded code stays mapped until exit.
     pub fn stop_all(&self) {
         let mut state = self.lock();
         let running = std::mem::take(&mut state.running);
         for (name, plugin) in running {
             self.stop(&name, plugin);
         }
+        self.copies.close();
     }
 
     /// Every known plugin, for the admin API: name, version, state, hook
