@@ -1,11 +1,13 @@
 //! Loading plugin libraries.
 //!
 //! A library is never loaded from the plugins directory itself: it is
-//! copied to a private place first ([`super::private`]: a sealed memfd on
-//! Linux, else a private directory). A user may then overwrite or delete
-//! the file they dropped in at any time (overwriting a mapped library in
-//! place would crash the broker), and a replaced library is a new file to
-//! the dynamic loader, so the new code really loads. abi_stable never unloads a library: old
+//! checked ([`super::trust`]: owned by the broker's user or root, and its
+//! directory too, writable by nobody else) and copied to a private place
+//! first ([`super::private`]: a sealed memfd on Linux, else a private
+//! directory). A user may then overwrite or delete the file they dropped
+//! in at any time (overwriting a mapped library in place would crash the
+//! broker), and a replaced library is a new file to the dynamic loader, so
+//! the new code really loads. abi_stable never unloads a library: old
 //! copies stay mapped until exit. Messages name the library by its path
 //! in the plugins directory, never by its copy's.
 //!
@@ -24,6 +26,7 @@ use abi_stable::StableAbi;
 use mqhost_plugin_api::PluginModuleRef;
 
 use super::private::PrivateCopies;
+use super::trust;
 
 /// What identifies one version of a library file: when it changes, the
 /// library was replaced.
@@ -71,14 +74,13 @@ pub fn is_library(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == suffix)
 }
 
-/// Copies library `path` to a private place and loads the copy, checking
-/// the interface version and the layout of every type that crosses the
-/// boundary.
+/// Checks who may change library `path`, copies it to a private place
+/// and loads the copy, checking the interface version and the layout of
+/// every type that crosses the boundary.
 pub fn load(path: &Path, copies: &PrivateCopies) -> Result<Library, String> {
-    // The fingerprint is the open file's: what the copy holds.
-    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut source = std::fs::File::open(path).map_err(fail)?;
-    let fingerprint = Fingerprint::from_metadata(&source.metadata().map_err(fail)?);
+    // The fingerprint is the checked file's: what the copy holds.
+    let (mut source, meta) = trust::open_library(path)?;
+    let fingerprint = Fingerprint::from_metadata(&meta);
     let copy = copies.copy(&mut source, path)?;
     drop(source);
     let copy_path = copy.path().to_path_buf();

@@ -20,6 +20,7 @@ use super::dispatch::{Instance, PluginHook};
 use super::host_api::BrokerHost;
 use super::library::{self, Fingerprint, Library};
 use super::private::PrivateCopies;
+use super::trust::Standing;
 use crate::broker::Broker;
 use crate::hooks::{HandlerId, Rank};
 
@@ -46,6 +47,9 @@ enum LibraryState {
     Loaded(Library),
     Refused {
         fingerprint: Fingerprint,
+        /// Owners and modes when refused: a refusal for them is mended
+        /// without a change to the file.
+        standing: Standing,
         error: String,
     },
 }
@@ -65,8 +69,14 @@ struct State {
 /// Why `load`, `unload` or `reload` of a plugin failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionError {
-    /// No library in the plugins directory declares this plugin name.
-    UnknownPlugin { name: String, dir: PathBuf },
+    /// No library in the plugins directory declares this plugin name;
+    /// `refused` holds why each library that could not be read was
+    /// refused (one of them may be it).
+    UnknownPlugin {
+        name: String,
+        dir: PathBuf,
+        refused: Vec<String>,
+    },
     /// The plugin's library was found, but the plugin refused to start
     /// (its configuration, usually); `reason` is its own message.
     NotStarted { name: String, reason: String },
@@ -75,8 +85,12 @@ pub enum ActionError {
 impl std::fmt::Display for ActionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ActionError::UnknownPlugin { name, dir } => {
-                write!(f, "no plugin library named {name} in {}", dir.display())
+            ActionError::UnknownPlugin { name, dir, refused } => {
+                write!(f, "no plugin library named {name} in {}", dir.display())?;
+                if !refused.is_empty() {
+                    write!(f, "; libraries refused: {}", refused.join("; "))?;
+                }
+                Ok(())
             }
             ActionError::NotStarted { name, reason } => {
                 write!(f, "plugin {name} did not start: {reason}")
@@ -175,12 +189,18 @@ impl PluginManager {
             };
             let known = match state.libraries.get(&path) {
                 Some(LibraryState::Loaded(library)) => library.fingerprint == fingerprint,
-                Some(LibraryState::Refused { fingerprint: f, .. }) => *f == fingerprint,
+                Some(LibraryState::Refused {
+                    fingerprint: f,
+                    standing,
+                    ..
+                }) => *f == fingerprint && *standing == Standing::of(&path),
                 None => false,
             };
             if known {
                 continue;
             }
+            // Taken before the load: a change while it runs is seen next time.
+            let standing = Standing::of(&path);
             let loaded = match library::load(&path, &self.copies) {
                 Ok(library) => {
                     tracing::info!(
@@ -193,7 +213,11 @@ impl PluginManager {
                 }
                 Err(error) => {
                     tracing::error!("plugin library refused: {error}");
-                    LibraryState::Refused { fingerprint, error }
+                    LibraryState::Refused {
+                        fingerprint,
+                        standing,
+                        error,
+                    }
                 }
             };
             state.libraries.insert(path, loaded);
@@ -393,7 +417,7 @@ impl PluginManager {
                 name: name.to_owned(),
                 reason: failure.error.clone(),
             },
-            None => self.unknown(name),
+            None => self.unknown(&state, name),
         })
     }
 
@@ -403,7 +427,7 @@ impl PluginManager {
         let mut state = self.lock();
         let known = state.running.contains_key(name) || loaded_by_name(&state).contains_key(name);
         if !known {
-            return Err(self.unknown(name));
+            return Err(self.unknown(&state, name));
         }
         state.overrides.insert(name.to_owned(), false);
         drop(state);
@@ -430,10 +454,19 @@ impl PluginManager {
         Ok(())
     }
 
-    fn unknown(&self, name: &str) -> ActionError {
+    fn unknown(&self, state: &State, name: &str) -> ActionError {
+        let refused = state
+            .libraries
+            .values()
+            .filter_map(|library| match library {
+                LibraryState::Refused { error, .. } => Some(error.clone()),
+                LibraryState::Loaded(_) => None,
+            })
+            .collect();
         ActionError::UnknownPlugin {
             name: name.to_owned(),
             dir: self.dir.clone(),
+            refused,
         }
     }
 

@@ -20,7 +20,7 @@
 //!   directory of that form owned by the broker's user and locked by
 //!   nobody was left by a broker that was killed, and is removed.
 //!
-//! The system calls here (memfd_create, fcntl, flock, geteuid)
+//! The system calls here (memfd_create, fcntl, flock, openat, geteuid)
 //! are one of the host's `unsafe` modules.
 #![allow(unsafe_code)]
 
@@ -495,9 +495,35 @@ fn try_lock(file: &File) -> io::Result<()> {
 
 /// The broker's effective user id, the owner its files must have.
 #[cfg(unix)]
-fn broker_uid() -> u32 {
+pub fn broker_uid() -> u32 {
     // SAFETY: geteuid cannot fail and touches no memory.
     unsafe { libc::geteuid() }
+}
+
+/// Opens `name` in directory `dir` for reading, refusing a symbolic link
+/// (and never waiting on a FIFO put where a library was).
+#[cfg(unix)]
+pub fn open_in(dir: &File, name: &std::ffi::OsStr) -> io::Result<File> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    let name = CString::new(name.as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is an
+    // open descriptor.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 #[cfg(all(test, unix))]
