@@ -37,6 +37,7 @@ pub const STORE_VARIABLE: &str = "MQHOST_PLUGIN_COPY";
 /// Where private copies are made, for one broker.
 pub struct PrivateCopies {
     /// Whether copies are memfds (decided once, at start).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     memory: bool,
     /// Where a private directory goes (the temporary directory).
     parent: PathBuf,
@@ -177,31 +178,30 @@ impl PrivateCopies {
         if state.closed {
             return Err(format!("{}: the broker is stopping", path.display()));
         }
-        if state.dir.is_none() {
-            let dir = PrivateDir::create(&self.parent).map_err(|e| {
-                format!(
-                    "{}: cannot make a private directory in {}: {e}",
-                    path.display(),
-                    self.parent.display()
-                )
-            })?;
-            tracing::info!(
-                "plugin library copies go to private directory {}",
-                dir.path.display()
-            );
-            state.dir = Some(dir);
-        }
+        let dir = match &state.dir {
+            Some(dir) => dir.path.clone(),
+            None => {
+                let dir = PrivateDir::create(&self.parent).map_err(|e| {
+                    format!(
+                        "{}: cannot make a private directory in {}: {e}",
+                        path.display(),
+                        self.parent.display()
+                    )
+                })?;
+                tracing::info!(
+                    "plugin library copies go to private directory {}",
+                    dir.path.display()
+                );
+                let made = dir.path.clone();
+                state.dir = Some(dir);
+                made
+            }
+        };
         let n = state.copies;
         state.copies += 1;
-        let dir = state
-            .dir
-            .as_ref()
-            .map(|d| d.path.clone())
-            .unwrap_or_default();
         drop(state);
         let copy = dir.join(format!("{n}-{file_name}"));
         copy_to_new_file(source, &copy).map_err(|e| {
-            let _ = std::fs::remove_file(&copy);
             format!(
                 "{}: cannot copy it to {}: {e}",
                 path.display(),
@@ -337,8 +337,12 @@ fn copy_to_new_file(source: &mut File, path: &Path) -> io::Result<()> {
             .mode(0o700)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
     }
+    // Nothing is created, or removed, unless the name was free.
     let mut file = options.open(path)?;
-    io::copy(source, &mut file)?;
+    if let Err(e) = io::copy(source, &mut file) {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -355,6 +359,7 @@ fn copy_to_new_file(source: &mut File, path: &Path) -> io::Result<()> {
 
 /// Whether `name` is a private directory's: `mqhost-plugins-<pid>-<16
 /// hexadecimal digits>`.
+#[cfg(unix)]
 fn is_private_dir_name(name: &str) -> bool {
     let Some(rest) = name.strip_prefix(PREFIX) else {
         return false;
@@ -625,6 +630,9 @@ mod tests {
         assert!(copy_to_new_file(&mut source(&scratch, b"evil"), &plain).is_err());
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         assert_eq!(std::fs::read(&plain).unwrap(), b"old");
+        // What was there stays: a refused name is not ours to remove.
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().is_symlink());
     }
 
     #[test]
