@@ -11,7 +11,7 @@
 //! copies stay mapped until exit. Messages name the library by its path
 //! in the plugins directory, never by its copy's.
 //!
-//! The one `unsafe` of the host lives here: taking a library's root module
+//! This module's `unsafe` is taking a library's root module
 //! after our own version and layout checks.
 #![allow(unsafe_code)]
 
