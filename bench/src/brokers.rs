@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -141,10 +142,16 @@ impl BrokerSpec {
                 let etc_dir = dir.join("etc");
                 fs::create_dir_all(&plugin_dir).map_err(|e| e.to_string())?;
                 fs::create_dir_all(&etc_dir).map_err(|e| e.to_string())?;
+                // mqhost refuses a plugins directory or library its group
+                // or others may write to: whatever the umask, they may not.
+                let mode = || fs::Permissions::from_mode(0o755);
+                fs::set_permissions(&plugin_dir, mode()).map_err(|e| e.to_string())?;
                 for (library, config) in plugins {
                     let file = library.file_name().ok_or("plugin path has no file name")?;
-                    fs::copy(library, plugin_dir.join(file))
+                    let installed = plugin_dir.join(file);
+                    fs::copy(library, &installed)
                         .map_err(|e| format!("{}: {e}", library.display()))?;
+                    fs::set_permissions(&installed, mode()).map_err(|e| e.to_string())?;
                     let name = plugin_name(library);
                     fs::write(etc_dir.join(format!("{name}.conf")), config)
                         .map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@ use crate::broker::session::SessionEvent;
 use crate::broker::{sys, Broker};
 use crate::config::HostConfig;
 use crate::listen;
+use crate::plugins::private::PrivateCopies;
 use crate::plugins::{watch, PluginManager};
 
 /// How long connected clients get to receive their DISCONNECT at shutdown.
@@ -21,8 +22,7 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     let sys_interval = config.sys.interval;
     let broker = Broker::with_access(config, access);
     tokio::spawn(crate::access::watch::run(Arc::clone(&broker)));
-    let private_dir = std::env::temp_dir().join(format!("mqhost-plugins-{}", std::process::id()));
-    let plugins = PluginManager::new(Arc::clone(&broker), private_dir.clone());
+    let plugins = PluginManager::new(Arc::clone(&broker), PrivateCopies::from_environment());
     // Plugins load before the listener opens, so they see every client.
     {
         let plugins = Arc::clone(&plugins);
@@ -57,8 +57,6 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     }
     tokio::time::sleep(SHUTDOWN_GRACE).await;
     let _ = tokio::task::spawn_blocking(move || plugins.stop_all()).await;
-    // Loaded copies may go: the mappings stay valid until the process ends.
-    let _ = std::fs::remove_dir_all(&private_dir);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod limits;
 mod listeners;
 mod malformed;
 mod memory;
+mod plugin_trust;
 mod plugins;
 mod redis;
 mod retained;

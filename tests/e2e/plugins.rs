@@ -136,27 +136,6 @@ async fn plugin_dropped_in_while_running_loads() {
 }
 
 #[tokio::test]
-async fn loaded_libraries_leave_no_copy_on_disk() {
-    // A broker that is killed never cleans its private directory: the copy
-    // it loaded must already be gone once loaded, or every kill leaks one.
-    let dirs = probe_dirs("copy", "");
-    let broker = Broker::start_with_plugins(&dirs, &[]);
-    assert!(broker.wait_for_log("plugin started", WAIT).is_some());
-    let private = std::env::temp_dir().join(format!("mqhost-plugins-{}", broker.pid()));
-    let left: Vec<_> = std::fs::read_dir(&private)
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(
-        left.is_empty(),
-        "copies left in {}: {left:?}",
-        private.display()
-    );
-    // The plugin still runs from the removed copy.
-    publish_one(&broker, "t/1", "x").await;
-    wait_event(&dirs, &["copy message.publish t/1"]).await;
-}
-
-#[tokio::test]
 async fn library_without_config_file_stays_disabled() {
     let dirs = PluginDirs::new();
     dirs.install(&workspace_library("mqhost-probe"));

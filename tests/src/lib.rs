@@ -75,10 +75,12 @@ pub struct Broker {
     addr: SocketAddr,
     admin: Option<SocketAddr>,
     log: Arc<Log>,
-    /// The broker's `TMPDIR`, where it copies plugin libraries before
-    /// loading them: removed after the process is killed, which gives it
-    /// no chance to remove its copies itself.
+    /// The broker's own `TMPDIR`, where it may copy plugin libraries
+    /// before loading them: removed after the process is killed, which
+    /// gives it no chance to remove its copies itself.
     _tmp: plugins::TempDir,
+    /// The `TMPDIR` it runs with: its own, or one a test gave.
+    tmp_dir: PathBuf,
 }
 
 impl Broker {
@@ -96,6 +98,13 @@ impl Broker {
     /// Starts `mqhost` through a launcher command (for example `prlimit`
     /// with its options), with extra `--set KEY=VALUE` overrides.
     pub fn start_under(launcher: &[&str], sets: &[(&str, &str)]) -> Broker {
+        Broker::launch(launcher, &[], sets)
+    }
+
+    /// Starts `mqhost` through `launcher` (may be empty) with environment
+    /// variables `env` (a `TMPDIR` there replaces the broker's own) and
+    /// `--set` overrides `sets`.
+    fn launch(launcher: &[&str], env: &[(&str, &str)], sets: &[(&str, &str)]) -> Broker {
         let mut command = match launcher.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
@@ -125,8 +134,13 @@ impl Broker {
             command.arg("--set").arg(format!("{key}={value}"));
         }
         let tmp = plugins::TempDir::new();
+        let tmp_dir = env
+            .iter()
+            .find(|(key, _)| *key == "TMPDIR")
+            .map_or_else(|| tmp.path().to_path_buf(), |(_, dir)| PathBuf::from(dir));
         command
-            .env("TMPDIR", tmp.path())
+            .env("TMPDIR", &tmp_dir)
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             // A plugin's panic hook would symbolise a backtrace on the
             // broker thread that called the plugin, holding up that
@@ -156,6 +170,7 @@ impl Broker {
             admin: None,
             log,
             _tmp: tmp,
+            tmp_dir,
         };
         broker
             .wait_for_log("accepting connections on ", Duration::from_secs(20))
@@ -173,6 +188,16 @@ impl Broker {
 
     /// Starts `mqhost` with plugins from `dirs`, plus `sets`.
     pub fn start_with_plugins(dirs: &plugins::PluginDirs, sets: &[(&str, &str)]) -> Broker {
+        Broker::start_with_plugins_env(dirs, &[], sets)
+    }
+
+    /// [`Broker::start_with_plugins`] with environment variables `env` (a
+    /// `TMPDIR` there replaces the broker's own).
+    pub fn start_with_plugins_env(
+        dirs: &plugins::PluginDirs,
+        env: &[(&str, &str)],
+        sets: &[(&str, &str)],
+    ) -> Broker {
         let plugins = dirs.plugins.display().to_string();
         let etc = dirs.etc.display().to_string();
         let mut all = vec![
@@ -180,7 +205,12 @@ impl Broker {
             ("plugins.etc_dir", etc.as_str()),
         ];
         all.extend_from_slice(sets);
-        Broker::start_with(&all)
+        Broker::launch(&[], env, &all)
+    }
+
+    /// The `TMPDIR` the broker runs with.
+    pub fn tmp_dir(&self) -> &std::path::Path {
+        &self.tmp_dir
     }
 
     /// Address of the admin API.
@@ -333,6 +363,13 @@ impl Broker {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGKILL, which gives the broker no chance to clean up, and
+    /// waits for the process to end.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for the process to exit.

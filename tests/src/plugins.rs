@@ -64,16 +64,26 @@ impl PluginDirs {
         let etc = root.path().join("etc");
         std::fs::create_dir_all(&plugins).unwrap();
         std::fs::create_dir_all(&etc).unwrap();
+        // The broker refuses a plugins directory its group or others may
+        // write to: set the mode rather than trust the umask.
+        set_mode(&plugins, 0o755);
         PluginDirs { root, plugins, etc }
     }
 
-    /// Copies a library into the plugins directory under its own file name.
+    /// Copies a library into the plugins directory under its own file
+    /// name, mode 0755 (whatever the umask and the built file's mode).
     pub fn install(&self, library: &Path) -> PathBuf {
+        self.install_with_mode(library, 0o755)
+    }
+
+    /// [`PluginDirs::install`] with the library's mode given.
+    pub fn install_with_mode(&self, library: &Path, mode: u32) -> PathBuf {
         let target = self.plugins.join(library.file_name().unwrap());
         // Copy then rename, as a careful user would: the broker never sees
         // a half-written library.
         let partial = self.root.path().join("partial.so");
         std::fs::copy(library, &partial).expect("copy plugin library");
+        set_mode(&partial, mode);
         std::fs::rename(&partial, &target).expect("move plugin library");
         target
     }
@@ -104,6 +114,13 @@ impl Default for PluginDirs {
     fn default() -> Self {
         PluginDirs::new()
     }
+}
+
+/// Sets the permission bits of `path`.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
 
 /// A plugin library the workspace built, by package name

@@ -1,18 +1,22 @@
 //! Loading plugin libraries.
 //!
 //! A library is never loaded from the plugins directory itself: it is
-//! copied to a private directory under a unique name first. A user may then
-//! overwrite or delete the file they dropped in at any time (overwriting a
-//! mapped library in place would crash the broker), and a replaced library
-//! is a new file to the dynamic loader, so the new code really loads.
-//! abi_stable never unloads a library: old copies stay mapped until exit.
+//! checked ([`super::trust`]: owned by the broker's user or root, and its
+//! directory too, writable by nobody else) and copied to a private place
+//! first ([`super::private`]: a sealed memfd on Linux, else a private
+//! directory). A user may then overwrite or delete the file they dropped
+//! in at any time (overwriting a mapped library in place would crash the
+//! broker), and a replaced library is a new file to the dynamic loader, so
+//! the new code really loads. abi_stable never unloads a library: old
+//! copies stay mapped until exit. Messages name the library by its path
+//! in the plugins directory, never by its copy's.
 //!
-//! The one `unsafe` of the host lives here: taking a library's root module
+//! This module's `unsafe` is taking a library's root module
 //! after our own version and layout checks.
 #![allow(unsafe_code)]
 
+use std::fs::Metadata;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
@@ -20,6 +24,9 @@ use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, RootMod
 use abi_stable::sabi_types::{VersionNumber, VersionStrings};
 use abi_stable::StableAbi;
 use mqhost_plugin_api::PluginModuleRef;
+
+use super::private::PrivateCopies;
+use super::trust;
 
 /// What identifies one version of a library file: when it changes, the
 /// library was replaced.
@@ -32,11 +39,15 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// The fingerprint of the file at `path`.
     pub fn of(path: &Path) -> std::io::Result<Fingerprint> {
-        let meta = std::fs::metadata(path)?;
-        Ok(Fingerprint {
+        Ok(Fingerprint::from_metadata(&std::fs::metadata(path)?))
+    }
+
+    /// The fingerprint of the file `meta` describes.
+    pub fn from_metadata(meta: &Metadata) -> Fingerprint {
+        Fingerprint {
             modified: meta.modified().ok(),
             len: meta.len(),
-        })
+        }
     }
 }
 
@@ -63,23 +74,27 @@ pub fn is_library(path: &Path) -> bool {
     path.extension().is_some_and(|ext| ext == suffix)
 }
 
-/// Copies `path` to a private file and loads it, checking the interface
-/// version and the layout of every type that crosses the boundary.
-pub fn load(path: &Path, private_dir: &Path) -> Result<Library, String> {
-    let fingerprint = Fingerprint::of(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let copy = private_copy(path, private_dir)?;
-    let header = lib_header_from_path(&copy);
-    // Loaded (or refused), the copy can go at once: the mapping stays valid
-    // for the life of the process, and a broker that is killed, and so
-    // never cleans its private directory, leaves no library behind.
-    let _ = std::fs::remove_file(&copy);
-    let header = header.map_err(|e| describe(path, e))?;
+/// Checks who may change library `path`, copies it to a private place
+/// and loads the copy, checking the interface version and the layout of
+/// every type that crosses the boundary.
+pub fn load(path: &Path, copies: &PrivateCopies) -> Result<Library, String> {
+    // The fingerprint is the checked file's: what the copy holds.
+    let (mut source, meta) = trust::open_library(path)?;
+    let fingerprint = Fingerprint::from_metadata(&meta);
+    let copy = copies.copy(&mut source, path)?;
+    drop(source);
+    let copy_path = copy.path().to_path_buf();
+    let header = lib_header_from_path(&copy_path);
+    // Loaded (or refused), the copy is done with: a file copy goes at
+    // once, so a broker that is killed leaves no library behind.
+    drop(copy);
+    let header = header.map_err(|e| describe(path, &copy_path, e))?;
     check_version(path, header.version_strings())?;
     check_layout(path, header)?;
     // SAFETY: check_layout compared the library's root module layout with
     // ours, recursively, with the library as the interface (see there).
     let module = unsafe { header.init_root_module_with_unchecked_layout::<PluginModuleRef>() }
-        .map_err(|e| describe(path, e))?;
+        .map_err(|e| describe(path, &copy_path, e))?;
     let name = module.name()().to_string();
     let version = module.version()().to_string();
     let description = module
@@ -150,24 +165,56 @@ fn check_layout(path: &Path, header: &LibHeader) -> Result<(), String> {
     })
 }
 
-fn private_copy(path: &Path, private_dir: &Path) -> Result<PathBuf, String> {
-    static COPIES: AtomicU64 = AtomicU64::new(0);
-    std::fs::create_dir_all(private_dir)
-        .map_err(|e| format!("cannot create {}: {e}", private_dir.display()))?;
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("plugin");
-    let extension = path.extension().and_then(|s| s.to_str()).unwrap_or("so");
-    let copy = private_dir.join(format!(
-        "{stem}-{}.{extension}",
-        COPIES.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::copy(path, &copy).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
-    Ok(copy)
+/// One sentence for a load failure.
+fn describe(path: &Path, copy: &Path, error: LibraryError) -> String {
+    let text = match error {
+        LibraryError::OpenError { err, .. } => format!("cannot load it: {err}"),
+        LibraryError::GetSymbolError { symbol, .. } => format!(
+            "not an mqhost plugin: it exports no {}",
+            String::from_utf8_lossy(&symbol).trim_end_matches('\0')
+        ),
+        other => other.to_string(),
+    };
+    restate(path, copy, &text)
 }
 
-/// One sentence for a load failure.
-fn describe(path: &Path, error: LibraryError) -> String {
-    format!("{}: {error}", path.display())
+/// `text` about the private copy `copy`, on one line, as about `path`,
+/// the library in the plugins directory: the only name people know.
+fn restate(path: &Path, copy: &Path, text: &str) -> String {
+    let copy = copy.display().to_string();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // dlerror() begins with the path it was given, the copy's.
+    let text = text
+        .replace(&format!("{copy}: "), "")
+        .replace(&copy, "the private copy");
+    format!("{}: {text}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::restate;
+
+    #[test]
+    fn a_load_failure_names_the_dropped_in_file_not_its_copy() {
+        let text = restate(
+            Path::new("/opt/plugins/libx.so"),
+            Path::new("/proc/self/fd/7"),
+            "cannot load it: /proc/self/fd/7: invalid ELF header",
+        );
+        assert_eq!(
+            text,
+            "/opt/plugins/libx.so: cannot load it: invalid ELF header"
+        );
+        let text = restate(
+            Path::new("/opt/plugins/libx.so"),
+            Path::new("/tmp/d/0-libx.so"),
+            "\nCould not open library at:\n\t/tmp/d/0-libx.so\nbecause:\n\tgone\n",
+        );
+        assert_eq!(
+            text,
+            "/opt/plugins/libx.so: Could not open library at: the private copy because: gone"
+        );
+    }
 }

@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 use super::dispatch::{Instance, PluginHook};
 use super::host_api::BrokerHost;
 use super::library::{self, Fingerprint, Library};
+use super::private::PrivateCopies;
+use super::trust::Standing;
 use crate::broker::Broker;
 use crate::hooks::{HandlerId, Rank};
 
@@ -45,6 +47,9 @@ enum LibraryState {
     Loaded(Library),
     Refused {
         fingerprint: Fingerprint,
+        /// Owners and modes when refused: a refusal for them is mended
+        /// without a change to the file.
+        standing: Standing,
         error: String,
     },
 }
@@ -64,8 +69,14 @@ struct State {
 /// Why `load`, `unload` or `reload` of a plugin failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionError {
-    /// No library in the plugins directory declares this plugin name.
-    UnknownPlugin { name: String, dir: PathBuf },
+    /// No library in the plugins directory declares this plugin name;
+    /// `refused` holds why each library that could not be read was
+    /// refused (one of them may be it).
+    UnknownPlugin {
+        name: String,
+        dir: PathBuf,
+        refused: Vec<String>,
+    },
     /// The plugin's library was found, but the plugin refused to start
     /// (its configuration, usually); `reason` is its own message.
     NotStarted { name: String, reason: String },
@@ -74,8 +85,12 @@ pub enum ActionError {
 impl std::fmt::Display for ActionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ActionError::UnknownPlugin { name, dir } => {
-                write!(f, "no plugin library named {name} in {}", dir.display())
+            ActionError::UnknownPlugin { name, dir, refused } => {
+                write!(f, "no plugin library named {name} in {}", dir.display())?;
+                if !refused.is_empty() {
+                    write!(f, "; libraries refused: {}", refused.join("; "))?;
+                }
+                Ok(())
             }
             ActionError::NotStarted { name, reason } => {
                 write!(f, "plugin {name} did not start: {reason}")
@@ -91,7 +106,7 @@ pub struct PluginManager {
     broker: Arc<Broker>,
     dir: PathBuf,
     etc_dir: PathBuf,
-    private_dir: PathBuf,
+    copies: PrivateCopies,
     state: Mutex<State>,
 }
 
@@ -103,16 +118,16 @@ struct Wanted {
 }
 
 impl PluginManager {
-    /// A manager for `broker`'s configured directories. Loaded library
-    /// copies go to `private_dir`.
-    pub fn new(broker: Arc<Broker>, private_dir: PathBuf) -> Arc<PluginManager> {
+    /// A manager for `broker`'s configured directories. Libraries are
+    /// loaded from private copies `copies` makes.
+    pub fn new(broker: Arc<Broker>, copies: impl Into<PrivateCopies>) -> Arc<PluginManager> {
         let dir = broker.config.plugins.dir.clone();
         let etc_dir = broker.config.plugins.etc_dir.clone();
         Arc::new(PluginManager {
             broker,
             dir,
             etc_dir,
-            private_dir,
+            copies: copies.into(),
             state: Mutex::new(State::default()),
         })
     }
@@ -174,13 +189,19 @@ impl PluginManager {
             };
             let known = match state.libraries.get(&path) {
                 Some(LibraryState::Loaded(library)) => library.fingerprint == fingerprint,
-                Some(LibraryState::Refused { fingerprint: f, .. }) => *f == fingerprint,
+                Some(LibraryState::Refused {
+                    fingerprint: f,
+                    standing,
+                    ..
+                }) => *f == fingerprint && *standing == Standing::of(&path),
                 None => false,
             };
             if known {
                 continue;
             }
-            let loaded = match library::load(&path, &self.private_dir) {
+            // Taken before the load: a change while it runs is seen next time.
+            let standing = Standing::of(&path);
+            let loaded = match library::load(&path, &self.copies) {
                 Ok(library) => {
                     tracing::info!(
                         plugin = %library.name,
@@ -192,7 +213,11 @@ impl PluginManager {
                 }
                 Err(error) => {
                     tracing::error!("plugin library refused: {error}");
-                    LibraryState::Refused { fingerprint, error }
+                    LibraryState::Refused {
+                        fingerprint,
+                        standing,
+                        error,
+                    }
                 }
             };
             state.libraries.insert(path, loaded);
@@ -392,7 +417,7 @@ impl PluginManager {
                 name: name.to_owned(),
                 reason: failure.error.clone(),
             },
-            None => self.unknown(name),
+            None => self.unknown(&state, name),
         })
     }
 
@@ -402,7 +427,7 @@ impl PluginManager {
         let mut state = self.lock();
         let known = state.running.contains_key(name) || loaded_by_name(&state).contains_key(name);
         if !known {
-            return Err(self.unknown(name));
+            return Err(self.unknown(&state, name));
         }
         state.overrides.insert(name.to_owned(), false);
         drop(state);
@@ -429,20 +454,31 @@ impl PluginManager {
         Ok(())
     }
 
-    fn unknown(&self, name: &str) -> ActionError {
+    fn unknown(&self, state: &State, name: &str) -> ActionError {
+        let refused = state
+            .libraries
+            .values()
+            .filter_map(|library| match library {
+                LibraryState::Refused { error, .. } => Some(error.clone()),
+                LibraryState::Loaded(_) => None,
+            })
+            .collect();
         ActionError::UnknownPlugin {
             name: name.to_owned(),
             dir: self.dir.clone(),
+            refused,
         }
     }
 
-    /// Stops every plugin (broker shutdown).
+    /// Stops every plugin and removes the private copies' directory, if
+    /// any (broker shutdown): loaded code stays mapped until exit.
     pub fn stop_all(&self) {
         let mut state = self.lock();
         let running = std::mem::take(&mut state.running);
         for (name, plugin) in running {
             self.stop(&name, plugin);
         }
+        self.copies.close();
     }
 
     /// Every known plugin, for the admin API: name, version, state, hook

@@ -2,6 +2,9 @@
 //!
 //! - [`library`]: finding and loading a library file (through a private
 //!   copy), checking its interface version and layout.
+//! - [`trust`]: refusing a library its owner or others could change.
+//! - [`private`]: the private copies: sealed memfds, or a private
+//!   directory.
 //! - [`dispatch`]: a running instance, its guarded calls and counters, and
 //!   the hook handler that feeds it the broker's events.
 //! - [`grace`]: knowing that no call to a plugin is under way, cheaply.
@@ -14,6 +17,8 @@ pub mod grace;
 pub mod host_api;
 pub mod library;
 pub mod manager;
+pub mod private;
+pub mod trust;
 pub mod watch;
 
 pub use manager::{ActionError, PluginManager};
