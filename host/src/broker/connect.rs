@@ -17,7 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 use super::connection::{Connection, PacketTimedOut, Reader, Writer, READ_MIN};
-use super::metrics::Metrics;
+use super::metrics::listener::Refused;
+use super::metrics::{self, Metrics};
 use super::session::{unix_secs, Attach, Session, SessionEvent};
 use super::topic;
 use super::Broker;
@@ -45,7 +46,7 @@ fn fits(packet: &Packet, version: ProtocolVersion, limit: Option<u32>) -> bool {
 /// Why no session got this connection.
 enum Refusal {
     /// Close without a word (no CONNECT, malformed, timeout).
-    Close(&'static str),
+    Close(Refused, &'static str),
     /// Answer CONNACK with this 5.0 reason code, in the client's version,
     /// if it fits the client's Maximum Packet Size.
     ConnAck(ProtocolVersion, u8, &'static str),
@@ -78,19 +79,22 @@ pub async fn serve(broker: Arc<Broker>, accepted: Accepted) {
         read_connect(&mut reader, &mut read_buf, &broker),
     )
     .await
-    .unwrap_or(Err(Refusal::Close("no CONNECT in time")));
+    .unwrap_or(Err(Refusal::Close(
+        Refused::ConnectTimeout,
+        "no CONNECT in time",
+    )));
     let limit = connect
         .as_ref()
         .ok()
         .and_then(|connect| connect.properties.maximum_packet_size);
     let attach = match connect {
-        Ok(connect) => accept(&broker, *connect, peer, listener, cert).await,
+        Ok(connect) => accept(&broker, *connect, peer, Arc::clone(&listener), cert).await,
         Err(refusal) => Err(refusal),
     };
     let attach = match attach {
         Ok(attach) => attach,
         Err(refusal) => {
-            refuse(&mut writer, peer, refusal, limit).await;
+            refuse(&broker, &listener, &mut writer, peer, refusal, limit).await;
             return;
         }
     };
@@ -118,6 +122,8 @@ pub async fn serve(broker: Arc<Broker>, accepted: Accepted) {
     tracing::warn!(client_id = %escaped(&attach.conn.info.client_id), "could not settle the session for this client id");
     let mut conn = attach.conn;
     refuse(
+        &broker,
+        &listener,
         &mut conn.writer,
         peer,
         Refusal::ConnAck(conn.info.protocol, reason::SERVER_BUSY, "session busy"),
@@ -134,9 +140,19 @@ async fn read_connect(
 ) -> Result<Box<Connect>, Refusal> {
     let limits = broker.config.mqtt.decode_limits();
     loop {
+        let before = buf.len();
         match decode_limited(buf, None, limits) {
-            Ok(Some(Packet::Connect(connect))) => return Ok(connect),
-            Ok(Some(_)) => return Err(Refusal::Close("first packet is not CONNECT")),
+            Ok(Some(Packet::Connect(connect))) => {
+                let bytes = before - buf.len();
+                broker.metrics.local().packet_in(metrics::CONNECT, bytes);
+                return Ok(connect);
+            }
+            Ok(Some(_)) => {
+                return Err(Refusal::Close(
+                    Refused::Malformed,
+                    "first packet is not CONNECT",
+                ))
+            }
             Ok(None) => {}
             Err(DecodeError::UnsupportedProtocolVersion(_)) => {
                 // Answered in 3.1.1 form: return code 1, "unacceptable
@@ -158,20 +174,33 @@ async fn read_connect(
             }
             Err(error) => {
                 broker.metrics.decode_refused(&error);
-                return Err(Refusal::Close(match error {
-                    DecodeError::PacketTooLarge => "CONNECT too large",
-                    _ => "malformed CONNECT",
-                }));
+                return Err(match error {
+                    DecodeError::PacketTooLarge => {
+                        Refusal::Close(Refused::TooLarge, "CONNECT too large")
+                    }
+                    _ => Refusal::Close(Refused::Malformed, "malformed CONNECT"),
+                });
             }
         }
         buf.reserve(4096);
         match reader.read_buf(buf).await {
             Err(error) if PacketTimedOut::is(&error) => {
                 Metrics::count(&broker.metrics.packets_timed_out);
-                return Err(Refusal::Close("CONNECT not whole within packet_timeout"));
+                return Err(Refusal::Close(
+                    Refused::ConnectTimeout,
+                    "CONNECT not whole within packet_timeout",
+                ));
             }
-            Ok(0) | Err(_) => return Err(Refusal::Close("closed before CONNECT")),
-            Ok(_) => {}
+            Ok(0) | Err(_) => {
+                return Err(Refusal::Close(
+                    Refused::ConnectClosed,
+                    "closed before CONNECT",
+                ))
+            }
+            Ok(read) => {
+                let local = broker.metrics.local();
+                local.add(&local.counters.bytes_read, read as u64);
+            }
         }
     }
 }
@@ -362,7 +391,7 @@ async fn accept(
             properties: connack.clone(),
         });
         if !fits(&success, version, props.maximum_packet_size) {
-            return Err(Refusal::Close(CONNACK_TOO_LARGE));
+            return Err(Refusal::Close(Refused::TooLarge, CONNACK_TOO_LARGE));
         }
     }
 
@@ -439,10 +468,25 @@ async fn hand_over(broker: &Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<
     }
 }
 
-/// Answers a refused connection and closes it.
-async fn refuse(writer: &mut Writer, peer: SocketAddr, refusal: Refusal, limit: Option<u32>) {
+/// Answers a refused connection and closes it; counts it against its
+/// listener.
+async fn refuse(
+    broker: &Broker,
+    listener: &ListenerSpec,
+    writer: &mut Writer,
+    peer: SocketAddr,
+    refusal: Refusal,
+    limit: Option<u32>,
+) {
+    let counted = match &refusal {
+        Refusal::Close(why, _) => *why,
+        Refusal::ConnAck(_, code, _) => Refused::for_connack(*code),
+    };
+    broker.metrics.listener(listener.id()).refused(counted);
     match refusal {
-        Refusal::Close(why) => tracing::debug!(%peer, why, "connection closed before CONNACK"),
+        Refusal::Close(_, why) => {
+            tracing::debug!(%peer, why, "connection closed before CONNACK")
+        }
         Refusal::ConnAck(version, code, why) => {
             tracing::info!(%peer, why, code = format_args!("{code:#04x}"), "connection refused");
             let mut buf = BytesMut::new();
@@ -454,6 +498,9 @@ async fn refuse(writer: &mut Writer, peer: SocketAddr, refusal: Refusal, limit: 
             if !fits(&connack, version, limit) {
                 tracing::debug!(%peer, why = CONNACK_TOO_LARGE, "connection closed before CONNACK");
             } else if encode(&connack, version, &mut buf).is_ok() {
+                let local = broker.metrics.local();
+                local.packet_out(metrics::CONNACK, buf.len());
+                local.add(&local.counters.bytes_written, buf.len() as u64);
                 let _ = tokio::time::timeout(Duration::from_secs(2), writer.write_all(&buf)).await;
             }
         }

@@ -192,14 +192,19 @@ impl Connection {
 
     /// Writes what is buffered, plus a DISCONNECT with `reason` for a 5.0
     /// client, then closes the socket. Runs on its own task so that a
-    /// client that stopped reading cannot hold up its session.
-    pub fn close(mut self, reason: Option<u8>) {
+    /// client that stopped reading cannot hold up its session. Says how
+    /// long the DISCONNECT is (0: none sent), and how many bytes are left
+    /// to write, it included.
+    pub fn close(mut self, reason: Option<u8>) -> (usize, usize) {
+        let before = self.write_buf.len();
         if let (Some(reason), true) = (reason, self.info.protocol.is_v5()) {
             self.send(&Packet::Disconnect(Disconnect {
                 reason,
                 properties: DisconnectProperties::default(),
             }));
         }
+        let disconnect = self.write_buf.len() - before;
+        let left = self.write_buf.len();
         tokio::spawn(async move {
             let close = async {
                 self.writer.write_all(&self.write_buf).await?;
@@ -216,6 +221,7 @@ impl Connection {
             };
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
         });
+        (disconnect, left)
     }
 
     /// The peer's address.

@@ -42,7 +42,7 @@ use crate::access::decider::Decider;
 use crate::config::HostConfig;
 use crate::hooks::{Hooks, PublishVerdict};
 use message::{Message, MessageIdGenerator};
-use metrics::Metrics;
+use metrics::{Dropped, Metrics};
 use registry::Registry;
 use router::Router;
 
@@ -147,21 +147,29 @@ impl Broker {
     /// it was handed to (0 also when a hook dropped it) and whether one of
     /// them is congested.
     pub fn publish(&self, message: Arc<Message>) -> router::Routed {
-        self.metrics
-            .messages_received
-            .fetch_add(1, Ordering::Relaxed);
+        {
+            let local = self.metrics.local();
+            local.add(&local.counters.messages_received, 1);
+        }
         if self.hooks.message_publish(&message) == PublishVerdict::Drop {
-            self.metrics
-                .messages_dropped
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.dropped(Dropped::Hook);
             return router::Routed::default();
         }
-        if message.retain && !self.router.retain(&message) {
-            self.metrics
-                .retained_not_stored
-                .fetch_add(1, Ordering::Relaxed);
+        let mut stored = false;
+        if message.retain {
+            stored = self.router.retain(&message);
+            if !stored {
+                self.metrics
+                    .retained_not_stored
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
-        self.router.route(&message)
+        let routed = self.router.route(&message);
+        // A retained message kept for later subscribers is not lost.
+        if routed.receivers == 0 && !stored {
+            self.metrics.dropped(Dropped::NoSubscriber);
+        }
+        routed
     }
 }
 

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::connect::{self, Accepted};
 use crate::broker::connection::{Reader, Writer};
+use crate::broker::metrics::listener::Refused;
 use crate::broker::metrics::Metrics;
 use crate::broker::Broker;
 use crate::config::listeners::{ListenerSpec, Transport};
@@ -138,11 +139,14 @@ pub fn serve_all(broker: &Arc<Broker>, bound: Vec<Bound>) -> Vec<JoinHandle<()>>
 /// Accepts connections forever.
 async fn serve(broker: Arc<Broker>, listener: Bound) {
     let listener = Arc::new(listener);
+    let counters = broker.metrics.listener(listener.spec.id());
+    counters.watch(&listener.gate);
     let mut last_warning: Option<Instant> = None;
     loop {
         match listener.socket.accept().await {
             Ok((stream, peer)) => match admit(&listener) {
                 Ok(slots) => {
+                    counters.accepted();
                     tokio::spawn(start(
                         Arc::clone(&broker),
                         Arc::clone(&listener),
@@ -179,11 +183,20 @@ fn admit(listener: &Bound) -> Result<Slots, Over> {
 /// a second.
 fn turn_away(broker: &Broker, listener: &Bound, stream: TcpStream, peer: SocketAddr, over: Over) {
     drop(stream);
-    let (counter, limit) = match over {
-        Over::Connections => (&broker.metrics.connections_over_limit, "max_connections"),
-        Over::Rate => (&broker.metrics.connections_over_rate, "max_conn_rate"),
+    let (counter, refused, limit) = match over {
+        Over::Connections => (
+            &broker.metrics.connections_over_limit,
+            Refused::MaxConnections,
+            "max_connections",
+        ),
+        Over::Rate => (
+            &broker.metrics.connections_over_rate,
+            Refused::MaxConnRate,
+            "max_conn_rate",
+        ),
     };
     Metrics::count(counter);
+    broker.metrics.listener(listener.spec.id()).refused(refused);
     if listener.gate.should_warn() {
         tracing::warn!(
             %peer,
@@ -240,12 +253,12 @@ async fn start(
     let (reader, writer, cert) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(error)) => {
-            Metrics::count(&broker.metrics.connections_handshake_failed);
+            handshake_failed(&broker, spec);
             tracing::debug!(%peer, listener = %spec.id(), %error, "handshake failed");
             return;
         }
         Err(_) => {
-            Metrics::count(&broker.metrics.connections_handshake_failed);
+            handshake_failed(&broker, spec);
             tracing::debug!(%peer, listener = %spec.id(), "handshake took too long");
             return;
         }
@@ -264,6 +277,14 @@ async fn start(
         },
     )
     .await;
+}
+
+fn handshake_failed(broker: &Broker, spec: &ListenerSpec) {
+    Metrics::count(&broker.metrics.connections_handshake_failed);
+    broker
+        .metrics
+        .listener(spec.id())
+        .refused(Refused::Handshake);
 }
 
 type Opened = (Reader, Writer, Option<PeerCert>);

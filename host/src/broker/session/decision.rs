@@ -14,6 +14,7 @@ use mqhost_codec::{Publish, Subscribe};
 use super::{CloseReason, Delivery, Session};
 use crate::access::decider::{Check, Question, Waiting};
 use crate::access::Access;
+use crate::broker::metrics::Dropped;
 use crate::escape::escaped;
 use crate::hooks::decide::Decision;
 
@@ -121,6 +122,7 @@ impl Session {
             self.enqueue_allowed(delivery);
         } else {
             tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(&delivery.message.topic), "not delivered: the client may not read the topic");
+            self.broker.metrics.dropped(Dropped::Denied);
         }
     }
 }

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -93,7 +92,10 @@ impl Session {
                         }
                         self.detach(reason)
                     }
-                    Wake::Expired => false,
+                    Wake::Expired => {
+                        Metrics::count(&self.broker.metrics.sessions_expired);
+                        false
+                    }
                     Wake::WillDue => {
                         self.publish_pending_will();
                         true
@@ -250,10 +252,8 @@ impl Session {
             }
             Ok(0) | Err(_) => self.detach(CloseReason::Lost),
             Ok(read) => {
-                self.broker
-                    .metrics
-                    .bytes_received
-                    .fetch_add(read as u64, Ordering::Relaxed);
+                let local = self.broker.metrics.local();
+                local.add(&local.counters.bytes_read, read as u64);
                 if let Some(conn) = self.conn.as_mut() {
                     conn.after_read(read);
                 }
@@ -295,10 +295,8 @@ impl Session {
         match result {
             Ok(0) | Err(_) => self.detach(CloseReason::Lost),
             Ok(written) => {
-                self.broker
-                    .metrics
-                    .bytes_sent
-                    .fetch_add(written as u64, Ordering::Relaxed);
+                let local = self.broker.metrics.local();
+                local.add(&local.counters.bytes_written, written as u64);
                 if let Some(conn) = self.conn.as_mut() {
                     conn.after_write(written);
                 }

@@ -17,7 +17,7 @@ use super::{CloseReason, Delivery, Session};
 use crate::access::decider::{Check, Question};
 use crate::access::Access;
 use crate::broker::message::Message;
-use crate::broker::metrics::Metrics;
+use crate::broker::metrics::{packet_type, Dropped, Metrics};
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
 use crate::escape::escaped;
@@ -90,8 +90,18 @@ impl Session {
                 return Ok(());
             };
             let version = conn.version();
+            let before = conn.read_buf.len();
             let packet = match decode_limited(&mut conn.read_buf, Some(version), limits) {
-                Ok(Some(packet)) => packet,
+                Ok(Some(packet)) => {
+                    let bytes = before - conn.read_buf.len();
+                    let local = self.broker.metrics.local();
+                    local.packet_in(packet_type(&packet), bytes);
+                    if let Packet::Publish(publish) = &packet {
+                        let payload = publish.payload.len() as u64;
+                        local.add(&local.counters.payload_bytes_in, payload);
+                    }
+                    packet
+                }
                 Ok(None) => {
                     conn.after_decode(*decoded);
                     return Ok(());
@@ -110,9 +120,16 @@ impl Session {
         }
     }
 
-    fn send(&mut self, packet: &Packet) {
+    /// Encodes `packet` for the client, and counts it.
+    pub(super) fn send(&mut self, packet: &Packet) {
         if let Some(conn) = self.conn.as_mut() {
+            let before = conn.write_buf.len();
             conn.send(packet);
+            let bytes = conn.write_buf.len() - before;
+            self.broker
+                .metrics
+                .local()
+                .packet_out(packet_type(packet), bytes);
         }
     }
 
@@ -361,6 +378,7 @@ impl Session {
         topic: &str,
     ) -> Result<(), CloseReason> {
         tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(topic), "PUBLISH refused: the client may not write the topic");
+        self.broker.metrics.dropped(Dropped::Denied);
         let refused = self.broker.config.acl.deny_reason.code();
         if self.broker.access.disconnects_on_deny() {
             return Err(CloseReason::Protocol {

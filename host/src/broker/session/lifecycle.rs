@@ -18,7 +18,7 @@ use super::timer::Timer;
 use super::will::PendingWill;
 use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle, Successor};
 use crate::access::decider::AccessCache;
-use crate::broker::{topic, Broker};
+use crate::broker::{metrics, topic, Broker};
 use crate::escape::escaped;
 
 /// Why a connection ended.
@@ -167,14 +167,14 @@ impl Session {
         let queued = std::mem::take(&mut self.queue);
         self.held.extend(queued);
         self.handle.shared.online.store(true, Ordering::Relaxed);
-        let Some(conn) = self.conn.as_mut() else {
-            return;
-        };
-        conn.send(&Packet::ConnAck(ConnAck {
+        self.send(&Packet::ConnAck(ConnAck {
             session_present,
             reason: 0,
             properties: connack,
         }));
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         let info = conn.info.clone();
         tracing::info!(
             client_id = %escaped(&info.client_id),
@@ -211,7 +211,14 @@ impl Session {
         let will = conn.will.take();
         let info = conn.info.clone();
         let keep_alive = conn.keep_alive;
-        conn.close(reason.server_disconnect());
+        // What is left to write goes out on the closing task: counted as
+        // written now.
+        let (disconnect, left) = conn.close(reason.server_disconnect());
+        let local = self.broker.metrics.local();
+        if disconnect > 0 {
+            local.packet_out(metrics::DISCONNECT, disconnect);
+        }
+        local.add(&local.counters.bytes_written, left as u64);
         let code = match &reason {
             CloseReason::Protocol { code, .. } | CloseReason::Kicked { code } => {
                 Some(format!("{code:#04x}"))

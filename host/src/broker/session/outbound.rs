@@ -1,7 +1,6 @@
 //! Messages to the client: the session queue, the in-flight window, topic
 //! aliases, and encoding straight into the write buffer.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +8,7 @@ use mqhost_codec::{encode_publish, publish_encoded_len, Packet, PubAck, PublishV
 
 use super::inflight::Stage;
 use super::{Delivery, Session};
+use crate::broker::metrics::{Dropped, PUBLISH};
 use crate::escape::escaped;
 
 /// Above this many unwritten bytes the session stops encoding more
@@ -23,7 +23,7 @@ impl Session {
     pub(super) fn enqueue_allowed(&mut self, delivery: Delivery) {
         let config = &self.broker.config;
         if self.conn.is_none() && delivery.qos == QoS::AtMostOnce && !config.mqtt.queue_qos0 {
-            self.broker.metrics.dropped();
+            self.broker.metrics.dropped(Dropped::Qos0Offline);
             return;
         }
         let limit = config
@@ -31,7 +31,7 @@ impl Session {
             .max_queued_messages
             .map_or(usize::MAX, |n| n.get() as usize);
         if self.queue.len() >= limit {
-            self.broker.metrics.dropped();
+            self.broker.metrics.dropped(Dropped::QueueFull);
             tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(&delivery.message.topic), "queue full, message dropped");
             return;
         }
@@ -110,15 +110,11 @@ impl Session {
                         self.inflight.remove(packet_id);
                     }
                 }
-                Stage::Released => {
-                    if let Some(conn) = self.conn.as_mut() {
-                        conn.send(&Packet::PubRel(PubAck {
-                            packet_id,
-                            reason: 0,
-                            properties: Default::default(),
-                        }));
-                    }
-                }
+                Stage::Released => self.send(&Packet::PubRel(PubAck {
+                    packet_id,
+                    reason: 0,
+                    properties: Default::default(),
+                })),
             }
         }
     }
@@ -143,8 +139,12 @@ impl Session {
         let message = &delivery.message;
         // The clock only matters to messages that expire.
         let now = message.expires_at.map(|_| Instant::now());
-        if now.is_some_and(|now| message.is_expired(now)) || !self.fits(delivery) {
-            self.broker.metrics.dropped();
+        if now.is_some_and(|now| message.is_expired(now)) {
+            self.broker.metrics.dropped(Dropped::Expired);
+            return false;
+        }
+        if !self.fits(delivery) {
+            self.broker.metrics.dropped(Dropped::TooLarge);
             return false;
         }
         let Some(conn) = self.conn.as_mut() else {
@@ -169,14 +169,18 @@ impl Session {
             _ => None,
         };
         let publish = view(delivery, packet_id, dup, topic, topic_alias, expiry);
+        let before = conn.write_buf.len();
         if let Err(error) = encode_publish(&publish, version, &mut conn.write_buf) {
             tracing::error!(client_id = %escaped(&self.client_id), ?error, "could not encode PUBLISH");
             return false;
         }
-        self.broker
-            .metrics
-            .messages_sent
-            .fetch_add(1, Ordering::Relaxed);
+        let local = self.broker.metrics.local();
+        local.packet_out(PUBLISH, conn.write_buf.len() - before);
+        local.add(&local.counters.messages_delivered, 1);
+        local.add(
+            &local.counters.payload_bytes_out,
+            message.payload.len() as u64,
+        );
         self.broker
             .hooks
             .message_delivered(&self.client_id, message, delivery.qos);
