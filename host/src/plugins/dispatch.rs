@@ -27,7 +27,8 @@ use mqhost_plugin_api::{
 };
 use tokio::sync::oneshot;
 
-use super::grace::{self, ThreadCounter};
+use super::calls::{CallStats, Point};
+use super::grace;
 use crate::access::Access;
 use crate::broker::message::{unix_millis, Message};
 use crate::hooks::decide::{Answer, AuthenticateRequest, AuthorizeRequest, Decision};
@@ -49,8 +50,11 @@ pub struct Instance {
     /// been dropped.
     stopped: Mutex<bool>,
     failed: AtomicBool,
-    events: ThreadCounter,
+    /// Hook calls per point, and how long a sample of them took.
+    calls: CallStats,
     errors: AtomicU64,
+    /// Calls that panicked (the first marks the plugin failed).
+    panics: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -65,8 +69,9 @@ impl Instance {
             closed: AtomicBool::new(false),
             stopped: Mutex::new(false),
             failed: AtomicBool::new(false),
-            events: ThreadCounter::default(),
+            calls: CallStats::default(),
             errors: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
             last_error: Mutex::new(None),
         })
     }
@@ -84,11 +89,12 @@ impl Instance {
     }
 
     /// Calls the plugin unless it failed or stopped; an error is counted
-    /// and logged, and a panic marks the plugin failed for good.
+    /// and logged, and a panic marks the plugin failed for good. A hook
+    /// call (`point`) is counted, and maybe timed ([`CallStats`]).
     #[inline]
     fn call<T>(
         &self,
-        count: bool,
+        point: Option<Point>,
         call: impl FnOnce(&PluginBox) -> RResult<T, PluginError>,
     ) -> Option<T> {
         if self.failed.load(Ordering::Relaxed) {
@@ -98,11 +104,12 @@ impl Instance {
         if self.closed.load(Ordering::Relaxed) {
             return None;
         }
-        if count {
-            self.events.add(&inside);
-        }
+        let timing = point.map(|point| self.calls.start(&inside, point));
         // SAFETY: `closed` was unset after the guard was taken.
         let result = call(unsafe { self.plugin() });
+        if let Some(timing) = timing {
+            self.calls.finish(timing);
+        }
         drop(inside);
         match result {
             RResult::ROk(value) => Some(value),
@@ -118,6 +125,7 @@ impl Instance {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let text = error.to_string();
         if error.panicked {
+            self.panics.fetch_add(1, Ordering::Relaxed);
             if !self.failed.swap(true, Ordering::Relaxed) {
                 tracing::error!(plugin = %self.name, "{text}; the plugin is marked failed and no longer called");
             }
@@ -129,19 +137,19 @@ impl Instance {
 
     /// The hook points the plugin wants now.
     pub fn hooks(&self) -> HookSet {
-        self.call(false, |p| p.hooks()).unwrap_or(HookSet::NONE)
+        self.call(None, |p| p.hooks()).unwrap_or(HookSet::NONE)
     }
 
     /// Hands the plugin a new configuration. The outer None means the
     /// plugin failed while doing so.
     pub fn reconfigure(&self, config: &PluginConfig<'_>) -> Option<Result<(), ConfigError>> {
-        self.call(false, |p| p.reconfigure(config))
+        self.call(None, |p| p.reconfigure(config))
             .map(RResult::into_result)
     }
 
     /// The plugin's own figures, a JSON object as text.
     pub fn stats(&self) -> String {
-        self.call(false, |p| p.stats())
+        self.call(None, |p| p.stats())
             .map(|s| s.into_string())
             .unwrap_or_else(|| "{}".to_owned())
     }
@@ -197,12 +205,22 @@ impl Instance {
 
     /// Hook events handed to the plugin.
     pub fn events(&self) -> u64 {
-        self.events.sum()
+        self.calls.total()
+    }
+
+    /// Hook calls per point and their latency.
+    pub fn calls(&self) -> &CallStats {
+        &self.calls
     }
 
     /// Errors the plugin returned (panics included).
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Calls that panicked.
+    pub fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
     }
 
     /// The last error, as one sentence.
@@ -372,6 +390,7 @@ impl PluginHook {
     /// failed or stopped plugin ignores.
     fn decide(
         &self,
+        point: Point,
         call: impl FnOnce(
             &PluginBox,
             mqhost_plugin_api::ReplySinkBox,
@@ -379,7 +398,7 @@ impl PluginHook {
     ) -> Answer {
         let (tx, rx) = oneshot::channel();
         let sink = ReplySink_TO::from_value(ReplyTo(tx), TD_Opaque);
-        match self.0.call(true, |p| call(p, sink)) {
+        match self.0.call(Some(point), |p| call(p, sink)) {
             Some(PluginDecision::PENDING) => Answer::Later(rx),
             Some(decision) => Answer::Now(host_decision(decision)),
             None => Answer::Now(Decision::Ignore),
@@ -409,7 +428,9 @@ impl HookHandler for PluginHook {
             cert_subject: opt_str(request.cert.as_ref().map(|c| c.subject.as_str())),
             node: RStr::from_str(&self.0.node),
         };
-        self.decide(|p, reply| p.on_client_authenticate(&event, reply))
+        self.decide(Point::CLIENT_AUTHENTICATE, |p, reply| {
+            p.on_client_authenticate(&event, reply)
+        })
     }
 
     fn authorize(&self, request: &AuthorizeRequest) -> Answer {
@@ -424,23 +445,27 @@ impl HookHandler for PluginHook {
             retain: request.retain,
             node: RStr::from_str(&self.0.node),
         };
-        self.decide(|p, reply| p.on_client_authorize(&event, reply))
+        self.decide(Point::CLIENT_AUTHORIZE, |p, reply| {
+            p.on_client_authorize(&event, reply)
+        })
     }
 
     fn client_connected(&self, client: &ClientInfo) {
         let peer = client.peer.to_string();
         let event = client_event(client, &peer, &self.0.node, "");
         let listener = listener_event(client);
-        self.0
-            .call(true, |p| p.on_client_connected_via(&event, &listener));
+        self.0.call(Some(Point::CLIENT_CONNECTED), |p| {
+            p.on_client_connected_via(&event, &listener)
+        });
     }
 
     fn client_disconnected(&self, client: &ClientInfo, reason: &str) {
         let peer = client.peer.to_string();
         let event = client_event(client, &peer, &self.0.node, reason);
         let listener = listener_event(client);
-        self.0
-            .call(true, |p| p.on_client_disconnected_via(&event, &listener));
+        self.0.call(Some(Point::CLIENT_DISCONNECTED), |p| {
+            p.on_client_disconnected_via(&event, &listener)
+        });
     }
 
     fn session_created(&self, client_id: &str, username: Option<&str>, resumed: bool) {
@@ -450,7 +475,9 @@ impl HookHandler for PluginHook {
             node: RStr::from_str(&self.0.node),
             resumed,
         };
-        self.0.call(true, |p| p.on_session_created(&event));
+        self.0.call(Some(Point::SESSION_CREATED), |p| {
+            p.on_session_created(&event)
+        });
     }
 
     fn session_subscribed(
@@ -461,18 +488,24 @@ impl HookHandler for PluginHook {
         is_new: bool,
     ) {
         let event = subscription_event(client_id, filter, Some(options), is_new, &self.0.node);
-        self.0.call(true, |p| p.on_session_subscribed(&event));
+        self.0.call(Some(Point::SESSION_SUBSCRIBED), |p| {
+            p.on_session_subscribed(&event)
+        });
     }
 
     fn session_unsubscribed(&self, client_id: &str, filter: &str) {
         let event = subscription_event(client_id, filter, None, false, &self.0.node);
-        self.0.call(true, |p| p.on_session_unsubscribed(&event));
+        self.0.call(Some(Point::SESSION_UNSUBSCRIBED), |p| {
+            p.on_session_unsubscribed(&event)
+        });
     }
 
     fn message_publish(&self, message: &Arc<Message>) -> PublishVerdict {
         let pairs = user_pairs(message);
         let event = message_event(message, &pairs, &self.0.node);
-        match self.0.call(true, |p| p.on_message_publish(&event)) {
+        match self.0.call(Some(Point::MESSAGE_PUBLISH), |p| {
+            p.on_message_publish(&event)
+        }) {
             Some(Verdict::DROP) => PublishVerdict::Drop,
             _ => PublishVerdict::Continue,
         }
@@ -481,13 +514,16 @@ impl HookHandler for PluginHook {
     fn message_delivered(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
         let pairs = user_pairs(message);
         let event = delivery_event(client_id, message, qos, &pairs, &self.0.node);
-        self.0.call(true, |p| p.on_message_delivered(&event));
+        self.0.call(Some(Point::MESSAGE_DELIVERED), |p| {
+            p.on_message_delivered(&event)
+        });
     }
 
     fn message_acked(&self, client_id: &str, message: &Arc<Message>, qos: QoS) {
         let pairs = user_pairs(message);
         let event = delivery_event(client_id, message, qos, &pairs, &self.0.node);
-        self.0.call(true, |p| p.on_message_acked(&event));
+        self.0
+            .call(Some(Point::MESSAGE_ACKED), |p| p.on_message_acked(&event));
     }
 }
 

@@ -188,46 +188,63 @@ pub fn synchronize() {
     }
 }
 
-/// A count kept per calling thread, so that counting costs a plain load
-/// and store on a line no other thread writes.
-pub struct ThreadCounter {
-    cells: Box<[Cell64]>,
+/// Counts kept per calling thread, so that counting costs a plain load
+/// and store on a line no other thread writes: `N` of them, one per hook
+/// point, side by side.
+pub struct ThreadCounter<const N: usize = 1> {
+    cells: Box<[Cells<N>]>,
 }
 
 #[repr(align(64))]
-#[derive(Default)]
-struct Cell64(AtomicU64);
+struct Cells<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> Default for Cells<N> {
+    fn default() -> Self {
+        Cells([const { AtomicU64::new(0) }; N])
+    }
+}
 
 /// Threads with an index below this count on a cell of their own; the
 /// others share the last cell with read-modify-writes.
 const OWN_CELLS: usize = 63;
 
-impl Default for ThreadCounter {
+impl<const N: usize> Default for ThreadCounter<N> {
     fn default() -> Self {
         ThreadCounter {
-            cells: (0..=OWN_CELLS).map(|_| Cell64::default()).collect(),
+            cells: (0..=OWN_CELLS).map(|_| Cells::default()).collect(),
         }
     }
 }
 
-impl ThreadCounter {
-    /// Counts one, on behalf of the thread that holds `inside`.
+impl<const N: usize> ThreadCounter<N> {
+    /// Counts one in counter `i`, on behalf of the thread that holds
+    /// `inside`; returns the count on that thread's cell so far (which
+    /// an ended thread may have begun, or, for threads without a cell of
+    /// their own, the shared cell's).
     #[inline]
-    pub fn add(&self, inside: &Inside) {
+    pub fn add(&self, inside: &Inside, i: usize) -> u64 {
         match inside.index() {
             Some(index) if index < OWN_CELLS => {
-                let cell = &self.cells[index].0;
-                cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                let cell = &self.cells[index].0[i];
+                let count = cell.load(Ordering::Relaxed) + 1;
+                cell.store(count, Ordering::Relaxed);
+                count
             }
-            _ => {
-                self.cells[OWN_CELLS].0.fetch_add(1, Ordering::Relaxed);
-            }
+            _ => self.cells[OWN_CELLS].0[i].fetch_add(1, Ordering::Relaxed) + 1,
         }
     }
 
-    /// The total so far.
-    pub fn sum(&self) -> u64 {
-        self.cells.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    /// Counter `i`'s total so far.
+    pub fn sum(&self, i: usize) -> u64 {
+        self.cells
+            .iter()
+            .map(|c| c.0[i].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Every counter's total so far.
+    pub fn total(&self) -> u64 {
+        (0..N).map(|i| self.sum(i)).sum()
     }
 }
 
@@ -342,14 +359,16 @@ mod tests {
     #[test]
     fn counts_from_many_threads_add_up() {
         prepare();
-        let counter = Arc::new(ThreadCounter::default());
+        let counter = Arc::new(ThreadCounter::<2>::default());
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let counter = counter.clone();
                 std::thread::spawn(move || {
-                    for _ in 0..10_000 {
-                        let inside = enter();
-                        counter.add(&inside);
+                    // A thread's count goes up by one a call (it may start
+                    // from what an ended thread left on its cell).
+                    let first = counter.add(&enter(), 1);
+                    for n in 1..10_000 {
+                        assert_eq!(counter.add(&enter(), 1), first + n);
                     }
                 })
             })
@@ -357,6 +376,8 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(counter.sum(), 80_000);
+        assert_eq!(counter.sum(0), 0);
+        assert_eq!(counter.sum(1), 80_000);
+        assert_eq!(counter.total(), 80_000);
     }
 }

@@ -481,6 +481,16 @@ impl PluginManager {
         self.copies.close();
     }
 
+    /// The running instances by name, for `/metrics`: their figures are
+    /// read without holding up the manager.
+    pub fn instances(&self) -> Vec<(String, Arc<Instance>)> {
+        self.lock()
+            .running
+            .iter()
+            .map(|(name, running)| (name.clone(), Arc::clone(&running.instance)))
+            .collect()
+    }
+
     /// Every known plugin, for the admin API: name, version, state, hook
     /// points, events, errors, last errors.
     pub fn list(&self) -> Vec<Value> {

@@ -8,10 +8,12 @@
 //! - [`dispatch`]: a running instance, its guarded calls and counters, and
 //!   the hook handler that feeds it the broker's events.
 //! - [`grace`]: knowing that no call to a plugin is under way, cheaply.
+//! - [`calls`]: hook calls per point, and their latency, sampled.
 //! - [`host_api`]: what a plugin may ask of the broker.
 //! - [`manager`]: which plugins run, kept in line with the directories.
 //! - [`watch`]: watching the directories and reconciling after changes.
 
+pub mod calls;
 pub mod dispatch;
 pub mod grace;
 pub mod host_api;
