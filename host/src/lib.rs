@@ -10,6 +10,8 @@
 //! - [`dir_watch`]: waiting for files to change, for reloads.
 //! - [`escape`]: client-controlled text made safe for log lines.
 //! - [`logging`]: tracing to stderr.
+//! - [`metrics`]: the figures in the Prometheus text format, for
+//!   `GET /metrics`.
 //! - [`open_files`]: the open-file limit and descriptor table, set up
 //!   before the runtime starts.
 //! - [`server`]: starts the listeners and `$SYS`, stops on a signal.
@@ -29,6 +31,7 @@ pub mod escape;
 pub mod hooks;
 pub mod listen;
 pub mod logging;
+pub mod metrics;
 pub mod open_files;
 pub mod plugins;
 pub mod server;
