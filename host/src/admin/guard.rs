@@ -148,8 +148,13 @@ pub async fn check(
     next: Next,
 ) -> Response {
     let headers = request.headers();
-    let host = header(headers, HOST).or_else(|| request.uri().authority().map(Authority::as_str));
-    if !host.is_some_and(|host| state.hosts.allows_host(host)) {
+    // An absolute-form target (`GET http://host/...`) names a host too,
+    // and HTTP lets it win over the header: both must pass.
+    let target = request.uri().authority().map(Authority::as_str);
+    let host = header(headers, HOST).or(target);
+    let named = host.is_some_and(|host| state.hosts.allows_host(host))
+        && target.is_none_or(|target| state.hosts.allows_host(target));
+    if !named {
         return error(
             421,
             "the Host header names no address of this API (see admin.allowed_hosts)",
