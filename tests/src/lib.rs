@@ -84,6 +84,8 @@ pub struct Broker {
     /// before loading them: removed after the process is killed, which
     /// gives it no chance to remove its copies itself.
     _tmp: plugins::TempDir,
+    /// Where its admin token goes.
+    _state: plugins::TempDir,
     /// The `TMPDIR` it runs with: its own, or one a test gave.
     tmp_dir: PathBuf,
 }
@@ -121,7 +123,9 @@ impl Broker {
         // A private empty config: the tests state every setting they rely on.
         command.args(["--config", "/dev/null"]);
         let tmp = plugins::TempDir::new();
-        let token_file = tmp.path().join("data/admin.token");
+        // Apart from TMPDIR, which tests inspect for what the broker left.
+        let state = plugins::TempDir::new();
+        let token_file = state.path().join("data/admin.token");
         let mut all: Vec<(String, String)> = vec![
             ("listener.tcp.default".into(), "127.0.0.1:0".into()),
             ("admin.listener".into(), "127.0.0.1:0".into()),
@@ -184,6 +188,7 @@ impl Broker {
             token_file,
             log,
             _tmp: tmp,
+            _state: state,
             tmp_dir,
         };
         broker
