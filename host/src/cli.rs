@@ -4,6 +4,7 @@
 //! mqhost [--config FILE] [--set KEY=VALUE]...   run the broker
 //! mqhost ctl ...                                 control a running broker
 //! mqhost passwd ...                              maintain a password file
+//! mqhost admins ...                              maintain the admin users
 //! mqhost --help | --version
 //! ```
 //!
@@ -29,6 +30,8 @@ pub enum Command {
     Ctl(Vec<String>),
     /// `mqhost passwd ...`: the arguments after `passwd`.
     Passwd(Vec<String>),
+    /// `mqhost admins ...`: the arguments after `admins`.
+    Admins(Vec<String>),
 }
 
 /// The `mqhost <version>` line printed by `--version`.
@@ -45,11 +48,12 @@ An MQTT broker whose behaviour is extended by plugins.
 
 Usage:
   mqhost [--config FILE] [--set KEY=VALUE]...
-  mqhost ctl [--admin ADDR | --config FILE] plugins list
-  mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
-  mqhost ctl [--admin ADDR | --config FILE] status
-  mqhost ctl [--admin ADDR | --config FILE] clients kick ID
+  mqhost ctl [CTL OPTIONS] plugins list
+  mqhost ctl [CTL OPTIONS] plugins load|unload|reload NAME
+  mqhost ctl [CTL OPTIONS] status
+  mqhost ctl [CTL OPTIONS] clients kick ID
   mqhost passwd [-c | -D] FILE USER
+  mqhost admins [--config FILE] add|delete NAME
 
 Options:
   --config FILE      Read settings from FILE. Default: etc/mqhost.conf if it
@@ -58,6 +62,9 @@ Options:
                      Also written --set=KEY=VALUE.
   -h, --help         Print this help and exit.
   -V, --version      Print the version and exit.
+
+CTL OPTIONS: --config FILE, --admin ADDR, --token-file FILE, --cacert FILE
+(mqhost ctl --help says more).
 
 Every setting is described in docs/configuration.md and etc/mqhost.conf.
 RUST_LOG, when set, takes precedence over log.level.
@@ -83,6 +90,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         }
         if first && arg == "passwd" {
             return Ok(Command::Passwd(args.collect()));
+        }
+        if first && arg == "admins" {
+            return Ok(Command::Admins(args.collect()));
         }
         first = false;
 
@@ -283,6 +293,14 @@ mod tests {
         let rest = args[1..].iter().map(|s| s.to_string()).collect();
         assert_eq!(parse(&args), Ok(Command::Passwd(rest)));
         assert!(usage().contains("mqhost passwd"));
+    }
+
+    #[test]
+    fn admins_subcommand_collects_the_remaining_arguments() {
+        let args = ["admins", "add", "alice"];
+        let rest = args[1..].iter().map(|s| s.to_string()).collect();
+        assert_eq!(parse(&args), Ok(Command::Admins(rest)));
+        assert!(usage().contains("mqhost admins"));
     }
 
     #[test]

@@ -31,6 +31,10 @@ fn main() -> ExitCode {
             "ctl",
             mqhost::admin::ctl::run(&args).map_err(|e| (e.message, e.status)),
         ),
+        Ok(Command::Admins(args)) => finish(
+            "admins",
+            mqhost::admin::admins::run(&args).map_err(|e| (e.message, e.status)),
+        ),
         Ok(Command::Passwd(args)) => finish(
             "passwd",
             mqhost::access::passwd_command::run(&args).map_err(|e| (e.message, e.status)),

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access::decider::Decider;
-use crate::admin::api;
 use crate::broker::session::SessionEvent;
 use crate::broker::{sys, Broker};
 use crate::config::HostConfig;
@@ -29,14 +28,7 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
         let _ = tokio::task::spawn_blocking(move || plugins.reconcile()).await;
     }
     tokio::spawn(watch::run(Arc::clone(&plugins)));
-    if let Some(admin) = broker.config.admin.listener {
-        let listener = api::bind(admin).await?;
-        tokio::spawn(api::serve(
-            listener,
-            Arc::clone(&broker),
-            Arc::clone(&plugins),
-        ));
-    }
+    crate::admin::serve::start(&broker.config, &broker, &plugins).await?;
     let bound = listen::bind_all(&broker.config.listener.listeners).await?;
     let addresses = bound
         .iter()

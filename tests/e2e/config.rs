@@ -39,7 +39,10 @@ fn unknown_key_on_the_command_line_is_refused() {
 fn shipped_config_file_is_valid() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // Its ports are replaced by free ones: the test must not depend on
-    // 1883 or 8081 being free.
+    // 1883 or 8081 being free. The admin token goes to a private
+    // directory, not beside the shipped file.
+    let data = TempDir::new();
+    let token_file = data.path().join("admin.token");
     let mut broker = Command::new(mqhost_binary())
         .current_dir(&root)
         .args([
@@ -49,7 +52,9 @@ fn shipped_config_file_is_valid() {
             "listener.tcp.default=127.0.0.1:0",
             "--set",
             "admin.listener=127.0.0.1:0",
+            "--set",
         ])
+        .arg(format!("admin.token_file={}", token_file.display()))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -5,6 +5,7 @@ mod access;
 mod access_files;
 mod access_plugins;
 mod acl;
+mod admin;
 mod auth_redis;
 mod config;
 mod conformance;

@@ -195,7 +195,7 @@ fn settings(certs: &TestCerts, verify: Verify) -> TlsSettings {
 }
 
 fn load(settings: &TlsSettings) -> Arc<TlsAcceptor> {
-    TlsAcceptor::load("ssl.test", settings).unwrap_or_else(|error| panic!("{error}"))
+    TlsAcceptor::load("listener.ssl.test", settings).unwrap_or_else(|error| panic!("{error}"))
 }
 
 #[tokio::test]
@@ -465,7 +465,7 @@ fn loading_names_the_file_and_what_is_wrong_with_it() {
     for (change, expected) in cases {
         let mut settings = settings(&certs, Verify::Peer);
         change(&mut settings);
-        let error = TlsAcceptor::load("ssl.test", &settings)
+        let error = TlsAcceptor::load("listener.ssl.test", &settings)
             .err()
             .unwrap_or_else(|| panic!("loaded despite {expected:?}"));
         assert!(

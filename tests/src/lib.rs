@@ -10,10 +10,12 @@
 //! - [`certs`]: a CA and certificates it signed, for TLS tests.
 //! - [`mosquitto`]: a private Mosquitto, the peer some tests compare with.
 //! - [`ws`]: MQTT over WebSocket: a byte-level client, and paho-mqtt.
+//! - [`admin`]: requests to the admin API written byte for byte.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
 
+pub mod admin;
 pub mod certs;
 pub mod mosquitto;
 pub mod plugins;
@@ -74,11 +76,16 @@ pub struct Broker {
     child: Child,
     addr: SocketAddr,
     admin: Option<SocketAddr>,
+    /// The admin API's token file: the broker's private one unless the
+    /// test set `admin.token_file`.
+    token_file: PathBuf,
     log: Arc<Log>,
     /// The broker's own `TMPDIR`, where it may copy plugin libraries
     /// before loading them: removed after the process is killed, which
     /// gives it no chance to remove its copies itself.
     _tmp: plugins::TempDir,
+    /// Where its admin token goes.
+    _state: plugins::TempDir,
     /// The `TMPDIR` it runs with: its own, or one a test gave.
     tmp_dir: PathBuf,
 }
@@ -115,9 +122,14 @@ impl Broker {
         };
         // A private empty config: the tests state every setting they rely on.
         command.args(["--config", "/dev/null"]);
+        let tmp = plugins::TempDir::new();
+        // Apart from TMPDIR, which tests inspect for what the broker left.
+        let state = plugins::TempDir::new();
+        let token_file = state.path().join("data/admin.token");
         let mut all: Vec<(String, String)> = vec![
             ("listener.tcp.default".into(), "127.0.0.1:0".into()),
             ("admin.listener".into(), "127.0.0.1:0".into()),
+            ("admin.token_file".into(), token_file.display().to_string()),
             ("log.level".into(), "debug".into()),
             // No stray plugins from the current directory.
             (
@@ -133,11 +145,16 @@ impl Broker {
         for (key, value) in &all {
             command.arg("--set").arg(format!("{key}={value}"));
         }
-        let tmp = plugins::TempDir::new();
         let tmp_dir = env
             .iter()
             .find(|(key, _)| *key == "TMPDIR")
             .map_or_else(|| tmp.path().to_path_buf(), |(_, dir)| PathBuf::from(dir));
+        // The last word on the token file is the broker's.
+        let token_file = all
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "admin.token_file")
+            .map_or(token_file, |(_, value)| PathBuf::from(value));
         command
             .env("TMPDIR", &tmp_dir)
             .envs(env.iter().copied())
@@ -168,8 +185,10 @@ impl Broker {
             child,
             addr: "127.0.0.1:0".parse().unwrap(),
             admin: None,
+            token_file,
             log,
             _tmp: tmp,
+            _state: state,
             tmp_dir,
         };
         broker
@@ -292,13 +311,31 @@ impl Broker {
             .count()
     }
 
-    /// Runs `mqhost ctl --admin ADDR ARGS...` against this broker:
-    /// whether it succeeded, its standard output and its standard error.
+    /// The admin API's token file.
+    pub fn admin_token_file(&self) -> &std::path::Path {
+        &self.token_file
+    }
+
+    /// The admin API's token, as the broker wrote it.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(&self.token_file)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", self.token_file.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// Runs `mqhost ctl --admin ADDR --token-file FILE ARGS...` against
+    /// this broker: whether it succeeded, its standard output and its
+    /// standard error.
     pub fn ctl(&self, args: &[&str]) -> (bool, String, String) {
         let out = Command::new(mqhost_binary())
             .arg("ctl")
+            .arg("--config")
+            .arg("/dev/null")
             .arg("--admin")
             .arg(self.admin_addr().to_string())
+            .arg("--token-file")
+            .arg(&self.token_file)
             .args(args)
             .output()
             .expect("run mqhost ctl");
@@ -309,31 +346,36 @@ impl Broker {
         )
     }
 
-    /// One request to the admin API, `path` sent as it is: the status and
-    /// the body.
+    /// One request to the admin API, `path` sent as it is, as `mqhost
+    /// ctl` sends it (the token; JSON when it changes something): the
+    /// status and the body.
     pub async fn admin_request(&self, method: &str, path: &str) -> (u16, String) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.admin_addr())
+        let host = self.admin_addr().to_string();
+        let authorization = format!("Bearer {}", self.admin_token());
+        let mut headers = vec![
+            ("Host", host.as_str()),
+            ("Authorization", authorization.as_str()),
+        ];
+        if method != "GET" && method != "HEAD" {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let response = self.admin_send(method, path, &headers, "").await;
+        (response.status, response.body)
+    }
+
+    /// One request to the admin API with exactly `headers` (a Host among
+    /// them, or not) and `body`.
+    pub async fn admin_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> admin::Response {
+        let stream = tokio::net::TcpStream::connect(self.admin_addr())
             .await
             .expect("connect to the admin API");
-        stream
-            .write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .await
-            .expect("send the request");
-        let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .await
-            .expect("read the response");
-        let (head, body) = response
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("malformed response {response:?}"));
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("malformed status line in {head:?}"));
-        (status, body.to_owned())
+        admin::exchange(stream, &admin::request_text(method, path, headers, body)).await
     }
 
     /// The process id.

@@ -254,7 +254,7 @@ fn named(error: FileError, name: &str) -> FileError {
 
 /// The new password: typed twice at the terminal, or the first line of
 /// standard input when that is not a terminal.
-fn read_password() -> Result<Vec<u8>, String> {
+pub(crate) fn read_password() -> Result<Vec<u8>, String> {
     let stdin = io::stdin();
     let password = if stdin.is_terminal() {
         let prompt = |text| {
@@ -297,7 +297,7 @@ fn check_password(password: &[u8]) -> Result<(), String> {
 
 /// Replaces `path` with `text`: a temporary file beside it (mode 0600),
 /// flushed, then renamed over it.
-fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

@@ -8,59 +8,280 @@
 //! | POST | `/api/v1/plugins/NAME/unload` | disable NAME (drains it) |
 //! | POST | `/api/v1/plugins/NAME/reload` | a fresh instance of NAME with its current library and config |
 //! | DELETE | `/api/v1/clients/ID` | kick client ID: 5.0 DISCONNECT 0x98 (Administrative action), then close |
+//! | POST | `/api/v1/login` | `{"username", "password"}` of an admin: a session cookie |
+//! | POST | `/api/v1/logout` | ends the session of the cookie sent |
+//!
+//! Every route but the login needs the token or a session, and every
+//! request passes [`guard`](super::guard) first.
 //!
 //! A plugin action on a name no library declares answers 404; one whose
 //! plugin would not start answers 409. Kicking answers 204, or 404 when no
 //! client with that id is connected; ID is percent-encoded (EMQX's path
 //! and answers).
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
-use serde_json::json;
-use tokio::net::TcpListener;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{middleware, Extension, Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
-use super::http::{percent_decode, read_request, write_response, Request, Response};
+use super::admins;
+use super::guard::{self, session_id, Hosts, MAX_BODY};
+use super::path::percent_decode;
+use super::sessions::{clear_cookie, set_cookie, Sessions, SESSION_TTL};
+use super::token::Token;
 use crate::broker::{Broker, KickError};
 use crate::escape::escaped;
 use crate::plugins::{ActionError, PluginManager};
 
-/// Binds the admin listener and logs the address bound.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("cannot listen on {addr} (admin.listener): {e}"),
-        )
-    })?;
-    tracing::info!("admin listener bound to {}", listener.local_addr()?);
-    Ok(listener)
+/// The login's path: the one route open without authentication.
+pub const LOGIN_PATH: &str = "/api/v1/login";
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Password checks at once: each is some 100 ms of a core.
+const LOGINS_AT_ONCE: usize = 2;
+
+/// Who made a request, once [`guard`] has let it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The bearer token (`mqhost ctl`, scripts).
+    Token,
+    /// A logged-in admin.
+    Admin(String),
 }
 
-/// Serves requests forever.
-pub async fn serve(listener: TcpListener, broker: Arc<Broker>, plugins: Arc<PluginManager>) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let broker = Arc::clone(&broker);
-        let plugins = Arc::clone(&plugins);
-        tokio::spawn(async move {
-            let response = match read_request(&mut stream).await {
-                Some(request) => route(request, &broker, &plugins).await,
-                None => error(400, "malformed request"),
-            };
-            write_response(&mut stream, &response).await;
-        });
+impl std::fmt::Display for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Caller::Token => f.write_str("token"),
+            Caller::Admin(name) => write!(f, "admin {}", escaped(name)),
+        }
     }
 }
 
-fn error(status: u16, message: &str) -> Response {
-    Response {
+/// What the routes and the guard share.
+pub struct AdminState {
+    pub broker: Arc<Broker>,
+    pub plugins: Arc<PluginManager>,
+    pub token: Token,
+    /// The admin users' file (`admins` beside the token file).
+    pub admins_file: PathBuf,
+    pub sessions: Sessions,
+    pub hosts: Hosts,
+    /// Whether the API speaks TLS: the cookie is then `Secure`.
+    pub tls: bool,
+    logins: Semaphore,
+}
+
+impl AdminState {
+    pub fn new(
+        broker: Arc<Broker>,
+        plugins: Arc<PluginManager>,
+        token: Token,
+        admins_file: PathBuf,
+        hosts: Hosts,
+        tls: bool,
+    ) -> Arc<AdminState> {
+        Arc::new(AdminState {
+            broker,
+            plugins,
+            token,
+            admins_file,
+            sessions: Sessions::default(),
+            hosts,
+            tls,
+            logins: Semaphore::new(LOGINS_AT_ONCE),
+        })
+    }
+}
+
+/// A status and a JSON body (none for 204).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match self.body {
+            Some(body) => (status, Json(body)).into_response(),
+            None => status.into_response(),
+        }
+    }
+}
+
+fn ok(body: Value) -> Reply {
+    Reply {
+        status: 200,
+        body: Some(body),
+    }
+}
+
+/// An error: `{"error": message}`.
+pub fn error(status: u16, message: &str) -> Reply {
+    Reply {
         status,
-        body: json!({ "error": message }).to_string(),
+        body: Some(json!({ "error": message })),
     }
+}
+
+/// The API's routes behind the guard.
+pub fn router(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/plugins", get(list_plugins))
+        .route("/api/v1/plugins/{name}/{action}", post(plugin_action))
+        .route("/api/v1/clients/{id}", delete(kick_client))
+        .route(LOGIN_PATH, post(login))
+        .route("/api/v1/logout", post(logout))
+        .fallback(|| async { error(404, "not found") })
+        .method_not_allowed_fallback(|| async { error(405, "method not allowed") })
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard::check,
+        ))
+        .with_state(state)
+}
+
+/// The last `n` segments of the request's path, decoded strictly (axum's
+/// own decoding would let a broken `%` escape through as it is).
+fn last_segments(uri: &Uri, n: usize) -> Option<Vec<String>> {
+    let segments: Vec<&str> = uri.path().split('/').collect();
+    let start = segments.len().checked_sub(n)?;
+    segments[start..]
+        .iter()
+        .map(|segment| percent_decode(segment))
+        .collect()
+}
+
+async fn status(State(state): State<Arc<AdminState>>) -> Reply {
+    ok(broker_status(&state.broker))
+}
+
+async fn list_plugins(State(state): State<Arc<AdminState>>) -> Reply {
+    let plugins = Arc::clone(&state.plugins);
+    match tokio::task::spawn_blocking(move || plugins.list()).await {
+        Ok(list) => ok(json!({ "plugins": list })),
+        Err(_) => error(500, "listing plugins failed"),
+    }
+}
+
+async fn plugin_action(
+    State(state): State<Arc<AdminState>>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Reply {
+    let Some([name, action]) = last_segments(&uri, 2).and_then(|s| <[String; 2]>::try_from(s).ok())
+    else {
+        return error(400, "a path segment is not valid percent-encoded UTF-8");
+    };
+    act(&state.plugins, name, action, &caller).await
+}
+
+/// Loads, unloads or reloads plugin `name`.
+async fn act(plugins: &Arc<PluginManager>, name: String, action: String, caller: &Caller) -> Reply {
+    let plugins = Arc::clone(plugins);
+    let (what, who) = (action.clone(), name.clone());
+    let outcome = tokio::task::spawn_blocking(move || match action.as_str() {
+        "load" => Some(plugins.load(&name)),
+        "unload" => Some(plugins.unload(&name)),
+        "reload" => Some(plugins.reload(&name)),
+        _ => None,
+    })
+    .await;
+    match outcome {
+        Ok(Some(Ok(()))) => {
+            tracing::info!(plugin = %escaped(&who), by = %caller, "plugin {what} through the admin API");
+            ok(json!({ "ok": true }))
+        }
+        Ok(Some(Err(e))) => error(action_error_status(&e), &e.to_string()),
+        Ok(None) => error(404, "unknown action: use load, unload or reload"),
+        Err(_) => error(500, "the plugin action failed"),
+    }
+}
+
+async fn kick_client(
+    State(state): State<Arc<AdminState>>,
+    Extension(caller): Extension<Caller>,
+    uri: Uri,
+) -> Reply {
+    match last_segments(&uri, 1).as_deref() {
+        Some([client_id]) => kick(&state.broker, client_id, &caller),
+        _ => error(400, "the client id is not valid percent-encoded UTF-8"),
+    }
+}
+
+/// The login: `{"username", "password"}` of an admin, answered with a
+/// session cookie.
+async fn login(State(state): State<Arc<AdminState>>, request: Request) -> Response {
+    let body = request.into_body();
+    let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => return error(400, "unreadable body, or larger than 64 KiB").into_response(),
+        Err(_) => return error(408, "the request body took too long").into_response(),
+    };
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let (Some(user), Some(password)) = (value["username"].as_str(), value["password"].as_str())
+    else {
+        return error(400, r#"expected JSON {"username": ..., "password": ...}"#).into_response();
+    };
+    let (user, password) = (user.to_owned(), password.to_owned());
+    let Ok(_permit) = state.logins.acquire().await else {
+        return error(503, "logins are closed").into_response();
+    };
+    let file = state.admins_file.clone();
+    let name = user.clone();
+    let checked =
+        tokio::task::spawn_blocking(move || admins::check(&file, &name, password.as_bytes())).await;
+    match checked {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            tracing::warn!(user = %escaped(&user), "admin login refused: wrong user name or password");
+            return error(401, "wrong user name or password").into_response();
+        }
+        Ok(Err(why)) => {
+            tracing::error!("admin login refused: the admins file cannot be used: {why}");
+            return error(401, "wrong user name or password").into_response();
+        }
+        Err(_) => return error(500, "the login failed").into_response(),
+    }
+    let id = match state.sessions.open(&user) {
+        Ok(id) => id,
+        Err(e) => return error(500, &format!("cannot make a session: {e}")).into_response(),
+    };
+    tracing::info!(user = %escaped(&user), "admin logged in");
+    let cookie = set_cookie(&id, SESSION_TTL, state.tls);
+    let mut response = ok(json!({ "ok": true, "username": user })).into_response();
+    if let Ok(value) = cookie.parse() {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
+}
+
+/// Ends the session of the cookie sent, if any, and has the browser
+/// forget it.
+async fn logout(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    if let Some(id) = session_id(&headers) {
+        state.sessions.close(id);
+    }
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    if let Ok(value) = clear_cookie(state.tls).parse() {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
 }
 
 /// An unknown plugin is not found; a known one that would not start
@@ -74,16 +295,13 @@ fn action_error_status(error: &ActionError) -> u16 {
 
 /// Ends a client's connection as an administrator: 5.0 clients are told
 /// 0x98, Administrative action.
-fn kick(broker: &Broker, encoded_id: &str) -> Response {
-    let Some(client_id) = percent_decode(encoded_id) else {
-        return error(400, "the client id is not valid percent-encoded UTF-8");
-    };
-    match broker.kick(&client_id, mqhost_codec::reason::ADMINISTRATIVE_ACTION) {
+fn kick(broker: &Broker, client_id: &str, caller: &Caller) -> Reply {
+    match broker.kick(client_id, mqhost_codec::reason::ADMINISTRATIVE_ACTION) {
         Ok(()) => {
-            tracing::info!(client_id = %escaped(&client_id), "client kicked through the admin API");
-            Response {
+            tracing::info!(client_id = %escaped(client_id), by = %caller, "client kicked through the admin API");
+            Reply {
                 status: 204,
-                body: String::new(),
+                body: None,
             }
         }
         Err(KickError::NotConnected) => {
@@ -97,7 +315,7 @@ fn kick(broker: &Broker, encoded_id: &str) -> Response {
 /// The broker's status: who it is, its clients, and what its limits
 /// refused, each counter named as under `$SYS` with `_` for `/`
 /// (`packets/too_large` is `packets_too_large`).
-fn status(broker: &Broker) -> serde_json::Value {
+fn broker_status(broker: &Broker) -> Value {
     let mut status = json!({
         "node": broker.node_name(),
         "version": env!("CARGO_PKG_VERSION"),
@@ -111,59 +329,6 @@ fn status(broker: &Broker) -> serde_json::Value {
         }
     }
     status
-}
-
-async fn route(request: Request, broker: &Broker, plugins: &Arc<PluginManager>) -> Response {
-    // The query, if any, is not part of the path (none of the routes
-    // takes one).
-    let path = request.path.split('?').next().unwrap_or_default();
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (request.method.as_str(), parts.as_slice()) {
-        ("GET", ["api", "v1", "status"]) => Response {
-            status: 200,
-            body: status(broker).to_string(),
-        },
-        ("GET", ["api", "v1", "plugins"]) => {
-            let plugins = Arc::clone(plugins);
-            match tokio::task::spawn_blocking(move || plugins.list()).await {
-                Ok(list) => Response {
-                    status: 200,
-                    body: json!({ "plugins": list }).to_string(),
-                },
-                Err(_) => error(500, "listing plugins failed"),
-            }
-        }
-        ("POST", ["api", "v1", "plugins", name, action]) => {
-            let name = (*name).to_owned();
-            let action = (*action).to_owned();
-            let plugins = Arc::clone(plugins);
-            let outcome = tokio::task::spawn_blocking(move || match action.as_str() {
-                "load" => Some(plugins.load(&name)),
-                "unload" => Some(plugins.unload(&name)),
-                "reload" => Some(plugins.reload(&name)),
-                _ => None,
-            })
-            .await;
-            match outcome {
-                Ok(Some(Ok(()))) => Response {
-                    status: 200,
-                    body: json!({ "ok": true }).to_string(),
-                },
-                Ok(Some(Err(e))) => error(action_error_status(&e), &e.to_string()),
-                Ok(None) => error(404, "unknown action: use load, unload or reload"),
-                Err(_) => error(500, "the plugin action failed"),
-            }
-        }
-        ("DELETE", ["api", "v1", "clients", client_id]) => kick(broker, client_id),
-        (
-            _,
-            ["api", "v1", "status"]
-            | ["api", "v1", "plugins"]
-            | ["api", "v1", "plugins", _, _]
-            | ["api", "v1", "clients", _],
-        ) => error(405, "method not allowed"),
-        _ => error(404, "not found"),
-    }
 }
 
 #[cfg(test)]
@@ -203,46 +368,30 @@ mod tests {
     #[tokio::test]
     async fn an_action_on_an_unknown_plugin_is_not_found() {
         let dir = TempDir::new("unknown");
-        let (broker, plugins) = empty_host(&dir);
-        for action in ["load", "unload", "reload"] {
-            let request = Request {
-                method: "POST".into(),
-                path: format!("/api/v1/plugins/nosuch/{action}"),
-            };
-            let response = route(request, &broker, &plugins).await;
-            assert_eq!(response.status, 404, "{action}: {}", response.body);
-            assert!(
-                response.body.contains("no plugin library named nosuch in "),
-                "{action}: {}",
-                response.body
-            );
+        let (_broker, plugins) = empty_host(&dir);
+        for action in ["load", "unload", "reload", "bogus"] {
+            let reply = act(&plugins, "nosuch".into(), action.into(), &Caller::Token).await;
+            assert_eq!(reply.status, 404, "{action}: {:?}", reply.body);
         }
+        let reply = act(&plugins, "nosuch".into(), "load".into(), &Caller::Token).await;
+        let body = reply.body.unwrap().to_string();
+        assert!(
+            body.contains("no plugin library named nosuch in "),
+            "{body}"
+        );
     }
 
     #[tokio::test]
-    async fn kicking_an_unknown_or_badly_encoded_client_is_refused() {
+    async fn kicking_an_unknown_client_is_not_found() {
         let dir = TempDir::new("kick");
-        let (broker, plugins) = empty_host(&dir);
-        let answer = |method: &str, path: &str| {
-            let request = Request {
-                method: method.into(),
-                path: path.into(),
-            };
-            route(request, &broker, &plugins)
-        };
-        let response = answer("DELETE", "/api/v1/clients/a%2Fb%20c").await;
-        assert_eq!(response.status, 404, "{}", response.body);
+        let (broker, _plugins) = empty_host(&dir);
+        let reply = kick(&broker, "a/b c", &Caller::Admin("alice".into()));
+        assert_eq!(reply.status, 404, "{:?}", reply.body);
+        let body = reply.body.unwrap().to_string();
         assert!(
-            response
-                .body
-                .contains(r#"no client connected with id \"a/b c\""#),
-            "{}",
-            response.body
+            body.contains(r#"no client connected with id \"a/b c\""#),
+            "{body}"
         );
-        let response = answer("DELETE", "/api/v1/clients/a%zz").await;
-        assert_eq!(response.status, 400, "{}", response.body);
-        let response = answer("GET", "/api/v1/clients/a").await;
-        assert_eq!(response.status, 405, "{}", response.body);
     }
 
     #[test]

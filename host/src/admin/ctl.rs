@@ -1,21 +1,27 @@
 //! `mqhost ctl`: control a running broker through its admin API.
 //!
 //! ```text
-//! mqhost ctl [--admin ADDR | --config FILE] plugins list
-//! mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
-//! mqhost ctl [--admin ADDR | --config FILE] status
-//! mqhost ctl [--admin ADDR | --config FILE] clients kick ID
+//! mqhost ctl [OPTIONS] plugins list
+//! mqhost ctl [OPTIONS] plugins load|unload|reload NAME
+//! mqhost ctl [OPTIONS] status
+//! mqhost ctl [OPTIONS] clients kick ID
 //! ```
 //!
-//! The admin address is `--admin`, else `admin.listener` of `--config`
-//! (or of `etc/mqhost.conf` when it exists), else the default.
+//! The configuration is `--config FILE`, else `etc/mqhost.conf` when it
+//! exists, else the defaults. The admin address is `--admin`, else its
+//! `admin.listener`; the token is read from `--token-file`, else from its
+//! `admin.token_file`. When it gives the API a certificate
+//! (`admin.certfile`), or `--cacert` is given, the request goes over TLS,
+//! the API's certificate checked against `--cacert`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::http;
+use super::client::{self, Target};
+use super::path::percent_encode;
+use super::token;
 use crate::config::{self, HostConfig};
 
 /// What went wrong, and the exit status to leave with.
@@ -42,38 +48,48 @@ fn failure(message: impl Into<String>) -> CtlError {
 /// Usage of `mqhost ctl`.
 pub const USAGE: &str = "\
 Usage:
-  mqhost ctl [--admin ADDR | --config FILE] plugins list
-  mqhost ctl [--admin ADDR | --config FILE] plugins load|unload|reload NAME
-  mqhost ctl [--admin ADDR | --config FILE] status
-  mqhost ctl [--admin ADDR | --config FILE] clients kick ID
+  mqhost ctl [OPTIONS] plugins list
+  mqhost ctl [OPTIONS] plugins load|unload|reload NAME
+  mqhost ctl [OPTIONS] status
+  mqhost ctl [OPTIONS] clients kick ID
+Options:
+  --config FILE      the broker's configuration (default: etc/mqhost.conf if
+                     it exists), for admin.listener and admin.token_file
+  --admin ADDR       the admin API's address, instead of admin.listener
+  --token-file FILE  the token file, instead of admin.token_file
+  --cacert FILE      speak TLS, checking the API's certificate against the
+                     CAs in FILE (needed when admin.certfile is set)
 ";
 
 /// Runs `mqhost ctl ARGS`; returns what to print.
 pub fn run(args: &[String]) -> Result<String, CtlError> {
+    if matches!(args, [arg] if arg == "-h" || arg == "--help") {
+        return Ok(USAGE.to_owned());
+    }
     let mut admin: Option<SocketAddr> = None;
     let mut config_file: Option<PathBuf> = None;
+    let mut token_file: Option<PathBuf> = None;
+    let mut cacert: Option<PathBuf> = None;
     let mut rest: Vec<&str> = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
+        let mut value = |what: &str| {
+            args.next()
+                .ok_or_else(|| usage(format!("{arg} needs {what}")))
+        };
         match arg.as_str() {
             "--admin" => {
-                let value = args
-                    .next()
-                    .ok_or_else(|| usage("--admin needs an address"))?;
-                admin = Some(config::properties::parse_socket_addr(value).map_err(usage)?);
+                let text = value("an address")?;
+                admin = Some(config::properties::parse_socket_addr(text).map_err(usage)?);
             }
-            "--config" => {
-                config_file = Some(PathBuf::from(
-                    args.next().ok_or_else(|| usage("--config needs a file"))?,
-                ));
-            }
+            "--config" => config_file = Some(PathBuf::from(value("a file")?)),
+            "--token-file" => token_file = Some(PathBuf::from(value("a file")?)),
+            "--cacert" => cacert = Some(PathBuf::from(value("a file")?)),
             other => rest.push(other),
         }
     }
-    let admin = match admin {
-        Some(addr) => addr,
-        None => admin_from_config(config_file)?,
-    };
+    let target = target(admin, config_file, token_file, cacert)?;
+    let admin = &target;
     match rest.as_slice() {
         ["plugins", "list"] => list(admin),
         ["plugins", action @ ("load" | "unload" | "reload"), name] => act(admin, action, name),
@@ -82,7 +98,7 @@ pub fn run(args: &[String]) -> Result<String, CtlError> {
             Ok(format!("{body}\n"))
         }
         ["clients", "kick", client_id] => {
-            let path = format!("/api/v1/clients/{}", http::percent_encode(client_id));
+            let path = format!("/api/v1/clients/{}", percent_encode(client_id));
             request(admin, "DELETE", &path)?;
             Ok(format!("client {client_id} kicked\n"))
         }
@@ -90,23 +106,50 @@ pub fn run(args: &[String]) -> Result<String, CtlError> {
     }
 }
 
-fn admin_from_config(file: Option<PathBuf>) -> Result<SocketAddr, CtlError> {
-    let path = config::locate(file.as_deref());
+/// Where the API is, its token, and whether to speak TLS, from the
+/// options and the configuration.
+fn target(
+    admin: Option<SocketAddr>,
+    config_file: Option<PathBuf>,
+    token_file: Option<PathBuf>,
+    cacert: Option<PathBuf>,
+) -> Result<Target, CtlError> {
+    let path = config::locate(config_file.as_deref());
     let config = HostConfig::load(path.as_deref(), &[]).map_err(|e| usage(e.to_string()))?;
-    let mut addr = config
-        .admin
-        .listener
-        .ok_or_else(|| usage("admin.listener is off in the configuration"))?;
+    let mut addr = match admin {
+        Some(addr) => addr,
+        None => config
+            .admin
+            .listener
+            .ok_or_else(|| usage("admin.listener is off in the configuration"))?,
+    };
+    // Bound to every interface, or a bare port: this machine's loopback.
     if addr.ip().is_unspecified() {
         addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
-    Ok(addr)
+    let token_file = token_file.unwrap_or_else(|| config.admin_token_file());
+    let token = token::read(&token_file).map_err(|e| {
+        failure(format!(
+            "{e} (the broker writes it at its start; give its admin.token_file with --config or --token-file)"
+        ))
+    })?;
+    let tls = match cacert {
+        Some(cafile) => Some(client::tls_config(&cafile).map_err(failure)?),
+        None if config.admin.certfile.is_some() && admin.is_none() => {
+            return Err(usage(
+                "the admin API speaks HTTPS (admin.certfile): give the CA that signed its certificate with --cacert FILE",
+            ))
+        }
+        None => None,
+    };
+    Ok(Target { addr, token, tls })
 }
 
-fn request(admin: SocketAddr, method: &str, path: &str) -> Result<Value, CtlError> {
-    let (status, body) = http::send(admin, method, path).map_err(|e| {
+fn request(admin: &Target, method: &str, path: &str) -> Result<Value, CtlError> {
+    let (status, body) = client::send(admin, method, path).map_err(|e| {
         failure(format!(
-            "cannot reach the broker's admin API at {admin}: {e}"
+            "cannot reach the broker's admin API at {}: {e}",
+            admin.addr
         ))
     })?;
     if status == 204 {
@@ -124,7 +167,7 @@ fn request(admin: SocketAddr, method: &str, path: &str) -> Result<Value, CtlErro
     Ok(value)
 }
 
-fn list(admin: SocketAddr) -> Result<String, CtlError> {
+fn list(admin: &Target) -> Result<String, CtlError> {
     let body = request(admin, "GET", "/api/v1/plugins")?;
     let mut out = format!(
         "{:<16} {:<10} {:<9} {:>9} {:>7}  {}\n",
@@ -160,8 +203,9 @@ fn list(admin: SocketAddr) -> Result<String, CtlError> {
     Ok(out)
 }
 
-fn act(admin: SocketAddr, action: &str, name: &str) -> Result<String, CtlError> {
-    request(admin, "POST", &format!("/api/v1/plugins/{name}/{action}"))?;
+fn act(admin: &Target, action: &str, name: &str) -> Result<String, CtlError> {
+    let path = format!("/api/v1/plugins/{}/{action}", percent_encode(name));
+    request(admin, "POST", &path)?;
     let done = match action {
         "load" => "loaded",
         "unload" => "unloaded",

@@ -247,8 +247,29 @@ pub struct PluginsConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
     /// `admin.listener`: address of the HTTP management API; `None` is off.
+    /// A bare port is on loopback.
     pub listener: Option<SocketAddr>,
+    /// `admin.token_file`: where the API's bearer token is kept; `None`:
+    /// [`DEFAULT_ADMIN_TOKEN_FILE`] in the configuration file's directory
+    /// (see [`HostConfig::admin_token_file`]).
+    pub token_file: Option<PathBuf>,
+    /// `admin.allowed_hosts`: host names, besides the listener's own
+    /// address, that requests may name in `Host` (and `Origin`); ASCII
+    /// lower case.
+    pub allowed_hosts: Vec<String>,
+    /// `admin.certfile`: the certificate chain (PEM) of a TLS admin
+    /// listener; with `keyfile`, the API speaks TLS.
+    pub certfile: Option<PathBuf>,
+    /// `admin.keyfile`: its private key (PEM).
+    pub keyfile: Option<PathBuf>,
+    /// `admin.allow_plaintext`: whether a listener off loopback may speak
+    /// plain HTTP.
+    pub allow_plaintext: bool,
 }
+
+/// Where the admin token is kept when `admin.token_file` is not set,
+/// relative to the configuration file's directory.
+pub const DEFAULT_ADMIN_TOKEN_FILE: &str = "data/admin.token";
 
 /// `log.*` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +335,16 @@ impl HostConfig {
             .unwrap_or(Path::new(""))
     }
 
+    /// The admin API's token file: `admin.token_file`, else
+    /// [`DEFAULT_ADMIN_TOKEN_FILE`] in the configuration file's directory
+    /// (the current directory without a file).
+    pub fn admin_token_file(&self) -> PathBuf {
+        match &self.admin.token_file {
+            Some(path) => path.clone(),
+            None => self.config_dir().join(DEFAULT_ADMIN_TOKEN_FILE),
+        }
+    }
+
     /// Resolves a path written in the config file against the file's directory
     /// (absolute paths are returned unchanged).
     pub fn resolve_path(&self, value: &str) -> PathBuf {
@@ -345,8 +376,15 @@ mod tests {
             config.resolve_path("/opt/plugins"),
             Path::new("/opt/plugins")
         );
+        assert_eq!(config.admin_token_file(), Path::new("etc/data/admin.token"));
         config.config_file = Some(PathBuf::from("mqhost.conf"));
         assert_eq!(config.resolve_path("plugins"), Path::new("plugins"));
+        assert_eq!(config.admin_token_file(), Path::new("data/admin.token"));
+        config.admin.token_file = Some(PathBuf::from("/var/lib/mqhost/token"));
+        assert_eq!(
+            config.admin_token_file(),
+            Path::new("/var/lib/mqhost/token")
+        );
         assert_eq!(resolve_against(Path::new(""), "a/b"), Path::new("a/b"));
     }
 }

@@ -514,17 +514,85 @@ pub static KEYS: &[KeySpec] = &[
         kind: "address",
         default: "127.0.0.1:8081",
         example: "off",
-        doc: "Address of the HTTP management API (mqhost ctl uses it); off disables it. Keep it on loopback.",
+        doc: "Address of the HTTP management API (mqhost ctl uses it); a bare port is on loopback (127.0.0.1); off disables it. Off loopback it needs admin.certfile and admin.keyfile, or admin.allow_plaintext.",
         apply: |c, v, _| {
             c.admin.listener = if v.eq_ignore_ascii_case("off") {
                 None
             } else {
-                Some(parse_socket_addr(v)?)
+                Some(admin_address(v)?)
             };
             Ok(())
         },
     },
+    KeySpec {
+        name: "admin.token_file",
+        kind: "path",
+        default: "",
+        example: "/var/lib/mqhost/admin.token",
+        doc: "File holding the admin API's bearer token, made (mode 0600) at the first start; empty: data/admin.token in the configuration file's directory. mqhost ctl reads it.",
+        apply: |c, v, base| {
+            c.admin.token_file = optional_path_value(base, v);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "admin.allowed_hosts",
+        kind: "list",
+        default: "",
+        example: "broker.example.com, mqhost.internal",
+        doc: "Host names requests to the admin API may be addressed to (Host and Origin), besides the listener's own address (and localhost on loopback); others are refused.",
+        apply: |c, v, _| {
+            c.admin.allowed_hosts = parse_list(v)
+                .into_iter()
+                .map(|host| host.to_ascii_lowercase())
+                .collect();
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "admin.certfile",
+        kind: "path",
+        default: "",
+        example: "certs/admin.crt",
+        doc: "Certificate chain (PEM) of the admin API; with admin.keyfile the API speaks HTTPS. Reloaded when the file changes.",
+        apply: |c, v, base| {
+            c.admin.certfile = optional_path_value(base, v);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "admin.keyfile",
+        kind: "path",
+        default: "",
+        example: "certs/admin.key",
+        doc: "Private key (PEM) of admin.certfile.",
+        apply: |c, v, base| {
+            c.admin.keyfile = optional_path_value(base, v);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "admin.allow_plaintext",
+        kind: "boolean",
+        default: "off",
+        example: "on",
+        doc: "Whether an admin.listener off loopback may speak plain HTTP (the token and passwords then cross the network readable); without it and without TLS the broker does not start.",
+        apply: |c, v, _| {
+            c.admin.allow_plaintext = parse_bool(v)?;
+            Ok(())
+        },
+    },
 ];
+
+/// `admin.listener`'s address: a bare port is on loopback, unlike a
+/// client listener's, since the API loads code into the broker.
+fn admin_address(value: &str) -> Result<SocketAddr, String> {
+    let addr = parse_socket_addr(value)?;
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())));
+    }
+    Ok(addr)
+}
 
 /// Where a relative path key written in the shipped `etc/mqhost.conf`
 /// points from: that file's directory.
@@ -617,7 +685,14 @@ impl HostConfig {
                 dir: PathBuf::new(),
                 etc_dir: PathBuf::new(),
             },
-            admin: AdminConfig { listener: None },
+            admin: AdminConfig {
+                listener: None,
+                token_file: Some(PathBuf::new()),
+                allowed_hosts: vec![String::new()],
+                certfile: Some(PathBuf::new()),
+                keyfile: Some(PathBuf::new()),
+                allow_plaintext: true,
+            },
             config_file: None,
         }
     }
@@ -698,7 +773,14 @@ mod tests {
         config.log.level = LogLevel::Trace;
         config.plugins.dir = "x".into();
         config.plugins.etc_dir = "y".into();
-        config.admin.listener = None;
+        config.admin = AdminConfig {
+            listener: None,
+            token_file: Some("x".into()),
+            allowed_hosts: vec!["x".into()],
+            certfile: Some("x".into()),
+            keyfile: Some("x".into()),
+            allow_plaintext: true,
+        };
         config.config_file = Some("x.conf".into());
         for key in KEYS {
             config
@@ -731,6 +813,26 @@ mod tests {
             Some("127.0.0.1:8081".parse().unwrap())
         );
         assert_eq!(config.config_file(), None);
+        assert_eq!(config.admin.token_file, None);
+        assert!(!config.admin.allow_plaintext);
+    }
+
+    #[test]
+    fn a_bare_admin_port_is_on_loopback() {
+        let mut config = HostConfig::default();
+        config.set("admin.listener", "8082", Path::new("")).unwrap();
+        assert_eq!(
+            config.admin.listener,
+            Some("127.0.0.1:8082".parse().unwrap())
+        );
+        config
+            .set("admin.listener", "0.0.0.0:8082", Path::new(""))
+            .unwrap();
+        assert_eq!(config.admin.listener, Some("0.0.0.0:8082".parse().unwrap()));
+        config
+            .set("admin.allowed_hosts", "A.Example, b.example", Path::new(""))
+            .unwrap();
+        assert_eq!(config.admin.allowed_hosts, ["a.example", "b.example"]);
     }
 
     #[test]

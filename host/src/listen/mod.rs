@@ -78,12 +78,13 @@ pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>>
         };
         let id = spec.id();
         let tls = if spec.transport.tls() {
-            let acceptor = TlsAcceptor::load(id, &spec.tls).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("listener.{id}: {e}"),
-                )
-            })?;
+            let acceptor =
+                TlsAcceptor::load(&format!("listener.{id}"), &spec.tls).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("listener.{id}: {e}"),
+                    )
+                })?;
             Some(acceptor)
         } else {
             None
@@ -136,12 +137,49 @@ pub fn serve_all(broker: &Arc<Broker>, bound: Vec<Bound>) -> Vec<JoinHandle<()>>
     tasks
 }
 
+/// Waiting after an accept failed, usually for want of file descriptors:
+/// for some to close rather than spinning on the error, and saying so once
+/// a minute at most. Every accept loop (MQTT listeners, the admin API)
+/// goes through one.
+pub struct AcceptBackoff {
+    /// The listener, as log lines name it.
+    name: String,
+    last_warning: Option<Instant>,
+}
+
+impl AcceptBackoff {
+    /// How long to wait before accepting again.
+    const PAUSE: Duration = Duration::from_millis(100);
+    /// How often the failure is logged at most.
+    const WARN_EVERY: Duration = Duration::from_secs(60);
+
+    /// For the listener log lines call `name`.
+    pub fn new(name: impl Into<String>) -> AcceptBackoff {
+        AcceptBackoff {
+            name: name.into(),
+            last_warning: None,
+        }
+    }
+
+    /// Logs `error` if it is time to, then waits before the next accept.
+    pub async fn pause(&mut self, error: &std::io::Error) {
+        if self
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= Self::WARN_EVERY)
+        {
+            tracing::warn!(%error, listener = %self.name, "accept failed; retrying every 100 ms");
+            self.last_warning = Some(Instant::now());
+        }
+        tokio::time::sleep(Self::PAUSE).await;
+    }
+}
+
 /// Accepts connections forever.
 async fn serve(broker: Arc<Broker>, listener: Bound) {
     let listener = Arc::new(listener);
     let counters = broker.metrics.listener(listener.spec.id());
     counters.watch(&listener.gate);
-    let mut last_warning: Option<Instant> = None;
+    let mut backoff = AcceptBackoff::new(listener.spec.id());
     loop {
         match listener.socket.accept().await {
             Ok((stream, peer)) => match admit(&listener) {
@@ -157,15 +195,7 @@ async fn serve(broker: Arc<Broker>, listener: Bound) {
                 }
                 Err(over) => turn_away(&broker, &listener, stream, peer, over),
             },
-            Err(error) => {
-                // Usually out of file descriptors: wait for some to close
-                // instead of spinning, and say so once a minute at most.
-                if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
-                    tracing::warn!(%error, "accept failed; retrying every 100 ms");
-                    last_warning = Some(Instant::now());
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            Err(error) => backoff.pause(&error).await,
         }
     }
 }

@@ -13,6 +13,7 @@ mod cluster;
 mod login;
 mod outage;
 mod reload;
+mod topology;
 
 use std::time::Duration;
 

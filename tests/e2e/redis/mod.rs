@@ -264,17 +264,9 @@ pub fn zrange(conn: &mut redis::Connection, key: &str) -> Vec<String> {
 /// The plugin's stats from the admin API (`stats` of the redis plugin in
 /// `GET /api/v1/plugins`).
 pub async fn plugin_stats(broker: &Broker) -> serde_json::Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(broker.admin_addr())
-        .await
-        .unwrap();
-    stream
-        .write_all(b"GET /api/v1/plugins HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
+    assert_eq!(status, 200, "{body}");
+    let body = body.as_str();
     let list: serde_json::Value = serde_json::from_str(body).unwrap();
     list["plugins"]
         .as_array()

@@ -38,8 +38,9 @@ const RESCAN: Duration = Duration::from_secs(2);
 /// A listener's TLS: the current configuration, replaced when the files
 /// change.
 pub struct TlsAcceptor {
-    /// `ssl.name`, for log lines, which name the listener by its key.
-    listener: String,
+    /// What the files belong to, as log lines name it: the key prefix
+    /// (`listener.ssl.name`, `admin`).
+    key: String,
     settings: TlsSettings,
     paths: load::Paths,
     config: Mutex<Arc<ServerConfig>>,
@@ -48,15 +49,16 @@ pub struct TlsAcceptor {
 }
 
 impl TlsAcceptor {
-    /// Reads the PEM files of listener `listener_id` (`ssl.name`); an
-    /// error names the file and what is wrong (missing, no certificate in
-    /// it, key does not match, bad CA), and the caller the listener.
-    pub fn load(listener_id: &str, settings: &TlsSettings) -> Result<Arc<TlsAcceptor>, String> {
+    /// Reads the PEM files that the keys under `key` (`listener.ssl.name`,
+    /// `admin`) name; an error names the file and what is wrong (missing,
+    /// no certificate in it, key does not match, bad CA), and the caller
+    /// the key.
+    pub fn load(key: &str, settings: &TlsSettings) -> Result<Arc<TlsAcceptor>, String> {
         let paths = load::Paths::of(settings)?;
         let files = paths.read();
         let config = load::server_config(settings, &paths, &files)?;
         Ok(Arc::new(TlsAcceptor {
-            listener: listener_id.to_owned(),
+            key: key.to_owned(),
             settings: settings.clone(),
             paths,
             config: Mutex::new(config),
@@ -71,7 +73,7 @@ impl TlsAcceptor {
     /// the task is aborted.
     pub async fn watch(self: Arc<Self>) {
         let dirs: Vec<_> = self.paths.all().map(parent_dir).collect();
-        let what = format!("listener.{}'s TLS files", self.listener);
+        let what = format!("{}'s TLS files", self.key);
         let mut watch = DirWatch::new(&what, dirs, RESCAN);
         loop {
             watch.changed().await;
@@ -80,13 +82,12 @@ impl TlsAcceptor {
             let outcome = tokio::task::spawn_blocking(move || this.reload()).await;
             match outcome {
                 Ok(Reload::Swapped) => tracing::info!(
-                    "listener.{}: TLS certificate reloaded; new connections use it",
-                    self.listener
+                    "{}: TLS certificate reloaded; new connections use it",
+                    self.key
                 ),
-                Ok(Reload::Kept(why)) => tracing::warn!(
-                    "listener.{}: keeping the TLS certificate in use: {why}",
-                    self.listener
-                ),
+                Ok(Reload::Kept(why)) => {
+                    tracing::warn!("{}: keeping the TLS certificate in use: {why}", self.key)
+                }
                 Ok(Reload::Unchanged) | Err(_) => {}
             }
         }
