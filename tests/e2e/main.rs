@@ -17,6 +17,7 @@ mod limits;
 mod listeners;
 mod malformed;
 mod memory;
+mod metrics;
 mod plugin_trust;
 mod plugins;
 mod redis;

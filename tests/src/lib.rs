@@ -8,6 +8,8 @@
 //!   workspace built, and plugins built outside the workspace.
 //! - [`redis`]: private `redis-server`s, sentinel and cluster topologies.
 //! - [`certs`]: a CA and certificates it signed, for TLS tests.
+//! - [`metrics`]: `GET /metrics` fetched, parsed and checked as a
+//!   scraper would.
 //! - [`mosquitto`]: a private Mosquitto, the peer some tests compare with.
 //! - [`ws`]: MQTT over WebSocket: a byte-level client, and paho-mqtt.
 //! - [`admin`]: requests to the admin API written byte for byte.
@@ -17,6 +19,7 @@
 
 pub mod admin;
 pub mod certs;
+pub mod metrics;
 pub mod mosquitto;
 pub mod plugins;
 pub mod raw;

@@ -1,4 +1,4 @@
-//! The admin API's routes, all JSON:
+//! The admin API's routes, all JSON but `/metrics`:
 //!
 //! | method | path | does |
 //! |---|---|---|
@@ -10,6 +10,7 @@
 //! | DELETE | `/api/v1/clients/ID` | kick client ID: 5.0 DISCONNECT 0x98 (Administrative action), then close |
 //! | POST | `/api/v1/login` | `{"username", "password"}` of an admin: a session cookie |
 //! | POST | `/api/v1/logout` | ends the session of the cookie sent |
+//! | GET | `/metrics` | every figure in the Prometheus text format (`docs/metrics.md`) |
 //!
 //! Every route but the login needs the token or a session, and every
 //! request passes [`guard`](super::guard) first.
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -145,6 +146,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/api/v1/clients/{id}", delete(kick_client))
         .route(LOGIN_PATH, post(login))
         .route("/api/v1/logout", post(logout))
+        .route("/metrics", get(metrics))
         .fallback(|| async { error(404, "not found") })
         .method_not_allowed_fallback(|| async { error(405, "method not allowed") })
         .layer(middleware::from_fn_with_state(
@@ -167,6 +169,20 @@ fn last_segments(uri: &Uri, n: usize) -> Option<Vec<String>> {
 
 async fn status(State(state): State<Arc<AdminState>>) -> Reply {
     ok(broker_status(&state.broker))
+}
+
+/// The Prometheus scrape: read off the broker's threads, since it asks
+/// each plugin for its stats.
+async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
+    let broker = Arc::clone(&state.broker);
+    let plugins = Arc::clone(&state.plugins);
+    let text =
+        tokio::task::spawn_blocking(move || crate::metrics::render(broker, plugins.instances()))
+            .await;
+    match text {
+        Ok(text) => ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(_) => error(500, "rendering the metrics failed").into_response(),
+    }
 }
 
 async fn list_plugins(State(state): State<Arc<AdminState>>) -> Reply {
