@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::access;
 use crate::certs::Certs;
 use crate::client::Error;
+use crate::scrape;
 use crate::transport::{Endpoint, Transport};
 
 /// Settings both brokers get, so neither is throttled by a default the
@@ -52,6 +53,9 @@ pub struct BrokerSpec {
     /// clients refused; without, anonymous clients are let in and nothing
     /// is checked.
     pub access: bool,
+    /// mqhost only: with its admin API on, `GET /metrics` scraped every
+    /// second while the load runs ([`crate::scrape`]).
+    pub scraped: bool,
     /// How clients reach it: over TLS or WebSocket, through a listener of
     /// that kind beside the plain one.
     pub transport: Transport,
@@ -69,6 +73,8 @@ pub struct Running {
     child: Child,
     /// Where the scenario's clients connect, and how.
     pub endpoint: Endpoint,
+    /// Where to scrape it, when it is to be scraped.
+    pub scrape: Option<scrape::Target>,
     dir: PathBuf,
 }
 
@@ -112,7 +118,8 @@ impl BrokerSpec {
         certs: Option<&Certs>,
     ) -> Result<Running, Error> {
         let transport = self.transport;
-        let [port, extra_port] = free_ports()?;
+        let [port, extra_port, admin_port] = free_ports()?;
+        let admin: SocketAddr = ([127, 0, 0, 1], admin_port).into();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let extra = (transport != Transport::Tcp).then_some(Extra {
             port: extra_port,
@@ -184,6 +191,16 @@ impl BrokerSpec {
                         ("mqtt.allow_anonymous".into(), "off".into()),
                     ]);
                 }
+                if self.scraped {
+                    // The broker makes the token file at its first start.
+                    all.extend([
+                        ("admin.listener".into(), admin.to_string()),
+                        (
+                            "admin.token_file".into(),
+                            dir.join("admin.token").display().to_string(),
+                        ),
+                    ]);
+                }
                 all.extend(mqhost_listener(extra)?);
                 all.extend(sets.iter().cloned());
                 let mut command = Command::new(&programs.mqhost);
@@ -213,10 +230,21 @@ impl BrokerSpec {
         let mut running = Running {
             child,
             endpoint,
+            scrape: None,
             dir,
         };
         running.wait_ready(&self.name, addr)?;
         running.wait_ready(&self.name, served)?;
+        if self.scraped && matches!(self.flavour, Flavour::Mqhost { .. }) {
+            running.wait_ready(&self.name, admin)?;
+            let file = running.dir.join("admin.token");
+            let token =
+                fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            running.scrape = Some(scrape::Target {
+                admin,
+                token: token.trim().to_owned(),
+            });
+        }
         Ok(running)
     }
 }

@@ -12,8 +12,8 @@ round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
 (target/release). --only runs the scenarios named: qos0, qos1, qos2,
 fanin, fanout, pairs, latency, idle, auth, qos1-tls, qos1-ws, idle-tls,
-tls-cost, noop, access, redis, auth-redis, connect-sub, and qos1-2threads
-(full mode only). --threads sets
+tls-cost, noop, access, metrics, redis, auth-redis, connect-sub, and
+qos1-2threads (full mode only). --threads sets
 the load generator's threads for message loads (default 1); connection
 scenarios use one per core.
 
@@ -30,6 +30,13 @@ client asks for /mqtt with the mqtt subprotocol and sends each batch of
 packets as one binary message. tls-cost is mqhost over TLS against
 mqhost over TCP under the qos1 load, as long and as many rounds as noop:
 its ratio is what TLS costs mqhost.
+
+metrics is the qos1 load on mqhost with its admin API on and GET
+/metrics asked (with the token the broker wrote) at the start and every
+second of the run, each answer checked, against mqhost without the admin
+API, as long and as many rounds as noop: its ratio is what scraping
+costs the message path (the goal: at least 0.97). The scrapes, their
+bytes and the slowest answer are in each round's details.
 
 access and auth run with access control: a password file holding the
 bench's user (written by `mqhost passwd`, read by both brokers), an ACL

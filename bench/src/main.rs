@@ -44,6 +44,7 @@ mod redis;
 mod report;
 mod runner;
 mod scenarios;
+mod scrape;
 mod transport;
 
 use std::process::ExitCode;

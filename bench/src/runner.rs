@@ -17,6 +17,7 @@ use crate::load::{self, MessageLoad};
 use crate::redis;
 use crate::report::{Round, ScenarioResult};
 use crate::scenarios::{self, Scenario, Work, LIMITS};
+use crate::scrape;
 use crate::transport::{Endpoint, Transport};
 
 /// `spec` with its plugins' configurations pointed at the Redis server at
@@ -62,13 +63,20 @@ fn run_once(
     let generator_before = brokers::cpu_seconds(generator)?;
     let mut values = BTreeMap::new();
     let result = match &scenario.work {
-        Work::Messages(load) => run_messages(
-            runtime, load, login, endpoint, pid, cpu_before, redis,
-        )
-        .map(|(v, details)| {
-            values = v;
-            details
-        }),
+        Work::Messages(load) => {
+            let scraper = running.scrape.clone().map(scrape::Scraper::start);
+            let outcome = run_messages(runtime, load, login, endpoint, pid, cpu_before, redis);
+            let scraped = scraper.map(scrape::Scraper::stop).transpose();
+            outcome.and_then(|(v, mut details)| {
+                values = v;
+                if let Some(scraped) = scraped? {
+                    details["scrapes"] = json!(scraped.scrapes);
+                    details["scrape_bytes"] = json!(scraped.bytes);
+                    details["scrape_slowest_ms"] = json!(scraped.slowest.as_secs_f64() * 1e3);
+                }
+                Ok(details)
+            })
+        }
         Work::Connections(count) => connections_runtime()
             .and_then(|runtime| {
                 runtime.block_on(load::run_connections(

@@ -159,6 +159,7 @@ fn mqhost(name: &str, plugins: Vec<(PathBuf, String)>, sets: &[(&str, &str)]) ->
                 .collect(),
         },
         access: false,
+        scraped: false,
         transport: Transport::Tcp,
     }
 }
@@ -168,6 +169,7 @@ fn mosquitto() -> BrokerSpec {
         name: "mosquitto".to_owned(),
         flavour: Flavour::Mosquitto,
         access: false,
+        scraped: false,
         transport: Transport::Tcp,
     }
 }
@@ -446,6 +448,25 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
         with_access(mqhost("mqhost+access", Vec::new(), &[])),
         None,
         Some(access::login()),
+    ));
+
+    // What metrics cost the message path: the admin API on and GET
+    // /metrics every second while the qos1 load runs, against mqhost
+    // with neither. The counters are there in both: what this measures
+    // is the scrape, which reads every counter, beside the load.
+    list.push(against_plain(
+        "metrics",
+        "QoS 1, 1 → 1, /metrics scraped every second",
+        "mqhost with its admin API on and GET /metrics asked at the start and every second \
+         of the run (with the token, as Prometheus would), against mqhost without the admin \
+         API; each answer checked"
+            .into(),
+        BrokerSpec {
+            scraped: true,
+            ..mqhost("mqhost+scrape", Vec::new(), &[])
+        },
+        None,
+        None,
     ));
 
     let redis = options.bin_dir.join("libmqhost_redis.so");
