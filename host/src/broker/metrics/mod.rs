@@ -16,13 +16,15 @@ pub mod per_thread;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mqhost_codec::{DecodeError, Packet};
+use mqhost_codec::DecodeError;
 
 use listener::ListenerMetrics;
 use per_thread::{Local, PerThread};
 
-/// MQTT packet types by their number in the fixed header, as the
-/// `type` label spells them (0 is reserved and never counted).
+/// MQTT packet types by their number in the fixed header (the high four
+/// bits of its first byte, which is how packets are counted: from the
+/// bytes, not the decoded packet), as the `type` label spells them (0 is
+/// reserved and never counted).
 pub const PACKET_TYPES: [&str; 16] = [
     "reserved",
     "connect",
@@ -50,27 +52,6 @@ pub const CONNECT: usize = 1;
 pub const CONNACK: usize = 2;
 /// Index of the DISCONNECT packet type in [`PACKET_TYPES`].
 pub const DISCONNECT: usize = 14;
-
-/// A packet's type number (its index in [`PACKET_TYPES`]).
-pub fn packet_type(packet: &Packet) -> usize {
-    match packet {
-        Packet::Connect(_) => CONNECT,
-        Packet::ConnAck(_) => CONNACK,
-        Packet::Publish(_) => PUBLISH,
-        Packet::PubAck(_) => 4,
-        Packet::PubRec(_) => 5,
-        Packet::PubRel(_) => 6,
-        Packet::PubComp(_) => 7,
-        Packet::Subscribe(_) => 8,
-        Packet::SubAck(_) => 9,
-        Packet::Unsubscribe(_) => 10,
-        Packet::UnsubAck(_) => 11,
-        Packet::PingReq => 12,
-        Packet::PingResp => 13,
-        Packet::Disconnect(_) => DISCONNECT,
-        Packet::Auth(_) => 15,
-    }
-}
 
 /// Why a message was not delivered. A message dropped on its way in
 /// (nobody subscribed, a hook dropped it, the publisher may not write
@@ -148,7 +129,52 @@ pub struct Hot {
     pub bytes_written: AtomicU64,
 }
 
+/// Packets decoded from one read, counted on the stack and added to the
+/// thread's counters once ([`Local::packets_in`]).
+#[derive(Default)]
+pub struct Tally {
+    packets: [u32; 16],
+    bytes: [u64; 16],
+    payload_bytes: u64,
+}
+
+impl Tally {
+    /// One packet decoded, `bytes` long, whose fixed header began with
+    /// `first` (its type in the high four bits).
+    #[inline]
+    pub fn packet(&mut self, first: u8, bytes: usize) {
+        let kind = usize::from(first >> 4);
+        self.packets[kind] += 1;
+        self.bytes[kind] += bytes as u64;
+    }
+
+    /// A PUBLISH's payload, of those counted.
+    #[inline]
+    pub fn payload(&mut self, bytes: usize) {
+        self.payload_bytes += bytes as u64;
+    }
+
+    /// Whether a packet was counted.
+    pub fn any(&self) -> bool {
+        self.packets.iter().any(|n| *n > 0)
+    }
+}
+
 impl Local<'_, Hot> {
+    /// The packets of `tally`, decoded.
+    pub fn packets_in(&self, tally: &Tally) {
+        for kind in 1..PACKET_TYPES.len() {
+            if tally.packets[kind] > 0 {
+                self.add(
+                    &self.counters.packets_in[kind],
+                    u64::from(tally.packets[kind]),
+                );
+                self.add(&self.counters.packet_bytes_in[kind], tally.bytes[kind]);
+            }
+        }
+        self.add(&self.counters.payload_bytes_in, tally.payload_bytes);
+    }
+
     /// One packet of type `kind`, `bytes` long, decoded.
     #[inline]
     pub fn packet_in(&self, kind: usize, bytes: usize) {
@@ -418,6 +444,29 @@ mod tests {
         for (i, (name, value)) in metrics.limits().iter().enumerate() {
             assert_eq!(*value, i as u64 + 1, "{name}");
         }
+    }
+
+    /// Packets are counted by the high four bits of their first byte:
+    /// the names are in the specification's order.
+    #[test]
+    fn packet_types_are_named_by_their_fixed_header() {
+        use mqhost_codec::{encode, Disconnect, Packet, ProtocolVersion};
+        let named = |packet: Packet| {
+            let mut buf = bytes::BytesMut::new();
+            encode(&packet, ProtocolVersion::V5, &mut buf).unwrap();
+            PACKET_TYPES[usize::from(buf[0] >> 4)]
+        };
+        assert_eq!(named(Packet::PingReq), "pingreq");
+        assert_eq!(named(Packet::PingResp), "pingresp");
+        let disconnect = Packet::Disconnect(Disconnect {
+            reason: 0,
+            properties: Default::default(),
+        });
+        assert_eq!(named(disconnect), "disconnect");
+        assert_eq!(PACKET_TYPES[PUBLISH], "publish");
+        assert_eq!(PACKET_TYPES[CONNECT], "connect");
+        assert_eq!(PACKET_TYPES[CONNACK], "connack");
+        assert_eq!(PACKET_TYPES[DISCONNECT], "disconnect");
     }
 
     #[test]

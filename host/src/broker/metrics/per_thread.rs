@@ -14,6 +14,7 @@
 //! it goes on from the figures left there (the release of the claim
 //! publishes them), so nothing counted is ever lost.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Threads that may have a shard of their own at once: more than the
@@ -24,37 +25,60 @@ pub const OWN_SHARDS: usize = 64;
 /// number of shards, and a thread has the same index in all of them.
 static TAKEN: [AtomicBool; OWN_SHARDS] = [const { AtomicBool::new(false) }; OWN_SHARDS];
 
-/// This thread's shard index; [`OWN_SHARDS`] means the shared one.
-struct Claim(usize);
+/// Not yet claimed: the thread has not counted yet.
+const UNCLAIMED: usize = usize::MAX;
 
-impl Claim {
-    fn take() -> Claim {
-        let free = TAKEN.iter().position(|taken| {
-            taken
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        });
-        Claim(free.unwrap_or(OWN_SHARDS))
-    }
+thread_local! {
+    /// The thread's shard index once claimed ([`OWN_SHARDS`]: the shared
+    /// one). Constant-initialised and without a destructor, so reading it
+    /// is one load, and it can be read while the thread is exiting.
+    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    /// Gives the shard back when the thread exits; made at the claim.
+    static RELEASE: Release = const { Release };
 }
 
-impl Drop for Claim {
+/// Gives the thread's shard back when the thread's locals are dropped.
+struct Release;
+
+impl Drop for Release {
     fn drop(&mut self) {
-        if let Some(taken) = TAKEN.get(self.0) {
+        let index = INDEX.replace(OWN_SHARDS);
+        if let Some(taken) = TAKEN.get(index) {
             taken.store(false, Ordering::Release);
         }
     }
 }
 
-thread_local! {
-    static CLAIM: Claim = Claim::take();
-}
-
-/// The calling thread's shard index: the shared one while the thread's
-/// locals are being torn down.
+/// The calling thread's shard index.
 #[inline]
 fn index() -> usize {
-    CLAIM.try_with(|claim| claim.0).unwrap_or(OWN_SHARDS)
+    let index = INDEX.get();
+    if index != UNCLAIMED {
+        return index;
+    }
+    claim()
+}
+
+#[cold]
+fn claim() -> usize {
+    let free = TAKEN.iter().position(|taken| {
+        taken
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    });
+    let index = match free {
+        // Registers the release; a thread whose locals are already being
+        // dropped cannot, and must not keep a shard it would never give
+        // back.
+        Some(index) if RELEASE.try_with(|_| ()).is_ok() => index,
+        Some(index) => {
+            TAKEN[index].store(false, Ordering::Release);
+            OWN_SHARDS
+        }
+        None => OWN_SHARDS,
+    };
+    INDEX.set(index);
+    index
 }
 
 /// One shard, on cache lines of its own.

@@ -17,7 +17,7 @@ use super::{CloseReason, Delivery, Session};
 use crate::access::decider::{Check, Question};
 use crate::access::Access;
 use crate::broker::message::Message;
-use crate::broker::metrics::{packet_type, Dropped, Metrics};
+use crate::broker::metrics::{Dropped, Metrics, Tally};
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
 use crate::escape::escaped;
@@ -62,18 +62,21 @@ impl Session {
     /// Decodes and handles every complete packet in the read buffer.
     /// Keep alive counts from the end of this call when any packet was
     /// complete: one clock read per read, not per packet.
+    /// Packets are counted on the stack while decoding and added to the
+    /// thread's counters once, at the end: a read brings hundreds.
     pub(super) fn decode_and_handle(&mut self) -> Result<(), CloseReason> {
-        let mut decoded = false;
+        let mut decoded = Tally::default();
         let result = self.decode_each(&mut decoded);
-        if decoded {
+        if decoded.any() {
             if let Some(conn) = self.conn.as_mut() {
                 conn.last_packet = Instant::now();
             }
+            self.broker.metrics.local().packets_in(&decoded);
         }
         result
     }
 
-    fn decode_each(&mut self, decoded: &mut bool) -> Result<(), CloseReason> {
+    fn decode_each(&mut self, decoded: &mut Tally) -> Result<(), CloseReason> {
         let limits = self.broker.config.mqtt.decode_limits();
         loop {
             if self.paused.is_some() || self.awaiting.is_some() {
@@ -91,19 +94,13 @@ impl Session {
             };
             let version = conn.version();
             let before = conn.read_buf.len();
+            // The packet type, from the fixed header: counting from the
+            // decoded packet would keep it in memory for one more copy.
+            let first = conn.read_buf.first().copied().unwrap_or(0);
             let packet = match decode_limited(&mut conn.read_buf, Some(version), limits) {
-                Ok(Some(packet)) => {
-                    let bytes = before - conn.read_buf.len();
-                    let local = self.broker.metrics.local();
-                    local.packet_in(packet_type(&packet), bytes);
-                    if let Packet::Publish(publish) = &packet {
-                        let payload = publish.payload.len() as u64;
-                        local.add(&local.counters.payload_bytes_in, payload);
-                    }
-                    packet
-                }
+                Ok(Some(packet)) => packet,
                 Ok(None) => {
-                    conn.after_decode(*decoded);
+                    conn.after_decode(decoded.any());
                     return Ok(());
                 }
                 Err(error) => {
@@ -115,8 +112,8 @@ impl Session {
                     });
                 }
             };
-            *decoded = true;
-            self.handle_packet(packet)?;
+            decoded.packet(first, before - conn.read_buf.len());
+            self.handle_packet(packet, decoded)?;
         }
     }
 
@@ -125,11 +122,14 @@ impl Session {
         if let Some(conn) = self.conn.as_mut() {
             let before = conn.write_buf.len();
             conn.send(packet);
-            let bytes = conn.write_buf.len() - before;
-            self.broker
-                .metrics
-                .local()
-                .packet_out(packet_type(packet), bytes);
+            // The type from the fixed header written, as for packets in.
+            if let Some(first) = conn.write_buf.get(before) {
+                let bytes = conn.write_buf.len() - before;
+                self.broker
+                    .metrics
+                    .local()
+                    .packet_out(usize::from(first >> 4), bytes);
+            }
         }
     }
 
@@ -137,9 +137,12 @@ impl Session {
         self.conn.as_ref().is_some_and(|c| c.version().is_v5())
     }
 
-    fn handle_packet(&mut self, packet: Packet) -> Result<(), CloseReason> {
+    fn handle_packet(&mut self, packet: Packet, decoded: &mut Tally) -> Result<(), CloseReason> {
         match packet {
-            Packet::Publish(publish) => self.on_publish(publish),
+            Packet::Publish(publish) => {
+                decoded.payload(publish.payload.len());
+                self.on_publish(publish)
+            }
             Packet::PubAck(ack) => {
                 self.on_final_ack(ack.packet_id, Stage::Published, QoS::AtLeastOnce)
             }
