@@ -6,6 +6,7 @@
 //! - [`guard`]: what every request must pass: its Host, its Origin and
 //!   Content-Type when it changes something, the token or a session.
 //! - [`api`]: the routes (axum): status, plugins, kick, login, logout.
+//! - [`dashboard`]: the web dashboard at `/`, its files built in.
 //! - [`token`]: the bearer token and its file.
 //! - [`admins`]: admin users' passwords, and `mqhost admins`.
 //! - [`sessions`]: login sessions and their cookie.
@@ -17,6 +18,7 @@ pub mod admins;
 pub mod api;
 mod client;
 pub mod ctl;
+pub mod dashboard;
 pub mod guard;
 pub mod path;
 pub mod serve;

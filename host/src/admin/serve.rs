@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use super::api::{self, AdminState};
+use super::dashboard;
 use super::guard::Hosts;
 use super::token::{self, admins_file, Origin};
 use crate::broker::Broker;
@@ -122,7 +123,9 @@ pub async fn start(
     if let Some(tls) = &tls {
         tokio::spawn(Arc::clone(tls).watch());
     }
-    tokio::spawn(accept(socket, tls, api::router(state)));
+    // The dashboard's routes beside the API's, each behind the guard.
+    let app = dashboard::router(Arc::clone(&state)).merge(api::router(state));
+    tokio::spawn(accept(socket, tls, app));
     Ok(())
 }
 
