@@ -4,14 +4,13 @@
 //! and the same request done right must succeed, so that each refusal is
 //! the check's and not an accident.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqhost_tests::admin::{exchange, request_text, Response};
+use mqhost_tests::admin::{add_admin, exchange, request_text, Response};
 use mqhost_tests::certs::TestCerts;
 use mqhost_tests::plugins::{workspace_library, PluginDirs, TempDir};
 use mqhost_tests::{mqhost_binary, Broker};
@@ -303,28 +302,6 @@ async fn admin_bounds_request_bodies() {
         )
         .await;
     assert_eq!(response.status, 413, "{}", response.body);
-}
-
-/// Adds admin `name` with `password` through `mqhost admins`, the
-/// configuration being `conf`.
-fn add_admin(conf: &Path, name: &str, password: &str) {
-    let mut child = Command::new(mqhost_binary())
-        .arg("admins")
-        .arg("--config")
-        .arg(conf)
-        .args(["add", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mqhost admins");
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes());
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 async fn login(broker: &Broker, user: &str, password: &str) -> Response {

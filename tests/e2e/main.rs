@@ -10,6 +10,7 @@ mod auth_redis;
 mod config;
 mod conformance;
 mod connect;
+mod dashboard;
 mod delivery;
 mod flow;
 mod kick;

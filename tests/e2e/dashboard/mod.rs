@@ -1,0 +1,411 @@
+//! The web dashboard as a person uses it: a real headless Chromium
+//! (Debian's `chromium`, through `chromedriver`) against a private broker,
+//! logging in through the form, watching a real MQTT client appear and
+//! kicking it, and editing a plugin's configuration. What the tests assert
+//! is what the page shows; screenshots of each step are saved under
+//! `target/dashboard-screenshots/<test>/` and their paths printed.
+//!
+//! Without chromium or chromedriver the browser tests say so and pass;
+//! `.ci/run` installs both.
+
+mod browser;
+
+use std::time::Duration;
+
+use browser::Browser;
+use fantoccini::Locator;
+use mqhost_codec::{Disconnect, Packet, ProtocolVersion};
+use mqhost_tests::admin::{add_admin, Response};
+use mqhost_tests::plugins::{workspace_library, PluginDirs, TempDir};
+use mqhost_tests::raw::{connack_code, login, RawClient};
+use mqhost_tests::Broker;
+
+const ADMIN: &str = "operator";
+const PASSWORD: &str = "dashboard pass phrase";
+/// A login costs 210,000 PBKDF2 rounds: seconds in a debug build on a
+/// busy machine.
+const LOGIN_WAIT: Duration = Duration::from_secs(90);
+/// The longest a whole browser test may take: nothing here may hang.
+const TEST_LIMIT: Duration = Duration::from_secs(240);
+
+/// Whether the browser tests can run; prints why not.
+fn browser_or_skip(test: &str) -> bool {
+    match browser::missing() {
+        Some(reason) => {
+            println!("skipping {test}: {reason}");
+            false
+        }
+        None => true,
+    }
+}
+
+/// A configuration file with admin [`ADMIN`] in `dir`, and the `--set`
+/// that puts the broker's token (and so its admins file) beside it.
+fn with_admin(dir: &TempDir) -> (String, String) {
+    let conf = dir.path().join("mqhost.conf");
+    std::fs::write(&conf, "").unwrap();
+    add_admin(&conf, ADMIN, PASSWORD);
+    (
+        "admin.token_file".to_owned(),
+        dir.path().join("data/admin.token").display().to_string(),
+    )
+}
+
+/// The dashboard's address.
+fn dashboard(broker: &Broker) -> String {
+    format!("http://{}/", broker.admin_addr())
+}
+
+/// Opens the dashboard, logs in through its form and waits for the
+/// overview.
+async fn log_in(browser: &mut Browser, broker: &Broker) {
+    browser.client.goto(&dashboard(broker)).await.unwrap();
+    browser.find("#login-form").await;
+    browser.screenshot("login").await;
+    browser
+        .find("#login-username")
+        .await
+        .send_keys(ADMIN)
+        .await
+        .unwrap();
+    browser
+        .find("#login-password")
+        .await
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    browser.find("#login-submit").await.click().await.unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(LOGIN_WAIT)
+        .for_element(Locator::Css("#page-overview"))
+        .await
+        .expect("the overview after logging in");
+    browser
+        .wait_text("#overview-cards", "Clients connected")
+        .await;
+    assert_eq!(browser.find("#who").await.text().await.unwrap(), ADMIN);
+}
+
+/// One request to the dashboard without a token or a cookie, `host` as
+/// its Host.
+async fn fetch(broker: &Broker, path: &str, host: &str, extra: &[(&str, &str)]) -> Response {
+    let mut headers = vec![("Host", host)];
+    headers.extend_from_slice(extra);
+    broker.admin_send("GET", path, &headers, "").await
+}
+
+#[tokio::test]
+async fn dashboard_page_and_assets_need_no_token_and_carry_a_strict_policy() {
+    let broker = Broker::start();
+    let host = broker.admin_addr().to_string();
+
+    let page = fetch(&broker, "/", &host, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page
+        .body
+        .contains(r#"<script type="module" src="/assets/app.js">"#));
+    let policy = page.header("content-security-policy").expect("a CSP");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} missing: {policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    // No inline script: every script is a file of this origin.
+    assert!(!page.body.contains("<script>"), "{}", page.body);
+
+    let script = fetch(&broker, "/assets/app.js", &host, &[]).await;
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
+    let etag = script.header("etag").expect("an ETag").to_owned();
+    let again = fetch(
+        &broker,
+        "/assets/app.js",
+        &host,
+        &[("If-None-Match", &etag)],
+    )
+    .await;
+    assert_eq!(again.status, 304);
+    let style = fetch(&broker, "/assets/style.css", &host, &[]).await;
+    assert_eq!(
+        style.header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    let module = fetch(&broker, "/assets/pages/plugins.js", &host, &[]).await;
+    assert_eq!(module.status, 200);
+
+    for missing in ["/assets/nosuch.js", "/assets/../Cargo.toml", "/assets/"] {
+        let response = fetch(&broker, missing, &host, &[]).await;
+        assert_eq!(response.status, 404, "{missing}: {}", response.body);
+    }
+    // The API behind the page still wants a token or a login, and any
+    // other path too.
+    for private in [
+        "/api/v1/status",
+        "/api/v1/plugins",
+        "/index.html",
+        "/metrics",
+    ] {
+        let response = fetch(&broker, private, &host, &[]).await;
+        assert_eq!(response.status, 401, "{private}: {}", response.body);
+    }
+    // And the page is only served under the API's own names.
+    let port = broker.admin_addr().port();
+    let rebound = fetch(&broker, "/", &format!("rebind.example:{port}"), &[]).await;
+    assert_eq!(rebound.status, 421, "{}", rebound.body);
+}
+
+/// MQTT 5.0 reason code 0x98, Administrative action.
+const ADMINISTRATIVE_ACTION: u8 = 0x98;
+
+#[tokio::test]
+async fn dashboard_logs_in_shows_a_client_connect_and_kicks_it() {
+    const TEST: &str = "dashboard_logs_in_shows_a_client_connect_and_kicks_it";
+    if !browser_or_skip(TEST) {
+        return;
+    }
+    let dir = TempDir::new();
+    let (key, token_file) = with_admin(&dir);
+    let broker = Broker::start_with(&[(key.as_str(), token_file.as_str())]);
+    let mut browser = Browser::start(TEST, 1280, 900).await;
+    tokio::time::timeout(TEST_LIMIT, async {
+        log_in(&mut browser, &broker).await;
+        // The charts have drawn something by the second sample.
+        browser
+            .wait_text("#page-overview", "Messages per second")
+            .await;
+        browser.find("canvas.chart").await;
+        browser.screenshot("overview").await;
+
+        let mut client =
+            RawClient::connect(broker.addr(), ProtocolVersion::V5, "sensor/kitchen 1").await;
+        browser
+            .find("#nav a[data-page=clients]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let row = r#"#clients-table tr[data-clientid="sensor/kitchen 1"]"#;
+        let text = browser.wait_text(row, "sensor/kitchen 1").await;
+        assert!(text.contains("5.0"), "{text}");
+        assert!(text.contains("127.0.0.1"), "{text}");
+        browser.screenshot("clients").await;
+
+        // Searching narrows the list to it, and away from it.
+        browser
+            .find("#search-clientid")
+            .await
+            .send_keys("kitchen")
+            .await
+            .unwrap();
+        browser.wait_text("#clients-list", "sensor/kitchen 1").await;
+        browser
+            .find("#search-clientid")
+            .await
+            .send_keys("-no-such")
+            .await
+            .unwrap();
+        browser
+            .wait_text("#clients-list", "No client connected matches")
+            .await;
+        browser
+            .find("#search-clientid")
+            .await
+            .clear()
+            .await
+            .unwrap();
+        browser.wait_text(row, "sensor/kitchen 1").await;
+
+        // Its details, then the kick, confirmed by a second press.
+        browser
+            .find(&format!("{row} a.clientid"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.wait_text("#client-facts", "127.0.0.1").await;
+        browser.screenshot("client-details").await;
+        let kick = browser.find("#client-kick").await;
+        kick.click().await.unwrap();
+        assert_eq!(kick.text().await.unwrap(), "Kick? Press again");
+        kick.click().await.unwrap();
+        assert_eq!(
+            client.expect_closed().await,
+            [Packet::Disconnect(Disconnect {
+                reason: ADMINISTRATIVE_ACTION,
+                properties: Default::default(),
+            })]
+        );
+        browser.wait_text("#toast", "Kicked sensor/kitchen 1").await;
+        browser.screenshot("kicked").await;
+
+        // Gone from the list.
+        browser
+            .find("#nav a[data-page=clients]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser
+            .wait_text("#clients-list", "No client connected matches")
+            .await;
+        browser.wait_gone(row).await;
+        browser.screenshot("clients-after-kick").await;
+    })
+    .await
+    .expect("the test took too long");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn dashboard_edits_a_plugin_config_and_shows_the_error_on_its_line() {
+    const TEST: &str = "dashboard_edits_a_plugin_config_and_shows_the_error_on_its_line";
+    if !browser_or_skip(TEST) {
+        return;
+    }
+    let dir = TempDir::new();
+    let (key, token_file) = with_admin(&dir);
+    let dirs = PluginDirs::new();
+    dirs.install(&workspace_library("mqhost-decider"));
+    let questions = dirs.file("questions.log");
+    let file = format!("decider.file = {}", questions.display());
+    dirs.write_config("decider", &format!("{file}\ndecider.users = carol:deny\n"));
+    let broker = Broker::start_with_plugins(&dirs, &[(key.as_str(), token_file.as_str())]);
+    broker
+        .wait_for_log("plugin started", browser::WAIT)
+        .expect("the decider plugin started");
+    let carol = || {
+        login(
+            ProtocolVersion::V3_1_1,
+            "carol-1",
+            Some("carol"),
+            Some("pw"),
+        )
+    };
+    // 3.1.1's return code 4: bad user name or password.
+    assert_eq!(
+        connack_code(broker.addr(), carol()).await,
+        4,
+        "carol is refused at first"
+    );
+
+    let mut browser = Browser::start(TEST, 1280, 1000).await;
+    tokio::time::timeout(TEST_LIMIT, async {
+        log_in(&mut browser, &broker).await;
+        browser
+            .find("#nav a[data-page=plugins]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let card = r#"article[data-plugin="decider"]"#;
+        browser.wait_text(card, "running").await;
+        browser.screenshot("plugins").await;
+        browser
+            .find(&format!("{card} a[href$='/config']"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        let editor = browser.find("#config-text").await;
+        let deadline = std::time::Instant::now() + browser::WAIT;
+        while !editor
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .contains("carol:deny")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the file never showed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // A mistake on line 3: an answer the plugin does not know.
+        editor.clear().await.unwrap();
+        editor
+            .send_keys(&format!(
+                "{file}\n# who may log in\ndecider.users = carol:perhaps\n"
+            ))
+            .await
+            .unwrap();
+        browser
+            .find("#config-validate")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let problem = browser
+            .wait_text("#config-problems li.error", "decider.users")
+            .await;
+        assert!(problem.starts_with("Line 3"), "{problem}");
+        browser.wait_text("#config-status", "refuses").await;
+        let marked = browser.find(".gutter div.error").await;
+        assert_eq!(
+            marked.attr("data-line").await.unwrap().as_deref(),
+            Some("3")
+        );
+        assert_eq!(marked.text().await.unwrap(), "3");
+        browser.screenshot("config-error").await;
+
+        // Saving it is refused the same way, and nothing changes.
+        browser.find("#config-save").await.click().await.unwrap();
+        browser
+            .wait_text("#config-status", "Nothing was written")
+            .await;
+        assert_eq!(connack_code(broker.addr(), carol()).await, 4);
+
+        // The fix, saved and applied: carol gets in.
+        editor.clear().await.unwrap();
+        editor
+            .send_keys(&format!(
+                "{file}\n# who may log in\ndecider.users = carol:allow\n"
+            ))
+            .await
+            .unwrap();
+        browser
+            .find("#config-validate")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.wait_text("#config-status", "accepts").await;
+        browser.wait_gone(".gutter div.error").await;
+        browser.find("#config-save").await.click().await.unwrap();
+        browser
+            .wait_text("#config-status", "Saved and applied")
+            .await;
+        browser
+            .wait_text("#config-status", "decider is running")
+            .await;
+        browser.screenshot("config-saved").await;
+        let written = std::fs::read_to_string(dirs.etc.join("decider.conf")).unwrap();
+        assert!(written.contains("carol:allow"), "{written}");
+        assert_eq!(
+            connack_code(broker.addr(), carol()).await,
+            0,
+            "carol is let in now"
+        );
+    })
+    .await
+    .expect("the test took too long");
+    browser.close().await;
+}
