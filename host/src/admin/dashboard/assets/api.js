@@ -3,6 +3,9 @@
 // Requests that change something are JSON, as the API demands of them.
 
 const TIMEOUT_MS = 15000;
+// A login checks a slow password hash on purpose, and a busy broker
+// queues logins: give it longer.
+export const LOGIN_TIMEOUT_MS = 120000;
 
 export class ApiError extends Error {
   constructor(status, message, body) {
@@ -15,9 +18,9 @@ export class ApiError extends Error {
 // A path segment: client ids, topics and names may hold `/`, `#`, `%`.
 export const seg = (value) => encodeURIComponent(value);
 
-async function request(method, path, body, accept) {
+async function request(method, path, body, accept, timeout) {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  const timer = setTimeout(() => controller.abort(), timeout || TIMEOUT_MS);
   const init = {
     method,
     headers: { Accept: accept },
@@ -44,8 +47,8 @@ async function request(method, path, body, accept) {
 }
 
 // A JSON request: its answer, or null for 204. Throws ApiError.
-export async function api(method, path, body) {
-  const response = await request(method, path, body, "application/json");
+export async function api(method, path, body, { timeout } = {}) {
+  const response = await request(method, path, body, "application/json", timeout);
   const text = await response.text();
   let json = null;
   if (text) {

@@ -78,17 +78,30 @@ export class LineChart {
     ctx.lineWidth = 2;
     ctx.lineJoin = "round";
     for (const s of this.series) {
-      ctx.strokeStyle = style.getPropertyValue(`--${s.color}`).trim() || "#1f6f5c";
-      ctx.beginPath();
-      let drawing = false;
+      const color = style.getPropertyValue(`--${s.color}`).trim() || "#1f6f5c";
+      ctx.strokeStyle = color;
+      ctx.fillStyle = color;
+      // Runs of consecutive values: a line each, a dot for a lone one.
+      let run = [];
+      const finish = () => {
+        if (run.length === 1) {
+          ctx.beginPath();
+          ctx.arc(run[0][0], run[0][1], 2.5, 0, 2 * Math.PI);
+          ctx.fill();
+        } else if (run.length > 1) {
+          ctx.beginPath();
+          ctx.moveTo(run[0][0], run[0][1]);
+          for (const [px, py] of run.slice(1)) ctx.lineTo(px, py);
+          ctx.stroke();
+        }
+        run = [];
+      };
       for (const p of this.points) {
         const v = p[s.key];
-        if (typeof v !== "number" || p.t < t0) { drawing = false; continue; }
-        if (drawing) ctx.lineTo(x(p.t), y(v));
-        else ctx.moveTo(x(p.t), y(v));
-        drawing = true;
+        if (typeof v !== "number" || p.t < t0) { finish(); continue; }
+        run.push([x(p.t), y(v)]);
       }
-      ctx.stroke();
+      finish();
     }
   }
 

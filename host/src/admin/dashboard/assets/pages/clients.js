@@ -35,6 +35,11 @@ function list(container) {
 
   async function load() {
     clearTimeout(timer);
+    // A kick waiting for its second press is not redrawn away.
+    if (body.querySelector(".armed")) {
+      timer = setTimeout(load, REFRESH_MS);
+      return;
+    }
     const mine = ++generation;
     const params = { page, limit: LIMIT };
     for (const [key, input] of Object.entries(inputs)) params[key] = input.value.trim();

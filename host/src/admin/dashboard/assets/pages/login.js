@@ -1,7 +1,7 @@
 // The login form: an admin's name and password (`mqhost admins add`),
 // exchanged for a session cookie.
 
-import { api } from "../api.js";
+import { LOGIN_TIMEOUT_MS, api } from "../api.js";
 import { field, h } from "../dom.js";
 
 export function mount(container, { onLogin }) {
@@ -19,14 +19,17 @@ export function mount(container, { onLogin }) {
     event.preventDefault();
     message.textContent = "";
     submit.disabled = true;
+    submit.textContent = "Logging in…";
     try {
-      const answer = await api("POST", "/api/v1/login", { username: username.value, password: password.value });
+      const credentials = { username: username.value, password: password.value };
+      const answer = await api("POST", "/api/v1/login", credentials, { timeout: LOGIN_TIMEOUT_MS });
       onLogin(answer && answer.username ? answer.username : username.value);
     } catch (e) {
       message.textContent = e.status === 401 ? "Wrong user name or password." : e.message;
       password.select();
     } finally {
       submit.disabled = false;
+      submit.textContent = "Log in";
     }
   });
   container.append(h("div", { class: "login-wrap" }, form));

@@ -126,7 +126,7 @@ export function mount(container) {
   const log = h("ol", { id: "mqtt-log", class: "log" });
   const session = h("div", { class: "session", hidden: true },
     h("form", { class: "inline", on: { submit: (e) => { e.preventDefault(); if (filter.value) client.subscribe(filter.value); } } },
-      field("Subscribe to", filter), h("button", { type: "submit" }, "Subscribe")),
+      field("Subscribe to", filter), h("button", { type: "submit", id: "mqtt-subscribe" }, "Subscribe")),
     subscriptions,
     h("form", { class: "stack", on: { submit: (e) => { e.preventDefault(); if (topic.value) client.publish(topic.value, payload.value, retain.checked); } } },
       field("Topic", topic), field("Payload", payload),

@@ -18,6 +18,8 @@ function list(container) {
   container.append(h("h1", {}, "Plugins"), body);
   let gone = false;
   let timer = null;
+  // Whose figures are unfolded, kept across redraws.
+  const unfolded = new Set();
 
   async function load() {
     clearTimeout(timer);
@@ -27,7 +29,7 @@ function list(container) {
         const answer = await get("/api/v1/plugins");
         if (gone) return;
         const plugins = (answer && answer.plugins) || [];
-        fill(body, plugins.length ? plugins.map((p) => card(p, load)) : h("p", { class: "muted" }, "No plugin library in the plugins directory."));
+        fill(body, plugins.length ? plugins.map((p) => card(p, load, unfolded)) : h("p", { class: "muted" }, "No plugin library in the plugins directory."));
       } catch (e) {
         if (!gone) fill(body, h("p", { class: "error" }, e.message));
       }
@@ -38,7 +40,7 @@ function list(container) {
   return () => { gone = true; clearTimeout(timer); };
 }
 
-function card(p, reload) {
+function card(p, reload, unfolded) {
   const name = p.name;
   const act = async (action) => {
     try {
@@ -63,7 +65,10 @@ function card(p, reload) {
       h("dt", {}, "library"), h("dd", { class: "path" }, p.library || "")),
     p.last_error ? h("p", { class: "error" }, p.last_error) : null,
     p.last_config_error ? h("p", { class: "error", dataset: { field: "last_config_error" } }, `Configuration: ${p.last_config_error}`) : null,
-    stats.length ? h("details", {}, h("summary", {}, "Figures"),
+    stats.length ? h("details", {
+      open: unfolded.has(name),
+      on: { toggle: (e) => (e.target.open ? unfolded.add(name) : unfolded.delete(name)) },
+    }, h("summary", {}, "Figures"),
       h("dl", { class: "facts small" }, stats.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))) : null,
     name ? h("div", { class: "actions" },
       running
