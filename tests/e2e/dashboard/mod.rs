@@ -211,6 +211,15 @@ async fn dashboard_logs_in_shows_a_client_connect_and_kicks_it() {
 
         let mut client =
             RawClient::connect(broker.addr(), ProtocolVersion::V5, "sensor/kitchen 1").await;
+        client.subscribe("kitchen/#", QoS::AtLeastOnce).await;
+        let mut publisher =
+            RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "thermometer").await;
+        let mut retained = publish("kitchen/temp", b"21.5 C", QoS::AtMostOnce, 0);
+        retained.retain = true;
+        publisher.send(Packet::Publish(retained)).await;
+        publisher.disconnect().await;
+        // The kitchen client takes it (and so it is stored).
+        assert_eq!(&client.recv_publish().await.payload[..], b"21.5 C");
         browser
             .find("#nav a[data-page=clients]")
             .await
@@ -248,6 +257,38 @@ async fn dashboard_logs_in_shows_a_client_connect_and_kicks_it() {
             .unwrap();
         browser.wait_text(row, "sensor/kitchen 1").await;
 
+        // Its subscription, among everyone's.
+        browser
+            .find("#nav a[data-page=subscriptions]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let subscription = browser.wait_text("#subscriptions-list", "kitchen/#").await;
+        assert!(subscription.contains("sensor/kitchen 1"), "{subscription}");
+        // The retained message, and what it says.
+        browser
+            .find("#nav a[data-page=retained]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.wait_text("#retained-list", "kitchen/temp").await;
+        browser
+            .find("#retained-list a[href='#/retained/kitchen%2Ftemp']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.wait_text("pre.payload", "21.5 C").await;
+        browser.screenshot("retained").await;
+        browser
+            .find("#nav a[data-page=clients]")
+            .await
+            .click()
+            .await
+            .unwrap();
+
         // Its details, then the kick, confirmed by a second press.
         browser
             .find(&format!("{row} a.clientid"))
@@ -256,6 +297,9 @@ async fn dashboard_logs_in_shows_a_client_connect_and_kicks_it() {
             .await
             .unwrap();
         browser.wait_text("#client-facts", "127.0.0.1").await;
+        browser
+            .wait_text("#client-subscriptions", "kitchen/#")
+            .await;
         browser.screenshot("client-details").await;
         let kick = browser.find("#client-kick").await;
         kick.click().await.unwrap();
