@@ -9,9 +9,10 @@
 //! authentication step).
 //!
 //! Every answer here carries a strict Content-Security-Policy (scripts
-//! from this origin only, no inline script or style, no framing), and
-//! `nosniff`: a page that runs code against the API must not run anyone
-//! else's.
+//! from this origin only, no inline script or style, no framing,
+//! connections to this origin and the broker's WebSocket listeners
+//! only), and `nosniff`: a page that runs code against the API must not
+//! run anyone else's.
 
 mod assets;
 
@@ -75,7 +76,7 @@ fn policy(connect: &[String]) -> String {
         connect_src.push_str(source);
     }
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
          connect-src {connect_src}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
 }
