@@ -591,14 +591,14 @@ mod built_outside_the_workspace {
     #[tokio::test]
     async fn plugin_built_against_an_older_minor_version_still_loads() {
         let work = TempDir::new();
-        // Interface 1.0: this version without what 1.1 and 1.2 added (the
-        // root module's description, the host's disconnect), and the probe
-        // without its use of them.
+        // Interface 1.0: this version without what 1.1 to 1.4 added (the
+        // root module's description, the host's disconnect and
+        // session_room, ...), and the probe without its use of them.
         let library = build_outside_workspace(
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                for version in ["1.1", "1.2", "1.3"] {
+                for version in ["1.1", "1.2", "1.3", "1.4"] {
                     remove_since(api, version);
                     remove_since(plugin, version);
                 }
@@ -632,7 +632,7 @@ mod built_outside_the_workspace {
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                for version in ["1.2", "1.3"] {
+                for version in ["1.2", "1.3", "1.4"] {
                     remove_since(api, version);
                     remove_since(plugin, version);
                 }
