@@ -1,5 +1,5 @@
 //! [`SessionHandle`]: how the router, the registry and plugins reach a
-//! session: its identity, whether it is online, and its mailbox.
+//! session: its identity, whether it is online, its room, and its mailbox.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -72,6 +72,12 @@ impl SessionHandle {
                 self.shared.pressure.unsent();
             }
         })
+    }
+
+    /// How many more messages the session can take now (see
+    /// [`Pressure::room`]): two atomic loads, no lock.
+    pub fn room(&self) -> u64 {
+        self.shared.pressure.room()
     }
 
     pub(super) fn pressure(&self) -> &Pressure {
