@@ -445,6 +445,62 @@ async fn host_api_delivers_subscribes_unsubscribes_and_publishes() {
     assert_eq!(&commander.recv_publish().await.payload[..], b"no");
 }
 
+/// Sends the probe a command and returns its answer.
+async fn ask(commander: &mut RawClient, text: &str) -> String {
+    commander
+        .send(Packet::Publish(publish(
+            "probe/cmd",
+            text.as_bytes(),
+            QoS::AtMostOnce,
+            0,
+        )))
+        .await;
+    String::from_utf8_lossy(&commander.recv_publish().await.payload).into_owned()
+}
+
+#[tokio::test]
+async fn host_api_tells_how_much_room_a_session_has() {
+    let dirs = probe_dirs("r", "");
+    let broker = Broker::start_with_plugins(&dirs, &[("mqtt.max_queued_messages", "5")]);
+    let mut commander = RawClient::connect(broker.addr(), ProtocolVersion::V5, "commander").await;
+    commander.subscribe("probe/answer", QoS::AtMostOnce).await;
+
+    // A persistent session, offline, with three messages queued of five.
+    let mut connect = connect_packet(ProtocolVersion::V3_1_1, "sleeper");
+    connect.clean_start = false;
+    let (mut sleeper, _) = RawClient::connect_with(broker.addr(), connect).await;
+    sleeper.subscribe("held/#", QoS::AtLeastOnce).await;
+    assert_eq!(
+        ask(&mut commander, "room sleeper").await,
+        "5",
+        "nothing waits yet"
+    );
+    sleeper.disconnect().await;
+    let deadline = Instant::now() + WAIT;
+    while ask(&mut commander, "connected sleeper").await != "no" {
+        assert!(Instant::now() < deadline, "the sleeper stays online");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for n in 0..3 {
+        publish_one(&broker, &format!("held/{n}"), "x").await;
+    }
+    assert_eq!(ask(&mut commander, "room sleeper").await, "2");
+
+    // No session: refused.
+    commander
+        .send(Packet::Publish(publish(
+            "probe/cmd",
+            b"room nobody",
+            QoS::AtMostOnce,
+            0,
+        )))
+        .await;
+    let line = broker
+        .wait_for_log("command \"room nobody\" failed", WAIT)
+        .expect("refusal logged");
+    assert!(line.contains("no session with that client id"), "{line}");
+}
+
 fn disconnect_packet(reason: u8) -> Packet {
     Packet::Disconnect(Disconnect {
         reason,
