@@ -418,6 +418,15 @@ impl MqhostPlugin for RedisBackend {
         );
     }
 
+    /// The parser `start` and `reconfigure` use, alone: it reads the text
+    /// and touches nothing.
+    fn check_config(plugin_config: &PluginConfig<'_>) -> Option<Result<Vec<String>, ConfigError>> {
+        Some(
+            config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())
+                .map(|config| config.warnings),
+        )
+    }
+
     fn reconfigure(&self, plugin_config: &PluginConfig<'_>) -> Result<(), ConfigError> {
         let config = config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())?;
         let _one = lock(&self.reconfiguring);
