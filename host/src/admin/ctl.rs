@@ -443,6 +443,12 @@ impl Ctl {
     /// Sends one request; a refusal is an error with the API's message
     /// (and, with `--json`, its answer on standard output).
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, CtlError> {
+        let answer = self.send(method, path, body)?;
+        self.judge(answer)
+    }
+
+    /// Sends one request and reads its answer, whatever its status.
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, CtlError> {
         let text = body.map(Value::to_string);
         let (status, answer) =
             client::send(&self.target, method, path, text.as_deref()).map_err(|e| {
@@ -460,21 +466,26 @@ impl Ctl {
                 ))
             })?
         };
-        if (200..300).contains(&status) {
-            return Ok(Answer { status, body });
+        Ok(Answer { status, body })
+    }
+
+    /// The answer when it says done, else the error it says.
+    fn judge(&self, answer: Answer) -> Result<Answer, CtlError> {
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
         }
-        let message = body["error"]
+        let message = answer.body["error"]
             .as_str()
             .unwrap_or("request failed")
             .to_owned();
-        let mut error = match status {
+        let mut error = match answer.status {
             // The token, or the address the API is known by.
             401 => unreachable(format!("authentication failed: {message}")),
             421 => unreachable(message),
             _ => refused(message),
         };
         if self.json {
-            error.output = pretty(&body);
+            error.output = pretty(&answer.body);
         }
         Err(error)
     }
@@ -626,7 +637,13 @@ impl Ctl {
                 let text = read_file(&file)?;
                 let path = format!("/api/v1/plugins/{}/config", percent_encode(&name));
                 let body = json!({ "text": text, "unchecked": unchecked });
-                let answer = self.request("PUT", &path, Some(&body))?;
+                let answer = self.send("PUT", &path, Some(&body))?;
+                if matches!(answer.status, 422 | 501) {
+                    // Refused by the plugin, or not checkable: the answer
+                    // says why, as a check's does.
+                    return self.checked(&answer, &name, &file, String::new());
+                }
+                let answer = self.judge(answer)?;
                 let written = answer.body["path"].as_str().unwrap_or("?").to_owned();
                 let mut done = format!(
                     "{written} written; plugin {name} is {}",
@@ -749,6 +766,7 @@ fn query_string(params: &[(&str, String)]) -> String {
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => "-".to_owned(),
+        Value::String(text) if text.is_empty() => "-".to_owned(),
         Value::String(text) => text.clone(),
         Value::Bool(true) => "yes".to_owned(),
         Value::Bool(false) => "no".to_owned(),
@@ -891,7 +909,13 @@ fn retained_message(body: &Value) -> String {
         fields.remove("payload_utf8");
     }
     let mut out = self::fields(&summary);
-    match body["payload_utf8"].as_str() {
+    // Text a terminal shows as it is: no control characters but spacing.
+    let printable = |text: &&str| {
+        !text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    };
+    match body["payload_utf8"].as_str().filter(printable) {
         Some(text) => out.push_str(&format!("payload (text):\n{text}\n")),
         None => out.push_str(&format!(
             "payload (base64):\n{}\n",
