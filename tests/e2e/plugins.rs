@@ -715,6 +715,22 @@ mod built_outside_the_workspace {
         let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
         assert_eq!(status, 200);
         assert!(body.contains("\"description\":\"Test plugin\""), "{body}");
+        // Its root module ends before check_config (1.4): it cannot
+        // check a configuration, and the API says so.
+        let response = broker
+            .admin_call(
+                "POST",
+                "/api/v1/plugins/probe/config/validate",
+                r#"{"text": "probe.tag = x"}"#,
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(
+            response.json()["ok"],
+            serde_json::Value::Null,
+            "{}",
+            response.body
+        );
     }
 
     #[tokio::test]

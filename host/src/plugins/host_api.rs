@@ -137,6 +137,7 @@ impl HostApi for BrokerHost {
                 SessionEvent::Subscribe {
                     filter: filter.to_string(),
                     qos,
+                    reply: None,
                 },
             )
         });
@@ -149,6 +150,7 @@ impl HostApi for BrokerHost {
                 client_id,
                 SessionEvent::Unsubscribe {
                     filter: filter.to_string(),
+                    reply: None,
                 },
             )
         });

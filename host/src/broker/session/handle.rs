@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::figures::Figures;
 use super::mailbox::Mailbox;
 use super::pressure::Pressure;
 use super::{Delivery, SessionEvent};
@@ -15,6 +16,8 @@ pub(super) struct Shared {
     pub(super) mailbox: Mailbox,
     pub(super) online: AtomicBool,
     pub(super) pressure: Pressure,
+    /// What the admin API reads of the session (see `figures`).
+    pub(super) figures: Figures,
 }
 
 /// A cheap, cloneable way to reach a session.
