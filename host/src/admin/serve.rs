@@ -29,7 +29,7 @@ use crate::config::listeners::TlsSettings;
 use crate::config::HostConfig;
 use crate::listen::gate::Gate;
 use crate::listen::tls::TlsAcceptor;
-use crate::listen::AcceptBackoff;
+use crate::listen::{AcceptBackoff, ListenerStatus};
 use crate::plugins::PluginManager;
 
 /// Admin connections open at once; more are closed when accepted.
@@ -87,6 +87,7 @@ pub async fn start(
     config: &HostConfig,
     broker: &Arc<Broker>,
     plugins: &Arc<PluginManager>,
+    listeners: Vec<Arc<ListenerStatus>>,
 ) -> std::io::Result<()> {
     let Some(addr) = config.admin.listener else {
         return Ok(());
@@ -119,6 +120,7 @@ pub async fn start(
         admins_file(&token_file),
         hosts,
         tls.is_some(),
+        listeners,
     );
     if let Some(tls) = &tls {
         tokio::spawn(Arc::clone(tls).watch());

@@ -366,7 +366,7 @@ async fn accept(
         }
     }
 
-    let info = ClientInfo {
+    let info = Arc::new(ClientInfo {
         client_id,
         username: connect.username,
         peer,
@@ -375,7 +375,7 @@ async fn accept(
         clean_start: connect.clean_start,
         keep_alive,
         connected_at: unix_secs(),
-    };
+    });
     Ok(Box::new(Attach {
         conn: Connection {
             reader: Box::new(tokio::io::empty()),

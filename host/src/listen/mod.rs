@@ -13,6 +13,7 @@ pub mod ws;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -47,9 +48,58 @@ pub struct Bound {
     gate: Arc<Gate>,
     /// The broker's descriptor budget, which every listener draws on.
     budget: Arc<Gate>,
+    status: Arc<ListenerStatus>,
+}
+
+/// A bound listener as the admin API shows it: its settings, the address
+/// it bound, its connections and what it turned away. Counted with
+/// relaxed atomics, as the broker's own counters are.
+#[derive(Debug)]
+pub struct ListenerStatus {
+    pub spec: Arc<ListenerSpec>,
+    /// The address bound (the port chosen, when 0 was asked for).
+    pub addr: SocketAddr,
+    gate: Arc<Gate>,
+    accepted: AtomicU64,
+    over_limit: AtomicU64,
+    over_rate: AtomicU64,
+}
+
+impl ListenerStatus {
+    /// Connections open now, handshakes under way included.
+    pub fn open(&self) -> u64 {
+        self.gate.open()
+    }
+
+    /// The most connections open at once (`max_connections`, or less
+    /// when the open-file limit allows less).
+    pub fn max(&self) -> u64 {
+        self.gate.max()
+    }
+
+    /// Connections let in since the start.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed at once for `max_connections` (or the open-file
+    /// budget) since the start.
+    pub fn refused_over_limit(&self) -> u64 {
+        self.over_limit.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed at once for `max_conn_rate` since the start.
+    pub fn refused_over_rate(&self) -> u64 {
+        self.over_rate.load(Ordering::Relaxed)
+    }
 }
 
 impl Bound {
+    /// What the admin API shows of this listener.
+    pub fn status(&self) -> Arc<ListenerStatus> {
+        Arc::clone(&self.status)
+    }
+
     /// The address actually bound (port 0 picks a free one).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.socket.local_addr()
@@ -112,12 +162,22 @@ pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>>
             spec.name,
             socket.local_addr()?
         );
+        let spec = Arc::new(spec.clone());
+        let status = Arc::new(ListenerStatus {
+            spec: Arc::clone(&spec),
+            addr: socket.local_addr()?,
+            gate: Arc::clone(&gate),
+            accepted: AtomicU64::new(0),
+            over_limit: AtomicU64::new(0),
+            over_rate: AtomicU64::new(0),
+        });
         bound.push(Bound {
-            spec: Arc::new(spec.clone()),
+            spec,
             socket,
             tls,
             gate,
             budget: Arc::clone(&budget),
+            status,
         });
     }
     Ok(bound)
@@ -181,6 +241,7 @@ async fn serve(broker: Arc<Broker>, listener: Bound) {
         match listener.socket.accept().await {
             Ok((stream, peer)) => match admit(&listener) {
                 Ok(slots) => {
+                    listener.status.accepted.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(start(
                         Arc::clone(&broker),
                         Arc::clone(&listener),
@@ -209,11 +270,20 @@ fn admit(listener: &Bound) -> Result<Slots, Over> {
 /// a second.
 fn turn_away(broker: &Broker, listener: &Bound, stream: TcpStream, peer: SocketAddr, over: Over) {
     drop(stream);
-    let (counter, limit) = match over {
-        Over::Connections => (&broker.metrics.connections_over_limit, "max_connections"),
-        Over::Rate => (&broker.metrics.connections_over_rate, "max_conn_rate"),
+    let (counter, own, limit) = match over {
+        Over::Connections => (
+            &broker.metrics.connections_over_limit,
+            &listener.status.over_limit,
+            "max_connections",
+        ),
+        Over::Rate => (
+            &broker.metrics.connections_over_rate,
+            &listener.status.over_rate,
+            "max_conn_rate",
+        ),
     };
     Metrics::count(counter);
+    Metrics::count(own);
     if listener.gate.should_warn() {
         tracing::warn!(
             %peer,

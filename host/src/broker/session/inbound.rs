@@ -396,6 +396,7 @@ impl Session {
             }));
         }
         if let Some(entry) = self.inflight.remove(packet_id) {
+            self.note_inflight();
             self.broker
                 .hooks
                 .message_acked(&self.client_id, &entry.delivery.message, qos);
@@ -419,6 +420,7 @@ impl Session {
         if rec.reason >= 0x80 {
             // The receiver refused the message: the exchange ends here.
             self.inflight.remove(rec.packet_id);
+            self.note_inflight();
             return Ok(());
         }
         entry.stage = Stage::Released;
@@ -583,6 +585,7 @@ impl Session {
         };
         let is_new = self.broker.router.subscribe(filter, shared, subscriber);
         self.subscriptions.insert(filter.to_owned());
+        self.note_subscriptions();
         Ok(Ok(is_new))
     }
 
@@ -636,6 +639,7 @@ impl Session {
         if !self.subscriptions.remove(filter) {
             return false;
         }
+        self.note_subscriptions();
         let shared = topic::parse_shared(filter).ok().flatten();
         self.broker
             .router
