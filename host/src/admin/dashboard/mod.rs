@@ -18,7 +18,7 @@ mod assets;
 
 use std::sync::Arc;
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, REFERRER_POLICY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
@@ -30,6 +30,7 @@ use axum::{middleware, Router};
 
 use super::api::AdminState;
 use super::guard;
+use crate::listen::ListenerStatus;
 use assets::Asset;
 
 /// Where the assets are served.
@@ -46,13 +47,38 @@ pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/assets/{*name}", get(asset))
-        .layer(middleware::from_fn_with_state(state, guard::check))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            guard::check,
+        ))
+        .with_state(state)
 }
 
-async fn index(headers: HeaderMap) -> Response {
-    serve(assets::index(), &headers, &policy(&[]))
+async fn index(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Response {
+    let sockets = websocket_sources(&state.listeners);
+    serve(assets::index(), &headers, &policy(&sockets))
 }
 
+/// What the page's MQTT client may connect to: the broker's WebSocket
+/// listeners, by port, at whatever host the page reaches them by (a CSP
+/// source cannot name an IPv6 address, and the page may use the name
+/// it was opened by).
+fn websocket_sources(listeners: &[Arc<ListenerStatus>]) -> Vec<String> {
+    let mut sources: Vec<String> = listeners
+        .iter()
+        .filter(|l| l.spec.transport.websocket())
+        .map(|l| {
+            let scheme = if l.spec.transport.tls() { "wss" } else { "ws" };
+            format!("{scheme}://*:{}", l.addr.port())
+        })
+        .collect();
+    sources.sort();
+    sources.dedup();
+    sources
+}
+
+/// The files the page loads: their policy needs no connections (a
+/// module runs under its page's).
 async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     let policy = policy(&[]);
     match assets::find(&name) {
