@@ -62,7 +62,9 @@ for mqhost with the Redis backend plugin (libmqhost_redis.so in
 the scenario is skipped. Each round runs until Redis has stored and
 deleted every message and holds no key (60 s at most, else the round
 fails): throughput counts to there, mqtt_rate to the last MQTT delivery,
-redis_cmds_per_s is Redis's commands over the time throughput counts.
+redis_cmds_per_s is Redis's commands over the time throughput counts,
+redis_cpu_us_per_msg Redis's own CPU (used_cpu_user + used_cpu_sys) per
+message: the ceiling of the row on one core, beside the broker's.
 
 auth-redis is mqhost with the auth_redis plugin (libmqhost_auth_redis.so
 in --bin-dir) against mqhost without access control, 10,000 connections:

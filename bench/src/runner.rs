@@ -195,12 +195,17 @@ fn redis_figures(
     values.insert("throughput", o.delivered as f64 / to_drained);
     values.insert("mqtt_rate", o.rate());
     values.insert("redis_cmds_per_s", commands as f64 / to_drained);
+    let redis_cpu_s = drained.stats.cpu_s - before.cpu_s;
+    values.insert(
+        "redis_cpu_us_per_msg",
+        redis_cpu_s * 1e6 / o.delivered.max(1) as f64,
+    );
     json!({
         "to_drained_s": to_drained,
         "drain_s": (to_drained - o.elapsed.as_secs_f64()).max(0.0),
         "commands": drained.stats.listed_since(before),
         "commands_total": commands,
-        "redis_cpu_s": drained.stats.cpu_s - before.cpu_s,
+        "redis_cpu_s": redis_cpu_s,
     })
 }
 

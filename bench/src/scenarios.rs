@@ -81,6 +81,16 @@ const REDIS_COMMANDS: Metric = Metric {
     higher_is_better: true,
 };
 
+/// Redis's own CPU for each message the plugin stored and consumed: the
+/// ceiling of the Redis row on one core, to set the broker's figure
+/// against.
+const REDIS_CPU_PER_MESSAGE: Metric = Metric {
+    key: "redis_cpu_us_per_msg",
+    label: "Redis CPU per message",
+    unit: "µs",
+    higher_is_better: false,
+};
+
 const CPU_PER_MESSAGE: Metric = Metric {
     key: "cpu_us_per_msg",
     label: "broker CPU per message",
@@ -140,7 +150,13 @@ impl Scenario {
         match &self.work {
             Work::Messages(load) if load.latency => LATENCY.to_vec(),
             Work::Messages(_) if self.redis.is_some() => {
-                vec![THROUGHPUT, MQTT_RATE, REDIS_COMMANDS, CPU_PER_MESSAGE]
+                vec![
+                    THROUGHPUT,
+                    MQTT_RATE,
+                    REDIS_COMMANDS,
+                    CPU_PER_MESSAGE,
+                    REDIS_CPU_PER_MESSAGE,
+                ]
             }
             Work::Messages(_) => vec![THROUGHPUT, CPU_PER_MESSAGE],
             Work::Connections(_) => CONNECTIONS.to_vec(),

@@ -48,10 +48,13 @@ An MQTT broker whose behaviour is extended by plugins.
 
 Usage:
   mqhost [--config FILE] [--set KEY=VALUE]...
-  mqhost ctl [CTL OPTIONS] plugins list
-  mqhost ctl [CTL OPTIONS] plugins load|unload|reload NAME
-  mqhost ctl [CTL OPTIONS] status
-  mqhost ctl [CTL OPTIONS] clients kick ID
+  mqhost ctl [CTL OPTIONS] status|listeners|config
+  mqhost ctl [CTL OPTIONS] clients list|show ID|kick ID
+  mqhost ctl [CTL OPTIONS] subscriptions ID [add TOPIC QOS | remove TOPIC]
+  mqhost ctl [CTL OPTIONS] retained list|show TOPIC|delete TOPIC
+  mqhost ctl [CTL OPTIONS] publish TOPIC PAYLOAD [--qos N] [--retain]
+  mqhost ctl [CTL OPTIONS] plugins list|load|unload|reload NAME
+  mqhost ctl [CTL OPTIONS] plugins config show|check|set NAME [FILE]
   mqhost passwd [-c | -D] FILE USER
   mqhost admins [--config FILE] add|delete NAME
 
@@ -63,7 +66,8 @@ Options:
   -h, --help         Print this help and exit.
   -V, --version      Print the version and exit.
 
-CTL OPTIONS: --config FILE, --admin ADDR, --token-file FILE, --cacert FILE
+CTL OPTIONS: --config FILE, --admin ADDR, --token-file FILE, --cacert FILE,
+--json
 (mqhost ctl --help says more).
 
 Every setting is described in docs/configuration.md and etc/mqhost.conf.

@@ -29,7 +29,11 @@ fn main() -> ExitCode {
         }
         Ok(Command::Ctl(args)) => finish(
             "ctl",
-            mqhost::admin::ctl::run(&args).map_err(|e| (e.message, e.status)),
+            mqhost::admin::ctl::run(&args).map_err(|e| {
+                // With --json, the API's answer to a refusal goes out too.
+                print!("{}", e.output);
+                (e.message, e.status)
+            }),
         ),
         Ok(Command::Admins(args)) => finish(
             "admins",

@@ -28,8 +28,10 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
         let _ = tokio::task::spawn_blocking(move || plugins.reconcile()).await;
     }
     tokio::spawn(watch::run(Arc::clone(&plugins)));
-    crate::admin::serve::start(&broker.config, &broker, &plugins).await?;
+    // Bound, not yet accepting, so the admin API can show them.
     let bound = listen::bind_all(&broker.config.listener.listeners).await?;
+    let listeners = bound.iter().map(listen::Bound::status).collect();
+    crate::admin::serve::start(&broker.config, &broker, &plugins, listeners).await?;
     let addresses = bound
         .iter()
         .map(|l| Ok((l.spec().id(), l.local_addr()?)))

@@ -134,6 +134,42 @@ pub trait HostApi: Send + Sync + Clone {
         RResult::RErr(HostError::UNSUPPORTED)
     }
     // @since 1.2 end
+
+    // @since 1.4 begin
+    /// How many more messages the session of `client_id` can take now
+    /// (since 1.4): its queue's bound (`mqtt.max_queued_messages`) less
+    /// the messages waiting in its mailbox and its queue, `u64::MAX` when
+    /// the queue has no bound. A message [`deliver`](Self::deliver)ed
+    /// beyond it may find the queue full and be dropped, as one routed
+    /// there would be, so a plugin about to deliver many (stored messages
+    /// read back, for instance) reads and sends no more than this.
+    ///
+    /// It is a reading of the moment: other messages may reach the
+    /// session meanwhile, and its client's reading makes room. It covers
+    /// connected and offline sessions alike. Errors:
+    /// [`HostError::NO_SUCH_CLIENT`] when no session has that client id on
+    /// this node.
+    ///
+    /// A host built against 1.3 or older lacks this method; calling it
+    /// there returns [`HostError::UNSUPPORTED`] (this default), and the
+    /// caller knows no bound.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::abi_stable::std_types::RStr;
+    /// use mqhost_plugin_api::testing::TestHost;
+    /// use mqhost_plugin_api::HostApi;
+    ///
+    /// let test_host = TestHost::new();
+    /// test_host.set_session_room("sensor-1", 5);
+    /// let raw = test_host.host().api().clone();
+    /// // The raw call behind Host::session_room.
+    /// assert_eq!(raw.session_room(RStr::from_str("sensor-1")).into_result(), Ok(5));
+    /// ```
+    fn session_room(&self, client_id: RStr<'_>) -> RResult<u64, HostError> {
+        let _ = client_id;
+        RResult::RErr(HostError::UNSUPPORTED)
+    }
+    // @since 1.4 end
 }
 
 // @since 1.2 begin
@@ -311,6 +347,35 @@ impl Host {
     }
     // @since 1.2 end
 
+    // @since 1.4 begin
+    /// See [`HostApi::session_room`]: how many more messages `client_id`'s
+    /// session can take now, `u64::MAX` when its queue has no bound (since
+    /// 1.4). A host that lacks the call answers
+    /// [`HostError::UNSUPPORTED`], which leaves the caller without a bound.
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # test_host.set_session_room("sensor-1", 3);
+    /// # let host = test_host.host();
+    /// use mqhost_plugin_api::HostError;
+    ///
+    /// let stored = 10u64;
+    /// let room = match host.session_room("sensor-1") {
+    ///     Ok(room) => room,
+    ///     Err(HostError::UNSUPPORTED) => u64::MAX, // an older host: no bound known
+    ///     Err(error) => return Err(error),         // no such session
+    /// };
+    /// let to_send = stored.min(room);
+    /// assert_eq!(to_send, 3);
+    /// # Ok::<(), HostError>(())
+    /// ```
+    pub fn session_room(&self, client_id: &str) -> Result<u64, HostError> {
+        self.api
+            .session_room(RStr::from_str(client_id))
+            .into_result()
+    }
+    // @since 1.4 end
+
     /// Logs at `level`.
     ///
     /// ```
@@ -388,7 +453,8 @@ mod tests {
 
     use super::*;
 
-    /// A host as one built against 1.1 would be: without `disconnect`.
+    /// A host as one built against 1.1 would be: without `disconnect` (nor
+    /// 1.4's `session_room`).
     #[derive(Clone)]
     struct Older;
 
@@ -422,5 +488,13 @@ mod tests {
             Err(HostError::UNSUPPORTED)
         );
     }
+
+    // @since 1.4 begin
+    #[test]
+    fn a_host_without_session_room_says_it_does_not_offer_it() {
+        let host = Host::new(HostApi_TO::from_ptr(RArc::new(Older), TD_Opaque));
+        assert_eq!(host.session_room("sensor-1"), Err(HostError::UNSUPPORTED));
+    }
+    // @since 1.4 end
 }
 // @since 1.2 end

@@ -116,6 +116,9 @@ pub use decision::{
 // @since 1.3 begin
 pub use events::ListenerEvent;
 // @since 1.3 end
+// @since 1.4 begin
+pub use types::ConfigCheck;
+// @since 1.4 end
 
 /// The interface version plugins are built against (this crate's version).
 ///

@@ -4,12 +4,19 @@
 use abi_stable::library::{CheckTypeLayout, LibHeader, RootModule, RootModuleResult};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RResult, RStr};
+// @since 1.4 begin
+use abi_stable::std_types::{ROption, RString};
+// @since 1.4 end
 use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
 use crate::events::PluginConfig;
 use crate::host::HostApiBox;
 use crate::plugin::{guard, MqhostPlugin, PluginBox};
 use crate::types::ConfigError;
+// @since 1.4 begin
+use crate::plugin::guarded;
+use crate::types::ConfigCheck;
+// @since 1.4 end
 
 /// What a plugin library exports: its name and a constructor. A prefix
 /// type, so later versions of this interface can add fields after the
@@ -42,6 +49,13 @@ pub struct PluginModule {
     #[sabi(missing_field(option))]
     pub description: extern "C" fn() -> RStr<'static>,
     // @since 1.1 end
+    // @since 1.4 begin
+    /// Checks a configuration text without applying it (since 1.4;
+    /// absent in plugins built against older versions): see
+    /// [`MqhostPlugin::check_config`]. `RNone` when the plugin cannot.
+    #[sabi(missing_field(option))]
+    pub check_config: extern "C" fn(&PluginConfig<'_>) -> ConfigCheck,
+    // @since 1.4 end
 }
 
 impl RootModule for PluginModuleRef {
@@ -93,6 +107,22 @@ extern "C" fn description<E: Exported>() -> RStr<'static> {
 }
 // @since 1.1 end
 
+// @since 1.4 begin
+extern "C" fn check_config<E: Exported>(config: &PluginConfig<'_>) -> ConfigCheck {
+    match guarded(|| E::Plugin::check_config(config)) {
+        RResult::ROk(None) => ROption::RNone,
+        RResult::ROk(Some(Ok(warnings))) => ROption::RSome(RResult::ROk(
+            warnings.into_iter().map(RString::from).collect(),
+        )),
+        RResult::ROk(Some(Err(error))) => ROption::RSome(RResult::RErr(error)),
+        RResult::RErr(panic) => ROption::RSome(RResult::RErr(ConfigError::new(format!(
+            "the plugin's check of its configuration failed: {}",
+            panic.message
+        )))),
+    }
+}
+// @since 1.4 end
+
 extern "C" fn create<E: Exported>(
     host: HostApiBox,
     config: &PluginConfig<'_>,
@@ -108,6 +138,9 @@ fn root_module<E: Exported>() -> PluginModuleRef {
         // @since 1.1 begin
         description: description::<E>,
         // @since 1.1 end
+        // @since 1.4 begin
+        check_config: check_config::<E>,
+        // @since 1.4 end
     }
     .leak_into_prefix()
 }

@@ -148,6 +148,62 @@ pub trait MqhostPlugin: Send + Sync + Sized + 'static {
         self.on_client_disconnected(client)
     }
     // @since 1.3 end
+
+    // @since 1.4 begin
+    /// Checks a configuration text as [`start`](Self::start) and
+    /// [`reconfigure`](Self::reconfigure) would, without applying it
+    /// (since 1.4): the admin API's `config/validate`, and its check
+    /// before it writes a new file. No instance is asked (the plugin may
+    /// not be running), so this must only read: no connection, no thread,
+    /// no file written, nothing logged.
+    ///
+    /// `Some(Ok(warnings))` when the text would be taken (with what a
+    /// running plugin would log as warnings), `Some(Err(error))` when it
+    /// would be refused, and `None`, the default, when the plugin cannot
+    /// tell without applying it (the host then says so, and asks to be
+    /// told twice before it writes the file).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::plugin_config;
+    /// use mqhost_plugin_api::{properties, ConfigError, HookSet, Host, MqhostPlugin, PluginConfig};
+    ///
+    /// struct Greeter {
+    ///     text: String,
+    /// }
+    ///
+    /// /// The one parser `start`, `reconfigure` and the check share.
+    /// fn parse(config: &PluginConfig<'_>) -> Result<(String, Vec<String>), ConfigError> {
+    ///     let props = properties::parse(config.text.as_str(), config.source.as_str())
+    ///         .map_err(|e| ConfigError::from(&e))?;
+    ///     let text = props.value("greeter.text").unwrap_or("hello").to_owned();
+    ///     let mut warnings = Vec::new();
+    ///     if text.is_empty() {
+    ///         warnings.push("greeter.text is empty: clients get an empty greeting".to_owned());
+    ///     }
+    ///     Ok((text, warnings))
+    /// }
+    ///
+    /// impl MqhostPlugin for Greeter {
+    ///     fn start(_host: Host, config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+    ///         Ok(Greeter { text: parse(config)?.0 })
+    ///     }
+    ///     fn hooks(&self) -> HookSet {
+    ///         HookSet::NONE
+    ///     }
+    ///     fn check_config(config: &PluginConfig<'_>) -> Option<Result<Vec<String>, ConfigError>> {
+    ///         Some(parse(config).map(|(_, warnings)| warnings))
+    ///     }
+    /// }
+    ///
+    /// let checked = Greeter::check_config(&plugin_config("greeter.text =\n").build());
+    /// assert_eq!(checked.unwrap().unwrap().len(), 1);
+    /// let refused = Greeter::check_config(&plugin_config("greeter.text\n").build());
+    /// assert!(refused.unwrap().is_err());
+    /// ```
+    fn check_config(_config: &PluginConfig<'_>) -> Option<Result<Vec<String>, ConfigError>> {
+        None
+    }
+    // @since 1.4 end
 }
 
 /// The ABI face of a loaded plugin, as the host sees it. Plugin authors do
@@ -279,7 +335,7 @@ pub trait Plugin: Send + Sync {
 pub type PluginBox = Plugin_TO<'static, RBox<()>>;
 
 /// Runs `call`, turning a panic into a [`PluginError`] marked `panicked`.
-fn guarded<T>(call: impl FnOnce() -> T) -> RResult<T, PluginError> {
+pub(crate) fn guarded<T>(call: impl FnOnce() -> T) -> RResult<T, PluginError> {
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(value) => RResult::ROk(value),
         Err(payload) => {

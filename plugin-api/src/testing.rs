@@ -37,6 +37,9 @@
 //! ```
 
 use std::collections::BTreeSet;
+// @since 1.4 begin
+use std::collections::BTreeMap;
+// @since 1.4 end
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -217,6 +220,13 @@ pub enum HostCall {
         reason: u8,
     },
     // @since 1.2 end
+    // @since 1.4 begin
+    /// [`Host::session_room`] (since 1.4).
+    SessionRoom {
+        /// The client whose session was asked about.
+        client_id: String,
+    },
+    // @since 1.4 end
 }
 
 /// A [`Host`] call that can fail, to choose its answer with
@@ -244,17 +254,27 @@ pub enum Operation {
     /// [`Host::disconnect`] (since 1.2).
     Disconnect,
     // @since 1.2 end
+    // @since 1.4 begin
+    /// [`Host::session_room`] (since 1.4): an error set here is every
+    /// call's answer; `Ok(())` gives each client's room again.
+    SessionRoom,
+    // @since 1.4 end
 }
 
 /// How many [`Operation`]s there are: one answer each (a copy of this
 /// crate without a later version's operations just has spare answers).
-const OPERATIONS: usize = 5;
+const OPERATIONS: usize = 6;
 
 struct State {
     calls: Vec<HostCall>,
     node_name: String,
     connected: BTreeSet<String>,
     answers: [Result<(), HostError>; OPERATIONS],
+    // @since 1.4 begin
+    /// Room per client, for [`Host::session_room`]; a client not here has
+    /// no bound.
+    rooms: BTreeMap<String, u64>,
+    // @since 1.4 end
 }
 
 struct Shared {
@@ -290,10 +310,12 @@ struct Recorder(Arc<Shared>);
 /// `start`, call its hooks, then read back what it asked of the host.
 ///
 /// It records every call. By default the node is [`NODE`], no client is
-/// connected, and deliver, publish, subscribe, unsubscribe and disconnect
-/// succeed (disconnect with a reason code a server may send);
+/// connected, deliver, publish, subscribe, unsubscribe and disconnect
+/// succeed (disconnect with a reason code a server may send), and every
+/// session has room without bound;
 /// [`set_node_name`](Self::set_node_name),
-/// [`set_connected`](Self::set_connected) and
+/// [`set_connected`](Self::set_connected),
+/// [`set_session_room`](Self::set_session_room) and
 /// [`set_answer`](Self::set_answer) change that. Clones share one record,
 /// so a test keeps one while the plugin holds the [`Host`].
 ///
@@ -339,6 +361,9 @@ impl TestHost {
                     node_name: NODE.to_owned(),
                     connected: BTreeSet::new(),
                     answers: [Ok(()); OPERATIONS],
+                    // @since 1.4 begin
+                    rooms: BTreeMap::new(),
+                    // @since 1.4 end
                 }),
                 recorded: Condvar::new(),
             }),
@@ -689,6 +714,24 @@ impl HostApi for Recorder {
         }
     }
     // @since 1.2 end
+
+    // @since 1.4 begin
+    fn session_room(&self, client_id: RStr<'_>) -> RResult<u64, HostError> {
+        let state = self.0.record(HostCall::SessionRoom {
+            client_id: client_id.to_string(),
+        });
+        match state.answers[Operation::SessionRoom as usize] {
+            Ok(()) => RResult::ROk(
+                state
+                    .rooms
+                    .get(client_id.as_str())
+                    .copied()
+                    .unwrap_or(u64::MAX),
+            ),
+            Err(error) => RResult::RErr(error),
+        }
+    }
+    // @since 1.4 end
 }
 
 // @since 1.2 begin
@@ -726,6 +769,39 @@ impl TestHost {
     }
 }
 // @since 1.2 end
+
+// @since 1.4 begin
+impl TestHost {
+    /// Sets the room [`Host::session_room`] reports for `client_id`'s
+    /// session: how many more messages it can take. A client never set
+    /// has no bound (`u64::MAX`), as under a broker whose queues have
+    /// none. To have every call fail instead (no session, or a host that
+    /// lacks the call), set an error for [`Operation::SessionRoom`].
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{HostCall, Operation, TestHost};
+    /// use mqhost_plugin_api::HostError;
+    ///
+    /// let test_host = TestHost::new();
+    /// let host = test_host.host();
+    /// test_host.set_session_room("dev-1", 5);
+    /// assert_eq!(host.session_room("dev-1"), Ok(5));
+    /// assert_eq!(host.session_room("dev-2"), Ok(u64::MAX));
+    /// test_host.set_session_room("dev-1", 0);
+    /// assert_eq!(host.session_room("dev-1"), Ok(0));
+    ///
+    /// test_host.set_answer(Operation::SessionRoom, Err(HostError::UNSUPPORTED));
+    /// assert_eq!(host.session_room("dev-1"), Err(HostError::UNSUPPORTED));
+    /// assert_eq!(
+    ///     test_host.calls().last(),
+    ///     Some(&HostCall::SessionRoom { client_id: "dev-1".to_owned() })
+    /// );
+    /// ```
+    pub fn set_session_room(&self, client_id: &str, room: u64) {
+        self.state().rooms.insert(client_id.to_owned(), room);
+    }
+}
+// @since 1.4 end
 
 /// A plugin started and called the way the host does it: through the
 /// wrapper [`export_plugin!`](crate::export_plugin) puts around it, which

@@ -413,6 +413,29 @@ impl fmt::Display for HostError {
     }
 }
 
+// @since 1.4 begin
+/// What a plugin's root module says of a configuration it was asked to
+/// check (since 1.4; see
+/// [`MqhostPlugin::check_config`](crate::MqhostPlugin::check_config)):
+/// `RNone` when the plugin cannot check without applying it, else the
+/// warnings it would log, or the error that would refuse the text.
+///
+/// ```
+/// use mqhost_plugin_api::abi_stable::std_types::{ROption, RResult, RString, RVec};
+/// use mqhost_plugin_api::types::ConfigCheck;
+/// use mqhost_plugin_api::ConfigError;
+///
+/// let fine: ConfigCheck = ROption::RSome(RResult::ROk(RVec::new()));
+/// let refused: ConfigCheck =
+///     ROption::RSome(RResult::RErr(ConfigError::at(2, "greeter.text", "expected text")));
+/// let cannot: ConfigCheck = ROption::RNone;
+/// # let _ = (fine, refused, cannot, RString::new());
+/// ```
+pub type ConfigCheck = abi_stable::std_types::ROption<
+    abi_stable::std_types::RResult<abi_stable::std_types::RVec<RString>, ConfigError>,
+>;
+// @since 1.4 end
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,14 +4,13 @@
 //! and the same request done right must succeed, so that each refusal is
 //! the check's and not an accident.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqhost_tests::admin::{exchange, request_text, Response};
+use mqhost_tests::admin::{add_admin, exchange, request_text, Response};
 use mqhost_tests::certs::TestCerts;
 use mqhost_tests::plugins::{workspace_library, PluginDirs, TempDir};
 use mqhost_tests::{mqhost_binary, Broker};
@@ -305,28 +304,6 @@ async fn admin_bounds_request_bodies() {
     assert_eq!(response.status, 413, "{}", response.body);
 }
 
-/// Adds admin `name` with `password` through `mqhost admins`, the
-/// configuration being `conf`.
-fn add_admin(conf: &Path, name: &str, password: &str) {
-    let mut child = Command::new(mqhost_binary())
-        .arg("admins")
-        .arg("--config")
-        .arg(conf)
-        .args(["add", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mqhost admins");
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes());
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-}
-
 async fn login(broker: &Broker, user: &str, password: &str) -> Response {
     let host = broker.admin_addr().to_string();
     let body = serde_json::json!({ "username": user, "password": password }).to_string();
@@ -568,7 +545,7 @@ async fn admin_over_tls_serves_a_tls_client_and_ctl() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("\"uptime\""));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("uptime"));
 }
 
 #[test]
@@ -596,7 +573,7 @@ fn ctl_reads_the_token_file_its_config_names() {
         "status",
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("\"uptime\""));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("uptime"));
     let output = ctl(&[
         "--config",
         conf.to_str().unwrap(),

@@ -445,6 +445,62 @@ async fn host_api_delivers_subscribes_unsubscribes_and_publishes() {
     assert_eq!(&commander.recv_publish().await.payload[..], b"no");
 }
 
+/// Sends the probe a command and returns its answer.
+async fn ask(commander: &mut RawClient, text: &str) -> String {
+    commander
+        .send(Packet::Publish(publish(
+            "probe/cmd",
+            text.as_bytes(),
+            QoS::AtMostOnce,
+            0,
+        )))
+        .await;
+    String::from_utf8_lossy(&commander.recv_publish().await.payload).into_owned()
+}
+
+#[tokio::test]
+async fn host_api_tells_how_much_room_a_session_has() {
+    let dirs = probe_dirs("r", "");
+    let broker = Broker::start_with_plugins(&dirs, &[("mqtt.max_queued_messages", "5")]);
+    let mut commander = RawClient::connect(broker.addr(), ProtocolVersion::V5, "commander").await;
+    commander.subscribe("probe/answer", QoS::AtMostOnce).await;
+
+    // A persistent session, offline, with three messages queued of five.
+    let mut connect = connect_packet(ProtocolVersion::V3_1_1, "sleeper");
+    connect.clean_start = false;
+    let (mut sleeper, _) = RawClient::connect_with(broker.addr(), connect).await;
+    sleeper.subscribe("held/#", QoS::AtLeastOnce).await;
+    assert_eq!(
+        ask(&mut commander, "room sleeper").await,
+        "5",
+        "nothing waits yet"
+    );
+    sleeper.disconnect().await;
+    let deadline = Instant::now() + WAIT;
+    while ask(&mut commander, "connected sleeper").await != "no" {
+        assert!(Instant::now() < deadline, "the sleeper stays online");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for n in 0..3 {
+        publish_one(&broker, &format!("held/{n}"), "x").await;
+    }
+    assert_eq!(ask(&mut commander, "room sleeper").await, "2");
+
+    // No session: refused.
+    commander
+        .send(Packet::Publish(publish(
+            "probe/cmd",
+            b"room nobody",
+            QoS::AtMostOnce,
+            0,
+        )))
+        .await;
+    let line = broker
+        .wait_for_log("command \"room nobody\" failed", WAIT)
+        .expect("refusal logged");
+    assert!(line.contains("no session with that client id"), "{line}");
+}
+
 fn disconnect_packet(reason: u8) -> Packet {
     Packet::Disconnect(Disconnect {
         reason,
@@ -591,14 +647,14 @@ mod built_outside_the_workspace {
     #[tokio::test]
     async fn plugin_built_against_an_older_minor_version_still_loads() {
         let work = TempDir::new();
-        // Interface 1.0: this version without what 1.1 and 1.2 added (the
-        // root module's description, the host's disconnect), and the probe
-        // without its use of them.
+        // Interface 1.0: this version without what 1.1 to 1.4 added (the
+        // root module's description, the host's disconnect and
+        // session_room, ...), and the probe without its use of them.
         let library = build_outside_workspace(
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                for version in ["1.1", "1.2", "1.3"] {
+                for version in ["1.1", "1.2", "1.3", "1.4"] {
                     remove_since(api, version);
                     remove_since(plugin, version);
                 }
@@ -632,7 +688,7 @@ mod built_outside_the_workspace {
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                for version in ["1.2", "1.3"] {
+                for version in ["1.2", "1.3", "1.4"] {
                     remove_since(api, version);
                     remove_since(plugin, version);
                 }
@@ -659,6 +715,22 @@ mod built_outside_the_workspace {
         let (status, body) = broker.admin_request("GET", "/api/v1/plugins").await;
         assert_eq!(status, 200);
         assert!(body.contains("\"description\":\"Test plugin\""), "{body}");
+        // Its root module ends before check_config (1.4): it cannot
+        // check a configuration, and the API says so.
+        let response = broker
+            .admin_call(
+                "POST",
+                "/api/v1/plugins/probe/config/validate",
+                r#"{"text": "probe.tag = x"}"#,
+            )
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(
+            response.json()["ok"],
+            serde_json::Value::Null,
+            "{}",
+            response.body
+        );
     }
 
     #[tokio::test]

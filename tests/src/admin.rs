@@ -78,3 +78,33 @@ fn parse(response: &str) -> Response {
         body: body.to_owned(),
     }
 }
+
+/// Adds admin `name` with `password` through `mqhost admins add`, as an
+/// operator would (the password on standard input), for the broker whose
+/// configuration file is `conf`: the admins file goes to `data/admins`
+/// beside it.
+pub fn add_admin(conf: &std::path::Path, name: &str, password: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(crate::mqhost_binary())
+        .arg("admins")
+        .arg("--config")
+        .arg(conf)
+        .args(["add", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mqhost admins");
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(format!("{password}\n").as_bytes());
+    let output = child.wait_with_output().expect("wait for mqhost admins");
+    assert!(
+        output.status.success(),
+        "mqhost admins add {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

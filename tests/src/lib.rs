@@ -331,6 +331,12 @@ impl Broker {
     /// this broker: whether it succeeded, its standard output and its
     /// standard error.
     pub fn ctl(&self, args: &[&str]) -> (bool, String, String) {
+        let (status, out, err) = self.ctl_status(args);
+        (status == Some(0), out, err)
+    }
+
+    /// [`Broker::ctl`] with the exit status (None when a signal ended it).
+    pub fn ctl_status(&self, args: &[&str]) -> (Option<i32>, String, String) {
         let out = Command::new(mqhost_binary())
             .arg("ctl")
             .arg("--config")
@@ -343,7 +349,7 @@ impl Broker {
             .output()
             .expect("run mqhost ctl");
         (
-            out.status.success(),
+            out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
@@ -353,6 +359,13 @@ impl Broker {
     /// ctl` sends it (the token; JSON when it changes something): the
     /// status and the body.
     pub async fn admin_request(&self, method: &str, path: &str) -> (u16, String) {
+        let response = self.admin_call(method, path, "").await;
+        (response.status, response.body)
+    }
+
+    /// [`Broker::admin_request`] with `body` (JSON, or empty for none),
+    /// the whole response.
+    pub async fn admin_call(&self, method: &str, path: &str, body: &str) -> admin::Response {
         let host = self.admin_addr().to_string();
         let authorization = format!("Bearer {}", self.admin_token());
         let mut headers = vec![
@@ -362,8 +375,7 @@ impl Broker {
         if method != "GET" && method != "HEAD" {
             headers.push(("Content-Type", "application/json"));
         }
-        let response = self.admin_send(method, path, &headers, "").await;
-        (response.status, response.body)
+        self.admin_send(method, path, &headers, body).await
     }
 
     /// One request to the admin API with exactly `headers` (a Host among

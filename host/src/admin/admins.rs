@@ -44,6 +44,7 @@ not a terminal.
 fn usage(message: impl Into<String>) -> CtlError {
     CtlError {
         message: format!("{}\n{}", message.into(), USAGE.trim_end()),
+        output: String::new(),
         status: 2,
     }
 }
@@ -51,6 +52,7 @@ fn usage(message: impl Into<String>) -> CtlError {
 fn failure(message: impl ToString) -> CtlError {
     CtlError {
         message: message.to_string(),
+        output: String::new(),
         status: 1,
     }
 }

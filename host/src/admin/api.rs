@@ -1,53 +1,66 @@
-//! The admin API's routes, all JSON but `/metrics`:
+//! The admin API's routes, all JSON but `/metrics` (described in
+//! `docs/openapi.yaml`):
 //!
 //! | method | path | does |
 //! |---|---|---|
 //! | GET | `/api/v1/status` | node, version, uptime, clients, sessions, what limits refused |
+//! | GET | `/api/v1/clients` | connected clients, paged, filtered ([`clients`](super::clients)) |
+//! | GET, DELETE | `/api/v1/clients/ID` | one client's session; kick: 5.0 DISCONNECT 0x98 (Administrative action), then close |
+//! | GET | `/api/v1/clients/ID/subscriptions` | its subscriptions with their options |
+//! | POST | `/api/v1/clients/ID/subscribe`, `.../unsubscribe` | `{"topic", "qos"}`, `{"topic"}` |
+//! | GET | `/api/v1/sessions` | every session, connected or not |
+//! | GET | `/api/v1/retained` | retained messages, paged, by topic filter ([`retained`](super::retained)) |
+//! | GET, DELETE | `/api/v1/retained/TOPIC` | one, with its payload; its removal |
+//! | POST | `/api/v1/publish` | a message published from no client |
 //! | GET | `/api/v1/plugins` | every plugin: name, version, state, hooks, events, errors, last errors, stats |
 //! | POST | `/api/v1/plugins/NAME/load` | enable NAME (overrides its config file until unload) |
 //! | POST | `/api/v1/plugins/NAME/unload` | disable NAME (drains it) |
 //! | POST | `/api/v1/plugins/NAME/reload` | a fresh instance of NAME with its current library and config |
-//! | DELETE | `/api/v1/clients/ID` | kick client ID: 5.0 DISCONNECT 0x98 (Administrative action), then close |
+//! | GET, PUT | `/api/v1/plugins/NAME/config` | its configuration file; a new one, checked first ([`plugin_config`](super::plugin_config)) |
+//! | POST | `/api/v1/plugins/NAME/config/validate` | the plugin's check of a text, nothing applied |
+//! | GET | `/api/v1/listeners` | listeners, connections, refusals ([`info`](super::info)) |
+//! | GET | `/api/v1/config` | the effective configuration, secrets redacted |
 //! | POST | `/api/v1/login` | `{"username", "password"}` of an admin: a session cookie |
 //! | POST | `/api/v1/logout` | ends the session of the cookie sent |
 //! | GET | `/metrics` | every figure in the Prometheus text format (`docs/metrics.md`) |
 //!
 //! Every route but the login needs the token or a session, and every
-//! request passes [`guard`](super::guard) first.
+//! request passes [`guard`](super::guard) first. Errors are `{"error":
+//! "..."}` with their status.
 //!
 //! A plugin action on a name no library declares answers 404; one whose
 //! plugin would not start answers 409. Kicking answers 204, or 404 when no
-//! client with that id is connected; ID is percent-encoded (EMQX's path
-//! and answers).
+//! client with that id is connected. A client id, a plugin name or a
+//! topic in the path is percent-encoded (EMQX's paths and answers).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::{middleware, Extension, Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use super::admins;
+use super::body::BODY_TIMEOUT;
 use super::guard::{self, session_id, Hosts, MAX_BODY};
 use super::path::percent_decode;
 use super::sessions::{clear_cookie, set_cookie, Sessions, SESSION_TTL};
 use super::token::Token;
+use super::{clients, info, plugin_config, retained};
 use crate::broker::{Broker, KickError};
 use crate::escape::escaped;
+use crate::listen::ListenerStatus;
 use crate::plugins::{ActionError, PluginManager};
 
 /// The login's path: the one route open without authentication.
 pub const LOGIN_PATH: &str = "/api/v1/login";
-/// How long a request body may take to arrive.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Password checks at once: each is some 100 ms of a core.
 const LOGINS_AT_ONCE: usize = 2;
 
@@ -80,6 +93,8 @@ pub struct AdminState {
     pub hosts: Hosts,
     /// Whether the API speaks TLS: the cookie is then `Secure`.
     pub tls: bool,
+    /// The MQTT listeners bound.
+    pub listeners: Vec<Arc<ListenerStatus>>,
     logins: Semaphore,
 }
 
@@ -91,6 +106,7 @@ impl AdminState {
         admins_file: PathBuf,
         hosts: Hosts,
         tls: bool,
+        listeners: Vec<Arc<ListenerStatus>>,
     ) -> Arc<AdminState> {
         Arc::new(AdminState {
             broker,
@@ -100,6 +116,7 @@ impl AdminState {
             sessions: Sessions::default(),
             hosts,
             tls,
+            listeners,
             logins: Semaphore::new(LOGINS_AT_ONCE),
         })
     }
@@ -122,7 +139,7 @@ impl IntoResponse for Reply {
     }
 }
 
-fn ok(body: Value) -> Reply {
+pub(super) fn ok(body: Value) -> Reply {
     Reply {
         status: 200,
         body: Some(body),
@@ -141,9 +158,39 @@ pub fn error(status: u16, message: &str) -> Reply {
 pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/api/v1/status", get(status))
+        .route("/api/v1/clients", get(clients::list_clients))
+        .route(
+            "/api/v1/clients/{id}",
+            get(clients::show_client).delete(kick_client),
+        )
+        .route(
+            "/api/v1/clients/{id}/subscriptions",
+            get(clients::list_subscriptions),
+        )
+        .route("/api/v1/clients/{id}/subscribe", post(clients::subscribe))
+        .route(
+            "/api/v1/clients/{id}/unsubscribe",
+            post(clients::unsubscribe),
+        )
+        .route("/api/v1/sessions", get(clients::list_sessions))
+        .route("/api/v1/retained", get(retained::list))
+        .route(
+            "/api/v1/retained/{*topic}",
+            get(retained::show).delete(retained::delete),
+        )
+        .route("/api/v1/publish", post(retained::publish))
         .route("/api/v1/plugins", get(list_plugins))
         .route("/api/v1/plugins/{name}/{action}", post(plugin_action))
-        .route("/api/v1/clients/{id}", delete(kick_client))
+        .route(
+            "/api/v1/plugins/{name}/config",
+            get(plugin_config::show).put(plugin_config::write),
+        )
+        .route(
+            "/api/v1/plugins/{name}/config/validate",
+            post(plugin_config::validate),
+        )
+        .route("/api/v1/listeners", get(info::listeners))
+        .route("/api/v1/config", get(info::config))
         .route(LOGIN_PATH, post(login))
         .route("/api/v1/logout", post(logout))
         .route("/metrics", get(metrics))
@@ -158,7 +205,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
 
 /// The last `n` segments of the request's path, decoded strictly (axum's
 /// own decoding would let a broken `%` escape through as it is).
-fn last_segments(uri: &Uri, n: usize) -> Option<Vec<String>> {
+pub(super) fn last_segments(uri: &Uri, n: usize) -> Option<Vec<String>> {
     let segments: Vec<&str> = uri.path().split('/').collect();
     let start = segments.len().checked_sub(n)?;
     segments[start..]
@@ -302,7 +349,7 @@ async fn logout(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Res
 
 /// An unknown plugin is not found; a known one that would not start
 /// conflicts with its library or configuration.
-fn action_error_status(error: &ActionError) -> u16 {
+pub(super) fn action_error_status(error: &ActionError) -> u16 {
     match error {
         ActionError::UnknownPlugin { .. } => 404,
         ActionError::NotStarted { .. } => 409,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use axum::http::{Method, Request};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -57,8 +57,14 @@ pub fn tls_config(cafile: &Path) -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// Sends one request and returns (status, body).
-pub fn send(target: &Target, method: &str, path: &str) -> Result<(u16, String), String> {
+/// Sends one request, with `body` as JSON if any, and returns (status,
+/// body).
+pub fn send(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(u16, String), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -76,9 +82,9 @@ pub fn send(target: &Target, method: &str, path: &str) -> Result<(u16, String), 
                         .connect(name, stream)
                         .await
                         .map_err(|e| format!("TLS: {e}"))?;
-                    exchange(stream, target, method, path).await
+                    exchange(stream, target, method, path, body).await
                 }
-                None => exchange(stream, target, method, path).await,
+                None => exchange(stream, target, method, path, body).await,
             }
         };
         tokio::time::timeout(ANSWER_TIMEOUT, exchange)
@@ -92,6 +98,7 @@ async fn exchange<IO>(
     target: &Target,
     method: &str,
     path: &str,
+    body: Option<&str>,
 ) -> Result<(u16, String), String>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -111,9 +118,8 @@ where
     if method != Method::GET && method != Method::HEAD {
         request = request.header(CONTENT_TYPE, "application/json");
     }
-    let request = request
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
+    let body = Full::new(Bytes::from(body.unwrap_or_default().to_owned()));
+    let request = request.body(body).map_err(|e| e.to_string())?;
     let response = sender
         .send_request(request)
         .await

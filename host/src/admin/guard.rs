@@ -14,7 +14,8 @@
 //!    from another site needs a CORS preflight this API never grants.
 //! 4. Authentication: `Authorization: Bearer TOKEN`, compared in constant
 //!    time, or the cookie of a login session. Otherwise 401. Only the
-//!    login itself goes without.
+//!    login itself and the dashboard's page and assets
+//!    ([`dashboard::is_public`]), which hold nothing but code, go without.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::api::{error, AdminState, Caller, LOGIN_PATH};
+use super::dashboard;
 use super::sessions::{cookie, COOKIE as SESSION_COOKIE};
 
 /// The largest request body accepted.
@@ -195,6 +197,7 @@ pub async fn check(
             request.extensions_mut().insert(caller);
         }
         None if request.uri().path() == LOGIN_PATH => {}
+        None if dashboard::is_public(request.uri().path()) => {}
         None => {
             let mut response =
                 error(401, "authentication required: a bearer token or a login").into_response();

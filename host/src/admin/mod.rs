@@ -5,20 +5,36 @@
 //!   the accept loop and its bounds, hyper's HTTP/1.1.
 //! - [`guard`]: what every request must pass: its Host, its Origin and
 //!   Content-Type when it changes something, the token or a session.
-//! - [`api`]: the routes (axum): status, plugins, kick, login, logout.
+//! - [`api`]: the routes (axum), and the ones it keeps: status, plugin
+//!   actions, kick, login, logout. The others, by subject: [`clients`]
+//!   (clients, sessions, subscriptions), [`retained`] (retained messages,
+//!   publish), [`plugin_config`] (a plugin's file: read, check, write, by
+//!   [`replace`]), [`info`] (listeners, the effective configuration);
+//!   their requests read through [`query`] and [`body`], their times
+//!   written by [`time`].
+//! - [`dashboard`]: the web dashboard at `/`, its files built in.
 //! - [`token`]: the bearer token and its file.
 //! - [`admins`]: admin users' passwords, and `mqhost admins`.
 //! - [`sessions`]: login sessions and their cookie.
 //! - [`path`]: percent-encoded path segments.
-//! - [`ctl`]: `mqhost ctl plugins list|load|unload|reload NAME`, `status`,
-//!   `clients kick ID`, over [`client`].
+//! - [`ctl`]: `mqhost ctl`, the same over [`client`]: clients,
+//!   subscriptions, retained messages, publish, plugins, status.
 
 pub mod admins;
 pub mod api;
+pub mod body;
 mod client;
+pub mod clients;
 pub mod ctl;
+pub mod dashboard;
 pub mod guard;
+pub mod info;
 pub mod path;
+pub mod plugin_config;
+pub mod query;
+pub mod replace;
+pub mod retained;
 pub mod serve;
 pub mod sessions;
+pub mod time;
 pub mod token;

@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use super::api::{self, AdminState};
+use super::dashboard;
 use super::guard::Hosts;
 use super::token::{self, admins_file, Origin};
 use crate::broker::Broker;
@@ -28,7 +29,7 @@ use crate::config::listeners::TlsSettings;
 use crate::config::HostConfig;
 use crate::listen::gate::Gate;
 use crate::listen::tls::TlsAcceptor;
-use crate::listen::AcceptBackoff;
+use crate::listen::{AcceptBackoff, ListenerStatus};
 use crate::plugins::PluginManager;
 
 /// Admin connections open at once; more are closed when accepted.
@@ -86,6 +87,7 @@ pub async fn start(
     config: &HostConfig,
     broker: &Arc<Broker>,
     plugins: &Arc<PluginManager>,
+    listeners: Vec<Arc<ListenerStatus>>,
 ) -> std::io::Result<()> {
     let Some(addr) = config.admin.listener else {
         return Ok(());
@@ -118,11 +120,14 @@ pub async fn start(
         admins_file(&token_file),
         hosts,
         tls.is_some(),
+        listeners,
     );
     if let Some(tls) = &tls {
         tokio::spawn(Arc::clone(tls).watch());
     }
-    tokio::spawn(accept(socket, tls, api::router(state)));
+    // The dashboard's routes beside the API's, each behind the guard.
+    let app = dashboard::router(Arc::clone(&state)).merge(api::router(state));
+    tokio::spawn(accept(socket, tls, app));
     Ok(())
 }
 

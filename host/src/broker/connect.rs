@@ -395,7 +395,7 @@ async fn accept(
         }
     }
 
-    let info = ClientInfo {
+    let info = Arc::new(ClientInfo {
         client_id,
         username: connect.username,
         peer,
@@ -404,7 +404,7 @@ async fn accept(
         clean_start: connect.clean_start,
         keep_alive,
         connected_at: unix_secs(),
-    };
+    });
     Ok(Box::new(Attach {
         conn: Connection {
             reader: Box::new(tokio::io::empty()),

@@ -78,8 +78,9 @@ pub struct Connection {
     pub write_buf: BytesMut,
     /// Bytes were written since the last flush.
     pub unflushed: bool,
-    /// Who the client is, for hooks and logs.
-    pub info: ClientInfo,
+    /// Who the client is, for hooks, logs and the admin API (shared with
+    /// the session's handle, which shows it to the API).
+    pub info: Arc<ClientInfo>,
     /// Keep alive in force, in seconds (0: none).
     pub keep_alive: u16,
     /// When the last packet arrived, for keep alive.
@@ -243,7 +244,7 @@ mod tests {
             read_size: READ_MIN,
             write_buf: BytesMut::new(),
             unflushed: false,
-            info: ClientInfo {
+            info: Arc::new(ClientInfo {
                 client_id: Arc::from("c"),
                 username: None,
                 peer: "127.0.0.1:1".parse().unwrap(),
@@ -252,7 +253,7 @@ mod tests {
                 clean_start: true,
                 keep_alive: 0,
                 connected_at: 0,
-            },
+            }),
             keep_alive: 0,
             last_packet: Instant::now(),
             partial_since: None,

@@ -176,6 +176,22 @@ impl Router {
         }
     }
 
+    /// The options and identifier of session `session`'s subscription to
+    /// `filter` (as the client wrote it, `$share/...` included), if it has
+    /// one.
+    pub fn subscription(
+        &self,
+        filter: &str,
+        session: SessionId,
+    ) -> Option<(SubscriptionOptions, Option<u32>)> {
+        let tree = self.subscriptions.read().unwrap_or_else(|e| e.into_inner());
+        let found = match super::topic::parse_shared(filter).ok()? {
+            Some(s) => tree.get_shared(s.group, s.filter, &session),
+            None => tree.get(filter, &session),
+        };
+        found.map(|sub| (sub.options, sub.identifier))
+    }
+
     /// Number of subscriptions.
     pub fn subscription_count(&self) -> usize {
         self.subscriptions
@@ -314,6 +330,25 @@ impl Router {
                 .expire(now);
         }
         found.into_iter().filter(|m| !m.is_expired(now)).collect()
+    }
+
+    /// The retained message of exactly `topic`, unless it expired.
+    pub fn retained_get(&self, topic: &str) -> Option<Arc<Message>> {
+        let retained = self.retained.read().unwrap_or_else(|e| e.into_inner());
+        let message = retained.store.get(topic)?;
+        (!message.is_expired(Instant::now())).then(|| Arc::clone(message))
+    }
+
+    /// Removes the retained message of exactly `topic` (an administrator's
+    /// order: nothing is published); true when there was one.
+    pub fn retained_remove(&self, topic: &str) -> bool {
+        let mut retained = self.retained.write().unwrap_or_else(|e| e.into_inner());
+        let present = retained
+            .store
+            .get(topic)
+            .is_some_and(|m| !m.is_expired(Instant::now()));
+        retained.remove(topic);
+        present
     }
 
     /// Number of retained messages.

@@ -338,6 +338,33 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTree<K, V> {
         previous
     }
 
+    /// The value of `key`'s subscription to `filter`, if it has one
+    /// (`filter` as for [`Self::insert`]).
+    pub fn get(&self, filter: &str, key: &K) -> Option<&V> {
+        self.subscribers(filter)?.plain.get(key)
+    }
+
+    /// The value of `key` as a member of share group `group` on `filter`,
+    /// if it is one (the parts as for [`Self::insert_shared`]).
+    pub fn get_shared(&self, group: &str, filter: &str, key: &K) -> Option<&V> {
+        let members = self.subscribers(filter)?.shared.get(group)?;
+        let &i = members.index.get(key)?;
+        members.members.get(i).map(|(_, value)| value)
+    }
+
+    /// The subscriptions attached to `filter`, if any.
+    fn subscribers(&self, filter: &str) -> Option<&Subscribers<K, V>> {
+        let (path, slot) = locate(filter);
+        let mut node = &self.root;
+        for level in levels(path) {
+            node = node.child(level)?;
+        }
+        match slot {
+            Slot::Here => node.here.as_deref(),
+            Slot::Hash => node.hash.as_deref(),
+        }
+    }
+
     /// Removes the subscription of `key` to `filter` and returns its value,
     /// or `None` if there was none.
     pub fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
@@ -557,6 +584,25 @@ mod tests {
         tree.for_each_match("a/b", |_, _| true, |k, v| seen.push((*k, *v)));
         seen.sort_unstable();
         assert_eq!(seen, [(1, "qos1"), (1, "qos2"), (2, "qos0")]);
+    }
+
+    #[test]
+    fn a_subscription_is_found_by_its_filter_not_by_matching() {
+        let mut tree = SubscriptionTree::new();
+        tree.insert("a/+", 1, "plus");
+        tree.insert("#", 1, "all");
+        tree.insert("a/#", 2, "under");
+        tree.insert_shared("g", "a/b", 1, "shared");
+        assert_eq!(tree.get("a/+", &1), Some(&"plus"));
+        assert_eq!(tree.get("#", &1), Some(&"all"));
+        assert_eq!(tree.get("a/#", &2), Some(&"under"));
+        assert_eq!(tree.get("a/#", &1), None);
+        // A topic that the filter matches is not the filter.
+        assert_eq!(tree.get("a/b", &1), None);
+        assert_eq!(tree.get("a/+/c", &1), None);
+        assert_eq!(tree.get_shared("g", "a/b", &1), Some(&"shared"));
+        assert_eq!(tree.get_shared("h", "a/b", &1), None);
+        assert_eq!(tree.get_shared("g", "a/b", &2), None);
     }
 
     #[test]

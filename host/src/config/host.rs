@@ -4,6 +4,7 @@
 //! What each key is called, its default and how its value is parsed is in
 //! [`super::keys`]; reading a file and `--set` overrides is in [`super::load`].
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use mqhost_codec::Limits;
@@ -44,6 +45,52 @@ pub struct HostConfig {
     pub admin: AdminConfig,
     /// The file the configuration was read from, if any.
     pub(super) config_file: Option<PathBuf>,
+    /// Each key's value as last set, for the admin API.
+    pub(super) values: SetValues,
+}
+
+/// The text each key was last set with (a relative path resolved), for
+/// the admin API's effective configuration. Not part of what the
+/// configuration means: two configurations with the same settings are
+/// equal however their values were written (`1MB` or `1024KB`).
+#[derive(Debug, Clone, Default)]
+pub struct SetValues(BTreeMap<String, String>);
+
+impl PartialEq for SetValues {
+    fn eq(&self, _: &SetValues) -> bool {
+        true
+    }
+}
+
+impl Eq for SetValues {}
+
+impl SetValues {
+    pub(super) fn record(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+/// What the effective configuration shows instead of a secret.
+pub const REDACTED: &str = "******";
+
+/// Whether a key's value is a secret the admin API does not show: a
+/// password, a token, a key's contents; not the path of a file holding one.
+pub fn is_secret(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key).to_ascii_lowercase();
+    if last.ends_with("file") || last.ends_with("_dir") || last.ends_with("path") {
+        return false;
+    }
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "psk",
+        "passphrase",
+        "private_key",
+    ]
+    .iter()
+    .any(|word| last.contains(word))
 }
 
 /// `node.*` settings.
@@ -322,6 +369,24 @@ impl LogLevel {
 
 impl HostConfig {
     /// The file this configuration was read from, or `None` for built-in defaults.
+    /// Every key set, by default, the file or `--set`, with the value in
+    /// force as it was written (relative paths resolved), secrets shown
+    /// as [`REDACTED`].
+    pub fn effective(&self) -> BTreeMap<String, String> {
+        self.values
+            .0
+            .iter()
+            .map(|(key, value)| {
+                let shown = if is_secret(key) && !value.is_empty() {
+                    REDACTED.to_owned()
+                } else {
+                    value.clone()
+                };
+                (key.clone(), shown)
+            })
+            .collect()
+    }
+
     pub fn config_file(&self) -> Option<&Path> {
         self.config_file.as_deref()
     }

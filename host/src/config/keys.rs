@@ -16,8 +16,8 @@ use mqhost_plugin_api::topic;
 
 use super::host::{
     resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, DenyReason, HostConfig,
-    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SysConfig, TimeoutAction,
-    MQTT_MAX_PACKET_SIZE,
+    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SetValues, SysConfig,
+    TimeoutAction, MQTT_MAX_PACKET_SIZE,
 };
 use super::listeners::ListenerConfig;
 use super::properties::{
@@ -694,6 +694,7 @@ impl HostConfig {
                 allow_plaintext: true,
             },
             config_file: None,
+            values: SetValues::default(),
         }
     }
 
@@ -701,15 +702,27 @@ impl HostConfig {
     /// `base`. The error is the message alone: the caller adds where the
     /// value came from.
     pub(super) fn set(&mut self, key: &str, value: &str, base: &Path) -> Result<(), String> {
-        if let Some(spec) = key_spec(key) {
-            return (spec.apply)(self, value, base);
-        }
-        if let Some(rest) = key.strip_prefix("listener.") {
-            if self.listener.set(rest, value, base)? {
-                return Ok(());
+        let spec = key_spec(key);
+        if let Some(spec) = spec {
+            (spec.apply)(self, value, base)?;
+        } else {
+            let known = match key.strip_prefix("listener.") {
+                Some(rest) => self.listener.set(rest, value, base)?,
+                None => false,
+            };
+            if !known {
+                return Err(unknown_key_message(key));
             }
         }
-        Err(unknown_key_message(key))
+        // A path is shown as the broker reads it: resolved.
+        let is_path = spec.map_or(key.ends_with("file"), |spec| spec.kind == "path");
+        let shown = if is_path && !value.is_empty() {
+            resolve_against(base, value).display().to_string()
+        } else {
+            value.to_owned()
+        };
+        self.values.record(key, shown);
+        Ok(())
     }
 }
 
@@ -727,6 +740,64 @@ mod tests {
     use crate::config::properties;
 
     const DOCS: &str = include_str!("../../../docs/configuration.md");
+
+    #[test]
+    fn the_effective_configuration_shows_values_as_written_paths_resolved() {
+        let mut config = HostConfig::default();
+        config
+            .set("mqtt.max_packet_size", "256KB", Path::new("/etc/mq"))
+            .unwrap();
+        config
+            .set("acl.file", "acl.conf", Path::new("/etc/mq"))
+            .unwrap();
+        config
+            .set("listener.ssl.x", "127.0.0.1:8883", Path::new("/etc/mq"))
+            .unwrap();
+        config
+            .set("listener.ssl.x.certfile", "c.pem", Path::new("/etc/mq"))
+            .unwrap();
+        assert!(config.set("mqtt.bogus", "1", Path::new("")).is_err());
+        let effective = config.effective();
+        assert_eq!(effective["mqtt.max_packet_size"], "256KB");
+        assert_eq!(effective["acl.file"], "/etc/mq/acl.conf");
+        assert_eq!(effective["listener.ssl.x.certfile"], "/etc/mq/c.pem");
+        assert_eq!(effective["node.name"], "mqhost@127.0.0.1");
+        assert!(!effective.contains_key("mqtt.bogus"));
+        // Every key is there, each with its default at least.
+        for key in KEYS {
+            assert!(effective.contains_key(key.name), "{}", key.name);
+        }
+        // How a value was written does not make another configuration.
+        let mut other = HostConfig::default();
+        other
+            .set("mqtt.max_packet_size", "262144", Path::new(""))
+            .unwrap();
+        let mut same = HostConfig::default();
+        same.set("mqtt.max_packet_size", "256KB", Path::new(""))
+            .unwrap();
+        assert_eq!(other, same);
+    }
+
+    #[test]
+    fn secrets_are_told_from_the_files_that_hold_them() {
+        use super::super::host::is_secret;
+        for secret in [
+            "a.password",
+            "redis.auth_token",
+            "x.tls.passphrase",
+            "b.secret_key",
+        ] {
+            assert!(is_secret(secret), "{secret}");
+        }
+        for shown in [
+            "auth.password_file",
+            "admin.token_file",
+            "admin.keyfile",
+            "node.name",
+        ] {
+            assert!(!is_secret(shown), "{shown}");
+        }
+    }
 
     #[test]
     fn every_field_is_set_by_a_key_default() {

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::connect::{self, Accepted};
 use crate::broker::connection::{Reader, Writer};
-use crate::broker::metrics::listener::Refused;
+use crate::broker::metrics::listener::{ListenerMetrics, Refused};
 use crate::broker::metrics::Metrics;
 use crate::broker::Broker;
 use crate::config::listeners::{ListenerSpec, Transport};
@@ -48,9 +48,62 @@ pub struct Bound {
     gate: Arc<Gate>,
     /// The broker's descriptor budget, which every listener draws on.
     budget: Arc<Gate>,
+    status: Arc<ListenerStatus>,
+}
+
+/// A bound listener as the admin API shows it: its settings, the address
+/// it bound, its connections and what it turned away. The counters are
+/// the broker's (`broker::metrics::listener`), which `/metrics` shows
+/// too, with every reason a connection ended before its CONNACK.
+#[derive(Debug)]
+pub struct ListenerStatus {
+    pub spec: Arc<ListenerSpec>,
+    /// The address bound (the port chosen, when 0 was asked for).
+    pub addr: SocketAddr,
+    gate: Arc<Gate>,
+    counters: Arc<ListenerMetrics>,
+}
+
+impl ListenerStatus {
+    /// Connections open now, handshakes under way included.
+    pub fn open(&self) -> u64 {
+        self.gate.open()
+    }
+
+    /// The most connections open at once (`max_connections`, or less
+    /// when the open-file limit allows less).
+    pub fn max(&self) -> u64 {
+        self.gate.max()
+    }
+
+    /// Connections let in since the start.
+    pub fn accepted(&self) -> u64 {
+        self.counters.accepted_total()
+    }
+
+    /// Connections closed at once for `max_connections` (or the open-file
+    /// budget) since the start.
+    pub fn refused_over_limit(&self) -> u64 {
+        self.counters.refused_total(Refused::MaxConnections)
+    }
+
+    /// Connections closed at once for `max_conn_rate` since the start.
+    pub fn refused_over_rate(&self) -> u64 {
+        self.counters.refused_total(Refused::MaxConnRate)
+    }
+
+    /// The listener's counters.
+    pub fn counters(&self) -> &Arc<ListenerMetrics> {
+        &self.counters
+    }
 }
 
 impl Bound {
+    /// What the admin API shows of this listener.
+    pub fn status(&self) -> Arc<ListenerStatus> {
+        Arc::clone(&self.status)
+    }
+
     /// The address actually bound (port 0 picks a free one).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.socket.local_addr()
@@ -113,12 +166,20 @@ pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>>
             spec.name,
             socket.local_addr()?
         );
+        let spec = Arc::new(spec.clone());
+        let status = Arc::new(ListenerStatus {
+            spec: Arc::clone(&spec),
+            addr: socket.local_addr()?,
+            gate: Arc::clone(&gate),
+            counters: Arc::new(ListenerMetrics::new(id, Some(Arc::clone(&gate)))),
+        });
         bound.push(Bound {
-            spec: Arc::new(spec.clone()),
+            spec,
             socket,
             tls,
             gate,
             budget: Arc::clone(&budget),
+            status,
         });
     }
     Ok(bound)
@@ -129,6 +190,10 @@ pub async fn bind_all(listeners: &[ListenerSpec]) -> std::io::Result<Vec<Bound>>
 pub fn serve_all(broker: &Arc<Broker>, bound: Vec<Bound>) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     for listener in bound {
+        // Before the first accept, so that no connection goes uncounted.
+        broker
+            .metrics
+            .add_listener(Arc::clone(listener.status.counters()));
         if let Some(tls) = &listener.tls {
             tasks.push(tokio::spawn(Arc::clone(tls).watch()));
         }
@@ -177,14 +242,12 @@ impl AcceptBackoff {
 /// Accepts connections forever.
 async fn serve(broker: Arc<Broker>, listener: Bound) {
     let listener = Arc::new(listener);
-    let counters = broker.metrics.listener(listener.spec.id());
-    counters.watch(&listener.gate);
     let mut backoff = AcceptBackoff::new(listener.spec.id());
     loop {
         match listener.socket.accept().await {
             Ok((stream, peer)) => match admit(&listener) {
                 Ok(slots) => {
-                    counters.accepted();
+                    listener.status.counters.accepted();
                     tokio::spawn(start(
                         Arc::clone(&broker),
                         Arc::clone(&listener),
@@ -226,7 +289,7 @@ fn turn_away(broker: &Broker, listener: &Bound, stream: TcpStream, peer: SocketA
         ),
     };
     Metrics::count(counter);
-    broker.metrics.listener(listener.spec.id()).refused(refused);
+    listener.status.counters.refused(refused);
     if listener.gate.should_warn() {
         tracing::warn!(
             %peer,
@@ -283,12 +346,12 @@ async fn start(
     let (reader, writer, cert) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(error)) => {
-            handshake_failed(&broker, spec);
+            handshake_failed(&broker, &listener);
             tracing::debug!(%peer, listener = %spec.id(), %error, "handshake failed");
             return;
         }
         Err(_) => {
-            handshake_failed(&broker, spec);
+            handshake_failed(&broker, &listener);
             tracing::debug!(%peer, listener = %spec.id(), "handshake took too long");
             return;
         }
@@ -309,12 +372,9 @@ async fn start(
     .await;
 }
 
-fn handshake_failed(broker: &Broker, spec: &ListenerSpec) {
+fn handshake_failed(broker: &Broker, listener: &Bound) {
     Metrics::count(&broker.metrics.connections_handshake_failed);
-    broker
-        .metrics
-        .listener(spec.id())
-        .refused(Refused::Handshake);
+    listener.status.counters.refused(Refused::Handshake);
 }
 
 type Opened = (Reader, Writer, Option<PeerCert>);

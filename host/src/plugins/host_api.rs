@@ -1,8 +1,8 @@
 //! The host's side of [`HostApi`]: what a plugin may ask of the broker.
 //!
-//! Every call is synchronous and cheap: it looks a session up, or sends an
-//! event into a session's mailbox, or routes a message, exactly as a
-//! client's packet would. None of it needs the caller to be on a broker
+//! Every call is synchronous and cheap: it looks a session up (and may read
+//! its figures), or sends an event into a session's mailbox, or routes a
+//! message, exactly as a client's packet would. None of it needs the caller to be on a broker
 //! thread, so plugins call it from their own threads.
 
 use std::sync::{Arc, Weak};
@@ -137,6 +137,7 @@ impl HostApi for BrokerHost {
                 SessionEvent::Subscribe {
                     filter: filter.to_string(),
                     qos,
+                    reply: None,
                 },
             )
         });
@@ -149,6 +150,7 @@ impl HostApi for BrokerHost {
                 client_id,
                 SessionEvent::Unsubscribe {
                     filter: filter.to_string(),
+                    reply: None,
                 },
             )
         });
@@ -175,6 +177,20 @@ impl HostApi for BrokerHost {
                     KickError::InvalidReason => HostError::INVALID_REASON,
                     KickError::NotConnected => HostError::NO_SUCH_CLIENT,
                 })
+        });
+        result.into()
+    }
+
+    /// Read from the session's own figures (see `session::pressure`),
+    /// without a message to the session: the answer comes at once, and a
+    /// session pays nothing for it between calls.
+    fn session_room(&self, client_id: RStr<'_>) -> RResult<u64, HostError> {
+        let result = self.broker().and_then(|broker| {
+            broker
+                .registry
+                .get(client_id.as_str())
+                .map(|session| session.room())
+                .ok_or(HostError::NO_SUCH_CLIENT)
         });
         result.into()
     }

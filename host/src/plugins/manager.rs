@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mqhost_plugin_api::abi_stable::std_types::{RResult, RStr};
-use mqhost_plugin_api::{HookSet, PluginConfig};
+use mqhost_plugin_api::abi_stable::std_types::{ROption, RResult, RStr};
+use mqhost_plugin_api::{ConfigError, HookSet, PluginConfig};
 use serde_json::{json, Value};
 
 use super::dispatch::{Instance, PluginHook};
@@ -454,6 +454,59 @@ impl PluginManager {
         Ok(())
     }
 
+    /// The configuration file of plugin `name` (`plugins.etc_dir/NAME.conf`,
+    /// which may not exist), when a library in the plugins directory
+    /// declares that name.
+    pub fn config_file(&self, name: &str) -> Result<PathBuf, ActionError> {
+        let state = self.lock();
+        if !loaded_by_name(&state).contains_key(name) {
+            return Err(self.unknown(&state, name));
+        }
+        Ok(self.etc_dir.join(format!("{name}.conf")))
+    }
+
+    /// Has plugin `name` check `text` as its configuration with its own
+    /// parser, applying nothing (plugin-api 1.4's `check_config`): None
+    /// when the plugin cannot (built against an older interface, or it
+    /// does not implement the check), else its warnings or its error.
+    /// Blocks while the plugin checks.
+    pub fn check_config(
+        &self,
+        name: &str,
+        text: &str,
+    ) -> Result<Option<Result<Vec<String>, ConfigError>>, ActionError> {
+        let (library, source) = {
+            let state = self.lock();
+            match loaded_by_name(&state).remove(name) {
+                Some(library) => (library, self.etc_dir.join(format!("{name}.conf"))),
+                None => return Err(self.unknown(&state, name)),
+            }
+        };
+        let Some(check) = library.module.check_config() else {
+            return Ok(None);
+        };
+        let source = source.display().to_string();
+        let config = PluginConfig {
+            name: RStr::from_str(name),
+            source: RStr::from_str(&source),
+            text: RStr::from_str(text),
+        };
+        Ok(match check(&config) {
+            ROption::RNone => None,
+            ROption::RSome(RResult::ROk(warnings)) => {
+                Some(Ok(warnings.into_iter().map(String::from).collect()))
+            }
+            ROption::RSome(RResult::RErr(error)) => Some(Err(error)),
+        })
+    }
+
+    /// The plugin's entry of [`list`](Self::list).
+    pub fn describe(&self, name: &str) -> Option<Value> {
+        self.list()
+            .into_iter()
+            .find(|plugin| plugin["name"].as_str() == Some(name))
+    }
+
     fn unknown(&self, state: &State, name: &str) -> ActionError {
         let refused = state
             .libraries
@@ -615,6 +668,23 @@ pub fn enabled_by(text: &str) -> bool {
     })
 }
 
+/// What the host would say of its own keys in a plugin's configuration
+/// text (it reads them leniently: these are warnings, not refusals).
+pub fn host_key_warnings(text: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(value) = host_key(text, "plugin.priority") {
+        if value.parse::<i64>().is_err() {
+            warnings.push(format!(
+                "plugin.priority = {value:?} is not a whole number; 0 is used"
+            ));
+        }
+    }
+    if !enabled_by(text) {
+        warnings.push("plugin.enable is off: the plugin stops once this is written".to_owned());
+    }
+    warnings
+}
+
 /// `plugin.priority`: where the plugin's handlers stand among the others
 /// (higher first, ties by name); 0 when absent. A value that is not a
 /// whole number is logged and read as 0, as the plugin's other keys are
@@ -662,6 +732,14 @@ mod tests {
         );
         assert_eq!(rank("p", "plugin.priority = high").priority, 0);
         assert_eq!(&*rank("p", "").name, "p");
+    }
+
+    #[test]
+    fn the_host_warns_of_its_own_keys_it_would_read_otherwise() {
+        assert!(super::host_key_warnings("a = 1\nplugin.priority = 3\n").is_empty());
+        let warnings = super::host_key_warnings("plugin.priority = high\nplugin.enable = off\n");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("\"high\""), "{warnings:?}");
     }
 
     #[test]

@@ -362,6 +362,15 @@ impl MqhostPlugin for AuthRedis {
         self.shared.rules.remove(client.client_id.as_str());
     }
 
+    /// The parser `start` and `reconfigure` use, alone: it reads the text
+    /// and touches nothing.
+    fn check_config(plugin_config: &PluginConfig<'_>) -> Option<Result<Vec<String>, ConfigError>> {
+        Some(
+            config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())
+                .map(|config| config.warnings),
+        )
+    }
+
     fn reconfigure(&self, plugin_config: &PluginConfig<'_>) -> Result<(), ConfigError> {
         let config = config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())?;
         let _one = lock(&self.reconfiguring);
@@ -580,3 +589,28 @@ export_plugin!(
     plugin: AuthRedis,
     description: "Authenticates clients and checks their topics against users and ACLs in Redis (EMQX auth_redis)"
 );
+
+#[cfg(test)]
+mod check_config_tests {
+    use mqhost_plugin_api::testing::plugin_config;
+
+    use super::*;
+
+    /// The check is the parser alone: the shipped file passes, a bad value
+    /// is refused with its line and key, and nothing connects for it.
+    #[test]
+    fn a_text_is_checked_by_the_parser_start_uses() {
+        let shipped = include_str!("../../../etc/plugins/auth_redis.conf");
+        let checked = AuthRedis::check_config(&plugin_config(shipped).build());
+        assert!(matches!(checked, Some(Ok(_))), "{checked:?}");
+        let bad = shipped.replace(
+            "auth.redis.query_timeout = 3s",
+            "auth.redis.query_timeout = soon",
+        );
+        let Some(Err(error)) = AuthRedis::check_config(&plugin_config(&bad).build()) else {
+            panic!("a query timeout of soon was taken");
+        };
+        assert_eq!(error.key.as_str(), "auth.redis.query_timeout");
+        assert!(error.line > 0);
+    }
+}

@@ -418,6 +418,15 @@ impl MqhostPlugin for RedisBackend {
         );
     }
 
+    /// The parser `start` and `reconfigure` use, alone: it reads the text
+    /// and touches nothing.
+    fn check_config(plugin_config: &PluginConfig<'_>) -> Option<Result<Vec<String>, ConfigError>> {
+        Some(
+            config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())
+                .map(|config| config.warnings),
+        )
+    }
+
     fn reconfigure(&self, plugin_config: &PluginConfig<'_>) -> Result<(), ConfigError> {
         let config = config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())?;
         let _one = lock(&self.reconfiguring);
@@ -502,3 +511,28 @@ export_plugin!(
     plugin: RedisBackend,
     description: "Stores client state, subscriptions and messages in Redis (EMQX Redis backend)"
 );
+
+#[cfg(test)]
+mod check_config_tests {
+    use mqhost_plugin_api::testing::plugin_config;
+
+    use super::*;
+
+    /// The check is the parser alone: the shipped file passes, a bad value
+    /// is refused with its line and key, and nothing is started for it.
+    #[test]
+    fn a_text_is_checked_by_the_parser_start_uses() {
+        let shipped = include_str!("../../../etc/plugins/redis.conf");
+        let checked = RedisBackend::check_config(&plugin_config(shipped).build());
+        assert!(matches!(checked, Some(Ok(_))), "{checked:?}");
+        let bad = shipped.replace(
+            "backend.redis.pool1.pool_size = 8",
+            "backend.redis.pool1.pool_size = many",
+        );
+        let Some(Err(error)) = RedisBackend::check_config(&plugin_config(&bad).build()) else {
+            panic!("a pool size of many was taken");
+        };
+        assert_eq!(error.key.as_str(), "backend.redis.pool1.pool_size");
+        assert!(error.line > 0);
+    }
+}

@@ -34,8 +34,9 @@ pub(crate) struct PoolStats {
     pub(crate) lookup_failures: AtomicU64,
     /// Lookups dropped because too many were waiting.
     pub(crate) lookup_overflow: AtomicU64,
-    /// Retained messages a wildcard lookup found beyond `retain_lookup_max`,
-    /// not read nor delivered.
+    /// Retained messages a lookup found beyond what it could take (the
+    /// pool's `retain_lookup_max`, or the room of the subscriber's
+    /// session), not read nor delivered.
     pub(crate) retain_lookup_skipped: AtomicU64,
     /// Messages handed to the host by lookups.
     pub(crate) delivered: AtomicU64,

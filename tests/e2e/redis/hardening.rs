@@ -1,7 +1,7 @@
 //! What an anonymous client could do to the backend's keys: grow a
 //! topic's message index without bound, make a wildcard SUBSCRIBE read
-//! the whole keyspace, or pick a topic or client id that names another
-//! layout's key.
+//! the whole keyspace (or more than its session can take), or pick a
+//! topic or client id that names another layout's key.
 
 use mqhost_codec::QoS;
 use mqhost_plugin_api::MessageId;
@@ -95,6 +95,98 @@ async fn a_wildcard_retained_lookup_reads_at_most_the_cap() {
     assert_eq!(pool["delivered"], CAP, "{stats}");
     assert_eq!(pool["retain_lookup_skipped"], KEYS - CAP, "{stats}");
     sub.expect_silence(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_retained_lookup_reads_no_more_than_the_session_can_take() {
+    const STORED: usize = 20;
+    // The subscriber's queue bound: all its idle session can take.
+    const ROOM: usize = 5;
+    let setup = start_with_settings(
+        &format!(
+            "{}{}",
+            with_ttl("message.publish", 1, "on_message_retain", 3600),
+            function("session.subscribed", 1, "on_retain_lookup", None)
+        ),
+        &[("mqtt.max_queued_messages", "5")],
+    );
+    let mut redis = setup.redis.client();
+    // Stored by the plugin, from retained PUBLISHes.
+    let mut publisher = client(&setup.broker, "publisher").await;
+    for i in 0..STORED {
+        let topic = format!("room/{i}");
+        send(&mut publisher, &topic, b"r", QoS::AtLeastOnce, true).await;
+    }
+    let mut keys: Vec<String> = Vec::new();
+    let stored = wait_until(WAIT, || {
+        keys = redis.keys("mqtt:retain:room/*").unwrap();
+        keys.len() == STORED
+    });
+    assert!(stored, "{keys:?}");
+
+    let mut sub = client(&setup.broker, "sub").await;
+    sub.subscribe("room/+", QoS::AtLeastOnce).await;
+    let stats = settled_stats(&setup.broker, |s| s["pools"]["pool1"]["lookups"] == 1).await;
+    let pool = &stats["pools"]["pool1"];
+    assert_eq!(pool["lookups"], 1, "{stats}");
+    assert_eq!(pool["delivered"], ROOM, "{stats}");
+    assert_eq!(pool["retain_lookup_skipped"], STORED - ROOM, "{stats}");
+    let mut topics = Vec::new();
+    for _ in 0..ROOM {
+        let message = receive(&mut sub).await;
+        assert!(message.retain);
+        topics.push(message.topic);
+    }
+    topics.sort();
+    topics.dedup();
+    assert_eq!(topics.len(), ROOM, "{topics:?}");
+    // Nothing more is on its way: a live message comes next.
+    send(&mut publisher, "room/live", b"now", QoS::AtLeastOnce, false).await;
+    let next = receive(&mut sub).await;
+    assert_eq!((next.topic.as_str(), next.retain), ("room/live", false));
+}
+
+#[tokio::test]
+async fn a_retained_lookup_for_a_full_session_reads_nothing_and_counts_it() {
+    // One message in flight, five queued: the session is full.
+    let setup = start_with_settings(
+        &format!(
+            "{}{}",
+            with_ttl("message.publish", 1, "on_message_retain", 3600),
+            function("session.subscribed", 1, "on_retain_lookup", None)
+        ),
+        &[
+            ("mqtt.max_queued_messages", "5"),
+            ("mqtt.max_inflight", "1"),
+        ],
+    );
+    let mut redis = setup.redis.client();
+    let mut publisher = client(&setup.broker, "publisher").await;
+    send(&mut publisher, "kept/a", b"r", QoS::AtLeastOnce, true).await;
+    wait_key(&mut redis, "mqtt:retain:kept/a");
+
+    let mut sub = client(&setup.broker, "sub").await;
+    sub.subscribe("fill/#", QoS::AtLeastOnce).await;
+    for _ in 0..6 {
+        send(&mut publisher, "fill/x", b"f", QoS::AtLeastOnce, false).await;
+    }
+    // Left unacknowledged, so nothing leaves the queue.
+    assert_eq!(sub.recv_publish().await.topic, "fill/x");
+
+    // The second lookup, after fill/#'s.
+    sub.subscribe("kept/a", QoS::AtLeastOnce).await;
+    let stats = settled_stats(&setup.broker, |s| s["pools"]["pool1"]["lookups"] == 2).await;
+    let pool = &stats["pools"]["pool1"];
+    assert_eq!(pool["lookups"], 2, "{stats}");
+    assert_eq!(pool["retain_lookup_skipped"], 1, "{stats}");
+    // A topic without a retained message is no message skipped.
+    sub.subscribe("kept/none", QoS::AtLeastOnce).await;
+    sub.subscribe("kept/+", QoS::AtLeastOnce).await;
+    let stats = settled_stats(&setup.broker, |s| s["pools"]["pool1"]["lookups"] == 4).await;
+    let pool = &stats["pools"]["pool1"];
+    assert_eq!(pool["lookups"], 4, "{stats}");
+    assert_eq!(pool["retain_lookup_skipped"], 2, "{stats}");
+    assert_eq!(pool["delivered"], 0, "{stats}");
 }
 
 /// A topic of exactly 22 base62 characters.

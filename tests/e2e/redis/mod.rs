@@ -65,8 +65,13 @@ pub fn tls_settings(certs: &TestCerts) -> String {
 /// [`config_for`]). The broker's own retained store is off, as it is
 /// when Redis keeps retained messages.
 pub fn start(rules: &str) -> Setup {
+    start_with_settings(rules, &[])
+}
+
+/// [`start`], with these broker settings too.
+pub fn start_with_settings(rules: &str, settings: &[(&str, &str)]) -> Setup {
     let redis = RedisServer::start();
-    let (dirs, broker) = start_broker(&config_for(&redis.addr(), rules));
+    let (dirs, broker) = start_broker_with(&config_for(&redis.addr(), rules), settings);
     Setup {
         redis,
         dirs,
@@ -77,10 +82,17 @@ pub fn start(rules: &str) -> Setup {
 /// A broker with the plugin and this whole configuration text, started
 /// once the plugin is running.
 pub fn start_broker(config: &str) -> (PluginDirs, Broker) {
+    start_broker_with(config, &[])
+}
+
+/// [`start_broker`], with these broker settings too.
+pub fn start_broker_with(config: &str, settings: &[(&str, &str)]) -> (PluginDirs, Broker) {
     let dirs = PluginDirs::new();
     dirs.install(&workspace_library("mqhost-redis"));
     dirs.write_config("redis", config);
-    let broker = Broker::start_with_plugins(&dirs, &[("mqtt.retainer", "off")]);
+    let mut settings = settings.to_vec();
+    settings.push(("mqtt.retainer", "off"));
+    let broker = Broker::start_with_plugins(&dirs, &settings);
     assert!(
         broker
             .wait_for_log("plugin started", Duration::from_secs(10))

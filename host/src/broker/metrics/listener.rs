@@ -2,7 +2,7 @@
 //! reason, from the accept to the CONNACK.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use mqhost_codec::reason;
 
@@ -113,24 +113,28 @@ pub struct ListenerMetrics {
     /// Connections let in by the listener's limits.
     accepted: AtomicU64,
     refused: [AtomicU64; Refused::ALL.len()],
-    /// The listener's gate, which knows the connections open now; set
-    /// once the listener serves.
-    gate: OnceLock<Arc<Gate>>,
+    /// The listener's gate, which knows the connections open now.
+    gate: Option<Arc<Gate>>,
+}
+
+impl std::fmt::Debug for ListenerMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerMetrics")
+            .field("id", &self.id)
+            .field("accepted", &self.accepted_total())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ListenerMetrics {
-    pub(super) fn new(id: &str) -> ListenerMetrics {
+    /// The counters of listener `id`, whose open connections `gate` knows.
+    pub fn new(id: &str, gate: Option<Arc<Gate>>) -> ListenerMetrics {
         ListenerMetrics {
             id: id.to_owned(),
             accepted: AtomicU64::new(0),
             refused: Default::default(),
-            gate: OnceLock::new(),
+            gate,
         }
-    }
-
-    /// The gate whose open connections this listener reports.
-    pub fn watch(&self, gate: &Arc<Gate>) {
-        let _ = self.gate.set(Arc::clone(gate));
     }
 
     /// One connection let in.
@@ -155,7 +159,7 @@ impl ListenerMetrics {
 
     /// Connections open now (before and after CONNECT).
     pub fn open(&self) -> u64 {
-        self.gate.get().map_or(0, |gate| gate.open())
+        self.gate.as_ref().map_or(0, |gate| gate.open())
     }
 }
 
@@ -165,7 +169,7 @@ mod tests {
 
     #[test]
     fn every_reason_has_its_own_label_and_counter() {
-        let listener = ListenerMetrics::new("tcp.default");
+        let listener = ListenerMetrics::new("tcp.default", None);
         let mut labels: Vec<&str> = Refused::ALL.iter().map(|r| r.label()).collect();
         labels.sort_unstable();
         labels.dedup();
@@ -183,10 +187,9 @@ mod tests {
 
     #[test]
     fn open_connections_are_the_gates() {
-        let listener = ListenerMetrics::new("tcp.default");
-        assert_eq!(listener.open(), 0);
+        assert_eq!(ListenerMetrics::new("tcp.default", None).open(), 0);
         let gate = Gate::new(10, None);
-        listener.watch(&gate);
+        let listener = ListenerMetrics::new("tcp.default", Some(Arc::clone(&gate)));
         let _slot = gate.admit().unwrap();
         assert_eq!(listener.open(), 1);
     }

@@ -333,13 +333,22 @@ impl Metrics {
         )
     }
 
-    /// The counters of the listener `id`, made on first use.
+    /// Shows `counters` among the listeners' (in place of any of the same
+    /// listener): the listeners make theirs when they bind.
+    pub fn add_listener(&self, counters: Arc<ListenerMetrics>) {
+        let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        listeners.retain(|l| l.id != counters.id);
+        listeners.push(counters);
+    }
+
+    /// The counters of the listener `id`, made (without open connections
+    /// to report) if it has none yet.
     pub fn listener(&self, id: &str) -> Arc<ListenerMetrics> {
         let mut listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(found) = listeners.iter().find(|l| l.id == id) {
             return Arc::clone(found);
         }
-        let made = Arc::new(ListenerMetrics::new(id));
+        let made = Arc::new(ListenerMetrics::new(id, None));
         listeners.push(Arc::clone(&made));
         made
     }

@@ -347,7 +347,7 @@ impl Session {
                 }
                 false
             }
-            SessionEvent::Subscribe { filter, qos } => {
+            SessionEvent::Subscribe { filter, qos, reply } => {
                 let options = SubscriptionOptions {
                     qos,
                     no_local: false,
@@ -358,23 +358,38 @@ impl Session {
                 // built-in rules apply, as they do to everyone.
                 let (broker, client, _) = self.asking();
                 let allowed = broker.access.authorize(client, &filter, Access::Subscribe);
-                match self.subscribe_filter(&filter, options, None, allowed) {
+                let outcome = match self.subscribe_filter(&filter, options, None, allowed) {
                     Ok(Ok(is_new)) => {
                         self.after_subscribe(&filter, options, None, is_new);
                         self.pump();
+                        Ok(is_new)
                     }
-                    _ => {
-                        tracing::warn!(client_id = %escaped(&self.client_id), filter = %escaped(&filter), "subscription refused")
-                    }
+                    Ok(Err(code)) => Err(code),
+                    // Only a malformed filter; callers check theirs first.
+                    Err(_) => Err(mqhost_codec::reason::TOPIC_FILTER_INVALID),
+                };
+                if let Err(code) = outcome {
+                    tracing::warn!(client_id = %escaped(&self.client_id), filter = %escaped(&filter), code = format_args!("{code:#04x}"), "subscription refused");
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
                 }
                 true
             }
-            SessionEvent::Unsubscribe { filter } => {
-                if self.unsubscribe_filter(&filter) {
+            SessionEvent::Unsubscribe { filter, reply } => {
+                let existed = self.unsubscribe_filter(&filter);
+                if existed {
                     self.broker
                         .hooks
                         .session_unsubscribed(&self.client_id, &filter);
                 }
+                if let Some(reply) = reply {
+                    let _ = reply.send(existed);
+                }
+                true
+            }
+            SessionEvent::Subscriptions(reply) => {
+                let _ = reply.send(self.subscription_views());
                 true
             }
             SessionEvent::Disconnect { reason } => {

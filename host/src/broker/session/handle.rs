@@ -1,9 +1,10 @@
 //! [`SessionHandle`]: how the router, the registry and plugins reach a
-//! session: its identity, whether it is online, and its mailbox.
+//! session: its identity, whether it is online, its room, and its mailbox.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::figures::Figures;
 use super::mailbox::Mailbox;
 use super::pressure::Pressure;
 use super::{Delivery, SessionEvent};
@@ -15,6 +16,8 @@ pub(super) struct Shared {
     pub(super) mailbox: Mailbox,
     pub(super) online: AtomicBool,
     pub(super) pressure: Pressure,
+    /// What the admin API reads of the session (see `figures`).
+    pub(super) figures: Figures,
 }
 
 /// A cheap, cloneable way to reach a session.
@@ -72,6 +75,12 @@ impl SessionHandle {
                 self.shared.pressure.unsent();
             }
         })
+    }
+
+    /// How many more messages the session can take now (see
+    /// [`Pressure::room`]): two atomic loads, no lock.
+    pub fn room(&self) -> u64 {
+        self.shared.pressure.room()
     }
 
     pub(super) fn pressure(&self) -> &Pressure {

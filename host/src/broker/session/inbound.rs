@@ -417,6 +417,7 @@ impl Session {
             }));
         }
         if let Some(entry) = self.inflight.remove(packet_id) {
+            self.note_inflight();
             self.broker
                 .hooks
                 .message_acked(&self.client_id, &entry.delivery.message, qos);
@@ -440,6 +441,7 @@ impl Session {
         if rec.reason >= 0x80 {
             // The receiver refused the message: the exchange ends here.
             self.inflight.remove(rec.packet_id);
+            self.note_inflight();
             return Ok(());
         }
         entry.stage = Stage::Released;
@@ -604,6 +606,7 @@ impl Session {
         };
         let is_new = self.broker.router.subscribe(filter, shared, subscriber);
         self.subscriptions.insert(filter.to_owned());
+        self.note_subscriptions();
         Ok(Ok(is_new))
     }
 
@@ -657,6 +660,7 @@ impl Session {
         if !self.subscriptions.remove(filter) {
             return false;
         }
+        self.note_subscriptions();
         let shared = topic::parse_shared(filter).ok().flatten();
         self.broker
             .router

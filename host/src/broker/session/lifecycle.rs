@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use mqhost_codec::{ConnAck, Packet};
 
+use super::figures::Figures;
 use super::handle::Shared;
 use super::inflight::Inflight;
 use super::mailbox::{Inbox, Mailbox};
@@ -104,6 +105,7 @@ impl Session {
                         .max_queued_messages
                         .map(|n| n.get() as usize),
                 ),
+                figures: Figures::new(Arc::clone(&attach.conn.info)),
             }),
         };
         if broker.registry.insert_if_absent(&handle).is_err() {
@@ -115,9 +117,8 @@ impl Session {
             handle,
             inbox: Inbox::default(),
             client_id,
-            username: None,
+            client: Arc::clone(&attach.conn.info),
             access_cache: AccessCache::default(),
-            peer: attach.conn.info.peer,
             superuser: false,
             awaiting: None,
             held: VecDeque::new(),
@@ -154,12 +155,12 @@ impl Session {
         self.pending_will = None;
         self.expiry = session_expiry;
         let session_present = resumed && !clean_start;
-        if conn.info.username != self.username || superuser != self.superuser {
-            self.username = conn.info.username.clone();
+        if conn.info.username != self.client.username || superuser != self.superuser {
             self.superuser = superuser;
             self.broker.access.forget(&mut self.access_cache);
         }
-        self.peer = conn.info.peer;
+        self.client = Arc::clone(&conn.info);
+        self.note_attached(&conn.info);
         self.conn = Some(conn);
         // What waited for the client was checked for whoever it was then,
         // against the rules of then: it is checked again, in order, after
@@ -208,6 +209,7 @@ impl Session {
         self.handle.shared.pressure.release();
         self.paused = None;
         self.detached_at = Instant::now();
+        self.note_detached();
         let will = conn.will.take();
         let info = conn.info.clone();
         let keep_alive = conn.keep_alive;
@@ -280,6 +282,7 @@ impl Session {
                 SessionEvent::Deliver(_)
                 | SessionEvent::Subscribe { .. }
                 | SessionEvent::Unsubscribe { .. }
+                | SessionEvent::Subscriptions(_)
                 | SessionEvent::Disconnect { .. }
                 | SessionEvent::Shutdown => {}
             }

@@ -25,6 +25,7 @@
 
 mod decision;
 mod event_loop;
+mod figures;
 mod handle;
 mod inbound;
 pub mod inflight;
@@ -36,7 +37,6 @@ mod timer;
 mod will;
 
 use std::collections::{HashSet, VecDeque};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,6 +50,7 @@ use crate::access::decider::{AccessCache, Check, Client, Question, Waiting};
 use crate::hooks::decide::Decision;
 use crate::hooks::ClientInfo;
 use decision::Awaiting;
+pub use figures::{SessionView, SubscriptionView};
 pub use handle::SessionHandle;
 use inflight::Inflight;
 pub use lifecycle::CloseReason;
@@ -83,10 +84,23 @@ pub enum SessionEvent {
     /// End the session now (CONNECT with Clean Start 1 for this client id);
     /// the reply fires once it is unregistered.
     Discard(oneshot::Sender<()>),
-    /// Subscribe as a SUBSCRIBE would, without SUBACK (a plugin's order).
-    Subscribe { filter: String, qos: QoS },
-    /// Unsubscribe as an UNSUBSCRIBE would, without UNSUBACK.
-    Unsubscribe { filter: String },
+    /// Subscribe as a SUBSCRIBE would, without SUBACK (a plugin's or an
+    /// administrator's order). `reply`, if any, gets what a SUBACK would
+    /// have said: whether the subscription is new, or the reason code of
+    /// the refusal.
+    Subscribe {
+        filter: String,
+        qos: QoS,
+        reply: Option<oneshot::Sender<Result<bool, u8>>>,
+    },
+    /// Unsubscribe as an UNSUBSCRIBE would, without UNSUBACK; `reply`, if
+    /// any, gets whether the subscription existed.
+    Unsubscribe {
+        filter: String,
+        reply: Option<oneshot::Sender<bool>>,
+    },
+    /// The session's subscriptions with their options, for the admin API.
+    Subscriptions(oneshot::Sender<Vec<SubscriptionView>>),
     /// End the current connection, with `reason` in a 5.0 DISCONNECT (an
     /// administrator's or a plugin's order); the session lives on by its
     /// usual rules.
@@ -125,13 +139,11 @@ pub struct Session {
     /// Events taken from the mailbox, handled in order.
     inbox: Inbox,
     client_id: Arc<str>,
-    /// The user name of the last connection: topic decisions depend on it,
-    /// also while the client is away.
-    username: Option<String>,
+    /// The last connection's client: topic decisions depend on its user
+    /// name and address, also while the client is away.
+    client: Arc<ClientInfo>,
     /// Recent topic decisions for this client.
     access_cache: AccessCache,
-    /// The address of the last connection, for plugins' decisions.
-    peer: SocketAddr,
     /// The last connection authenticated as a superuser.
     superuser: bool,
     /// A packet or delivery waiting for a plugin's access answer; while
@@ -194,8 +206,8 @@ impl Session {
     fn asking(&mut self) -> (&Broker, Client<'_>, &mut AccessCache) {
         let client = Client {
             client_id: &self.client_id,
-            username: self.username.as_deref(),
-            peer: self.peer,
+            username: self.client.username.as_deref(),
+            peer: self.client.peer,
             superuser: self.superuser,
         };
         (&self.broker, client, &mut self.access_cache)

@@ -60,6 +60,7 @@ impl Session {
         self.pump_queue();
         if self.progress != before {
             self.publish_pressure();
+            self.note_inflight();
         }
     }
 
@@ -108,6 +109,7 @@ impl Session {
                 Stage::Published => {
                     if !self.write_publish(&delivery, packet_id, true) {
                         self.inflight.remove(packet_id);
+                        self.note_inflight();
                     }
                 }
                 Stage::Released => self.send(&Packet::PubRel(PubAck {

@@ -19,6 +19,9 @@
 //!
 //! Nothing here blocks a thread: a waiting publisher's task still handles
 //! its mailbox and writes to its client while it does not read.
+//!
+//! The same figures tell a plugin how many more messages a session can
+//! take ([`Pressure::room`]) before it delivers many at once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -51,10 +54,14 @@ pub struct Pressure {
     waiting: AtomicBool,
     /// The session made no progress while a publisher waited for it.
     stalled: AtomicBool,
-    /// Signalled when the backlog falls below `low` while someone waits.
+    /// Signalled when the backlog falls below the low-water mark while
+    /// someone waits.
     drained: Notify,
     high: usize,
-    low: usize,
+    /// The queue's bound, `usize::MAX` for none, for [`room`](Self::room).
+    /// It takes the place a stored low-water mark would have (that one is
+    /// derived from `high`), so a session costs no more for it.
+    limit: usize,
 }
 
 impl Pressure {
@@ -71,13 +78,29 @@ impl Pressure {
             stalled: AtomicBool::new(false),
             drained: Notify::new(),
             high,
-            low: high / 2,
+            limit: limit.unwrap_or(usize::MAX),
         }
+    }
+
+    /// The low-water mark: half the high one.
+    fn low(&self) -> usize {
+        self.high / 2
     }
 
     /// Messages waiting in the mailbox and the queue.
     pub fn backlog(&self) -> usize {
         self.mailbox.load(Ordering::Relaxed) + self.queued.load(Ordering::Relaxed)
+    }
+
+    /// How many more messages the session can take now: the queue's bound
+    /// less the backlog (every message in the mailbox is on its way to the
+    /// queue), `u64::MAX` when the queue has no bound. A reading, not a
+    /// reservation: others may deliver meanwhile.
+    pub fn room(&self) -> u64 {
+        if self.limit == usize::MAX {
+            return u64::MAX;
+        }
+        self.limit.saturating_sub(self.backlog()) as u64
     }
 
     /// A delivery goes into the mailbox. Returns whether the sender should
@@ -105,7 +128,7 @@ impl Pressure {
     pub fn update(&self, queued: usize, progress: u64) {
         self.queued.store(queued, Ordering::Relaxed);
         self.progress.store(progress, Ordering::Relaxed);
-        if self.backlog() < self.low {
+        if self.backlog() < self.low() {
             if self.stalled.load(Ordering::Relaxed) {
                 self.stalled.store(false, Ordering::Relaxed);
             }
@@ -132,7 +155,7 @@ impl Pressure {
         tokio::pin!(notified);
         notified.as_mut().enable();
         self.waiting.store(true, Ordering::SeqCst);
-        if self.backlog() < self.low {
+        if self.backlog() < self.low() {
             return;
         }
         let _ = tokio::time::timeout_at(until.into(), notified).await;
@@ -186,7 +209,7 @@ impl Pause {
     /// go on.
     pub fn check(&mut self) -> AfterPause {
         let pressure = self.on.pressure();
-        if !self.on.is_online() || pressure.backlog() < pressure.low {
+        if !self.on.is_online() || pressure.backlog() < pressure.low() {
             return AfterPause::Resume;
         }
         let progress = pressure.progress();
@@ -208,11 +231,34 @@ mod tests {
     #[test]
     fn marks_follow_the_queue_bound() {
         let p = Pressure::new(Some(1000));
-        assert_eq!((p.high, p.low), (500, 250));
+        assert_eq!((p.high, p.low()), (500, 250));
         let p = Pressure::new(Some(1));
-        assert_eq!((p.high, p.low), (1, 0));
+        assert_eq!((p.high, p.low()), (1, 0));
         let p = Pressure::new(None);
-        assert_eq!((p.high, p.low), (1000, 500));
+        assert_eq!((p.high, p.low()), (1000, 500));
+    }
+
+    #[test]
+    fn room_is_the_bound_less_the_mailbox_and_the_queue() {
+        let p = Pressure::new(Some(5));
+        assert_eq!(p.room(), 5);
+        p.sent(true);
+        p.sent(false);
+        assert_eq!(p.room(), 3, "two in the mailbox");
+        p.received();
+        p.update(1, 0);
+        assert_eq!(p.room(), 3, "one moved on to the queue");
+        p.update(4, 0);
+        assert_eq!(p.room(), 0, "one in the mailbox, four queued");
+        p.sent(false);
+        assert_eq!(p.room(), 0, "never below nothing");
+        p.received();
+        p.received();
+        p.update(0, 4);
+        assert_eq!(p.room(), 5);
+        let unbounded = Pressure::new(None);
+        unbounded.update(5000, 0);
+        assert_eq!(unbounded.room(), u64::MAX);
     }
 
     #[test]

@@ -243,10 +243,9 @@ impl Touched {
         self.slot(hash)
     }
 
-    /// The slot of a sorted-set member.
-    fn member(&mut self, key: &[u8], member: &[u8]) -> &mut Slot {
-        let within = self.hash(key, 0);
-        let hash = self.hash(member, within);
+    /// The slot of a sorted-set member of the key whose hash is `key`.
+    fn member(&mut self, key: u64, member: &[u8]) -> &mut Slot {
+        let hash = self.hash(member, key);
         self.slot(hash)
     }
 
@@ -392,7 +391,8 @@ impl Coalescer {
                 }
                 shape @ (Shape::Expire | Shape::Trim) => {
                     self.outs.push(Out::of(bytes.clone(), argc));
-                    let slot = *self.touched.key(arg(1));
+                    let key = self.touched.hash(arg(1), 0);
+                    let slot = *self.touched.slot(key);
                     let last = if shape == Shape::Expire {
                         slot.expire
                     } else {
@@ -409,7 +409,7 @@ impl Coalescer {
                     if supersedes {
                         self.drop_for(last, next);
                     }
-                    let slot = self.touched.key(arg(1));
+                    let slot = self.touched.slot(key);
                     slot.any = next;
                     if shape == Shape::Expire {
                         slot.expire = next;
@@ -438,11 +438,12 @@ impl Coalescer {
                     }
                 }
                 shape @ (Shape::ZAdd | Shape::ZRem) => {
-                    let key = arg(1);
+                    // One hash of the key, for it and its members.
+                    let key = self.touched.hash(arg(1), 0);
                     // ZADD's members follow their scores.
                     let step = if shape == Shape::ZAdd { 2 } else { 1 };
                     let members = (1 + step..argc).step_by(step);
-                    let state = *self.touched.key(key);
+                    let state = *self.touched.slot(key);
                     let open = if shape == Shape::ZAdd {
                         state.zadd
                     } else {
@@ -465,7 +466,7 @@ impl Coalescer {
                     for m in members {
                         self.touched.member(key, arg(m)).any = target;
                     }
-                    let slot = self.touched.key(key);
+                    let slot = self.touched.slot(key);
                     slot.any = if slot.any == NONE {
                         target
                     } else {

@@ -3,8 +3,10 @@
 //! - `on_subscribe_lookup`: `HGETALL mqtt:sub:${clientid}`, then subscribe
 //!   the client to each filter.
 //! - `on_retain_lookup`: `HGETALL mqtt:retain:${filter}` (or, for a
-//!   wildcard filter, every matching retained topic), delivered with the
-//!   retain flag.
+//!   wildcard filter, the matching retained topics), delivered with the
+//!   retain flag: no more than the pool's `retain_lookup_max`, nor than
+//!   the subscriber's session can take when the lookup starts
+//!   (`session_room`); what is left is counted, not read.
 //! - `on_message_fetch_for_queue`, `..._for_pubsub`, `..._for_keep_latest`:
 //!   stored messages, delivered oldest first with their original id,
 //!   topic, QoS, publisher and time, so their acks find them.
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_plugin_api::abi_stable::std_types::ROption;
-use mqhost_plugin_api::{topic, HostError, MessageId, OutMessage};
+use mqhost_plugin_api::{topic, Host, HostError, MessageId, OutMessage};
 use mqhost_redis_link::{is_transient, Conn, ConnCell};
 use redis::{cmd, Cmd, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -57,6 +59,10 @@ fn stale(id: &str, now_ms: u64) -> bool {
     MessageId::from_base62(id)
         .is_none_or(|id| now_ms.saturating_sub(id.high / 1000) > MISSING_GRACE.as_millis() as u64)
 }
+
+/// Keys read per pipeline of `HGETALL`s: what one read holds in replies
+/// besides the messages it keeps.
+const READ_PAGE: usize = 100;
 
 /// A lookup to run: the function and its event.
 #[derive(Debug, Clone)]
@@ -93,7 +99,8 @@ pub(crate) struct Outcome {
     pub(crate) deliveries: Vec<(Stored, u8, bool)>,
     /// Filters to subscribe the client to, with their QoS.
     pub(crate) subscriptions: Vec<(String, u8)>,
-    /// Retained messages found beyond the pool's `retain_lookup_max`.
+    /// Retained messages found beyond what the lookup could take (the
+    /// pool's `retain_lookup_max`, or the session's room).
     pub(crate) skipped: u64,
 }
 
@@ -212,7 +219,14 @@ async fn perform(
     let deadline = Instant::now() + PATIENCE;
     let mut backoff = Duration::from_millis(50);
     loop {
+        // Asked again on each attempt: the session's room changes while
+        // Redis is away.
         let retain_max = read.settings.borrow().retain_lookup_max;
+        let Some(retain_max) = retain_bound(&shared.host, &lookup, retain_max) else {
+            // The session is gone: nothing to read, nobody to deliver to.
+            shared.stats.lookups.fetch_add(1, Ordering::Relaxed);
+            break;
+        };
         let (generation, result) = match read.get().await {
             Ok((generation, mut conn)) => {
                 // Reads are retried, so a request that hangs (a cluster
@@ -261,6 +275,23 @@ async fn perform(
     shared.lookups_waiting.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// How many retained messages the lookup may read now: at most the
+/// pool's `retain_lookup_max`, and, for a retained lookup, no more than
+/// its client's session can take, so that what is read is delivered
+/// rather than dropped by a full queue. A host that cannot tell
+/// (`UNSUPPORTED`) sets no bound of its own. None when the session is
+/// gone (or the broker stopping): the lookup has nothing to do.
+fn retain_bound(host: &Host, lookup: &Lookup, retain_max: usize) -> Option<usize> {
+    if lookup.function != Function::RetainLookup {
+        return Some(retain_max);
+    }
+    match host.session_room(lookup.event.client_id()) {
+        Ok(room) => Some(retain_max.min(usize::try_from(room).unwrap_or(usize::MAX))),
+        Err(HostError::UNSUPPORTED) => Some(retain_max),
+        Err(_) => None,
+    }
+}
+
 /// Does what the lookup found: subscribe, then deliver, in order.
 fn act(shared: &PoolShared, lookup: &Lookup, outcome: Outcome) {
     let client = lookup.event.client_id();
@@ -300,10 +331,10 @@ fn act(shared: &PoolShared, lookup: &Lookup, outcome: Outcome) {
     }
 }
 
-/// The reads (and the few writes) of a lookup; a wildcard retained lookup
-/// reads at most `retain_max` messages. An `Err` is worth retrying (the
-/// connection failed, or Redis said to try again); a command Redis refuses
-/// for good reads as nothing.
+/// The reads (and the few writes) of a lookup; a retained lookup reads at
+/// most `retain_max` messages and counts the others it finds in
+/// `skipped`. An `Err` is worth retrying (the connection failed, or Redis
+/// said to try again); a command Redis refuses for good reads as nothing.
 pub(crate) async fn find(
     conn: &mut Conn,
     lookup: &Lookup,
@@ -362,6 +393,13 @@ pub(crate) async fn find(
                     .collect();
                 keys.sort();
                 keys
+            } else if retain_max == 0 {
+                // No room: whether there was a message to skip is all
+                // that is read.
+                let key = retain_key(&sub.filter);
+                let exists = check(conn.query(cmd("EXISTS").arg(&key)).await?)?;
+                outcome.skipped = u64::from(matches!(exists, Value::Int(n) if n > 0));
+                Vec::new()
             } else {
                 vec![retain_key(&sub.filter)]
             };
@@ -456,26 +494,29 @@ pub(crate) async fn find(
     Ok(outcome)
 }
 
-/// `HGETALL` of each key, pipelined; None where the hash is gone (or is
-/// not a message).
+/// `HGETALL` of each key, pipelined [`READ_PAGE`] at a time, so the
+/// replies held at once are one page's; None where the hash is gone (or
+/// is not a message).
 async fn read_messages(
     conn: &mut Conn,
     keys: &[String],
     sub: &SubscriptionData,
 ) -> RedisResult<Vec<Option<Stored>>> {
-    let cmds: Vec<Cmd> = keys
-        .iter()
-        .map(|key| {
-            let mut c = cmd("HGETALL");
-            c.arg(key);
-            c
-        })
-        .collect();
-    let replies = conn.query_many(cmds).await?;
-    replies
-        .into_iter()
-        .map(|reply| Ok(stored(hash_fields(check(reply)?), &sub.filter)))
-        .collect()
+    let mut messages = Vec::with_capacity(keys.len());
+    for page in keys.chunks(READ_PAGE) {
+        let cmds: Vec<Cmd> = page
+            .iter()
+            .map(|key| {
+                let mut c = cmd("HGETALL");
+                c.arg(key);
+                c
+            })
+            .collect();
+        for reply in conn.query_many(cmds).await? {
+            messages.push(stored(hash_fields(check(reply)?), &sub.filter));
+        }
+    }
+    Ok(messages)
 }
 
 /// A reply, or an `Err` when Redis asked to try again later.
@@ -566,7 +607,50 @@ pub(crate) fn stored(fields: Vec<(String, Vec<u8>)>, filter: &str) -> Option<Sto
 
 #[cfg(test)]
 mod tests {
+    use mqhost_plugin_api::testing::{subscription_event, HostCall, Operation, TestHost};
+
     use super::*;
+
+    fn lookup(function: Function, client: &str) -> Lookup {
+        let event = subscription_event(client, "a/+").build();
+        Lookup {
+            function,
+            event: Event::Subscription(Arc::new(SubscriptionData::new(&event))),
+        }
+    }
+
+    #[test]
+    fn a_retained_lookup_reads_no_more_than_the_session_can_take() {
+        let test_host = TestHost::new();
+        let host = test_host.host();
+        let retained = lookup(Function::RetainLookup, "sub");
+        test_host.set_session_room("sub", 5);
+        assert_eq!(retain_bound(&host, &retained, 1000), Some(5));
+        assert_eq!(retain_bound(&host, &retained, 3), Some(3));
+        test_host.set_session_room("sub", 0);
+        assert_eq!(retain_bound(&host, &retained, 1000), Some(0));
+        test_host.set_session_room("sub", u64::MAX);
+        assert_eq!(retain_bound(&host, &retained, 1000), Some(1000));
+        // A host without the call: the pool's bound alone.
+        test_host.set_answer(Operation::SessionRoom, Err(HostError::UNSUPPORTED));
+        assert_eq!(retain_bound(&host, &retained, 1000), Some(1000));
+        // No session: nothing to read.
+        test_host.set_answer(Operation::SessionRoom, Err(HostError::NO_SUCH_CLIENT));
+        assert_eq!(retain_bound(&host, &retained, 1000), None);
+    }
+
+    #[test]
+    fn other_lookups_do_not_ask_the_host() {
+        let test_host = TestHost::new();
+        let host = test_host.host();
+        for function in [Function::SubscribeLookup, Function::FetchForQueue] {
+            assert_eq!(retain_bound(&host, &lookup(function, "sub"), 7), Some(7));
+        }
+        assert!(!test_host
+            .calls()
+            .iter()
+            .any(|call| matches!(call, HostCall::SessionRoom { .. })));
+    }
 
     #[test]
     fn only_old_or_foreign_ids_without_a_message_are_stale() {

@@ -151,6 +151,19 @@ impl MqhostPlugin for Decider {
         })
     }
 
+    fn check_config(config: &PluginConfig<'_>) -> Option<Result<Vec<String>, ConfigError>> {
+        Some(parse(config).map(|settings| {
+            let mut warnings = Vec::new();
+            if settings.users.is_empty() && settings.topics.is_empty() {
+                warnings.push(
+                    "decider.users and decider.topics are empty: every question is ignored"
+                        .to_owned(),
+                );
+            }
+            warnings
+        }))
+    }
+
     fn hooks(&self) -> HookSet {
         let mut hooks =
             HookSet::CLIENT_AUTHENTICATE | HookSet::CLIENT_AUTHORIZE | HookSet::MESSAGE_PUBLISH;

@@ -19,11 +19,13 @@
 //! A message published to `probe/cmd` is a command for the host, run on
 //! another thread: `deliver CLIENT TOPIC PAYLOAD`, `subscribe CLIENT FILTER
 //! QOS`, `unsubscribe CLIENT FILTER`, `publish TOPIC PAYLOAD`,
-//! `disconnect CLIENT REASON`, or `connected CLIENT` (answered by
-//! publishing `yes`/`no` to `probe/answer`). A command the host refuses is
-//! logged as a warning: `command "..." failed: ...`.
+//! `disconnect CLIENT REASON`, `connected CLIENT` (answered by publishing
+//! `yes`/`no` to `probe/answer`), or `room CLIENT` (answered by publishing
+//! the room of the client's session, `unbounded` for `u64::MAX`, to
+//! `probe/answer`). A command the host refuses is logged as a warning:
+//! `command "..." failed: ...`.
 //!
-//! What interfaces 1.2 and 1.3 added is marked `@since`, so the tests can
+//! What interfaces 1.2 to 1.4 added is marked `@since`, so the tests can
 //! build this plugin against an older interface. From 1.3 on, client lines
 //! end with ` listener=NAME transport=PROTOCOL`.
 #![forbid(unsafe_code)]
@@ -168,6 +170,15 @@ impl Probe {
                     };
                     host.publish(&OutMessage::new("probe/answer", answer, 0))
                 }
+                // @since 1.4 begin
+                ["room", client] => host.session_room(client).and_then(|room| {
+                    let answer = match room {
+                        u64::MAX => "unbounded".to_owned(),
+                        room => room.to_string(),
+                    };
+                    host.publish(&OutMessage::new("probe/answer", answer.as_bytes(), 0))
+                }),
+                // @since 1.4 end
                 _ => Ok(()),
             };
             if let Err(error) = result {
