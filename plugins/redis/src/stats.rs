@@ -38,6 +38,9 @@ pub(crate) struct PoolStats {
     /// pool's `retain_lookup_max`, or the room of the subscriber's
     /// session), not read nor delivered.
     pub(crate) retain_lookup_skipped: AtomicU64,
+    /// Time the finished lookups took, from being taken up to done,
+    /// microseconds: with `lookups`, their mean latency.
+    pub(crate) lookup_micros: AtomicU64,
     /// Messages handed to the host by lookups.
     pub(crate) delivered: AtomicU64,
     /// Messages received on the SUB/UNSUB channel.
@@ -74,6 +77,7 @@ impl PoolStats {
             "overflow": get(&self.overflow),
             "reconnects": get(&self.reconnects),
             "lookups": get(&self.lookups),
+            "lookup_seconds": get(&self.lookup_micros) as f64 / 1e6,
             "lookup_failures": get(&self.lookup_failures),
             "lookup_overflow": get(&self.lookup_overflow),
             "retain_lookup_skipped": get(&self.retain_lookup_skipped),

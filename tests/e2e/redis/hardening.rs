@@ -94,6 +94,11 @@ async fn a_wildcard_retained_lookup_reads_at_most_the_cap() {
     assert_eq!(pool["lookups"], 1, "{stats}");
     assert_eq!(pool["delivered"], CAP, "{stats}");
     assert_eq!(pool["retain_lookup_skipped"], KEYS - CAP, "{stats}");
+    // Its time is counted: a scan and reads take more than nothing.
+    assert!(
+        pool["lookup_seconds"].as_f64().is_some_and(|s| s > 0.0),
+        "{stats}"
+    );
     sub.expect_silence(Duration::from_millis(300)).await;
 }
 

@@ -215,6 +215,7 @@ async fn perform(
     limit: Arc<Semaphore>,
     lookup: Lookup,
 ) {
+    let started = Instant::now();
     let _permit = limit.acquire_owned().await;
     let deadline = Instant::now() + PATIENCE;
     let mut backoff = Duration::from_millis(50);
@@ -252,6 +253,10 @@ async fn perform(
                     .fetch_add(outcome.skipped, Ordering::Relaxed);
                 act(&shared, &lookup, outcome);
                 shared.stats.lookups.fetch_add(1, Ordering::Relaxed);
+                shared.stats.lookup_micros.fetch_add(
+                    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
                 break;
             }
             Err(error) => {
