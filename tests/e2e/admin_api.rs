@@ -6,15 +6,13 @@
 //! topics and queries no one should send.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{ProtocolVersion, QoS};
 use mqhost_tests::plugins::{workspace_library, PluginDirs};
 use mqhost_tests::raw::{login, publish, RawClient};
-use mqhost_tests::{mqhost_binary, Broker};
+use mqhost_tests::Broker;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -181,26 +179,7 @@ fn add_admin(broker: &Broker, dir: &Path, name: &str, password: &str) {
         ),
     )
     .unwrap();
-    let mut child = Command::new(mqhost_binary())
-        .args(["admins", "--config"])
-        .arg(&conf)
-        .args(["add", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mqhost admins");
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes());
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    mqhost_tests::admin::add_admin(&conf, name, password);
 }
 
 /// A broker with the decider plugin (which checks its configuration) and
