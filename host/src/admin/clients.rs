@@ -301,6 +301,21 @@ fn refusal_text(code: u8) -> &'static str {
     }
 }
 
+/// The session of `/clients/{id}/...` and the valid filter in the body's
+/// `topic`, with the body's other fields: what subscribe and unsubscribe
+/// both read first (the session checked before the body is).
+async fn session_and_filter(
+    state: &AdminState,
+    uri: &Uri,
+    body: Body,
+) -> Result<(SessionHandle, body::Fields, String), Reply> {
+    let session = client_id(uri, 2).and_then(|id| session(state, &id))?;
+    let fields = body::object(body).await?;
+    let topic = fields.string("topic")?.to_owned();
+    check_filter(&topic)?;
+    Ok((session, fields, topic))
+}
+
 /// `{"topic", "qos"}`: subscribes the client as a SUBSCRIBE would
 /// (access rules included), without a SUBACK; retained messages follow.
 pub async fn subscribe(
@@ -309,25 +324,14 @@ pub async fn subscribe(
     uri: Uri,
     body: Body,
 ) -> Reply {
-    let session = match client_id(&uri, 2).and_then(|id| session(&state, &id)) {
-        Ok(session) => session,
-        Err(reply) => return reply,
-    };
-    let fields = match body::object(body).await {
-        Ok(fields) => fields,
-        Err(reply) => return reply,
-    };
-    let topic = match fields.string("topic") {
-        Ok(topic) => topic.to_owned(),
+    let (session, fields, topic) = match session_and_filter(&state, &uri, body).await {
+        Ok(found) => found,
         Err(reply) => return reply,
     };
     let qos = match fields.number("qos", 0..=2, 0) {
         Ok(qos) => qos as u8,
         Err(reply) => return reply,
     };
-    if let Err(reply) = check_filter(&topic) {
-        return reply;
-    }
     let qos = QoS::try_from(qos).unwrap_or(QoS::AtMostOnce);
     let filter = topic.clone();
     let outcome = ask(&session, |reply| SessionEvent::Subscribe {
@@ -360,21 +364,10 @@ pub async fn unsubscribe(
     uri: Uri,
     body: Body,
 ) -> Reply {
-    let session = match client_id(&uri, 2).and_then(|id| session(&state, &id)) {
-        Ok(session) => session,
+    let (session, _, topic) = match session_and_filter(&state, &uri, body).await {
+        Ok(found) => found,
         Err(reply) => return reply,
     };
-    let fields = match body::object(body).await {
-        Ok(fields) => fields,
-        Err(reply) => return reply,
-    };
-    let topic = match fields.string("topic") {
-        Ok(topic) => topic.to_owned(),
-        Err(reply) => return reply,
-    };
-    if let Err(reply) = check_filter(&topic) {
-        return reply;
-    }
     let filter = topic.clone();
     match ask(&session, |reply| SessionEvent::Unsubscribe {
         filter,
