@@ -155,6 +155,16 @@ impl<'a> MessageData<'a> {
         }
     }
 
+    /// The message as the write functions see it.
+    pub(crate) fn shape(&self) -> crate::functions::Shape {
+        crate::functions::Shape::of_message(
+            self.qos,
+            self.retain,
+            self.payload.is_empty(),
+            self.topic,
+        )
+    }
+
     /// The hash fields and values, in the order the seed shows them:
     /// `id`, `from`, `qos`, `topic`, `retain`, `payload`, `ts`. Numbers
     /// are written on the stack: this runs for every message stored.
@@ -237,6 +247,14 @@ impl std::ops::Deref for IdText {
 impl std::fmt::Debug for IdText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl IdText {
+    /// Digits as [`IdText::as_bytes`] gave them (a packed event's): not
+    /// checked again, since [`IdText::as_str`] checks.
+    pub(crate) fn from_digits(digits: [u8; BASE62_LEN]) -> IdText {
+        IdText(digits)
     }
 }
 

@@ -234,7 +234,14 @@ impl RedisBackend {
                             }
                         }
                         pool.write(count, event.size_hint(), |batch| {
-                            function.emit(event, rule.ttl, batch)
+                            // The message path's events wait packed; the
+                            // writer makes their commands.
+                            let packed = pool::record::pack(*function, rule.ttl, event, |parts| {
+                                batch.record(parts)
+                            });
+                            if !packed {
+                                function.emit(event, rule.ttl, batch)
+                            }
                         });
                     }
                     Kind::Lookup => {

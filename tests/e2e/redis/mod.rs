@@ -3,6 +3,7 @@
 //! reload, outages, sentinel and cluster. Each test starts its own
 //! `redis-server` (or topology) on private ports and its own broker.
 
+mod backlog;
 mod channel;
 mod cluster;
 mod commands;

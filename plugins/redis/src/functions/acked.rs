@@ -10,7 +10,7 @@
 
 use super::keys;
 use super::message::{LATEST_PREFIX, MSG_PREFIX};
-use crate::event::DeliveryData;
+use crate::event::{DeliveryData, IdText};
 use crate::resp::{CommandSink, DEL, ZREM};
 
 /// `mqtt:acked:${clientid}:${topic}`.
@@ -20,17 +20,36 @@ pub(crate) fn acked_key(client_id: &str, topic: &str) -> String {
 
 /// `on_message_acked_for_queue`.
 pub(crate) fn for_queue(delivery: &DeliveryData, out: &mut impl CommandSink) {
-    out.begin(2);
-    out.word(DEL);
-    out.arg2(MSG_PREFIX, delivery.id.as_bytes());
-    // That topic's index would be a message's hash: it has none.
-    if keys::id_like(delivery.topic) {
-        return;
+    consume(&[delivery.id], out);
+    if indexed(delivery.topic) {
+        unindex(delivery.topic.as_bytes(), &[delivery.id], out);
     }
-    out.begin(3);
+}
+
+/// Whether messages on `topic` are in an index to take them out of: not
+/// when that index would be a message's hash.
+pub(crate) fn indexed(topic: &str) -> bool {
+    !keys::id_like(topic)
+}
+
+/// Deletes the hashes of messages `ids`: one command, for one message or
+/// the acks of a batch (see `pool::unpack`).
+pub(crate) fn consume(ids: &[IdText], out: &mut impl CommandSink) {
+    out.begin(1 + ids.len());
+    out.word(DEL);
+    for id in ids {
+        out.arg2(MSG_PREFIX, id.as_bytes());
+    }
+}
+
+/// Takes messages `ids` out of the index of `topic`.
+pub(crate) fn unindex(topic: &[u8], ids: &[IdText], out: &mut impl CommandSink) {
+    out.begin(2 + ids.len());
     out.word(ZREM);
-    out.arg2(MSG_PREFIX, delivery.topic.as_bytes());
-    out.arg(delivery.id.as_bytes());
+    out.arg2(MSG_PREFIX, topic);
+    for id in ids {
+        out.arg(id.as_bytes());
+    }
 }
 
 /// `on_message_acked_for_pubsub`.

@@ -18,7 +18,7 @@ use mqhost_plugin_api::types::BASE62_LEN;
 use mqhost_plugin_api::MessageId;
 
 use super::keys;
-use crate::event::MessageData;
+use crate::event::{IdText, MessageData};
 use crate::resp::{CommandSink, EXPIRE, HMSET, MINUS, ONE, ZADD, ZREMRANGEBYLEX};
 
 /// What the write functions of `message.publish` look at in a message.
@@ -103,63 +103,101 @@ fn store_hash(
     out.arg_u64(ttl);
 }
 
-/// Commands of `on_message_publish` for a message of this shape: none for
-/// a retained message with an empty payload (a retained delete, whatever
-/// the QoS), hash and TTL for QoS 0 retained, plus for QoS 1 and 2 the
-/// topic's index: the add, its trim and its TTL (none for a topic spelled
-/// like a message id, whose index would be a message's hash).
-pub(crate) fn publish_count(shape: Shape) -> usize {
+/// What `on_message_publish` writes for a message of this shape: nothing
+/// for a retained message with an empty payload (a retained delete,
+/// whatever the QoS), else the hash and its TTL for QoS 1 and 2 and for
+/// retained messages, and for QoS 1 and 2 the topic's index: the add, its
+/// trim and its TTL (none for a topic spelled like a message id, whose
+/// index would be a message's hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PublishWrites {
+    /// `HMSET` and `EXPIRE` of the message's hash.
+    pub(crate) store: bool,
+    /// `ZADD`, trim and `EXPIRE` of its topic's index.
+    pub(crate) index: bool,
+}
+
+/// See [`PublishWrites`].
+pub(crate) fn publish_writes(shape: Shape) -> PublishWrites {
     if shape.retain && shape.empty {
-        0
-    } else if shape.qos > 0 && !shape.id_like_topic {
-        5
-    } else if shape.qos > 0 || shape.retain {
-        2
-    } else {
-        0
+        return PublishWrites {
+            store: false,
+            index: false,
+        };
     }
+    PublishWrites {
+        store: shape.qos > 0 || shape.retain,
+        index: shape.qos > 0 && !shape.id_like_topic,
+    }
+}
+
+/// Commands of `on_message_publish` for a message of this shape.
+pub(crate) fn publish_count(shape: Shape) -> usize {
+    let writes = publish_writes(shape);
+    usize::from(writes.store) * 2 + usize::from(writes.index) * 3
 }
 
 /// `on_message_publish`.
 pub(crate) fn publish(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
-    let shape = Shape::of_message(
-        message.qos,
-        message.retain,
-        message.payload.is_empty(),
-        message.topic,
-    );
-    if publish_count(shape) == 0 {
-        return;
+    let writes = publish_writes(message.shape());
+    if writes.store {
+        store(message, ttl, out);
     }
-    store_hash(MSG_PREFIX, &message.id, message, ttl, out);
-    if message.qos > 0 && !shape.id_like_topic {
-        index(message, ttl, out);
+    if writes.index {
+        index(
+            message.topic.as_bytes(),
+            &[message.id],
+            ttl,
+            &trim_cutoff(message, ttl),
+            out,
+        );
     }
 }
 
-/// Adds the message to its topic's index and drops from the index every
-/// id whose hash has expired, in the same pipeline: every member scores 1,
-/// so the set sorts by id, and an id's text sorts by its publish time. A
-/// hash lives `ttl` from its publish, so ids published more than `ttl`
-/// before this one are gone (`ZREMRANGEBYLEX - (cutoff`). The set itself
-/// expires `ttl` after the last write, with the last hash it names, so an
-/// index nobody writes to any more goes too.
-fn index(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
-    out.begin(4);
+/// The message's hash and its TTL: the part of `on_message_publish` that
+/// is the message's own.
+pub(crate) fn store(message: &MessageData, ttl: u64, out: &mut impl CommandSink) {
+    store_hash(MSG_PREFIX, &message.id, message, ttl, out);
+}
+
+/// Adds messages `ids` to the index of `topic` and drops from the index
+/// every id whose hash has expired, in the same pipeline: every member
+/// scores 1, so the set sorts by id, and an id's text sorts by its publish
+/// time. A hash lives `ttl` from its publish, so ids published more than
+/// `ttl` before the last of them are gone (`ZREMRANGEBYLEX - (cutoff`, see
+/// [`trim_cutoff`]). The set itself expires `ttl` after the last write,
+/// with the last hash it names, so an index nobody writes to any more goes
+/// too. Many ids at once are the messages of a batch (see
+/// `pool::unpack`): the same three commands whatever their number.
+pub(crate) fn index(
+    topic: &[u8],
+    ids: &[IdText],
+    ttl: u64,
+    cutoff: &[u8; BASE62_LEN],
+    out: &mut impl CommandSink,
+) {
+    out.begin(2 + 2 * ids.len());
     out.word(ZADD);
-    out.arg2(MSG_PREFIX, message.topic.as_bytes());
-    out.word(ONE);
-    out.arg(message.id.as_bytes());
-    let cutoff = cutoff_digits(message.ts_ms.saturating_sub(ttl.saturating_mul(1000)));
+    out.arg2(MSG_PREFIX, topic);
+    for id in ids {
+        out.word(ONE);
+        out.arg(id.as_bytes());
+    }
     out.begin(4);
     out.word(ZREMRANGEBYLEX);
-    out.arg2(MSG_PREFIX, message.topic.as_bytes());
+    out.arg2(MSG_PREFIX, topic);
     out.word(MINUS);
-    out.arg2(b"(", &cutoff);
+    out.arg2(b"(", cutoff);
     out.begin(3);
     out.word(EXPIRE);
-    out.arg2(MSG_PREFIX, message.topic.as_bytes());
+    out.arg2(MSG_PREFIX, topic);
     out.arg_u64(ttl);
+}
+
+/// The trim's bound for a message stored for `ttl` seconds: the id of
+/// the first message published `ttl` before it.
+pub(crate) fn trim_cutoff(message: &MessageData, ttl: u64) -> [u8; BASE62_LEN] {
+    cutoff_digits(message.ts_ms.saturating_sub(ttl.saturating_mul(1000)))
 }
 
 /// The id of the first message published at `ms` (Unix milliseconds),

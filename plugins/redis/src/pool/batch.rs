@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use crate::resp::{decimal, CommandSink, Word};
+use crate::resp::{decimal, CommandSink, RespBuf, Word};
 
 /// A block's size; a command larger than that gets a block of its own.
 const BLOCK: usize = 256 << 10;
@@ -87,6 +87,9 @@ struct Cmd {
     start: u32,
     end: u32,
     argc: u32,
+    /// Queued commands it stands for: more than one once the writer has
+    /// joined the message path's (see [`super::unpack`]).
+    carries: u32,
 }
 
 /// Commands in one arena.
@@ -112,6 +115,10 @@ pub(crate) struct Mark {
 /// Offsets within a block are `u32`: no command may pass this.
 pub(crate) const MAX_COMMAND_BYTES: usize = u32::MAX as usize;
 
+/// The argument count that marks an entry as a packed event (see
+/// [`super::record`]) rather than a command.
+const RECORD: u32 = u32::MAX;
+
 impl CommandSink for Batch {
     fn begin(&mut self, _argc: usize) {
         let block = self.blocks.len().saturating_sub(1) as u32;
@@ -121,6 +128,7 @@ impl CommandSink for Batch {
             start: at,
             end: at,
             argc: 0,
+            carries: 1,
         });
     }
 
@@ -193,7 +201,14 @@ impl Batch {
             }
             _ => (0, 0),
         };
-        let size = BLOCK.max(so_far + need);
+        // A command outgrowing a block (the joined adds of a batch) gets
+        // room to double, not just the next argument's: else it would
+        // move again at every argument.
+        let size = if so_far > 0 {
+            BLOCK.max((so_far + need).saturating_mul(2))
+        } else {
+            BLOCK.max(need)
+        };
         let mut block = match self.spare.pop() {
             Some(b) if b.capacity() >= size => b,
             _ => Vec::with_capacity(size),
@@ -215,7 +230,54 @@ impl Batch {
         }
     }
 
-    /// Commands held.
+    /// Stores a packed event (see [`super::record`]): `parts`, one after
+    /// another, as one entry.
+    pub(crate) fn record(&mut self, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.begin(0);
+        self.room(len);
+        let Some(block) = self.blocks.last_mut() else {
+            return;
+        };
+        for part in parts {
+            block.extend_from_slice(part);
+        }
+        let end = block.len();
+        self.len += len;
+        if let Some(cmd) = self.cmds.last_mut() {
+            cmd.end = end as u32;
+            cmd.argc = RECORD;
+        }
+    }
+
+    /// Entry `index`'s packed event, or None when it is a command.
+    pub(crate) fn record_bytes(&self, index: usize) -> Option<&[u8]> {
+        let cmd = self.cmds.get(index)?;
+        (cmd.argc == RECORD).then(|| self.bytes(&self.command_bytes(index)))
+    }
+
+    /// Appends command `index` of `from` (a command, not a packed event).
+    pub(crate) fn copy_command(&mut self, from: &Batch, index: usize) {
+        let Some(cmd) = from.cmds.get(index) else {
+            return;
+        };
+        let bytes = from.bytes(&from.command_bytes(index));
+        self.begin(0);
+        self.room(bytes.len());
+        let Some(block) = self.blocks.last_mut() else {
+            return;
+        };
+        block.extend_from_slice(bytes);
+        let end = block.len();
+        self.len += bytes.len();
+        if let Some(last) = self.cmds.last_mut() {
+            last.end = end as u32;
+            last.argc = cmd.argc;
+            last.carries = cmd.carries;
+        }
+    }
+
+    /// Commands held (entries, packed events included).
     pub(crate) fn len(&self) -> usize {
         self.cmds.len()
     }
@@ -285,6 +347,29 @@ impl Batch {
         }
     }
 
+    /// Each command from `from` on stands for `carries` queued commands.
+    pub(crate) fn set_carries_from(&mut self, from: usize, carries: usize) {
+        let carries = u32::try_from(carries).unwrap_or(u32::MAX);
+        for cmd in self.cmds.iter_mut().skip(from) {
+            cmd.carries = carries;
+        }
+    }
+
+    /// Queued commands command `index` stands for.
+    pub(crate) fn carries(&self, index: usize) -> u32 {
+        self.cmds.get(index).map_or(0, |c| c.carries)
+    }
+
+    /// Queued commands commands `cmds` stand for.
+    pub(crate) fn carried(&self, cmds: Range<usize>) -> usize {
+        self.cmds
+            .get(cmds)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.carries as usize)
+            .sum()
+    }
+
     /// Command `index`'s argument count.
     pub(crate) fn argc(&self, index: usize) -> usize {
         self.cmds[index].argc as usize
@@ -345,6 +430,19 @@ impl Batch {
             .iter()
             .map(|c| (c.end - c.start) as usize)
             .sum()
+    }
+
+    /// Encodes commands `cmds` as they are into `out`.
+    pub(crate) fn encode_into(&self, cmds: Range<usize>, out: &mut RespBuf) {
+        out.reserve(self.bytes_of(cmds.clone()) + cmds.len() * 8);
+        for cmd in self.cmds.get(cmds).unwrap_or_default() {
+            out.begin_carrying(cmd.argc as usize, cmd.carries);
+            out.raw(self.bytes(&Loc {
+                block: cmd.block,
+                start: cmd.start,
+                end: cmd.end,
+            }));
+        }
     }
 
     /// Writes commands `cmds` again into another sink (a cluster link's

@@ -302,11 +302,11 @@ pub(crate) struct Coalescer {
 }
 
 impl Out {
-    fn of(bytes: Loc, argc: usize) -> Out {
+    fn of(bytes: Loc, argc: usize, carries: u32) -> Out {
         Out {
             argc: argc as u32,
             bytes,
-            carries: 1,
+            carries,
             first_join: NONE,
             last_join: NONE,
             dropped: false,
@@ -317,7 +317,14 @@ impl Out {
 impl Coalescer {
     /// Appends arguments `args` of the command at hand to output command
     /// `target`.
-    fn join(&mut self, target: u32, spans: &[ArgSpan], args: Range<usize>, command: &Loc) {
+    fn join(
+        &mut self,
+        target: u32,
+        spans: &[ArgSpan],
+        args: Range<usize>,
+        command: &Loc,
+        carries: u32,
+    ) {
         let at = self.joins.len() as u32;
         let count = args.len() as u32;
         let bytes = match spans.get(args.start) {
@@ -333,7 +340,7 @@ impl Coalescer {
         }
         out.last_join = at;
         out.argc += count;
-        out.carries += 1;
+        out.carries += carries;
     }
 
     /// Output command `earlier` is superseded by `later`, which now carries
@@ -375,22 +382,23 @@ impl Coalescer {
                 }
             }
             let bytes = batch.command_bytes(index);
+            let carries = batch.carries(index);
             let arg = |i: usize| batch.content(spans[i]);
             let next = self.outs.len() as u32;
             match shape {
                 Shape::Unknown => {
-                    self.outs.push(Out::of(bytes, argc));
+                    self.outs.push(Out::of(bytes, argc, carries));
                     barrier = next + 1;
                     open_del = NONE;
                 }
                 Shape::Keyed => {
-                    self.outs.push(Out::of(bytes, argc));
+                    self.outs.push(Out::of(bytes, argc, carries));
                     let slot = self.touched.key(arg(1));
                     slot.any = next;
                     slot.whole = next;
                 }
                 shape @ (Shape::Expire | Shape::Trim) => {
-                    self.outs.push(Out::of(bytes.clone(), argc));
+                    self.outs.push(Out::of(bytes.clone(), argc, carries));
                     let key = self.touched.hash(arg(1), 0);
                     let slot = *self.touched.slot(key);
                     let last = if shape == Shape::Expire {
@@ -424,10 +432,10 @@ impl Coalescer {
                             any == NONE || any <= open_del
                         });
                     let target = if joins {
-                        self.join(open_del, &spans, 1..argc, &bytes);
+                        self.join(open_del, &spans, 1..argc, &bytes, carries);
                         open_del
                     } else {
-                        self.outs.push(Out::of(bytes, argc));
+                        self.outs.push(Out::of(bytes, argc, carries));
                         open_del = next;
                         next
                     };
@@ -457,10 +465,10 @@ impl Coalescer {
                             any == NONE || any <= open
                         });
                     let target = if joins {
-                        self.join(open, &spans, 2..argc, &bytes);
+                        self.join(open, &spans, 2..argc, &bytes, carries);
                         open
                     } else {
-                        self.outs.push(Out::of(bytes, argc));
+                        self.outs.push(Out::of(bytes, argc, carries));
                         next
                     };
                     for m in members {

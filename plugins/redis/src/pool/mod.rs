@@ -2,10 +2,11 @@
 //! tasks that talk to it, all on the plugin's runtime:
 //!
 //! - [`queue`]: the ordered, bounded write queue, one arena of commands
-//!   ([`batch`]) that hooks write into;
+//!   ([`batch`]) that hooks write into, the message path's as packed
+//!   events ([`record`]);
 //! - [`writer`]: sends the queue in pipelined batches (see there for
-//!   ordering and retries), coalesced ([`coalesce`]) on single and
-//!   sentinel pools;
+//!   ordering and retries), made into commands ([`unpack`]) and coalesced
+//!   ([`coalesce`]) on single and sentinel pools;
 //! - [`lookup`]: reads that deliver or subscribe through the host, in
 //!   order per client;
 //! - [`channel`]: the SUB/UNSUB channel.
@@ -26,7 +27,9 @@ pub(crate) mod coalesce;
 pub(crate) mod lookup;
 pub(crate) mod queue;
 pub(crate) mod raw;
+pub(crate) mod record;
 pub(crate) mod shared;
+pub(crate) mod unpack;
 pub(crate) mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -139,7 +142,7 @@ impl PoolHandle {
         let queued = stats.queued.load(Ordering::Relaxed);
         let queued_bytes = stats.queued_bytes.load(Ordering::Relaxed);
         let fits = queued + count <= limit && queued_bytes + bytes <= limit_bytes;
-        if !fits || self.shared.queue.push(stats, emit).is_none() {
+        if !fits || self.shared.queue.push(stats, count, emit).is_none() {
             stats.overflow.fetch_add(count as u64, Ordering::Relaxed);
             self.log_overflow(limit, limit_bytes);
         }

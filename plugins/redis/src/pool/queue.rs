@@ -43,14 +43,21 @@ impl WriteQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues what `emit` writes and counts it in `stats` (under the lock,
-    /// so the writer never counts it answered first); None, with nothing
-    /// queued, when it passes what the arena's offsets can address.
-    pub(crate) fn push(&self, stats: &PoolStats, emit: impl FnOnce(&mut Batch)) -> Option<Pushed> {
+    /// Queues what `emit` writes, `commands` commands once written (a
+    /// packed event stands for its function's), and counts it in `stats`
+    /// (under the lock, so the writer never counts it answered first);
+    /// None, with nothing queued, when it passes what the arena's offsets
+    /// can address.
+    pub(crate) fn push(
+        &self,
+        stats: &PoolStats,
+        commands: usize,
+        emit: impl FnOnce(&mut Batch),
+    ) -> Option<Pushed> {
         let mut state = self.state();
         let was_empty = state.batch.is_empty();
         let mark = state.batch.mark();
-        let (commands, bytes) = (state.batch.len(), state.batch.byte_len());
+        let (entries, bytes) = (state.batch.len(), state.batch.byte_len());
         emit(&mut state.batch);
         // Offsets within a block are u32: a write that large (a payload
         // repeated by a raw command) is refused whole.
@@ -59,7 +66,11 @@ impl WriteQueue {
             return None;
         }
         let pushed = Pushed {
-            commands: state.batch.len() - commands,
+            commands: if state.batch.len() > entries {
+                commands
+            } else {
+                0
+            },
             bytes: state.batch.byte_len() - bytes,
         };
         stats.queued.fetch_add(pushed.commands, Ordering::Relaxed);
@@ -117,9 +128,9 @@ mod tests {
     async fn the_writer_takes_what_hooks_pushed_then_ends_when_closed() {
         let queue = std::sync::Arc::new(WriteQueue::default());
         let stats = PoolStats::default();
-        let pushed = queue.push(&stats, set).unwrap();
+        let pushed = queue.push(&stats, 1, set).unwrap();
         assert_eq!(pushed.commands, 1);
-        queue.push(&stats, set).unwrap();
+        queue.push(&stats, 1, set).unwrap();
         let mut taken = Batch::default();
         assert!(queue.take(&mut taken).await);
         assert_eq!(taken.len(), 2);
@@ -134,7 +145,7 @@ mod tests {
                 (got, taken.len())
             })
         };
-        queue.push(&stats, set).unwrap();
+        queue.push(&stats, 1, set).unwrap();
         assert_eq!(waiter.await.unwrap(), (true, 1));
         queue.close();
         let mut taken = Batch::default();
@@ -145,7 +156,7 @@ mod tests {
     fn a_push_that_writes_nothing_queues_nothing() {
         let queue = WriteQueue::default();
         let stats = PoolStats::default();
-        let pushed = queue.push(&stats, |_| {}).unwrap();
+        let pushed = queue.push(&stats, 1, |_| {}).unwrap();
         assert_eq!(
             pushed,
             Pushed {

@@ -42,7 +42,32 @@ pub(super) async fn connect(config: &SharedConfig) -> Result<(ClusterConnection,
 pub(super) fn encode(batch: &Batch, cmds: Range<usize>) -> Vec<Group> {
     let mut list = CmdList::default();
     batch.replay(cmds, &mut list);
-    group(list.cmds)
+    group(list.cmds.into_iter().flat_map(split_keys).collect())
+}
+
+/// A `DEL` of many keys as one `DEL` per key: keys of many slots cannot
+/// share a command. The writer joins deletes only for single and sentinel
+/// pools; a reload that makes the pool a cluster can still find some
+/// joined.
+fn split_keys(cmd: Cmd) -> Vec<Cmd> {
+    let args: Vec<&[u8]> = cmd
+        .args_iter()
+        .filter_map(|arg| match arg {
+            Arg::Simple(bytes) => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    match args.split_first() {
+        Some((name, keys)) if name.eq_ignore_ascii_case(b"DEL") && keys.len() > 1 => keys
+            .iter()
+            .map(|key| {
+                let mut one = redis::cmd("DEL");
+                one.arg(*key);
+                one
+            })
+            .collect(),
+        _ => vec![cmd],
+    }
 }
 
 /// A command Redis refused for good.
@@ -236,6 +261,15 @@ mod tests {
         let mut cmd = redis::cmd("SET");
         cmd.arg(key).arg(value);
         cmd
+    }
+
+    #[test]
+    fn a_delete_of_many_keys_goes_to_each_key_s_slot() {
+        let mut del = redis::cmd("DEL");
+        del.arg("mqtt:msg:a").arg("mqtt:msg:b");
+        let split: Vec<Vec<String>> = split_keys(del).iter().map(words).collect();
+        assert_eq!(split, [["DEL", "mqtt:msg:a"], ["DEL", "mqtt:msg:b"]]);
+        assert_eq!(split_keys(set("k", "v")).len(), 1);
     }
 
     #[test]

@@ -30,12 +30,16 @@ use super::batch::Batch;
 use super::coalesce::Coalescer;
 use super::raw::RawConn;
 use super::shared::PoolShared;
+use super::unpack::Unpacker;
 use super::SharedConfig;
 use crate::resp::RespBuf;
 use cluster::Group;
 
-/// Commands in one batch at most.
-pub(crate) const MAX_BATCH_COMMANDS: usize = 8192;
+/// Commands in one batch at most: enough for Redis to work without
+/// waiting for the next batch, few enough that the writer's buffers stay
+/// small (memory touched for the first time costs more than a batch's
+/// round trip).
+pub(crate) const MAX_BATCH_COMMANDS: usize = 2048;
 /// Bytes in one batch at most (roughly): large payloads make small batches.
 pub(crate) const MAX_BATCH_BYTES: usize = 8 << 20;
 /// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
@@ -87,8 +91,17 @@ pub(crate) struct Writer {
     settings_open: bool,
     config: SharedConfig,
     link: Option<Link>,
-    /// Commands taken from the queue, sent batch by batch.
+    /// What was taken from the queue: commands and packed events.
+    queued: Batch,
+    /// The first entry of `queued` not yet in `taken`.
+    queued_cursor: usize,
+    /// Commands made from `queued`, a few batches at a time, sent batch
+    /// by batch: memory reused from batch to batch.
     taken: Batch,
+    unpacker: Unpacker,
+    /// Whether `taken` holds commands the unpacker did not join, which the
+    /// coalescer may.
+    taken_mixed: bool,
     /// The first command of `taken` not yet in a batch.
     cursor: usize,
     /// The current batch's commands in `taken`, kept to encode them again
@@ -119,7 +132,11 @@ impl Writer {
             settings_open: true,
             config,
             link: None,
+            queued: Batch::default(),
+            queued_cursor: 0,
             taken: Batch::default(),
+            unpacker: Unpacker::default(),
+            taken_mixed: false,
             cursor: 0,
             current: 0..0,
             coalescer: Coalescer::default(),
@@ -140,20 +157,26 @@ impl Writer {
             if matches!(self.pending, Pending::Empty) {
                 if self.cursor >= self.taken.len() {
                     self.taken.clear();
+                    self.taken_mixed = false;
                     self.cursor = 0;
-                    let shared = Arc::clone(&self.shared);
-                    let got = tokio::select! {
-                        changed = self.settings.changed(), if self.settings_open => {
-                            match changed {
-                                Ok(()) => self.apply_settings(),
-                                Err(_) => self.settings_open = false,
+                    if !self.unpack_queued() {
+                        self.queued.clear();
+                        self.queued_cursor = 0;
+                        let shared = Arc::clone(&self.shared);
+                        let got = tokio::select! {
+                            changed = self.settings.changed(), if self.settings_open => {
+                                match changed {
+                                    Ok(()) => self.apply_settings(),
+                                    Err(_) => self.settings_open = false,
+                                }
+                                continue;
                             }
-                            continue;
+                            got = shared.queue.take(&mut self.queued) => got,
+                        };
+                        if !got {
+                            break;
                         }
-                        got = shared.queue.take(&mut self.taken) => got,
-                    };
-                    if !got {
-                        break;
+                        self.unpack_queued();
                     }
                 }
                 self.current = self.next_chunk();
@@ -173,10 +196,7 @@ impl Writer {
                     let stats = &self.shared.stats;
                     stats
                         .queued
-                        .fetch_sub(self.current.len(), Ordering::Relaxed);
-                    stats
-                        .queued_bytes
-                        .fetch_sub(self.taken.bytes_of(self.current.clone()), Ordering::Relaxed);
+                        .fetch_sub(self.taken.carried(self.current.clone()), Ordering::Relaxed);
                     self.current = self.current.end..self.current.end;
                     self.pending = Pending::Empty;
                     if let Some(next) = self.next.take() {
@@ -213,6 +233,32 @@ impl Writer {
         self.config = new;
     }
 
+    /// Moves entries of `queued` into `taken`, as commands, up to twice
+    /// the batch limits (a batch on the wire and the next one encoded);
+    /// false when none were left. Their bytes leave the queue's count
+    /// here.
+    fn unpack_queued(&mut self) -> bool {
+        if self.queued_cursor >= self.queued.len() {
+            return false;
+        }
+        // On a cluster the keys of one joined command would span slots.
+        let join = self.config.link.kind != PoolKind::Cluster;
+        let unpacked = self.unpacker.unpack(
+            &self.queued,
+            &mut self.queued_cursor,
+            &mut self.taken,
+            join,
+            2 * MAX_BATCH_COMMANDS,
+            2 * MAX_BATCH_BYTES,
+        );
+        self.taken_mixed |= unpacked.mixed;
+        self.shared
+            .stats
+            .queued_bytes
+            .fetch_sub(unpacked.bytes, Ordering::Relaxed);
+        true
+    }
+
     /// The next batch's commands in `taken`, within the batch limits.
     fn next_chunk(&mut self) -> Range<usize> {
         let chunk = self
@@ -246,7 +292,12 @@ impl Writer {
     fn encode_resp(&mut self, cmds: Range<usize>) -> RespBuf {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
-        self.coalescer.encode(&self.taken, cmds, &mut buf);
+        if self.taken_mixed {
+            self.coalescer.encode(&self.taken, cmds, &mut buf);
+        } else {
+            // Joined already: nothing left for the coalescer to find.
+            self.taken.encode_into(cmds, &mut buf);
+        }
         buf
     }
 
