@@ -229,6 +229,10 @@ pub fn is_wildcard_level(level: &str) -> bool {
 /// unspecified, but the function does not panic.
 pub fn matches(filter: &str, name: &str) -> bool {
     let dollar = name.starts_with('$');
+    // The filter of rules that want every message: no level to compare.
+    if filter == "#" {
+        return !dollar;
+    }
     let mut filter_levels = filter.split('/');
     let mut name_levels = name.split('/');
     let mut first = true;
