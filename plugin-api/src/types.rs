@@ -223,36 +223,24 @@ impl MessageId {
     /// assert_eq!(&id.base62_digits()[..], id.to_base62().as_bytes());
     /// ```
     pub fn base62_digits(self) -> [u8; BASE62_LEN] {
-        // Five digits at a time: 62^5 is below 2^30, so dividing the
-        // 128-bit value by it 32 bits at a time stays in 64-bit arithmetic,
-        // a multiplication by a constant per step, where a 128-bit
-        // division is a library call. Each run's digits come from its
-        // remainder while the next run's division goes on.
-        const FIVE: u64 = 62u64.pow(5);
-        let mut limbs = [
-            (self.high >> 32) as u32,
-            self.high as u32,
-            (self.low >> 32) as u32,
-            self.low as u32,
-        ];
-        let mut digits = [b'0'; BASE62_LEN];
-        let mut end = BASE62_LEN;
-        while end > 0 {
-            let mut rest = 0u64;
-            for limb in limbs.iter_mut() {
-                let value = (rest << 32) | u64::from(*limb);
-                *limb = (value / FIVE) as u32;
-                rest = value % FIVE;
+        // 62^10 fits in a u64: split the value into three runs of digits
+        // and do the rest in 64-bit arithmetic, two 128-bit divisions
+        // instead of forty-four (each remainder comes from its quotient).
+        const CHUNK: u128 = 62u128.pow(10);
+        fn fill(out: &mut [u8], mut value: u64) {
+            for slot in out.iter_mut().rev() {
+                *slot = BASE62[(value % 62) as usize];
+                value /= 62;
             }
-            // The last run is two digits: 62^22 exceeds 2^128.
-            let start = end.saturating_sub(5);
-            let mut run = rest as u32;
-            for slot in digits[start..end].iter_mut().rev() {
-                *slot = BASE62[(run % 62) as usize];
-                run /= 62;
-            }
-            end = start;
         }
+        let value = self.as_u128();
+        let mut digits = [b'0'; BASE62_LEN];
+        let upper = value / CHUNK;
+        fill(&mut digits[12..], (value - upper * CHUNK) as u64);
+        let top = upper / CHUNK;
+        fill(&mut digits[2..12], (upper - top * CHUNK) as u64);
+        // What is left is below 62^2: 62^22 exceeds 2^128.
+        fill(&mut digits[..2], top as u64);
         digits
     }
 
