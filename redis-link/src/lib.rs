@@ -38,6 +38,7 @@
 //!     tokio::time::timeout(Duration::from_secs(3), attempt).await.ok()?.ok()
 //! }
 //! ```
+#![deny(unsafe_code)]
 
 pub mod cell;
 pub mod conn;
@@ -55,4 +56,4 @@ pub use errors::{is_transient, needs_new_connection};
 pub use keys::{LinkKeys, Names, Setting, EMQX4_AUTH_REDIS};
 pub use server::{parse_server, parse_servers, Server};
 pub use settings::{LinkConfig, PoolKind, Secret, Tls, DEFAULT_POOL_SIZE};
-pub use stream::{install_crypto_provider, open_stream, Stream};
+pub use stream::{install_crypto_provider, open_stream, open_stream_marked, LowWater, Stream};

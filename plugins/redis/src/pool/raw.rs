@@ -2,13 +2,14 @@
 //! the master a sentinel names): a TCP stream that takes a batch of
 //! commands already encoded in RESP and reads back exactly as many replies,
 //! keeping only the errors; over TLS when the pool says `ssl = on` (the
-//! stream is redis-link's [`open_stream`]). The `redis` crate still finds
+//! stream is redis-link's [`open_stream_marked`]), waking for replies
+//! only once the bytes still owed can be there (its [`LowWater`]). The `redis` crate still finds
 //! the master (sentinel), and serves lookups, the channel and clusters;
 //! this is the hot path only (see [`crate::resp`]).
 
 use std::io;
 
-use mqhost_redis_link::{open_stream, Stream, CONNECT_TIMEOUT};
+use mqhost_redis_link::{open_stream_marked, LowWater, Stream, CONNECT_TIMEOUT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::PoolConfig;
@@ -16,10 +17,18 @@ use crate::resp::{CommandSink, ReplyScanner, RespBuf};
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 * 1024;
+/// The fewest bytes a reply takes: `:0\r\n` in RESP2, and `_\r\n` in
+/// RESP3 should a raw command switch the connection to it.
+const MIN_REPLY_BYTES: usize = 3;
+/// The highest low-water mark asked for: far below any socket's receive
+/// buffer, and enough that a batch wakes its reader a few times at most.
+const MAX_LOW_WATER: usize = 64 * 1024;
 
 /// A connection carrying pipelined batches.
 pub(crate) struct RawConn {
     stream: Box<dyn Stream>,
+    /// The plain stream's receive low-water mark (none over TLS).
+    low_water: Option<LowWater>,
     /// Replies read but not yet scanned.
     input: Vec<u8>,
     /// `host:port`, for log lines.
@@ -30,9 +39,10 @@ impl RawConn {
     /// Connects to `host:port` and logs in as the pool says (`AUTH`,
     /// `SELECT`).
     pub(crate) async fn connect(host: &str, port: u16, pool: &PoolConfig) -> io::Result<RawConn> {
-        let stream = open_stream(&pool.link, host, port).await?;
+        let (stream, low_water) = open_stream_marked(&pool.link, host, port).await?;
         let mut conn = RawConn {
             stream,
+            low_water,
             input: Vec::with_capacity(READ_CHUNK),
             peer: format!("{host}:{port}"),
         };
@@ -112,6 +122,12 @@ impl RawConn {
             }
             if scanner.done >= batch.len() {
                 return Ok(scanner);
+            }
+            if let Some(mark) = &mut self.low_water {
+                // Woken once the replies still owed can all be there: the
+                // bytes they take at least, less those already read.
+                let owed = (batch.len() - scanner.done) * MIN_REPLY_BYTES;
+                mark.set(owed.saturating_sub(self.input.len()).min(MAX_LOW_WATER))?;
             }
             self.input.reserve(READ_CHUNK);
             if self.stream.read_buf(&mut self.input).await? == 0 {
