@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use mqhost_redis_link::{
-    connect, open_stream, parse_servers, server_address, Conn, ConnCell, LinkConfig, PoolKind,
-    Secret, Tls,
+    connect, open_stream, open_stream_marked, parse_servers, server_address, Conn, ConnCell,
+    LinkConfig, PoolKind, Secret, Tls,
 };
 use mqhost_tests::certs::TestCerts;
 use mqhost_tests::redis::{wait_until, RedisCluster, RedisSentinel, RedisServer, MASTER_NAME};
@@ -104,6 +104,9 @@ async fn tls_links_check_the_server_and_show_a_client_certificate() {
     // The same settings give a plain stream for protocol code of one's own.
     let port = server.tls_port().unwrap();
     let mut stream = open_stream(&link, "127.0.0.1", port).await.unwrap();
+    // With no low-water mark: the TLS layer may hold part of what comes.
+    let (_, mark) = open_stream_marked(&link, "127.0.0.1", port).await.unwrap();
+    assert!(mark.is_none());
     stream
         .write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
         .await
@@ -116,6 +119,33 @@ async fn tls_links_check_the_server_and_show_a_client_certificate() {
     link.tls.cafile = None;
     assert!(connect(&link).await.is_err());
     assert!(open_stream(&link, "127.0.0.1", port).await.is_err());
+}
+
+#[tokio::test]
+async fn a_plain_stream_wakes_its_reader_only_past_its_low_water_mark() {
+    let server = RedisServer::start();
+    let link = single(&server.addr());
+    let port: u16 = server.addr().rsplit(':').next().unwrap().parse().unwrap();
+    let (mut stream, mark) = open_stream_marked(&link, "127.0.0.1", port).await.unwrap();
+    let mut mark = mark.expect("a plain stream has a mark");
+
+    // Two PINGs answer 14 bytes: a mark of 15 keeps the reader waiting.
+    mark.set(15).unwrap();
+    stream
+        .write_all(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n")
+        .await
+        .unwrap();
+    let mut input = Vec::new();
+    let waited =
+        tokio::time::timeout(Duration::from_millis(300), stream.read_buf(&mut input)).await;
+    assert!(waited.is_err(), "woken with {input:?}");
+    // A third brings the waiting bytes past it: one read gets all three.
+    stream.write_all(b"*1\r\n$4\r\nPING\r\n").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_buf(&mut input))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(input, b"+PONG\r\n".repeat(3));
 }
 
 #[tokio::test]
