@@ -19,6 +19,7 @@
 //! - [`broker`]: connections, sessions, routing, retained store.
 //! - [`hooks`]: hook points for extensions.
 //! - [`plugins`]: loading, configuring and calling plugin libraries.
+//! - [`persist`]: durable state, a write-ahead log that survives kill -9.
 #![deny(unsafe_code)]
 
 pub mod access;
@@ -33,5 +34,6 @@ pub mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod open_files;
+pub mod persist;
 pub mod plugins;
 pub mod server;

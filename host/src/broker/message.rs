@@ -1,5 +1,6 @@
 //! The application message as the broker routes it: one immutable value,
-//! shared by every session it is delivered to.
+//! shared by every session it is delivered to; and a [`Delivery`], that
+//! message on its way to one session.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -99,6 +100,19 @@ pub struct Message {
     pub timestamp_ms: u64,
     /// When the 5.0 Message Expiry Interval runs out.
     pub expires_at: Option<Instant>,
+}
+
+/// A message on its way to one session, with what that session's matching
+/// subscriptions decided.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message: Arc<Message>,
+    /// QoS for this receiver: the lower of published and granted.
+    pub qos: QoS,
+    /// RETAIN flag to send.
+    pub retain: bool,
+    /// Identifiers of every matching subscription (5.0).
+    pub subscription_ids: Vec<u32>,
 }
 
 impl Message {

@@ -44,7 +44,8 @@ use mqhost_codec::{ConnAckProperties, QoS};
 use tokio::sync::oneshot;
 
 use super::connection::Connection;
-use super::message::{unix_millis, Message};
+use super::message::unix_millis;
+pub use super::message::Delivery;
 use super::Broker;
 use crate::access::decider::{AccessCache, Check, Client, Question, Waiting};
 use crate::hooks::decide::Decision;
@@ -58,19 +59,6 @@ use mailbox::Inbox;
 use pressure::Pause;
 use timer::Timer;
 use will::PendingWill;
-
-/// A message on its way to one session, with what that session's matching
-/// subscriptions decided.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub message: Arc<Message>,
-    /// QoS for this receiver: the lower of published and granted.
-    pub qos: QoS,
-    /// RETAIN flag to send.
-    pub retain: bool,
-    /// Identifiers of every matching subscription (5.0).
-    pub subscription_ids: Vec<u32>,
-}
 
 /// What a session's mailbox carries.
 pub enum SessionEvent {

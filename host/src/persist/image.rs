@@ -1,0 +1,310 @@
+//! [`Image`]: the durable state the records make, kept by applying each
+//! record in order. Recovery builds one from the log; the writer keeps one
+//! up to date so that compaction can write the state without the history.
+//! Messages are shared (`Arc`) with the broker, never copied.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use mqhost_codec::SubscriptionOptions;
+
+use super::record::{self, Record};
+use crate::broker::message::Message;
+use crate::broker::session::Delivery;
+
+/// Where a stored delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Queued, not yet sent.
+    Queued,
+    /// Sent as this packet id, not acknowledged.
+    Sent(u16),
+    /// QoS 2: PUBREC came, PUBREL sent as this packet id.
+    Released(u16),
+}
+
+/// One session as stored.
+#[derive(Debug, Clone, Default)]
+pub struct SessionImage {
+    /// Session Expiry Interval (seconds; `u32::MAX` never).
+    pub expiry: u32,
+    /// When its client left (Unix ms), 0 if it was connected.
+    pub detached_ms: u64,
+    pub subscriptions: BTreeMap<Arc<str>, (SubscriptionOptions, Option<u32>)>,
+    /// Deliveries by their number in the session, which is their order.
+    pub deliveries: BTreeMap<u64, (Delivery, Stage)>,
+    /// Inbound QoS 2 packet ids awaiting PUBREL.
+    pub qos2_in: BTreeSet<u16>,
+    /// A will waiting for its delay: due at (Unix ms), message.
+    pub will: Option<(u64, Arc<Message>)>,
+}
+
+/// The whole durable state.
+#[derive(Debug, Default, Clone)]
+pub struct Image {
+    /// Messages named by a retained topic, a delivery or a will, with how
+    /// many name them.
+    messages: HashMap<u128, (Arc<Message>, u32)>,
+    pub retained: BTreeMap<Arc<str>, Arc<Message>>,
+    pub sessions: HashMap<Arc<str>, SessionImage>,
+    /// Stored deliveries, over all sessions.
+    pub deliveries: usize,
+    /// Records that named a session or a delivery not in the state (a
+    /// corrupt log): ignored, counted.
+    pub orphans: u64,
+}
+
+impl Image {
+    /// A message already in the state, by id.
+    pub fn message(&self, id: u128) -> Option<Arc<Message>> {
+        self.messages.get(&id).map(|(m, _)| Arc::clone(m))
+    }
+
+    /// Whether a record naming `message` needs its body written first.
+    pub fn needs_body(&self, message: &Message) -> bool {
+        !self.messages.contains_key(&message.id.0)
+    }
+
+    /// Messages held.
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
+    fn hold(&mut self, message: &Arc<Message>) {
+        self.messages
+            .entry(message.id.0)
+            .or_insert_with(|| (Arc::clone(message), 0))
+            .1 += 1;
+    }
+
+    fn release(&mut self, message: &Message) {
+        if let Some(entry) = self.messages.get_mut(&message.id.0) {
+            entry.1 = entry.1.saturating_sub(1);
+            if entry.1 == 0 {
+                self.messages.remove(&message.id.0);
+            }
+        }
+    }
+
+    /// Applies one record.
+    pub fn apply(&mut self, record: &Record) {
+        if let Some(message) = record::names(record) {
+            self.hold(message);
+        }
+        match record {
+            Record::Message(message) => {
+                // A body alone holds nothing: it waits for a record that
+                // names it (it follows at once).
+                self.messages
+                    .entry(message.id.0)
+                    .or_insert_with(|| (Arc::clone(message), 0));
+            }
+            Record::Retain(message) => {
+                if let Some(old) = self
+                    .retained
+                    .insert(Arc::clone(&message.topic), Arc::clone(message))
+                {
+                    self.release(&old);
+                }
+            }
+            Record::Unretain(topic) => {
+                if let Some(old) = self.retained.remove(topic) {
+                    self.release(&old);
+                }
+            }
+            Record::Session {
+                client,
+                expiry,
+                detached_ms,
+            } => {
+                let session = self.sessions.entry(Arc::clone(client)).or_default();
+                session.expiry = *expiry;
+                session.detached_ms = *detached_ms;
+            }
+            Record::SessionEnd(client) => {
+                if let Some(session) = self.sessions.remove(client) {
+                    self.deliveries -= session.deliveries.len();
+                    for (delivery, _) in session.deliveries.values() {
+                        self.release(&delivery.message);
+                    }
+                    if let Some((_, will)) = &session.will {
+                        self.release(will);
+                    }
+                }
+            }
+            Record::Subscribe {
+                client,
+                filter,
+                options,
+                identifier,
+            } => {
+                if let Some(session) = self.session(client) {
+                    session
+                        .subscriptions
+                        .insert(Arc::clone(filter), (*options, *identifier));
+                }
+            }
+            Record::Unsubscribe { client, filter } => {
+                if let Some(session) = self.session(client) {
+                    session.subscriptions.remove(filter);
+                }
+            }
+            Record::Enqueue {
+                client,
+                seq,
+                delivery,
+            } => {
+                let replaced = match self.session(client) {
+                    Some(session) => {
+                        let old = session
+                            .deliveries
+                            .insert(*seq, (delivery.clone(), Stage::Queued));
+                        if old.is_none() {
+                            self.deliveries += 1;
+                        }
+                        old.map(|(old, _)| old.message)
+                    }
+                    // Queued for a session that ended meanwhile.
+                    None => Some(Arc::clone(&delivery.message)),
+                };
+                if let Some(message) = replaced {
+                    self.release(&message);
+                }
+            }
+            Record::Sent {
+                client,
+                seq,
+                packet_id,
+            } => self.stage(client, *seq, |_| Stage::Sent(*packet_id)),
+            Record::Released { client, seq } => self.stage(client, *seq, |stage| match stage {
+                Stage::Sent(id) | Stage::Released(id) => Stage::Released(id),
+                Stage::Queued => Stage::Queued,
+            }),
+            Record::Done { client, seq } => {
+                let done = self
+                    .session(client)
+                    .and_then(|session| session.deliveries.remove(seq));
+                match done {
+                    Some((delivery, _)) => {
+                        self.deliveries -= 1;
+                        self.release(&delivery.message);
+                    }
+                    None => self.orphans += 1,
+                }
+            }
+            Record::Qos2In { client, packet_id } => {
+                if let Some(session) = self.session(client) {
+                    session.qos2_in.insert(*packet_id);
+                }
+            }
+            Record::Qos2Rel { client, packet_id } => {
+                if let Some(session) = self.session(client) {
+                    session.qos2_in.remove(packet_id);
+                }
+            }
+            Record::Will {
+                client,
+                at_ms,
+                message,
+            } => {
+                let old = match self.session(client) {
+                    Some(session) => session
+                        .will
+                        .replace((*at_ms, Arc::clone(message)))
+                        .map(|(_, old)| old),
+                    None => Some(Arc::clone(message)),
+                };
+                if let Some(old) = old {
+                    self.release(&old);
+                }
+            }
+            Record::WillClear(client) => {
+                let old = self.session(client).and_then(|session| session.will.take());
+                if let Some((_, old)) = old {
+                    self.release(&old);
+                }
+            }
+        }
+    }
+
+    fn session(&mut self, client: &str) -> Option<&mut SessionImage> {
+        let found = self.sessions.get_mut(client);
+        if found.is_none() {
+            self.orphans += 1;
+        }
+        found
+    }
+
+    fn stage(&mut self, client: &str, seq: u64, next: impl FnOnce(Stage) -> Stage) {
+        let entry = self
+            .session(client)
+            .and_then(|session| session.deliveries.get_mut(&seq));
+        match entry {
+            Some((_, stage)) => *stage = next(*stage),
+            None => self.orphans += 1,
+        }
+    }
+
+    /// The records that rebuild this state from nothing (message bodies
+    /// not included: the writer adds each before the first record naming
+    /// it), for compaction.
+    pub fn records(&self) -> Vec<Record> {
+        let mut out = Vec::with_capacity(self.retained.len() + self.deliveries * 2);
+        out.extend(self.retained.values().cloned().map(Record::Retain));
+        for (client, session) in &self.sessions {
+            out.push(Record::Session {
+                client: Arc::clone(client),
+                expiry: session.expiry,
+                detached_ms: session.detached_ms,
+            });
+            for (filter, (options, identifier)) in &session.subscriptions {
+                out.push(Record::Subscribe {
+                    client: Arc::clone(client),
+                    filter: Arc::clone(filter),
+                    options: *options,
+                    identifier: *identifier,
+                });
+            }
+            for (seq, (delivery, stage)) in &session.deliveries {
+                out.push(Record::Enqueue {
+                    client: Arc::clone(client),
+                    seq: *seq,
+                    delivery: delivery.clone(),
+                });
+                match stage {
+                    Stage::Queued => {}
+                    Stage::Sent(packet_id) => out.push(Record::Sent {
+                        client: Arc::clone(client),
+                        seq: *seq,
+                        packet_id: *packet_id,
+                    }),
+                    Stage::Released(packet_id) => {
+                        out.push(Record::Sent {
+                            client: Arc::clone(client),
+                            seq: *seq,
+                            packet_id: *packet_id,
+                        });
+                        out.push(Record::Released {
+                            client: Arc::clone(client),
+                            seq: *seq,
+                        });
+                    }
+                }
+            }
+            for packet_id in &session.qos2_in {
+                out.push(Record::Qos2In {
+                    client: Arc::clone(client),
+                    packet_id: *packet_id,
+                });
+            }
+            if let Some((at_ms, message)) = &session.will {
+                out.push(Record::Will {
+                    client: Arc::clone(client),
+                    at_ms: *at_ms,
+                    message: Arc::clone(message),
+                });
+            }
+        }
+        out
+    }
+}
