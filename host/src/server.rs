@@ -27,6 +27,14 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
         let plugins = Arc::clone(&plugins);
         let _ = tokio::task::spawn_blocking(move || plugins.reconcile()).await;
     }
+    let missing = plugins.required_failures();
+    if !missing.is_empty() {
+        let _ = tokio::task::spawn_blocking(move || plugins.stop_all()).await;
+        return Err(std::io::Error::other(format!(
+            "not starting: a plugin with plugin.required = on did not start: {}",
+            missing.join("; ")
+        )));
+    }
     tokio::spawn(watch::run(Arc::clone(&plugins)));
     // Bound, not yet accepting, so the admin API can show them.
     let bound = listen::bind_all(&broker.config.listener.listeners).await?;

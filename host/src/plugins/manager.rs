@@ -544,6 +544,18 @@ impl PluginManager {
             .collect()
     }
 
+    /// The plugins whose file says `plugin.required = on` and that did not
+    /// start, each with why: the broker does not run without them.
+    pub fn required_failures(&self) -> Vec<String> {
+        let state = self.lock();
+        state
+            .failures
+            .iter()
+            .filter(|(_, failure)| required_by(&failure.config_text))
+            .map(|(name, failure)| format!("plugin {name}: {}", failure.error))
+            .collect()
+    }
+
     /// Every known plugin, for the admin API: name, version, state, hook
     /// points, events, errors, last errors.
     pub fn list(&self) -> Vec<Value> {
@@ -668,6 +680,17 @@ pub fn enabled_by(text: &str) -> bool {
     })
 }
 
+/// Whether a plugin configuration file says the broker must not run
+/// without its plugin: `plugin.required = on` (off when absent).
+pub fn required_by(text: &str) -> bool {
+    host_key(text, "plugin.required").is_some_and(|value| {
+        matches!(
+            value.to_ascii_lowercase().as_str(),
+            "on" | "true" | "yes" | "enable" | "enabled" | "1"
+        )
+    })
+}
+
 /// What the host would say of its own keys in a plugin's configuration
 /// text (it reads them leniently: these are warnings, not refusals).
 pub fn host_key_warnings(text: &str) -> Vec<String> {
@@ -740,6 +763,15 @@ mod tests {
         let warnings = super::host_key_warnings("plugin.priority = high\nplugin.enable = off\n");
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("\"high\""), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_plugin_is_required_only_when_its_file_says_so() {
+        assert!(!super::required_by(""));
+        assert!(!super::required_by("plugin.required = off\n"));
+        assert!(super::required_by("plugin.required = on\n"));
+        assert!(super::required_by(" plugin.required=TRUE"));
+        assert!(!super::required_by("# plugin.required = on"));
     }
 
     #[test]
