@@ -7,6 +7,9 @@ use abi_stable::std_types::{RArc, ROption, RResult, RSlice, RStr, RString, Tuple
 use abi_stable::StableAbi;
 
 use crate::types::{HostError, LogLevel, MessageId};
+// @since 1.5 begin
+use crate::events::MessageEvent;
+// @since 1.5 end
 
 /// A message a plugin hands to the host, to publish or to deliver.
 #[repr(C)]
@@ -170,6 +173,47 @@ pub trait HostApi: Send + Sync + Clone {
         RResult::RErr(HostError::UNSUPPORTED)
     }
     // @since 1.4 end
+
+    // @since 1.5 begin
+    /// Publishes on this node a message another node already published
+    /// (since 1.5): what a cluster plugin calls with the messages it
+    /// receives from the other nodes. The message keeps everything it had
+    /// there: its id, publisher, time, QoS, retain flag and every MQTT 5.0
+    /// property (`message_expiry_interval` is the time left; its `node` is
+    /// the node it came from).
+    ///
+    /// It runs no `message.publish` hook here: those ran on the node where
+    /// the message was published, so a plugin that forwards messages from
+    /// that hook never sees a forwarded one again (the mark that keeps
+    /// messages from going round), and a backend that stores them stores
+    /// each once. A retained message updates this node's retained store;
+    /// with `route`, the message then goes to this node's matching
+    /// subscribers as any message does (`message.delivered` and
+    /// `message.acked` as usual); without, only the retained store
+    /// changes (a node catching up on the retained messages it missed).
+    ///
+    /// Returns how many sessions it was handed to. Errors:
+    /// [`HostError::INVALID_TOPIC`], [`HostError::INVALID_QOS`].
+    ///
+    /// A host built against 1.4 or older lacks this method; calling it
+    /// there returns [`HostError::UNSUPPORTED`] (this default).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{message_event, TestHost};
+    /// use mqhost_plugin_api::HostApi;
+    ///
+    /// let test_host = TestHost::new();
+    /// let raw = test_host.host().api().clone();
+    /// // A message that came from node "n1", handed to this node's subscribers.
+    /// let forwarded = message_event("sensors/t1").payload(b"21.5").qos(1).build();
+    /// assert!(raw.publish_local(&forwarded, true).is_ok());
+    /// assert_eq!(test_host.published_local()[0].topic, "sensors/t1");
+    /// ```
+    fn publish_local(&self, message: &MessageEvent<'_>, route: bool) -> RResult<u32, HostError> {
+        let _ = (message, route);
+        RResult::RErr(HostError::UNSUPPORTED)
+    }
+    // @since 1.5 end
 }
 
 // @since 1.2 begin
@@ -376,6 +420,28 @@ impl Host {
     }
     // @since 1.4 end
 
+    // @since 1.5 begin
+    /// See [`HostApi::publish_local`]: publishes here, without
+    /// `message.publish` hooks, a message another node published (since
+    /// 1.5); how many sessions it reached. A host that lacks the call
+    /// answers [`HostError::UNSUPPORTED`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// use mqhost_plugin_api::testing::message_event;
+    ///
+    /// // A retained message read back from a store: kept, not routed.
+    /// let stored = message_event("status/n1").payload(b"up").retain(true).build();
+    /// host.publish_local(&stored, false)?;
+    /// # assert!(test_host.published_local()[0].retain);
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
+    pub fn publish_local(&self, message: &MessageEvent<'_>, route: bool) -> Result<u32, HostError> {
+        self.api.publish_local(message, route).into_result()
+    }
+    // @since 1.5 end
+
     /// Logs at `level`.
     ///
     /// ```
@@ -496,5 +562,17 @@ mod tests {
         assert_eq!(host.session_room("sensor-1"), Err(HostError::UNSUPPORTED));
     }
     // @since 1.4 end
+
+    // @since 1.5 begin
+    #[test]
+    fn a_host_without_publish_local_says_it_does_not_offer_it() {
+        let host = Host::new(HostApi_TO::from_ptr(RArc::new(Older), TD_Opaque));
+        let message = crate::testing::message_event("t").build();
+        assert_eq!(
+            host.publish_local(&message, true),
+            Err(HostError::UNSUPPORTED)
+        );
+    }
+    // @since 1.5 end
 }
 // @since 1.2 end

@@ -137,6 +137,26 @@ impl SentMessage {
         }
     }
 
+    // @since 1.5 begin
+    fn copy_of_event(message: &MessageEvent<'_>) -> SentMessage {
+        SentMessage {
+            topic: message.topic.to_string(),
+            payload: message.payload.to_vec(),
+            qos: message.qos,
+            retain: message.retain,
+            id: Some(message.id),
+            from: message.from.to_string(),
+            timestamp_ms: message.timestamp_ms,
+            user_properties: message
+                .properties
+                .user_properties
+                .iter()
+                .map(|pair| (pair.0.to_string(), pair.1.to_string()))
+                .collect(),
+        }
+    }
+    // @since 1.5 end
+
     /// The payload as text, invalid UTF-8 replaced.
     ///
     /// ```
@@ -220,6 +240,16 @@ pub enum HostCall {
         reason: u8,
     },
     // @since 1.2 end
+    // @since 1.5 begin
+    /// [`Host::publish_local`] (since 1.5).
+    PublishLocal {
+        /// The message, as [`SentMessage`] keeps it (id, publisher, time
+        /// and user properties included).
+        message: SentMessage,
+        /// Whether it was to be routed as well as stored.
+        route: bool,
+    },
+    // @since 1.5 end
     // @since 1.4 begin
     /// [`Host::session_room`] (since 1.4).
     SessionRoom {
@@ -644,6 +674,29 @@ impl TestHost {
             })
             .collect()
     }
+
+    // @since 1.5 begin
+    /// Every [`Host::publish_local`] call's message (since 1.5).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{message_event, TestHost};
+    ///
+    /// let test_host = TestHost::new();
+    /// let event = message_event("t").payload(b"x").build();
+    /// test_host.host().publish_local(&event, true).unwrap();
+    /// assert_eq!(test_host.published_local()[0].id, Some(event.id));
+    /// ```
+    pub fn published_local(&self) -> Vec<SentMessage> {
+        self.state()
+            .calls
+            .iter()
+            .filter_map(|call| match call {
+                HostCall::PublishLocal { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    // @since 1.5 end
 }
 
 impl HostApi for Recorder {
@@ -732,6 +785,21 @@ impl HostApi for Recorder {
         }
     }
     // @since 1.4 end
+
+    // @since 1.5 begin
+    /// Answers what [`Operation::Publish`] is set to, and reaches no
+    /// session (0).
+    fn publish_local(&self, message: &MessageEvent<'_>, route: bool) -> RResult<u32, HostError> {
+        let call = HostCall::PublishLocal {
+            message: SentMessage::copy_of_event(message),
+            route,
+        };
+        match self.0.answer(call, Operation::Publish) {
+            RResult::ROk(()) => RResult::ROk(0),
+            RResult::RErr(error) => RResult::RErr(error),
+        }
+    }
+    // @since 1.5 end
 }
 
 // @since 1.2 begin

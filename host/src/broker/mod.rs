@@ -155,16 +155,32 @@ impl Broker {
             self.metrics.dropped(Dropped::Hook);
             return router::Routed::default();
         }
+        self.store_and_route(&message, true)
+    }
+
+    /// Publishes here a message another node of a cluster published and
+    /// ran `message.publish` for: no hook again (the mark that keeps a
+    /// forwarded message from being forwarded again), the retained store,
+    /// then, with `route`, this node's matching sessions.
+    pub fn publish_local(&self, message: Arc<Message>, route: bool) -> router::Routed {
+        self.store_and_route(&message, route)
+    }
+
+    /// The retained store, then (with `route`) every matching session.
+    fn store_and_route(&self, message: &Arc<Message>, route: bool) -> router::Routed {
         let mut stored = false;
         if message.retain {
-            stored = self.router.retain(&message);
+            stored = self.router.retain(message);
             if !stored {
                 self.metrics
                     .retained_not_stored
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        let routed = self.router.route(&message);
+        if !route {
+            return router::Routed::default();
+        }
+        let routed = self.router.route(message);
         // A retained message kept for later subscribers is not lost.
         if routed.receivers == 0 && !stored {
             self.metrics.dropped(Dropped::NoSubscriber);

@@ -12,7 +12,9 @@ use bytes::Bytes;
 use mqhost_codec::{PublishProperties, QoS};
 use mqhost_plugin_api::abi_stable::sabi_trait::TD_Opaque;
 use mqhost_plugin_api::abi_stable::std_types::{RArc, RResult, RStr, RString};
-use mqhost_plugin_api::{HostApi, HostApiBox, HostApi_TO, HostError, LogLevel, OutMessage};
+use mqhost_plugin_api::{
+    HostApi, HostApiBox, HostApi_TO, HostError, LogLevel, MessageEvent, OutMessage,
+};
 
 use crate::broker::message::{unix_millis, Message, MessageId};
 use crate::broker::session::{Delivery, SessionEvent};
@@ -79,6 +81,44 @@ impl BrokerHost {
                 out.timestamp_ms
             },
             expires_at: None::<Instant>,
+        }))
+    }
+
+    /// The broker's form of a message another node published, with every
+    /// property it had there.
+    fn forwarded(event: &MessageEvent<'_>) -> Result<Arc<Message>, HostError> {
+        let topic = event.topic.as_str();
+        topic::validate_topic_name(topic).map_err(|_| HostError::INVALID_TOPIC)?;
+        let qos = QoS::try_from(event.qos).map_err(|_| HostError::INVALID_QOS)?;
+        let props = &event.properties;
+        let expiry = props.message_expiry_interval.into_option();
+        let properties = PublishProperties {
+            payload_format_indicator: props.payload_format_indicator.into_option(),
+            content_type: props.content_type.into_option().map(|s| s.to_string()),
+            response_topic: props.response_topic.into_option().map(|s| s.to_string()),
+            correlation_data: props
+                .correlation_data
+                .into_option()
+                .map(|data| Bytes::copy_from_slice(data.as_slice())),
+            user_properties: props
+                .user_properties
+                .iter()
+                .map(|pair| (pair.0.to_string(), pair.1.to_string()))
+                .collect(),
+            ..PublishProperties::default()
+        };
+        Ok(Arc::new(Message {
+            id: MessageId(event.id.as_u128()),
+            topic: Arc::from(topic),
+            payload: Bytes::copy_from_slice(event.payload.as_slice()),
+            qos,
+            retain: event.retain,
+            properties,
+            from: Arc::from(event.from.as_str()),
+            from_session: None,
+            timestamp_ms: event.timestamp_ms,
+            expires_at: expiry
+                .map(|secs| Instant::now() + std::time::Duration::from_secs(u64::from(secs))),
         }))
     }
 
@@ -191,6 +231,15 @@ impl HostApi for BrokerHost {
                 .get(client_id.as_str())
                 .map(|session| session.room())
                 .ok_or(HostError::NO_SUCH_CLIENT)
+        });
+        result.into()
+    }
+
+    fn publish_local(&self, event: &MessageEvent<'_>, route: bool) -> RResult<u32, HostError> {
+        let result = self.broker().and_then(|broker| {
+            let message = Self::forwarded(event)?;
+            let routed = broker.publish_local(message, route);
+            Ok(u32::try_from(routed.receivers).unwrap_or(u32::MAX))
         });
         result.into()
     }
