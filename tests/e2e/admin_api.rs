@@ -682,6 +682,16 @@ async fn admin_api_answers_as_the_openapi_file_says() {
     assert_eq!(listeners[0]["id"], "tcp:default", "{listeners}");
     assert_eq!(listeners[0]["bind"], broker.addr().to_string());
     assert!(listeners[0]["current_connections"].as_u64().unwrap() >= 1);
+    // No cluster plugin here: the route says so.
+    api.call(
+        &broker,
+        "GET",
+        "/api/v1/cluster",
+        "/api/v1/cluster",
+        "",
+        404,
+    )
+    .await;
     let config = api
         .call(&broker, "GET", "/api/v1/config", "/api/v1/config", "", 200)
         .await;

@@ -19,6 +19,7 @@
 //! | GET, PUT | `/api/v1/plugins/NAME/config` | its configuration file; a new one, checked first ([`plugin_config`](super::plugin_config)) |
 //! | POST | `/api/v1/plugins/NAME/config/validate` | the plugin's check of a text, nothing applied |
 //! | GET | `/api/v1/listeners` | listeners, connections, refusals ([`info`](super::info)) |
+//! | GET | `/api/v1/cluster` | the cluster as this node sees it: the `cluster` plugin's stats; 404 when it does not run |
 //! | GET | `/api/v1/config` | the effective configuration, secrets redacted |
 //! | POST | `/api/v1/login` | `{"username", "password"}` of an admin: a session cookie |
 //! | POST | `/api/v1/logout` | ends the session of the cookie sent |
@@ -190,6 +191,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
             post(plugin_config::validate),
         )
         .route("/api/v1/listeners", get(info::listeners))
+        .route("/api/v1/cluster", get(cluster))
         .route("/api/v1/config", get(info::config))
         .route(LOGIN_PATH, post(login))
         .route("/api/v1/logout", post(logout))
@@ -231,6 +233,31 @@ async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
         Err(_) => error(500, "rendering the metrics failed").into_response(),
     }
 }
+
+/// The cluster as this node sees it: what the plugin named `cluster`
+/// says of it (its stats), read off the broker's threads.
+async fn cluster(State(state): State<Arc<AdminState>>) -> Reply {
+    let plugins = Arc::clone(&state.plugins);
+    let stats = tokio::task::spawn_blocking(move || {
+        plugins
+            .instances()
+            .into_iter()
+            .find(|(name, _)| name == CLUSTER_PLUGIN)
+            .map(|(_, instance)| instance.stats())
+    })
+    .await;
+    match stats {
+        Ok(Some(text)) => match serde_json::from_str::<Value>(&text) {
+            Ok(body @ Value::Object(_)) => ok(body),
+            _ => error(502, "the cluster plugin's figures are not a JSON object"),
+        },
+        Ok(None) => error(404, "the cluster plugin does not run on this node"),
+        Err(_) => error(500, "reading the cluster's figures failed"),
+    }
+}
+
+/// The plugin whose figures `GET /api/v1/cluster` shows.
+const CLUSTER_PLUGIN: &str = "cluster";
 
 async fn list_plugins(State(state): State<Arc<AdminState>>) -> Reply {
     let plugins = Arc::clone(&state.plugins);

@@ -87,6 +87,7 @@ Commands:
   plugins config set NAME FILE [--unchecked]
   listeners
   config
+  cluster status
 Options:
   --config FILE      the broker's configuration (default: etc/mqhost.conf if
                      it exists), for admin.listener and admin.token_file
@@ -259,6 +260,7 @@ enum Command {
     },
     Listeners,
     Config,
+    ClusterStatus,
 }
 
 fn qos(text: &str) -> Result<u8, CtlError> {
@@ -375,6 +377,7 @@ impl Command {
             }
             ["listeners"] => none().map(|()| Command::Listeners)?,
             ["config"] => none().map(|()| Command::Config)?,
+            ["cluster", "status"] | ["cluster"] => none().map(|()| Command::ClusterStatus)?,
             [] => return Err(usage(format!("no command given\n{USAGE}"))),
             words => {
                 return Err(usage(format!(
@@ -658,6 +661,10 @@ impl Ctl {
                 let body = self.get("/api/v1/listeners")?;
                 Ok(self.show(&body, listeners_table))
             }
+            Command::ClusterStatus => {
+                let body = self.get("/api/v1/cluster")?;
+                Ok(self.show(&body, cluster_table))
+            }
             Command::Config => {
                 let body = self.get("/api/v1/config")?;
                 Ok(self.show(&body, |body| {
@@ -877,6 +884,40 @@ fn subscriptions_table(body: &Value) -> String {
         })
         .collect();
     table(&["TOPIC", "QOS", "NL", "RAP", "RH", "SUBID"], &rows)
+}
+
+/// The cluster's nodes, then this node's other figures.
+fn cluster_table(body: &Value) -> String {
+    let rows: Vec<Vec<String>> = body["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|node| {
+            let name = cell(&node["name"]);
+            let marked = if node["this_node"] == true {
+                format!("{name} (this node)")
+            } else {
+                name
+            };
+            let mut row = vec![marked, cell(&node["status"])];
+            row.extend(["clients", "routes"].iter().map(|k| cell(&node[*k])));
+            row
+        })
+        .collect();
+    let mut out = format!(
+        "cluster {} on Redis {}\n",
+        cell(&body["cluster"]),
+        cell(&body["redis"])
+    );
+    out.push_str(&table(&["NODE", "STATUS", "CLIENTS", "ROUTES"], &rows));
+    let mut rest = body.clone();
+    if let Some(fields) = rest.as_object_mut() {
+        for key in ["cluster", "redis", "nodes"] {
+            fields.remove(key);
+        }
+    }
+    out.push_str(&fields(&rest));
+    out
 }
 
 fn retained_table(body: &Value) -> String {
