@@ -8,6 +8,7 @@ mod acl;
 mod admin;
 mod admin_api;
 mod auth_redis;
+mod cluster;
 mod config;
 mod conformance;
 mod connect;

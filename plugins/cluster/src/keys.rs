@@ -1,0 +1,42 @@
+//! The names of everything the cluster keeps in Redis, in one place: every
+//! key and channel of cluster `<name>` starts with `mqhost:cluster:<name>:`,
+//! so that clusters sharing a Redis never meet.
+
+/// The keys and channels of one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// The keys of cluster `name`.
+    pub(crate) fn new(name: &str) -> Keys {
+        Keys {
+            prefix: format!("mqhost:cluster:{name}:"),
+        }
+    }
+
+    /// The heartbeat of `node`: a string holding the node's instance
+    /// token, with a TTL its node keeps refreshing.
+    pub(crate) fn heartbeat(&self, node: &str) -> String {
+        format!("{}node:{node}", self.prefix)
+    }
+
+    /// A hash of every node that joined: node name → the Unix milliseconds
+    /// it was last seen alive.
+    pub(crate) fn members(&self) -> String {
+        format!("{}members", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_under_the_clusters_prefix() {
+        let keys = Keys::new("east");
+        assert_eq!(keys.heartbeat("n1"), "mqhost:cluster:east:node:n1");
+        assert_eq!(keys.members(), "mqhost:cluster:east:members");
+    }
+}

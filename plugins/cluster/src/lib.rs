@@ -1,0 +1,307 @@
+//! `cluster`: an mqhost plugin that makes the brokers sharing a Redis (and
+//! a `cluster.name`) one cluster (`etc/plugins/cluster.conf`, described in
+//! `docs/cluster.md`). Redis is the only thing the nodes share: no seed
+//! list, no consensus of our own.
+//!
+//! # Layout
+//!
+//! - `config`: the properties file → a checked configuration;
+//! - `keys`: the names of the cluster's keys and channels;
+//! - `membership`: heartbeats, the refusal of a second live node with one
+//!   `node.name`, the members up and down;
+//! - `status`: the figures and the member list the admin API shows.
+//!
+//! # Threads
+//!
+//! The plugin runs its own tokio runtime (the host's is another copy of
+//! tokio and is never used). `start` waits there until this node holds
+//! its name, so that a node refused by the cluster never serves a
+//! client; then a task beats every second. Hooks run on broker threads
+//! and return at once.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod keys;
+mod membership;
+mod status;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use mqhost_plugin_api::{ClientEvent, ConfigError, HookSet, Host, MqhostPlugin, PluginConfig};
+use mqhost_redis_link::{Conn, ConnCell};
+use tokio::runtime::Runtime;
+use tokio::sync::watch;
+
+use config::Config;
+use keys::Keys;
+use membership::{AcquireError, Refreshed, HEARTBEAT_EVERY};
+use status::Status;
+
+/// Threads of the plugin's runtime: waits on Redis, little work.
+const RUNTIME_THREADS: usize = 2;
+
+/// How long `stop` waits for the goodbye (heartbeat and members entry).
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// What the plugin's tasks share with its hooks and the admin API.
+pub(crate) struct Shared {
+    host: Host,
+    config: Config,
+    keys: Keys,
+    /// This node's `node.name`.
+    node: String,
+    /// This instance's token in its heartbeat: tells it from an earlier
+    /// or a duplicate instance with the same name.
+    token: String,
+    /// The connection for commands, made again after it broke.
+    cell: ConnCell,
+    status: Status,
+}
+
+impl Shared {
+    /// The shared connection, connecting if there is none.
+    async fn conn(&self) -> Result<(u64, Conn), String> {
+        self.cell
+            .get(|| self.config.link.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The plugin, public only because `export_plugin!` names it.
+pub struct Cluster {
+    shared: Arc<Shared>,
+    /// Taken by `stop`.
+    runtime: Mutex<Option<Runtime>>,
+    /// Tells the tasks to end.
+    stopping: watch::Sender<bool>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Drop for Cluster {
+    /// A plugin dropped without `stop` (it failed) lets its runtime go in
+    /// the background rather than wait on a broker thread.
+    fn drop(&mut self) {
+        if let Some(runtime) = lock(&self.runtime).take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// An instance token: the process, and the time it started in
+/// nanoseconds, which two instances on one machine do not share.
+fn instance_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}:{nanos}", std::process::id())
+}
+
+impl MqhostPlugin for Cluster {
+    fn start(host: Host, plugin_config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+        let config = config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())?;
+        for warning in &config.warnings {
+            host.warn(warning);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(RUNTIME_THREADS)
+            .thread_name("mqhost-cluster")
+            .enable_all()
+            .build()
+            .map_err(|e| ConfigError::new(format!("cannot start the plugin's runtime: {e}")))?;
+        let node = host.node_name();
+        let shared = Arc::new(Shared {
+            keys: Keys::new(&config.name),
+            token: instance_token(),
+            cell: ConnCell::new(),
+            status: Status::default(),
+            node,
+            config,
+            host,
+        });
+        runtime.block_on(join(&shared))?;
+        let (stopping, stop_rx) = watch::channel(false);
+        runtime.spawn(beat(Arc::clone(&shared), stop_rx));
+        shared.host.info(&format!(
+            "plugin started: node {} joined cluster {} on Redis {}",
+            shared.node,
+            shared.config.name,
+            shared.config.link.target()
+        ));
+        Ok(Cluster {
+            shared,
+            runtime: Mutex::new(Some(runtime)),
+            stopping,
+        })
+    }
+
+    fn hooks(&self) -> HookSet {
+        HookSet::CLIENT_CONNECTED | HookSet::CLIENT_DISCONNECTED
+    }
+
+    fn on_client_connected(&self, _client: &ClientEvent<'_>) {
+        self.shared.status.client_moved(true);
+    }
+
+    fn on_client_disconnected(&self, _client: &ClientEvent<'_>) {
+        self.shared.status.client_moved(false);
+    }
+
+    fn reconfigure(&self, plugin_config: &PluginConfig<'_>) -> Result<(), ConfigError> {
+        let config = config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())?;
+        if config.name != self.shared.config.name || config.link != self.shared.config.link {
+            return Err(ConfigError::new(
+                "cluster.name and cluster.redis.* take effect when the plugin starts: \
+                 reload the plugin (mqhost ctl plugins reload cluster) or restart the broker",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_config(plugin_config: &PluginConfig<'_>) -> Option<Result<Vec<String>, ConfigError>> {
+        Some(
+            config::parse(plugin_config.text.as_str(), plugin_config.source.as_str())
+                .map(|config| config.warnings),
+        )
+    }
+
+    fn stats(&self) -> String {
+        self.shared.status.to_json(&self.shared).to_string()
+    }
+
+    fn stop(&self) {
+        let _ = self.stopping.send(true);
+        let Some(runtime) = lock(&self.runtime).take() else {
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        runtime.block_on(async move {
+            let leave = async {
+                if let Ok((_, mut conn)) = shared.conn().await {
+                    membership::release(&mut conn, &shared.keys, &shared.node, &shared.token).await;
+                }
+            };
+            let _ = tokio::time::timeout(STOP_WAIT, leave).await;
+        });
+        runtime.shutdown_timeout(STOP_WAIT);
+        self.shared.host.info(&format!(
+            "node {} left cluster {}",
+            self.shared.node, self.shared.config.name
+        ));
+    }
+}
+
+/// Takes this node's name in the cluster, or says why not in one sentence.
+async fn join(shared: &Shared) -> Result<(), ConfigError> {
+    let (_, mut conn) = shared.conn().await.map_err(|error| {
+        ConfigError::new(format!(
+            "cannot reach the cluster's Redis at {}: {error}",
+            shared.config.link.target()
+        ))
+    })?;
+    let figures = shared.status.figures();
+    match membership::acquire(
+        &mut conn,
+        &shared.keys,
+        &shared.node,
+        &shared.token,
+        figures,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(AcquireError::Held(holder)) => {
+            return Err(ConfigError::new(format!(
+                "node.name {:?} is already taken in cluster {:?} by a live node \
+                 (instance {holder}); give this node another node.name",
+                shared.node, shared.config.name
+            )))
+        }
+        Err(AcquireError::Redis(error)) => {
+            return Err(ConfigError::new(format!(
+                "cannot join cluster {:?} on Redis {}: {error}",
+                shared.config.name,
+                shared.config.link.target()
+            )))
+        }
+    }
+    if let Ok(members) = membership::members(&mut conn, &shared.keys).await {
+        shared.status.set_members(members);
+    }
+    Ok(())
+}
+
+/// The heartbeat, every [`HEARTBEAT_EVERY`] until told to stop.
+async fn beat(shared: Arc<Shared>, mut stopping: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        match one_beat(&shared).await {
+            Ok(()) => {
+                if failing {
+                    shared.host.info("the cluster's Redis answers again");
+                    failing = false;
+                }
+            }
+            Err(error) => {
+                shared.status.count_heartbeat_error();
+                if !failing {
+                    shared.host.error(&format!(
+                        "cluster heartbeat failed (other nodes will see this one down after {}s): {error}",
+                        membership::HEARTBEAT_TTL.as_secs()
+                    ));
+                    failing = true;
+                }
+            }
+        }
+    }
+}
+
+async fn one_beat(shared: &Shared) -> Result<(), String> {
+    let (generation, mut conn) = shared.conn().await?;
+    let work = async {
+        let figures = shared.status.figures();
+        match membership::refresh(&mut conn, &shared.keys, &shared.node, &shared.token, figures)
+            .await?
+        {
+            Refreshed::Held => {}
+            Refreshed::Retaken => shared.host.warn(
+                "this node's heartbeat had run out (Redis was away): the other nodes saw it down",
+            ),
+            Refreshed::Lost => shared.host.error(&format!(
+                "another instance now holds node.name {:?} in cluster {:?}: two nodes share one name",
+                shared.node, shared.config.name
+            )),
+        }
+        membership::members(&mut conn, &shared.keys).await
+    };
+    match tokio::time::timeout(HEARTBEAT_EVERY * 2, work).await {
+        Ok(Ok(members)) => {
+            for change in shared.status.set_members(members) {
+                shared.host.info(&change);
+            }
+            Ok(())
+        }
+        Ok(Err(error)) => {
+            shared.cell.invalidate(Some(generation)).await;
+            Err(error)
+        }
+        Err(_) => {
+            shared.cell.invalidate(Some(generation)).await;
+            Err("Redis did not answer within 2 s".to_owned())
+        }
+    }
+}
+
+mqhost_plugin_api::export_plugin!(name: "cluster", plugin: Cluster);
