@@ -27,6 +27,21 @@ impl Keys {
     pub(crate) fn members(&self) -> String {
         format!("{}members", self.prefix)
     }
+
+    /// A set of `node`'s routes: the filters its sessions subscribe to.
+    pub(crate) fn routes(&self, node: &str) -> String {
+        format!("{}routes:{node}", self.prefix)
+    }
+
+    /// The channel on which nodes tell each other of route changes.
+    pub(crate) fn route_channel(&self) -> String {
+        format!("{}routes", self.prefix)
+    }
+
+    /// The channel on which `node` receives the messages it has routes for.
+    pub(crate) fn bus(&self, node: &str) -> String {
+        format!("{}bus:{node}", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -38,5 +53,8 @@ mod tests {
         let keys = Keys::new("east");
         assert_eq!(keys.heartbeat("n1"), "mqhost:cluster:east:node:n1");
         assert_eq!(keys.members(), "mqhost:cluster:east:members");
+        assert_eq!(keys.routes("n1"), "mqhost:cluster:east:routes:n1");
+        assert_eq!(keys.route_channel(), "mqhost:cluster:east:routes");
+        assert_eq!(keys.bus("n1"), "mqhost:cluster:east:bus:n1");
     }
 }

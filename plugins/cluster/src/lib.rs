@@ -9,6 +9,9 @@
 //! - `keys`: the names of the cluster's keys and channels;
 //! - `membership`: heartbeats, the refusal of a second live node with one
 //!   `node.name`, the members up and down;
+//! - `routes`: this node's filters and the other nodes' (pure);
+//! - `wire`: the bus's batches of messages (pure);
+//! - `bus`: routes and messages between nodes over Redis pub/sub;
 //! - `status`: the figures and the member list the admin API shows.
 //!
 //! # Threads
@@ -16,23 +19,34 @@
 //! The plugin runs its own tokio runtime (the host's is another copy of
 //! tokio and is never used). `start` waits there until this node holds
 //! its name, so that a node refused by the cluster never serves a
-//! client; then a task beats every second. Hooks run on broker threads
-//! and return at once.
+//! client; then a task beats every second, and the `bus` tasks move
+//! routes and messages. Hooks run on broker threads and return at once:
+//! `message.publish` matches the topic against the other nodes' routes
+//! and queues the message for those nodes; the subscription hooks queue
+//! route changes.
 
 #![forbid(unsafe_code)]
 
+mod bus;
 mod config;
 mod keys;
 mod membership;
+mod routes;
 mod status;
+mod wire;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use mqhost_plugin_api::{ClientEvent, ConfigError, HookSet, Host, MqhostPlugin, PluginConfig};
+use mqhost_plugin_api::{
+    ClientEvent, ConfigError, HookSet, Host, HostError, MessageEvent, MqhostPlugin, PluginConfig,
+    SubscriptionEvent, Verdict,
+};
 use mqhost_redis_link::{Conn, ConnCell};
 use tokio::runtime::Runtime;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, Notify};
 
 use config::Config;
 use keys::Keys;
@@ -58,9 +72,60 @@ pub(crate) struct Shared {
     /// The connection for commands, made again after it broke.
     cell: ConnCell,
     status: Status,
+    /// This node's routes.
+    local_routes: Mutex<routes::Local>,
+    /// Changes of them, for the route writer.
+    route_changes: mpsc::UnboundedSender<routes::Change>,
+    /// Clients that left with routes: their sessions may have ended.
+    left: Mutex<HashSet<String>>,
+    /// The other nodes' routes.
+    remote_routes: RwLock<routes::Remote>,
+    /// Messages waiting for other nodes, and the sender's bell.
+    outbox: Mutex<bus::Outbox>,
+    wake_sender: Notify,
+    /// The other nodes up, as the last beat read them.
+    up: watch::Sender<Vec<String>>,
 }
 
 impl Shared {
+    /// Forgets every other node's routes (the listener reads them again).
+    fn remote_routes_clear(&self) {
+        *self
+            .remote_routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = routes::Remote::default();
+    }
+
+    /// Applies a change of this node's routes.
+    fn route_changed(&self, change: Option<routes::Change>, routes: usize) {
+        self.status.routes.store(routes as u64, Ordering::Relaxed);
+        if let Some(change) = change {
+            let _ = self.route_changes.send(change);
+        }
+    }
+
+    /// Sessions that ended since they left: their routes go. A session
+    /// still here (offline, persistent) keeps its routes.
+    fn sweep_ended_sessions(&self) {
+        let left: Vec<String> = lock(&self.left).iter().cloned().collect();
+        for client in left {
+            if self.host.is_connected(&client) {
+                lock(&self.left).remove(&client);
+                continue;
+            }
+            if self.host.session_room(&client) == Err(HostError::NO_SUCH_CLIENT) {
+                lock(&self.left).remove(&client);
+                let mut local = lock(&self.local_routes);
+                let changes = local.end_session(&client);
+                let count = local.len();
+                drop(local);
+                for change in changes {
+                    self.route_changed(Some(change), count);
+                }
+            }
+        }
+    }
+
     /// The shared connection, connecting if there is none.
     async fn conn(&self) -> Result<(u64, Conn), String> {
         self.cell
@@ -116,18 +181,30 @@ impl MqhostPlugin for Cluster {
             .build()
             .map_err(|e| ConfigError::new(format!("cannot start the plugin's runtime: {e}")))?;
         let node = host.node_name();
+        let (route_changes, changes_rx) = mpsc::unbounded_channel();
+        let (up, up_rx) = watch::channel(Vec::new());
         let shared = Arc::new(Shared {
             keys: Keys::new(&config.name),
             token: instance_token(),
             cell: ConnCell::new(),
             status: Status::default(),
+            local_routes: Mutex::default(),
+            route_changes,
+            left: Mutex::default(),
+            remote_routes: RwLock::default(),
+            outbox: Mutex::default(),
+            wake_sender: Notify::new(),
+            up,
             node,
             config,
             host,
         });
         runtime.block_on(join(&shared))?;
         let (stopping, stop_rx) = watch::channel(false);
-        runtime.spawn(beat(Arc::clone(&shared), stop_rx));
+        runtime.spawn(beat(Arc::clone(&shared), stop_rx.clone()));
+        runtime.spawn(bus::write_routes(Arc::clone(&shared), changes_rx));
+        runtime.spawn(bus::send(Arc::clone(&shared), stop_rx.clone()));
+        runtime.spawn(bus::listen(Arc::clone(&shared), up_rx, stop_rx));
         shared.host.info(&format!(
             "plugin started: node {} joined cluster {} on Redis {}",
             shared.node,
@@ -142,15 +219,71 @@ impl MqhostPlugin for Cluster {
     }
 
     fn hooks(&self) -> HookSet {
-        HookSet::CLIENT_CONNECTED | HookSet::CLIENT_DISCONNECTED
+        HookSet::CLIENT_CONNECTED
+            | HookSet::CLIENT_DISCONNECTED
+            | HookSet::SESSION_SUBSCRIBED
+            | HookSet::SESSION_UNSUBSCRIBED
+            | HookSet::MESSAGE_PUBLISH
     }
 
     fn on_client_connected(&self, _client: &ClientEvent<'_>) {
         self.shared.status.client_moved(true);
     }
 
-    fn on_client_disconnected(&self, _client: &ClientEvent<'_>) {
+    fn on_client_disconnected(&self, client: &ClientEvent<'_>) {
         self.shared.status.client_moved(false);
+        let id = client.client_id.as_str();
+        if lock(&self.shared.local_routes).has_client(id) {
+            lock(&self.shared.left).insert(id.to_owned());
+        }
+    }
+
+    fn on_session_subscribed(&self, subscription: &SubscriptionEvent<'_>) {
+        let mut local = lock(&self.shared.local_routes);
+        let change = local.subscribe(
+            subscription.client_id.as_str(),
+            subscription.filter.as_str(),
+        );
+        let count = local.len();
+        drop(local);
+        self.shared.route_changed(change, count);
+    }
+
+    fn on_session_unsubscribed(&self, subscription: &SubscriptionEvent<'_>) {
+        let mut local = lock(&self.shared.local_routes);
+        let change = local.unsubscribe(
+            subscription.client_id.as_str(),
+            subscription.filter.as_str(),
+        );
+        let count = local.len();
+        drop(local);
+        self.shared.route_changed(change, count);
+    }
+
+    /// Queues the message for every other node with a matching route, or
+    /// for every other node up when it is retained (each keeps the
+    /// cluster's retained messages). `$SYS` topics stay on their node.
+    fn on_message_publish(&self, message: &MessageEvent<'_>) -> Verdict {
+        let topic = message.topic.as_str();
+        if topic.starts_with("$SYS") {
+            return Verdict::CONTINUE;
+        }
+        let nodes: Vec<String> = if message.retain {
+            self.shared.up.borrow().clone()
+        } else {
+            let remote = self
+                .shared
+                .remote_routes
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            remote
+                .nodes_for(topic)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        bus::forward(&self.shared, message, &nodes);
+        Verdict::CONTINUE
     }
 
     fn reconfigure(&self, plugin_config: &PluginConfig<'_>) -> Result<(), ConfigError> {
@@ -231,10 +364,32 @@ async fn join(shared: &Shared) -> Result<(), ConfigError> {
             )))
         }
     }
+    bus::start_afresh(shared).await.map_err(|error| {
+        ConfigError::new(format!("cannot clear this node's old routes: {error}"))
+    })?;
     if let Ok(members) = membership::members(&mut conn, &shared.keys).await {
-        shared.status.set_members(members);
+        shared.set_members(members);
     }
     Ok(())
+}
+
+impl Shared {
+    /// Takes a reading of the members; tells the listener who is up.
+    fn set_members(&self, members: Vec<membership::Member>) -> Vec<String> {
+        let up: Vec<String> = members
+            .iter()
+            .filter(|m| m.up && m.name != self.node)
+            .map(|m| m.name.clone())
+            .collect();
+        self.up.send_if_modified(|current| {
+            let changed = *current != up;
+            if changed {
+                *current = up;
+            }
+            changed
+        });
+        self.status.set_members(members)
+    }
 }
 
 /// The heartbeat, every [`HEARTBEAT_EVERY`] until told to stop.
@@ -288,9 +443,10 @@ async fn one_beat(shared: &Shared) -> Result<(), String> {
     };
     match tokio::time::timeout(HEARTBEAT_EVERY * 2, work).await {
         Ok(Ok(members)) => {
-            for change in shared.status.set_members(members) {
+            for change in shared.set_members(members) {
                 shared.host.info(&change);
             }
+            shared.sweep_ended_sessions();
             Ok(())
         }
         Ok(Err(error)) => {

@@ -11,9 +11,38 @@ use serde_json::{json, Value};
 use crate::membership::{Figures, Member};
 use crate::{lock, Shared};
 
+/// The bus's figures.
+#[derive(Default)]
+pub(crate) struct BusFigures {
+    /// Messages queued for other nodes (one per node).
+    pub(crate) forwarded: AtomicU64,
+    /// Messages dropped because a node's outbox was full.
+    pub(crate) dropped: AtomicU64,
+    /// Batches Redis took, and batches lost with their connection.
+    pub(crate) batches_sent: AtomicU64,
+    pub(crate) batches_lost: AtomicU64,
+    /// Commands this node sent for routes and messages.
+    pub(crate) redis_commands: AtomicU64,
+    /// Batches and messages received from other nodes.
+    pub(crate) batches_received: AtomicU64,
+    pub(crate) received: AtomicU64,
+    /// Received messages the host refused, and batches that did not read.
+    pub(crate) refused: AtomicU64,
+    pub(crate) bad_batches: AtomicU64,
+    /// Failed attempts at writing route changes.
+    pub(crate) route_errors: AtomicU64,
+    /// Routes of other nodes known here.
+    pub(crate) remote_routes: AtomicU64,
+    /// Age of the last message received, at its arrival, milliseconds.
+    pub(crate) lag_ms: AtomicU64,
+}
+
 /// The figures the tasks keep.
 #[derive(Default)]
 pub(crate) struct Status {
+    pub(crate) bus: BusFigures,
+    /// Distinct filters of this node's sessions.
+    pub(crate) routes: AtomicU64,
     members: Mutex<Vec<Member>>,
     heartbeat_errors: AtomicU64,
     /// Clients connected to this node now.
@@ -52,7 +81,7 @@ impl Status {
     pub(crate) fn figures(&self) -> Figures {
         Figures {
             clients: self.clients.load(Ordering::Relaxed),
-            routes: 0,
+            routes: self.routes.load(Ordering::Relaxed),
         }
     }
 
@@ -85,7 +114,29 @@ impl Status {
             "nodes_down": members.len() - up,
             "nodes": nodes,
             "clients": self.clients.load(Ordering::Relaxed),
+            "routes": self.routes.load(Ordering::Relaxed),
             "heartbeat_errors": self.heartbeat_errors.load(Ordering::Relaxed),
+            "bus": self.bus.to_json(),
+        })
+    }
+}
+
+impl BusFigures {
+    fn to_json(&self) -> Value {
+        let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        json!({
+            "forwarded": read(&self.forwarded),
+            "dropped": read(&self.dropped),
+            "batches_sent": read(&self.batches_sent),
+            "batches_lost": read(&self.batches_lost),
+            "redis_commands": read(&self.redis_commands),
+            "batches_received": read(&self.batches_received),
+            "received": read(&self.received),
+            "refused": read(&self.refused),
+            "bad_batches": read(&self.bad_batches),
+            "route_errors": read(&self.route_errors),
+            "remote_routes": read(&self.remote_routes),
+            "lag_ms": read(&self.lag_ms),
         })
     }
 }

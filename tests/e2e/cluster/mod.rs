@@ -3,6 +3,7 @@
 //! starts), driven by real MQTT clients and the admin API.
 
 mod membership;
+mod routing;
 
 use std::time::Duration;
 

@@ -1,0 +1,397 @@
+//! Moving routes and messages between nodes over Redis pub/sub.
+//!
+//! - The **route writer** keeps this node's routes in its set in Redis
+//!   and tells the other nodes of each change on the route channel
+//!   (`+node\nfilter`, `-node\nfilter`; `0node` when a node starts
+//!   afresh).
+//! - The **listener** holds one pub/sub connection subscribed to the
+//!   route channel and to this node's bus channel. It keeps the copy of
+//!   the other nodes' routes (a node's set is read when it comes up, its
+//!   routes forgotten when it goes down) and hands the messages that
+//!   arrive to the host's `publish_local`, which runs no
+//!   `message.publish` hook: a message crosses once and never goes round.
+//!   A snapshot is read on the listener's own task, between
+//!   notifications, so a notification is never applied before a
+//!   snapshot older than it.
+//! - The **sender** sends each node's outbox (the messages the
+//!   `message.publish` hook found a route to that node for, encoded by
+//!   `wire`) as one `PUBLISH` per batch: whatever queued while the
+//!   previous batch was on its way goes together.
+//!
+//! Pub/sub delivers at most once: a message in a batch that Redis did not
+//! take, or that reached a node whose connection broke, is lost and
+//! counted. Messages from one publisher keep their order: the hook queues
+//! them in order and one sender sends the batches one after the other.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mqhost_plugin_api::MessageEvent;
+use mqhost_redis_link::connect_pubsub;
+use redis::Value;
+use tokio::sync::{mpsc, watch};
+
+use crate::membership::now_ms;
+use crate::routes::Change;
+use crate::{lock, wire, Shared};
+
+/// A batch is closed at this size and the next one started.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// What may wait for one node while Redis is away; beyond, messages are
+/// dropped and counted.
+const OUTBOX_BYTES: usize = 64 << 20;
+
+/// How long to wait before connecting again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The messages waiting for each node, in batches.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    batches: HashMap<String, (Vec<Vec<u8>>, usize)>,
+}
+
+/// Queues `message` for every node in `nodes`: called from the hook.
+pub(crate) fn forward(shared: &Shared, message: &MessageEvent<'_>, nodes: &[String]) {
+    if nodes.is_empty() {
+        return;
+    }
+    {
+        let mut outbox = lock(&shared.outbox);
+        for node in nodes {
+            let (batches, bytes) = outbox.batches.entry(node.clone()).or_default();
+            if *bytes >= OUTBOX_BYTES {
+                shared.status.bus.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if batches.last().is_none_or(|b| b.len() >= BATCH_BYTES) {
+                let mut batch = Vec::with_capacity(256);
+                wire::start_batch(&mut batch, &shared.node);
+                batches.push(batch);
+            }
+            if let Some(batch) = batches.last_mut() {
+                let before = batch.len();
+                wire::put_message(batch, message);
+                *bytes += batch.len() - before;
+            }
+        }
+    }
+    shared
+        .status
+        .bus
+        .forwarded
+        .fetch_add(nodes.len() as u64, Ordering::Relaxed);
+    shared.wake_sender.notify_one();
+}
+
+/// The sender: until told to stop.
+pub(crate) async fn send(shared: Arc<Shared>, mut stopping: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shared.wake_sender.notified() => {}
+            _ = stopping.changed() => return,
+        }
+        let taken = std::mem::take(&mut lock(&shared.outbox).batches);
+        let mut commands = Vec::new();
+        for (node, (batches, _)) in taken {
+            let channel = shared.keys.bus(&node);
+            for batch in batches {
+                let mut cmd = redis::cmd("PUBLISH");
+                cmd.arg(&channel).arg(batch);
+                commands.push(cmd);
+            }
+        }
+        if commands.is_empty() {
+            continue;
+        }
+        let count = commands.len() as u64;
+        let sent = match shared.conn().await {
+            Ok((generation, mut conn)) => match conn.query_many(commands).await {
+                Ok(_) => true,
+                Err(error) => {
+                    shared.cell.invalidate(Some(generation)).await;
+                    shared
+                        .host
+                        .warn(&format!("a batch for other nodes was lost: {error}"));
+                    false
+                }
+            },
+            Err(error) => {
+                shared
+                    .host
+                    .warn(&format!("a batch for other nodes was lost: {error}"));
+                false
+            }
+        };
+        let bus = &shared.status.bus;
+        bus.redis_commands.fetch_add(count, Ordering::Relaxed);
+        if sent {
+            bus.batches_sent.fetch_add(count, Ordering::Relaxed);
+        } else {
+            bus.batches_lost.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The route writer: this node's route changes, into Redis and to the
+/// others, in the order they happened.
+pub(crate) async fn write_routes(
+    shared: Arc<Shared>,
+    mut changes: mpsc::UnboundedReceiver<Change>,
+) {
+    while let Some(first) = changes.recv().await {
+        let mut pending = vec![first];
+        while let Ok(more) = changes.try_recv() {
+            pending.push(more);
+        }
+        // Sent in order, one at a time per change pair: a filter added
+        // and removed in one burst ends removed.
+        loop {
+            match write_changes(&shared, &pending).await {
+                Ok(()) => break,
+                Err(error) => {
+                    shared
+                        .status
+                        .bus
+                        .route_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .host
+                        .warn(&format!("route changes not written yet: {error}"));
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    }
+}
+
+async fn write_changes(shared: &Shared, pending: &[Change]) -> Result<(), String> {
+    let (generation, mut conn) = shared.conn().await?;
+    let routes = shared.keys.routes(&shared.node);
+    let channel = shared.keys.route_channel();
+    for change in pending {
+        let (set_cmd, sign, filter) = match change {
+            Change::Added(filter) => ("SADD", '+', filter),
+            Change::Removed(filter) => ("SREM", '-', filter),
+        };
+        let mut write = redis::cmd(set_cmd);
+        write.arg(&routes).arg(filter);
+        let mut tell = redis::cmd("PUBLISH");
+        tell.arg(&channel)
+            .arg(format!("{sign}{}\n{filter}", shared.node));
+        // The set first, then the news: a node that reads the set after
+        // the news finds the change in it.
+        for cmd in [write, tell] {
+            if let Err(error) = conn.query(&cmd).await {
+                shared.cell.invalidate(Some(generation)).await;
+                return Err(error.to_string());
+            }
+            shared
+                .status
+                .bus
+                .redis_commands
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// At join: this node's routes from an earlier life go, and the others
+/// are told to forget them.
+pub(crate) async fn start_afresh(shared: &Shared) -> Result<(), String> {
+    let (_, mut conn) = shared.conn().await?;
+    conn.query(redis::cmd("DEL").arg(shared.keys.routes(&shared.node)))
+        .await
+        .map_err(|e| e.to_string())?;
+    conn.query(
+        redis::cmd("PUBLISH")
+            .arg(shared.keys.route_channel())
+            .arg(format!("0{}", shared.node)),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The listener: until told to stop, connecting again after a break.
+pub(crate) async fn listen(
+    shared: Arc<Shared>,
+    mut up: watch::Receiver<Vec<String>>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut failing = false;
+    loop {
+        let outcome = tokio::select! {
+            outcome = listen_once(&shared, &mut up) => outcome,
+            _ = stopping.changed() => return,
+        };
+        if !failing {
+            shared.host.warn(&format!(
+                "the cluster bus lost its Redis connection, connecting again: {outcome}"
+            ));
+            failing = true;
+        }
+        // What the others said meanwhile was missed: their routes are
+        // read afresh once connected.
+        shared.remote_routes_clear();
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = stopping.changed() => return,
+        }
+    }
+}
+
+/// One connection's life; returns why it ended.
+async fn listen_once(shared: &Shared, up: &mut watch::Receiver<Vec<String>>) -> String {
+    let (mut pubsub, _) = match connect_pubsub(&shared.config.link).await {
+        Ok(connected) => connected,
+        Err(error) => return error.to_string(),
+    };
+    let route_channel = shared.keys.route_channel();
+    let bus = shared.keys.bus(&shared.node);
+    for channel in [&route_channel, &bus] {
+        if let Err(error) = pubsub.subscribe(channel).await {
+            return error.to_string();
+        }
+    }
+    let mut loaded: HashSet<String> = HashSet::new();
+    let mut messages = pubsub.on_message();
+    up.mark_changed();
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else {
+                    return "the subscription ended".to_owned();
+                };
+                let payload = message.get_payload_bytes();
+                if message.get_channel_name() == route_channel {
+                    on_route_news(shared, payload, &mut loaded);
+                } else {
+                    deliver(shared, payload);
+                }
+            }
+            changed = up.changed() => {
+                if changed.is_err() {
+                    return "stopping".to_owned();
+                }
+                let nodes = up.borrow_and_update().clone();
+                if let Err(error) = sync_nodes(shared, &nodes, &mut loaded).await {
+                    return error;
+                }
+            }
+        }
+    }
+}
+
+/// Reads the routes of nodes newly up, forgets those of nodes gone.
+async fn sync_nodes(
+    shared: &Shared,
+    up: &[String],
+    loaded: &mut HashSet<String>,
+) -> Result<(), String> {
+    let gone: Vec<String> = loaded.iter().filter(|n| !up.contains(n)).cloned().collect();
+    for node in gone {
+        loaded.remove(&node);
+        lock_write(shared).forget(&node);
+    }
+    for node in up {
+        if *node == shared.node || loaded.contains(node) {
+            continue;
+        }
+        let (generation, mut conn) = shared.conn().await?;
+        let reply = conn
+            .query(redis::cmd("SMEMBERS").arg(shared.keys.routes(node)))
+            .await;
+        let filters: Vec<String> = match reply {
+            Ok(Value::ServerError(error)) => return Err(format!("{error:?}")),
+            Ok(value) => redis::from_redis_value(value).unwrap_or_default(),
+            Err(error) => {
+                shared.cell.invalidate(Some(generation)).await;
+                return Err(error.to_string());
+            }
+        };
+        let mut remote = lock_write(shared);
+        for filter in &filters {
+            remote.add(node, filter);
+        }
+        loaded.insert(node.clone());
+    }
+    let routes = shared.remote_routes.read().map(|r| r.len()).unwrap_or(0);
+    shared
+        .status
+        .bus
+        .remote_routes
+        .store(routes as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+fn lock_write(shared: &Shared) -> std::sync::RwLockWriteGuard<'_, crate::routes::Remote> {
+    shared
+        .remote_routes
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A route change another node told of.
+fn on_route_news(shared: &Shared, payload: &[u8], loaded: &mut HashSet<String>) {
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return;
+    };
+    let mut chars = text.chars();
+    let sign = chars.next();
+    let rest = chars.as_str();
+    let (node, filter) = rest.split_once('\n').unwrap_or((rest, ""));
+    if node == shared.node {
+        return;
+    }
+    let mut remote = lock_write(shared);
+    match sign {
+        Some('+') => remote.add(node, filter),
+        Some('-') => remote.remove(node, filter),
+        Some('0') => {
+            remote.forget(node);
+            // Its set is empty now: nothing to read when it shows up.
+            loaded.insert(node.to_owned());
+        }
+        _ => {}
+    }
+    shared
+        .status
+        .bus
+        .remote_routes
+        .store(remote.len() as u64, Ordering::Relaxed);
+}
+
+/// A batch for this node: each message published here.
+fn deliver(shared: &Shared, payload: &[u8]) {
+    let bus = &shared.status.bus;
+    let batch = match wire::read_batch(payload) {
+        Ok(batch) => batch,
+        Err(error) => {
+            if bus.bad_batches.fetch_add(1, Ordering::Relaxed) == 0 {
+                shared
+                    .host
+                    .warn(&format!("a batch on the cluster bus was refused: {error}"));
+            }
+            return;
+        }
+    };
+    bus.batches_received.fetch_add(1, Ordering::Relaxed);
+    let mut last_ms = 0;
+    for frame in &batch.frames {
+        let event = frame.event(batch.node);
+        if shared.host.publish_local(&event, true).is_err() {
+            bus.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        last_ms = frame.timestamp_ms;
+    }
+    bus.received
+        .fetch_add(batch.frames.len() as u64, Ordering::Relaxed);
+    if last_ms > 0 {
+        bus.lag_ms
+            .store(now_ms().saturating_sub(last_ms), Ordering::Relaxed);
+    }
+}
