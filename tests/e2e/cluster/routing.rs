@@ -4,7 +4,7 @@
 
 use mqhost_codec::{Packet, ProtocolVersion, QoS};
 use mqhost_tests::raw::{publish, RawClient};
-use mqhost_tests::redis::RedisServer;
+use mqhost_tests::redis::{RedisCluster, RedisServer};
 
 use super::*;
 
@@ -67,7 +67,20 @@ async fn expect_numbered(client: &mut RawClient, topic: &str, count: u16) {
 #[tokio::test]
 async fn subscribers_on_other_nodes_get_each_message_once_in_order() {
     let redis = RedisServer::start();
-    let text = config(&redis.addr(), "c1", "");
+    each_message_once_in_order(&config(&redis.addr(), "c1", "")).await;
+}
+
+/// The same on a 3-master Redis Cluster: keys on several masters, plain
+/// pub/sub across them.
+#[tokio::test]
+async fn a_redis_cluster_carries_the_cluster_as_well() {
+    let cluster = RedisCluster::start();
+    let text = config(&cluster.servers(), "c1", "cluster.redis.type = cluster\n");
+    each_message_once_in_order(&text).await;
+}
+
+async fn each_message_once_in_order(text: &str) {
+    let text = text.to_owned();
     let n1 = start_node("n1", &text);
     let n2 = start_node("n2", &text);
     let n3 = start_node("n3", &text);
