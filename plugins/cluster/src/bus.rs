@@ -3,7 +3,10 @@
 //! - The **route writer** keeps this node's routes in its set in Redis
 //!   and tells the other nodes of each change on the route channel
 //!   (`+node\nfilter`, `-node\nfilter`; `0node` when a node starts
-//!   afresh).
+//!   afresh), and of each client that connects here (`Cnode\nclient`):
+//!   a node where that client is connected ends its connection with
+//!   0x8E (Session taken over), so a client id is connected once in the
+//!   cluster.
 //! - The **listener** holds one pub/sub connection subscribed to the
 //!   route channel and to this node's bus channel. It keeps the copy of
 //!   the other nodes' routes (a node's set is read when it comes up, its
@@ -37,6 +40,18 @@ use tokio::sync::{mpsc, watch};
 use crate::membership::now_ms;
 use crate::routes::Change;
 use crate::{lock, wire, Shared};
+
+/// What the route writer tells the other nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum News {
+    /// A change of this node's routes.
+    Route(Change),
+    /// A client connected here: it is connected nowhere else.
+    Claim(String),
+}
+
+/// DISCONNECT's Session taken over.
+const SESSION_TAKEN_OVER: u8 = 0x8E;
 
 /// A batch is closed at this size and the next one started.
 const BATCH_BYTES: usize = 1 << 20;
@@ -138,10 +153,7 @@ pub(crate) async fn send(shared: Arc<Shared>, mut stopping: watch::Receiver<bool
 
 /// The route writer: this node's route changes, into Redis and to the
 /// others, in the order they happened.
-pub(crate) async fn write_routes(
-    shared: Arc<Shared>,
-    mut changes: mpsc::UnboundedReceiver<Change>,
-) {
+pub(crate) async fn write_routes(shared: Arc<Shared>, mut changes: mpsc::UnboundedReceiver<News>) {
     while let Some(first) = changes.recv().await {
         let mut pending = vec![first];
         while let Ok(more) = changes.try_recv() {
@@ -168,23 +180,27 @@ pub(crate) async fn write_routes(
     }
 }
 
-async fn write_changes(shared: &Shared, pending: &[Change]) -> Result<(), String> {
+async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> {
     let (generation, mut conn) = shared.conn().await?;
     let routes = shared.keys.routes(&shared.node);
     let channel = shared.keys.route_channel();
-    for change in pending {
-        let (set_cmd, sign, filter) = match change {
-            Change::Added(filter) => ("SADD", '+', filter),
-            Change::Removed(filter) => ("SREM", '-', filter),
+    for news in pending {
+        let (write, sign, subject) = match news {
+            News::Route(Change::Added(filter)) => (Some("SADD"), '+', filter),
+            News::Route(Change::Removed(filter)) => (Some("SREM"), '-', filter),
+            News::Claim(client) => (None, 'C', client),
         };
-        let mut write = redis::cmd(set_cmd);
-        write.arg(&routes).arg(filter);
         let mut tell = redis::cmd("PUBLISH");
         tell.arg(&channel)
-            .arg(format!("{sign}{}\n{filter}", shared.node));
+            .arg(format!("{sign}{}\n{subject}", shared.node));
         // The set first, then the news: a node that reads the set after
         // the news finds the change in it.
-        for cmd in [write, tell] {
+        let write = write.map(|command| {
+            let mut cmd = redis::cmd(command);
+            cmd.arg(&routes).arg(subject);
+            cmd
+        });
+        for cmd in write.into_iter().chain([tell]) {
             if let Err(error) = conn.query(&cmd).await {
                 shared.cell.invalidate(Some(generation)).await;
                 return Err(error.to_string());
@@ -355,6 +371,18 @@ fn on_route_news(shared: &Shared, payload: &[u8], loaded: &mut HashSet<String>) 
             remote.forget(node);
             // Its set is empty now: nothing to read when it shows up.
             loaded.insert(node.to_owned());
+        }
+        Some('C') => {
+            drop(remote);
+            if shared.host.is_connected(filter)
+                && shared.host.disconnect(filter, SESSION_TAKEN_OVER).is_ok()
+            {
+                shared.status.bus.taken_over.fetch_add(1, Ordering::Relaxed);
+                shared.host.info(&format!(
+                    "client {filter:?} connected to node {node}: its connection here ends (0x8E)"
+                ));
+            }
+            return;
         }
         _ => {}
     }

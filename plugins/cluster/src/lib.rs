@@ -74,8 +74,8 @@ pub(crate) struct Shared {
     status: Status,
     /// This node's routes.
     local_routes: Mutex<routes::Local>,
-    /// Changes of them, for the route writer.
-    route_changes: mpsc::UnboundedSender<routes::Change>,
+    /// Changes of them and clients connected here, for the route writer.
+    route_changes: mpsc::UnboundedSender<bus::News>,
     /// Clients that left with routes: their sessions may have ended.
     left: Mutex<HashSet<String>>,
     /// The other nodes' routes.
@@ -100,7 +100,7 @@ impl Shared {
     fn route_changed(&self, change: Option<routes::Change>, routes: usize) {
         self.status.routes.store(routes as u64, Ordering::Relaxed);
         if let Some(change) = change {
-            let _ = self.route_changes.send(change);
+            let _ = self.route_changes.send(bus::News::Route(change));
         }
     }
 
@@ -226,8 +226,12 @@ impl MqhostPlugin for Cluster {
             | HookSet::MESSAGE_PUBLISH
     }
 
-    fn on_client_connected(&self, _client: &ClientEvent<'_>) {
+    /// Counted, and claimed: a connection with this id on another node
+    /// ends.
+    fn on_client_connected(&self, client: &ClientEvent<'_>) {
         self.shared.status.client_moved(true);
+        let claim = bus::News::Claim(client.client_id.to_string());
+        let _ = self.shared.route_changes.send(claim);
     }
 
     fn on_client_disconnected(&self, client: &ClientEvent<'_>) {

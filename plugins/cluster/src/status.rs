@@ -33,6 +33,8 @@ pub(crate) struct BusFigures {
     pub(crate) route_errors: AtomicU64,
     /// Routes of other nodes known here.
     pub(crate) remote_routes: AtomicU64,
+    /// Connections here ended because their client connected elsewhere.
+    pub(crate) taken_over: AtomicU64,
     /// Age of the last message received, at its arrival, milliseconds.
     pub(crate) lag_ms: AtomicU64,
 }
@@ -137,6 +139,7 @@ impl BusFigures {
             "route_errors": read(&self.route_errors),
             "remote_routes": read(&self.remote_routes),
             "lag_ms": read(&self.lag_ms),
+            "taken_over": read(&self.taken_over),
         })
     }
 }

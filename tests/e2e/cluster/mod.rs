@@ -4,6 +4,7 @@
 
 mod membership;
 mod routing;
+mod takeover;
 
 use std::time::Duration;
 
