@@ -64,6 +64,10 @@ struct State {
     overrides: HashMap<String, bool>,
     /// Directories already reported missing, so the warning is said once.
     missing_reported: BTreeSet<PathBuf>,
+    /// Set by `stop_all`: nothing starts any more, so that a reconcile
+    /// racing with the broker's stop (the directory watcher's) cannot
+    /// start a plugin that would then never be stopped.
+    shut_down: bool,
 }
 
 /// Why `load`, `unload` or `reload` of a plugin failed.
@@ -241,6 +245,9 @@ impl PluginManager {
 
     /// Starts, stops, reconfigures or replaces plugin `name`.
     fn settle(&self, state: &mut State, name: &str, wanted: Option<Wanted>) {
+        if state.shut_down {
+            return;
+        }
         let Some(wanted) = wanted else {
             state.failures.remove(name);
             if let Some(running) = state.running.remove(name) {
@@ -527,6 +534,7 @@ impl PluginManager {
     /// any (broker shutdown): loaded code stays mapped until exit.
     pub fn stop_all(&self) {
         let mut state = self.lock();
+        state.shut_down = true;
         let running = std::mem::take(&mut state.running);
         for (name, plugin) in running {
             self.stop(&name, plugin);
