@@ -48,6 +48,9 @@ pub(crate) enum News {
     Route(Change),
     /// A client connected here: it is connected nowhere else.
     Claim(String),
+    /// A retained message published here: its topic, and the message to
+    /// keep (None: clear it).
+    Retained(String, Option<Vec<u8>>),
 }
 
 /// DISCONNECT's Session taken over.
@@ -185,10 +188,28 @@ async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> 
     let routes = shared.keys.routes(&shared.node);
     let channel = shared.keys.route_channel();
     for news in pending {
+        if let News::Retained(topic, message) = news {
+            let mut cmd = redis::cmd(if message.is_some() { "HSET" } else { "HDEL" });
+            cmd.arg(shared.keys.retained()).arg(topic);
+            if let Some(bytes) = message {
+                cmd.arg(bytes.as_slice());
+            }
+            if let Err(error) = conn.query(&cmd).await {
+                shared.cell.invalidate(Some(generation)).await;
+                return Err(error.to_string());
+            }
+            shared
+                .status
+                .bus
+                .redis_commands
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let (write, sign, subject) = match news {
             News::Route(Change::Added(filter)) => (Some("SADD"), '+', filter),
             News::Route(Change::Removed(filter)) => (Some("SREM"), '-', filter),
             News::Claim(client) => (None, 'C', client),
+            News::Retained(..) => continue,
         };
         let mut tell = redis::cmd("PUBLISH");
         tell.arg(&channel)

@@ -38,6 +38,11 @@ impl Keys {
         format!("{}routes", self.prefix)
     }
 
+    /// A hash of the cluster's retained messages: topic → the message.
+    pub(crate) fn retained(&self) -> String {
+        format!("{}retained", self.prefix)
+    }
+
     /// The channel on which `node` receives the messages it has routes for.
     pub(crate) fn bus(&self, node: &str) -> String {
         format!("{}bus:{node}", self.prefix)

@@ -12,6 +12,8 @@
 //! - `routes`: this node's filters and the other nodes' (pure);
 //! - `wire`: the bus's batches of messages (pure);
 //! - `bus`: routes and messages between nodes over Redis pub/sub;
+//! - `retained`: the cluster's retained messages in Redis, for nodes that
+//!   join later;
 //! - `status`: the figures and the member list the admin API shows.
 //!
 //! # Threads
@@ -31,6 +33,7 @@ mod bus;
 mod config;
 mod keys;
 mod membership;
+mod retained;
 mod routes;
 mod status;
 mod wire;
@@ -142,6 +145,9 @@ pub struct Cluster {
     runtime: Mutex<Option<Runtime>>,
     /// Tells the tasks to end.
     stopping: watch::Sender<bool>,
+    /// The heartbeat task, waited for before the goodbye: a beat still
+    /// on its way would take the heartbeat again after it.
+    beat: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -201,7 +207,7 @@ impl MqhostPlugin for Cluster {
         });
         runtime.block_on(join(&shared))?;
         let (stopping, stop_rx) = watch::channel(false);
-        runtime.spawn(beat(Arc::clone(&shared), stop_rx.clone()));
+        let beat = runtime.spawn(beat(Arc::clone(&shared), stop_rx.clone()));
         runtime.spawn(bus::write_routes(Arc::clone(&shared), changes_rx));
         runtime.spawn(bus::send(Arc::clone(&shared), stop_rx.clone()));
         runtime.spawn(bus::listen(Arc::clone(&shared), up_rx, stop_rx));
@@ -215,6 +221,7 @@ impl MqhostPlugin for Cluster {
             shared,
             runtime: Mutex::new(Some(runtime)),
             stopping,
+            beat: Mutex::new(Some(beat)),
         })
     }
 
@@ -287,6 +294,13 @@ impl MqhostPlugin for Cluster {
                 .collect()
         };
         bus::forward(&self.shared, message, &nodes);
+        if message.retain {
+            let (topic, stored) = retained::entry(&self.shared.node, message);
+            let _ = self
+                .shared
+                .route_changes
+                .send(bus::News::Retained(topic, stored));
+        }
         Verdict::CONTINUE
     }
 
@@ -318,19 +332,31 @@ impl MqhostPlugin for Cluster {
             return;
         };
         let shared = Arc::clone(&self.shared);
-        runtime.block_on(async move {
+        let beat = lock(&self.beat).take();
+        let left = runtime.block_on(async move {
+            // A beat under way ends within its own bound (two beats).
+            if let Some(beat) = beat {
+                let _ = tokio::time::timeout(HEARTBEAT_EVERY * 3, beat).await;
+            }
             let leave = async {
-                if let Ok((_, mut conn)) = shared.conn().await {
-                    membership::release(&mut conn, &shared.keys, &shared.node, &shared.token).await;
-                }
+                let (_, mut conn) = shared.conn().await?;
+                membership::release(&mut conn, &shared.keys, &shared.node, &shared.token).await
             };
-            let _ = tokio::time::timeout(STOP_WAIT, leave).await;
+            tokio::time::timeout(STOP_WAIT, leave)
+                .await
+                .unwrap_or_else(|_| Err("Redis did not answer in time".to_owned()))
         });
         runtime.shutdown_timeout(STOP_WAIT);
-        self.shared.host.info(&format!(
-            "node {} left cluster {}",
-            self.shared.node, self.shared.config.name
-        ));
+        match left {
+            Ok(()) => self.shared.host.info(&format!(
+                "node {} left cluster {}",
+                self.shared.node, self.shared.config.name
+            )),
+            Err(error) => self.shared.host.warn(&format!(
+                "node {} stopped without telling cluster {} ({error}): the others show it down",
+                self.shared.node, self.shared.config.name
+            )),
+        }
     }
 }
 
@@ -371,6 +397,16 @@ async fn join(shared: &Shared) -> Result<(), ConfigError> {
     bus::start_afresh(shared).await.map_err(|error| {
         ConfigError::new(format!("cannot clear this node's old routes: {error}"))
     })?;
+    let kept = retained::catch_up(shared).await.map_err(|error| {
+        ConfigError::new(format!(
+            "cannot read the cluster's retained messages: {error}"
+        ))
+    })?;
+    if kept > 0 {
+        shared.host.info(&format!(
+            "{kept} retained messages of the cluster kept here"
+        ));
+    }
     if let Ok(members) = membership::members(&mut conn, &shared.keys).await {
         shared.set_members(members);
     }

@@ -189,19 +189,25 @@ pub(crate) async fn refresh(
 }
 
 /// Leaves in order: the heartbeat (if still ours) and the members entry go.
-pub(crate) async fn release(conn: &mut Conn, keys: &Keys, node: &str, token: &str) {
-    let _ = conn
-        .query(
-            redis::cmd("EVAL")
-                .arg(RELEASE)
-                .arg(1)
-                .arg(keys.heartbeat(node))
-                .arg(token),
-        )
-        .await;
-    let _ = conn
-        .query(redis::cmd("HDEL").arg(keys.members()).arg(node))
-        .await;
+pub(crate) async fn release(
+    conn: &mut Conn,
+    keys: &Keys,
+    node: &str,
+    token: &str,
+) -> Result<(), String> {
+    conn.query(
+        redis::cmd("EVAL")
+            .arg(RELEASE)
+            .arg(1)
+            .arg(keys.heartbeat(node))
+            .arg(token),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    conn.query(redis::cmd("HDEL").arg(keys.members()).arg(node))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Every member, up or down, by name; members down for longer than

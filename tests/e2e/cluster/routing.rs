@@ -170,4 +170,28 @@ async fn a_retained_message_is_kept_by_every_node() {
     let got = later.recv_publish().await;
     assert!(got.retain);
     assert_eq!(&got.payload[..], b"on");
+
+    // A node that joins afterwards has it from its start.
+    let n3 = start_node("n3", &text);
+    let path = "/api/v1/retained/status%2Fa";
+    assert_eq!(n3.broker.admin_request("GET", path).await.0, 200);
+    // Cleared on n3's own publisher: cleared everywhere, and for nodes
+    // that join later.
+    let mut clearer = RawClient::connect(n3.broker.addr(), V5, "clearer").await;
+    let mut clear = publish("status/a", b"", QoS::AtLeastOnce, 1);
+    clear.retain = true;
+    clearer.send(Packet::Publish(clear)).await;
+    assert!(matches!(clearer.recv().await, Some(Packet::PubAck(_))));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    for node in [&n1, &n2] {
+        while node.broker.admin_request("GET", path).await.0 != 404 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not cleared within a second"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let n4 = start_node("n4", &text);
+    assert_eq!(n4.broker.admin_request("GET", path).await.0, 404);
 }
