@@ -9,6 +9,7 @@ use crate::broker::session::SessionEvent;
 use crate::broker::{sys, Broker};
 use crate::config::HostConfig;
 use crate::listen;
+use crate::persist::Store;
 use crate::plugins::private::PrivateCopies;
 use crate::plugins::{watch, PluginManager};
 
@@ -19,7 +20,21 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// a stop signal arrives.
 pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     let sys_interval = config.sys.interval;
-    let broker = Broker::with_access(config, access);
+    let (store, image) = open_store(&config)?;
+    let broker = Broker::with_store(config, access, store);
+    if let Some(image) = image {
+        let retained = image.retained.len();
+        let sessions = crate::broker::session::restore(&broker, image);
+        if let Some(store) = broker.store.as_deref() {
+            tracing::info!(
+                dir = %store.dir().display(),
+                sessions,
+                retained,
+                records = store.report().records,
+                "store opened"
+            );
+        }
+    }
     tokio::spawn(crate::access::watch::run(Arc::clone(&broker)));
     let plugins = PluginManager::new(Arc::clone(&broker), PrivateCopies::from_environment());
     // Plugins load before the listener opens, so they see every client.
@@ -51,6 +66,7 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
 
     stop_signal().await;
     tracing::info!("stopping");
+    broker.begin_stop();
     for task in accept {
         task.abort();
     }
@@ -59,7 +75,24 @@ pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     }
     tokio::time::sleep(SHUTDOWN_GRACE).await;
     let _ = tokio::task::spawn_blocking(move || plugins.stop_all()).await;
+    if let Some(store) = broker.store.clone() {
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    }
     Ok(())
+}
+
+/// Opens `persistence.dir` when `persistence = on`: the store and the
+/// state it found. A directory another broker holds, or a log this
+/// broker cannot read, stops the start.
+fn open_store(
+    config: &HostConfig,
+) -> std::io::Result<(Option<Arc<Store>>, Option<crate::persist::Image>)> {
+    if !config.persistence.enabled {
+        return Ok((None, None));
+    }
+    let (store, image) = Store::open(&config.persistence_dir(), config.persistence.sync)
+        .map_err(std::io::Error::other)?;
+    Ok((Some(Arc::new(store)), Some(image)))
 }
 
 async fn stop_signal() {

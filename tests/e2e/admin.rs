@@ -56,7 +56,10 @@ async fn plugin_state(broker: &Broker, name: &str) -> String {
 fn run_to_exit(sets: &[(&str, &str)]) -> Output {
     let mut command = Command::new(mqhost_binary());
     command.args(["--config", "/dev/null"]);
+    let data = mqhost_tests::plugins::TempDir::new();
+    let store = data.path().join("data").display().to_string();
     let defaults = [
+        ("persistence.dir", store.as_str()),
         ("listener.tcp.default", "127.0.0.1:0"),
         ("plugins.dir", "/nonexistent/mqhost-test-plugins"),
         ("plugins.etc_dir", "/nonexistent/mqhost-test-etc"),

@@ -55,6 +55,11 @@ fn shipped_config_file_is_valid() {
             "--set",
         ])
         .arg(format!("admin.token_file={}", token_file.display()))
+        .arg("--set")
+        .arg(format!(
+            "persistence.dir={}",
+            data.path().join("store").display()
+        ))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -149,6 +149,7 @@ async fn a_listener_over_its_connection_rate_closes_one_more() {
 fn a_listener_that_cannot_bind_is_named() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().to_string();
+    let data = mqhost_tests::plugins::TempDir::new();
     let output = std::process::Command::new(mqhost_tests::mqhost_binary())
         .args([
             "--config",
@@ -163,6 +164,8 @@ fn a_listener_that_cannot_bind_is_named() {
             "--set",
             "admin.listener=off",
         ])
+        .arg("--set")
+        .arg(format!("persistence.dir={}", data.path().display()))
         .output()
         .unwrap();
     assert!(!output.status.success());

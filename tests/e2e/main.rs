@@ -22,6 +22,7 @@ mod listeners;
 mod malformed;
 mod memory;
 mod metrics;
+mod persistence;
 mod plugin_trust;
 mod plugins;
 mod redis;

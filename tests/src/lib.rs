@@ -133,6 +133,11 @@ impl Broker {
             ("listener.tcp.default".into(), "127.0.0.1:0".into()),
             ("admin.listener".into(), "127.0.0.1:0".into()),
             ("admin.token_file".into(), token_file.display().to_string()),
+            // Its own store: brokers run side by side.
+            (
+                "persistence.dir".into(),
+                state.path().join("data").display().to_string(),
+            ),
             ("log.level".into(), "debug".into()),
             // No stray plugins from the current directory.
             (

@@ -174,6 +174,14 @@ impl RawClient {
         self.stream.write_all(&out).await.expect("write to broker");
     }
 
+    /// Sends a packet; false when the connection is gone (a broker that
+    /// was killed).
+    pub async fn try_send(&mut self, packet: Packet) -> bool {
+        let mut out = BytesMut::new();
+        encode(&packet, self.version, &mut out).expect("encode");
+        self.stream.write_all(&out).await.is_ok()
+    }
+
     /// Sends raw bytes (for malformed input).
     pub async fn send_bytes(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write to broker");

@@ -137,7 +137,7 @@ pub async fn delete(
         Ok(topic) => topic,
         Err(reply) => return reply,
     };
-    if state.broker.router.retained_remove(&topic) {
+    if state.broker.remove_retained(&topic) {
         tracing::info!(topic = %escaped(&topic), by = %caller, "retained message deleted through the admin API");
         Reply {
             status: 204,

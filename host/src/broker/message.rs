@@ -113,6 +113,8 @@ pub struct Delivery {
     pub retain: bool,
     /// Identifiers of every matching subscription (5.0).
     pub subscription_ids: Vec<u32>,
+    /// Its number in a durable session's store; 0 when not stored.
+    pub seq: u64,
 }
 
 impl Message {

@@ -34,13 +34,14 @@ mod topic_gen;
 /// Topic names and filters: shared with plugins, from `plugin-api`.
 pub use mqhost_plugin_api::topic;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::access::decider::Decider;
 use crate::config::HostConfig;
 use crate::hooks::{Hooks, PublishVerdict};
+use crate::persist::{self, Store};
 use message::{Message, MessageIdGenerator};
 use metrics::{Dropped, Metrics};
 use registry::Registry;
@@ -75,6 +76,10 @@ pub struct Broker {
     pub hooks: Hooks,
     /// Who may connect and which topics each client may use.
     pub access: Decider,
+    /// The durable store, with `persistence = on`.
+    pub store: Option<Arc<Store>>,
+    /// The broker is stopping: sessions that end now stay in the store.
+    stopping: AtomicBool,
     ids: MessageIdGenerator,
     next_session: AtomicU64,
     started: Instant,
@@ -91,7 +96,14 @@ impl Broker {
     /// A broker with no sessions, configured by `config`, deciding access
     /// with `access` (its files already read).
     pub fn with_access(config: HostConfig, access: Decider) -> Arc<Self> {
+        Broker::with_store(config, access, None)
+    }
+
+    /// [`Broker::with_access`] keeping durable state in `store`.
+    pub fn with_store(config: HostConfig, access: Decider, store: Option<Arc<Store>>) -> Arc<Self> {
         Arc::new(Self {
+            store,
+            stopping: AtomicBool::new(false),
             access,
             router: Router::new(&config),
             registry: Registry::default(),
@@ -102,6 +114,17 @@ impl Broker {
             started: Instant::now(),
             config: Arc::new(config),
         })
+    }
+
+    /// Marks the broker as stopping (see [`Broker::is_stopping`]).
+    pub fn begin_stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the broker is stopping: sessions ending now are kept in
+    /// the store for the next start.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 
     /// Node name, as configured.
@@ -171,7 +194,9 @@ impl Broker {
         let mut stored = false;
         if message.retain {
             stored = self.router.retain(message);
-            if !stored {
+            if stored {
+                self.record_retained(message);
+            } else {
                 self.metrics
                     .retained_not_stored
                     .fetch_add(1, Ordering::Relaxed);
@@ -186,6 +211,34 @@ impl Broker {
             self.metrics.dropped(Dropped::NoSubscriber);
         }
         routed
+    }
+}
+
+impl Broker {
+    /// Records a retained PUBLISH the built-in store took: the topic's new
+    /// message, or none for an empty payload. `$SYS` is made anew at start.
+    fn record_retained(&self, message: &Arc<Message>) {
+        let Some(store) = self.store.as_deref() else {
+            return;
+        };
+        if !self.router.keeps_retained() || message.topic.starts_with("$SYS/") {
+            return;
+        }
+        store.submit(if message.payload.is_empty() {
+            persist::Record::Unretain(Arc::clone(&message.topic))
+        } else {
+            persist::Record::Retain(Arc::clone(message))
+        });
+    }
+
+    /// Removes the retained message of `topic` (an administrator's order)
+    /// from the router and the store; true when there was one.
+    pub fn remove_retained(&self, topic: &str) -> bool {
+        let present = self.router.retained_remove(topic);
+        if let Some(store) = self.store.as_deref() {
+            store.submit(persist::Record::Unretain(Arc::from(topic)));
+        }
+        present
     }
 }
 

@@ -243,6 +243,7 @@ impl Router {
                 qos: qos.min(message.qos),
                 retain: retain_as_published && message.retain,
                 subscription_ids: identifiers,
+                seq: 0,
             });
             if congested && routed.congested.is_none() {
                 routed.congested = Some(first.handle.clone());
@@ -257,6 +258,17 @@ impl Router {
     /// kept the message out (it is still routed: only storing is refused).
     pub fn retain(&self, message: &Arc<Message>) -> bool {
         self.store_retained(message, true)
+    }
+
+    /// Whether the built-in retained store is on (`mqtt.retainer`).
+    pub fn keeps_retained(&self) -> bool {
+        self.retainer
+    }
+
+    /// A retained message found in the durable store at start, outside
+    /// the limits (it was within them when it was stored).
+    pub fn retain_restored(&self, message: &Arc<Message>) {
+        self.store_retained(message, false);
     }
 
     /// [`Router::retain`] for the broker's own `$SYS` figures, outside

@@ -43,6 +43,8 @@ pub struct HostConfig {
     pub plugins: PluginsConfig,
     /// `admin.*`: the management API.
     pub admin: AdminConfig,
+    /// `persistence*`: the durable store.
+    pub persistence: PersistenceConfig,
     /// The file the configuration was read from, if any.
     pub(super) config_file: Option<PathBuf>,
     /// Each key's value as last set, for the admin API.
@@ -318,6 +320,22 @@ pub struct AdminConfig {
 /// relative to the configuration file's directory.
 pub const DEFAULT_ADMIN_TOKEN_FILE: &str = "data/admin.token";
 
+/// `persistence`, `persistence.*` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistenceConfig {
+    /// `persistence`: whether durable state is kept.
+    pub enabled: bool,
+    /// `persistence.dir`: where; `None`: [`DEFAULT_PERSISTENCE_DIR`] in the
+    /// configuration file's directory (see [`HostConfig::persistence_dir`]).
+    pub dir: Option<PathBuf>,
+    /// `persistence.sync`: when it is flushed to the disk.
+    pub sync: crate::persist::SyncMode,
+}
+
+/// Where the store is kept when `persistence.dir` is not set, relative
+/// to the configuration file's directory.
+pub const DEFAULT_PERSISTENCE_DIR: &str = "data";
+
 /// `log.*` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -398,6 +416,16 @@ impl HostConfig {
             .as_deref()
             .and_then(Path::parent)
             .unwrap_or(Path::new(""))
+    }
+
+    /// The store's directory: `persistence.dir`, else
+    /// [`DEFAULT_PERSISTENCE_DIR`] in the configuration file's directory
+    /// (the current directory without a file).
+    pub fn persistence_dir(&self) -> PathBuf {
+        match &self.persistence.dir {
+            Some(path) => path.clone(),
+            None => self.config_dir().join(DEFAULT_PERSISTENCE_DIR),
+        }
     }
 
     /// The admin API's token file: `admin.token_file`, else

@@ -16,8 +16,8 @@ use mqhost_plugin_api::topic;
 
 use super::host::{
     resolve_against, AclConfig, AdminConfig, AuthConfig, DenyAction, DenyReason, HostConfig,
-    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PluginsConfig, SetValues, SysConfig,
-    TimeoutAction, MQTT_MAX_PACKET_SIZE,
+    LogConfig, LogLevel, MqttConfig, NoMatch, NodeConfig, PersistenceConfig, PluginsConfig,
+    SetValues, SysConfig, TimeoutAction, MQTT_MAX_PACKET_SIZE,
 };
 use super::listeners::ListenerConfig;
 use super::properties::{
@@ -25,6 +25,7 @@ use super::properties::{
     parse_u16, parse_u32,
 };
 use super::suggest::closest;
+use crate::persist::SyncMode;
 
 /// Parses a value and stores it in the config; the path is the directory
 /// that relative paths in the value are resolved against.
@@ -582,6 +583,39 @@ pub static KEYS: &[KeySpec] = &[
             Ok(())
         },
     },
+    KeySpec {
+        name: "persistence",
+        kind: "boolean",
+        default: "on",
+        example: "off",
+        doc: "Whether sessions that outlive their connection, their queued and in-flight messages, and retained messages are kept in persistence.dir and found again after a restart or a crash.",
+        apply: |c, v, _| {
+            c.persistence.enabled = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "persistence.dir",
+        kind: "path",
+        default: "",
+        example: "/var/lib/mqhost",
+        doc: "Directory of the store (made with mode 0700); empty: data in the configuration file's directory. One broker at a time may use it.",
+        apply: |c, v, base| {
+            c.persistence.dir = optional_path_value(base, v);
+            Ok(())
+        },
+    },
+    KeySpec {
+        name: "persistence.sync",
+        kind: "enum",
+        default: "interval",
+        example: "always",
+        doc: "When the store is flushed to the disk: none (never; a kill loses nothing, a power loss may), interval (once a second), always (before each batch's acknowledgements).",
+        apply: |c, v, _| {
+            c.persistence.sync = SyncMode::parse(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// `admin.listener`'s address: a bare port is on loopback, unlike a
@@ -692,6 +726,11 @@ impl HostConfig {
                 certfile: Some(PathBuf::new()),
                 keyfile: Some(PathBuf::new()),
                 allow_plaintext: true,
+            },
+            persistence: PersistenceConfig {
+                enabled: false,
+                dir: Some(PathBuf::new()),
+                sync: SyncMode::None,
             },
             config_file: None,
             values: SetValues::default(),

@@ -26,6 +26,8 @@ pub enum Stage {
 /// One session as stored.
 #[derive(Debug, Clone, Default)]
 pub struct SessionImage {
+    /// The user name of its last connection.
+    pub username: Option<Arc<str>>,
     /// Session Expiry Interval (seconds; `u32::MAX` never).
     pub expiry: u32,
     /// When its client left (Unix ms), 0 if it was connected.
@@ -114,10 +116,12 @@ impl Image {
             }
             Record::Session {
                 client,
+                username,
                 expiry,
                 detached_ms,
             } => {
                 let session = self.sessions.entry(Arc::clone(client)).or_default();
+                session.username.clone_from(username);
                 session.expiry = *expiry;
                 session.detached_ms = *detached_ms;
             }
@@ -254,6 +258,7 @@ impl Image {
         for (client, session) in &self.sessions {
             out.push(Record::Session {
                 client: Arc::clone(client),
+                username: session.username.clone(),
                 expiry: session.expiry,
                 detached_ms: session.detached_ms,
             });

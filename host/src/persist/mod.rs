@@ -27,6 +27,7 @@ pub mod record;
 pub mod recover;
 pub mod writer;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -99,7 +100,11 @@ impl Store {
         sync: SyncMode,
         compact_min: u64,
     ) -> Result<(Store, Image), String> {
-        std::fs::create_dir_all(dir)
+        // Private: the store holds every client's messages.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| format!("cannot create persistence.dir {}: {e}", dir.display()))?;
         let lock = lock::lock(dir)?;
         let recovered = recover::recover(dir)?;
@@ -232,6 +237,7 @@ mod tests {
                 qos: mqhost_codec::QoS::AtLeastOnce,
                 retain: false,
                 subscription_ids: Vec::new(),
+                seq,
             },
         }
     }
@@ -247,6 +253,7 @@ mod tests {
             assert!(image.sessions.is_empty());
             store.submit(Record::Session {
                 client: Arc::clone(&client),
+                username: None,
                 expiry: 100,
                 detached_ms: 0,
             });

@@ -43,6 +43,7 @@ pub enum Record {
     /// client left (Unix ms; 0 while connected).
     Session {
         client: Arc<str>,
+        username: Option<Arc<str>>,
         expiry: u32,
         detached_ms: u64,
     },
@@ -165,11 +166,14 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
         }
         Record::Session {
             client,
+            username,
             expiry,
             detached_ms,
         } => {
             w.u8(SESSION);
             w.str(client);
+            w.u8(u8::from(username.is_some()));
+            w.str(username.as_deref().unwrap_or(""));
             w.u32(*expiry);
             w.u64(*detached_ms);
         }
@@ -302,6 +306,11 @@ pub fn decode(
         UNRETAIN => Record::Unretain(r.str()?),
         SESSION => Record::Session {
             client: r.str()?,
+            username: {
+                let present = r.u8()? != 0;
+                let name = r.str()?;
+                present.then_some(name)
+            },
             expiry: r.u32()?,
             detached_ms: r.u64()?,
         },
@@ -339,6 +348,7 @@ pub fn decode(
                     qos,
                     retain: flags & 4 != 0,
                     subscription_ids,
+                    seq,
                 },
             }
         }
@@ -595,6 +605,7 @@ mod tests {
             Record::Unretain(Arc::from("t")),
             Record::Session {
                 client: c.clone(),
+                username: Some(Arc::from("alice")),
                 expiry: 60,
                 detached_ms: 5,
             },
@@ -622,6 +633,7 @@ mod tests {
                     qos: QoS::AtLeastOnce,
                     retain: true,
                     subscription_ids: vec![1, 2],
+                    seq: 3,
                 },
             },
             Record::Sent {

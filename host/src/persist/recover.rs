@@ -204,6 +204,7 @@ mod tests {
         let client: Arc<str> = Arc::from("c");
         let mut records = vec![Record::Session {
             client: Arc::clone(&client),
+            username: None,
             expiry: 60,
             detached_ms: 0,
         }];
@@ -218,6 +219,7 @@ mod tests {
                     qos: mqhost_codec::QoS::AtLeastOnce,
                     retain: false,
                     subscription_ids: Vec::new(),
+                    seq: id as u64,
                 },
             });
         }

@@ -154,6 +154,7 @@ impl HostApi for BrokerHost {
                 retain: message.retain,
                 message,
                 subscription_ids: Vec::new(),
+                seq: 0,
             };
             self.send(client_id, SessionEvent::Deliver(delivery))
         });

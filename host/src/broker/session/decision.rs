@@ -84,7 +84,10 @@ impl Session {
 
     /// Puts a routed message in the queue once the client may read it:
     /// behind anything held, or parked when a plugin answers later.
-    pub(super) fn enqueue(&mut self, delivery: Delivery) {
+    pub(super) fn enqueue(&mut self, mut delivery: Delivery) {
+        // Retained messages at SUBSCRIBE and a plugin's deliveries come
+        // here first; routed ones were recorded by the publisher.
+        self.handle.record_delivery(&mut delivery);
         if self.awaiting.is_some() || !self.held.is_empty() {
             self.held.push_back(delivery);
             return;
@@ -123,6 +126,7 @@ impl Session {
         } else {
             tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(&delivery.message.topic), "not delivered: the client may not read the topic");
             self.broker.metrics.dropped(Dropped::Denied);
+            self.record_done(&delivery);
         }
     }
 }

@@ -50,9 +50,11 @@ impl Session {
     /// Not an `async fn`: that would copy `self` from its argument into
     /// the body's state, holding the session twice in every task.
     #[allow(clippy::manual_async_fn)]
-    pub(super) fn run(mut self, first: Box<Attach>) -> impl Future<Output = ()> + Send {
+    pub(super) fn run(mut self, first: Option<Box<Attach>>) -> impl Future<Output = ()> + Send {
         async move {
-            self.attach(first, false);
+            if let Some(first) = first {
+                self.attach(first, false);
+            }
             loop {
                 let wake = self.wait().await;
                 let keep_going = match wake {
@@ -399,6 +401,10 @@ impl Session {
                 }
                 self.detach(CloseReason::Kicked { code: reason })
             }
+            SessionEvent::Stored => {
+                self.on_stored();
+                true
+            }
             SessionEvent::Shutdown => {
                 if self.conn.is_some() {
                     self.detach(CloseReason::Shutdown);
@@ -413,7 +419,7 @@ impl Session {
 mod tests {
     use super::*;
 
-    fn size_of_output<F: FnOnce(Session, Box<Attach>) -> R, R>(_: F) -> usize {
+    fn size_of_output<F: FnOnce(Session, Option<Box<Attach>>) -> R, R>(_: F) -> usize {
         std::mem::size_of::<R>()
     }
 

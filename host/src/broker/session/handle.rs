@@ -18,6 +18,14 @@ pub(super) struct Shared {
     pub(super) pressure: Pressure,
     /// What the admin API reads of the session (see `figures`).
     pub(super) figures: Figures,
+    /// The broker's store, if it keeps one.
+    pub(super) store: Option<Arc<crate::persist::Store>>,
+    /// The session outlives its connection: its changes are recorded.
+    pub(super) durable: AtomicBool,
+    /// The number of the next delivery recorded.
+    pub(super) next_seq: std::sync::atomic::AtomicU64,
+    /// `mqtt.queue_qos0`: QoS 0 deliveries are recorded too.
+    pub(super) queue_qos0: bool,
 }
 
 /// A cheap, cloneable way to reach a session.
@@ -50,7 +58,11 @@ impl SessionHandle {
     /// drops it, as if it had never subscribed. Returns whether the
     /// session is congested: online, with a backlog above its high-water
     /// mark, so the publisher should wait before routing more to it.
-    pub fn deliver(&self, delivery: Delivery) -> bool {
+    pub fn deliver(&self, mut delivery: Delivery) -> bool {
+        // Recorded before it reaches the session, so before the
+        // publisher's acknowledgement and before the session's own
+        // records about it.
+        self.record_delivery(&mut delivery);
         let congested = self.shared.pressure.sent(self.is_online());
         if self
             .shared

@@ -21,6 +21,7 @@ use crate::broker::metrics::{Dropped, Metrics, Tally};
 use crate::broker::router::Subscriber;
 use crate::broker::topic;
 use crate::escape::escaped;
+use crate::persist::Record;
 
 fn protocol_error(detail: &'static str) -> CloseReason {
     CloseReason::Protocol {
@@ -149,6 +150,12 @@ impl Session {
             Packet::PubRec(rec) => self.on_pubrec(rec),
             Packet::PubRel(rel) => {
                 let known = self.incoming_qos2.remove(&rel.packet_id);
+                if known {
+                    self.record(|client| Record::Qos2Rel {
+                        client,
+                        packet_id: rel.packet_id,
+                    });
+                }
                 let code = if known || !self.is_v5() {
                     reason::SUCCESS
                 } else {
@@ -268,7 +275,7 @@ impl Session {
         if qos == QoS::ExactlyOnce {
             if self.incoming_qos2.contains(&packet_id) {
                 // A resent PUBLISH whose first copy was already handled.
-                self.send(&Packet::PubRec(ack(packet_id, reason::SUCCESS)));
+                self.acknowledge_when_stored(Packet::PubRec(ack(packet_id, reason::SUCCESS)), None);
                 return Ok(());
             }
             self.check_awaiting_rel(v5)?;
@@ -310,7 +317,17 @@ impl Session {
             timestamp_ms: id.unix_millis(),
             expires_at,
         });
+        let before = self.broker.store.as_ref().map(|store| store.submitted());
         let routed = self.broker.publish(message);
+        // Whatever the PUBLISH made the store record (a durable
+        // subscriber's queue, a retained message) is stored before the
+        // acknowledgement goes.
+        let ticket = self
+            .broker
+            .store
+            .as_ref()
+            .map(|store| store.submitted())
+            .filter(|after| Some(*after) != before);
         self.routed = self
             .routed
             .saturating_add(u32::try_from(routed.receivers).unwrap_or(u32::MAX));
@@ -324,7 +341,7 @@ impl Session {
         } else {
             reason::SUCCESS
         };
-        self.acknowledge(qos, packet_id, code);
+        self.acknowledge_stored(qos, packet_id, code, ticket);
         Ok(())
     }
 
@@ -357,14 +374,25 @@ impl Session {
     /// Answers a PUBLISH of `qos` with `code`: PUBACK for QoS 1, PUBREC
     /// for QoS 2 (whose exchange goes on to PUBREL unless `code` refuses).
     fn acknowledge(&mut self, qos: QoS, packet_id: u16, code: u8) {
+        self.acknowledge_stored(qos, packet_id, code, None);
+    }
+
+    /// [`Session::acknowledge`] once the store holds every record up to
+    /// `ticket` (and, for QoS 2, the packet id awaiting PUBREL).
+    fn acknowledge_stored(&mut self, qos: QoS, packet_id: u16, code: u8, ticket: Option<u64>) {
         match qos {
             QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.send(&Packet::PubAck(ack(packet_id, code))),
+            QoS::AtLeastOnce => {
+                self.acknowledge_when_stored(Packet::PubAck(ack(packet_id, code)), ticket)
+            }
             QoS::ExactlyOnce => {
-                if code < 0x80 {
-                    self.incoming_qos2.insert(packet_id);
+                let mut ticket = ticket;
+                if code < 0x80 && self.incoming_qos2.insert(packet_id) {
+                    ticket = self
+                        .record(|client| Record::Qos2In { client, packet_id })
+                        .or(ticket);
                 }
-                self.send(&Packet::PubRec(ack(packet_id, code)));
+                self.acknowledge_when_stored(Packet::PubRec(ack(packet_id, code)), ticket);
             }
         }
     }
@@ -418,6 +446,7 @@ impl Session {
         }
         if let Some(entry) = self.inflight.remove(packet_id) {
             self.note_inflight();
+            self.record_done(&entry.delivery);
             self.broker
                 .hooks
                 .message_acked(&self.client_id, &entry.delivery.message, qos);
@@ -440,11 +469,17 @@ impl Session {
         }
         if rec.reason >= 0x80 {
             // The receiver refused the message: the exchange ends here.
-            self.inflight.remove(rec.packet_id);
+            if let Some(entry) = self.inflight.remove(rec.packet_id) {
+                self.record_done(&entry.delivery);
+            }
             self.note_inflight();
             return Ok(());
         }
         entry.stage = Stage::Released;
+        let seq = entry.delivery.seq;
+        if seq != 0 {
+            self.record(|client| Record::Released { client, seq });
+        }
         self.send(&Packet::PubRel(ack(rec.packet_id, reason::SUCCESS)));
         Ok(())
     }
@@ -543,6 +578,7 @@ impl Session {
                 message,
                 retain: true,
                 subscription_ids: identifier.into_iter().collect(),
+                seq: 0,
             });
         }
     }
@@ -606,6 +642,12 @@ impl Session {
         };
         let is_new = self.broker.router.subscribe(filter, shared, subscriber);
         self.subscriptions.insert(filter.to_owned());
+        self.record(|client| Record::Subscribe {
+            client,
+            filter: Arc::from(filter),
+            options,
+            identifier,
+        });
         self.note_subscriptions();
         Ok(Ok(is_new))
     }
@@ -660,6 +702,10 @@ impl Session {
         if !self.subscriptions.remove(filter) {
             return false;
         }
+        self.record(|client| Record::Unsubscribe {
+            client,
+            filter: Arc::from(filter),
+        });
         self.note_subscriptions();
         let shared = topic::parse_shared(filter).ok().flatten();
         self.broker

@@ -95,6 +95,11 @@ impl Inflight {
         );
     }
 
+    /// Whether `packet_id` is in flight.
+    pub fn contains(&self, packet_id: u16) -> bool {
+        self.entries.contains_key(&packet_id)
+    }
+
     /// The exchange of `packet_id`.
     pub fn get_mut(&mut self, packet_id: u16) -> Option<&mut Entry> {
         self.entries.get_mut(&packet_id)

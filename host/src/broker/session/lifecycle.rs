@@ -4,23 +4,22 @@
 //! still waits on it).
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{ConnAck, Packet};
 
-use super::figures::Figures;
-use super::handle::Shared;
 use super::inflight::Inflight;
-use super::mailbox::{Inbox, Mailbox};
-use super::pressure::Pressure;
+use super::mailbox::Inbox;
 use super::timer::Timer;
 use super::will::PendingWill;
 use super::{protocol_name, Attach, Session, SessionEvent, SessionHandle, Successor};
 use crate::access::decider::AccessCache;
+use crate::broker::message::unix_millis;
 use crate::broker::{metrics, topic, Broker};
 use crate::escape::escaped;
+use crate::persist::Record;
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,22 +91,7 @@ impl Session {
     /// taken meanwhile.
     pub fn start(broker: Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<Attach>> {
         let client_id = Arc::clone(&attach.conn.info.client_id);
-        let handle = SessionHandle {
-            shared: Arc::new(Shared {
-                id: broker.next_session_id(),
-                client_id: Arc::clone(&client_id),
-                mailbox: Mailbox::default(),
-                online: AtomicBool::new(false),
-                pressure: Pressure::new(
-                    broker
-                        .config
-                        .mqtt
-                        .max_queued_messages
-                        .map(|n| n.get() as usize),
-                ),
-                figures: Figures::new(Arc::clone(&attach.conn.info)),
-            }),
-        };
+        let handle = SessionHandle::new(&broker, &client_id, Arc::clone(&attach.conn.info), 1);
         if broker.registry.insert_if_absent(&handle).is_err() {
             return Err(attach);
         }
@@ -136,8 +120,10 @@ impl Session {
             routed: 0,
             timer: Timer::default(),
             turn: 0,
+            parked: VecDeque::new(),
+            parked_wait: 0,
         };
-        tokio::spawn(session.run(attach));
+        tokio::spawn(session.run(Some(attach)));
         Ok(())
     }
 
@@ -152,7 +138,9 @@ impl Session {
             superuser,
         } = *attach;
         // A returning client cancels a will still waiting for its delay.
-        self.pending_will = None;
+        if self.pending_will.take().is_some() {
+            self.record(Record::WillClear);
+        }
         self.expiry = session_expiry;
         let session_present = resumed && !clean_start;
         if conn.info.username != self.client.username || superuser != self.superuser {
@@ -162,6 +150,7 @@ impl Session {
         self.client = Arc::clone(&conn.info);
         self.note_attached(&conn.info);
         self.conn = Some(conn);
+        self.record_terms();
         // What waited for the client was checked for whoever it was then,
         // against the rules of then: it is checked again, in order, after
         // CONNACK (a plugin may take its time to answer).
@@ -208,6 +197,10 @@ impl Session {
         // Publishers waiting for this client to read need not wait now.
         self.handle.shared.pressure.release();
         self.paused = None;
+        // Acknowledgements still waiting for the store are lost with the
+        // connection: the client sends its PUBLISH again.
+        self.parked.clear();
+        self.parked_wait = 0;
         self.detached_at = Instant::now();
         self.note_detached();
         let will = conn.will.take();
@@ -246,12 +239,19 @@ impl Session {
             if delay == 0 || self.expiry == 0 || reason == CloseReason::TakenOver {
                 self.broker.publish(message);
             } else {
+                let after = Duration::from_secs(u64::from(delay.min(self.expiry)));
+                self.record(|client| Record::Will {
+                    client,
+                    at_ms: unix_millis() + after.as_millis() as u64,
+                    message: Arc::clone(&message),
+                });
                 self.pending_will = Some(Box::new(PendingWill {
-                    at: Instant::now() + Duration::from_secs(u64::from(delay.min(self.expiry))),
+                    at: Instant::now() + after,
                     message,
                 }));
             }
         }
+        self.record_terms();
         self.expiry != 0
     }
 
@@ -263,6 +263,7 @@ impl Session {
             self.detach(CloseReason::Shutdown);
         }
         self.publish_pending_will();
+        self.record_end();
         let id = self.handle.id();
         for filter in self.subscriptions.drain() {
             let shared = topic::parse_shared(&filter).ok().flatten();
@@ -284,6 +285,7 @@ impl Session {
                 | SessionEvent::Unsubscribe { .. }
                 | SessionEvent::Subscriptions(_)
                 | SessionEvent::Disconnect { .. }
+                | SessionEvent::Stored
                 | SessionEvent::Shutdown => {}
             }
         }

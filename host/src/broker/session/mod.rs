@@ -24,6 +24,7 @@
 //! - [`timer`]: the one timer of a session.
 
 mod decision;
+mod durable;
 mod event_loop;
 mod figures;
 mod handle;
@@ -51,6 +52,7 @@ use crate::access::decider::{AccessCache, Check, Client, Question, Waiting};
 use crate::hooks::decide::Decision;
 use crate::hooks::ClientInfo;
 use decision::Awaiting;
+pub use durable::restore;
 pub use figures::{SessionView, SubscriptionView};
 pub use handle::SessionHandle;
 use inflight::Inflight;
@@ -93,6 +95,8 @@ pub enum SessionEvent {
     /// administrator's or a plugin's order); the session lives on by its
     /// usual rules.
     Disconnect { reason: u8 },
+    /// The store wrote a batch: acknowledgements waiting for it may go.
+    Stored,
     /// The broker is stopping.
     Shutdown,
 }
@@ -169,6 +173,11 @@ pub struct Session {
     routed: u32,
     /// Keep alive while connected; expiry and a delayed will while not.
     timer: Timer,
+    /// PUBACKs and PUBRECs waiting for the store, in order, each with
+    /// the ticket of the last record its PUBLISH made.
+    parked: VecDeque<(u64, mqhost_codec::Packet)>,
+    /// The ticket the store will wake this session at; 0 for none.
+    parked_wait: u64,
     /// Which source [`Session::wait`] looks at first, turn by turn, so
     /// that a busy one cannot starve the others.
     turn: u8,

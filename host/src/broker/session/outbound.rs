@@ -24,6 +24,7 @@ impl Session {
         let config = &self.broker.config;
         if self.conn.is_none() && delivery.qos == QoS::AtMostOnce && !config.mqtt.queue_qos0 {
             self.broker.metrics.dropped(Dropped::Qos0Offline);
+            self.record_done(&delivery);
             return;
         }
         let limit = config
@@ -33,6 +34,7 @@ impl Session {
         if self.queue.len() >= limit {
             self.broker.metrics.dropped(Dropped::QueueFull);
             tracing::debug!(client_id = %escaped(&self.client_id), topic = %escaped(&delivery.message.topic), "queue full, message dropped");
+            self.record_done(&delivery);
             return;
         }
         self.queue.push_back(delivery);
@@ -85,10 +87,21 @@ impl Session {
             self.progress += 1;
             if delivery.qos == QoS::AtMostOnce {
                 self.write_publish(&delivery, 0, false);
+                self.record_done(&delivery);
             } else {
                 let packet_id = self.inflight.next_packet_id();
                 if self.write_publish(&delivery, packet_id, false) {
+                    let seq = delivery.seq;
+                    if seq != 0 {
+                        self.record(|client| crate::persist::Record::Sent {
+                            client,
+                            seq,
+                            packet_id,
+                        });
+                    }
                     self.inflight.insert(packet_id, delivery);
+                } else {
+                    self.record_done(&delivery);
                 }
             }
         }
@@ -109,6 +122,7 @@ impl Session {
                 Stage::Published => {
                     if !self.write_publish(&delivery, packet_id, true) {
                         self.inflight.remove(packet_id);
+                        self.record_done(&delivery);
                         self.note_inflight();
                     }
                 }

@@ -45,6 +45,7 @@ impl Session {
 
     pub(super) fn publish_pending_will(&mut self) {
         if let Some(will) = self.pending_will.take() {
+            self.record(crate::persist::Record::WillClear);
             self.broker.publish(will.message);
         }
     }
