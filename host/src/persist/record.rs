@@ -471,8 +471,12 @@ fn deadline_ms(at: Instant) -> u64 {
 
 /// A Unix ms deadline back as an `Instant` (one already past is now).
 pub fn instant_of(deadline_ms: u64) -> Instant {
+    // A deadline from a damaged or hostile file may be ages away: capped
+    // at a century, so that adding it to now cannot overflow.
+    const CENTURY_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
     let now = Instant::now();
-    now + Duration::from_millis(deadline_ms.saturating_sub(unix_millis()))
+    let left = deadline_ms.saturating_sub(unix_millis()).min(CENTURY_MS);
+    now.checked_add(Duration::from_millis(left)).unwrap_or(now)
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -670,6 +674,13 @@ mod tests {
             // by the same Arc.
             assert_eq!(format!("{back:?}"), format!("{record:?}"));
         }
+    }
+
+    #[test]
+    fn a_deadline_ages_away_is_capped_not_a_panic() {
+        let at = instant_of(u64::MAX);
+        assert!(at > Instant::now() + Duration::from_secs(3600));
+        assert!(instant_of(0) <= Instant::now());
     }
 
     #[test]
