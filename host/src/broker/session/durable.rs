@@ -15,12 +15,10 @@ use mqhost_codec::{Packet, QoS};
 use super::figures::Figures;
 use super::handle::Shared;
 use super::inflight::{Inflight, Stage as InflightStage};
-use super::mailbox::{Inbox, Mailbox};
+use super::mailbox::Mailbox;
 use super::pressure::Pressure;
-use super::timer::Timer;
 use super::will::PendingWill;
 use super::{Delivery, Session, SessionEvent, SessionHandle};
-use crate::access::decider::AccessCache;
 use crate::broker::message::unix_millis;
 use crate::broker::router::Subscriber;
 use crate::broker::{topic, Broker};
@@ -270,31 +268,14 @@ impl Session {
             })
         });
         let session = Session {
-            broker: Arc::clone(broker),
-            handle,
-            inbox: Inbox::default(),
-            client_id,
-            client,
-            access_cache: AccessCache::default(),
-            superuser: false,
-            awaiting: None,
-            held: VecDeque::new(),
             subscriptions,
             inflight,
             queue,
             incoming_qos2: stored.qos2_in.into_iter().collect(),
             expiry: stored.expiry,
-            conn: None,
             detached_at,
             pending_will,
-            successors: Vec::new(),
-            progress: 0,
-            paused: None,
-            routed: 0,
-            timer: Timer::default(),
-            turn: 0,
-            parked: VecDeque::new(),
-            parked_wait: 0,
+            ..Session::blank(Arc::clone(broker), handle, client_id, client)
         };
         session.note_subscriptions();
         session.note_inflight();

@@ -19,6 +19,7 @@ use crate::access::decider::AccessCache;
 use crate::broker::message::unix_millis;
 use crate::broker::{metrics, topic, Broker};
 use crate::escape::escaped;
+use crate::hooks::ClientInfo;
 use crate::persist::Record;
 
 /// Why a connection ended.
@@ -86,22 +87,21 @@ impl CloseReason {
 }
 
 impl Session {
-    /// Creates a session for the connection in `attach`, registers it, and
-    /// starts its task. Fails with the connection when the client id was
-    /// taken meanwhile.
-    pub fn start(broker: Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<Attach>> {
-        let client_id = Arc::clone(&attach.conn.info.client_id);
-        let handle = SessionHandle::new(&broker, &client_id, Arc::clone(&attach.conn.info), 1);
-        if broker.registry.insert_if_absent(&handle).is_err() {
-            return Err(attach);
-        }
-        broker.metrics.sessions.fetch_add(1, Ordering::Relaxed);
-        let session = Session {
+    /// A session with nothing in it yet: no subscriptions, queue or
+    /// in-flight messages, expiring when its connection ends. A new
+    /// session starts so, and a stored one is filled in from it.
+    pub(super) fn blank(
+        broker: Arc<Broker>,
+        handle: SessionHandle,
+        client_id: Arc<str>,
+        client: Arc<ClientInfo>,
+    ) -> Session {
+        Session {
             broker,
             handle,
             inbox: Inbox::default(),
             client_id,
-            client: Arc::clone(&attach.conn.info),
+            client,
             access_cache: AccessCache::default(),
             superuser: false,
             awaiting: None,
@@ -122,7 +122,21 @@ impl Session {
             turn: 0,
             parked: VecDeque::new(),
             parked_wait: 0,
-        };
+        }
+    }
+
+    /// Creates a session for the connection in `attach`, registers it, and
+    /// starts its task. Fails with the connection when the client id was
+    /// taken meanwhile.
+    pub fn start(broker: Arc<Broker>, attach: Box<Attach>) -> Result<(), Box<Attach>> {
+        let client_id = Arc::clone(&attach.conn.info.client_id);
+        let handle = SessionHandle::new(&broker, &client_id, Arc::clone(&attach.conn.info), 1);
+        if broker.registry.insert_if_absent(&handle).is_err() {
+            return Err(attach);
+        }
+        broker.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+        let client = Arc::clone(&attach.conn.info);
+        let session = Session::blank(broker, handle, client_id, client);
         tokio::spawn(session.run(Some(attach)));
         Ok(())
     }
