@@ -469,7 +469,7 @@ fn a_bad_file_at_start_stops_the_broker_with_status_2() {
             .args(["--config", "/dev/null", "--set"])
             .arg(format!("{key}={bad}"))
             .args(["--set", "listener.tcp.default=127.0.0.1:0"])
-            .args(["--set", "admin.listener=off"])
+            .args(["--set", "admin.listener=off", "--set", "persistence=off"])
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{key}");

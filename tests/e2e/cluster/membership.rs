@@ -91,6 +91,8 @@ async fn a_second_live_node_with_the_same_name_is_refused() {
         .args(["--config", "/dev/null"])
         .args(["--set", "listener.tcp.default=127.0.0.1:0"])
         .args(["--set", "admin.listener=off", "--set", "node.name=n1"])
+        // Not the store beside /dev/null, which other tests may hold.
+        .args(["--set", "persistence=off"])
         .args(["--set", &format!("plugins.dir={}", dirs.plugins.display())])
         .args(["--set", &format!("plugins.etc_dir={}", dirs.etc.display())])
         .output()
