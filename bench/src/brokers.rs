@@ -39,8 +39,10 @@ pub enum Flavour {
         plugins: Vec<(PathBuf, String)>,
         sets: Vec<(String, String)>,
     },
-    /// Mosquitto, `persistence false`.
-    Mosquitto,
+    /// Mosquitto, with `persistence true` (its database in the broker's
+    /// directory, saved when it stops and every `autosave_interval`) or
+    /// `persistence false`.
+    Mosquitto { persistent: bool },
 }
 
 /// A broker as the report names it.
@@ -71,6 +73,9 @@ pub struct Programs {
 /// A running broker, killed when dropped.
 pub struct Running {
     child: Child,
+    /// How it was started, to start it again on the same state.
+    program: PathBuf,
+    args: Vec<String>,
     /// Where the scenario's clients connect, and how.
     pub endpoint: Endpoint,
     /// Where to scrape it, when it is to be scraped.
@@ -137,13 +142,12 @@ impl BrokerSpec {
         let dir = work.join(format!("{}-{port}", self.name.replace('+', "-")));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let log = fs::File::create(dir.join("broker.log")).map_err(|e| e.to_string())?;
         let files = if self.access {
             Some(access::write_files(&dir, &programs.mqhost)?)
         } else {
             None
         };
-        let mut command = match &self.flavour {
+        let command = match &self.flavour {
             Flavour::Mqhost { plugins, sets } => {
                 let plugin_dir = dir.join("plugins");
                 let etc_dir = dir.join("etc");
@@ -179,6 +183,11 @@ impl BrokerSpec {
                         limits.mqhost_queued.to_string(),
                     ),
                     ("plugins.dir".into(), plugin_dir.display().to_string()),
+                    // Its own store: nothing left from an earlier run.
+                    (
+                        "persistence.dir".into(),
+                        dir.join("data").display().to_string(),
+                    ),
                     ("plugins.etc_dir".into(), etc_dir.display().to_string()),
                 ];
                 if let Some(files) = &files {
@@ -203,32 +212,28 @@ impl BrokerSpec {
                 }
                 all.extend(mqhost_listener(extra)?);
                 all.extend(sets.iter().cloned());
-                let mut command = Command::new(&programs.mqhost);
-                command.args(["--config", "/dev/null"]);
+                let mut args = vec!["--config".to_owned(), "/dev/null".to_owned()];
                 for (key, value) in all {
-                    command.arg("--set").arg(format!("{key}={value}"));
+                    args.extend(["--set".to_owned(), format!("{key}={value}")]);
                 }
-                command.env_remove("RUST_LOG").env("NO_COLOR", "1");
-                command
+                (programs.mqhost.clone(), args)
             }
-            Flavour::Mosquitto => {
+            Flavour::Mosquitto { persistent } => {
                 let config = dir.join("mosquitto.conf");
-                let text =
-                    mosquitto_config(port, limits, files.as_ref()) + &mosquitto_listener(extra)?;
+                let store = persistent.then_some(dir.as_path());
+                let text = mosquitto_config(port, limits, files.as_ref(), store)
+                    + &mosquitto_listener(extra)?;
                 fs::write(&config, text).map_err(|e| e.to_string())?;
-                let mut command = Command::new(&programs.mosquitto);
-                command.arg("-c").arg(&config);
-                command
+                let args = vec!["-c".to_owned(), config.display().to_string()];
+                (programs.mosquitto.clone(), args)
             }
         };
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", self.name))?;
+        let (program, args) = command;
+        let child = spawn(&program, &args, &dir)?;
         let mut running = Running {
             child,
+            program,
+            args,
             endpoint,
             scrape: None,
             dir,
@@ -316,10 +321,45 @@ pub fn plugin_name(library: &Path) -> String {
         .to_owned()
 }
 
-/// Mosquitto's configuration: loopback only, no persistence, windows and
-/// queues as large as mqhost's; anonymous clients, or, with `files`, those
-/// files and anonymous clients refused.
-pub fn mosquitto_config(port: u16, limits: Limits, files: Option<&access::Files>) -> String {
+/// The name of the user the bench runs as (`root` if `id` cannot tell).
+fn current_user() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "root".to_owned())
+}
+
+/// Starts `program` with `args`, its output appended to `dir`/broker.log.
+fn spawn(program: &Path, args: &[String], dir: &Path) -> Result<Child, Error> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("broker.log"))
+        .map_err(|e| e.to_string())?;
+    Command::new(program)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))
+}
+
+/// Mosquitto's configuration: loopback only, windows and queues as large
+/// as mqhost's; anonymous clients, or, with `files`, those files and
+/// anonymous clients refused; persistence in `store`, or none.
+pub fn mosquitto_config(
+    port: u16,
+    limits: Limits,
+    files: Option<&access::Files>,
+    store: Option<&Path>,
+) -> String {
     let access = match files {
         None => "allow_anonymous true\n".to_owned(),
         Some(files) => format!(
@@ -330,10 +370,23 @@ pub fn mosquitto_config(port: u16, limits: Limits, files: Option<&access::Files>
             files.acl_file.display()
         ),
     };
+    let persistence = match store {
+        None => "persistence false\n".to_owned(),
+        // Started as root, Mosquitto would become its own user, which may
+        // not write in the bench's directory; mqhost runs as the bench's
+        // user too.
+        Some(dir) => format!(
+            "persistence true\n\
+             persistence_location {}/\n\
+             user {}\n",
+            dir.display(),
+            current_user()
+        ),
+    };
     format!(
         "# Written by mqhost-bench.\n\
          listener {port} 127.0.0.1\n\
-         persistence false\n\
+         {persistence}\
          {access}\
          max_inflight_messages {inflight}\n\
          max_queued_messages {queued}\n\
@@ -365,6 +418,49 @@ impl Running {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Stops the broker, with SIGKILL or, `graceful`, SIGTERM (and waits
+    /// for it to exit), then starts it again on what it left: how long
+    /// from the start until it accepted connections again.
+    pub fn restart(&mut self, name: &str, graceful: bool) -> Result<Duration, Error> {
+        if graceful {
+            let pid = self.child.id().to_string();
+            let status = Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .map_err(|e| format!("kill: {e}"))?;
+            if !status.success() {
+                return Err(format!("kill -TERM {pid} failed"));
+            }
+        } else {
+            self.child.kill().map_err(|e| format!("kill: {e}"))?;
+        }
+        self.child.wait().map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        self.child = spawn(&self.program, &self.args, &self.dir)?;
+        let addr = self.endpoint.addr;
+        self.wait_ready(name, addr)?;
+        Ok(started.elapsed())
+    }
+
+    /// Bytes the broker's directory holds besides its log: its store.
+    pub fn disk_bytes(&self) -> u64 {
+        fn walk(dir: &Path) -> u64 {
+            let Ok(entries) = fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    _ if e.file_name() == "broker.log" => 0,
+                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        walk(&self.dir)
     }
 
     /// The broker's process id.

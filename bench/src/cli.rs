@@ -12,7 +12,8 @@ round by round, and writes DIR/<date>-<mode>.json and .md (DIR defaults to
 bench/results). --bin-dir holds mqhost and the plugin libraries
 (target/release). --only runs the scenarios named: qos0, qos1, qos2,
 fanin, fanout, pairs, latency, idle, auth, qos1-tls, qos1-ws, idle-tls,
-tls-cost, noop, access, metrics, redis, auth-redis, connect-sub, and
+tls-cost, noop, access, metrics, redis, auth-redis, connect-sub,
+durable, durable-fanin, durable-cost, durable-fanin-cost, restart, and
 qos1-2threads (full mode only). --threads sets
 the load generator's threads for message loads (default 1); connection
 scenarios use one per core.
@@ -54,6 +55,21 @@ access control on both mqhost and Mosquitto.
 listener) with each load once and prints what it measured, nothing else:
 for profiling a broker with perf or valgrind while the load runs. The
 TLS and WebSocket scenarios are left out.
+
+durable and durable-fanin are qos1 and fanin with every client asking
+for a persistent session (clean session 0): mqhost with its store on, as
+it ships (persistence.dir in the broker's directory, persistence.sync
+interval), against Mosquitto with persistence true (persistence_location
+the broker's directory, autosave_interval as it ships). durable-cost and
+durable-fanin-cost are the same loads on mqhost with its store on against
+mqhost with persistence = off, as long and as many rounds as noop.
+restart gives each broker 10,000 persistent sessions subscribed at QoS 1
+to topics of their own and 100,000 QoS 1 messages queued for them, stops
+it (mqhost with SIGKILL, Mosquitto with SIGTERM, which saves its
+database) and times its start on what it left until it accepts
+connections; a session must then come back with Session Present and its
+10 messages, else the round fails. Every mqhost of the bench keeps its
+store in its own directory, removed after the run.
 
 The redis scenario starts a private redis-server (from PATH, else
 /usr/bin/redis-server) on a free loopback port, nothing saved to disk,

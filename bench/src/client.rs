@@ -39,6 +39,16 @@ pub type Error = String;
 /// The error of a read that found the connection closed.
 const CLOSED: &str = "broker closed the connection";
 
+/// What a client's CONNECT asks of its session (3.1.1's Clean Session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// A new session, gone when the connection closes.
+    Clean,
+    /// The session the broker keeps for this client id, or a new one that
+    /// the broker keeps after the connection closes.
+    Persistent,
+}
+
 /// One connection with its buffers.
 pub struct Conn {
     pub stream: Stream,
@@ -76,9 +86,23 @@ impl Conn {
         keep_alive: u16,
         login: Option<&Login>,
     ) -> Result<Conn, Error> {
-        match Conn::handshake(endpoint, client_id, keep_alive, login).await? {
-            (conn, 0) => Ok(conn),
-            (_, code) => Err(format!(
+        Conn::connect_session(endpoint, client_id, keep_alive, login, Session::Clean)
+            .await
+            .map(|(conn, _)| conn)
+    }
+
+    /// As [`connect`](Self::connect), with a clean or a persistent
+    /// session; also whether the broker had the session (Session Present).
+    pub async fn connect_session(
+        endpoint: &Endpoint,
+        client_id: &str,
+        keep_alive: u16,
+        login: Option<&Login>,
+        session: Session,
+    ) -> Result<(Conn, bool), Error> {
+        match Conn::handshake(endpoint, client_id, keep_alive, login, session).await? {
+            (conn, 0, present) => Ok((conn, present)),
+            (_, code, _) => Err(format!(
                 "{client_id}: CONNACK refused with code {code:#04x}"
             )),
         }
@@ -87,8 +111,8 @@ impl Conn {
     /// Fails unless the broker refuses a CONNECT with `login`: proof that
     /// it checks passwords before a load counts on it.
     pub async fn expect_refused(endpoint: &Endpoint, login: &Login) -> Result<(), Error> {
-        match Conn::handshake(endpoint, "bench-refused", 60, Some(login)).await {
-            Ok((_, 0)) => Err(format!(
+        match Conn::handshake(endpoint, "bench-refused", 60, Some(login), Session::Clean).await {
+            Ok((_, 0, _)) => Err(format!(
                 "the broker accepted user {:?} with a wrong password: access control is not in force",
                 login.username
             )),
@@ -99,13 +123,15 @@ impl Conn {
         }
     }
 
-    /// CONNECT, then the CONNACK's return code (0: accepted).
+    /// CONNECT, then the CONNACK's return code (0: accepted) and Session
+    /// Present.
     async fn handshake(
         endpoint: &Endpoint,
         client_id: &str,
         keep_alive: u16,
         login: Option<&Login>,
-    ) -> Result<(Conn, u8), Error> {
+        session: Session,
+    ) -> Result<(Conn, u8, bool), Error> {
         let stream = endpoint.open().await?;
         let mut conn = Conn {
             stream,
@@ -114,7 +140,7 @@ impl Conn {
         };
         let connect = Connect {
             protocol: VERSION,
-            clean_start: true,
+            clean_start: session == Session::Clean,
             keep_alive,
             client_id: client_id.to_owned(),
             will: None,
@@ -124,7 +150,7 @@ impl Conn {
         };
         conn.send(&Packet::Connect(Box::new(connect))).await?;
         match conn.recv().await? {
-            Packet::ConnAck(ack) => Ok((conn, ack.reason)),
+            Packet::ConnAck(ack) => Ok((conn, ack.reason, ack.session_present)),
             other => Err(format!(
                 "{client_id}: expected CONNACK, got {}",
                 other.name()
@@ -153,7 +179,7 @@ impl Conn {
         }
     }
 
-    async fn send(&mut self, packet: &Packet) -> Result<(), Error> {
+    pub async fn send(&mut self, packet: &Packet) -> Result<(), Error> {
         self.wbuf.clear();
         encode(packet, VERSION, &mut self.wbuf).map_err(|e| format!("encode: {e:?}"))?;
         self.stream
@@ -169,7 +195,7 @@ impl Conn {
         Ok(())
     }
 
-    async fn recv(&mut self) -> Result<Packet, Error> {
+    pub async fn recv(&mut self) -> Result<Packet, Error> {
         loop {
             if let Some(packet) = decode(&mut self.rbuf, Some(VERSION), MAX_PACKET)
                 .map_err(|e| format!("malformed packet from broker: {e}"))?

@@ -15,7 +15,7 @@ use mqhost_codec::{encode, encode_publish, Packet, PubAck, PublishProperties, Pu
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::client::{drive, Conn, Error, Login, Role, VERSION, WRITE_BATCH};
+use crate::client::{drive, Conn, Error, Login, Role, Session, VERSION, WRITE_BATCH};
 use crate::transport::Endpoint;
 
 /// Bytes of every payload: index (4), sequence (8), timestamp (8), filler.
@@ -51,11 +51,12 @@ fn push(packet: &Packet, wbuf: &mut BytesMut) {
 
 // === Publisher ===
 
-/// Sends `total` messages to one topic, keeping at most `window` QoS 1/2
-/// messages unacknowledged; paced at `rate` messages per second if set.
-struct Publisher {
+/// Sends `total` messages to its topics in turn, keeping at most `window`
+/// QoS 1/2 messages unacknowledged; paced at `rate` messages per second if
+/// set.
+pub(crate) struct Publisher {
     index: u32,
-    topic: String,
+    topics: Vec<String>,
     qos: QoS,
     total: u64,
     sent: u64,
@@ -66,11 +67,23 @@ struct Publisher {
 }
 
 impl Publisher {
-    fn new(index: u32, topic: String, qos: QoS, total: u64, window: usize) -> Self {
+    pub(crate) fn new(index: u32, topic: String, qos: QoS, total: u64, window: usize) -> Self {
+        Publisher::cycling(index, vec![topic], qos, total, window)
+    }
+
+    /// A publisher that sends its messages to `topics` one after the
+    /// other, round and round.
+    pub(crate) fn cycling(
+        index: u32,
+        topics: Vec<String>,
+        qos: QoS,
+        total: u64,
+        window: usize,
+    ) -> Self {
         let window = window.clamp(1, 65535) as u16;
         Publisher {
             index,
-            topic,
+            topics,
             qos,
             total,
             sent: 0,
@@ -119,7 +132,7 @@ impl Role for Publisher {
                 dup: false,
                 qos: self.qos,
                 retain: false,
-                topic: &self.topic,
+                topic: &self.topics[(self.sent % self.topics.len() as u64) as usize],
                 packet_id,
                 payload: &payload,
                 properties: &self.properties,
@@ -323,6 +336,8 @@ pub struct MessageLoad {
     pub rate: Option<f64>,
     /// Measure latency (from the payload's timestamp).
     pub latency: bool,
+    /// The session every client of the load asks for.
+    pub session: Session,
 }
 
 impl MessageLoad {
@@ -339,6 +354,7 @@ impl MessageLoad {
             window,
             rate: None,
             latency: false,
+            session: Session::Clean,
         }
     }
 
@@ -354,6 +370,7 @@ impl MessageLoad {
             window,
             rate: None,
             latency: false,
+            session: Session::Clean,
         }
     }
 
@@ -368,6 +385,7 @@ impl MessageLoad {
             window,
             rate: None,
             latency: false,
+            session: Session::Clean,
         }
     }
 
@@ -413,14 +431,15 @@ impl MessageOutcome {
 /// Connects `count` clients named `prefix{i}`, a bounded number at a time,
 /// each with `login` if there is one (its own user when the login is
 /// numbered).
-async fn connect_all(
+pub(crate) async fn connect_all(
     endpoint: &Endpoint,
     prefix: &str,
     count: usize,
     keep_alive: u16,
     login: Option<&Login>,
+    session: Session,
 ) -> Result<Vec<Conn>, Error> {
-    connect_all_then(endpoint, prefix, count, keep_alive, login, None).await
+    connect_all_then(endpoint, prefix, count, (keep_alive, session), login, None).await
 }
 
 /// As [`connect_all`], each client then subscribing to `subscribe` (at QoS
@@ -429,7 +448,7 @@ async fn connect_all_then(
     endpoint: &Endpoint,
     prefix: &str,
     count: usize,
-    keep_alive: u16,
+    (keep_alive, session): (u16, Session),
     login: Option<&Login>,
     subscribe: Option<&str>,
 ) -> Result<Vec<Conn>, Error> {
@@ -444,7 +463,10 @@ async fn connect_all_then(
             let endpoint = endpoint.clone();
             let filters = subscribe.map(|f| vec![f.to_owned()]);
             tasks.spawn(async move {
-                let conn = Conn::connect(&endpoint, &id, keep_alive, login.as_ref()).await;
+                let conn =
+                    Conn::connect_session(&endpoint, &id, keep_alive, login.as_ref(), session)
+                        .await
+                        .map(|(conn, _)| conn);
                 let conn = match (conn, filters) {
                     (Ok(mut conn), Some(filters)) => conn
                         .subscribe(&filters, QoS::AtMostOnce)
@@ -473,12 +495,27 @@ pub async fn run_messages(
     load: &MessageLoad,
     login: Option<&Login>,
 ) -> Result<MessageOutcome, Error> {
-    let mut subscribers =
-        connect_all(endpoint, "bench-sub-", load.filters.len(), 300, login).await?;
+    let mut subscribers = connect_all(
+        endpoint,
+        "bench-sub-",
+        load.filters.len(),
+        300,
+        login,
+        load.session,
+    )
+    .await?;
     for (conn, filters) in subscribers.iter_mut().zip(&load.filters) {
         conn.subscribe(filters, load.qos).await?;
     }
-    let publishers = connect_all(endpoint, "bench-pub-", load.topics.len(), 300, login).await?;
+    let publishers = connect_all(
+        endpoint,
+        "bench-pub-",
+        load.topics.len(),
+        300,
+        login,
+        load.session,
+    )
+    .await?;
     let tls = publishers.first().and_then(|c| c.stream.tls_parameters());
 
     let progress = Arc::new(AtomicU64::new(0));
@@ -640,7 +677,15 @@ pub async fn run_connections(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before_kib = rss()?;
     let start = Instant::now();
-    let conns = connect_all_then(endpoint, "bench-idle-", count, 600, login, subscribe).await?;
+    let conns = connect_all_then(
+        endpoint,
+        "bench-idle-",
+        count,
+        (600, Session::Clean),
+        login,
+        subscribe,
+    )
+    .await?;
     let elapsed = start.elapsed();
     // Let the broker finish what each CONNECT set off.
     tokio::time::sleep(Duration::from_millis(1000)).await;

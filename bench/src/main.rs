@@ -29,6 +29,8 @@
 //!   configurations for it, the auth-redis scenario's users, and a tiny
 //!   RESP client that waits until Redis has stored and consumed every
 //!   message.
+//! - [`restart`]: the restart scenario's stored sessions and the check
+//!   that the broker kept them.
 //! - [`report`]: medians, ratios, the Markdown table, the JSON file.
 
 #![forbid(unsafe_code)]
@@ -42,6 +44,7 @@ mod load;
 mod machine;
 mod redis;
 mod report;
+mod restart;
 mod runner;
 mod scenarios;
 mod scrape;

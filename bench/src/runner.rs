@@ -16,6 +16,7 @@ use crate::client::{Conn, Error, Login};
 use crate::load::{self, MessageLoad};
 use crate::redis;
 use crate::report::{Round, ScenarioResult};
+use crate::restart;
 use crate::scenarios::{self, Scenario, Work, LIMITS};
 use crate::scrape;
 use crate::transport::{Endpoint, Transport};
@@ -47,9 +48,9 @@ fn run_once(
         server.reset()?;
         server.add_users(scenario.redis_users)?;
     }
-    let running = broker.start(programs, LIMITS, work_dir, certs)?;
+    let mut running = broker.start(programs, LIMITS, work_dir, certs)?;
     let pid = running.pid();
-    let endpoint = &running.endpoint;
+    let endpoint = &running.endpoint.clone();
     // A broker that let anyone in would measure nothing of what the
     // access scenarios are about.
     if broker.access {
@@ -103,6 +104,28 @@ fn run_once(
                     "broker_cpu_s": cpu,
                     "tls": o.tls,
                 })
+            }),
+        Work::Restart {
+            sessions,
+            per_session,
+        } => runtime
+            .block_on(restart::fill(endpoint, *sessions, *per_session))
+            .and_then(|filled| {
+                // Mosquitto keeps nothing a SIGKILL interrupts.
+                let graceful = matches!(broker.flavour, Flavour::Mosquitto { .. });
+                let rss_kib = brokers::rss_kib(pid).ok();
+                let took = running.restart(&broker.name, graceful)?;
+                let stored_bytes = running.disk_bytes();
+                runtime.block_on(restart::check(endpoint, *per_session))?;
+                values.insert("restart_ms", took.as_secs_f64() * 1e3);
+                Ok(json!({
+                    "sessions": sessions,
+                    "messages": *sessions as u64 * per_session,
+                    "fill_s": filled.as_secs_f64(),
+                    "rss_before_restart_kib": rss_kib,
+                    "stored_bytes": stored_bytes,
+                    "stopped_with": if graceful { "SIGTERM" } else { "SIGKILL" },
+                }))
             }),
     };
     let generator_cpu =
@@ -350,6 +373,13 @@ pub fn drive_against(
                         println!("{}: FAILED: {e}", scenario.key);
                     }
                 }
+                continue;
+            }
+            Work::Restart { .. } => {
+                println!(
+                    "{}: skipped (it restarts the broker it measures)",
+                    scenario.key
+                );
                 continue;
             }
         };

@@ -8,7 +8,7 @@ use mqhost_codec::QoS;
 use crate::access;
 use crate::brokers::{BrokerSpec, Flavour, Limits};
 use crate::cli::Options;
-use crate::client::Login;
+use crate::client::{Login, Session};
 use crate::load::MessageLoad;
 use crate::redis;
 use crate::report::Metric;
@@ -29,6 +29,13 @@ pub const WINDOW: usize = 1000;
 pub enum Work {
     Messages(MessageLoad),
     Connections(usize),
+    /// Persistent sessions, each with messages queued while it is away;
+    /// then the broker stopped and started again on what it stored
+    /// ([`crate::restart`]).
+    Restart {
+        sessions: usize,
+        per_session: u64,
+    },
 }
 
 pub struct Scenario {
@@ -140,6 +147,13 @@ const CONNECTIONS: [Metric; 3] = [
     },
 ];
 
+const RESTART: Metric = Metric {
+    key: "restart_ms",
+    label: "restart time",
+    unit: "ms",
+    higher_is_better: false,
+};
+
 impl Scenario {
     /// Whether either broker is reached over `transport`.
     pub fn uses(&self, transport: Transport) -> bool {
@@ -160,6 +174,7 @@ impl Scenario {
             }
             Work::Messages(_) => vec![THROUGHPUT, CPU_PER_MESSAGE],
             Work::Connections(_) => CONNECTIONS.to_vec(),
+            Work::Restart { .. } => vec![RESTART],
         }
     }
 }
@@ -183,11 +198,26 @@ fn mqhost(name: &str, plugins: Vec<(PathBuf, String)>, sets: &[(&str, &str)]) ->
 fn mosquitto() -> BrokerSpec {
     BrokerSpec {
         name: "mosquitto".to_owned(),
-        flavour: Flavour::Mosquitto,
+        flavour: Flavour::Mosquitto { persistent: false },
         access: false,
         scraped: false,
         transport: Transport::Tcp,
     }
+}
+
+/// Mosquitto with `persistence true`.
+fn mosquitto_persistent() -> BrokerSpec {
+    BrokerSpec {
+        name: "mosquitto-persistent".to_owned(),
+        flavour: Flavour::Mosquitto { persistent: true },
+        ..mosquitto()
+    }
+}
+
+/// `load` with every client asking for a persistent session.
+fn persistent(mut load: MessageLoad) -> MessageLoad {
+    load.session = Session::Persistent;
+    load
 }
 
 /// `broker` reached over `transport`, through a listener of that kind
@@ -571,6 +601,102 @@ pub fn suite(options: &Options) -> Vec<Scenario> {
              checking logins or topics"
                 .into(),
             Work::Connections(connections),
+        )
+    });
+
+    // Durable state: persistent sessions on both sides, mqhost's store on
+    // (its default, persistence.sync = interval) against Mosquitto's
+    // persistence, and against mqhost with its store off.
+    let durable_pairs = || {
+        persistent(MessageLoad::pairs(
+            1,
+            QoS::AtLeastOnce,
+            size(150_000, 500_000),
+            WINDOW,
+        ))
+    };
+    let durable_fan_in = || {
+        persistent(MessageLoad::fan_in(
+            10,
+            QoS::AtLeastOnce,
+            size(10_000, 50_000),
+            WINDOW,
+        ))
+    };
+    let store_off = || mqhost("mqhost-store-off", Vec::new(), &[("persistence", "off")]);
+    for (key, title, what, work) in [
+        (
+            "durable",
+            "QoS 1, 1 → 1, persistent sessions",
+            "as qos1, both clients with persistent sessions (clean session 0)",
+            durable_pairs(),
+        ),
+        (
+            "durable-fanin",
+            "fan-in 10 → 1, QoS 1, persistent sessions",
+            "as fanin, every client with a persistent session (clean session 0)",
+            durable_fan_in(),
+        ),
+    ] {
+        list.push(Scenario {
+            reference: mosquitto_persistent(),
+            ..versus(
+                key,
+                title,
+                format!(
+                    "{what}: mqhost with its store on (the default: each acknowledged \
+                     message written before its PUBACK, flushed to the disk every second) \
+                     against Mosquitto with persistence true (saved in memory, written \
+                     every autosave_interval and when it stops)"
+                ),
+                Work::Messages(work),
+            )
+        });
+    }
+    for (key, title, work) in [
+        (
+            "durable-cost",
+            "QoS 1, 1 → 1, persistent sessions, store on against off",
+            durable_pairs(),
+        ),
+        (
+            "durable-fanin-cost",
+            "fan-in 10 → 1, QoS 1, persistent sessions, store on against off",
+            durable_fan_in(),
+        ),
+    ] {
+        list.push(Scenario {
+            reference: store_off(),
+            min_rounds: size(5, 7) as usize,
+            ..versus(
+                key,
+                title,
+                "the load of the scenario of that name without -cost: mqhost with its \
+                 store on (the default) against mqhost with persistence = off: what \
+                 keeping every acknowledged message costs"
+                    .into(),
+                Work::Messages(work),
+            )
+        });
+    }
+    list.push(Scenario {
+        reference: mosquitto_persistent(),
+        ..versus(
+            "restart",
+            "restart with 10,000 sessions and 100,000 queued messages",
+            "10,000 persistent sessions, each subscribed at QoS 1 to a topic of its own \
+             and disconnected, then 100,000 QoS 1 messages published to them (10 each, \
+             every one acknowledged); then mqhost killed with SIGKILL, Mosquitto stopped \
+             with SIGTERM (which saves its database; a SIGKILL would lose everything \
+             since its last autosave), and each started again on what it left: the time \
+             from the start until it accepts connections. The first session then \
+             reconnects and must find its session and its 10 messages, else the round \
+             fails."
+                .into(),
+            Work::Restart {
+                sessions: 10_000,
+                per_session: 10,
+            },
         )
     });
 
