@@ -37,3 +37,5 @@ pub mod open_files;
 pub mod persist;
 pub mod plugins;
 pub mod server;
+#[cfg(test)]
+mod test_support;

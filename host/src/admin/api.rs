@@ -426,38 +426,22 @@ mod tests {
     use super::*;
     use crate::config::HostConfig;
 
-    /// A scratch directory under the system temp dir, removed when dropped.
-    struct TempDir(std::path::PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir =
-                std::env::temp_dir().join(format!("mqhost-api-{}-{name}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TestDir;
 
     /// A broker without clients and a plugin manager without plugins,
     /// their directories in `dir`.
-    fn empty_host(dir: &TempDir) -> (Arc<Broker>, Arc<PluginManager>) {
+    fn empty_host(dir: &TestDir) -> (Arc<Broker>, Arc<PluginManager>) {
         let mut config = HostConfig::default();
-        config.plugins.dir = dir.0.join("plugins");
-        config.plugins.etc_dir = dir.0.join("etc");
+        config.plugins.dir = dir.path().join("plugins");
+        config.plugins.etc_dir = dir.path().join("etc");
         let broker = Broker::new(config);
-        let plugins = PluginManager::new(Arc::clone(&broker), dir.0.join("private"));
+        let plugins = PluginManager::new(Arc::clone(&broker), dir.path().join("private"));
         (broker, plugins)
     }
 
     #[tokio::test]
     async fn an_action_on_an_unknown_plugin_is_not_found() {
-        let dir = TempDir::new("unknown");
+        let dir = TestDir::new("unknown");
         let (_broker, plugins) = empty_host(&dir);
         for action in ["load", "unload", "reload", "bogus"] {
             let reply = act(&plugins, "nosuch".into(), action.into(), &Caller::Token).await;
@@ -473,7 +457,7 @@ mod tests {
 
     #[tokio::test]
     async fn kicking_an_unknown_client_is_not_found() {
-        let dir = TempDir::new("kick");
+        let dir = TestDir::new("kick");
         let (broker, _plugins) = empty_host(&dir);
         let reply = kick(&broker, "a/b c", &Caller::Admin("alice".into()));
         assert_eq!(reply.status, 404, "{:?}", reply.body);

@@ -194,36 +194,19 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    /// A scratch directory under the system temp dir, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir =
-                std::env::temp_dir().join(format!("mqhost-token-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TestDir;
 
     #[test]
     fn the_first_start_makes_a_private_file_and_later_ones_read_it() {
-        let dir = TempDir::new("make");
-        let path = dir.0.join("data/admin.token");
+        let dir = TestDir::new("make");
+        let path = dir.path().join("data/admin.token");
         let (made, origin) = load_or_create(&path).unwrap();
         assert_eq!(origin, Origin::Created);
         assert_eq!(made.as_str().len(), 2 * TOKEN_BYTES);
         assert!(made.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(&dir.0.join("data")), 0o700);
+        assert_eq!(mode(&dir.path().join("data")), 0o700);
         let (read, origin) = load_or_create(&path).unwrap();
         assert_eq!((read.clone(), origin), (made.clone(), Origin::Existing));
         assert_eq!(super::read(&path).unwrap(), made);
@@ -234,33 +217,33 @@ mod tests {
 
     #[test]
     fn a_file_others_may_read_a_link_or_a_short_token_is_refused() {
-        let dir = TempDir::new("refuse");
-        let open = dir.0.join("open.token");
+        let dir = TestDir::new("refuse");
+        let open = dir.path().join("open.token");
         std::fs::write(&open, format!("{}\n", "a".repeat(64))).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
         let error = load_or_create(&open).unwrap_err();
         assert!(error.contains("mode 644"), "{error}");
 
-        let target = dir.0.join("target");
+        let target = dir.path().join("target");
         std::fs::write(&target, "b".repeat(64)).unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let link = dir.0.join("link.token");
+        let link = dir.path().join("link.token");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let error = load_or_create(&link).unwrap_err();
         assert!(error.contains("symbolic link"), "{error}");
         // A dangling link is not written through either.
-        let dangling = dir.0.join("dangling.token");
-        std::os::unix::fs::symlink(dir.0.join("nowhere"), &dangling).unwrap();
+        let dangling = dir.path().join("dangling.token");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
         assert!(load_or_create(&dangling).is_err());
-        assert!(!dir.0.join("nowhere").exists());
+        assert!(!dir.path().join("nowhere").exists());
 
-        let short = dir.0.join("short.token");
+        let short = dir.path().join("short.token");
         std::fs::write(&short, "secret\n").unwrap();
         std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
         let error = load_or_create(&short).unwrap_err();
         assert!(error.contains("holds no token"), "{error}");
 
-        let fifo = dir.0.join("dir.token");
+        let fifo = dir.path().join("dir.token");
         std::fs::create_dir(&fifo).unwrap();
         assert!(load_or_create(&fifo).is_err());
     }

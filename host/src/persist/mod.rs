@@ -205,27 +205,11 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::broker::message::{Delivery, Message, MessageId};
-
-    fn dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("mqhost-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
+    use crate::broker::message::{Delivery, Message};
+    use crate::test_support::{self, TestDir};
 
     fn message(id: u128, size: usize) -> Arc<Message> {
-        Arc::new(Message {
-            id: MessageId(id),
-            topic: Arc::from("t"),
-            payload: bytes::Bytes::from(vec![7; size]),
-            qos: mqhost_codec::QoS::AtLeastOnce,
-            retain: false,
-            properties: Default::default(),
-            from: Arc::from("p"),
-            from_session: None,
-            timestamp_ms: 0,
-            expires_at: None,
-        })
+        Arc::new(test_support::message(id, "t", vec![7; size]))
     }
 
     fn enqueue(client: &Arc<str>, seq: u64) -> Record {
@@ -246,7 +230,8 @@ mod tests {
     /// there at the next open, compacted or not.
     #[test]
     fn stored_records_are_found_again_after_compactions() {
-        let path = dir("reopen");
+        let dir = TestDir::new("store-reopen");
+        let path = dir.path().join("data");
         let client: Arc<str> = Arc::from("c");
         {
             let (store, image) = Store::open_with(&path, SyncMode::Interval, 64 << 10).unwrap();
@@ -294,18 +279,17 @@ mod tests {
         assert_eq!(session.deliveries.len(), 1000);
         assert!(session.deliveries.keys().all(|seq| seq % 2 == 1));
         assert_eq!(image.message_count(), 1000);
-        let _ = std::fs::remove_dir_all(&path);
     }
 
     #[test]
     fn a_second_store_on_the_same_dir_is_refused() {
-        let path = dir("twice");
+        let dir = TestDir::new("store-twice");
+        let path = dir.path().join("data");
         let (_store, _) = Store::open(&path, SyncMode::None).unwrap();
         let error = Store::open(&path, SyncMode::None).err().unwrap();
         assert!(
             error.contains("in use by another running broker"),
             "{error}"
         );
-        let _ = std::fs::remove_dir_all(&path);
     }
 }

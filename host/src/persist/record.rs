@@ -554,12 +554,11 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::test_support;
 
+    /// A message with every field the log keeps set.
     pub(crate) fn message(id: u128, topic: &str, payload: &[u8]) -> Arc<Message> {
         Arc::new(Message {
-            id: MessageId(id),
-            topic: Arc::from(topic),
-            payload: Bytes::copy_from_slice(payload),
             qos: QoS::ExactlyOnce,
             retain: true,
             properties: mqhost_codec::PublishProperties {
@@ -568,9 +567,9 @@ mod tests {
                 ..Default::default()
             },
             from: Arc::from("pub"),
-            from_session: None,
             timestamp_ms: 1234,
             expires_at: Some(Instant::now() + Duration::from_secs(60)),
+            ..test_support::message(id, topic, Bytes::copy_from_slice(payload))
         })
     }
 

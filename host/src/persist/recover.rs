@@ -158,43 +158,20 @@ pub fn write_header(file: &mut File) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::sync::Arc;
 
     use super::*;
-    use crate::broker::message::{Delivery, Message, MessageId};
+    use crate::broker::message::{Delivery, Message};
     use crate::persist::record::Record;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir =
-                std::env::temp_dir().join(format!("mqhost-recover-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::{self, TestDir};
 
     fn message(id: u128) -> Arc<Message> {
-        Arc::new(Message {
-            id: MessageId(id),
-            topic: Arc::from(format!("t/{id}")),
-            payload: bytes::Bytes::from(vec![b'x'; 100]),
-            qos: mqhost_codec::QoS::AtLeastOnce,
-            retain: false,
-            properties: Default::default(),
-            from: Arc::from("p"),
-            from_session: None,
-            timestamp_ms: 0,
-            expires_at: None,
-        })
+        Arc::new(test_support::message(
+            id,
+            &format!("t/{id}"),
+            vec![b'x'; 100],
+        ))
     }
 
     /// A log with one session and `n` queued messages; returns the end
@@ -247,9 +224,9 @@ mod tests {
 
     #[test]
     fn a_whole_log_reads_back() {
-        let dir = TempDir::new("whole");
-        write_log(&dir.0, 10);
-        let (n, report) = queued(&dir.0);
+        let dir = TestDir::new("whole");
+        write_log(dir.path(), 10);
+        let (n, report) = queued(dir.path());
         assert_eq!(n, 10);
         assert_eq!(report.records, 21);
         assert_eq!(report.lost_bytes, 0);
@@ -259,13 +236,13 @@ mod tests {
     /// cut, and the next open finds it whole.
     #[test]
     fn a_log_cut_anywhere_keeps_the_records_before_the_cut() {
-        let dir = TempDir::new("cut");
-        let ends = write_log(&dir.0, 5);
-        let full = std::fs::read(dir.0.join(LOG_FILE)).unwrap();
+        let dir = TestDir::new("cut");
+        let ends = write_log(dir.path(), 5);
+        let full = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
         for cut in HEADER_LEN..full.len() {
-            std::fs::write(dir.0.join(LOG_FILE), &full[..cut]).unwrap();
+            std::fs::write(dir.path().join(LOG_FILE), &full[..cut]).unwrap();
             let whole_records = ends.iter().filter(|end| **end <= cut as u64).count();
-            let (n, report) = queued(&dir.0);
+            let (n, report) = queued(dir.path());
             assert_eq!(report.records, whole_records as u64, "cut at {cut}");
             assert_eq!(n, whole_records.saturating_sub(1) / 2, "cut at {cut}");
             let kept = ends[..whole_records]
@@ -273,7 +250,11 @@ mod tests {
                 .copied()
                 .unwrap_or(HEADER_LEN as u64);
             assert_eq!(report.lost_bytes, cut as u64 - kept);
-            assert_eq!(queued(&dir.0).1.lost_bytes, 0, "second open, cut at {cut}");
+            assert_eq!(
+                queued(dir.path()).1.lost_bytes,
+                0,
+                "second open, cut at {cut}"
+            );
         }
     }
 
@@ -281,15 +262,15 @@ mod tests {
     /// before the damage.
     #[test]
     fn a_flipped_byte_keeps_the_records_before_it() {
-        let dir = TempDir::new("flip");
-        let ends = write_log(&dir.0, 3);
-        let full = std::fs::read(dir.0.join(LOG_FILE)).unwrap();
+        let dir = TestDir::new("flip");
+        let ends = write_log(dir.path(), 3);
+        let full = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
         for at in HEADER_LEN..full.len() {
             let mut bad = full.clone();
             bad[at] ^= 0x40;
-            std::fs::write(dir.0.join(LOG_FILE), &bad).unwrap();
+            std::fs::write(dir.path().join(LOG_FILE), &bad).unwrap();
             let before = ends.iter().filter(|end| **end <= at as u64).count() as u64;
-            let (_, report) = queued(&dir.0);
+            let (_, report) = queued(dir.path());
             assert_eq!(report.records, before, "flip at {at}");
             assert!(report.lost_reason.is_some());
         }
@@ -297,29 +278,29 @@ mod tests {
 
     #[test]
     fn a_newer_or_foreign_log_is_refused_with_a_clear_message() {
-        let dir = TempDir::new("newer");
-        write_log(&dir.0, 1);
-        let path = dir.0.join(LOG_FILE);
+        let dir = TestDir::new("newer");
+        write_log(dir.path(), 1);
+        let path = dir.path().join(LOG_FILE);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[8] = 9;
         std::fs::write(&path, &bytes).unwrap();
-        let error = recover(&dir.0).err().unwrap();
+        let error = recover(dir.path()).err().unwrap();
         assert!(error.contains("newer mqhost (store format 9"), "{error}");
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "left as it was");
         std::fs::write(&path, b"something else entirely").unwrap();
-        let error = recover(&dir.0).err().unwrap();
+        let error = recover(dir.path()).err().unwrap();
         assert!(error.contains("is not a mqhost store"), "{error}");
     }
 
     #[test]
     fn a_header_cut_off_at_creation_starts_an_empty_log() {
-        let dir = TempDir::new("header");
-        std::fs::create_dir_all(&dir.0).unwrap();
-        std::fs::write(dir.0.join(LOG_FILE), &format::header()[..3]).unwrap();
-        let recovered = recover(&dir.0).unwrap();
+        let dir = TestDir::new("header");
+        std::fs::create_dir_all(dir.path()).unwrap();
+        std::fs::write(dir.path().join(LOG_FILE), &format::header()[..3]).unwrap();
+        let recovered = recover(dir.path()).unwrap();
         assert_eq!(recovered.len, HEADER_LEN as u64);
         assert_eq!(
-            std::fs::read(dir.0.join(LOG_FILE)).unwrap(),
+            std::fs::read(dir.path().join(LOG_FILE)).unwrap(),
             format::header()
         );
     }

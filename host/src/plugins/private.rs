@@ -536,35 +536,13 @@ mod tests {
     use std::io::{Read, Write};
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     use super::*;
 
-    /// A fresh directory for one test, removed when dropped.
-    struct Scratch(PathBuf);
+    use crate::test_support::TestDir;
 
-    impl Scratch {
-        fn new() -> Scratch {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "mqhost-private-test-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            Scratch(path)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn source(scratch: &Scratch, bytes: &[u8]) -> File {
-        let path = scratch.0.join("libsource.so");
+    fn source(scratch: &TestDir, bytes: &[u8]) -> File {
+        let path = scratch.path().join("libsource.so");
         std::fs::write(&path, bytes).unwrap();
         File::open(path).unwrap()
     }
@@ -590,13 +568,13 @@ mod tests {
 
     #[test]
     fn directory_copies_live_in_a_new_0700_directory_and_go_once_dropped() {
-        let scratch = Scratch::new();
-        let copies = PrivateCopies::new(scratch.0.clone(), false);
+        let scratch = TestDir::new("private");
+        let copies = PrivateCopies::new(scratch.path().to_path_buf(), false);
         let copy = copies
             .copy(&mut source(&scratch, b"code"), Path::new("/p/libx.so"))
             .unwrap();
         let dir = copies.dir().expect("a private directory");
-        assert_eq!(dir.parent(), Some(scratch.0.as_path()));
+        assert_eq!(dir.parent(), Some(scratch.path()));
         let meta = std::fs::symlink_metadata(&dir).unwrap();
         assert!(meta.is_dir());
         assert_eq!(meta.mode() & 0o7777, 0o700);
@@ -612,20 +590,20 @@ mod tests {
 
     #[test]
     fn a_copy_never_follows_or_reuses_a_name_that_exists() {
-        let scratch = Scratch::new();
-        let victim = scratch.0.join("victim");
+        let scratch = TestDir::new("private");
+        let victim = scratch.path().join("victim");
         std::fs::write(&victim, b"precious").unwrap();
-        let link = scratch.0.join("copy.so");
+        let link = scratch.path().join("copy.so");
         std::os::unix::fs::symlink(&victim, &link).unwrap();
         let error = copy_to_new_file(&mut source(&scratch, b"evil"), &link).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists, "{error}");
         // A dangling link is refused too.
-        let dangling = scratch.0.join("dangling.so");
-        std::os::unix::fs::symlink(scratch.0.join("nothing"), &dangling).unwrap();
+        let dangling = scratch.path().join("dangling.so");
+        std::os::unix::fs::symlink(scratch.path().join("nothing"), &dangling).unwrap();
         assert!(copy_to_new_file(&mut source(&scratch, b"evil"), &dangling).is_err());
-        assert!(!scratch.0.join("nothing").exists());
+        assert!(!scratch.path().join("nothing").exists());
         // And a plain file.
-        let plain = scratch.0.join("plain.so");
+        let plain = scratch.path().join("plain.so");
         std::fs::write(&plain, b"old").unwrap();
         assert!(copy_to_new_file(&mut source(&scratch, b"evil"), &plain).is_err());
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
@@ -637,15 +615,15 @@ mod tests {
 
     #[test]
     fn stale_directories_of_killed_brokers_go_and_nothing_else() {
-        let scratch = Scratch::new();
+        let scratch = TestDir::new("private");
         // A running broker's: locked. (Made first, as a broker starting
         // removes stale directories itself.)
-        let running = PrivateCopies::new(scratch.0.clone(), false);
+        let running = PrivateCopies::new(scratch.path().to_path_buf(), false);
         let copy = running
             .copy(&mut source(&scratch, b"code"), Path::new("/p/liby.so"))
             .unwrap();
         let live = running.dir().unwrap();
-        let named = |suffix: &str| scratch.0.join(format!("mqhost-plugins-1-{suffix}"));
+        let named = |suffix: &str| scratch.path().join(format!("mqhost-plugins-1-{suffix}"));
         // Left by a broker that was killed mid-copy.
         let stale = named("000000000000000a");
         std::fs::DirBuilder::new()
@@ -660,14 +638,14 @@ mod tests {
             .create(&open)
             .unwrap();
         // A link with the right name, to a directory that must survive.
-        let target = scratch.0.join("target");
+        let target = scratch.path().join("target");
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("keep"), b"k").unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).unwrap();
         let link = named("000000000000000c");
         std::os::unix::fs::symlink(&target, &link).unwrap();
 
-        let removed: Vec<PathBuf> = remove_stale(&scratch.0)
+        let removed: Vec<PathBuf> = remove_stale(scratch.path())
             .into_iter()
             .map(|(path, result)| {
                 result.unwrap();
@@ -689,7 +667,7 @@ mod tests {
             .mode(0o700)
             .create(&stale)
             .unwrap();
-        let _starting = PrivateCopies::new(scratch.0.clone(), false);
+        let _starting = PrivateCopies::new(scratch.path().to_path_buf(), false);
         assert!(!stale.exists());
     }
 
@@ -699,8 +677,8 @@ mod tests {
             eprintln!("no sealed memfd here: skipped");
             return;
         }
-        let scratch = Scratch::new();
-        let copies = PrivateCopies::new(scratch.0.clone(), true);
+        let scratch = TestDir::new("private");
+        let copies = PrivateCopies::new(scratch.path().to_path_buf(), true);
         let copy = copies
             .copy(&mut source(&scratch, b"library"), Path::new("/p/libz.so"))
             .unwrap();
@@ -725,6 +703,6 @@ mod tests {
         assert!(writer.set_len(100).is_err());
         // Nothing on disk.
         assert_eq!(copies.dir(), None);
-        assert_eq!(std::fs::read_dir(&scratch.0).unwrap().count(), 1);
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 1);
     }
 }
