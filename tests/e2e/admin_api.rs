@@ -692,6 +692,19 @@ async fn admin_api_answers_as_the_openapi_file_says() {
         404,
     )
     .await;
+    // The store (on by default) holds the retained message published above.
+    let store = api
+        .call(
+            &broker,
+            "GET",
+            "/api/v1/persistence",
+            "/api/v1/persistence",
+            "",
+            200,
+        )
+        .await;
+    assert_eq!(store["state"], "ok", "{store}");
+    assert!(store["retained_messages"].as_u64() >= Some(1), "{store}");
     let config = api
         .call(&broker, "GET", "/api/v1/config", "/api/v1/config", "", 200)
         .await;

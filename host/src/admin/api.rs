@@ -20,6 +20,7 @@
 //! | POST | `/api/v1/plugins/NAME/config/validate` | the plugin's check of a text, nothing applied |
 //! | GET | `/api/v1/listeners` | listeners, connections, refusals ([`info`](super::info)) |
 //! | GET | `/api/v1/cluster` | the cluster as this node sees it: the `cluster` plugin's stats; 404 when it does not run |
+//! | GET | `/api/v1/persistence` | the durable store: on or off, directory, sync mode, state, size, what it holds and wrote, refused writes ([`persistence`](super::persistence)) |
 //! | GET | `/api/v1/config` | the effective configuration, secrets redacted |
 //! | POST | `/api/v1/login` | `{"username", "password"}` of an admin: a session cookie |
 //! | POST | `/api/v1/logout` | ends the session of the cookie sent |
@@ -54,7 +55,7 @@ use super::guard::{self, session_id, Hosts, MAX_BODY};
 use super::path::percent_decode;
 use super::sessions::{clear_cookie, set_cookie, Sessions, SESSION_TTL};
 use super::token::Token;
-use super::{clients, info, plugin_config, retained};
+use super::{clients, info, persistence, plugin_config, retained};
 use crate::broker::{Broker, KickError};
 use crate::escape::escaped;
 use crate::listen::ListenerStatus;
@@ -192,6 +193,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         )
         .route("/api/v1/listeners", get(info::listeners))
         .route("/api/v1/cluster", get(cluster))
+        .route("/api/v1/persistence", get(persistence::show))
         .route("/api/v1/config", get(info::config))
         .route(LOGIN_PATH, post(login))
         .route("/api/v1/logout", post(logout))

@@ -88,6 +88,7 @@ Commands:
   listeners
   config
   cluster status
+  persistence
 Options:
   --config FILE      the broker's configuration (default: etc/mqhost.conf if
                      it exists), for admin.listener and admin.token_file
@@ -261,6 +262,7 @@ enum Command {
     Listeners,
     Config,
     ClusterStatus,
+    Persistence,
 }
 
 fn qos(text: &str) -> Result<u8, CtlError> {
@@ -378,6 +380,7 @@ impl Command {
             ["listeners"] => none().map(|()| Command::Listeners)?,
             ["config"] => none().map(|()| Command::Config)?,
             ["cluster", "status"] | ["cluster"] => none().map(|()| Command::ClusterStatus)?,
+            ["persistence"] => none().map(|()| Command::Persistence)?,
             [] => return Err(usage(format!("no command given\n{USAGE}"))),
             words => {
                 return Err(usage(format!(
@@ -665,6 +668,10 @@ impl Ctl {
                 let body = self.get("/api/v1/cluster")?;
                 Ok(self.show(&body, cluster_table))
             }
+            Command::Persistence => {
+                let body = self.get("/api/v1/persistence")?;
+                Ok(self.show(&body, persistence_text))
+            }
             Command::Config => {
                 let body = self.get("/api/v1/config")?;
                 Ok(self.show(&body, |body| {
@@ -913,6 +920,36 @@ fn cluster_table(body: &Value) -> String {
     let mut rest = body.clone();
     if let Some(fields) = rest.as_object_mut() {
         for key in ["cluster", "redis", "nodes"] {
+            fields.remove(key);
+        }
+    }
+    out.push_str(&fields(&rest));
+    out
+}
+
+/// The store: on or off, where, its state in words, then its figures.
+fn persistence_text(body: &Value) -> String {
+    if body["enabled"] != true {
+        return "persistence off: nothing is kept on disk; sessions and retained messages \
+                last until the broker stops\n"
+            .to_owned();
+    }
+    let mut out = format!(
+        "persistence on, in {} (sync {})\n",
+        cell(&body["dir"]),
+        cell(&body["sync"])
+    );
+    out.push_str(&match body["state"].as_str() {
+        Some("ok") => "state: ok\n".to_owned(),
+        _ => format!(
+            "state: REFUSING WRITES since {}: {}\n",
+            cell(&body["refusing_writes_since"]),
+            cell(&body["last_error"])
+        ),
+    });
+    let mut rest = body.clone();
+    if let Some(fields) = rest.as_object_mut() {
+        for key in ["enabled", "dir", "sync", "state", "refusing_writes_since"] {
             fields.remove(key);
         }
     }

@@ -9,7 +9,8 @@
 //!   actions, kick, login, logout. The others, by subject: [`clients`]
 //!   (clients, sessions, subscriptions), [`retained`] (retained messages,
 //!   publish), [`plugin_config`] (a plugin's file: read, check, write, by
-//!   [`replace`]), [`info`] (listeners, the effective configuration);
+//!   [`replace`]), [`info`] (listeners, the effective configuration),
+//!   [`persistence`] (the durable store's state and figures);
 //!   their requests read through [`query`] and [`body`], their times
 //!   written by [`time`].
 //! - [`dashboard`]: the web dashboard at `/`, its files built in.
@@ -30,6 +31,7 @@ pub mod dashboard;
 pub mod guard;
 pub mod info;
 pub mod path;
+pub mod persistence;
 pub mod plugin_config;
 pub mod query;
 pub mod replace;

@@ -9,7 +9,9 @@
 //!
 //! - [`process`]: CPU, memory, descriptors from `/proc/self`.
 //! - [`plugin_figures`]: a plugin's own stats JSON as samples.
+//! - [`persistence`]: the durable store's figures.
 
+mod persistence;
 pub mod plugin_figures;
 pub mod process;
 
@@ -145,6 +147,7 @@ impl Collector for Scrape {
     fn encode(&self, encoder: DescriptorEncoder) -> std::fmt::Result {
         let mut out = Out(encoder);
         broker_figures(&self.broker, &mut out)?;
+        persistence::figures(self.broker.store.as_deref(), &mut out)?;
         plugin_figures(&self.plugins, &mut out)?;
         process_figures(&mut out)
     }

@@ -11,23 +11,29 @@ use super::image::Image;
 use super::record::{self, Record};
 
 /// Appends `record` to `out` (its message's body first, if the log does
-/// not hold it yet) and applies it to `image`.
-pub fn append(record: &Record, image: &mut Image, out: &mut Vec<u8>) {
+/// not hold it yet) and applies it to `image`. Returns how many records
+/// it wrote: 1, or 2 with the body.
+pub fn append(record: &Record, image: &mut Image, out: &mut Vec<u8>) -> u64 {
+    let mut written = 1;
     if let Some(message) = record::names(record) {
         if image.needs_body(message) {
             let body = Record::Message(std::sync::Arc::clone(message));
             record::encode(&body, out);
             image.apply(&body);
+            written += 1;
         }
     }
     record::encode(record, out);
     image.apply(record);
+    written
 }
 
 /// A compacted log in the log's place.
 pub struct Compacted {
     pub file: File,
     pub len: u64,
+    /// Records in it.
+    pub records: u64,
     pub image: Image,
 }
 
@@ -53,8 +59,9 @@ fn write_compacted(dir: &Path, path: &Path, image: &Image) -> std::io::Result<Co
     let mut out = Vec::with_capacity(1 << 20);
     out.extend_from_slice(&format::header());
     let mut len = 0u64;
+    let mut records = 0u64;
     for record in image.records() {
-        append(&record, &mut fresh, &mut out);
+        records += append(&record, &mut fresh, &mut out);
         if out.len() >= 1 << 20 {
             file.write_all(&out)?;
             len += out.len() as u64;
@@ -70,6 +77,7 @@ fn write_compacted(dir: &Path, path: &Path, image: &Image) -> std::io::Result<Co
     Ok(Compacted {
         file,
         len,
+        records,
         image: fresh,
     })
 }

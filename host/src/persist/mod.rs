@@ -18,6 +18,7 @@
 //! - [`live`]: appending, and compaction.
 //! - [`writer`]: the thread that writes, with group commit and the sync
 //!   modes; disk errors counted, never fatal.
+//! - [`stats`]: the writer's figures, for the admin API and `/metrics`.
 
 pub mod format;
 pub mod image;
@@ -25,6 +26,7 @@ pub mod live;
 pub mod lock;
 pub mod record;
 pub mod recover;
+pub mod stats;
 pub mod writer;
 
 use std::os::unix::fs::DirBuilderExt;
@@ -109,10 +111,11 @@ impl Store {
         let lock = lock::lock(dir)?;
         let recovered = recover::recover(dir)?;
         let shared = Arc::new(Shared::default());
-        shared
-            .stats
-            .log_bytes
-            .store(recovered.len, Ordering::Relaxed);
+        let stats = &shared.stats;
+        stats.held(recovered.len, &recovered.image);
+        stats
+            .log_records
+            .store(recovered.report.records, Ordering::Relaxed);
         let image = recovered.image;
         let writer = Writer {
             shared: Arc::clone(&shared),
@@ -149,6 +152,12 @@ impl Store {
     /// The ticket of the last record submitted, by any thread.
     pub fn submitted(&self) -> u64 {
         self.shared.submitted()
+    }
+
+    /// The ticket of the last record this thread submitted (0: none):
+    /// what a publisher waits for is what its own PUBLISH recorded.
+    pub fn submitted_here(&self) -> u64 {
+        self.shared.submitted_here()
     }
 
     /// Whether every record up to `ticket` is stored.
@@ -188,7 +197,7 @@ impl Store {
     }
 
     /// The writer's figures.
-    pub fn stats(&self) -> &writer::Stats {
+    pub fn stats(&self) -> &stats::Stats {
         &self.shared.stats
     }
 }
@@ -279,6 +288,31 @@ mod tests {
         assert_eq!(session.deliveries.len(), 1000);
         assert!(session.deliveries.keys().all(|seq| seq % 2 == 1));
         assert_eq!(image.message_count(), 1000);
+    }
+
+    /// A publisher waits for its own records, not for those another
+    /// thread submitted meanwhile.
+    #[test]
+    fn a_thread_knows_the_ticket_of_its_own_last_record() {
+        let dir = TestDir::new("store-here");
+        let (store, _) = Store::open(&dir.path().join("a"), SyncMode::None).unwrap();
+        assert_eq!(store.submitted_here(), 0);
+        let mine = store.submit(Record::Unretain(Arc::from("a")));
+        let (theirs, seen_there) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let ticket = store.submit(Record::Unretain(Arc::from("b")));
+                (ticket, store.submitted_here())
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(seen_there, theirs);
+        assert!(theirs > mine);
+        assert_eq!(store.submitted_here(), mine);
+        // Another store's tickets are not this one's.
+        let (other, _) = Store::open(&dir.path().join("b"), SyncMode::None).unwrap();
+        other.submit(Record::Unretain(Arc::from("c")));
+        assert_eq!(store.submitted_here(), 0);
     }
 
     #[test]

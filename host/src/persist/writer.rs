@@ -6,20 +6,27 @@
 //! logged and the batch is tried again; nothing panics and no client's
 //! thread ever waits on the disk.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::image::Image;
 use super::live;
 use super::record::Record;
+use super::stats::Stats;
 use super::SyncMode;
+use crate::broker::message::unix_millis;
 
 /// How long a failing disk is left alone before the next try.
 const RETRY: Duration = Duration::from_secs(1);
+
+/// While the disk keeps refusing writes, how often the log says so again
+/// (the first refusal is always logged).
+const REMIND: Duration = Duration::from_secs(60);
 
 /// Bytes of records kept for a retry while the disk refuses them; beyond
 /// this the writer keeps only its state, and writes it whole (compaction)
@@ -51,29 +58,11 @@ pub struct Shared {
     pub stats: Stats,
 }
 
-/// Figures for the admin API and `/metrics`.
-#[derive(Default)]
-pub struct Stats {
-    /// Bytes in the log file.
-    pub log_bytes: AtomicU64,
-    pub records_written: AtomicU64,
-    pub batches: AtomicU64,
-    pub fsyncs: AtomicU64,
-    /// Writes (and flushes) the disk refused.
-    pub write_errors: AtomicU64,
-    /// Records dropped from the retry buffer while the disk refused writes
-    /// (kept in the state, written again by the next compaction).
-    pub records_not_stored: AtomicU64,
-    pub compactions: AtomicU64,
-    /// The disk refuses writes now.
-    pub failing: AtomicBool,
-    /// Sessions, deliveries, retained messages and message bodies held.
-    pub sessions: AtomicU64,
-    pub deliveries: AtomicU64,
-    pub retained: AtomicU64,
-    pub messages: AtomicU64,
-    /// The last error, for the admin API.
-    pub last_error: Mutex<Option<String>>,
+thread_local! {
+    /// The last ticket this thread was given, and by which store (its
+    /// address): a publisher waits for the records its own PUBLISH made,
+    /// not for those other threads submitted meanwhile.
+    static LAST_HERE: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
 }
 
 impl Shared {
@@ -86,12 +75,28 @@ impl Shared {
             queue.sleeping = false;
             self.wake.notify_one();
         }
+        drop(queue);
+        LAST_HERE.with(|last| last.set((self.identity(), ticket)));
         ticket
     }
 
     /// The ticket of the last record submitted.
     pub fn submitted(&self) -> u64 {
         self.submitted.load(Ordering::Acquire)
+    }
+
+    /// The ticket of the last record this thread submitted (0: none).
+    pub fn submitted_here(&self) -> u64 {
+        let (store, ticket) = LAST_HERE.with(Cell::get);
+        if store == self.identity() {
+            ticket
+        } else {
+            0
+        }
+    }
+
+    fn identity(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     /// Whether every record up to `ticket` is stored.
@@ -178,15 +183,18 @@ pub struct Writer {
 impl Writer {
     /// The thread's body; returns once stopped, everything written.
     pub fn run(mut self) {
-        // Encoded records not yet in the file, and the ticket they end at.
+        // Encoded records not yet in the file, how many, and the ticket
+        // they end at.
         let mut pending: Vec<u8> = Vec::new();
+        let mut pending_records = 0u64;
         let mut pending_ticket = 0u64;
         let mut lost_records = false;
         let mut last_sync = Instant::now();
         let mut unsynced = false;
         let mut last_log: Option<Instant> = None;
         loop {
-            let timeout = if self.shared.stats.failing.load(Ordering::Relaxed) {
+            let stats = &self.shared.stats;
+            let timeout = if stats.failing.load(Ordering::Relaxed) {
                 RETRY
             } else {
                 Duration::from_millis(200)
@@ -195,45 +203,46 @@ impl Writer {
             for record in &records {
                 if lost_records || pending.len() > MAX_PENDING {
                     if !lost_records {
+                        stats
+                            .records_not_stored
+                            .fetch_add(pending_records, Ordering::Relaxed);
                         pending.clear();
+                        pending_records = 0;
                         lost_records = true;
                     }
                     self.image.apply(record);
-                    self.shared
-                        .stats
-                        .records_not_stored
-                        .fetch_add(1, Ordering::Relaxed);
+                    stats.records_not_stored.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    live::append(record, &mut self.image, &mut pending);
+                    pending_records += live::append(record, &mut self.image, &mut pending);
                 }
             }
             if !records.is_empty() {
                 pending_ticket = ticket;
-                self.shared
-                    .stats
-                    .records_written
-                    .fetch_add(records.len() as u64, Ordering::Relaxed);
             }
+            stats
+                .records_waiting
+                .store(pending_records, Ordering::Relaxed);
             drop(records);
+            let writing = lost_records || !pending.is_empty();
             let wrote = if lost_records {
                 // The log misses records: only a whole new one mends it.
-                self.compact().map(|()| {
-                    lost_records = false;
-                    pending.clear();
-                })
+                self.compact().map(|()| lost_records = false)
             } else if pending.is_empty() {
                 Ok(())
             } else {
-                self.write(&pending).map(|()| pending.clear())
+                self.write(&pending, pending_records).map(|()| {
+                    pending.clear();
+                    pending_records = 0;
+                })
             };
             match wrote {
                 Ok(()) => {
-                    if self.shared.stats.failing.swap(false, Ordering::Relaxed) {
-                        tracing::warn!(dir = %self.dir.display(), "store writes again");
-                    }
-                    if pending_ticket > 0 {
-                        unsynced = true;
-                    }
+                    self.shared
+                        .stats
+                        .records_waiting
+                        .store(0, Ordering::Relaxed);
+                    self.wrote_again();
+                    unsynced |= writing;
                     let sync_now = match self.sync {
                         SyncMode::Always => unsynced,
                         SyncMode::Interval => {
@@ -250,8 +259,10 @@ impl Writer {
                         last_sync = Instant::now();
                         unsynced = false;
                     }
-                    self.shared.mark_stored(pending_ticket);
+                    // Figures first: whoever hears its records are stored
+                    // finds them counted.
                     self.publish_sizes();
+                    self.shared.mark_stored(pending_ticket);
                     if self.len >= self.compact_at {
                         if let Err(error) = self.compact() {
                             self.failed(&error, &mut last_log);
@@ -265,6 +276,7 @@ impl Writer {
                 }
                 Err(error) => {
                     self.failed(&error, &mut last_log);
+                    self.publish_sizes();
                     if stop {
                         tracing::error!(dir = %self.dir.display(), "store stopped with records not written");
                         return;
@@ -275,70 +287,91 @@ impl Writer {
         }
     }
 
-    /// Appends `bytes`; a write cut short is cut off the file again, so
-    /// the next try starts at a record's end.
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    /// Appends `bytes`, which hold `records`; a write cut short is cut off
+    /// the file again, so the next try starts at a record's end.
+    fn write(&mut self, bytes: &[u8], records: u64) -> std::io::Result<()> {
         if let Err(error) = self.file.write_all(bytes) {
             let _ = self.file.set_len(self.len);
             let _ = self.file.seek(SeekFrom::Start(self.len));
             return Err(error);
         }
         self.len += bytes.len() as u64;
-        self.shared.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let stats = &self.shared.stats;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.records_written.fetch_add(records, Ordering::Relaxed);
+        stats.log_records.fetch_add(records, Ordering::Relaxed);
         Ok(())
     }
 
     fn compact(&mut self) -> std::io::Result<()> {
         let started = Instant::now();
         let compacted = live::compact(&self.dir, &self.image)?;
+        let took = started.elapsed();
         let before = self.len;
         self.file = compacted.file;
         self.len = compacted.len;
         self.image = compacted.image;
         self.compact_at = self.compact_min.max(self.len.saturating_mul(2));
-        self.shared
-            .stats
-            .compactions
-            .fetch_add(1, Ordering::Relaxed);
+        let stats = &self.shared.stats;
+        stats.compactions.fetch_add(1, Ordering::Relaxed);
+        stats
+            .log_records
+            .store(compacted.records, Ordering::Relaxed);
+        stats
+            .last_compaction_took_ms
+            .store(took.as_millis() as u64, Ordering::Relaxed);
+        stats
+            .last_compaction_ms
+            .store(unix_millis(), Ordering::Relaxed);
         tracing::info!(
             before_bytes = before,
             after_bytes = self.len,
-            millis = started.elapsed().as_millis() as u64,
+            millis = took.as_millis() as u64,
             "store log compacted"
         );
         Ok(())
     }
 
+    /// Counts a refused write; logs the first of a spell of them, and
+    /// reminds every [`REMIND`] while it lasts (never once per message).
     fn failed(&self, error: &std::io::Error, last_log: &mut Option<Instant>) {
         let stats = &self.shared.stats;
-        stats.write_errors.fetch_add(1, Ordering::Relaxed);
-        stats.failing.store(true, Ordering::Relaxed);
-        *stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
-        let quiet = matches!(last_log, Some(at) if at.elapsed() < Duration::from_secs(10));
-        if !quiet {
-            *last_log = Some(Instant::now());
+        let started = stats.refused(error, unix_millis());
+        let remind = matches!(last_log, Some(at) if at.elapsed() >= REMIND);
+        if !started && !remind {
+            return;
+        }
+        *last_log = Some(Instant::now());
+        if started {
             tracing::error!(
                 dir = %self.dir.display(),
                 %error,
                 "store cannot write: QoS 1/2 acknowledgements wait until it can; trying again every second"
             );
+        } else {
+            tracing::error!(
+                dir = %self.dir.display(),
+                %error,
+                failed_writes = stats.write_errors.load(Ordering::Relaxed),
+                records_waiting = stats.records_waiting.load(Ordering::Relaxed),
+                "store still cannot write"
+            );
+        }
+    }
+
+    /// Ends a spell of refused writes, if one was on, saying so.
+    fn wrote_again(&self) {
+        if let Some(millis) = self.shared.stats.wrote(unix_millis()) {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                refused_for_ms = millis,
+                failed_writes = self.shared.stats.write_errors.load(Ordering::Relaxed),
+                "store writes again"
+            );
         }
     }
 
     fn publish_sizes(&self) {
-        let stats = &self.shared.stats;
-        stats.log_bytes.store(self.len, Ordering::Relaxed);
-        stats
-            .sessions
-            .store(self.image.sessions.len() as u64, Ordering::Relaxed);
-        stats
-            .deliveries
-            .store(self.image.deliveries as u64, Ordering::Relaxed);
-        stats
-            .retained
-            .store(self.image.retained.len() as u64, Ordering::Relaxed);
-        stats
-            .messages
-            .store(self.image.message_count() as u64, Ordering::Relaxed);
+        self.shared.stats.held(self.len, &self.image);
     }
 }

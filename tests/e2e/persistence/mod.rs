@@ -1,6 +1,10 @@
 //! Durable state: the real broker killed with SIGKILL in the middle of
 //! QoS 1 and QoS 2 traffic and started again on the same directory loses
 //! nothing it acknowledged; a directory another broker holds is refused.
+//!
+//! - [`status`]: what the admin API, `mqhost ctl` and `/metrics` show.
+
+mod status;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -24,7 +28,7 @@ fn start_on(dir: &Path) -> Broker {
     ])
 }
 
-fn ack(packet_id: u16) -> PubAck {
+pub(super) fn ack(packet_id: u16) -> PubAck {
     PubAck {
         packet_id,
         reason: 0,
@@ -32,7 +36,7 @@ fn ack(packet_id: u16) -> PubAck {
     }
 }
 
-async fn connect_kept(addr: SocketAddr, id: &str) -> (RawClient, bool) {
+pub(super) async fn connect_kept(addr: SocketAddr, id: &str) -> (RawClient, bool) {
     let mut connect = connect_packet(ProtocolVersion::V3_1_1, id);
     connect.clean_start = false;
     let (client, connack) = RawClient::connect_with(addr, connect).await;
@@ -103,7 +107,7 @@ async fn publish_until_killed(addr: SocketAddr) -> (BTreeSet<u32>, BTreeSet<u32>
 /// Everything a session gets until a second of silence, acknowledged as
 /// it comes (QoS 2 through PUBREC, PUBREL, PUBCOMP): `(topic, n)`, with
 /// repeats.
-async fn drain(client: &mut RawClient) -> Vec<(String, u32)> {
+pub(super) async fn drain(client: &mut RawClient) -> Vec<(String, u32)> {
     let mut got = Vec::new();
     loop {
         match client.recv_within(Duration::from_secs(1)).await {
