@@ -13,6 +13,7 @@
 //! - [`mosquitto`]: a private Mosquitto, the peer some tests compare with.
 //! - [`ws`]: MQTT over WebSocket: a byte-level client, and paho-mqtt.
 //! - [`admin`]: requests to the admin API written byte for byte.
+//! - [`tmpfs`]: a small tmpfs of a test's own, a disk that fills up.
 //!
 //! The binary is looked up next to the test executable (`target/<profile>/
 //! mqhost`), so `cargo build` must have built it: `scripts/test` does.
@@ -24,6 +25,7 @@ pub mod mosquitto;
 pub mod plugins;
 pub mod raw;
 pub mod redis;
+pub mod tmpfs;
 pub mod ws;
 
 use std::io::{BufRead, BufReader};

@@ -3,7 +3,9 @@
 //! nothing it acknowledged; a directory another broker holds is refused.
 //!
 //! - [`status`]: what the admin API, `mqhost ctl` and `/metrics` show.
+//! - [`disk_full`]: the store on a small tmpfs that fills up.
 
+mod disk_full;
 mod status;
 
 use std::collections::{BTreeSet, HashMap};

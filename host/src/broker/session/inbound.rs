@@ -317,16 +317,22 @@ impl Session {
             timestamp_ms: id.unix_millis(),
             expires_at,
         });
-        let before = self.broker.store.as_ref().map(|store| store.submitted());
+        // Routing runs on this thread: what it made the store record (a
+        // durable subscriber's queue, a retained message) is stored before
+        // the acknowledgement goes, and a PUBLISH that recorded nothing is
+        // acknowledged at once, whatever other sessions recorded meanwhile
+        // (and even while the disk refuses writes).
+        let before = self
+            .broker
+            .store
+            .as_ref()
+            .map(|store| store.submitted_here());
         let routed = self.broker.publish(message);
-        // Whatever the PUBLISH made the store record (a durable
-        // subscriber's queue, a retained message) is stored before the
-        // acknowledgement goes.
         let ticket = self
             .broker
             .store
             .as_ref()
-            .map(|store| store.submitted())
+            .map(|store| store.submitted_here())
             .filter(|after| Some(*after) != before);
         self.routed = self
             .routed

@@ -1,0 +1,268 @@
+//! The store's directory on a 2 MiB tmpfs that fills up: the broker goes
+//! on serving everyone whose messages need no disk, holds the QoS 1/2
+//! acknowledgements that do (as `docs/persistence.md` says), counts and
+//! logs the refusals once, and once space is freed writes again, sends
+//! what it held, and keeps it across a `kill -9`.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use mqhost_codec::{Packet, ProtocolVersion, QoS};
+use mqhost_tests::raw::{publish, RawClient};
+use mqhost_tests::tmpfs::Tmpfs;
+use mqhost_tests::Broker;
+use tokio::sync::mpsc;
+
+use super::status::{figure, offline_subscriber, status};
+use super::{ack, connect_kept, drain};
+
+/// Bytes of each message: the disk fills after some sixty of them.
+const SIZE: usize = 8192;
+/// How long an acknowledgement that needs no disk may take.
+const PROMPT: Duration = Duration::from_secs(2);
+/// How long the broker may take to notice the space freed (it tries
+/// again every second).
+const RECOVERY: Duration = Duration::from_secs(10);
+
+/// Message `n`: its number, zero-padded to [`SIZE`] bytes.
+fn numbered(topic: &str, n: u16, qos: QoS) -> Packet {
+    let payload = format!("{n:0>SIZE$}");
+    Packet::Publish(publish(topic, payload.as_bytes(), qos, n))
+}
+
+/// A clean 3.x client subscribed to `filter`, whose messages' topics a
+/// task reads as they come, so that it never holds the broker back.
+async fn watcher(
+    broker: &Broker,
+    id: &str,
+    filter: &str,
+    qos: QoS,
+) -> mpsc::UnboundedReceiver<String> {
+    let mut client = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, id).await;
+    client.subscribe(filter, qos).await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(packet)) = client.recv_within(Duration::from_secs(60)).await {
+            if let Packet::Publish(p) = packet {
+                if p.qos == QoS::AtLeastOnce
+                    && !client.try_send(Packet::PubAck(ack(p.packet_id))).await
+                {
+                    return;
+                }
+                if tx.send(p.topic.clone()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for `topic` among what a watcher got.
+async fn expect_topic(rx: &mut mpsc::UnboundedReceiver<String>, topic: &str) {
+    let deadline = tokio::time::Instant::now() + PROMPT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(got)) if got == topic => return,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("{topic} was not delivered within {PROMPT:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
+    let tmpfs = match Tmpfs::mount("2m") {
+        Ok(tmpfs) => tmpfs,
+        Err(why) if !Tmpfs::required() => {
+            eprintln!(
+                "SKIPPED a_full_disk_holds_only_the_acknowledgements_that_need_it: {why} \
+                 (run as root, or set MQHOST_REQUIRE_TMPFS to make this a failure)"
+            );
+            return;
+        }
+        Err(why) => panic!("MQHOST_REQUIRE_TMPFS is set and {why}"),
+    };
+    // Three quarters of the disk taken: the store gets the rest.
+    let filler = tmpfs.path().join("filler");
+    std::fs::write(&filler, vec![0u8; 1536 << 10]).unwrap();
+    let data = tmpfs.path().join("data");
+    let start = || {
+        Broker::start_with(&[
+            ("persistence.dir", &data.display().to_string()),
+            ("mqtt.max_queued_messages", "0"),
+        ])
+    };
+    let mut broker = start();
+    offline_subscriber(&broker, "keeper", "full/#").await;
+    let mut qos0 = watcher(&broker, "qos0-watcher", "full/#", QoS::AtMostOnce).await;
+    let mut other = watcher(&broker, "other-watcher", "free/#", QoS::AtLeastOnce).await;
+
+    // QoS 1 at the offline session, one at a time, until a PUBACK waits.
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "pub").await;
+    let mut n = 0u16;
+    let waiting = loop {
+        n += 1;
+        assert!(n < 300, "the disk never filled");
+        publisher
+            .send(numbered(&format!("full/{n}"), n, QoS::AtLeastOnce))
+            .await;
+        match publisher.recv_within(PROMPT).await {
+            Ok(Some(Packet::PubAck(a))) => assert_eq!(a.packet_id, n),
+            Err(()) => break n,
+            other => panic!("expected PUBACK {n}, got {other:?}"),
+        }
+    };
+    let stored_before = waiting - 1;
+    assert!(stored_before >= 20, "only {stored_before} fitted");
+
+    // The store says it refuses writes, and why; /metrics and ctl too.
+    let refusing = status(&broker).await;
+    assert_eq!(refusing["state"], "refusing_writes", "{refusing}");
+    assert!(refusing["refusing_writes_since"].is_string(), "{refusing}");
+    let error = refusing["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("No space left on device"), "{refusing}");
+    assert!(figure(&refusing, "write_errors") >= 1, "{refusing}");
+    // The message's body and its place in the queue wait for the disk.
+    assert!(figure(&refusing, "records_waiting") >= 2, "{refusing}");
+    let metrics = broker.metrics().await;
+    assert_eq!(
+        metrics.value("mqhost_persistence_refusing_writes", &[]),
+        1.0
+    );
+    assert!(metrics.value("mqhost_persistence_write_errors_total", &[]) >= 1.0);
+    assert!(metrics.value("mqhost_persistence_records_waiting", &[]) >= 2.0);
+    let (ok, out, err) = broker.ctl(&["persistence"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("state: REFUSING WRITES since ") && out.contains("No space left on device"),
+        "{out}"
+    );
+
+    // Routing goes on: the QoS 0 subscriber got the message whose
+    // acknowledgement waits.
+    expect_topic(&mut qos0, &format!("full/{waiting}")).await;
+    // A QoS 1 publisher whose messages no persistent session keeps is
+    // answered at once, as is QoS 0, and their subscriber served.
+    let mut free = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "free-pub").await;
+    for i in 1..=3u16 {
+        free.send(Packet::Publish(publish(
+            "free/1",
+            b"q1",
+            QoS::AtLeastOnce,
+            i,
+        )))
+        .await;
+        match free.recv_within(PROMPT).await {
+            Ok(Some(Packet::PubAck(a))) => assert_eq!(a.packet_id, i),
+            other => panic!("free/1: expected PUBACK {i} at once, got {other:?}"),
+        }
+        expect_topic(&mut other, "free/1").await;
+        free.send(Packet::Publish(publish(
+            "free/0",
+            b"q0",
+            QoS::AtMostOnce,
+            0,
+        )))
+        .await;
+        expect_topic(&mut other, "free/0").await;
+    }
+    // A QoS 2 PUBLISH for the offline session: its PUBREC waits too.
+    let mut exactly = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "pub2").await;
+    exactly.send(numbered("full/q2", 1, QoS::ExactlyOnce)).await;
+    assert!(
+        exactly.recv_within(PROMPT).await.is_err(),
+        "a PUBREC went before its message was stored"
+    );
+    // The waiting publisher may go on sending; its session answers pings.
+    for extra in waiting + 1..=waiting + 3 {
+        publisher
+            .send(numbered(&format!("full/{extra}"), extra, QoS::AtLeastOnce))
+            .await;
+    }
+    publisher.send(Packet::PingReq).await;
+    match publisher.recv_within(PROMPT).await {
+        Ok(Some(Packet::PingResp)) => {}
+        other => panic!("expected PINGRESP, got {other:?}"),
+    }
+    let last = waiting + 3;
+    // Refused again every second, logged once.
+    let deadline = Instant::now() + RECOVERY;
+    while figure(&status(&broker).await, "write_errors") < 3 {
+        assert!(Instant::now() < deadline, "the store stopped trying");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        broker.count_logs("store cannot write"),
+        1,
+        "{:#?}",
+        broker.logs()
+    );
+    assert!(broker.is_running());
+    let held = status(&broker).await;
+    eprintln!(
+        "disk full after {stored_before} messages of {SIZE} bytes ({} bytes of log); \
+         {} refused writes, {} records waiting, one log line",
+        figure(&held, "log_bytes"),
+        figure(&held, "write_errors"),
+        figure(&held, "records_waiting")
+    );
+
+    // Space freed: the store writes again, and what waited goes out in order.
+    std::fs::remove_file(&filler).unwrap();
+    for expected in waiting..=last {
+        match publisher.recv_within(RECOVERY).await {
+            Ok(Some(Packet::PubAck(a))) => assert_eq!(a.packet_id, expected),
+            other => panic!("expected PUBACK {expected} once space was freed, got {other:?}"),
+        }
+    }
+    match exactly.recv_within(RECOVERY).await {
+        Ok(Some(Packet::PubRec(a))) => assert_eq!(a.packet_id, 1),
+        other => panic!("expected PUBREC once space was freed, got {other:?}"),
+    }
+    exactly.send(Packet::PubRel(ack(1))).await;
+    assert!(matches!(exactly.recv().await, Some(Packet::PubComp(_))));
+    assert!(broker
+        .wait_for_log("store writes again", RECOVERY)
+        .is_some());
+    let recovered = status(&broker).await;
+    assert_eq!(recovered["state"], "ok", "{recovered}");
+    assert_eq!(recovered["refusing_writes_since"], serde_json::Value::Null);
+    assert_eq!(figure(&recovered, "records_waiting"), 0, "{recovered}");
+    assert_eq!(figure(&recovered, "records_not_stored"), 0, "{recovered}");
+    // The error stays on record.
+    assert!(recovered["last_error"].is_string(), "{recovered}");
+    assert_eq!(
+        figure(&recovered, "queued_messages"),
+        u64::from(last) + 1,
+        "{recovered}"
+    );
+    assert_eq!(
+        broker
+            .metrics()
+            .await
+            .value("mqhost_persistence_refusing_writes", &[]),
+        0.0
+    );
+
+    // All of it is kept: killed and started again, the offline session
+    // gets every message, those acknowledged late included.
+    broker.kill();
+    let broker = start();
+    let (mut keeper, present) = connect_kept(broker.addr(), "keeper").await;
+    assert!(present);
+    let got = drain(&mut keeper).await;
+    let numbers: BTreeSet<u32> = got
+        .iter()
+        .filter(|(topic, _)| topic != "full/q2")
+        .map(|(_, n)| *n)
+        .collect();
+    let sent: BTreeSet<u32> = (1..=u32::from(last)).collect();
+    assert_eq!(
+        numbers, sent,
+        "the offline session's messages after the restart"
+    );
+    assert!(got.iter().any(|(topic, _)| topic == "full/q2"));
+    drop(broker);
+    drop(tmpfs);
+}
