@@ -20,6 +20,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 /// a stop signal arrives.
 pub async fn run(config: HostConfig, access: Decider) -> std::io::Result<()> {
     let sys_interval = config.sys.interval;
+    survive_file_size_limit();
     let (store, image) = open_store(&config)?;
     let broker = Broker::with_store(config, access, store);
     if let Some(image) = image {
@@ -93,6 +94,21 @@ fn open_store(
     let (store, image) = Store::open(&config.persistence_dir(), config.persistence.sync)
         .map_err(std::io::Error::other)?;
     Ok((Some(Arc::new(store)), Some(image)))
+}
+
+/// A write past the file-size limit (`ulimit -f`, systemd's
+/// `LimitFSIZE`) raises SIGXFSZ, which ends the process unless handled:
+/// handled (and otherwise ignored), the write fails with EFBIG instead,
+/// which the store counts and retries like a full disk.
+fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        // The handler stays for the process's life once registered.
+        if let Err(error) = signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+            tracing::warn!(%error, "cannot handle SIGXFSZ: a write past the file-size limit would end the broker");
+        }
+    }
 }
 
 async fn stop_signal() {

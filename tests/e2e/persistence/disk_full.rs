@@ -1,8 +1,10 @@
-//! The store's directory on a 2 MiB tmpfs that fills up: the broker goes
-//! on serving everyone whose messages need no disk, holds the QoS 1/2
-//! acknowledgements that do (as `docs/persistence.md` says), counts and
-//! logs the refusals once, and once space is freed writes again, sends
-//! what it held, and keeps it across a `kill -9`.
+//! A disk that refuses the store's writes. The store's directory on a
+//! 2 MiB tmpfs that fills up: the broker goes on serving everyone whose
+//! messages need no disk, holds the QoS 1/2 acknowledgements that do (as
+//! `docs/persistence.md` says), counts and logs the refusals once, and
+//! once space is freed writes again, sends what it held, and keeps it
+//! across a `kill -9`. And a file-size limit, an I/O error the kernel
+//! signals as well.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -265,4 +267,90 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
     assert!(got.iter().any(|(topic, _)| topic == "full/q2"));
     drop(broker);
     drop(tmpfs);
+}
+
+/// An I/O error of another kind: a file-size limit (`ulimit -f`, here
+/// through `prlimit`) that the log reaches. The broker is not killed by
+/// the signal the kernel sends with it; the store refuses writes as on a
+/// full disk, says why, and serves everyone else; stopped, it exits
+/// cleanly, and what it acknowledged is there at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
+    let dir = mqhost_tests::plugins::TempDir::new();
+    let data = dir.path().join("data");
+    let sets = [
+        ("persistence.dir", data.display().to_string()),
+        ("mqtt.max_queued_messages", "0".to_owned()),
+    ];
+    let sets: Vec<(&str, &str)> = sets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut broker = Broker::start_under(&["prlimit", "--fsize=262144"], &sets);
+    offline_subscriber(&broker, "keeper", "full/#").await;
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "pub").await;
+    let mut n = 0u16;
+    let waiting = loop {
+        n += 1;
+        assert!(n < 100, "the limit was never reached");
+        publisher
+            .send(numbered(&format!("full/{n}"), n, QoS::AtLeastOnce))
+            .await;
+        match publisher.recv_within(PROMPT).await {
+            Ok(Some(Packet::PubAck(a))) => assert_eq!(a.packet_id, n),
+            Err(()) => break n,
+            other => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                panic!(
+                    "expected PUBACK {n}, got {other:?}; the broker {}",
+                    if broker.is_running() {
+                        "runs"
+                    } else {
+                        "has died"
+                    }
+                )
+            }
+        }
+    };
+    assert!(
+        broker.is_running(),
+        "the broker died at the file-size limit"
+    );
+    let refusing = status(&broker).await;
+    assert_eq!(refusing["state"], "refusing_writes", "{refusing}");
+    let error = refusing["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("File too large"), "{refusing}");
+    let mut free = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "free-pub").await;
+    free.send(Packet::Publish(publish(
+        "free/1",
+        b"q1",
+        QoS::AtLeastOnce,
+        1,
+    )))
+    .await;
+    assert!(
+        matches!(free.recv_within(PROMPT).await, Ok(Some(Packet::PubAck(_)))),
+        "a PUBLISH that records nothing waited for the store"
+    );
+    assert_eq!(
+        broker.count_logs("store cannot write"),
+        1,
+        "{:#?}",
+        broker.logs()
+    );
+
+    // Stopped, it exits cleanly, saying what it could not write.
+    assert!(broker.stop().success(), "{:#?}", broker.logs());
+    assert!(broker.count_logs("store stopped with records not written") == 1);
+    let broker = Broker::start_with(&sets);
+    let (mut keeper, present) = connect_kept(broker.addr(), "keeper").await;
+    assert!(present);
+    let got: BTreeSet<u32> = drain(&mut keeper)
+        .await
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    let acknowledged: BTreeSet<u32> = (1..u32::from(waiting)).collect();
+    assert!(
+        acknowledged.is_subset(&got),
+        "acknowledged before the limit but lost: {:?}",
+        acknowledged.difference(&got).collect::<Vec<_>>()
+    );
 }

@@ -3,7 +3,8 @@
 //! nothing it acknowledged; a directory another broker holds is refused.
 //!
 //! - [`status`]: what the admin API, `mqhost ctl` and `/metrics` show.
-//! - [`disk_full`]: the store on a small tmpfs that fills up.
+//! - [`disk_full`]: the store on a small tmpfs that fills up, and past a
+//!   file-size limit.
 
 mod disk_full;
 mod status;
