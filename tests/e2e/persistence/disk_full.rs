@@ -7,6 +7,8 @@
 //! signals as well.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqhost_codec::{Packet, ProtocolVersion, QoS};
@@ -20,6 +22,9 @@ use super::{ack, connect_kept, drain};
 
 /// Bytes of each message: the disk fills after some sixty of them.
 const SIZE: usize = 8192;
+/// The library publisher's in-flight window, and how many it publishes.
+const WINDOW: u16 = 10;
+const LIBRARY_MESSAGES: u16 = 30;
 /// How long an acknowledgement that needs no disk may take.
 const PROMPT: Duration = Duration::from_secs(2);
 /// How long the broker may take to notice the space freed (it tries
@@ -58,6 +63,55 @@ async fn watcher(
         }
     });
     rx
+}
+
+/// What a real client library publishing at QoS 1 went through.
+#[derive(Default)]
+struct Library {
+    acknowledged: AtomicUsize,
+    /// Its event loop reported an error (the connection broke).
+    failed: AtomicBool,
+}
+
+/// A rumqttc (3.1.1) client with an in-flight window of [`WINDOW`]
+/// publishing messages `first..first + count` at QoS 1 on `full/lib/<n>`,
+/// as an application would; its PUBACKs counted.
+async fn library_publisher(broker: &Broker, first: u16, count: u16) -> Arc<Library> {
+    let mut options = rumqttc::MqttOptions::new("lib-pub", "127.0.0.1", broker.port());
+    options.set_keep_alive(Duration::from_secs(5));
+    options.set_inflight(WINDOW);
+    options.set_max_packet_size(2 * SIZE, 2 * SIZE);
+    let (client, mut events) = rumqttc::AsyncClient::new(options, 10);
+    let seen = Arc::new(Library::default());
+    let library = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
+                    library.acknowledged.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    library.failed.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        for n in first..first + count {
+            let payload = format!("{n:0>SIZE$}");
+            let topic = format!("full/lib/{n}");
+            if client
+                .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    seen
 }
 
 /// Waits for `topic` among what a watcher got.
@@ -188,6 +242,20 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
         other => panic!("expected PINGRESP, got {other:?}"),
     }
     let last = waiting + 3;
+    // A client library fills its in-flight window and waits, connected.
+    let library = library_publisher(&broker, 1001, LIBRARY_MESSAGES).await;
+    // Its window's worth reaches the broker, a body and a queue entry
+    // each, beside the five messages above; then it sends no more.
+    let window_full = 2 * (5 + usize::from(WINDOW)) as u64;
+    let deadline = Instant::now() + RECOVERY;
+    while figure(&status(&broker).await, "records_waiting") < window_full {
+        assert!(
+            Instant::now() < deadline && !library.failed.load(Ordering::Relaxed),
+            "the library's window never reached the broker: {}",
+            status(&broker).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Refused again every second, logged once.
     let deadline = Instant::now() + RECOVERY;
     while figure(&status(&broker).await, "write_errors") < 3 {
@@ -201,6 +269,13 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
         broker.logs()
     );
     assert!(broker.is_running());
+    assert_eq!(library.acknowledged.load(Ordering::Relaxed), 0);
+    assert!(!library.failed.load(Ordering::Relaxed));
+    assert_eq!(
+        figure(&status(&broker).await, "records_waiting"),
+        window_full,
+        "the library kept to its window"
+    );
     let held = status(&broker).await;
     eprintln!(
         "disk full after {stored_before} messages of {SIZE} bytes ({} bytes of log); \
@@ -227,6 +302,16 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
     assert!(broker
         .wait_for_log("store writes again", RECOVERY)
         .is_some());
+    // The library's window moves again, to its last message.
+    let deadline = Instant::now() + RECOVERY;
+    while library.acknowledged.load(Ordering::Relaxed) < usize::from(LIBRARY_MESSAGES) {
+        assert!(
+            Instant::now() < deadline && !library.failed.load(Ordering::Relaxed),
+            "the library publisher got {} PUBACKs of {LIBRARY_MESSAGES}",
+            library.acknowledged.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let recovered = status(&broker).await;
     assert_eq!(recovered["state"], "ok", "{recovered}");
     assert_eq!(recovered["refusing_writes_since"], serde_json::Value::Null);
@@ -236,7 +321,7 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
     assert!(recovered["last_error"].is_string(), "{recovered}");
     assert_eq!(
         figure(&recovered, "queued_messages"),
-        u64::from(last) + 1,
+        u64::from(last) + 1 + u64::from(LIBRARY_MESSAGES),
         "{recovered}"
     );
     assert_eq!(
@@ -259,7 +344,9 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
         .filter(|(topic, _)| topic != "full/q2")
         .map(|(_, n)| *n)
         .collect();
-    let sent: BTreeSet<u32> = (1..=u32::from(last)).collect();
+    let sent: BTreeSet<u32> = (1..=u32::from(last))
+        .chain(1001..1001 + u32::from(LIBRARY_MESSAGES))
+        .collect();
     assert_eq!(
         numbers, sent,
         "the offline session's messages after the restart"
