@@ -115,6 +115,24 @@ pub struct Delivery {
     pub subscription_ids: Vec<u32>,
     /// Its number in a durable session's store; 0 when not stored.
     pub seq: u64,
+    /// The store's tickets of the records it made so far: queued, sent,
+    /// released (0: none). Finishing it strikes out those the store's
+    /// writer has not taken yet.
+    pub tickets: [u64; 3],
+}
+
+impl Delivery {
+    /// A delivery not (yet) stored.
+    pub fn new(message: Arc<Message>, qos: QoS, retain: bool, subscription_ids: Vec<u32>) -> Self {
+        Delivery {
+            message,
+            qos,
+            retain,
+            subscription_ids,
+            seq: 0,
+            tickets: [0; 3],
+        }
+    }
 }
 
 impl Message {

@@ -238,13 +238,12 @@ impl Router {
                 retain_as_published |= next.retain_as_published;
                 identifiers.extend(next.identifier);
             }
-            let congested = first.handle.deliver(Delivery {
-                message: Arc::clone(message),
-                qos: qos.min(message.qos),
-                retain: retain_as_published && message.retain,
-                subscription_ids: identifiers,
-                seq: 0,
-            });
+            let congested = first.handle.deliver(Delivery::new(
+                Arc::clone(message),
+                qos.min(message.qos),
+                retain_as_published && message.retain,
+                identifiers,
+            ));
             if congested && routed.congested.is_none() {
                 routed.congested = Some(first.handle.clone());
             }

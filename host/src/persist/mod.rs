@@ -149,6 +149,13 @@ impl Store {
         self.shared.submit(record)
     }
 
+    /// Ends a delivery whose records have `tickets`, the first the one
+    /// that queued it: struck out of the queue if the writer has not
+    /// taken that one yet, else the record `done` makes is queued.
+    pub fn finish(&self, tickets: &[u64], done: impl FnOnce() -> Record) {
+        self.shared.finish(tickets, done)
+    }
+
     /// The ticket of the last record submitted, by any thread.
     pub fn submitted(&self) -> u64 {
         self.shared.submitted()
@@ -226,11 +233,13 @@ mod tests {
             client: Arc::clone(client),
             seq,
             delivery: Delivery {
-                message: message(u128::from(seq), 200),
-                qos: mqhost_codec::QoS::AtLeastOnce,
-                retain: false,
-                subscription_ids: Vec::new(),
                 seq,
+                ..Delivery::new(
+                    message(u128::from(seq), 200),
+                    mqhost_codec::QoS::AtLeastOnce,
+                    false,
+                    Vec::new(),
+                )
             },
         }
     }

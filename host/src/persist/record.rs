@@ -344,11 +344,8 @@ pub fn decode(
                 client,
                 seq,
                 delivery: Delivery {
-                    message,
-                    qos,
-                    retain: flags & 4 != 0,
-                    subscription_ids,
                     seq,
+                    ..Delivery::new(message, qos, flags & 4 != 0, subscription_ids)
                 },
             }
         }
@@ -632,11 +629,8 @@ mod tests {
                 client: c.clone(),
                 seq: 3,
                 delivery: Delivery {
-                    message: Arc::clone(&m),
-                    qos: QoS::AtLeastOnce,
-                    retain: true,
-                    subscription_ids: vec![1, 2],
                     seq: 3,
+                    ..Delivery::new(Arc::clone(&m), QoS::AtLeastOnce, true, vec![1, 2])
                 },
             },
             Record::Sent {

@@ -192,11 +192,8 @@ mod tests {
                 client: Arc::clone(&client),
                 seq: id as u64,
                 delivery: Delivery {
-                    message: m,
-                    qos: mqhost_codec::QoS::AtLeastOnce,
-                    retain: false,
-                    subscription_ids: Vec::new(),
                     seq: id as u64,
+                    ..Delivery::new(m, mqhost_codec::QoS::AtLeastOnce, false, Vec::new())
                 },
             });
         }

@@ -26,6 +26,9 @@ pub struct Stats {
     /// Records dropped from the retry buffer while the disk refused writes
     /// (kept in the state, written again by the next compaction).
     pub records_not_stored: AtomicU64,
+    /// Deliveries finished before the writer took their records, which
+    /// were then never written.
+    pub struck: AtomicU64,
     pub compactions: AtomicU64,
     /// When the last compaction ended (Unix ms, 0: none yet) and how long
     /// it took (ms).

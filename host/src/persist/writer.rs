@@ -39,7 +39,11 @@ pub type Waiter = Box<dyn FnOnce() + Send>;
 /// Records on their way to the writer.
 #[derive(Default)]
 struct Queue {
-    records: Vec<Record>,
+    /// In ticket order: `records[i]` has ticket `taken + 1 + i`; None is a
+    /// record struck out before the writer took it.
+    records: Vec<Option<Record>>,
+    /// The ticket of the last record the writer took.
+    taken: u64,
     /// The writer waits on the condition variable: a submitter wakes it.
     sleeping: bool,
     stop: bool,
@@ -69,7 +73,8 @@ impl Shared {
     /// Queues `record`; returns its ticket.
     pub fn submit(&self, record: Record) -> u64 {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        queue.records.push(record);
+        queue.records.push(Some(record));
+        // Under the queue's lock, so that tickets follow the queue's order.
         let ticket = self.submitted.fetch_add(1, Ordering::Relaxed) + 1;
         if queue.sleeping {
             queue.sleeping = false;
@@ -78,6 +83,32 @@ impl Shared {
         drop(queue);
         LAST_HERE.with(|last| last.set((self.identity(), ticket)));
         ticket
+    }
+
+    /// Ends a delivery whose records have `tickets`, the first the one
+    /// that queued it (0: never recorded). While the writer has not taken
+    /// that one, none of them needs writing: they are struck out of the
+    /// queue, and the delivery never reaches the disk (a subscriber that
+    /// acknowledges before the batch is written costs the log nothing).
+    /// Otherwise the record `done` makes is queued.
+    pub fn finish(&self, tickets: &[u64], done: impl FnOnce() -> Record) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = queue.taken;
+        if tickets.first().is_some_and(|&first| first > taken) {
+            for &ticket in tickets.iter().filter(|&&t| t > taken) {
+                let slot = usize::try_from(ticket - taken - 1)
+                    .ok()
+                    .and_then(|i| queue.records.get_mut(i));
+                if let Some(slot) = slot {
+                    *slot = None;
+                }
+            }
+            drop(queue);
+            self.stats.struck.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        drop(queue);
+        self.submit(done());
     }
 
     /// The ticket of the last record submitted.
@@ -126,7 +157,7 @@ impl Shared {
 
     /// Everything queued, and whether to stop; waits up to `timeout` for
     /// something to come.
-    fn take(&self, timeout: Duration) -> (Vec<Record>, u64, bool) {
+    fn take(&self, timeout: Duration) -> (Vec<Option<Record>>, u64, bool) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.records.is_empty() && !queue.stop {
             queue.sleeping = true;
@@ -138,7 +169,8 @@ impl Shared {
             queue.sleeping = false;
         }
         let records = std::mem::take(&mut queue.records);
-        (records, self.submitted.load(Ordering::Relaxed), queue.stop)
+        queue.taken = self.submitted.load(Ordering::Relaxed);
+        (records, queue.taken, queue.stop)
     }
 
     fn mark_stored(&self, ticket: u64) {
@@ -200,7 +232,8 @@ impl Writer {
                 Duration::from_millis(200)
             };
             let (records, ticket, stop) = self.shared.take(timeout);
-            for record in &records {
+
+            for record in records.iter().flatten() {
                 if lost_records || pending.len() > MAX_PENDING {
                     if !lost_records {
                         stats
@@ -373,5 +406,91 @@ impl Writer {
 
     fn publish_sizes(&self) {
         self.shared.stats.held(self.len, &self.image);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::message::Delivery;
+    use crate::test_support;
+
+    fn enqueue(client: &Arc<str>, seq: u64) -> Record {
+        let message = Arc::new(test_support::message(u128::from(seq), "t", "x"));
+        Record::Enqueue {
+            client: Arc::clone(client),
+            seq,
+            delivery: Delivery {
+                seq,
+                ..Delivery::new(message, mqhost_codec::QoS::AtLeastOnce, false, Vec::new())
+            },
+        }
+    }
+
+    fn done(client: &Arc<str>, seq: u64) -> impl FnOnce() -> Record {
+        let client = Arc::clone(client);
+        move || Record::Done { client, seq }
+    }
+
+    /// What the writer would take now: which records, None for those
+    /// struck out.
+    fn taken(shared: &Shared) -> Vec<Option<&'static str>> {
+        let (records, _, _) = shared.take(Duration::ZERO);
+        records
+            .iter()
+            .map(|r| {
+                r.as_ref().map(|r| match r {
+                    Record::Enqueue { .. } => "enqueue",
+                    Record::Sent { .. } => "sent",
+                    Record::Done { .. } => "done",
+                    Record::Session { .. } => "session",
+                    _ => "other",
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_delivery_finished_before_the_writer_took_it_is_never_written() {
+        let shared = Shared::default();
+        let client: Arc<str> = Arc::from("c");
+        let queued = shared.submit(enqueue(&client, 1));
+        let sent = shared.submit(Record::Sent {
+            client: Arc::clone(&client),
+            seq: 1,
+            packet_id: 7,
+        });
+        shared.submit(Record::Session {
+            client: Arc::clone(&client),
+            username: None,
+            expiry: 60,
+            detached_ms: 0,
+        });
+        shared.finish(&[queued, sent, 0], done(&client, 1));
+        assert_eq!(taken(&shared), [None, None, Some("session")]);
+        assert_eq!(shared.stats.struck.load(Ordering::Relaxed), 1);
+        // The tickets still count: a PUBACK waiting for them is let go.
+        assert_eq!(shared.submitted(), 3);
+    }
+
+    #[test]
+    fn a_delivery_the_writer_took_is_finished_by_a_record() {
+        let shared = Shared::default();
+        let client: Arc<str> = Arc::from("c");
+        let queued = shared.submit(enqueue(&client, 1));
+        assert_eq!(taken(&shared), [Some("enqueue")]);
+        let sent = shared.submit(Record::Sent {
+            client: Arc::clone(&client),
+            seq: 1,
+            packet_id: 7,
+        });
+        shared.finish(&[queued, sent, 0], done(&client, 1));
+        // The Sent record stays: the log has the delivery, and must hear
+        // its end after it.
+        assert_eq!(taken(&shared), [Some("sent"), Some("done")]);
+        // Never recorded at all: nothing to strike, nothing struck.
+        shared.finish(&[0, 0, 0], done(&client, 2));
+        assert_eq!(taken(&shared), [Some("done")]);
+        assert_eq!(shared.stats.struck.load(Ordering::Relaxed), 0);
     }
 }

@@ -149,13 +149,8 @@ impl HostApi for BrokerHost {
     fn deliver(&self, client_id: RStr<'_>, out: &OutMessage<'_>) -> RResult<(), HostError> {
         let result = self.broker().and_then(|broker| {
             let message = self.message(&broker, out)?;
-            let delivery = Delivery {
-                qos: message.qos,
-                retain: message.retain,
-                message,
-                subscription_ids: Vec::new(),
-                seq: 0,
-            };
+            let (qos, retain) = (message.qos, message.retain);
+            let delivery = Delivery::new(message, qos, retain, Vec::new());
             self.send(client_id, SessionEvent::Deliver(delivery))
         });
         result.into()

@@ -41,7 +41,7 @@ impl SessionHandle {
             return;
         }
         delivery.seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
-        store.submit(Record::Enqueue {
+        delivery.tickets[0] = store.submit(Record::Enqueue {
             client: Arc::clone(&shared.client_id),
             seq: delivery.seq,
             delivery: delivery.clone(),
@@ -122,10 +122,14 @@ impl Session {
     }
 
     /// The delivery is finished with: acknowledged, dropped or expired.
+    /// What the writer has not taken of it yet is never written.
     pub(super) fn record_done(&self, delivery: &Delivery) {
-        if delivery.seq != 0 {
-            self.record(|client| Record::Done {
-                client,
+        if delivery.seq == 0 {
+            return;
+        }
+        if let Some(store) = self.durable_store() {
+            store.finish(&delivery.tickets, || Record::Done {
+                client: Arc::clone(&self.client_id),
                 seq: delivery.seq,
             });
         }
@@ -148,12 +152,15 @@ impl Session {
         self.wait_for_store(ticket);
     }
 
-    /// Asks the store to wake this session once `ticket` is stored.
+    /// Asks the store to wake this session once `ticket` is stored,
+    /// unless it waits already: then [`on_stored`](Self::on_stored) asks
+    /// again for what was parked meanwhile, so that a session has one
+    /// waiter at a time, not one per acknowledgement.
     fn wait_for_store(&mut self, ticket: u64) {
         let Some(store) = self.broker.store.as_deref() else {
             return;
         };
-        if ticket <= self.parked_wait {
+        if self.parked_wait != 0 {
             return;
         }
         self.parked_wait = ticket;
@@ -179,8 +186,8 @@ impl Session {
                 self.send(&packet);
             }
         }
+        self.parked_wait = 0;
         if let Some(last) = self.parked.back().map(|(t, _)| *t) {
-            self.parked_wait = 0;
             self.wait_for_store(last);
         }
     }

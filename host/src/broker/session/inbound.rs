@@ -484,7 +484,10 @@ impl Session {
         entry.stage = Stage::Released;
         let seq = entry.delivery.seq;
         if seq != 0 {
-            self.record(|client| Record::Released { client, seq });
+            let ticket = self.record(|client| Record::Released { client, seq });
+            if let Some(entry) = self.inflight.get_mut(rec.packet_id) {
+                entry.delivery.tickets[2] = ticket.unwrap_or(0);
+            }
         }
         self.send(&Packet::PubRel(ack(rec.packet_id, reason::SUCCESS)));
         Ok(())
@@ -579,13 +582,13 @@ impl Session {
             return;
         }
         for message in self.broker.router.retained_for(filter) {
-            self.enqueue(Delivery {
-                qos: message.qos.min(options.qos),
+            let qos = message.qos.min(options.qos);
+            self.enqueue(Delivery::new(
                 message,
-                retain: true,
-                subscription_ids: identifier.into_iter().collect(),
-                seq: 0,
-            });
+                qos,
+                true,
+                identifier.into_iter().collect(),
+            ));
         }
     }
 

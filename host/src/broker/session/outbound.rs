@@ -92,12 +92,14 @@ impl Session {
                 let packet_id = self.inflight.next_packet_id();
                 if self.write_publish(&delivery, packet_id, false) {
                     let seq = delivery.seq;
+                    let mut delivery = delivery;
                     if seq != 0 {
-                        self.record(|client| crate::persist::Record::Sent {
+                        let ticket = self.record(|client| crate::persist::Record::Sent {
                             client,
                             seq,
                             packet_id,
                         });
+                        delivery.tickets[1] = ticket.unwrap_or(0);
                     }
                     self.inflight.insert(packet_id, delivery);
                 } else {
