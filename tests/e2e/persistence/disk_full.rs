@@ -25,6 +25,8 @@ const SIZE: usize = 8192;
 /// The library publisher's in-flight window, and how many it publishes.
 const WINDOW: u16 = 10;
 const LIBRARY_MESSAGES: u16 = 30;
+/// The Receive Maximum the broker announces to 5.0 clients.
+const RECEIVE_MAXIMUM: u16 = 4;
 /// How long an acknowledgement that needs no disk may take.
 const PROMPT: Duration = Duration::from_secs(2);
 /// How long the broker may take to notice the space freed (it tries
@@ -147,6 +149,7 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
         Broker::start_with(&[
             ("persistence.dir", &data.display().to_string()),
             ("mqtt.max_queued_messages", "0"),
+            ("mqtt.receive_maximum", &RECEIVE_MAXIMUM.to_string()),
         ])
     };
     let mut broker = start();
@@ -276,6 +279,20 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
         window_full,
         "the library kept to its window"
     );
+    // A 5.0 client that goes beyond the Receive Maximum it was told,
+    // counting the PUBACKs the store holds, is disconnected (0x93), as
+    // when it has too many QoS 2 PUBLISHes unanswered.
+    let mut eager = RawClient::connect(broker.addr(), ProtocolVersion::V5, "v5-pub").await;
+    for id in 2001..=2000 + RECEIVE_MAXIMUM + 1 {
+        eager
+            .send(numbered(&format!("full/v5/{id}"), id, QoS::AtLeastOnce))
+            .await;
+    }
+    let seen = eager.expect_closed().await;
+    assert!(
+        matches!(seen.as_slice(), [Packet::Disconnect(d)] if d.reason == 0x93),
+        "{seen:?}"
+    );
     let held = status(&broker).await;
     eprintln!(
         "disk full after {stored_before} messages of {SIZE} bytes ({} bytes of log); \
@@ -321,7 +338,7 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
     assert!(recovered["last_error"].is_string(), "{recovered}");
     assert_eq!(
         figure(&recovered, "queued_messages"),
-        u64::from(last) + 1 + u64::from(LIBRARY_MESSAGES),
+        u64::from(last) + 1 + u64::from(LIBRARY_MESSAGES) + u64::from(RECEIVE_MAXIMUM),
         "{recovered}"
     );
     assert_eq!(
@@ -346,6 +363,7 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
         .collect();
     let sent: BTreeSet<u32> = (1..=u32::from(last))
         .chain(1001..1001 + u32::from(LIBRARY_MESSAGES))
+        .chain(2001..=2000 + u32::from(RECEIVE_MAXIMUM))
         .collect();
     assert_eq!(
         numbers, sent,

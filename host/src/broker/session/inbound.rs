@@ -272,13 +272,20 @@ impl Session {
         } = publish;
         // Before the access answer: a refused 3.x PUBLISH is acknowledged
         // as usual and holds its packet id until PUBREL all the same.
-        if qos == QoS::ExactlyOnce {
-            if self.incoming_qos2.contains(&packet_id) {
-                // A resent PUBLISH whose first copy was already handled.
-                self.acknowledge_when_stored(Packet::PubRec(ack(packet_id, reason::SUCCESS)), None);
-                return Ok(());
+        match qos {
+            QoS::ExactlyOnce => {
+                if self.incoming_qos2.contains(&packet_id) {
+                    // A resent PUBLISH whose first copy was already handled.
+                    self.acknowledge_when_stored(
+                        Packet::PubRec(ack(packet_id, reason::SUCCESS)),
+                        None,
+                    );
+                    return Ok(());
+                }
+                self.check_unanswered(v5, qos)?;
             }
-            self.check_awaiting_rel(v5)?;
+            QoS::AtLeastOnce => self.check_unanswered(v5, qos)?,
+            QoS::AtMostOnce => {}
         }
         if !allowed {
             return self.refuse_publish(v5, qos, packet_id, &topic);
@@ -351,22 +358,38 @@ impl Session {
         Ok(())
     }
 
-    /// Whether one more QoS 2 packet id may wait for its PUBREL: a 5.0
-    /// client may have `mqtt.receive_maximum` (what it was told), a 3.x
-    /// client, which is told nothing, `mqtt.max_awaiting_rel`. Beyond it
-    /// the connection closes (5.0: DISCONNECT 0x93).
-    fn check_awaiting_rel(&self, v5: bool) -> Result<(), CloseReason> {
+    /// Whether one more QoS 1 or 2 PUBLISH may go unanswered. A 5.0
+    /// client may have `mqtt.receive_maximum` (what it was told) without
+    /// PUBACK or PUBCOMP: QoS 2 ids awaiting PUBREL, and PUBACKs waiting
+    /// for the store to write what their PUBLISH changed (only while it
+    /// lags or refuses writes; otherwise they go at once). A 3.x client,
+    /// which is told nothing, may have `mqtt.max_awaiting_rel` QoS 2 ids
+    /// awaiting PUBREL. Beyond it the connection closes (5.0: DISCONNECT
+    /// 0x93).
+    fn check_unanswered(&self, v5: bool, qos: QoS) -> Result<(), CloseReason> {
         let mqtt = &self.broker.config.mqtt;
-        let (limit, detail) = if v5 {
-            (Some(mqtt.receive_maximum), "receive_maximum_exceeded")
-        } else {
+        let (limit, unanswered, detail) = if v5 {
+            let waiting_acks = self
+                .parked
+                .iter()
+                .filter(|(_, packet)| matches!(packet, Packet::PubAck(_)))
+                .count();
+            (
+                Some(mqtt.receive_maximum),
+                self.incoming_qos2.len() + waiting_acks,
+                "receive_maximum_exceeded",
+            )
+        } else if qos == QoS::ExactlyOnce {
             (
                 mqtt.max_awaiting_rel.map(|n| n.get()),
+                self.incoming_qos2.len(),
                 "max_awaiting_rel_exceeded",
             )
+        } else {
+            return Ok(());
         };
         match limit {
-            Some(limit) if self.incoming_qos2.len() >= usize::from(limit) => {
+            Some(limit) if unanswered >= usize::from(limit) => {
                 Metrics::count(&self.broker.metrics.packets_awaiting_rel_exceeded);
                 Err(CloseReason::Protocol {
                     code: reason::RECEIVE_MAXIMUM_EXCEEDED,
