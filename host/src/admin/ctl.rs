@@ -1109,6 +1109,8 @@ mod tests {
             panic!()
         };
         assert_eq!((name.as_str(), file.as_str()), ("redis", "./redis.conf"));
+        assert!(matches!(parse(&["persistence"]), Ok(Command::Persistence)));
+        assert!(parse(&["persistence", "--limit", "1"]).is_err());
     }
 
     #[test]
