@@ -251,7 +251,7 @@ mod tests {
         let dir = TestDir::new("store-reopen");
         let path = dir.path().join("data");
         let client: Arc<str> = Arc::from("c");
-        {
+        let (log_bytes, log_records) = {
             let (store, image) = Store::open_with(&path, SyncMode::Interval, 64 << 10).unwrap();
             assert!(image.sessions.is_empty());
             store.submit(Record::Session {
@@ -290,8 +290,17 @@ mod tests {
                 assert!(start.elapsed() < Duration::from_secs(10));
                 std::thread::sleep(Duration::from_millis(5));
             }
-        }
-        let (_store, image) = Store::open(&path, SyncMode::None).unwrap();
+            store.close();
+            let written = store.stats().snapshot();
+            assert!(written.last_compaction.is_some(), "{written:?}");
+            assert_eq!(written.sessions, 1);
+            assert_eq!(written.deliveries, 1000);
+            (written.log_bytes, written.log_records)
+        };
+        let (store, image) = Store::open(&path, SyncMode::None).unwrap();
+        // The figures the writer kept are what the next start reads.
+        assert_eq!(store.report().records, log_records);
+        assert_eq!(store.stats().snapshot().log_bytes, log_bytes);
         let session = &image.sessions["c"];
         assert_eq!(session.expiry, 100);
         assert_eq!(session.deliveries.len(), 1000);

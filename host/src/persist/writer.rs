@@ -346,7 +346,6 @@ impl Writer {
         self.image = compacted.image;
         self.compact_at = self.compact_min.max(self.len.saturating_mul(2));
         let stats = &self.shared.stats;
-        stats.compactions.fetch_add(1, Ordering::Relaxed);
         stats
             .log_records
             .store(compacted.records, Ordering::Relaxed);
@@ -356,6 +355,8 @@ impl Writer {
         stats
             .last_compaction_ms
             .store(unix_millis(), Ordering::Relaxed);
+        // Last: whoever sees the count sees the figures above.
+        stats.compactions.fetch_add(1, Ordering::Release);
         tracing::info!(
             before_bytes = before,
             after_bytes = self.len,
