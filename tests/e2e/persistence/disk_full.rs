@@ -459,3 +459,138 @@ async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
         acknowledged.difference(&got).collect::<Vec<_>>()
     );
 }
+
+/// More than the writer keeps for a retry (64 MiB) comes while the disk
+/// is full: it keeps the state alone and counts what it could not write;
+/// once space is freed it writes the whole state as a new log before the
+/// PUBACKs that waited go, and nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_retry_buffer_the_whole_state_is_written_anew() {
+    const BIG: usize = 256 << 10;
+    const MESSAGES: u16 = 300;
+    let tmpfs = match Tmpfs::mount("128m") {
+        Ok(tmpfs) => tmpfs,
+        Err(why) if !Tmpfs::required() => {
+            eprintln!(
+                "SKIPPED beyond_the_retry_buffer_the_whole_state_is_written_anew: {why} \
+                 (run as root, or set MQHOST_REQUIRE_TMPFS to make this a failure)"
+            );
+            return;
+        }
+        Err(why) => panic!("MQHOST_REQUIRE_TMPFS is set and {why}"),
+    };
+    let data = tmpfs.path().join("data");
+    let start = || {
+        Broker::start_with(&[
+            ("persistence.dir", &data.display().to_string()),
+            ("mqtt.max_queued_messages", "0"),
+        ])
+    };
+    let mut broker = start();
+    offline_subscriber(&broker, "keeper", "big/#").await;
+    // Every byte left taken.
+    let filler = tmpfs.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        while file.write_all(&chunk).is_ok() {}
+    }
+
+    // The publisher sends everything at once and counts its PUBACKs.
+    let publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "big-pub").await;
+    let (mut stream, mut buf) = publisher.into_parts();
+    let (acks_tx, mut acks) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut out = bytes::BytesMut::new();
+        for n in 1..=MESSAGES {
+            out.clear();
+            // Zero-padded by hand: format! widths stop at 65535.
+            let digits = n.to_string();
+            let payload = "0".repeat(BIG - digits.len()) + &digits;
+            let packet = publish(&format!("big/{n}"), payload.as_bytes(), QoS::AtLeastOnce, n);
+            mqhost_codec::encode(&Packet::Publish(packet), ProtocolVersion::V3_1_1, &mut out)
+                .unwrap();
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            match mqhost_codec::decode(&mut buf, Some(ProtocolVersion::V3_1_1), u32::MAX) {
+                Ok(Some(Packet::PubAck(a))) => {
+                    let _ = acks_tx.send(a.packet_id);
+                }
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) => match stream.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                },
+            }
+        }
+    });
+
+    // Past 64 MiB waiting, the records are counted as not stored.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let refusing = loop {
+        let now = status(&broker).await;
+        if figure(&now, "records_not_stored") > 0 && figure(&now, "queued_messages") > 0 {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing was dropped from the retry buffer: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(refusing["state"], "refusing_writes", "{refusing}");
+    assert!(
+        acks.try_recv().is_err(),
+        "a PUBACK went before its message was stored"
+    );
+    let metrics = broker.metrics().await;
+    assert!(metrics.value("mqhost_persistence_records_not_stored_total", &[]) > 0.0);
+
+    // Space freed: the state is written whole, then every PUBACK goes.
+    std::fs::remove_file(&filler).unwrap();
+    for expected in 1..=MESSAGES {
+        match tokio::time::timeout(Duration::from_secs(60), acks.recv()).await {
+            Ok(Some(id)) => assert_eq!(id, expected),
+            other => panic!("expected PUBACK {expected} once space was freed, got {other:?}"),
+        }
+    }
+    let written = status(&broker).await;
+    assert_eq!(written["state"], "ok", "{written}");
+    assert!(figure(&written, "compactions") >= 1, "{written}");
+    assert!(written["last_compaction_at"].is_string(), "{written}");
+    assert_eq!(
+        figure(&written, "queued_messages"),
+        u64::from(MESSAGES),
+        "{written}"
+    );
+    assert!(
+        figure(&written, "log_bytes") >= u64::from(MESSAGES) * BIG as u64,
+        "{written}"
+    );
+    eprintln!(
+        "{} records not stored while the disk was full; the state written anew: {} bytes, \
+         {} records, in {} ms",
+        figure(&written, "records_not_stored"),
+        figure(&written, "log_bytes"),
+        figure(&written, "log_records"),
+        figure(&written, "last_compaction_ms")
+    );
+
+    broker.kill();
+    let broker = start();
+    let (mut keeper, present) = connect_kept(broker.addr(), "keeper").await;
+    assert!(present);
+    let got: BTreeSet<u32> = drain(&mut keeper)
+        .await
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(got, (1..=u32::from(MESSAGES)).collect::<BTreeSet<u32>>());
+    drop(broker);
+    drop(tmpfs);
+}
