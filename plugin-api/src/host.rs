@@ -214,6 +214,47 @@ pub trait HostApi: Send + Sync + Clone {
         RResult::RErr(HostError::UNSUPPORTED)
     }
     // @since 1.5 end
+
+    // @since 1.6 begin
+    /// Publishes on this node a message another node published, as
+    /// [`publish_local`](Self::publish_local) with `route` does, with one
+    /// difference (since 1.6): of this node's shared subscriptions only
+    /// those named in `groups` (`$share/group/filter`, as subscribed) get
+    /// it, one member each, chosen as for any message; every other group
+    /// here gets nothing, since the node where the message was published
+    /// gave it to another node's members (see
+    /// [`ServedElsewhere`](crate::ServedElsewhere)). Plain subscriptions
+    /// get it as usual.
+    ///
+    /// Returns how many sessions it was handed to. Errors:
+    /// [`HostError::INVALID_TOPIC`] (the topic, or a name in `groups`
+    /// that is not a shared subscription), [`HostError::INVALID_QOS`].
+    ///
+    /// A host built against 1.5 or older lacks this method; calling it
+    /// there returns [`HostError::UNSUPPORTED`] (this default).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::abi_stable::std_types::{RSlice, RStr};
+    /// use mqhost_plugin_api::testing::{message_event, TestHost};
+    /// use mqhost_plugin_api::HostApi;
+    ///
+    /// let test_host = TestHost::new();
+    /// let raw = test_host.host().api().clone();
+    /// // Node n1 chose this node for group "workers" of jobs/#.
+    /// let forwarded = message_event("jobs/7").payload(b"work").qos(1).build();
+    /// let groups = [RStr::from_str("$share/workers/jobs/#")];
+    /// assert!(raw.publish_local_shared(&forwarded, RSlice::from_slice(&groups)).is_ok());
+    /// assert_eq!(test_host.published_local_shared()[0].1, ["$share/workers/jobs/#"]);
+    /// ```
+    fn publish_local_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        groups: RSlice<'_, RStr<'_>>,
+    ) -> RResult<u32, HostError> {
+        let _ = (message, groups);
+        RResult::RErr(HostError::UNSUPPORTED)
+    }
+    // @since 1.6 end
 }
 
 // @since 1.2 begin
@@ -442,6 +483,37 @@ impl Host {
     }
     // @since 1.5 end
 
+    // @since 1.6 begin
+    /// See [`HostApi::publish_local_shared`]: publishes here a message
+    /// another node published, to the plain subscribers here and, of the
+    /// shared subscriptions here, to those in `groups` only (since 1.6);
+    /// how many sessions it reached. A host that lacks the call answers
+    /// [`HostError::UNSUPPORTED`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// use mqhost_plugin_api::testing::message_event;
+    ///
+    /// let forwarded = message_event("jobs/7").payload(b"work").qos(1).build();
+    /// // This node serves no group for it: its plain subscribers only.
+    /// host.publish_local_shared(&forwarded, &[])?;
+    /// host.publish_local_shared(&forwarded, &["$share/workers/jobs/#"])?;
+    /// # assert_eq!(test_host.published_local_shared().len(), 2);
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
+    pub fn publish_local_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        groups: &[&str],
+    ) -> Result<u32, HostError> {
+        let groups: Vec<RStr<'_>> = groups.iter().map(|g| RStr::from_str(g)).collect();
+        self.api
+            .publish_local_shared(message, RSlice::from_slice(&groups))
+            .into_result()
+    }
+    // @since 1.6 end
+
     /// Logs at `level`.
     ///
     /// ```
@@ -562,6 +634,18 @@ mod tests {
         assert_eq!(host.session_room("sensor-1"), Err(HostError::UNSUPPORTED));
     }
     // @since 1.4 end
+
+    // @since 1.6 begin
+    #[test]
+    fn a_host_without_publish_local_shared_says_it_does_not_offer_it() {
+        let host = Host::new(HostApi_TO::from_ptr(RArc::new(Older), TD_Opaque));
+        let message = crate::testing::message_event("t").build();
+        assert_eq!(
+            host.publish_local_shared(&message, &["$share/g/t"]),
+            Err(HostError::UNSUPPORTED)
+        );
+    }
+    // @since 1.6 end
 
     // @since 1.5 begin
     #[test]

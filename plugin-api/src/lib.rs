@@ -24,6 +24,10 @@
 //! - [`module`]: the root module a library exports, and [`export_plugin!`].
 //! - [`properties`]: the `key = value` configuration format, shared with
 //!   the host so a file means the same to both.
+// @since 1.6 begin
+//! - [`shared`]: shared subscriptions across a cluster's nodes: the
+//!   groups another node serves for a message (since 1.6).
+// @since 1.6 end
 //! - [`topic`]: MQTT topic names and filters: validation, shared
 //!   subscriptions, matching, exactly as the broker applies them.
 //! - [`testing`]: a recording host and event builders, for a plugin's unit
@@ -83,6 +87,9 @@ pub mod host;
 pub mod module;
 pub mod plugin;
 pub mod properties;
+// @since 1.6 begin
+pub mod shared;
+// @since 1.6 end
 pub mod testing;
 pub mod topic;
 pub mod types;
@@ -119,6 +126,9 @@ pub use events::ListenerEvent;
 // @since 1.4 begin
 pub use types::ConfigCheck;
 // @since 1.4 end
+// @since 1.6 begin
+pub use shared::ServedElsewhere;
+// @since 1.6 end
 
 /// The interface version plugins are built against (this crate's version).
 ///

@@ -20,6 +20,9 @@ use crate::decision::{AuthenticateEvent, AuthorizeEvent, Decision, Reply, ReplyS
 // @since 1.3 begin
 use crate::events::ListenerEvent;
 // @since 1.3 end
+// @since 1.6 begin
+use crate::shared::ServedElsewhere;
+// @since 1.6 end
 
 /// What a plugin does, in plain Rust. Implement the hooks you want and list
 /// them in [`hooks`](Self::hooks); the others keep their no-op defaults and
@@ -204,6 +207,55 @@ pub trait MqhostPlugin: Send + Sync + Sized + 'static {
         None
     }
     // @since 1.4 end
+
+    // @since 1.6 begin
+    /// `message.publish` with the shared subscriptions of this message
+    /// (since 1.6): as [`on_message_publish`](Self::on_message_publish),
+    /// and the plugin may name in `elsewhere` the shared subscriptions
+    /// (`$share/group/filter`) that another node serves for this message;
+    /// this node then hands it to none of their members here. A cluster
+    /// plugin uses it so that one member of a group in the whole cluster
+    /// gets each message. The host calls this one; by default it calls
+    /// [`on_message_publish`](Self::on_message_publish) and names none.
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{message_event, plugin_config, GuardedPlugin, TestHost};
+    /// use mqhost_plugin_api::{ConfigError, HookSet, Host, MessageEvent, MqhostPlugin, PluginConfig, ServedElsewhere, Verdict};
+    ///
+    /// /// Leaves group `remote` to another node, whatever the message.
+    /// struct Elsewhere;
+    ///
+    /// impl MqhostPlugin for Elsewhere {
+    ///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+    ///         Ok(Elsewhere)
+    ///     }
+    ///     fn hooks(&self) -> HookSet {
+    ///         HookSet::MESSAGE_PUBLISH
+    ///     }
+    ///     fn on_message_publish_shared(
+    ///         &self,
+    ///         message: &MessageEvent<'_>,
+    ///         elsewhere: &mut ServedElsewhere,
+    ///     ) -> Verdict {
+    ///         elsewhere.push(&format!("$share/remote/{}", message.topic));
+    ///         Verdict::CONTINUE
+    ///     }
+    /// }
+    ///
+    /// let plugin = GuardedPlugin::start::<Elsewhere>(&TestHost::new(), &plugin_config("").build()).unwrap();
+    /// let mut elsewhere = ServedElsewhere::new();
+    /// let verdict = plugin.on_message_publish_shared(&message_event("jobs/1").build(), &mut elsewhere);
+    /// assert_eq!(verdict.unwrap(), Verdict::CONTINUE);
+    /// assert!(elsewhere.contains("$share/remote/jobs/1"));
+    /// ```
+    fn on_message_publish_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        _elsewhere: &mut ServedElsewhere,
+    ) -> Verdict {
+        self.on_message_publish(message)
+    }
+    // @since 1.6 end
 }
 
 /// The ABI face of a loaded plugin, as the host sees it. Plugin authors do
@@ -310,6 +362,20 @@ pub trait Plugin: Send + Sync {
         self.on_client_disconnected(client)
     }
     // @since 1.3 end
+
+    // @since 1.6 begin
+    /// See [`MqhostPlugin::on_message_publish_shared`]. A plugin built
+    /// against an older interface lacks it: abi_stable then runs this
+    /// default, which calls that plugin's `on_message_publish` and names
+    /// no group.
+    fn on_message_publish_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        _elsewhere: &mut ServedElsewhere,
+    ) -> RResult<Verdict, PluginError> {
+        self.on_message_publish(message)
+    }
+    // @since 1.6 end
 }
 
 /// A loaded plugin instance, owned by the host.
@@ -464,6 +530,15 @@ impl<T: MqhostPlugin> Plugin for Guarded<T> {
         guarded(|| self.plugin().on_client_disconnected_via(client, listener))
     }
     // @since 1.3 end
+    // @since 1.6 begin
+    fn on_message_publish_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        elsewhere: &mut ServedElsewhere,
+    ) -> RResult<Verdict, PluginError> {
+        guarded(|| self.plugin().on_message_publish_shared(message, elsewhere))
+    }
+    // @since 1.6 end
 }
 
 /// Starts an [`MqhostPlugin`] and wraps it for the host; a panic in

@@ -55,6 +55,9 @@ use crate::host::{Host, HostApi, HostApiBox, HostApi_TO, OutMessage};
 use crate::host::is_server_disconnect_reason;
 // @since 1.2 end
 use crate::plugin::{guard, MqhostPlugin, PluginBox};
+// @since 1.6 begin
+use crate::shared::ServedElsewhere;
+// @since 1.6 end
 use crate::types::{ConfigError, HookSet, HostError, LogLevel, MessageId, PluginError, Verdict};
 
 // @since 1.2 begin
@@ -250,6 +253,15 @@ pub enum HostCall {
         route: bool,
     },
     // @since 1.5 end
+    // @since 1.6 begin
+    /// [`Host::publish_local_shared`] (since 1.6).
+    PublishLocalShared {
+        /// The message, as [`SentMessage`] keeps it.
+        message: SentMessage,
+        /// The shared subscriptions this node was to serve.
+        groups: Vec<String>,
+    },
+    // @since 1.6 end
     // @since 1.4 begin
     /// [`Host::session_room`] (since 1.4).
     SessionRoom {
@@ -697,6 +709,33 @@ impl TestHost {
             .collect()
     }
     // @since 1.5 end
+
+    // @since 1.6 begin
+    /// Every [`Host::publish_local_shared`] call: the message and the
+    /// shared subscriptions it was to reach here (since 1.6).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::{message_event, TestHost};
+    ///
+    /// let test_host = TestHost::new();
+    /// let event = message_event("jobs/1").payload(b"x").build();
+    /// test_host.host().publish_local_shared(&event, &["$share/g/jobs/+"]).unwrap();
+    /// let (message, groups) = &test_host.published_local_shared()[0];
+    /// assert_eq!((message.topic.as_str(), groups.as_slice()), ("jobs/1", &["$share/g/jobs/+".to_owned()][..]));
+    /// ```
+    pub fn published_local_shared(&self) -> Vec<(SentMessage, Vec<String>)> {
+        self.state()
+            .calls
+            .iter()
+            .filter_map(|call| match call {
+                HostCall::PublishLocalShared { message, groups } => {
+                    Some((message.clone(), groups.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+    // @since 1.6 end
 }
 
 impl HostApi for Recorder {
@@ -800,6 +839,25 @@ impl HostApi for Recorder {
         }
     }
     // @since 1.5 end
+
+    // @since 1.6 begin
+    /// Answers what [`Operation::Publish`] is set to, and reaches no
+    /// session (0).
+    fn publish_local_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        groups: RSlice<'_, RStr<'_>>,
+    ) -> RResult<u32, HostError> {
+        let call = HostCall::PublishLocalShared {
+            message: SentMessage::copy_of_event(message),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        match self.0.answer(call, Operation::Publish) {
+            RResult::ROk(()) => RResult::ROk(0),
+            RResult::RErr(error) => RResult::RErr(error),
+        }
+    }
+    // @since 1.6 end
 }
 
 // @since 1.2 begin
@@ -997,6 +1055,36 @@ impl GuardedPlugin {
     pub fn on_message_publish(&self, message: &MessageEvent<'_>) -> Result<Verdict, PluginError> {
         self.plugin.on_message_publish(message).into_result()
     }
+
+    // @since 1.6 begin
+    /// `message.publish` as the host calls it (since 1.6), with the shared
+    /// subscriptions the plugin says another node serves.
+    ///
+    /// ```
+    /// # use mqhost_plugin_api::testing::{message_event, plugin_config, GuardedPlugin, TestHost};
+    /// # use mqhost_plugin_api::{ConfigError, HookSet, Host, MqhostPlugin, PluginConfig, ServedElsewhere, Verdict};
+    /// # struct Plain;
+    /// # impl MqhostPlugin for Plain {
+    /// #     fn start(_: Host, _: &PluginConfig<'_>) -> Result<Self, ConfigError> { Ok(Plain) }
+    /// #     fn hooks(&self) -> HookSet { HookSet::MESSAGE_PUBLISH }
+    /// # }
+    /// let plugin = GuardedPlugin::start::<Plain>(&TestHost::new(), &plugin_config("").build()).unwrap();
+    /// let mut elsewhere = ServedElsewhere::new();
+    /// // A plugin that only has on_message_publish names no group.
+    /// let verdict = plugin.on_message_publish_shared(&message_event("a").build(), &mut elsewhere);
+    /// assert_eq!(verdict.unwrap(), Verdict::CONTINUE);
+    /// assert!(elsewhere.is_empty());
+    /// ```
+    pub fn on_message_publish_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        elsewhere: &mut ServedElsewhere,
+    ) -> Result<Verdict, PluginError> {
+        self.plugin
+            .on_message_publish_shared(message, elsewhere)
+            .into_result()
+    }
+    // @since 1.6 end
 
     /// `message.delivered`.
     pub fn on_message_delivered(&self, delivery: &DeliveryEvent<'_>) -> Result<(), PluginError> {

@@ -40,12 +40,12 @@ use std::time::Instant;
 
 use crate::access::decider::Decider;
 use crate::config::HostConfig;
-use crate::hooks::{Hooks, PublishVerdict};
+use crate::hooks::{Hooks, PublishVerdict, ServedElsewhere};
 use crate::persist::{self, Store};
 use message::{Message, MessageIdGenerator};
 use metrics::{Dropped, Metrics};
 use registry::Registry;
-use router::Router;
+use router::{shared_parts, Groups, Router};
 
 /// Identifies one session for its whole life; a new session for the same
 /// client id gets a new one.
@@ -174,23 +174,32 @@ impl Broker {
             let local = self.metrics.local();
             local.add(&local.counters.messages_received, 1);
         }
-        if self.hooks.message_publish(&message) == PublishVerdict::Drop {
+        let mut elsewhere = ServedElsewhere::new();
+        if self.hooks.message_publish(&message, &mut elsewhere) == PublishVerdict::Drop {
             self.metrics.dropped(Dropped::Hook);
             return router::Routed::default();
         }
-        self.store_and_route(&message, true)
+        // Empty unless a cluster plugin left groups to other nodes: then
+        // no allocation.
+        let except: Vec<(&str, &str)> = elsewhere.iter().filter_map(shared_parts).collect();
+        self.store_and_route(&message, Some(Groups::Except(&except)))
     }
 
     /// Publishes here a message another node of a cluster published and
     /// ran `message.publish` for: no hook again (the mark that keeps a
     /// forwarded message from being forwarded again), the retained store,
-    /// then, with `route`, this node's matching sessions.
-    pub fn publish_local(&self, message: Arc<Message>, route: bool) -> router::Routed {
+    /// then, with `route`, this node's matching sessions (`groups`: which
+    /// of its share groups).
+    pub fn publish_local(
+        &self,
+        message: Arc<Message>,
+        route: Option<Groups<'_>>,
+    ) -> router::Routed {
         self.store_and_route(&message, route)
     }
 
     /// The retained store, then (with `route`) every matching session.
-    fn store_and_route(&self, message: &Arc<Message>, route: bool) -> router::Routed {
+    fn store_and_route(&self, message: &Arc<Message>, route: Option<Groups<'_>>) -> router::Routed {
         let mut stored = false;
         if message.retain {
             stored = self.router.retain(message);
@@ -202,10 +211,10 @@ impl Broker {
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        if !route {
+        let Some(groups) = route else {
             return router::Routed::default();
-        }
-        let routed = self.router.route(message);
+        };
+        let routed = self.router.route(message, groups);
         // A retained message kept for later subscribers is not lost.
         if routed.receivers == 0 && !stored {
             self.metrics.dropped(Dropped::NoSubscriber);

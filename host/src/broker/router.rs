@@ -115,6 +115,40 @@ impl Retained {
     }
 }
 
+/// Which of this node's share groups a message goes to: each is a group
+/// and its filter, the parts of `$share/{group}/{filter}`.
+#[derive(Clone, Copy, Debug)]
+pub enum Groups<'a> {
+    /// Every matching group: the message is this node's alone to serve.
+    All,
+    /// Every matching group but these, which other nodes of a cluster
+    /// serve for this message.
+    Except(&'a [(&'a str, &'a str)]),
+    /// Only these: the node where the message was published chose this
+    /// one to serve them.
+    Only(&'a [(&'a str, &'a str)]),
+}
+
+/// The group and filter of `$share/{group}/{filter}`; None for a name
+/// that is not a valid shared subscription.
+pub fn shared_parts(name: &str) -> Option<(&str, &str)> {
+    match super::topic::parse_shared(name) {
+        Ok(Some(shared)) => Some((shared.group, shared.filter)),
+        _ => None,
+    }
+}
+
+impl Groups<'_> {
+    fn serves(&self, group: &str, filter: &str) -> bool {
+        let listed = |list: &[(&str, &str)]| list.contains(&(group, filter));
+        match self {
+            Groups::All => true,
+            Groups::Except(list) => !listed(list),
+            Groups::Only(list) => listed(list),
+        }
+    }
+}
+
 /// One session's share of a message before merging its matches.
 struct Match {
     session: SessionId,
@@ -202,13 +236,15 @@ impl Router {
 
     /// Hands `message` to every session with a matching subscription, once
     /// per session at the highest granted QoS, with every matching
-    /// subscription identifier.
-    pub fn route(&self, message: &Arc<Message>) -> Routed {
+    /// subscription identifier; of the share groups, to one member of each
+    /// in `groups`.
+    pub fn route(&self, message: &Arc<Message>, groups: Groups<'_>) -> Routed {
         let mut matches: Vec<Match> = Vec::new();
         {
             let tree = self.subscriptions.read().unwrap_or_else(|e| e.into_inner());
-            tree.for_each_match(
+            tree.for_each_match_serving(
                 &message.topic,
+                |group, filter| groups.serves(group, filter),
                 |_, sub| sub.session.is_online(),
                 |id, sub| {
                     if sub.options.no_local && message.from_session == Some(*id) {

@@ -47,6 +47,9 @@ struct Subscribers<K, V> {
 
 /// The members of one share group on one filter. Never left empty.
 struct SharedGroup<K, V> {
+    /// The filter, as in `$share/{group}/{filter}`: which group this is
+    /// when a cluster leaves some groups to other nodes.
+    filter: Box<str>,
     /// Members; picks rotate through this order. Removal moves the last
     /// member into the gap, which only shifts whose turn comes next.
     members: Vec<(K, V)>,
@@ -106,8 +109,9 @@ impl<K, V> Subscribers<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V> SharedGroup<K, V> {
-    fn new() -> Self {
+    fn new(filter: &str) -> Self {
         SharedGroup {
+            filter: filter.into(),
             members: Vec::new(),
             index: HashMap::new(),
             next: AtomicUsize::new(0),
@@ -384,7 +388,7 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTree<K, V> {
         );
         let subs = self.subscribers_or_insert(filter);
         if !subs.shared.contains_key(group) {
-            subs.shared.insert(group.into(), SharedGroup::new());
+            subs.shared.insert(group.into(), SharedGroup::new(filter));
         }
         let group = subs.shared.get_mut(group).expect("group was just inserted");
         let previous = group.insert(key, value);
@@ -421,6 +425,21 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTree<K, V> {
         &self,
         topic: &str,
         eligible: impl Fn(&K, &V) -> bool,
+        visit: impl FnMut(&K, &V),
+    ) {
+        self.for_each_match_serving(topic, |_, _| true, eligible, visit);
+    }
+
+    /// [`Self::for_each_match`], where a matching share group is visited
+    /// only when `serves(group, filter)` holds (the parts of
+    /// `$share/{group}/{filter}`): a group another node of a cluster
+    /// serves for this message is left alone, its round-robin position
+    /// included.
+    pub fn for_each_match_serving(
+        &self,
+        topic: &str,
+        serves: impl Fn(&str, &str) -> bool,
+        eligible: impl Fn(&K, &V) -> bool,
         mut visit: impl FnMut(&K, &V),
     ) {
         let mut visit_all = |subs: &Option<Box<Subscribers<K, V>>>| {
@@ -428,7 +447,10 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTree<K, V> {
             for (key, value) in &subs.plain {
                 visit(key, value);
             }
-            for group in subs.shared.values() {
+            for (name, group) in &subs.shared {
+                if !serves(name, &group.filter) {
+                    continue;
+                }
                 let (key, value) = group.pick(&eligible);
                 visit(key, value);
             }
@@ -815,6 +837,31 @@ mod tests {
         for key in [1, 3, 4] {
             assert_eq!(picks.iter().filter(|&&k| k == key).count(), 2, "{picks:?}");
         }
+    }
+
+    /// A group another node serves gets nothing here, and its rotation
+    /// stays where it was; plain subscribers and other groups as usual.
+    #[test]
+    fn groups_served_elsewhere_are_skipped_without_turning() {
+        let mut tree = SubscriptionTree::new();
+        tree.insert("jobs/+", 0, ());
+        for key in [1, 2] {
+            tree.insert_shared("g", "jobs/+", key, ());
+        }
+        tree.insert_shared("g", "jobs/#", 3, ());
+        tree.insert_shared("h", "jobs/+", 4, ());
+        let visits = |serves: &dyn Fn(&str, &str) -> bool| {
+            let mut keys = Vec::new();
+            tree.for_each_match_serving("jobs/1", serves, |_, _| true, |k, _| keys.push(*k));
+            keys.sort_unstable();
+            keys
+        };
+        let elsewhere = |group: &str, filter: &str| !(group == "g" && filter == "jobs/+");
+        assert_eq!(visits(&elsewhere), [0, 3, 4]);
+        assert_eq!(visits(&elsewhere), [0, 3, 4]);
+        // Served here again: the rotation starts where it stood.
+        assert_eq!(visits(&|_, _| true), [0, 1, 3, 4]);
+        assert_eq!(visits(&|_, _| true), [0, 2, 3, 4]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use mqhost_codec::{ProtocolVersion, QoS, SubscriptionOptions};
-pub use mqhost_plugin_api::HookSet;
+pub use mqhost_plugin_api::{HookSet, ServedElsewhere};
 
 use crate::broker::message::Message;
 use crate::config::listeners::ListenerSpec;
@@ -66,7 +66,13 @@ pub trait HookHandler: Send + Sync {
     ) {
     }
     fn session_unsubscribed(&self, _client_id: &str, _filter: &str) {}
-    fn message_publish(&self, _message: &Arc<Message>) -> PublishVerdict {
+    /// May drop the message, and may name in `elsewhere` the shared
+    /// subscriptions another node of a cluster serves for it.
+    fn message_publish(
+        &self,
+        _message: &Arc<Message>,
+        _elsewhere: &mut ServedElsewhere,
+    ) -> PublishVerdict {
         PublishVerdict::Continue
     }
     fn message_delivered(&self, _client_id: &str, _message: &Arc<Message>, _qos: QoS) {}
@@ -314,12 +320,18 @@ impl Hooks {
     }
 
     /// Drop wins: the first handler that drops the message ends the call.
-    pub fn message_publish(&self, message: &Arc<Message>) -> PublishVerdict {
+    /// The shared subscriptions the handlers say other nodes serve add up
+    /// in `elsewhere`.
+    pub fn message_publish(
+        &self,
+        message: &Arc<Message>,
+        elsewhere: &mut ServedElsewhere,
+    ) -> PublishVerdict {
         self.with_list(HookSet::MESSAGE_PUBLISH, |list| {
             let dropped = list
                 .iter()
                 .filter(|r| r.points.contains(HookSet::MESSAGE_PUBLISH))
-                .any(|r| r.handler.message_publish(message) == PublishVerdict::Drop);
+                .any(|r| r.handler.message_publish(message, elsewhere) == PublishVerdict::Drop);
             if dropped {
                 PublishVerdict::Drop
             } else {

@@ -32,7 +32,7 @@ use super::grace;
 use crate::access::Access;
 use crate::broker::message::{unix_millis, Message};
 use crate::hooks::decide::{Answer, AuthenticateRequest, AuthorizeRequest, Decision};
-use crate::hooks::{ClientInfo, HookHandler, PublishVerdict};
+use crate::hooks::{ClientInfo, HookHandler, PublishVerdict, ServedElsewhere};
 
 /// One running instance of a plugin.
 pub struct Instance {
@@ -500,11 +500,15 @@ impl HookHandler for PluginHook {
         });
     }
 
-    fn message_publish(&self, message: &Arc<Message>) -> PublishVerdict {
+    fn message_publish(
+        &self,
+        message: &Arc<Message>,
+        elsewhere: &mut ServedElsewhere,
+    ) -> PublishVerdict {
         let pairs = user_pairs(message);
         let event = message_event(message, &pairs, &self.0.node);
         match self.0.call(Some(Point::MESSAGE_PUBLISH), |p| {
-            p.on_message_publish(&event)
+            p.on_message_publish_shared(&event, elsewhere)
         }) {
             Some(Verdict::DROP) => PublishVerdict::Drop,
             _ => PublishVerdict::Continue,

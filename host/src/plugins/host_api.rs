@@ -11,12 +11,13 @@ use std::time::Instant;
 use bytes::Bytes;
 use mqhost_codec::{PublishProperties, QoS};
 use mqhost_plugin_api::abi_stable::sabi_trait::TD_Opaque;
-use mqhost_plugin_api::abi_stable::std_types::{RArc, RResult, RStr, RString};
+use mqhost_plugin_api::abi_stable::std_types::{RArc, RResult, RSlice, RStr, RString};
 use mqhost_plugin_api::{
     HostApi, HostApiBox, HostApi_TO, HostError, LogLevel, MessageEvent, OutMessage,
 };
 
 use crate::broker::message::{unix_millis, Message, MessageId};
+use crate::broker::router::{shared_parts, Groups};
 use crate::broker::session::{Delivery, SessionEvent};
 use crate::broker::{topic, Broker, KickError};
 
@@ -234,7 +235,24 @@ impl HostApi for BrokerHost {
     fn publish_local(&self, event: &MessageEvent<'_>, route: bool) -> RResult<u32, HostError> {
         let result = self.broker().and_then(|broker| {
             let message = Self::forwarded(event)?;
-            let routed = broker.publish_local(message, route);
+            let routed = broker.publish_local(message, route.then_some(Groups::All));
+            Ok(u32::try_from(routed.receivers).unwrap_or(u32::MAX))
+        });
+        result.into()
+    }
+
+    fn publish_local_shared(
+        &self,
+        event: &MessageEvent<'_>,
+        groups: RSlice<'_, RStr<'_>>,
+    ) -> RResult<u32, HostError> {
+        let result = self.broker().and_then(|broker| {
+            let only = groups
+                .iter()
+                .map(|name| shared_parts(name.as_str()).ok_or(HostError::INVALID_TOPIC))
+                .collect::<Result<Vec<_>, _>>()?;
+            let message = Self::forwarded(event)?;
+            let routed = broker.publish_local(message, Some(Groups::Only(&only)));
             Ok(u32::try_from(routed.receivers).unwrap_or(u32::MAX))
         });
         result.into()

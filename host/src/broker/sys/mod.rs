@@ -62,6 +62,6 @@ pub fn publish_all(broker: &Broker, load: &mut mosquitto::Load) {
         // messages received, and hooks need not see them.
         let message = Arc::new(message);
         broker.router.retain_own(&message);
-        broker.router.route(&message);
+        broker.router.route(&message, super::router::Groups::All);
     }
 }
