@@ -1,18 +1,22 @@
 //! Moving routes and messages between nodes over Redis pub/sub.
 //!
-//! - The **route writer** keeps this node's routes in its set in Redis
-//!   and tells the other nodes of each change on the route channel
-//!   (`+node\nfilter`, `-node\nfilter`; `0node` when a node starts
-//!   afresh), and of each client that connects here (`Cnode\nclient`):
+//! - The **route writer** keeps this node's routes in its set in Redis,
+//!   and its members of shared subscriptions in its groups hash, and
+//!   tells the other nodes of each change on the route channel
+//!   (`+node\nfilter`, `-node\nfilter`, `Mnode\ncount\n$share/g/f`;
+//!   `0node` when a node starts afresh), and of each client that connects
+//!   here (`Cnode\nclient`):
 //!   a node where that client is connected ends its connection with
 //!   0x8E (Session taken over), so a client id is connected once in the
 //!   cluster.
 //! - The **listener** holds one pub/sub connection subscribed to the
 //!   route channel and to this node's bus channel. It keeps the copy of
-//!   the other nodes' routes (a node's set is read when it comes up, its
-//!   routes forgotten when it goes down) and hands the messages that
-//!   arrive to the host's `publish_local`, which runs no
-//!   `message.publish` hook: a message crosses once and never goes round.
+//!   the other nodes' routes and members (a node's set and hash are read
+//!   when it comes up, forgotten when it goes down) and hands the
+//!   messages that arrive to the host's `publish_local_shared`, which
+//!   runs no `message.publish` hook (a message crosses once and never
+//!   goes round) and serves, of this node's shared subscriptions, those
+//!   the sending node chose this one for.
 //!   A snapshot is read on the listener's own task, between
 //!   notifications, so a notification is never applied before a
 //!   snapshot older than it.
@@ -72,15 +76,26 @@ pub(crate) struct Outbox {
     batches: HashMap<String, (Vec<Vec<u8>>, usize)>,
 }
 
-/// Queues `message` for every node in `nodes`: called from the hook.
-pub(crate) fn forward(shared: &Shared, message: &MessageEvent<'_>, nodes: &[String]) {
-    if nodes.is_empty() {
+/// A node a message goes to, and the shared subscriptions it serves for
+/// it (none when it has only routes for it).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Target<'a> {
+    pub(crate) node: &'a str,
+    pub(crate) groups: Vec<&'a str>,
+}
+
+/// Queues `message` for every target: called from the hook.
+pub(crate) fn forward(shared: &Shared, message: &MessageEvent<'_>, targets: &[Target<'_>]) {
+    if targets.is_empty() {
         return;
     }
     {
         let mut outbox = lock(&shared.outbox);
-        for node in nodes {
-            let (batches, bytes) = outbox.batches.entry(node.clone()).or_default();
+        for Target { node, groups } in targets {
+            let (batches, bytes) = match outbox.batches.get_mut(*node) {
+                Some(entry) => entry,
+                None => outbox.batches.entry((*node).to_owned()).or_default(),
+            };
             if *bytes >= OUTBOX_BYTES {
                 shared.status.bus.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -92,7 +107,7 @@ pub(crate) fn forward(shared: &Shared, message: &MessageEvent<'_>, nodes: &[Stri
             }
             if let Some(batch) = batches.last_mut() {
                 let before = batch.len();
-                wire::put_message(batch, message);
+                wire::put_message(batch, message, groups);
                 *bytes += batch.len() - before;
             }
         }
@@ -101,7 +116,7 @@ pub(crate) fn forward(shared: &Shared, message: &MessageEvent<'_>, nodes: &[Stri
         .status
         .bus
         .forwarded
-        .fetch_add(nodes.len() as u64, Ordering::Relaxed);
+        .fetch_add(targets.len() as u64, Ordering::Relaxed);
     shared.wake_sender.notify_one();
 }
 
@@ -186,8 +201,10 @@ pub(crate) async fn write_routes(shared: Arc<Shared>, mut changes: mpsc::Unbound
 async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> {
     let (generation, mut conn) = shared.conn().await?;
     let routes = shared.keys.routes(&shared.node);
+    let groups = shared.keys.groups(&shared.node);
     let channel = shared.keys.route_channel();
-    for news in pending {
+    let superseded = superseded_counts(pending);
+    for (index, news) in pending.iter().enumerate() {
         if let News::Retained(topic, message) = news {
             let mut cmd = redis::cmd(if message.is_some() { "HSET" } else { "HDEL" });
             cmd.arg(shared.keys.retained()).arg(topic);
@@ -206,19 +223,37 @@ async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> 
             continue;
         }
         let (write, sign, subject) = match news {
-            News::Route(Change::Added(filter)) => (Some("SADD"), '+', filter),
-            News::Route(Change::Removed(filter)) => (Some("SREM"), '-', filter),
-            News::Claim(client) => (None, 'C', client),
+            News::Route(Change::Added(filter)) => (Some("SADD"), '+', filter.clone()),
+            News::Route(Change::Removed(filter)) => (Some("SREM"), '-', filter.clone()),
+            News::Route(Change::Members(filter, count)) => {
+                // A later count of the same group in this burst says it.
+                if superseded.contains(&(index, filter.as_str())) {
+                    continue;
+                }
+                let write = if *count == 0 { "HDEL" } else { "HSET" };
+                (Some(write), 'M', format!("{count}\n{filter}"))
+            }
+            News::Claim(client) => (None, 'C', client.clone()),
             News::Retained(..) => continue,
         };
         let mut tell = redis::cmd("PUBLISH");
         tell.arg(&channel)
             .arg(format!("{sign}{}\n{subject}", shared.node));
-        // The set first, then the news: a node that reads the set after
-        // the news finds the change in it.
+        // The set (or hash) first, then the news: a node that reads it
+        // after the news finds the change in it.
         let write = write.map(|command| {
             let mut cmd = redis::cmd(command);
-            cmd.arg(&routes).arg(subject);
+            match news {
+                News::Route(Change::Members(filter, count)) => {
+                    cmd.arg(&groups).arg(filter);
+                    if *count > 0 {
+                        cmd.arg(*count);
+                    }
+                }
+                _ => {
+                    cmd.arg(&routes).arg(&subject);
+                }
+            }
             cmd
         });
         for cmd in write.into_iter().chain([tell]) {
@@ -236,13 +271,33 @@ async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> 
     Ok(())
 }
 
-/// At join: this node's routes from an earlier life go, and the others
-/// are told to forget them.
+/// The member counts in `pending` that a later count of the same group
+/// replaces, by index: a burst of members joining is one write.
+fn superseded_counts(pending: &[News]) -> HashSet<(usize, &str)> {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    let mut superseded = HashSet::new();
+    for (index, news) in pending.iter().enumerate() {
+        if let News::Route(Change::Members(filter, _)) = news {
+            if let Some(earlier) = last.insert(filter.as_str(), index) {
+                superseded.insert((earlier, filter.as_str()));
+            }
+        }
+    }
+    superseded
+}
+
+/// At join: this node's routes and members from an earlier life go, and
+/// the others are told to forget them.
 pub(crate) async fn start_afresh(shared: &Shared) -> Result<(), String> {
     let (_, mut conn) = shared.conn().await?;
-    conn.query(redis::cmd("DEL").arg(shared.keys.routes(&shared.node)))
-        .await
-        .map_err(|e| e.to_string())?;
+    for key in [
+        shared.keys.routes(&shared.node),
+        shared.keys.groups(&shared.node),
+    ] {
+        conn.query(redis::cmd("DEL").arg(key))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     conn.query(
         redis::cmd("PUBLISH")
             .arg(shared.keys.route_channel())
@@ -339,30 +394,67 @@ async fn sync_nodes(
             continue;
         }
         let (generation, mut conn) = shared.conn().await?;
-        let reply = conn
-            .query(redis::cmd("SMEMBERS").arg(shared.keys.routes(node)))
-            .await;
-        let filters: Vec<String> = match reply {
-            Ok(Value::ServerError(error)) => return Err(format!("{error:?}")),
-            Ok(value) => redis::from_redis_value(value).unwrap_or_default(),
-            Err(error) => {
-                shared.cell.invalidate(Some(generation)).await;
-                return Err(error.to_string());
-            }
-        };
+        let filters: Vec<String> = read_snapshot(
+            shared,
+            &mut conn,
+            generation,
+            "SMEMBERS",
+            shared.keys.routes(node),
+        )
+        .await?;
+        let members: HashMap<String, String> = read_snapshot(
+            shared,
+            &mut conn,
+            generation,
+            "HGETALL",
+            shared.keys.groups(node),
+        )
+        .await?;
         let mut remote = lock_write(shared);
         for filter in &filters {
             remote.add(node, filter);
         }
+        for (group, count) in &members {
+            // Redis is shared: a count that does not read is no member.
+            remote.set_members(node, group, count.parse().unwrap_or(0));
+        }
         loaded.insert(node.clone());
     }
-    let routes = shared.remote_routes.read().map(|r| r.len()).unwrap_or(0);
-    shared
-        .status
-        .bus
-        .remote_routes
-        .store(routes as u64, Ordering::Relaxed);
+    count_remote(
+        shared,
+        &shared
+            .remote_routes
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     Ok(())
+}
+
+/// One key of a node's snapshot; a reply of another shape reads as empty.
+async fn read_snapshot<T: redis::FromRedisValue + Default>(
+    shared: &Shared,
+    conn: &mut mqhost_redis_link::Conn,
+    generation: u64,
+    command: &str,
+    key: String,
+) -> Result<T, String> {
+    match conn.query(redis::cmd(command).arg(key)).await {
+        Ok(Value::ServerError(error)) => Err(format!("{error:?}")),
+        Ok(value) => Ok(redis::from_redis_value(value).unwrap_or_default()),
+        Err(error) => {
+            shared.cell.invalidate(Some(generation)).await;
+            Err(error.to_string())
+        }
+    }
+}
+
+/// The figures of what is known of the other nodes.
+fn count_remote(shared: &Shared, remote: &crate::routes::Remote) {
+    let bus = &shared.status.bus;
+    bus.remote_routes
+        .store(remote.len() as u64, Ordering::Relaxed);
+    bus.remote_groups
+        .store(remote.groups_len() as u64, Ordering::Relaxed);
 }
 
 fn lock_write(shared: &Shared) -> std::sync::RwLockWriteGuard<'_, crate::routes::Remote> {
@@ -388,6 +480,11 @@ fn on_route_news(shared: &Shared, payload: &[u8], loaded: &mut HashSet<String>) 
     match sign {
         Some('+') => remote.add(node, filter),
         Some('-') => remote.remove(node, filter),
+        Some('M') => {
+            if let Some((count, group)) = filter.split_once('\n') {
+                remote.set_members(node, group, count.parse().unwrap_or(0));
+            }
+        }
         Some('0') => {
             remote.forget(node);
             // Its set is empty now: nothing to read when it shows up.
@@ -407,11 +504,7 @@ fn on_route_news(shared: &Shared, payload: &[u8], loaded: &mut HashSet<String>) 
         }
         _ => {}
     }
-    shared
-        .status
-        .bus
-        .remote_routes
-        .store(remote.len() as u64, Ordering::Relaxed);
+    count_remote(shared, &remote);
 }
 
 /// A batch for this node: each message published here.
@@ -432,7 +525,11 @@ fn deliver(shared: &Shared, payload: &[u8]) {
     let mut last_ms = 0;
     for frame in &batch.frames {
         let event = frame.event(batch.node);
-        if shared.host.publish_local(&event, true).is_err() {
+        let published = match &frame.groups {
+            Some(groups) => shared.host.publish_local_shared(&event, groups),
+            None => shared.host.publish_local(&event, true),
+        };
+        if published.is_err() {
             bus.refused.fetch_add(1, Ordering::Relaxed);
         }
         last_ms = frame.timestamp_ms;

@@ -33,6 +33,12 @@ impl Keys {
         format!("{}routes:{node}", self.prefix)
     }
 
+    /// A hash of the shared subscriptions `node`'s sessions are members
+    /// of: `$share/group/filter` → how many members.
+    pub(crate) fn groups(&self, node: &str) -> String {
+        format!("{}groups:{node}", self.prefix)
+    }
+
     /// The channel on which nodes tell each other of route changes.
     pub(crate) fn route_channel(&self) -> String {
         format!("{}routes", self.prefix)
@@ -59,6 +65,7 @@ mod tests {
         assert_eq!(keys.heartbeat("n1"), "mqhost:cluster:east:node:n1");
         assert_eq!(keys.members(), "mqhost:cluster:east:members");
         assert_eq!(keys.routes("n1"), "mqhost:cluster:east:routes:n1");
+        assert_eq!(keys.groups("n1"), "mqhost:cluster:east:groups:n1");
         assert_eq!(keys.route_channel(), "mqhost:cluster:east:routes");
         assert_eq!(keys.bus("n1"), "mqhost:cluster:east:bus:n1");
     }

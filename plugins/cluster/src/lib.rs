@@ -23,9 +23,10 @@
 //! its name, so that a node refused by the cluster never serves a
 //! client; then a task beats every second, and the `bus` tasks move
 //! routes and messages. Hooks run on broker threads and return at once:
-//! `message.publish` matches the topic against the other nodes' routes
-//! and queues the message for those nodes; the subscription hooks queue
-//! route changes.
+//! `message.publish` matches the topic against the other nodes' routes,
+//! chooses the node that serves each shared subscription with members
+//! elsewhere, and queues the message for those nodes; the subscription
+//! hooks queue route changes.
 
 #![forbid(unsafe_code)]
 
@@ -45,7 +46,7 @@ use std::time::Duration;
 
 use mqhost_plugin_api::{
     ClientEvent, ConfigError, HookSet, Host, HostError, MessageEvent, MqhostPlugin, PluginConfig,
-    SubscriptionEvent, Verdict,
+    ServedElsewhere, SubscriptionEvent, Verdict,
 };
 use mqhost_redis_link::{Conn, ConnCell};
 use tokio::runtime::Runtime;
@@ -273,27 +274,66 @@ impl MqhostPlugin for Cluster {
 
     /// Queues the message for every other node with a matching route, or
     /// for every other node up when it is retained (each keeps the
-    /// cluster's retained messages). `$SYS` topics stay on their node.
-    fn on_message_publish(&self, message: &MessageEvent<'_>) -> Verdict {
+    /// cluster's retained messages), and chooses who serves each shared
+    /// subscription with members on other nodes: a group another node
+    /// serves goes to it in the message's frame, and the host here leaves
+    /// it alone. A group with members here only costs nothing more. `$SYS`
+    /// topics stay on their node.
+    fn on_message_publish_shared(
+        &self,
+        message: &MessageEvent<'_>,
+        elsewhere: &mut ServedElsewhere,
+    ) -> Verdict {
         let topic = message.topic.as_str();
         if topic.starts_with("$SYS") {
             return Verdict::CONTINUE;
         }
-        let nodes: Vec<String> = if message.retain {
-            self.shared.up.borrow().clone()
-        } else {
+        let up = message.retain.then(|| self.shared.up.borrow().clone());
+        {
             let remote = self
                 .shared
                 .remote_routes
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            remote
-                .nodes_for(topic)
+            let nodes = match &up {
+                Some(up) => up.iter().map(String::as_str).collect(),
+                None => remote.nodes_for(topic),
+            };
+            let mut targets: Vec<bus::Target<'_>> = nodes
                 .into_iter()
-                .map(str::to_owned)
-                .collect()
-        };
-        bus::forward(&self.shared, message, &nodes);
+                .map(|node| bus::Target {
+                    node,
+                    groups: Vec::new(),
+                })
+                .collect();
+            let local = lock(&self.shared.local_routes);
+            let mut handed = 0;
+            remote.serve_groups(
+                topic,
+                |group| local.members(group),
+                |group, node| {
+                    let Some(node) = node else { return };
+                    elsewhere.push(group);
+                    handed += 1;
+                    match targets.iter_mut().find(|t| t.node == node) {
+                        Some(target) => target.groups.push(group),
+                        None => targets.push(bus::Target {
+                            node,
+                            groups: vec![group],
+                        }),
+                    }
+                },
+            );
+            drop(local);
+            if handed > 0 {
+                self.shared
+                    .status
+                    .bus
+                    .shared_elsewhere
+                    .fetch_add(handed, Ordering::Relaxed);
+            }
+            bus::forward(&self.shared, message, &targets);
+        }
         if message.retain {
             let (topic, stored) = retained::entry(&self.shared.node, message);
             let _ = self

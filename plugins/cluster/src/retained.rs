@@ -27,7 +27,7 @@ pub(crate) fn entry(node: &str, message: &MessageEvent<'_>) -> (String, Option<V
     }
     let mut bytes = Vec::with_capacity(64 + message.payload.len());
     wire::start_batch(&mut bytes, node);
-    wire::put_message(&mut bytes, message);
+    wire::put_message(&mut bytes, message, &[]);
     (topic, Some(bytes))
 }
 

@@ -33,6 +33,11 @@ pub(crate) struct BusFigures {
     pub(crate) route_errors: AtomicU64,
     /// Routes of other nodes known here.
     pub(crate) remote_routes: AtomicU64,
+    /// Shared subscriptions other nodes have members of, one per node.
+    pub(crate) remote_groups: AtomicU64,
+    /// Messages whose shared subscription another node's members serve,
+    /// one per group and message.
+    pub(crate) shared_elsewhere: AtomicU64,
     /// Connections here ended because their client connected elsewhere.
     pub(crate) taken_over: AtomicU64,
     /// Age of the last message received, at its arrival, milliseconds.
@@ -138,6 +143,8 @@ impl BusFigures {
             "bad_batches": read(&self.bad_batches),
             "route_errors": read(&self.route_errors),
             "remote_routes": read(&self.remote_routes),
+            "remote_groups": read(&self.remote_groups),
+            "shared_elsewhere": read(&self.shared_elsewhere),
             "lag_ms": read(&self.lag_ms),
             "taken_over": read(&self.taken_over),
         })

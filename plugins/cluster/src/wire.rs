@@ -1,9 +1,10 @@
 //! The bus's wire format: a batch of messages one node sends another in
 //! one Redis pub/sub message. Pure: bytes in, bytes out.
 //!
-//! A batch is `MQC1`, the sending node's name (u16 length, bytes), then
+//! A batch is `MQC2`, the sending node's name (u16 length, bytes), then
 //! frames until the end. A frame is one message with everything
-//! `message.publish` saw of it:
+//! `message.publish` saw of it, and the shared subscriptions the sending
+//! node chose the receiving one to serve for it:
 //!
 //! | field | form |
 //! |---|---|
@@ -15,7 +16,12 @@
 //! | topic, from | u16 length, bytes |
 //! | content type, response topic, correlation data | u16 length, bytes, each if flagged |
 //! | user properties | u16 count, then name and value, each u16 length, bytes |
+//! | shared subscriptions to serve | u16 count, then each `$share/group/filter`, u16 length, bytes |
 //! | payload | u32 length, bytes |
+//!
+//! A batch marked `MQC1` (a node of the version before) has no shared
+//! subscriptions in its frames, and the receiver serves every group it
+//! has, as that version did.
 //!
 //! Numbers are big-endian. Redis is shared, so a batch is read as hostile
 //! input: every length is checked, and a batch that does not read is
@@ -24,7 +30,9 @@
 use mqhost_plugin_api::abi_stable::std_types::{ROption, RSlice, RStr, Tuple2};
 use mqhost_plugin_api::{MessageEvent, MessageId, MessageProperties};
 
-const MAGIC: &[u8; 4] = b"MQC1";
+const MAGIC: &[u8; 4] = b"MQC2";
+/// The mark of batches without shared subscriptions.
+const MAGIC_V1: &[u8; 4] = b"MQC1";
 
 const RETAIN: u8 = 1;
 const QOS_SHIFT: u8 = 1;
@@ -41,8 +49,9 @@ pub(crate) fn start_batch(out: &mut Vec<u8>, node: &str) {
     put_str(out, node.as_bytes());
 }
 
-/// Appends one message to a batch.
-pub(crate) fn put_message(out: &mut Vec<u8>, message: &MessageEvent<'_>) {
+/// Appends one message to a batch, with the shared subscriptions the
+/// receiver is to serve for it.
+pub(crate) fn put_message(out: &mut Vec<u8>, message: &MessageEvent<'_>, groups: &[&str]) {
     let props = &message.properties;
     let mut flags = (message.qos & 3) << QOS_SHIFT;
     if message.retain {
@@ -87,6 +96,10 @@ pub(crate) fn put_message(out: &mut Vec<u8>, message: &MessageEvent<'_>) {
         put_str(out, pair.0.as_str().as_bytes());
         put_str(out, pair.1.as_str().as_bytes());
     }
+    out.extend_from_slice(&(groups.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
+    for group in groups.iter().take(usize::from(u16::MAX)) {
+        put_str(out, group.as_bytes());
+    }
     let payload = message.payload.as_slice();
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(payload);
@@ -116,6 +129,8 @@ pub(crate) struct Frame<'a> {
     pub(crate) response_topic: Option<&'a str>,
     pub(crate) correlation: Option<&'a [u8]>,
     pub(crate) user_properties: Vec<Tuple2<RStr<'a>, RStr<'a>>>,
+    /// The shared subscriptions to serve; None in an `MQC1` batch.
+    pub(crate) groups: Option<Vec<&'a str>>,
 }
 
 impl<'a> Frame<'a> {
@@ -154,9 +169,15 @@ pub(crate) struct Batch<'a> {
 
 /// Reads a batch; the error says what was wrong with it.
 pub(crate) fn read_batch(bytes: &[u8]) -> Result<Batch<'_>, String> {
-    let mut reader = Reader { bytes, at: 0 };
-    if reader.take(4)? != MAGIC {
-        return Err("not a cluster batch (no MQC1 mark)".to_owned());
+    let mut reader = Reader {
+        bytes,
+        at: 0,
+        groups: true,
+    };
+    match reader.take(4)? {
+        mark if mark == MAGIC => {}
+        mark if mark == MAGIC_V1 => reader.groups = false,
+        _ => return Err("not a cluster batch (no MQC2 or MQC1 mark)".to_owned()),
     }
     let node = reader.text()?;
     let mut frames = Vec::new();
@@ -169,6 +190,8 @@ pub(crate) fn read_batch(bytes: &[u8]) -> Result<Batch<'_>, String> {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Whether frames carry shared subscriptions (`MQC2`).
+    groups: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -239,6 +262,20 @@ impl<'a> Reader<'a> {
             let value = self.text()?;
             user_properties.push(Tuple2(RStr::from_str(name), RStr::from_str(value)));
         }
+        let groups = if self.groups {
+            let count = u16::from_be_bytes(self.array()?);
+            let mut groups = Vec::with_capacity(usize::from(count).min(64));
+            for _ in 0..count {
+                let group = self.text()?;
+                if !matches!(mqhost_plugin_api::topic::parse_shared(group), Ok(Some(_))) {
+                    return Err(format!("a shared subscription that is not one: {group:?}"));
+                }
+                groups.push(group);
+            }
+            Some(groups)
+        } else {
+            None
+        };
         let len = u32::from_be_bytes(self.array()?);
         let payload = self.take(len as usize)?;
         Ok(Frame {
@@ -255,6 +292,7 @@ impl<'a> Reader<'a> {
             response_topic,
             correlation,
             user_properties,
+            groups,
         })
     }
 }
@@ -285,8 +323,8 @@ mod tests {
         let bare = message_event("a").build();
         let mut out = Vec::new();
         start_batch(&mut out, "n1");
-        put_message(&mut out, &full);
-        put_message(&mut out, &bare);
+        put_message(&mut out, &full, &["$share/g/sensors/+", "$share/h/#"]);
+        put_message(&mut out, &bare, &[]);
         let batch = read_batch(&out).unwrap();
         assert_eq!(batch.node, "n1");
         assert_eq!(batch.frames.len(), 2);
@@ -333,6 +371,39 @@ mod tests {
             ("a", 0, false)
         );
         assert_eq!(bare_back.expiry, None);
+        assert_eq!(
+            frame.groups.as_deref(),
+            Some(&["$share/g/sensors/+", "$share/h/#"][..])
+        );
+        assert_eq!(bare_back.groups.as_deref(), Some(&[][..]));
+    }
+
+    /// A batch of the version before: no shared subscriptions, and the
+    /// receiver serves every group.
+    #[test]
+    fn a_batch_marked_mqc1_reads_without_shared_subscriptions() {
+        let mut v2 = Vec::new();
+        start_batch(&mut v2, "n1");
+        put_message(&mut v2, &message_event("a/b").payload(b"xyz").build(), &[]);
+        // The same frame without its (empty) list is an MQC1 frame.
+        let count_at = v2.len() - 4 - 3 - 2;
+        let mut v1 = v2.clone();
+        v1.drain(count_at..count_at + 2);
+        v1[..4].copy_from_slice(MAGIC_V1);
+        let batch = read_batch(&v1).unwrap();
+        assert_eq!(batch.frames.len(), 1);
+        assert_eq!(batch.frames[0].payload, b"xyz");
+        assert_eq!(batch.frames[0].groups, None);
+    }
+
+    #[test]
+    fn a_frame_naming_what_is_not_a_shared_subscription_is_refused() {
+        for bad in ["plain/topic", "$share/g", "$share/+/t"] {
+            let mut out = Vec::new();
+            start_batch(&mut out, "n1");
+            put_message(&mut out, &message_event("a").build(), &[bad]);
+            assert!(read_batch(&out).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -342,6 +413,7 @@ mod tests {
         put_message(
             &mut out,
             &message_event("a/b").payload(b"xyz").qos(1).build(),
+            &["$share/g/a/+"],
         );
         for end in 0..out.len() {
             let cut = &out[..end];
@@ -359,7 +431,7 @@ mod tests {
         assert!(read_batch(&qos3).is_err());
         let mut wild = Vec::new();
         start_batch(&mut wild, "n1");
-        put_message(&mut wild, &message_event("a/+").build());
+        put_message(&mut wild, &message_event("a/+").build(), &[]);
         assert!(read_batch(&wild).is_err());
     }
 }

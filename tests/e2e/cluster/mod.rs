@@ -5,6 +5,7 @@
 mod failure;
 mod membership;
 mod routing;
+mod shared;
 mod takeover;
 
 use std::time::Duration;
