@@ -2,6 +2,7 @@
 //! real Redis (a private `redis-server`, or a Redis Cluster the test
 //! starts), driven by real MQTT clients and the admin API.
 
+mod failover;
 mod failure;
 mod membership;
 mod routing;
