@@ -209,12 +209,23 @@ async fn members_share_by_their_number_whatever_node_they_are_on() {
 
 #[tokio::test]
 async fn a_member_node_killed_leaves_the_group_to_the_others() {
-    const COUNT: u32 = 100;
     let redis = RedisServer::start();
-    let text = config(&redis.addr(), "c1", "");
-    let n1 = start_node("n1", &text);
-    let n2 = start_node("n2", &text);
-    let mut n3 = start_node("n3", &text);
+    member_node_killed(&config(&redis.addr(), "c1", "")).await;
+}
+
+/// The same on a 3-master Redis Cluster.
+#[tokio::test]
+async fn a_member_node_killed_on_a_redis_cluster_leaves_the_group_to_the_others() {
+    let cluster = RedisCluster::start();
+    let text = config(&cluster.servers(), "c1", "cluster.redis.type = cluster\n");
+    member_node_killed(&text).await;
+}
+
+async fn member_node_killed(text: &str) {
+    const COUNT: u32 = 100;
+    let n1 = start_node("n1", text);
+    let n2 = start_node("n2", text);
+    let mut n3 = start_node("n3", text);
     wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up"), ("n3", "up")]).await;
     let m2 = subscriber(&n2, "m2", GROUP).await;
     let m3 = subscriber(&n3, "m3", GROUP).await;
