@@ -20,26 +20,29 @@
 //!     ("ssl", Setting::Ssl),
 //!     ("ssl.cacertfile", Setting::CaFile),
 //! ];
-//! let text = "auth.redis.type = cluster\nauth.redis.server = 10.0.0.1:7000,10.0.0.2:7000\n\
+//! let text = "plugin.enable = on\nauth.redis.type = cluster\n\
+//!             auth.redis.server = 10.0.0.1:7000,10.0.0.2:7000\n\
 //!             auth.redis.pool = 4\nauth.redis.auth_cmd = HMGET mqtt_user:%u password\n";
-//! let props = properties::parse(text, "auth_redis.conf").unwrap();
 //! let keys = LinkKeys::new("auth.redis.", NAMES);
-//! let mut link = LinkConfig::default();
 //! let mut own = Vec::new();
-//! for entry in &props {
-//!     if !keys.apply(&mut link, entry).unwrap() {
-//!         own.push(entry.key.as_str()); // the plugin's own keys
-//!     }
-//! }
-//! keys.check(&link, 1).unwrap();
+//! let link = keys
+//!     .read(text, "auth_redis.conf", |entry| {
+//!         own.push(entry.key.clone()); // the plugin's own keys
+//!         Ok(())
+//!     })
+//!     .unwrap();
 //! assert_eq!(link.target(), "cluster 10.0.0.1:7000,10.0.0.2:7000");
 //! assert_eq!(link.pool_size, 4);
 //! assert_eq!(own, ["auth.redis.auth_cmd"]);
 //! ```
 //!
+//! A file with several links (the Redis backend's pools) applies each
+//! entry with [`LinkKeys::apply`] and checks each link with
+//! [`LinkKeys::check`].
+//!
 //! [`LinkConfig::set`]: crate::LinkConfig::set
 
-use mqhost_plugin_api::properties::Entry;
+use mqhost_plugin_api::properties::{self, Entry};
 use mqhost_plugin_api::ConfigError;
 
 use crate::settings::LinkConfig;
@@ -174,25 +177,46 @@ impl LinkKeys {
         link.check(self.names)
             .map_err(|(setting, message)| ConfigError::at(line, self.key(setting), message))
     }
+
+    /// Reads a plugin's file with one link (`source` names it): the
+    /// host's keys (`plugin.*`) are left to the host, the connection keys
+    /// make the link, checked once all are read, and every other entry
+    /// goes to `own`, in order, whose error stops the reading.
+    pub fn read(
+        &self,
+        text: &str,
+        source: &str,
+        mut own: impl FnMut(&Entry) -> Result<(), ConfigError>,
+    ) -> Result<LinkConfig, ConfigError> {
+        let props = properties::parse(text, source).map_err(|error| ConfigError::from(&error))?;
+        let mut link = LinkConfig::default();
+        let mut first_link_line = None;
+        for entry in &props {
+            if entry.key.starts_with("plugin.") {
+                continue;
+            }
+            if self.apply(&mut link, entry)? {
+                first_link_line.get_or_insert(entry.line_number());
+            } else {
+                own(entry)?;
+            }
+        }
+        self.check(&link, first_link_line.unwrap_or(1))?;
+        Ok(link)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use mqhost_plugin_api::properties;
-
     use super::*;
     use crate::settings::{PoolKind, Secret, Tls};
 
     fn read(text: &str, keys: &LinkKeys) -> Result<(LinkConfig, Vec<String>), ConfigError> {
-        let props = properties::parse(text, "test.conf").unwrap();
-        let mut link = LinkConfig::default();
         let mut other = Vec::new();
-        for entry in &props {
-            if !keys.apply(&mut link, entry)? {
-                other.push(entry.key.clone());
-            }
-        }
-        keys.check(&link, 1)?;
+        let link = keys.read(text, "test.conf", |entry| {
+            other.push(entry.key.clone());
+            Ok(())
+        })?;
         Ok((link, other))
     }
 

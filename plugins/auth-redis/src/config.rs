@@ -98,9 +98,6 @@ pub(crate) struct Config {
 
 /// Reads and checks the configuration text; `source` names the file.
 pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
-    let props = properties::parse(text, source).map_err(|error| ConfigError::from(&error))?;
-    let keys = LinkKeys::new(PREFIX, LINK_NAMES);
-    let mut link = LinkConfig::default();
     let mut config = Config {
         link: LinkConfig::default(),
         query_timeout: DEFAULT_QUERY_TIMEOUT,
@@ -112,23 +109,15 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
         acl_cache_ttl: DEFAULT_ACL_CACHE_TTL,
         warnings: Vec::new(),
     };
-    let mut first_link_line = None;
-    for entry in &props {
+    let keys = LinkKeys::new(PREFIX, LINK_NAMES);
+    config.link = keys.read(text, source, |entry| {
         let key = entry.key.as_str();
-        if key.starts_with("plugin.") {
-            // The host's keys (plugin.enable, plugin.priority).
-            continue;
-        }
-        if keys.apply(&mut link, entry)? {
-            first_link_line.get_or_insert(entry.line_number());
-            continue;
-        }
         let Some(own) = key.strip_prefix(PREFIX) else {
             config.warnings.push(format!(
                 "line {}: {key}: unknown key, ignored (this plugin reads {PREFIX}*)",
                 entry.line
             ));
-            continue;
+            return Ok(());
         };
         let value = entry.value.as_str();
         let at = |message: String| ConfigError::at_entry(entry, message);
@@ -195,9 +184,8 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
                 )))
             }
         }
-    }
-    keys.check(&link, first_link_line.unwrap_or(1))?;
-    config.link = link;
+        Ok(())
+    })?;
     config.warnings.extend(advice(&config));
     Ok(config)
 }

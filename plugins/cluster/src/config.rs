@@ -10,7 +10,6 @@
 //! `plugin.*` keys are the host's. Errors name the line and key; the host
 //! adds the file.
 
-use mqhost_plugin_api::properties;
 use mqhost_plugin_api::ConfigError;
 use mqhost_redis_link::{LinkConfig, LinkKeys, Names, EMQX4_AUTH_REDIS};
 
@@ -43,21 +42,11 @@ pub(crate) struct Config {
 
 /// Reads and checks the configuration text; `source` names the file.
 pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
-    let props = properties::parse(text, source).map_err(|error| ConfigError::from(&error))?;
-    let keys = LinkKeys::new(LINK_PREFIX, LINK_NAMES);
-    let mut link = LinkConfig::default();
     let mut name = DEFAULT_NAME.to_owned();
     let mut warnings = Vec::new();
-    let mut first_link_line = None;
-    for entry in &props {
+    let keys = LinkKeys::new(LINK_PREFIX, LINK_NAMES);
+    let link = keys.read(text, source, |entry| {
         let key = entry.key.as_str();
-        if key.starts_with("plugin.") {
-            continue;
-        }
-        if keys.apply(&mut link, entry)? {
-            first_link_line.get_or_insert(entry.line_number());
-            continue;
-        }
         match key {
             "cluster.name" => {
                 name = check_name(&entry.value).map_err(|m| ConfigError::at_entry(entry, m))?
@@ -73,8 +62,8 @@ pub(crate) fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
                 entry.line
             )),
         }
-    }
-    keys.check(&link, first_link_line.unwrap_or(1))?;
+        Ok(())
+    })?;
     Ok(Config {
         name,
         link,
