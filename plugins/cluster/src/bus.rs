@@ -9,6 +9,10 @@
 //!   a node where that client is connected ends its connection with
 //!   0x8E (Session taken over), so a client id is connected once in the
 //!   cluster.
+//!   When the listener's connection is made again (Redis may have failed
+//!   over to a replica that lacks the last writes), the writer reads
+//!   what Redis holds of this node and writes what differs
+//!   (`News::Repair`).
 //! - The **listener** holds one pub/sub connection subscribed to the
 //!   route channel and to this node's bus channel. It keeps the copy of
 //!   the other nodes' routes and members (a node's set and hash are read
@@ -55,6 +59,9 @@ pub(crate) enum News {
     /// A retained message published here: its topic, and the message to
     /// keep (None: clear it).
     Retained(String, Option<Vec<u8>>),
+    /// Redis may have lost changes (the bus reconnected, perhaps to a new
+    /// master): read what it holds of this node and write what differs.
+    Repair,
 }
 
 /// DISCONNECT's Session taken over.
@@ -180,7 +187,11 @@ pub(crate) async fn write_routes(shared: Arc<Shared>, mut changes: mpsc::Unbound
         // Sent in order, one at a time per change pair: a filter added
         // and removed in one burst ends removed.
         loop {
-            match write_changes(&shared, &pending).await {
+            let written = match with_repairs(&shared, &pending).await {
+                Ok(expanded) => write_changes(&shared, &expanded).await,
+                Err(error) => Err(error),
+            };
+            match written {
                 Ok(()) => break,
                 Err(error) => {
                     shared
@@ -196,6 +207,44 @@ pub(crate) async fn write_routes(shared: Arc<Shared>, mut changes: mpsc::Unbound
             }
         }
     }
+}
+
+/// `pending` with each [`News::Repair`] replaced by the changes it takes,
+/// read from Redis and this node's routes at this point of the order.
+async fn with_repairs(shared: &Shared, pending: &[News]) -> Result<Vec<News>, String> {
+    let mut expanded = Vec::with_capacity(pending.len());
+    for news in pending {
+        if *news != News::Repair {
+            expanded.push(news.clone());
+            continue;
+        }
+        let (generation, mut conn) = shared.conn().await?;
+        let routes: HashSet<String> = read_snapshot(
+            shared,
+            &mut conn,
+            generation,
+            "SMEMBERS",
+            shared.keys.routes(&shared.node),
+        )
+        .await?;
+        let members: HashMap<String, String> = read_snapshot(
+            shared,
+            &mut conn,
+            generation,
+            "HGETALL",
+            shared.keys.groups(&shared.node),
+        )
+        .await?;
+        let changes = lock(&shared.local_routes).repair(&routes, &members);
+        if !changes.is_empty() {
+            shared.host.warn(&format!(
+                "Redis had lost {} of this node's route changes: written again",
+                changes.len()
+            ));
+        }
+        expanded.extend(changes.into_iter().map(News::Route));
+    }
+    Ok(expanded)
 }
 
 async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> {
@@ -234,7 +283,7 @@ async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> 
                 (Some(write), 'M', format!("{count}\n{filter}"))
             }
             News::Claim(client) => (None, 'C', client.clone()),
-            News::Retained(..) => continue,
+            News::Retained(..) | News::Repair => continue,
         };
         let mut tell = redis::cmd("PUBLISH");
         tell.arg(&channel)
@@ -315,11 +364,13 @@ pub(crate) async fn listen(
     mut stopping: watch::Receiver<bool>,
 ) {
     let mut failing = false;
+    let mut reconnecting = false;
     loop {
         let outcome = tokio::select! {
-            outcome = listen_once(&shared, &mut up) => outcome,
+            outcome = listen_once(&shared, &mut up, reconnecting) => outcome,
             _ = stopping.changed() => return,
         };
+        reconnecting = true;
         if !failing {
             shared.host.warn(&format!(
                 "the cluster bus lost its Redis connection, connecting again: {outcome}"
@@ -336,8 +387,14 @@ pub(crate) async fn listen(
     }
 }
 
-/// One connection's life; returns why it ended.
-async fn listen_once(shared: &Shared, up: &mut watch::Receiver<Vec<String>>) -> String {
+/// One connection's life; returns why it ended. A connection made again
+/// (`reconnecting`) has the route writer repair what Redis holds of this
+/// node: if Redis failed over, its new master may lack the last changes.
+async fn listen_once(
+    shared: &Shared,
+    up: &mut watch::Receiver<Vec<String>>,
+    reconnecting: bool,
+) -> String {
     let (mut pubsub, _) = match connect_pubsub(&shared.config.link).await {
         Ok(connected) => connected,
         Err(error) => return error.to_string(),
@@ -348,6 +405,9 @@ async fn listen_once(shared: &Shared, up: &mut watch::Receiver<Vec<String>>) -> 
         if let Err(error) = pubsub.subscribe(channel).await {
             return error.to_string();
         }
+    }
+    if reconnecting {
+        let _ = shared.route_changes.send(News::Repair);
     }
     let mut loaded: HashSet<String> = HashSet::new();
     let mut messages = pubsub.on_message();

@@ -106,6 +106,44 @@ impl Local {
     pub(crate) fn len(&self) -> usize {
         self.counts.len()
     }
+
+    /// The changes that make what Redis holds of this node (its route set
+    /// `stored_routes`, its members hash `stored_members`) what this node
+    /// has: after a failover the new master may lack the last changes the
+    /// old one took. Routes first, then member counts, each sorted.
+    pub(crate) fn repair(
+        &self,
+        stored_routes: &HashSet<String>,
+        stored_members: &HashMap<String, String>,
+    ) -> Vec<Change> {
+        let mut routes = Vec::new();
+        let mut members = Vec::new();
+        for (filter, &count) in &self.counts {
+            if !routed(filter) {
+                let stored = stored_members.get(filter).and_then(|c| c.parse().ok());
+                if stored != Some(count) {
+                    members.push(Change::Members(filter.clone(), count));
+                }
+            } else if !stored_routes.contains(filter) {
+                routes.push(Change::Added(filter.clone()));
+            }
+        }
+        for filter in stored_routes {
+            if !self.counts.contains_key(filter) {
+                routes.push(Change::Removed(filter.clone()));
+            }
+        }
+        for group in stored_members.keys() {
+            if !self.counts.contains_key(group) {
+                members.push(Change::Members(group.clone(), 0));
+            }
+        }
+        let key = |change: &Change| format!("{change:?}");
+        routes.sort_by_key(key);
+        members.sort_by_key(key);
+        routes.extend(members);
+        routes
+    }
 }
 
 /// One other node's filters: exact ones looked up, wildcard ones matched.
@@ -360,5 +398,35 @@ mod tests {
         remote.set_members("n2", "$share/g/jobs/+", 0);
         assert!(turns(&remote, "jobs/4", 1, 1).is_empty());
         assert_eq!(remote.groups_len(), 0);
+    }
+
+    #[test]
+    fn what_redis_lost_of_this_node_is_written_again_and_what_it_kept_too_long_removed() {
+        let mut local = Local::default();
+        local.subscribe("a", "kept");
+        local.subscribe("a", "lost");
+        local.subscribe("a", "$share/g/t");
+        local.subscribe("b", "$share/g/t");
+        local.subscribe("a", "$share/h/t");
+        let stored_routes: HashSet<String> = ["kept", "stale"].map(String::from).into();
+        let stored_members: HashMap<String, String> = [
+            ("$share/g/t", "1"),
+            ("$share/h/t", "1"),
+            ("$share/old/t", "4"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into();
+        assert_eq!(
+            local.repair(&stored_routes, &stored_members),
+            [
+                Change::Added("lost".into()),
+                Change::Removed("stale".into()),
+                Change::Members("$share/g/t".into(), 2),
+                Change::Members("$share/old/t".into(), 0),
+            ]
+        );
+        assert!(Local::default()
+            .repair(&HashSet::new(), &HashMap::new())
+            .is_empty());
     }
 }

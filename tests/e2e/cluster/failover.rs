@@ -188,3 +188,94 @@ async fn a_redis_failover_under_load_loses_at_most_what_was_on_its_way() {
     wait_seen(&n1.broker, &all_up).await;
     wait_seen(&n3.broker, &all_up).await;
 }
+
+/// What a new master may lack after a failover (the last writes the old
+/// one took), made by hand: a node whose bus reconnects writes its routes
+/// and members again and removes what it no longer has, and the other
+/// nodes hear of it.
+#[tokio::test]
+async fn a_node_writes_again_the_routes_redis_lost() {
+    let redis = mqhost_tests::redis::RedisServer::start();
+    let text = config(&redis.addr(), "c1", "");
+    let n1 = start_node("n1", &text);
+    let n2 = start_node("n2", &text);
+    wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up")]).await;
+    let mut plain = RawClient::connect(n2.broker.addr(), V5, "plain").await;
+    assert_eq!(plain.subscribe("r/a", QoS::AtLeastOnce).await, [1]);
+    let mut member = RawClient::connect(n2.broker.addr(), V5, "member").await;
+    assert_eq!(
+        member.subscribe("$share/g/r/+", QoS::AtLeastOnce).await,
+        [1]
+    );
+    let known = |routes: u64, groups: u64| {
+        let n1 = &n1.broker;
+        async move {
+            let bus = status(n1).await["bus"].clone();
+            bus["remote_routes"] == routes && bus["remote_groups"] == groups
+        }
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !known(1, 1).await {
+        assert!(tokio::time::Instant::now() < deadline, "n1 never knew n2's");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Redis forgets n2's route and member, and keeps a route it dropped.
+    let mut conn = redis.client();
+    let routes = "mqhost:cluster:c1:routes:n2";
+    let groups = "mqhost:cluster:c1:groups:n2";
+    redis::cmd("DEL")
+        .arg(routes)
+        .arg(groups)
+        .exec(&mut conn)
+        .unwrap();
+    redis::cmd("SADD")
+        .arg(routes)
+        .arg("stale/x")
+        .exec(&mut conn)
+        .unwrap();
+    // Every node's bus connection breaks and is made again.
+    redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .exec(&mut conn)
+        .unwrap();
+    assert!(n2
+        .broker
+        .wait_for_log("Redis had lost 3 of this node's route changes", WAIT)
+        .is_some());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let stored: Vec<String> = redis::cmd("SMEMBERS").arg(routes).query(&mut conn).unwrap();
+        let count: Option<String> = redis::cmd("HGET")
+            .arg(groups)
+            .arg("$share/g/r/+")
+            .query(&mut conn)
+            .unwrap();
+        if stored == ["r/a"] && count.as_deref() == Some("1") && known(1, 1).await {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not repaired: {stored:?} {count:?} {}",
+            status(&n1.broker).await["bus"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Messages from n1 reach both again.
+    let mut publisher = RawClient::connect(n1.broker.addr(), V5, "pub").await;
+    publisher
+        .send(Packet::Publish(publish(
+            "r/a",
+            b"again",
+            QoS::AtLeastOnce,
+            1,
+        )))
+        .await;
+    assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
+    for client in [&mut plain, &mut member] {
+        let got = client.recv_publish().await;
+        assert_eq!(&got.payload[..], b"again");
+    }
+}
