@@ -182,6 +182,12 @@ impl RawClient {
         self.stream.write_all(&out).await.is_ok()
     }
 
+    /// Sends raw bytes; false when the connection is gone (a broker that
+    /// closed it).
+    pub async fn try_send_bytes(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).await.is_ok()
+    }
+
     /// Sends raw bytes (for malformed input).
     pub async fn send_bytes(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write to broker");

@@ -460,6 +460,70 @@ async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
     );
 }
 
+/// A 3.x client, told no window, keeps publishing at QoS 1 while the
+/// store refuses writes and its PUBACKs wait: past 65,535 unanswered
+/// PUBLISHes (it must be reusing packet ids still in use) it is
+/// disconnected, and the broker serves the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_3x_publisher_cannot_pile_up_held_acknowledgements_without_bound() {
+    let dir = mqhost_tests::plugins::TempDir::new();
+    let data = dir.path().join("data");
+    let sets = [
+        ("persistence.dir", data.display().to_string()),
+        ("mqtt.max_queued_messages", "0".to_owned()),
+    ];
+    let sets: Vec<(&str, &str)> = sets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut broker = Broker::start_under(&["prlimit", "--fsize=262144"], &sets);
+    offline_subscriber(&broker, "keeper", "full/#").await;
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "pub").await;
+    // Until the store refuses writes: a PUBACK that does not come.
+    let mut n = 0u16;
+    loop {
+        n += 1;
+        assert!(n < 100, "the limit was never reached");
+        publisher
+            .send(numbered(&format!("full/{n}"), n, QoS::AtLeastOnce))
+            .await;
+        if publisher.recv_within(PROMPT).await.is_err() {
+            break;
+        }
+    }
+    // Then small PUBLISHes, packet ids round and round, in big writes.
+    let mut bytes = bytes::BytesMut::new();
+    for i in 0..70_000u32 {
+        let id = (i % 65_535) as u16 + 1;
+        let packet = Packet::Publish(publish("full/more", b"x", QoS::AtLeastOnce, id));
+        mqhost_codec::encode(&packet, ProtocolVersion::V3_1_1, &mut bytes).unwrap();
+    }
+    for chunk in bytes.chunks(64 * 1024) {
+        if !publisher.try_send_bytes(chunk).await {
+            break;
+        }
+    }
+    publisher.expect_closed().await;
+    assert!(broker.is_running());
+    assert!(
+        broker
+            .wait_for_log("packet_ids_in_use", Duration::from_secs(10))
+            .is_some(),
+        "{:#?}",
+        broker.logs()
+    );
+    let mut other = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "other").await;
+    other
+        .send(Packet::Publish(publish(
+            "free/1",
+            b"q1",
+            QoS::AtLeastOnce,
+            1,
+        )))
+        .await;
+    assert!(matches!(
+        other.recv_within(PROMPT).await,
+        Ok(Some(Packet::PubAck(_)))
+    ));
+}
+
 /// More than the writer keeps for a retry (64 MiB) comes while the disk
 /// is full: it keeps the state alone and counts what it could not write;
 /// once space is freed it writes the whole state as a new log before the

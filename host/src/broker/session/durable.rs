@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqhost_codec::{Packet, QoS};
+use mqhost_codec::QoS;
 
 use super::figures::Figures;
 use super::handle::Shared;
+use super::held::Held;
 use super::inflight::{Inflight, Stage as InflightStage};
 use super::mailbox::Mailbox;
 use super::pressure::Pressure;
@@ -137,18 +138,18 @@ impl Session {
 
     /// Sends a PUBACK or PUBREC once every record up to `ticket` is
     /// stored, and in order behind any that wait.
-    pub(super) fn acknowledge_when_stored(&mut self, packet: Packet, ticket: Option<u64>) {
+    pub(super) fn acknowledge_when_stored(&mut self, ack: Held, ticket: Option<u64>) {
         let store = self.broker.store.as_deref();
         let ready = match (store, ticket) {
             (Some(store), Some(ticket)) => store.is_stored(ticket),
             _ => true,
         };
         if ready && self.parked.is_empty() {
-            self.send(&packet);
+            self.send(&ack.packet());
             return;
         }
         let ticket = ticket.unwrap_or(0);
-        self.parked.push_back((ticket, packet));
+        self.parked.push(ticket, ack);
         self.wait_for_store(ticket);
     }
 
@@ -178,16 +179,11 @@ impl Session {
         let Some(store) = self.broker.store.clone() else {
             return;
         };
-        while let Some((ticket, _)) = self.parked.front() {
-            if !store.is_stored(*ticket) {
-                break;
-            }
-            if let Some((_, packet)) = self.parked.pop_front() {
-                self.send(&packet);
-            }
+        while let Some(ack) = self.parked.pop_stored(|ticket| store.is_stored(ticket)) {
+            self.send(&ack.packet());
         }
         self.parked_wait = 0;
-        if let Some(last) = self.parked.back().map(|(t, _)| *t) {
+        if let Some(last) = self.parked.last_ticket() {
             self.wait_for_store(last);
         }
     }

@@ -11,6 +11,7 @@ use mqhost_codec::{
 };
 
 use super::decision::Resume;
+use super::held::Held;
 use super::inflight::Stage;
 use super::pressure::Pause;
 use super::{CloseReason, Delivery, Session};
@@ -276,10 +277,7 @@ impl Session {
             QoS::ExactlyOnce => {
                 if self.incoming_qos2.contains(&packet_id) {
                     // A resent PUBLISH whose first copy was already handled.
-                    self.acknowledge_when_stored(
-                        Packet::PubRec(ack(packet_id, reason::SUCCESS)),
-                        None,
-                    );
+                    self.acknowledge_when_stored(Held::PubRec(packet_id, reason::SUCCESS), None);
                     return Ok(());
                 }
                 self.check_unanswered(v5, qos)?;
@@ -369,14 +367,9 @@ impl Session {
     fn check_unanswered(&self, v5: bool, qos: QoS) -> Result<(), CloseReason> {
         let mqtt = &self.broker.config.mqtt;
         let (limit, unanswered, detail) = if v5 {
-            let waiting_acks = self
-                .parked
-                .iter()
-                .filter(|(_, packet)| matches!(packet, Packet::PubAck(_)))
-                .count();
             (
                 Some(mqtt.receive_maximum),
-                self.incoming_qos2.len() + waiting_acks,
+                self.incoming_qos2.len() + self.parked.pubacks(),
                 "receive_maximum_exceeded",
             )
         } else if qos == QoS::ExactlyOnce {
@@ -386,7 +379,11 @@ impl Session {
                 "max_awaiting_rel_exceeded",
             )
         } else {
-            return Ok(());
+            // Told no window, a 3.x client still cannot have more
+            // PUBLISHes unanswered than there are packet ids: past that
+            // it reuses ids in use, and only the store holding PUBACKs
+            // back (a full disk) lets it pile them up.
+            (Some(u16::MAX), self.parked.len(), "packet_ids_in_use")
         };
         match limit {
             Some(limit) if unanswered >= usize::from(limit) => {
@@ -411,9 +408,7 @@ impl Session {
     fn acknowledge_stored(&mut self, qos: QoS, packet_id: u16, code: u8, ticket: Option<u64>) {
         match qos {
             QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => {
-                self.acknowledge_when_stored(Packet::PubAck(ack(packet_id, code)), ticket)
-            }
+            QoS::AtLeastOnce => self.acknowledge_when_stored(Held::PubAck(packet_id, code), ticket),
             QoS::ExactlyOnce => {
                 let mut ticket = ticket;
                 if code < 0x80 && self.incoming_qos2.insert(packet_id) {
@@ -421,7 +416,7 @@ impl Session {
                         .record(|client| Record::Qos2In { client, packet_id })
                         .or(ticket);
                 }
-                self.acknowledge_when_stored(Packet::PubRec(ack(packet_id, code)), ticket);
+                self.acknowledge_when_stored(Held::PubRec(packet_id, code), ticket);
             }
         }
     }

@@ -120,7 +120,7 @@ impl Session {
             routed: 0,
             timer: Timer::default(),
             turn: 0,
-            parked: VecDeque::new(),
+            parked: Default::default(),
             parked_wait: 0,
         }
     }

@@ -28,6 +28,7 @@ mod durable;
 mod event_loop;
 mod figures;
 mod handle;
+mod held;
 mod inbound;
 pub mod inflight;
 mod lifecycle;
@@ -175,7 +176,7 @@ pub struct Session {
     timer: Timer,
     /// PUBACKs and PUBRECs waiting for the store, in order, each with
     /// the ticket of the last record its PUBLISH made.
-    parked: VecDeque<(u64, mqhost_codec::Packet)>,
+    parked: held::HeldAcks,
     /// The ticket the store will wake this session at; 0 for none.
     parked_wait: u64,
     /// Which source [`Session::wait`] looks at first, turn by turn, so
