@@ -47,6 +47,7 @@ pub fn status(store: Option<&Store>) -> Value {
         "write_errors": s.write_errors,
         "records_waiting": s.records_waiting,
         "records_not_stored": s.records_not_stored,
+        "deliveries_never_written": s.struck,
         "recovered_records": report.records,
         "recovered_lost_bytes": report.lost_bytes,
     })

@@ -86,5 +86,10 @@ pub(super) fn figures(store: Option<&Store>, out: &mut Out<'_>) -> std::fmt::Res
         "mqhost_persistence_records_not_stored",
         "Records dropped from the retry buffer (over 64 MiB) while the disk refused writes; kept in memory and written by the compaction that follows.",
         s.records_not_stored,
+    )?;
+    out.counter(
+        "mqhost_persistence_deliveries_never_written",
+        "Deliveries to durable sessions acknowledged by their subscriber before the writer took their records, which were then never written.",
+        s.struck,
     )
 }

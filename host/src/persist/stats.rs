@@ -57,6 +57,7 @@ pub struct Snapshot {
     pub write_errors: u64,
     pub records_waiting: u64,
     pub records_not_stored: u64,
+    pub struck: u64,
     pub compactions: u64,
     /// The last compaction: when it ended (Unix ms) and how long it took
     /// (ms).
@@ -85,6 +86,7 @@ impl Stats {
             write_errors: get(&self.write_errors),
             records_waiting: get(&self.records_waiting),
             records_not_stored: get(&self.records_not_stored),
+            struck: get(&self.struck),
             compactions: get(&self.compactions),
             last_compaction: (compacted_at != 0)
                 .then(|| (compacted_at, get(&self.last_compaction_took_ms))),
