@@ -82,6 +82,9 @@ pub(crate) struct Shared {
     route_changes: mpsc::UnboundedSender<bus::News>,
     /// Clients that left with routes: their sessions may have ended.
     left: Mutex<HashSet<String>>,
+    /// Rung when a client with routes leaves: its session, if it ends
+    /// with the connection, has ended by the time the sweeper looks.
+    sweep_soon: Notify,
     /// The other nodes' routes.
     remote_routes: RwLock<routes::Remote>,
     /// Messages waiting for other nodes, and the sender's bell.
@@ -198,6 +201,7 @@ impl MqhostPlugin for Cluster {
             local_routes: Mutex::default(),
             route_changes,
             left: Mutex::default(),
+            sweep_soon: Notify::new(),
             remote_routes: RwLock::default(),
             outbox: Mutex::default(),
             wake_sender: Notify::new(),
@@ -210,6 +214,7 @@ impl MqhostPlugin for Cluster {
         let (stopping, stop_rx) = watch::channel(false);
         let beat = runtime.spawn(beat(Arc::clone(&shared), stop_rx.clone()));
         runtime.spawn(bus::write_routes(Arc::clone(&shared), changes_rx));
+        runtime.spawn(sweep(Arc::clone(&shared), stop_rx.clone()));
         runtime.spawn(bus::send(Arc::clone(&shared), stop_rx.clone()));
         runtime.spawn(bus::listen(Arc::clone(&shared), up_rx, stop_rx));
         shared.host.info(&format!(
@@ -247,6 +252,7 @@ impl MqhostPlugin for Cluster {
         let id = client.client_id.as_str();
         if lock(&self.shared.local_routes).has_client(id) {
             lock(&self.shared.left).insert(id.to_owned());
+            self.shared.sweep_soon.notify_one();
         }
     }
 
@@ -469,6 +475,26 @@ impl Shared {
             changed
         });
         self.status.set_members(members)
+    }
+}
+
+/// How long after a client with routes left the sweeper looks for its
+/// session: one that ends with its connection is gone by then, and its
+/// routes and group memberships go at once rather than at the next beat
+/// (a shared subscription's turns would otherwise still come to this node
+/// for a member it no longer has).
+const SWEEP_AFTER: Duration = Duration::from_millis(50);
+
+/// Sweeps ended sessions soon after clients with routes leave; the beat
+/// sweeps too, for sessions that expire later.
+async fn sweep(shared: Arc<Shared>, mut stopping: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shared.sweep_soon.notified() => {}
+            _ = stopping.changed() => return,
+        }
+        tokio::time::sleep(SWEEP_AFTER).await;
+        shared.sweep_ended_sessions();
     }
 }
 

@@ -266,3 +266,26 @@ async fn member_node_killed(text: &str) {
         window - COUNT
     );
 }
+
+#[tokio::test]
+async fn a_member_that_leaves_is_no_longer_chosen() {
+    const COUNT: u32 = 50;
+    let redis = RedisServer::start();
+    let text = config(&redis.addr(), "c1", "");
+    let n1 = start_node("n1", &text);
+    let n2 = start_node("n2", &text);
+    let n3 = start_node("n3", &text);
+    wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up"), ("n3", "up")]).await;
+    let m2 = subscriber(&n2, "m2", GROUP).await;
+    let m3 = subscriber(&n3, "m3", GROUP).await;
+    wait_remote(&n1.broker, 2, 0).await;
+    // Its session ends with its connection (expiry 0): n3 has no member.
+    let left = tokio::time::Instant::now();
+    m3.disconnect().await;
+    wait_remote(&n1.broker, 1, 0).await;
+    eprintln!("n1 knew within {:?}", left.elapsed());
+    let mut publisher = RawClient::connect(n1.broker.addr(), V5, "pub").await;
+    publish_numbers(&mut publisher, "jobs/d", 0..COUNT).await;
+    let (got, _) = collect(vec![m2], COUNT as usize).await;
+    each_once_in_order(&got, COUNT);
+}
