@@ -41,6 +41,23 @@ impl Tmpfs {
         self.dir.path()
     }
 
+    /// [`mount`](Self::mount) for test `test`: None, after a SKIPPED line
+    /// that says why, where mounting is not permitted, unless tmpfs tests
+    /// are [`required`](Self::required) (then it panics).
+    pub fn for_test(size: &str, test: &str) -> Option<Tmpfs> {
+        match Tmpfs::mount(size) {
+            Ok(tmpfs) => Some(tmpfs),
+            Err(why) if !Tmpfs::required() => {
+                eprintln!(
+                    "SKIPPED {test}: {why} (run as root, or set MQHOST_REQUIRE_TMPFS to make \
+                     this a failure)"
+                );
+                None
+            }
+            Err(why) => panic!("MQHOST_REQUIRE_TMPFS is set and {why}"),
+        }
+    }
+
     /// Whether tests that need a tmpfs must run (`MQHOST_REQUIRE_TMPFS`
     /// set): then one that cannot mount fails instead of skipping.
     pub fn required() -> bool {

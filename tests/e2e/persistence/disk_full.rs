@@ -130,16 +130,11 @@ async fn expect_topic(rx: &mut mpsc::UnboundedReceiver<String>, topic: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
-    let tmpfs = match Tmpfs::mount("2m") {
-        Ok(tmpfs) => tmpfs,
-        Err(why) if !Tmpfs::required() => {
-            eprintln!(
-                "SKIPPED a_full_disk_holds_only_the_acknowledgements_that_need_it: {why} \
-                 (run as root, or set MQHOST_REQUIRE_TMPFS to make this a failure)"
-            );
-            return;
-        }
-        Err(why) => panic!("MQHOST_REQUIRE_TMPFS is set and {why}"),
+    let Some(tmpfs) = Tmpfs::for_test(
+        "2m",
+        "a_full_disk_holds_only_the_acknowledgements_that_need_it",
+    ) else {
+        return;
     };
     // Three quarters of the disk taken: the store gets the rest.
     let filler = tmpfs.path().join("filler");
@@ -374,25 +369,27 @@ async fn a_full_disk_holds_only_the_acknowledgements_that_need_it() {
     drop(tmpfs);
 }
 
-/// An I/O error of another kind: a file-size limit (`ulimit -f`, here
-/// through `prlimit`) that the log reaches. The broker is not killed by
-/// the signal the kernel sends with it; the store refuses writes as on a
-/// full disk, says why, and serves everyone else; stopped, it exits
-/// cleanly, and what it acknowledged is there at the next start.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
-    let dir = mqhost_tests::plugins::TempDir::new();
-    let data = dir.path().join("data");
-    let sets = [
-        ("persistence.dir", data.display().to_string()),
+/// A store in `dir` whose offline session keeps every message.
+fn file_limit_settings(dir: &mqhost_tests::plugins::TempDir) -> [(&'static str, String); 2] {
+    [
+        (
+            "persistence.dir",
+            dir.path().join("data").display().to_string(),
+        ),
         ("mqtt.max_queued_messages", "0".to_owned()),
-    ];
-    let sets: Vec<(&str, &str)> = sets.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut broker = Broker::start_under(&["prlimit", "--fsize=262144"], &sets);
+    ]
+}
+
+/// A broker with `sets` under a file-size limit, an offline persistent
+/// session on `full/#`, and a 3.x publisher that published to it at
+/// QoS 1 until a PUBACK did not come: the store refuses writes. The
+/// number of that PUBLISH.
+async fn at_the_file_size_limit(sets: &[(&str, &str)]) -> (Broker, RawClient, u16) {
+    let mut broker = Broker::start_under(&["prlimit", "--fsize=262144"], sets);
     offline_subscriber(&broker, "keeper", "full/#").await;
     let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "pub").await;
     let mut n = 0u16;
-    let waiting = loop {
+    loop {
         n += 1;
         assert!(n < 100, "the limit was never reached");
         publisher
@@ -400,7 +397,7 @@ async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
             .await;
         match publisher.recv_within(PROMPT).await {
             Ok(Some(Packet::PubAck(a))) => assert_eq!(a.packet_id, n),
-            Err(()) => break n,
+            Err(()) => return (broker, publisher, n),
             other => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 panic!(
@@ -413,7 +410,20 @@ async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
                 )
             }
         }
-    };
+    }
+}
+
+/// An I/O error of another kind: a file-size limit (`ulimit -f`, here
+/// through `prlimit`) that the log reaches. The broker is not killed by
+/// the signal the kernel sends with it; the store refuses writes as on a
+/// full disk, says why, and serves everyone else; stopped, it exits
+/// cleanly, and what it acknowledged is there at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
+    let dir = mqhost_tests::plugins::TempDir::new();
+    let sets = file_limit_settings(&dir);
+    let sets: Vec<(&str, &str)> = sets.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut broker, _publisher, waiting) = at_the_file_size_limit(&sets).await;
     assert!(
         broker.is_running(),
         "the broker died at the file-size limit"
@@ -467,27 +477,9 @@ async fn a_file_size_limit_is_an_io_error_the_broker_survives() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_3x_publisher_cannot_pile_up_held_acknowledgements_without_bound() {
     let dir = mqhost_tests::plugins::TempDir::new();
-    let data = dir.path().join("data");
-    let sets = [
-        ("persistence.dir", data.display().to_string()),
-        ("mqtt.max_queued_messages", "0".to_owned()),
-    ];
+    let sets = file_limit_settings(&dir);
     let sets: Vec<(&str, &str)> = sets.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut broker = Broker::start_under(&["prlimit", "--fsize=262144"], &sets);
-    offline_subscriber(&broker, "keeper", "full/#").await;
-    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "pub").await;
-    // Until the store refuses writes: a PUBACK that does not come.
-    let mut n = 0u16;
-    loop {
-        n += 1;
-        assert!(n < 100, "the limit was never reached");
-        publisher
-            .send(numbered(&format!("full/{n}"), n, QoS::AtLeastOnce))
-            .await;
-        if publisher.recv_within(PROMPT).await.is_err() {
-            break;
-        }
-    }
+    let (mut broker, mut publisher, _) = at_the_file_size_limit(&sets).await;
     // Then small PUBLISHes, packet ids round and round, in big writes.
     let mut bytes = bytes::BytesMut::new();
     for i in 0..70_000u32 {
@@ -532,16 +524,11 @@ async fn a_3x_publisher_cannot_pile_up_held_acknowledgements_without_bound() {
 async fn beyond_the_retry_buffer_the_whole_state_is_written_anew() {
     const BIG: usize = 256 << 10;
     const MESSAGES: u16 = 300;
-    let tmpfs = match Tmpfs::mount("128m") {
-        Ok(tmpfs) => tmpfs,
-        Err(why) if !Tmpfs::required() => {
-            eprintln!(
-                "SKIPPED beyond_the_retry_buffer_the_whole_state_is_written_anew: {why} \
-                 (run as root, or set MQHOST_REQUIRE_TMPFS to make this a failure)"
-            );
-            return;
-        }
-        Err(why) => panic!("MQHOST_REQUIRE_TMPFS is set and {why}"),
+    let Some(tmpfs) = Tmpfs::for_test(
+        "128m",
+        "beyond_the_retry_buffer_the_whole_state_is_written_anew",
+    ) else {
+        return;
     };
     let data = tmpfs.path().join("data");
     let start = || {
