@@ -59,13 +59,15 @@ async fn a_backlog_of_stored_and_consumed_messages_ends_as_each_alone_would() {
     // acks behind the stores they consume.
     let got = receive_payloads(&mut subscriber, CONSUMED_TOPICS.len() * PER_TOPIC).await;
     assert_eq!(got.len(), CONSUMED_TOPICS.len() * PER_TOPIC);
-    let queued = plugin_stats(&setup.broker).await["pools"]["pool1"]["queued"].clone();
-    setup.redis.resume();
-
     let consumed = CONSUMED_TOPICS.len() * PER_TOPIC;
     // Per consumed message: hash, its TTL, index add, trim, index TTL, the
     // raw SET, and the ack's DEL and ZREM; per kept one the first five.
     let commands = consumed * 8 + KEPT * 5;
+    // The last PUBACKs may still be on their way to the broker: wait for
+    // their writes to be queued (Redis is frozen: nothing leaves).
+    let stats = settled_stats(&setup.broker, |s| s["pools"]["pool1"]["queued"] == commands).await;
+    let queued = stats["pools"]["pool1"]["queued"].clone();
+    setup.redis.resume();
     assert_eq!(queued, commands, "all queued while Redis was frozen");
     let stats = settled_stats(&setup.broker, |s| s["pools"]["pool1"]["queued"] == 0).await;
     let pool = &stats["pools"]["pool1"];
