@@ -218,23 +218,7 @@ async fn with_repairs(shared: &Shared, pending: &[News]) -> Result<Vec<News>, St
             expanded.push(news.clone());
             continue;
         }
-        let (generation, mut conn) = shared.conn().await?;
-        let routes: HashSet<String> = read_snapshot(
-            shared,
-            &mut conn,
-            generation,
-            "SMEMBERS",
-            shared.keys.routes(&shared.node),
-        )
-        .await?;
-        let members: HashMap<String, String> = read_snapshot(
-            shared,
-            &mut conn,
-            generation,
-            "HGETALL",
-            shared.keys.groups(&shared.node),
-        )
-        .await?;
+        let (routes, members): (HashSet<String>, _) = read_node(shared, &shared.node).await?;
         let changes = lock(&shared.local_routes).repair(&routes, &members);
         if !changes.is_empty() {
             shared.host.warn(&format!(
@@ -260,15 +244,7 @@ async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> 
             if let Some(bytes) = message {
                 cmd.arg(bytes.as_slice());
             }
-            if let Err(error) = conn.query(&cmd).await {
-                shared.cell.invalidate(Some(generation)).await;
-                return Err(error.to_string());
-            }
-            shared
-                .status
-                .bus
-                .redis_commands
-                .fetch_add(1, Ordering::Relaxed);
+            query_counted(shared, &mut conn, generation, &cmd).await?;
             continue;
         }
         let (write, sign, subject) = match news {
@@ -306,15 +282,7 @@ async fn write_changes(shared: &Shared, pending: &[News]) -> Result<(), String> 
             cmd
         });
         for cmd in write.into_iter().chain([tell]) {
-            if let Err(error) = conn.query(&cmd).await {
-                shared.cell.invalidate(Some(generation)).await;
-                return Err(error.to_string());
-            }
-            shared
-                .status
-                .bus
-                .redis_commands
-                .fetch_add(1, Ordering::Relaxed);
+            query_counted(shared, &mut conn, generation, &cmd).await?;
         }
     }
     Ok(())
@@ -453,23 +421,7 @@ async fn sync_nodes(
         if *node == shared.node || loaded.contains(node) {
             continue;
         }
-        let (generation, mut conn) = shared.conn().await?;
-        let filters: Vec<String> = read_snapshot(
-            shared,
-            &mut conn,
-            generation,
-            "SMEMBERS",
-            shared.keys.routes(node),
-        )
-        .await?;
-        let members: HashMap<String, String> = read_snapshot(
-            shared,
-            &mut conn,
-            generation,
-            "HGETALL",
-            shared.keys.groups(node),
-        )
-        .await?;
+        let (filters, members): (Vec<String>, _) = read_node(shared, node).await?;
         let mut remote = lock_write(shared);
         for filter in &filters {
             remote.add(node, filter);
@@ -488,6 +440,52 @@ async fn sync_nodes(
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
     Ok(())
+}
+
+/// Sends `cmd`, counted among the bus's Redis commands; a connection
+/// that failed is let go, so that the next command makes a new one.
+async fn query_counted(
+    shared: &Shared,
+    conn: &mut mqhost_redis_link::Conn,
+    generation: u64,
+    cmd: &redis::Cmd,
+) -> Result<(), String> {
+    if let Err(error) = conn.query(cmd).await {
+        shared.cell.invalidate(Some(generation)).await;
+        return Err(error.to_string());
+    }
+    shared
+        .status
+        .bus
+        .redis_commands
+        .fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// What Redis holds of `node`: its routes (the filters), and its members
+/// per shared group (counts as Redis has them).
+async fn read_node<R: redis::FromRedisValue + Default>(
+    shared: &Shared,
+    node: &str,
+) -> Result<(R, HashMap<String, String>), String> {
+    let (generation, mut conn) = shared.conn().await?;
+    let routes = read_snapshot(
+        shared,
+        &mut conn,
+        generation,
+        "SMEMBERS",
+        shared.keys.routes(node),
+    )
+    .await?;
+    let members = read_snapshot(
+        shared,
+        &mut conn,
+        generation,
+        "HGETALL",
+        shared.keys.groups(node),
+    )
+    .await?;
+    Ok((routes, members))
 }
 
 /// One key of a node's snapshot; a reply of another shape reads as empty.
