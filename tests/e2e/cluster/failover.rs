@@ -77,11 +77,7 @@ async fn a_redis_failover_under_load_loses_at_most_what_was_on_its_way() {
         "c1",
         &format!("cluster.redis.type = sentinel\ncluster.redis.sentinel = {MASTER_NAME}\n"),
     );
-    let n1 = start_node("n1", &text);
-    let n2 = start_node("n2", &text);
-    let n3 = start_node("n3", &text);
-    let all_up = [("n1", "up"), ("n2", "up"), ("n3", "up")];
-    wait_seen(&n1.broker, &all_up).await;
+    let [n1, n2, n3] = three_nodes(&text).await;
     let mut subscriber = RawClient::connect(n2.broker.addr(), V5, "sub").await;
     assert_eq!(subscriber.subscribe("load/#", QoS::AtLeastOnce).await, [1]);
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -185,8 +181,8 @@ async fn a_redis_failover_under_load_loses_at_most_what_was_on_its_way() {
         outage_end - BEFORE
     );
     // And the cluster is whole again.
-    wait_seen(&n1.broker, &all_up).await;
-    wait_seen(&n3.broker, &all_up).await;
+    wait_seen(&n1.broker, &ALL_UP).await;
+    wait_seen(&n3.broker, &ALL_UP).await;
 }
 
 /// What a new master may lack after a failover (the last writes the old

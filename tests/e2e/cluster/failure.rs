@@ -31,11 +31,7 @@ async fn a_node_killed_under_load_costs_the_others_nothing_and_rejoins() {
     const COUNT: u32 = 1500;
     let redis = RedisServer::start();
     let text = config(&redis.addr(), "c1", "");
-    let n1 = start_node("n1", &text);
-    let n2 = start_node("n2", &text);
-    let mut n3 = start_node("n3", &text);
-    let all_up = [("n1", "up"), ("n2", "up"), ("n3", "up")];
-    wait_seen(&n1.broker, &all_up).await;
+    let [n1, n2, mut n3] = three_nodes(&text).await;
     let mut survivor = RawClient::connect(n2.broker.addr(), V5, "survivor").await;
     survivor.subscribe("load/#", QoS::AtLeastOnce).await;
     let mut victim = RawClient::connect(n3.broker.addr(), V5, "victim").await;
@@ -76,7 +72,7 @@ async fn a_node_killed_under_load_costs_the_others_nothing_and_rejoins() {
 
     // Restarted under its name, it rejoins and gets messages again.
     let n3 = start_node("n3", &text);
-    wait_seen(&n1.broker, &all_up).await;
+    wait_seen(&n1.broker, &ALL_UP).await;
     let mut back = RawClient::connect(n3.broker.addr(), V5, "back").await;
     back.subscribe("load/#", QoS::AtLeastOnce).await;
     // The survivor's session ended with its reader: n3's route alone.

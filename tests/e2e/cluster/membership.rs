@@ -12,13 +12,9 @@ use super::*;
 async fn three_nodes_see_each_other_and_a_killed_one_goes_down() {
     let redis = RedisServer::start();
     let text = config(&redis.addr(), "c1", "");
-    let n1 = start_node("n1", &text);
-    let n2 = start_node("n2", &text);
-    let mut n3 = start_node("n3", &text);
-    let all_up = [("n1", "up"), ("n2", "up"), ("n3", "up")];
-    wait_seen(&n1.broker, &all_up).await;
-    wait_seen(&n3.broker, &all_up).await;
-    wait_seen(&n2.broker, &all_up).await;
+    let [n1, n2, mut n3] = three_nodes(&text).await;
+    wait_seen(&n3.broker, &ALL_UP).await;
+    wait_seen(&n2.broker, &ALL_UP).await;
     let status = status(&n2.broker).await;
     assert_eq!(status["cluster"], "c1");
     assert_eq!(status["node"], "n2");
@@ -45,7 +41,7 @@ async fn three_nodes_see_each_other_and_a_killed_one_goes_down() {
         .is_some());
     // Restarted under its name, it is up again.
     let _n3 = start_node("n3", &text);
-    wait_seen(&n1.broker, &all_up).await;
+    wait_seen(&n1.broker, &ALL_UP).await;
 }
 
 #[tokio::test]

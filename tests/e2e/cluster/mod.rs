@@ -51,6 +51,21 @@ pub fn start_node(name: &str, text: &str) -> Node {
     }
 }
 
+/// What a cluster of the three nodes [`three_nodes`] starts looks like.
+pub const ALL_UP: [(&str, &str); 3] = [("n1", "up"), ("n2", "up"), ("n3", "up")];
+
+/// Nodes n1, n2 and n3 with the plugin configured by `text`, once n1
+/// sees all three up.
+pub async fn three_nodes(text: &str) -> [Node; 3] {
+    let nodes = [
+        start_node("n1", text),
+        start_node("n2", text),
+        start_node("n3", text),
+    ];
+    wait_seen(&nodes[0].broker, &ALL_UP).await;
+    nodes
+}
+
 /// `GET /api/v1/cluster` on `node`.
 pub async fn status(node: &Broker) -> Value {
     let (code, body) = node.admin_request("GET", "/api/v1/cluster").await;

@@ -81,10 +81,7 @@ async fn a_redis_cluster_carries_the_cluster_as_well() {
 
 async fn each_message_once_in_order(text: &str) {
     let text = text.to_owned();
-    let n1 = start_node("n1", &text);
-    let n2 = start_node("n2", &text);
-    let n3 = start_node("n3", &text);
-    wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up"), ("n3", "up")]).await;
+    let [n1, n2, n3] = three_nodes(&text).await;
     let mut exact = RawClient::connect(n2.broker.addr(), V5, "exact").await;
     assert_eq!(exact.subscribe("r/a", QoS::AtLeastOnce).await, [1]);
     // Overlapping filters of one client: each message once.

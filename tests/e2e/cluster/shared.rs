@@ -131,10 +131,7 @@ fn each_once_in_order(lists: &[Vec<u32>], count: u32) {
 
 async fn members_on_other_nodes_share_each_message_once(text: &str) {
     const COUNT: u32 = 200;
-    let n1 = start_node("n1", text);
-    let n2 = start_node("n2", text);
-    let n3 = start_node("n3", text);
-    wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up"), ("n3", "up")]).await;
+    let [n1, n2, n3] = three_nodes(text).await;
     let m2 = subscriber(&n2, "m2", GROUP).await;
     let m3 = subscriber(&n3, "m3", GROUP).await;
     let watcher = subscriber(&n2, "watcher", "jobs/#").await;
@@ -174,10 +171,7 @@ async fn members_share_by_their_number_whatever_node_they_are_on() {
     const COUNT: u32 = 300;
     let redis = RedisServer::start();
     let text = config(&redis.addr(), "c1", "");
-    let n1 = start_node("n1", &text);
-    let n2 = start_node("n2", &text);
-    let n3 = start_node("n3", &text);
-    wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up"), ("n3", "up")]).await;
+    let [n1, n2, n3] = three_nodes(&text).await;
     // One member on the publisher's node, two on n2, one on n3.
     let m1 = subscriber(&n1, "m1", GROUP).await;
     let m2a = subscriber(&n2, "m2a", GROUP).await;
@@ -223,10 +217,7 @@ async fn a_member_node_killed_on_a_redis_cluster_leaves_the_group_to_the_others(
 
 async fn member_node_killed(text: &str) {
     const COUNT: u32 = 100;
-    let n1 = start_node("n1", text);
-    let n2 = start_node("n2", text);
-    let mut n3 = start_node("n3", text);
-    wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up"), ("n3", "up")]).await;
+    let [n1, n2, mut n3] = three_nodes(text).await;
     let m2 = subscriber(&n2, "m2", GROUP).await;
     let m3 = subscriber(&n3, "m3", GROUP).await;
     wait_remote(&n1.broker, 2, 0).await;
@@ -272,10 +263,7 @@ async fn a_member_that_leaves_is_no_longer_chosen() {
     const COUNT: u32 = 50;
     let redis = RedisServer::start();
     let text = config(&redis.addr(), "c1", "");
-    let n1 = start_node("n1", &text);
-    let n2 = start_node("n2", &text);
-    let n3 = start_node("n3", &text);
-    wait_seen(&n1.broker, &[("n1", "up"), ("n2", "up"), ("n3", "up")]).await;
+    let [n1, n2, n3] = three_nodes(&text).await;
     let m2 = subscriber(&n2, "m2", GROUP).await;
     let m3 = subscriber(&n3, "m3", GROUP).await;
     wait_remote(&n1.broker, 2, 0).await;
