@@ -10,6 +10,9 @@ use crate::types::{HostError, LogLevel, MessageId};
 // @since 1.5 begin
 use crate::events::MessageEvent;
 // @since 1.5 end
+// @since 1.7 begin
+use crate::handover::{session_receiver, SessionReceiverBox};
+// @since 1.7 end
 
 /// A message a plugin hands to the host, to publish or to deliver.
 #[repr(C)]
@@ -255,6 +258,85 @@ pub trait HostApi: Send + Sync + Clone {
         RResult::RErr(HostError::UNSUPPORTED)
     }
     // @since 1.6 end
+
+    // @since 1.7 begin
+    /// Takes the session of `client_id` out of this node (since 1.7), for
+    /// another node to [`put_session`](Self::put_session): a connected
+    /// client's connection ends first, as a takeover ends it (DISCONNECT
+    /// 0x8E for 5.0, its will by the usual rules), then the session
+    /// leaves the broker whole: subscriptions with their options, the
+    /// queue, the messages in flight with their packet ids and stages,
+    /// the inbound QoS 2 ids, a will waiting for its delay, its expiry.
+    /// It is gone from this node afterwards (its durable record too), and
+    /// messages routed here for it afterwards find no session.
+    ///
+    /// `receiver` gets the session's bytes once the session's task has
+    /// handled the order, from a broker thread, or
+    /// [`HostError::NO_SUCH_CLIENT`] when it ended meanwhile. The call
+    /// itself only queues the order. Errors (then `receiver` is dropped
+    /// uncalled): [`HostError::NO_SUCH_CLIENT`] when no session has that
+    /// client id here.
+    ///
+    /// The bytes are the durable store's records of the session
+    /// (checksummed), meant for a broker of the same version or newer.
+    ///
+    /// A host built against 1.6 or older lacks this method; calling it
+    /// there returns [`HostError::UNSUPPORTED`] (this default).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::abi_stable::std_types::RStr;
+    /// use mqhost_plugin_api::testing::TestHost;
+    /// use mqhost_plugin_api::{session_receiver, HostApi};
+    ///
+    /// let test_host = TestHost::new();
+    /// test_host.set_session_room("sensor-1", 10);
+    /// let raw = test_host.host().api().clone();
+    /// let receiver = session_receiver(|taken| assert!(taken.is_ok()));
+    /// assert!(raw.take_session(RStr::from_str("sensor-1"), receiver).is_ok());
+    /// ```
+    fn take_session(
+        &self,
+        client_id: RStr<'_>,
+        receiver: SessionReceiverBox,
+    ) -> RResult<(), HostError> {
+        let _ = (client_id, receiver);
+        RResult::RErr(HostError::UNSUPPORTED)
+    }
+
+    /// Installs on this node a session another node took out with
+    /// [`take_session`](Self::take_session) (since 1.7): offline, as a
+    /// stored session comes back at start, with everything it held; its
+    /// subscriptions are announced as `session.subscribed`, so plugins
+    /// that keep routes see them. A client that connects with Clean Start
+    /// 0 then resumes it (Session Present 1): its queue is delivered and
+    /// what was in flight sent again (PUBLISH with DUP, PUBREL). With the
+    /// durable store on, it is stored here.
+    ///
+    /// The bytes are input like any other and are checked: errors are
+    /// [`HostError::INVALID_SESSION`] (not a session, damaged, or of
+    /// another client id), [`HostError::SESSION_EXISTS`] (this node has
+    /// a session with that client id; it is left as it is),
+    /// [`HostError::SHUTTING_DOWN`].
+    ///
+    /// A host built against 1.6 or older lacks this method; calling it
+    /// there returns [`HostError::UNSUPPORTED`] (this default).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::abi_stable::std_types::{RSlice, RStr};
+    /// use mqhost_plugin_api::testing::TestHost;
+    /// use mqhost_plugin_api::HostApi;
+    ///
+    /// let test_host = TestHost::new();
+    /// let raw = test_host.host().api().clone();
+    /// let bytes = [1u8, 2, 3]; // what take_session gave on another node
+    /// assert!(raw.put_session(RStr::from_str("sensor-1"), RSlice::from_slice(&bytes)).is_ok());
+    /// assert_eq!(test_host.put_sessions(), [("sensor-1".to_owned(), vec![1, 2, 3])]);
+    /// ```
+    fn put_session(&self, client_id: RStr<'_>, session: RSlice<'_, u8>) -> RResult<(), HostError> {
+        let _ = (client_id, session);
+        RResult::RErr(HostError::UNSUPPORTED)
+    }
+    // @since 1.7 end
 }
 
 // @since 1.2 begin
@@ -514,6 +596,51 @@ impl Host {
     }
     // @since 1.6 end
 
+    // @since 1.7 begin
+    /// See [`HostApi::take_session`]: takes `client_id`'s session out of
+    /// this node, its connection ended with 0x8E; `receive` gets its
+    /// bytes later, from a broker thread (since 1.7). A host that lacks
+    /// the call answers [`HostError::UNSUPPORTED`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # test_host.set_session_room("sensor-1", 10);
+    /// # let host = test_host.host();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// host.take_session("sensor-1", move |taken| {
+    ///     let _ = tx.send(taken);
+    /// })?;
+    /// assert!(rx.recv().unwrap().is_ok());
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
+    pub fn take_session<F>(&self, client_id: &str, receive: F) -> Result<(), HostError>
+    where
+        F: FnOnce(Result<Vec<u8>, HostError>) + Send + Sync + 'static,
+    {
+        self.api
+            .take_session(RStr::from_str(client_id), session_receiver(receive))
+            .into_result()
+    }
+
+    /// See [`HostApi::put_session`]: installs here, offline, a session
+    /// another node took out (since 1.7). A host that lacks the call
+    /// answers [`HostError::UNSUPPORTED`].
+    ///
+    /// ```
+    /// # let test_host = mqhost_plugin_api::testing::TestHost::new();
+    /// # let host = test_host.host();
+    /// let bytes = vec![1u8, 2, 3]; // from take_session on another node
+    /// host.put_session("sensor-1", &bytes)?;
+    /// # assert_eq!(test_host.put_sessions().len(), 1);
+    /// # Ok::<(), mqhost_plugin_api::HostError>(())
+    /// ```
+    pub fn put_session(&self, client_id: &str, session: &[u8]) -> Result<(), HostError> {
+        self.api
+            .put_session(RStr::from_str(client_id), RSlice::from_slice(session))
+            .into_result()
+    }
+    // @since 1.7 end
+
     /// Logs at `level`.
     ///
     /// ```
@@ -646,6 +773,21 @@ mod tests {
         );
     }
     // @since 1.6 end
+
+    // @since 1.7 begin
+    #[test]
+    fn a_host_without_session_moves_says_it_does_not_offer_them() {
+        let host = Host::new(HostApi_TO::from_ptr(RArc::new(Older), TD_Opaque));
+        assert_eq!(
+            host.take_session("sensor-1", |_| {}),
+            Err(HostError::UNSUPPORTED)
+        );
+        assert_eq!(
+            host.put_session("sensor-1", &[1]),
+            Err(HostError::UNSUPPORTED)
+        );
+    }
+    // @since 1.7 end
 
     // @since 1.5 begin
     #[test]

@@ -24,6 +24,11 @@
 //! - [`module`]: the root module a library exports, and [`export_plugin!`].
 //! - [`properties`]: the `key = value` configuration format, shared with
 //!   the host so a file means the same to both.
+// @since 1.7 begin
+//! - [`handover`]: sessions that move between a cluster's nodes: the
+//!   `session.resuming` hook point and sessions taken out as bytes
+//!   (since 1.7).
+// @since 1.7 end
 // @since 1.6 begin
 //! - [`shared`]: shared subscriptions across a cluster's nodes: the
 //!   groups another node serves for a message (since 1.6).
@@ -87,6 +92,9 @@ pub mod host;
 pub mod module;
 pub mod plugin;
 pub mod properties;
+// @since 1.7 begin
+pub mod handover;
+// @since 1.7 end
 // @since 1.6 begin
 pub mod shared;
 // @since 1.6 end
@@ -129,6 +137,11 @@ pub use types::ConfigCheck;
 // @since 1.6 begin
 pub use shared::ServedElsewhere;
 // @since 1.6 end
+// @since 1.7 begin
+pub use handover::{
+    session_receiver, ResumeEvent, SessionReceiver, SessionReceiverBox, SessionReceiver_TO,
+};
+// @since 1.7 end
 
 /// The interface version plugins are built against (this crate's version).
 ///

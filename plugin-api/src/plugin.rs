@@ -23,6 +23,9 @@ use crate::events::ListenerEvent;
 // @since 1.6 begin
 use crate::shared::ServedElsewhere;
 // @since 1.6 end
+// @since 1.7 begin
+use crate::handover::ResumeEvent;
+// @since 1.7 end
 
 /// What a plugin does, in plain Rust. Implement the hooks you want and list
 /// them in [`hooks`](Self::hooks); the others keep their no-op defaults and
@@ -256,6 +259,55 @@ pub trait MqhostPlugin: Send + Sync + Sized + 'static {
         self.on_message_publish(message)
     }
     // @since 1.6 end
+
+    // @since 1.7 begin
+    /// `session.resuming` (since 1.7): an authenticated client is about
+    /// to get its session here, with or without Clean Start. A plugin that
+    /// keeps sessions elsewhere (another node of a cluster) brings the
+    /// session here with [`Host::put_session`] before it answers; the
+    /// client then resumes it. The answer itself only says "done": any
+    /// [`Decision`] but [`Decision::PENDING`] goes on at once, and a
+    /// pending one when its [`Reply`] is sent or dropped, or after
+    /// `auth.timeout`. Asked only when [`hooks`](Self::hooks) includes
+    /// [`HookSet::SESSION_RESUMING`].
+    ///
+    /// ```
+    /// use mqhost_plugin_api::abi_stable::std_types::RStr;
+    /// use mqhost_plugin_api::testing::{plugin_config, GuardedPlugin, ReplyProbe, TestHost};
+    /// use mqhost_plugin_api::{ConfigError, Decision, HookSet, Host, MqhostPlugin, PluginConfig, Reply, ResumeEvent};
+    ///
+    /// /// Counts the clients that come back for their sessions.
+    /// struct Returns(std::sync::atomic::AtomicU64);
+    ///
+    /// impl MqhostPlugin for Returns {
+    ///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+    ///         Ok(Returns(Default::default()))
+    ///     }
+    ///     fn hooks(&self) -> HookSet {
+    ///         HookSet::SESSION_RESUMING
+    ///     }
+    ///     fn on_session_resuming(&self, event: &ResumeEvent<'_>, _reply: Reply) -> Decision {
+    ///         if !event.clean_start {
+    ///             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ///         }
+    ///         Decision::IGNORE
+    ///     }
+    /// }
+    ///
+    /// let plugin = GuardedPlugin::start::<Returns>(&TestHost::new(), &plugin_config("").build()).unwrap();
+    /// let event = ResumeEvent {
+    ///     client_id: RStr::from_str("sensor-1"),
+    ///     clean_start: false,
+    ///     protocol: 5,
+    ///     node: RStr::from_str("n1"),
+    /// };
+    /// let (reply, _answer) = ReplyProbe::new();
+    /// assert_eq!(plugin.on_session_resuming(&event, reply).unwrap(), Decision::IGNORE);
+    /// ```
+    fn on_session_resuming(&self, _event: &ResumeEvent<'_>, _reply: Reply) -> Decision {
+        Decision::IGNORE
+    }
+    // @since 1.7 end
 }
 
 /// The ABI face of a loaded plugin, as the host sees it. Plugin authors do
@@ -376,6 +428,19 @@ pub trait Plugin: Send + Sync {
         self.on_message_publish(message)
     }
     // @since 1.6 end
+
+    // @since 1.7 begin
+    /// See [`MqhostPlugin::on_session_resuming`]. A plugin built against
+    /// an older interface lacks it: abi_stable then runs this default,
+    /// which goes on at once.
+    fn on_session_resuming(
+        &self,
+        _event: &ResumeEvent<'_>,
+        _reply: ReplySinkBox,
+    ) -> RResult<Decision, PluginError> {
+        RResult::ROk(Decision::IGNORE)
+    }
+    // @since 1.7 end
 }
 
 /// A loaded plugin instance, owned by the host.
@@ -539,6 +604,15 @@ impl<T: MqhostPlugin> Plugin for Guarded<T> {
         guarded(|| self.plugin().on_message_publish_shared(message, elsewhere))
     }
     // @since 1.6 end
+    // @since 1.7 begin
+    fn on_session_resuming(
+        &self,
+        event: &ResumeEvent<'_>,
+        reply: ReplySinkBox,
+    ) -> RResult<Decision, PluginError> {
+        guarded(|| self.plugin().on_session_resuming(event, Reply::new(reply)))
+    }
+    // @since 1.7 end
 }
 
 /// Starts an [`MqhostPlugin`] and wraps it for the host; a panic in

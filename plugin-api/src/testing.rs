@@ -262,6 +262,20 @@ pub enum HostCall {
         groups: Vec<String>,
     },
     // @since 1.6 end
+    // @since 1.7 begin
+    /// [`Host::take_session`] (since 1.7).
+    TakeSession {
+        /// The client whose session was to leave.
+        client_id: String,
+    },
+    /// [`Host::put_session`] (since 1.7).
+    PutSession {
+        /// The client whose session was installed.
+        client_id: String,
+        /// The session's bytes.
+        session: Vec<u8>,
+    },
+    // @since 1.7 end
     // @since 1.4 begin
     /// [`Host::session_room`] (since 1.4).
     SessionRoom {
@@ -736,6 +750,52 @@ impl TestHost {
             .collect()
     }
     // @since 1.6 end
+
+    // @since 1.7 begin
+    /// Every [`Host::put_session`] call: the client and the session's
+    /// bytes (since 1.7).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::TestHost;
+    ///
+    /// let test_host = TestHost::new();
+    /// test_host.host().put_session("sensor-1", b"bytes").unwrap();
+    /// assert_eq!(test_host.put_sessions(), [("sensor-1".to_owned(), b"bytes".to_vec())]);
+    /// ```
+    pub fn put_sessions(&self) -> Vec<(String, Vec<u8>)> {
+        self.state()
+            .calls
+            .iter()
+            .filter_map(|call| match call {
+                HostCall::PutSession { client_id, session } => {
+                    Some((client_id.clone(), session.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The clients whose sessions [`Host::take_session`] was asked for
+    /// (since 1.7).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::testing::TestHost;
+    ///
+    /// let test_host = TestHost::new();
+    /// test_host.host().take_session("sensor-1", |_| {}).unwrap();
+    /// assert_eq!(test_host.taken_sessions(), ["sensor-1"]);
+    /// ```
+    pub fn taken_sessions(&self) -> Vec<String> {
+        self.state()
+            .calls
+            .iter()
+            .filter_map(|call| match call {
+                HostCall::TakeSession { client_id } => Some(client_id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    // @since 1.7 end
 }
 
 impl HostApi for Recorder {
@@ -858,6 +918,40 @@ impl HostApi for Recorder {
         }
     }
     // @since 1.6 end
+
+    // @since 1.7 begin
+    /// Gives the receiver `session of <client id>` as the session's
+    /// bytes at once, or the error [`Operation::SessionRoom`] is set to
+    /// (a host without that session answers so too).
+    fn take_session(
+        &self,
+        client_id: RStr<'_>,
+        receiver: crate::handover::SessionReceiverBox,
+    ) -> RResult<(), HostError> {
+        let state = self.0.record(HostCall::TakeSession {
+            client_id: client_id.to_string(),
+        });
+        let answer = state.answers[Operation::SessionRoom as usize];
+        drop(state);
+        match answer {
+            Ok(()) => {
+                let bytes = format!("session of {client_id}").into_bytes();
+                receiver.receive(RResult::ROk(bytes.into()));
+                RResult::ROk(())
+            }
+            Err(error) => RResult::RErr(error),
+        }
+    }
+
+    /// Records the call; succeeds.
+    fn put_session(&self, client_id: RStr<'_>, session: RSlice<'_, u8>) -> RResult<(), HostError> {
+        drop(self.0.record(HostCall::PutSession {
+            client_id: client_id.to_string(),
+            session: session.to_vec(),
+        }));
+        RResult::ROk(())
+    }
+    // @since 1.7 end
 }
 
 // @since 1.2 begin
@@ -1133,6 +1227,41 @@ impl GuardedPlugin {
             .on_client_authenticate(request, reply.into_sink())
             .into_result()
     }
+
+    // @since 1.7 begin
+    /// `session.resuming`, with `reply` for a pending answer (since 1.7).
+    ///
+    /// ```
+    /// use mqhost_plugin_api::abi_stable::std_types::RStr;
+    /// use mqhost_plugin_api::testing::{plugin_config, GuardedPlugin, ReplyProbe, TestHost};
+    /// use mqhost_plugin_api::{ConfigError, Decision, HookSet, Host, MqhostPlugin, PluginConfig, ResumeEvent};
+    ///
+    /// struct Quiet;
+    ///
+    /// impl MqhostPlugin for Quiet {
+    ///     fn start(_host: Host, _config: &PluginConfig<'_>) -> Result<Self, ConfigError> {
+    ///         Ok(Quiet)
+    ///     }
+    ///     fn hooks(&self) -> HookSet {
+    ///         HookSet::NONE
+    ///     }
+    /// }
+    ///
+    /// let plugin = GuardedPlugin::start::<Quiet>(&TestHost::new(), &plugin_config("").build()).unwrap();
+    /// let event = ResumeEvent { client_id: RStr::from_str("c"), clean_start: true, protocol: 4, node: RStr::from_str("n1") };
+    /// let (reply, _answer) = ReplyProbe::new();
+    /// assert_eq!(plugin.on_session_resuming(&event, reply).unwrap(), Decision::IGNORE);
+    /// ```
+    pub fn on_session_resuming(
+        &self,
+        event: &crate::handover::ResumeEvent<'_>,
+        reply: Reply,
+    ) -> Result<Decision, PluginError> {
+        self.plugin
+            .on_session_resuming(event, reply.into_sink())
+            .into_result()
+    }
+    // @since 1.7 end
 
     /// `client.authorize`, with `reply` for a pending answer.
     ///

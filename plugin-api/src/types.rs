@@ -55,6 +55,13 @@ impl HookSet {
     /// it asks once per topic a client receives (answers are cached).
     pub const CLIENT_AUTHORIZE_READ: HookSet = HookSet(1 << 10);
     // @since 1.2 end
+    // @since 1.7 begin
+    /// `session.resuming` (since 1.7): an authenticated client is about
+    /// to get its session here; a plugin may bring the session from
+    /// elsewhere first (see [`ResumeEvent`](crate::ResumeEvent)). Asked
+    /// by name, as the decision points are.
+    pub const SESSION_RESUMING: HookSet = HookSet(1 << 11);
+    // @since 1.7 end
     /// Every hook point that watches: the eight above, as in 1.0 and 1.1.
     /// The decision points are not in it and are asked for by name, so
     /// that a plugin rebuilt against 1.2 is not made to answer access
@@ -123,6 +130,9 @@ const HOOK_NAMES: &[(HookSet, &str)] = &[
     (HookSet::CLIENT_AUTHORIZE, "client.authorize"),
     (HookSet::CLIENT_AUTHORIZE_READ, "client.authorize.read"),
     // @since 1.2 end
+    // @since 1.7 begin
+    (HookSet::SESSION_RESUMING, "session.resuming"),
+    // @since 1.7 end
 ];
 
 impl std::ops::BitOr for HookSet {
@@ -395,6 +405,14 @@ impl HostError {
     /// minor version of this interface.
     pub const UNSUPPORTED: HostError = HostError(6);
     // @since 1.2 end
+    // @since 1.7 begin
+    /// Bytes given as a session are not one (since 1.7): cut, damaged,
+    /// of another client, or from a newer broker.
+    pub const INVALID_SESSION: HostError = HostError(7);
+    /// A session with that client id is already on this node (since
+    /// 1.7).
+    pub const SESSION_EXISTS: HostError = HostError(8);
+    // @since 1.7 end
 }
 
 impl fmt::Display for HostError {
@@ -408,6 +426,10 @@ impl fmt::Display for HostError {
             HostError::INVALID_REASON => "not a reason code a server may send in DISCONNECT",
             HostError::UNSUPPORTED => "the host does not offer this call",
             // @since 1.2 end
+            // @since 1.7 begin
+            HostError::INVALID_SESSION => "the bytes are not a session this broker reads",
+            HostError::SESSION_EXISTS => "a session with that client id is already on this node",
+            // @since 1.7 end
             _ => "unknown host error",
         })
     }
@@ -453,6 +475,9 @@ mod tests {
         let decisions = HookSet::CLIENT_AUTHENTICATE
             | HookSet::CLIENT_AUTHORIZE
             | HookSet::CLIENT_AUTHORIZE_READ;
+        // @since 1.7 begin
+        let decisions = decisions | HookSet::SESSION_RESUMING;
+        // @since 1.7 end
         assert_eq!(seen, HookSet::ALL | decisions);
         assert_eq!(HookSet::ALL.0 & decisions.0, 0);
         assert_eq!(HookSet::NONE.name(), None);

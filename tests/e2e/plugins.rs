@@ -654,7 +654,7 @@ mod built_outside_the_workspace {
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                for version in ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6"] {
+                for version in ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7"] {
                     remove_since(api, version);
                     remove_since(plugin, version);
                 }
@@ -688,7 +688,7 @@ mod built_outside_the_workspace {
             work.path(),
             &repo_root().join("tests/plugins/probe"),
             |api, plugin| {
-                for version in ["1.2", "1.3", "1.4", "1.5", "1.6"] {
+                for version in ["1.2", "1.3", "1.4", "1.5", "1.6", "1.7"] {
                     remove_since(api, version);
                     remove_since(plugin, version);
                 }

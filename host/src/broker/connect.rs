@@ -26,7 +26,7 @@ use crate::access::decider::{Login, Question};
 use crate::access::{self, Access};
 use crate::config::listeners::{CertField, ListenerSpec};
 use crate::escape::escaped;
-use crate::hooks::decide::{AuthenticateRequest, Decision, PeerCert, Step};
+use crate::hooks::decide::{AuthenticateRequest, Decision, PeerCert, ResumeRequest, Step};
 use crate::hooks::ClientInfo;
 
 /// How long a new connection may take to send its CONNECT.
@@ -346,6 +346,18 @@ async fn accept(
             tracing::info!(client_id = %escaped(&client_id), topic = %escaped(topic), "will dropped: the client may not publish to its topic");
             will = None;
         }
+    }
+
+    // A plugin that keeps sessions elsewhere (a cluster's other nodes)
+    // brings this client's here now, so that the hand-over below finds
+    // it. What it answers is no verdict: the client was let in above.
+    let resuming = ResumeRequest {
+        client_id: Arc::clone(&client_id),
+        clean_start: connect.clean_start,
+        protocol: version,
+    };
+    if let Step::Pending(done) = broker.hooks.resuming(resuming, broker.access.patience()) {
+        done.await;
     }
 
     // A client asking for more than the limit (or for none) gets the

@@ -74,6 +74,14 @@ pub struct AuthenticateRequest {
     pub cert: Option<PeerCert>,
 }
 
+/// `session.resuming`: an authenticated client about to get its session.
+#[derive(Debug, Clone)]
+pub struct ResumeRequest {
+    pub client_id: Arc<str>,
+    pub clean_start: bool,
+    pub protocol: ProtocolVersion,
+}
+
 /// `client.authorize`: one use of one topic by an authenticated client.
 #[derive(Debug, Clone)]
 pub struct AuthorizeRequest {
@@ -129,6 +137,18 @@ impl Hooks {
             HookSet::CLIENT_AUTHENTICATE,
             patience,
             Box::new(move |h| h.authenticate(&request)),
+        )
+    }
+
+    /// Tells `session.resuming` handlers of `request`, each in turn; the
+    /// step is over when each answered (what they answer is not a
+    /// verdict: a plugin that brings a session here answers once it is
+    /// here).
+    pub fn resuming(&self, request: ResumeRequest, patience: Patience) -> Step {
+        self.decide(
+            HookSet::SESSION_RESUMING,
+            patience,
+            Box::new(move |h| h.resuming(&request)),
         )
     }
 

@@ -25,7 +25,7 @@ use crate::config::listeners::ListenerSpec;
 
 pub mod decide;
 
-use decide::{Answer, AuthenticateRequest, AuthorizeRequest, Decision};
+use decide::{Answer, AuthenticateRequest, AuthorizeRequest, Decision, ResumeRequest};
 
 /// `client.connected`: a client's CONNECT was accepted.
 #[derive(Debug, Clone)]
@@ -83,6 +83,10 @@ pub trait HookHandler: Send + Sync {
     }
     /// `client.authorize` (and, for handlers that opted in, reads).
     fn authorize(&self, _request: &AuthorizeRequest) -> Answer {
+        Answer::Now(Decision::Ignore)
+    }
+    /// `session.resuming`: done now, or later through the channel.
+    fn resuming(&self, _request: &ResumeRequest) -> Answer {
         Answer::Now(Decision::Ignore)
     }
 }

@@ -19,6 +19,7 @@
 //! - [`writer`]: the thread that writes, with group commit and the sync
 //!   modes; disk errors counted, never fatal.
 //! - [`stats`]: the writer's figures, for the admin API and `/metrics`.
+//! - [`transfer`]: one session as bytes, to move it to another broker.
 
 pub mod format;
 pub mod image;
@@ -27,6 +28,7 @@ pub mod lock;
 pub mod record;
 pub mod recover;
 pub mod stats;
+pub mod transfer;
 pub mod writer;
 
 use std::os::unix::fs::DirBuilderExt;

@@ -456,7 +456,7 @@ impl Writer<'_> {
 
 /// An expiry deadline as Unix ms, so that it means the same after a
 /// restart (the time the broker was down counts).
-fn deadline_ms(at: Instant) -> u64 {
+pub fn deadline_ms(at: Instant) -> u64 {
     let now = Instant::now();
     let now_ms = unix_millis();
     if at >= now {

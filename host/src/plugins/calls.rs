@@ -20,7 +20,7 @@ use super::grace::{Inside, ThreadCounter};
 
 /// The hook points calls are counted at: `client.authorize.read` is a
 /// way of being asked `client.authorize`, and counts as it.
-pub const POINTS: [HookSet; 10] = [
+pub const POINTS: [HookSet; 11] = [
     HookSet::CLIENT_CONNECTED,
     HookSet::CLIENT_DISCONNECTED,
     HookSet::SESSION_CREATED,
@@ -31,6 +31,7 @@ pub const POINTS: [HookSet; 10] = [
     HookSet::MESSAGE_ACKED,
     HookSet::CLIENT_AUTHENTICATE,
     HookSet::CLIENT_AUTHORIZE,
+    HookSet::SESSION_RESUMING,
 ];
 
 /// One hook point, by its place in [`POINTS`].
@@ -48,6 +49,7 @@ impl Point {
     pub const MESSAGE_ACKED: Point = Point(7);
     pub const CLIENT_AUTHENTICATE: Point = Point(8);
     pub const CLIENT_AUTHORIZE: Point = Point(9);
+    pub const SESSION_RESUMING: Point = Point(10);
 
     /// Every point, in [`POINTS`] order.
     pub fn all() -> impl Iterator<Item = Point> {
@@ -217,6 +219,7 @@ mod tests {
                 "message.acked",
                 "client.authenticate",
                 "client.authorize",
+                "session.resuming",
             ]
         );
     }

@@ -17,8 +17,8 @@ use mqhost_codec::{QoS, SubscriptionOptions};
 use mqhost_plugin_api::abi_stable::std_types::{ROption, RResult, RSlice, RStr, Tuple2};
 use mqhost_plugin_api::{
     ClientEvent, ConfigError, DeliveryEvent, HookSet, ListenerEvent, MessageEvent, MessageId,
-    MessageProperties, PluginBox, PluginConfig, PluginError, SessionEvent, SubscriptionEvent,
-    Verdict,
+    MessageProperties, PluginBox, PluginConfig, PluginError, ResumeEvent, SessionEvent,
+    SubscriptionEvent, Verdict,
 };
 
 use mqhost_plugin_api::abi_stable::sabi_trait::TD_Opaque;
@@ -31,7 +31,9 @@ use super::calls::{CallStats, Point};
 use super::grace;
 use crate::access::Access;
 use crate::broker::message::{unix_millis, Message};
-use crate::hooks::decide::{Answer, AuthenticateRequest, AuthorizeRequest, Decision};
+use crate::hooks::decide::{
+    Answer, AuthenticateRequest, AuthorizeRequest, Decision, ResumeRequest,
+};
 use crate::hooks::{ClientInfo, HookHandler, PublishVerdict, ServedElsewhere};
 
 /// One running instance of a plugin.
@@ -447,6 +449,18 @@ impl HookHandler for PluginHook {
         };
         self.decide(Point::CLIENT_AUTHORIZE, |p, reply| {
             p.on_client_authorize(&event, reply)
+        })
+    }
+
+    fn resuming(&self, request: &ResumeRequest) -> Answer {
+        let event = ResumeEvent {
+            client_id: RStr::from_str(&request.client_id),
+            clean_start: request.clean_start,
+            protocol: request.protocol.level(),
+            node: RStr::from_str(&self.0.node),
+        };
+        self.decide(Point::SESSION_RESUMING, |p, reply| {
+            p.on_session_resuming(&event, reply)
         })
     }
 

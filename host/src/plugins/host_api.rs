@@ -11,13 +11,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use mqhost_codec::{PublishProperties, QoS};
 use mqhost_plugin_api::abi_stable::sabi_trait::TD_Opaque;
-use mqhost_plugin_api::abi_stable::std_types::{RArc, RResult, RSlice, RStr, RString};
+use mqhost_plugin_api::abi_stable::std_types::{RArc, RResult, RSlice, RStr, RString, RVec};
 use mqhost_plugin_api::{
     HostApi, HostApiBox, HostApi_TO, HostError, LogLevel, MessageEvent, OutMessage,
+    SessionReceiverBox,
 };
 
 use crate::broker::message::{unix_millis, Message, MessageId};
 use crate::broker::router::{shared_parts, Groups};
+use crate::broker::session::handover::{self, PutError};
 use crate::broker::session::{Delivery, SessionEvent};
 use crate::broker::{topic, Broker, KickError};
 
@@ -28,6 +30,9 @@ use crate::broker::{topic, Broker, KickError};
 pub struct BrokerHost {
     broker: Weak<Broker>,
     plugin: Arc<str>,
+    /// The broker's runtime, where a session put in starts its task:
+    /// plugins call from threads of their own.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl BrokerHost {
@@ -36,6 +41,7 @@ impl BrokerHost {
         let host = BrokerHost {
             broker: Arc::downgrade(broker),
             plugin: Arc::from(plugin),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         };
         HostApi_TO::from_ptr(RArc::new(host), TD_Opaque)
     }
@@ -254,6 +260,36 @@ impl HostApi for BrokerHost {
             let message = Self::forwarded(event)?;
             let routed = broker.publish_local(message, Some(Groups::Only(&only)));
             Ok(u32::try_from(routed.receivers).unwrap_or(u32::MAX))
+        });
+        result.into()
+    }
+
+    fn take_session(
+        &self,
+        client_id: RStr<'_>,
+        receiver: SessionReceiverBox,
+    ) -> RResult<(), HostError> {
+        let taker: handover::Taker = Box::new(move |bytes| {
+            receiver.receive(match bytes {
+                Some(bytes) => RResult::ROk(RVec::from(bytes)),
+                None => RResult::RErr(HostError::NO_SUCH_CLIENT),
+            })
+        });
+        self.send(client_id, SessionEvent::Take(taker)).into()
+    }
+
+    fn put_session(&self, client_id: RStr<'_>, session: RSlice<'_, u8>) -> RResult<(), HostError> {
+        let result = self.broker().and_then(|broker| {
+            let runtime = self.runtime.as_ref().ok_or(HostError::SHUTTING_DOWN)?;
+            let _inside = runtime.enter();
+            let client_id = client_id.as_str();
+            handover::put(&broker, client_id, session.as_slice()).map_err(|error| match error {
+                PutError::Exists => HostError::SESSION_EXISTS,
+                PutError::Invalid(why) => {
+                    tracing::warn!(plugin = &*self.plugin, client_id = %crate::escape::escaped(client_id), "session refused: {why}");
+                    HostError::INVALID_SESSION
+                }
+            })
         });
         result.into()
     }

@@ -48,6 +48,16 @@ impl Session {
         self.awaiting = Some(Box::new(Awaiting { waiting, then }));
     }
 
+    /// The delivery waiting for its answer, if that is what waits: a
+    /// session that leaves for another broker takes it along unchecked,
+    /// and it is checked there when its client returns.
+    pub(super) fn take_awaiting_delivery(&mut self) -> Option<Delivery> {
+        match self.awaiting.take().map(|awaiting| awaiting.then) {
+            Some(Resume::Deliver(delivery)) => Some(delivery),
+            _ => None,
+        }
+    }
+
     /// The plugins answered: conclude the question, finish what it held
     /// up, then what was held behind it. The outer error closes the
     /// connection.

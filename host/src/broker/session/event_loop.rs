@@ -405,6 +405,13 @@ impl Session {
                 self.on_stored();
                 true
             }
+            SessionEvent::Take(taker) => {
+                if self.conn.is_some() {
+                    self.detach(CloseReason::TakenOver);
+                }
+                self.successors.push(Successor::Take(taker));
+                false
+            }
             SessionEvent::Shutdown => {
                 if self.conn.is_some() {
                     self.detach(CloseReason::Shutdown);

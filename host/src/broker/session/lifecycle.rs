@@ -276,6 +276,30 @@ impl Session {
             self.expiry = 0;
             self.detach(CloseReason::Shutdown);
         }
+        let mut left = VecDeque::new();
+        if let Some(at) = self
+            .successors
+            .iter()
+            .position(|s| matches!(s, Successor::Take(_)))
+        {
+            // Closed before the state is taken, so that what was routed
+            // here until now goes with it; what comes later finds no
+            // session, as it would after any end.
+            left = std::mem::take(&mut self.inbox).into_remaining();
+            left.extend(self.handle.shared.mailbox.close());
+            for event in std::mem::take(&mut left) {
+                match event {
+                    SessionEvent::Deliver(delivery) => self.queue.push_back(delivery),
+                    other => left.push_back(other),
+                }
+            }
+            let Successor::Take(taker) = self.successors.swap_remove(at) else {
+                unreachable!("found above")
+            };
+            // A session that was to end with its connection has nothing
+            // to move.
+            taker((self.expiry != 0).then(|| self.take_out()));
+        }
         self.publish_pending_will();
         self.record_end();
         let id = self.handle.id();
@@ -286,7 +310,7 @@ impl Session {
         self.broker.registry.remove_if(&self.client_id, id);
         self.broker.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
         self.handle.shared.pressure.release();
-        let mut left = std::mem::take(&mut self.inbox).into_remaining();
+        left.extend(std::mem::take(&mut self.inbox).into_remaining());
         left.extend(self.handle.shared.mailbox.close());
         for event in left {
             match event {
@@ -294,6 +318,7 @@ impl Session {
                     let _ = reply.send(Some(attach));
                 }
                 SessionEvent::Discard(reply) => self.successors.push(Successor::Discard(reply)),
+                SessionEvent::Take(taker) => taker(None),
                 SessionEvent::Deliver(_)
                 | SessionEvent::Subscribe { .. }
                 | SessionEvent::Unsubscribe { .. }
@@ -311,6 +336,7 @@ impl Session {
                 Successor::Attach(attach, reply) => {
                     let _ = reply.send(Some(attach));
                 }
+                Successor::Take(taker) => taker(None),
             }
         }
         tracing::debug!(client_id = %escaped(&self.client_id), "session ended");

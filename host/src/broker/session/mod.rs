@@ -12,6 +12,8 @@
 //! - [`lifecycle`]: starting a session, attaching and detaching
 //!   connections, and ending it.
 //! - [`handle`]: how everyone else reaches a session.
+//! - [`handover`]: a session taken out as bytes, and put in, to move
+//!   between the brokers of a cluster.
 //! - [`will`]: wills, published at once or after their delay.
 //! - [`inbound`]: packets from the client.
 //! - [`decision`]: waiting for a plugin's access answer without holding
@@ -28,6 +30,7 @@ mod durable;
 mod event_loop;
 mod figures;
 mod handle;
+pub mod handover;
 mod held;
 mod inbound;
 pub mod inflight;
@@ -98,6 +101,10 @@ pub enum SessionEvent {
     Disconnect { reason: u8 },
     /// The store wrote a batch: acknowledgements waiting for it may go.
     Stored,
+    /// Leave this broker for another (a cluster plugin's order): the
+    /// connection, if any, ends as taken over (0x8E), and the session
+    /// ends here, its state given as bytes to the taker.
+    Take(handover::Taker),
     /// The broker is stopping.
     Shutdown,
 }
@@ -110,6 +117,8 @@ enum Successor {
     /// A connection that took over a session ending with its connection;
     /// given back to start anew.
     Attach(Box<Attach>, oneshot::Sender<Option<Box<Attach>>>),
+    /// Another broker takes the session: it gets what the session holds.
+    Take(handover::Taker),
 }
 
 /// A connection that passed CONNECT, on its way to its session.
