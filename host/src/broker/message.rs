@@ -119,6 +119,9 @@ pub struct Delivery {
     /// released (0: none). Finishing it strikes out those the store's
     /// writer has not taken yet.
     pub tickets: [u64; 3],
+    /// It may have been sent before the broker restarted (a stored QoS 1
+    /// delivery, whose sending is not recorded): sent with DUP.
+    pub dup: bool,
 }
 
 impl Delivery {
@@ -131,6 +134,7 @@ impl Delivery {
             subscription_ids,
             seq: 0,
             tickets: [0; 3],
+            dup: false,
         }
     }
 }

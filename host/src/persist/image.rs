@@ -3,6 +3,7 @@
 //! up to date so that compaction can write the state without the history.
 //! Messages are shared (`Arc`) with the broker, never copied.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -94,11 +95,6 @@ impl Image {
         self.messages.get(&id).map(|(m, _)| Arc::clone(m))
     }
 
-    /// Whether a record naming `message` needs its body written first.
-    pub fn needs_body(&self, message: &Message) -> bool {
-        !self.messages.contains_key(&message.id.0)
-    }
-
     /// Messages held.
     pub fn message_count(&self) -> usize {
         self.messages.len()
@@ -120,11 +116,34 @@ impl Image {
         }
     }
 
+    /// Holds `message` for a record that names it, applied next with
+    /// [`apply_held`](Self::apply_held); returns whether the state did not
+    /// hold it yet (its body must be written first). One lookup where
+    /// asking, adding the body and holding took three.
+    pub fn hold_new(&mut self, message: &Arc<Message>) -> bool {
+        match self.messages.entry(message.id.0) {
+            Entry::Occupied(mut entry) => {
+                entry.get_mut().1 += 1;
+                false
+            }
+            Entry::Vacant(entry) => {
+                entry.insert((Arc::clone(message), 1));
+                true
+            }
+        }
+    }
+
     /// Applies one record.
     pub fn apply(&mut self, record: &Record) {
         if let Some(message) = record::names(record) {
             self.hold(message);
         }
+        self.apply_held(record);
+    }
+
+    /// Applies one record whose message, if it names one, is held
+    /// already ([`hold_new`](Self::hold_new)).
+    pub fn apply_held(&mut self, record: &Record) {
         match record {
             Record::Message(message) => {
                 // A body alone holds nothing: it waits for a record that

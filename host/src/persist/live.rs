@@ -16,15 +16,13 @@ use super::record::{self, Record};
 pub fn append(record: &Record, image: &mut Image, out: &mut Vec<u8>) -> u64 {
     let mut written = 1;
     if let Some(message) = record::names(record) {
-        if image.needs_body(message) {
-            let body = Record::Message(std::sync::Arc::clone(message));
-            record::encode(&body, out);
-            image.apply(&body);
+        if image.hold_new(message) {
+            record::encode_message(message, out);
             written += 1;
         }
     }
     record::encode(record, out);
-    image.apply(record);
+    image.apply_held(record);
     written
 }
 

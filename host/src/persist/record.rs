@@ -9,6 +9,7 @@
 //! [`Record::Message`] before the first record that names them) and named
 //! by their id afterwards.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -148,14 +149,10 @@ impl std::fmt::Display for DecodeError {
 
 /// Appends `record` to `out` as one frame.
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0; FRAME_HEADER]);
+    let start = begin(out);
     let mut w = Writer(out);
     match record {
-        Record::Message(message) => {
-            w.u8(MESSAGE);
-            w.message(message);
-        }
+        Record::Message(message) => w.message(message),
         Record::Retain(message) => {
             w.u8(RETAIN);
             w.u128(message.id.0);
@@ -258,6 +255,25 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
             w.str(client);
         }
     }
+    seal(out, start);
+}
+
+/// Appends the [`Record::Message`] of `message` to `out` as one frame.
+pub fn encode_message(message: &Message, out: &mut Vec<u8>) {
+    let start = begin(out);
+    Writer(out).message(message);
+    seal(out, start);
+}
+
+/// Room for a frame's header; returns where the frame starts.
+fn begin(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER]);
+    start
+}
+
+/// Fills in the header of the frame at `start` from the body after it.
+fn seal(out: &mut [u8], start: usize) {
     let body = &out[start + FRAME_HEADER..];
     let len = body.len() as u32;
     let crc = crc32fast::hash(body);
@@ -400,6 +416,15 @@ fn options_from(byte: u8) -> Result<SubscriptionOptions, DecodeError> {
     })
 }
 
+/// The largest room [`SCRATCH`] keeps between messages.
+const SCRATCH_MAX: usize = 64 * 1024;
+
+thread_local! {
+    /// Where a message is encoded as a PUBLISH before it is copied into
+    /// its record: one buffer reused, not one allocated per message.
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
 struct Writer<'a>(&'a mut Vec<u8>);
 
 impl Writer<'_> {
@@ -426,10 +451,12 @@ impl Writer<'_> {
         self.bytes(v.as_bytes());
     }
 
-    /// A message: id, publisher, timestamp, expiry deadline (Unix ms, 0
-    /// for none), then topic, payload, QoS, retain and properties as a
-    /// 5.0 PUBLISH, the codec's one encoding of them.
+    /// A message record's body: its kind, the message's id, publisher,
+    /// timestamp, expiry deadline (Unix ms, 0 for none), then topic,
+    /// payload, QoS, retain and properties as a 5.0 PUBLISH, the codec's
+    /// one encoding of them.
     fn message(&mut self, message: &Message) {
+        self.u8(MESSAGE);
         self.u128(message.id.0);
         self.str(&message.from);
         self.u64(message.timestamp_ms);
@@ -446,11 +473,20 @@ impl Writer<'_> {
             message_expiry_interval: None,
             subscription_identifiers: &[],
         };
-        let mut packet = BytesMut::new();
-        // A message the broker accepted encodes; one that would not is
-        // written empty and refused when read back.
-        let _ = encode_publish(&view, ProtocolVersion::V5, &mut packet);
-        self.bytes(&packet);
+        SCRATCH.with(|scratch| {
+            let mut packet = scratch.borrow_mut();
+            packet.clear();
+            // A message the broker accepted encodes; one that would not
+            // is written empty and refused when read back.
+            if encode_publish(&view, ProtocolVersion::V5, &mut packet).is_err() {
+                packet.clear();
+            }
+            self.bytes(&packet);
+            // A large message's room is not kept for the next.
+            if packet.capacity() > SCRATCH_MAX {
+                *packet = BytesMut::new();
+            }
+        });
     }
 }
 

@@ -33,6 +33,10 @@ const REMIND: Duration = Duration::from_secs(60);
 /// once the disk takes writes again.
 const MAX_PENDING: usize = 64 << 20;
 
+/// The most records an emptied batch may hold room for and still be
+/// handed back for reuse.
+const SPARE_MAX: usize = 1 << 16;
+
 /// Someone to tell once every record up to a ticket is stored.
 pub type Waiter = Box<dyn FnOnce() + Send>;
 
@@ -42,6 +46,9 @@ struct Queue {
     /// In ticket order: `records[i]` has ticket `taken + 1 + i`; None is a
     /// record struck out before the writer took it.
     records: Vec<Option<Record>>,
+    /// The writer's last batch, emptied and handed back, so that the
+    /// queue does not grow a new vector from nothing for every batch.
+    spare: Vec<Option<Record>>,
     /// The ticket of the last record the writer took.
     taken: u64,
     /// The writer waits on the condition variable: a submitter wakes it.
@@ -168,9 +175,23 @@ impl Shared {
                 .0;
             queue.sleeping = false;
         }
-        let records = std::mem::take(&mut queue.records);
+        let spare = std::mem::take(&mut queue.spare);
+        let records = std::mem::replace(&mut queue.records, spare);
         queue.taken = self.submitted.load(Ordering::Relaxed);
         (records, queue.taken, queue.stop)
+    }
+
+    /// Hands an emptied batch back to the queue for reuse.
+    fn give_back(&self, mut records: Vec<Option<Record>>) {
+        records.clear();
+        // One batch after a long stall may be huge: not kept.
+        if records.capacity() > SPARE_MAX {
+            return;
+        }
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if records.capacity() > queue.spare.capacity() {
+            queue.spare = records;
+        }
     }
 
     fn mark_stored(&self, ticket: u64) {
@@ -255,7 +276,7 @@ impl Writer {
             stats
                 .records_waiting
                 .store(pending_records, Ordering::Relaxed);
-            drop(records);
+            self.shared.give_back(records);
             let writing = lost_records || !pending.is_empty();
             let wrote = if lost_records {
                 // The log misses records: only a whole new one mends it.

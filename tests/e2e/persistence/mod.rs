@@ -237,6 +237,43 @@ async fn acknowledged_messages_survive_kill_9_at_random_moments() {
     assert!(started.elapsed() < Duration::from_secs(90));
 }
 
+/// A QoS 1 message sent but not acknowledged when the broker was killed
+/// comes again after the restart with DUP, is let go by its PUBACK, and
+/// does not come a third time.
+#[tokio::test]
+async fn an_unacknowledged_qos1_delivery_comes_back_with_dup_after_kill_9() {
+    let dir = TempDir::new();
+    let mut broker = start_on(dir.path());
+    let (mut sub, _) = connect_kept(broker.addr(), "slow").await;
+    sub.subscribe("q1", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::connect(broker.addr(), ProtocolVersion::V3_1_1, "p").await;
+    publisher
+        .send(Packet::Publish(publish("q1", b"once", QoS::AtLeastOnce, 1)))
+        .await;
+    // The PUBACK says it is stored.
+    assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
+    let first = sub.recv_publish().await;
+    assert!(!first.dup);
+    broker.kill();
+
+    let broker = start_on(dir.path());
+    let (mut sub, present) = connect_kept(broker.addr(), "slow").await;
+    assert!(present);
+    let again = sub.recv_publish().await;
+    assert!(
+        again.dup,
+        "a delivery that may have gone before carries DUP"
+    );
+    assert_eq!(again.qos, QoS::AtLeastOnce);
+    assert_eq!(&again.payload[..], b"once");
+    sub.puback(again.packet_id).await;
+    sub.expect_silence(Duration::from_millis(300)).await;
+    drop(sub);
+    let (mut sub, present) = connect_kept(broker.addr(), "slow").await;
+    assert!(present);
+    sub.expect_silence(Duration::from_millis(300)).await;
+}
+
 /// A second broker on a directory in use exits non-zero, naming it.
 #[test]
 fn a_second_broker_on_the_same_directory_is_refused() {

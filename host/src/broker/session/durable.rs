@@ -261,7 +261,13 @@ impl Session {
                         entry.stage = InflightStage::Released;
                     }
                 }
-                _ => queue.push_back(delivery),
+                _ => {
+                    // A QoS 1 delivery's sending is not recorded: it may
+                    // have gone before the restart.
+                    let mut delivery = delivery;
+                    delivery.dup = delivery.qos == QoS::AtLeastOnce;
+                    queue.push_back(delivery);
+                }
             }
         }
         let pending_will = stored.will.map(|(at_ms, message)| {

@@ -90,10 +90,13 @@ impl Session {
                 self.record_done(&delivery);
             } else {
                 let packet_id = self.inflight.next_packet_id();
-                if self.write_publish(&delivery, packet_id, false) {
+                if self.write_publish(&delivery, packet_id, delivery.dup) {
                     let seq = delivery.seq;
                     let mut delivery = delivery;
-                    if seq != 0 {
+                    // Only QoS 2 needs its packet id to survive a restart
+                    // (PUBREL names it); a stored QoS 1 delivery comes back
+                    // queued, and goes again with DUP and a new id.
+                    if seq != 0 && delivery.qos == QoS::ExactlyOnce {
                         let ticket = self.record(|client| crate::persist::Record::Sent {
                             client,
                             seq,
