@@ -167,6 +167,14 @@ impl Shared {
     fn take(&self, timeout: Duration) -> (Vec<Option<Record>>, u64, bool) {
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.records.is_empty() && !queue.stop {
+            // Let the threads that submit run once before sleeping: what
+            // they queue meanwhile is taken without a wake-up (a futex
+            // call on their side, a context switch on this one).
+            drop(queue);
+            std::thread::yield_now();
+            queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        }
+        if queue.records.is_empty() && !queue.stop {
             queue.sleeping = true;
             queue = self
                 .wake
