@@ -359,7 +359,7 @@ pub(crate) async fn listen(
 /// (`reconnecting`) has the route writer repair what Redis holds of this
 /// node: if Redis failed over, its new master may lack the last changes.
 async fn listen_once(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     up: &mut watch::Receiver<Vec<String>>,
     reconnecting: bool,
 ) -> String {
@@ -369,7 +369,8 @@ async fn listen_once(
     };
     let route_channel = shared.keys.route_channel();
     let bus = shared.keys.bus(&shared.node);
-    for channel in [&route_channel, &bus] {
+    let handover = shared.keys.handover(&shared.node);
+    for channel in [&route_channel, &bus, &handover] {
         if let Err(error) = pubsub.subscribe(channel).await {
             return error.to_string();
         }
@@ -389,6 +390,8 @@ async fn listen_once(
                 let payload = message.get_payload_bytes();
                 if message.get_channel_name() == route_channel {
                     on_route_news(shared, payload, &mut loaded);
+                } else if message.get_channel_name() == handover {
+                    crate::handover::on_note(shared, payload);
                 } else {
                     deliver(shared, payload);
                 }

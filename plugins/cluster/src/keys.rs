@@ -49,6 +49,11 @@ impl Keys {
         format!("{}retained", self.prefix)
     }
 
+    /// The channel on which `node` is asked for sessions, and answered.
+    pub(crate) fn handover(&self, node: &str) -> String {
+        format!("{}handover:{node}", self.prefix)
+    }
+
     /// The channel on which `node` receives the messages it has routes for.
     pub(crate) fn bus(&self, node: &str) -> String {
         format!("{}bus:{node}", self.prefix)
@@ -68,5 +73,6 @@ mod tests {
         assert_eq!(keys.groups("n1"), "mqhost:cluster:east:groups:n1");
         assert_eq!(keys.route_channel(), "mqhost:cluster:east:routes");
         assert_eq!(keys.bus("n1"), "mqhost:cluster:east:bus:n1");
+        assert_eq!(keys.handover("n1"), "mqhost:cluster:east:handover:n1");
     }
 }

@@ -12,6 +12,7 @@
 //! - `routes`: this node's filters and the other nodes' (pure);
 //! - `wire`: the bus's batches of messages (pure);
 //! - `bus`: routes and messages between nodes over Redis pub/sub;
+//! - `handover`: a client's session moved here from the node that has it;
 //! - `retained`: the cluster's retained messages in Redis, for nodes that
 //!   join later;
 //! - `status`: the figures and the member list the admin API shows.
@@ -32,6 +33,7 @@
 
 mod bus;
 mod config;
+mod handover;
 mod keys;
 mod membership;
 mod retained;
@@ -45,8 +47,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use mqhost_plugin_api::{
-    ClientEvent, ConfigError, HookSet, Host, HostError, MessageEvent, MqhostPlugin, PluginConfig,
-    ServedElsewhere, SubscriptionEvent, Verdict,
+    ClientEvent, ConfigError, Decision, HookSet, Host, HostError, MessageEvent, MqhostPlugin,
+    PluginConfig, Reply, ResumeEvent, ServedElsewhere, SubscriptionEvent, Verdict,
 };
 use mqhost_redis_link::{Conn, ConnCell};
 use tokio::runtime::Runtime;
@@ -92,6 +94,10 @@ pub(crate) struct Shared {
     wake_sender: Notify,
     /// The other nodes up, as the last beat read them.
     up: watch::Sender<Vec<String>>,
+    /// The plugin's runtime, for work started from hooks.
+    runtime: tokio::runtime::Handle,
+    /// Sessions asked of the other nodes, waiting for their answers.
+    asked: Mutex<handover::Asked>,
 }
 
 impl Shared {
@@ -154,7 +160,7 @@ pub struct Cluster {
     beat: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -206,6 +212,8 @@ impl MqhostPlugin for Cluster {
             outbox: Mutex::default(),
             wake_sender: Notify::new(),
             up,
+            runtime: runtime.handle().clone(),
+            asked: Mutex::default(),
             node,
             config,
             host,
@@ -237,6 +245,18 @@ impl MqhostPlugin for Cluster {
             | HookSet::SESSION_SUBSCRIBED
             | HookSet::SESSION_UNSUBSCRIBED
             | HookSet::MESSAGE_PUBLISH
+            | HookSet::SESSION_RESUMING
+    }
+
+    /// Brings the client's session here from the node that has it (Clean
+    /// Start 0), or has that node discard it (Clean Start 1).
+    fn on_session_resuming(&self, event: &ResumeEvent<'_>, reply: Reply) -> Decision {
+        handover::resuming(
+            &self.shared,
+            event.client_id.as_str(),
+            event.clean_start,
+            reply,
+        )
     }
 
     /// Counted, and claimed: a connection with this id on another node

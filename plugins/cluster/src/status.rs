@@ -40,6 +40,12 @@ pub(crate) struct BusFigures {
     pub(crate) shared_elsewhere: AtomicU64,
     /// Connections here ended because their client connected elsewhere.
     pub(crate) taken_over: AtomicU64,
+    /// Sessions moved here from another node, and from here to another.
+    pub(crate) sessions_moved_in: AtomicU64,
+    pub(crate) sessions_moved_out: AtomicU64,
+    /// Clients that started without their session: a node did not
+    /// answer within the wait.
+    pub(crate) handovers_unanswered: AtomicU64,
     /// Age of the last message received, at its arrival, milliseconds.
     pub(crate) lag_ms: AtomicU64,
 }
@@ -147,6 +153,9 @@ impl BusFigures {
             "shared_elsewhere": read(&self.shared_elsewhere),
             "lag_ms": read(&self.lag_ms),
             "taken_over": read(&self.taken_over),
+            "sessions_moved_in": read(&self.sessions_moved_in),
+            "sessions_moved_out": read(&self.sessions_moved_out),
+            "handovers_unanswered": read(&self.handovers_unanswered),
         })
     }
 }
