@@ -4,6 +4,7 @@
 
 mod failover;
 mod failure;
+mod handover;
 mod membership;
 mod routing;
 mod shared;

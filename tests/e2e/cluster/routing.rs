@@ -11,12 +11,12 @@ use super::*;
 const V5: ProtocolVersion = ProtocolVersion::V5;
 
 /// `node`'s bus figures.
-async fn bus(node: &Broker) -> Value {
+pub(super) async fn bus(node: &Broker) -> Value {
     status(node).await["bus"].clone()
 }
 
 /// Waits until `node` knows `routes` routes of other nodes.
-async fn wait_remote_routes(node: &Broker, routes: u64) {
+pub(super) async fn wait_remote_routes(node: &Broker, routes: u64) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let known = bus(node).await["remote_routes"].as_u64().unwrap();
@@ -33,7 +33,7 @@ async fn wait_remote_routes(node: &Broker, routes: u64) {
 
 /// Publishes `count` QoS 1 messages `topic` with payloads `0`, `1`, ...,
 /// each acknowledged.
-async fn publish_numbered(client: &mut RawClient, topic: &str, count: u16) {
+pub(super) async fn publish_numbered(client: &mut RawClient, topic: &str, count: u16) {
     for n in 1..=count {
         let mut message = publish(topic, (n - 1).to_string().as_bytes(), QoS::AtLeastOnce, n);
         message.properties.content_type = Some("text/plain".into());
@@ -48,7 +48,7 @@ async fn publish_numbered(client: &mut RawClient, topic: &str, count: u16) {
 
 /// Receives `count` messages and checks they are `0..count` in order,
 /// with the publisher's properties, then that nothing more comes.
-async fn expect_numbered(client: &mut RawClient, topic: &str, count: u16) {
+pub(super) async fn expect_numbered(client: &mut RawClient, topic: &str, count: u16) {
     for n in 0..count {
         let message = client.recv_publish().await;
         assert_eq!(message.topic, topic);
