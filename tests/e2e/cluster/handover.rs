@@ -153,6 +153,7 @@ async fn a_3_1_1_session_moves_too() {
     for n in 0..100 {
         let message = back.recv_publish().await;
         assert_eq!(&message.payload[..], n.to_string().as_bytes());
+        assert!(!message.dup, "never sent before");
         back.puback(message.packet_id).await;
     }
     back.expect_silence(Duration::from_millis(500)).await;

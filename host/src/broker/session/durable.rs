@@ -193,6 +193,19 @@ impl Session {
     /// inbound QoS 2 ids and delayed will as they were. A session whose
     /// expiry ran out while the broker was down is dropped.
     pub(crate) fn restore(broker: &Arc<Broker>, client_id: Arc<str>, stored: SessionImage) -> bool {
+        Session::revive(broker, client_id, stored, false)
+    }
+
+    /// [`restore`](Self::restore), for a session whose stages are exact
+    /// (`exact`: one moved from another broker, whose QoS 1 deliveries
+    /// in flight are named as such) or not (one read from the log, which
+    /// does not record a QoS 1 delivery's sending).
+    pub(super) fn revive(
+        broker: &Arc<Broker>,
+        client_id: Arc<str>,
+        stored: SessionImage,
+        exact: bool,
+    ) -> bool {
         let now_ms = unix_millis();
         // A session whose client was connected when the broker stopped
         // counts its expiry from this start.
@@ -265,7 +278,7 @@ impl Session {
                     // A QoS 1 delivery's sending is not recorded: it may
                     // have gone before the restart.
                     let mut delivery = delivery;
-                    delivery.dup = delivery.qos == QoS::AtLeastOnce;
+                    delivery.dup = !exact && delivery.qos == QoS::AtLeastOnce;
                     queue.push_back(delivery);
                 }
             }

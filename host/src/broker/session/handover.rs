@@ -118,7 +118,7 @@ pub fn put(broker: &Arc<Broker>, client_id: &str, bytes: &[u8]) -> Result<(), Pu
         .iter()
         .map(|(filter, (options, _))| (Arc::clone(filter), *options))
         .collect();
-    if !Session::restore(broker, Arc::clone(&client_id), image) {
+    if !Session::revive(broker, Arc::clone(&client_id), image, true) {
         if broker.registry.get(&client_id).is_some() {
             return Err(PutError::Exists);
         }
