@@ -58,6 +58,33 @@ async fn wait_received(node: &Broker, count: u64) {
     }
 }
 
+/// `node`'s durable store: sessions and queued messages it holds.
+async fn stored(node: &Broker) -> (u64, u64) {
+    let (code, body) = node.admin_request("GET", "/api/v1/persistence").await;
+    assert_eq!(code, 200, "{body}");
+    let store: Value = serde_json::from_str(&body).unwrap();
+    (
+        store["sessions"].as_u64().unwrap(),
+        store["queued_messages"].as_u64().unwrap(),
+    )
+}
+
+/// Waits until `node`'s store holds `expected` (sessions, messages).
+async fn wait_stored(node: &Broker, expected: (u64, u64)) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let held = stored(node).await;
+        if held == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "store holds {held:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A session of `version` subscribed to `jobs/#` on `node`, then offline
 /// with 100 QoS 1 messages queued, published on n1.
 async fn offline_with_queue(version: ProtocolVersion, n1: &Node, n2: &Node) {
@@ -77,11 +104,19 @@ async fn an_offline_session_moves_with_its_queue_to_the_node_its_client_returns_
     let redis = RedisServer::start();
     let [n1, n2, n3] = cluster(&redis).await;
     offline_with_queue(V5, &n1, &n2).await;
+    wait_stored(&n2.broker, (1, 100)).await;
     let (mut back, ack) =
         RawClient::connect_with(n3.broker.addr(), persistent(V5, "roamer", false)).await;
     assert_eq!(ack.reason, 0);
     assert!(ack.session_present, "{ack:?}\n{}", logs(&[&n2, &n3]));
+    // Node 2 holds it no more, in its broker or its store; node 3 stored
+    // it, every message (unacknowledged yet) included.
+    let (ok, _, err) = n2.broker.ctl(&["clients", "show", "roamer"]);
+    assert!(!ok && err.contains("no session"), "{err}");
+    wait_stored(&n2.broker, (0, 0)).await;
+    wait_stored(&n3.broker, (1, 100)).await;
     expect_numbered(&mut back, "jobs/1", 100).await;
+    wait_stored(&n3.broker, (1, 0)).await;
     assert_eq!(bus(&n2.broker).await["sessions_moved_out"], 1);
     assert_eq!(bus(&n3.broker).await["sessions_moved_in"], 1);
     // Its route moved too: the next message goes to n3 alone.
