@@ -27,7 +27,8 @@
 //! `message.publish` matches the topic against the other nodes' routes,
 //! chooses the node that serves each shared subscription with members
 //! elsewhere, and queues the message for those nodes; the subscription
-//! hooks queue route changes.
+//! hooks queue route changes; `session.resuming` starts a task that asks
+//! the other nodes for the client's session and answers the hook later.
 
 #![forbid(unsafe_code)]
 
