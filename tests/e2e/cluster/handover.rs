@@ -239,3 +239,40 @@ async fn a_dead_node_costs_the_wait_and_the_client_starts_afresh() {
         started.elapsed()
     );
 }
+
+/// `mosquitto_sub` (3.1.1, `-c`: Clean Session 0) as client `roamer-m`
+/// of `node`, on `jobs/#` at QoS 1, with `args` after.
+fn mosquitto_sub(node: &Node, args: &[&str]) -> std::process::Output {
+    mqhost_tests::tool("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &node.broker.port().to_string()])
+        .args([
+            "-V", "mqttv311", "-c", "-i", "roamer-m", "-q", "1", "-t", "jobs/#",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Mosquitto's own client, with Clean Session 0, finds on node 3 what was
+/// queued for it on node 2.
+#[tokio::test]
+async fn mosquitto_sub_with_a_persistent_session_finds_its_messages_on_another_node() {
+    let redis = RedisServer::start();
+    let [n1, n2, n3] = cluster(&redis).await;
+    // Subscribes and leaves at once: the session stays on node 2.
+    let subscribed = mosquitto_sub(&n2, &["-E"]);
+    assert!(subscribed.status.success(), "{subscribed:?}");
+    wait_remote_routes(&n1.broker, 1).await;
+    let mut publisher = RawClient::connect(n1.broker.addr(), V5, "publisher").await;
+    publish_numbered(&mut publisher, "jobs/1", 20).await;
+    wait_received(&n2.broker, 20).await;
+    let out = mosquitto_sub(&n3, &["-C", "20", "-W", "10"]);
+    assert!(out.status.success(), "{out:?}\n{}", logs(&[&n2, &n3]));
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = (0..20).map(|n| n.to_string()).collect();
+    assert_eq!(lines, expected);
+    assert_eq!(bus(&n3.broker).await["sessions_moved_in"], 1);
+}
