@@ -196,8 +196,12 @@ pub(crate) fn on_note(shared: &Arc<Shared>, payload: &[u8]) {
             let Some(waiting) = asked.waiting.get_mut(&id) else {
                 let late = asked.late.remove(&id);
                 drop(asked);
-                if let (Some((client, _)), Some(bytes)) = (late, session) {
-                    kept_late(shared, &client, bytes);
+                match (late, session) {
+                    (Some((client, _)), Some(bytes)) => kept_late(shared, &client, bytes),
+                    (None, Some(_)) => shared.host.warn(
+                        "a second node had a session for a client that took one already: discarded",
+                    ),
+                    _ => {}
                 }
                 return;
             };
